@@ -1,0 +1,1 @@
+"""The ``oms-bridge`` command line (click). ``main.py`` assembles the command groups."""

@@ -1,0 +1,60 @@
+"""Helpers every CLI command uses: settings/vault/session access, JSON output, clean errors.
+
+Errors an admin can act on become ``click.ClickException`` (one line, exit code 1), never a
+traceback: see :func:`cli_errors`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NoReturn
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from oms_bridge.settings import SettingsError
+from oms_bridge.vault import VaultError
+
+__all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable"]
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
+
+
+def fail(message: str) -> NoReturn:
+    """Stop the command with a one-line error."""
+    raise click.ClickException(message)
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn the errors an admin can act on into one clear line."""
+    try:
+        yield
+    except (VaultError, SettingsError) as exc:
+        fail(str(exc))
+    except (OperationalError, ProgrammingError) as exc:
+        msg = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        if "no such table" in msg or "does not exist" in msg:
+            fail(f"the database has no oms-bridge schema yet ({msg.splitlines()[0]}); run `oms-bridge init`")
+        fail(f"database error: {msg.splitlines()[0]}")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Decimal → string, datetime → ISO 8601 (UTC), recursively."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))

@@ -1,0 +1,33 @@
+"""Root ``oms-bridge`` command: assembles the command groups of each area (plain imports)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from oms_bridge.cli.admin_cmds import channel_group, db_group, init_command, keys_group, platform_group
+from oms_bridge.cli.erp_cmds import erp_group, sku_group
+from oms_bridge.cli.oms_cmds import oms_group
+from oms_bridge.cli.process_cmds import authorize_command, orders_group, process_group
+from oms_bridge.cli.run_cmds import demo_command, run_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr (secrets stay masked).")
+def cli(verbose: bool) -> None:
+    """oms-bridge: marketplace orders into iDempiere and an OMS, exactly once."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+for command in (init_command, db_group, keys_group, platform_group, channel_group, process_group,
+                orders_group, erp_group, sku_group, oms_group, run_command, demo_command):
+    cli.add_command(command)
+channel_group.add_command(authorize_command)
+
+
+def main() -> None:
+    cli(prog_name="oms-bridge")

@@ -1,0 +1,140 @@
+"""Runtime settings: data directory, database URL, and the optional config file.
+
+Precedence (lowest to highest): built-in defaults < config file < environment.
+
+- ``OMS_BRIDGE_HOME`` is the data directory (default ``~/.oms-bridge``). It holds the
+  embedded SQLite database (``oms-bridge.db``), the vault key file (``secret.key``) and caches.
+- ``OMS_BRIDGE_CONFIG`` names the config file (default ``$OMS_BRIDGE_HOME/config.toml``).
+  The file is TOML; every key of the ``[oms_bridge]`` table matches a field below.
+- Every field can also be set as ``OMS_BRIDGE_<FIELD NAME IN UPPER CASE>``
+  (e.g. ``OMS_BRIDGE_DATABASE_URL``, ``OMS_BRIDGE_GETORDER_OVERLAP_MINUTES``).
+
+Settings are read once per process through :func:`get_settings`; tests call
+:func:`reset_settings` after changing the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "load_settings"]
+
+ENV_PREFIX = "OMS_BRIDGE_"
+
+
+class SettingsError(Exception):
+    """The configuration cannot be read or holds an invalid value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bridge reads from its environment; immutable once loaded."""
+
+    home: Path
+    database_url: str = ""
+    secret_keys: str = ""
+    config_file: Path | None = None
+    # GetOrder / RefreshToken defaults (a channel may override intervals).
+    getorder_overlap_minutes: int = 10
+    getorder_lag_seconds: int = 30
+    getorder_interval_minutes: int = 5
+    refreshtoken_interval_minutes: int = 30
+    refresh_margin_minutes: int = 60
+    # Delivery (ERP / logistics) retry policy.
+    delivery_interval_seconds: int = 60
+    delivery_max_attempts: int = 8
+    erp_batch_size: int = 10
+    # HTTP app
+    base_url: str = "http://127.0.0.1:8765"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8765
+    log_level: str = "INFO"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        """The SQLAlchemy URL in use: PostgreSQL when configured, else the embedded SQLite file."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{self.home / 'oms-bridge.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain ``postgresql://`` URLs onto the psycopg 3 driver SQLAlchemy should use."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("home", "extra", "config_file")}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Convert a file or environment value to the field's declared type, with a clear error."""
+    ftype = _FIELDS[name].type
+    try:
+        if ftype in ("int", int):
+            return int(raw)
+        return str(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name!r}: {raw!r} is not a valid {ftype}") from exc
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build settings from defaults, the config file, then the environment."""
+    env = dict(os.environ if environ is None else environ)
+    home = Path(env.get(ENV_PREFIX + "HOME") or Path.home() / ".oms-bridge").expanduser()
+    config_file = Path(env.get(ENV_PREFIX + "CONFIG") or home / "config.toml").expanduser()
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if config_file.exists():
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {config_file}: {exc}") from exc
+        section = data.get("oms_bridge", data)
+        for key, raw in section.items():
+            if key in _FIELDS:
+                values[key] = _coerce(key, raw)
+            else:
+                extra[key] = raw
+    for name in _FIELDS:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, raw)
+    return Settings(home=home, config_file=config_file if config_file.exists() else None, extra=extra, **values)
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process-wide settings, loaded on first use."""
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+def reset_settings() -> None:
+    """Forget the loaded settings so the next :func:`get_settings` re-reads the environment."""
+    global _current
+    _current = None

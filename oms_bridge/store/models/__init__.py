@@ -1,0 +1,16 @@
+"""All store models. Importing this package registers every table on ``Base.metadata``."""
+
+from oms_bridge.store.models.base import ADColumns, Base, utcnow
+from oms_bridge.store.models.channel import AUTH_STATES, Channel
+from oms_bridge.store.models.delivery import DELIVERY_STATES, DESTINATIONS, Delivery
+from oms_bridge.store.models.erp import ErpConnection
+from oms_bridge.store.models.order import Order, OrderLine, OrderStatus
+from oms_bridge.store.models.package import Package
+from oms_bridge.store.models.platform import Platform
+from oms_bridge.store.models.processrun import ProcessRun
+from oms_bridge.store.models.skumap import SkuMap
+
+__all__ = [
+    "ADColumns", "Base", "utcnow", "AUTH_STATES", "Channel", "DELIVERY_STATES", "DESTINATIONS", "Delivery",
+    "ErpConnection", "Order", "OrderLine", "OrderStatus", "Package", "Platform", "ProcessRun", "SkuMap",
+]

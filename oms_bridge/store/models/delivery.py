@@ -1,0 +1,53 @@
+"""``oms_delivery``: the outbox. One row per order per destination with its own delivery state.
+
+Destinations: ``erp`` (iDempiere sales order), ``oms`` (made available to the OMS),
+``logistics`` (tracking number pushed back to the marketplace).
+States: ``pending`` → ``sent``; ``held`` (a cause the admin must fix; retried when fixed);
+``retry`` (transient failure, ``next_attempt_at`` set); ``dead`` (gave up after N attempts).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from oms_bridge.store.models.base import ADColumns, Base
+from oms_bridge.store.types import UtcDateTime
+
+__all__ = ["Delivery", "DESTINATIONS", "DELIVERY_STATES"]
+
+DESTINATIONS = ("erp", "oms", "logistics")
+DELIVERY_STATES = ("pending", "retry", "sent", "held", "dead")
+
+
+class Delivery(ADColumns, Base):
+    """Delivery state of one order to one destination."""
+
+    __tablename__ = "oms_delivery"
+    __table_args__ = (UniqueConstraint("oms_order_id", "destination", name="oms_delivery_order_dest_uq"),)
+
+    oms_order_id: Mapped[int] = mapped_column(
+        ForeignKey("oms_order.oms_order_id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        nullable=False,
+    )
+    destination: Mapped[str] = mapped_column(String(20), nullable=False)
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default="pending", server_default="pending")
+    # What the destination should do: create | cancel | ship (adapter/sink specific)
+    action: Mapped[str | None] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # Machine-readable cause of a hold, e.g. "missing_sku:ABC-1"; lets a fix re-arm exactly these rows.
+    hold_code: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Order version this row must deliver, and the version last delivered.
+    order_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
+    delivered_version: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Destination record: C_Order_ID / DocumentNo for the ERP; tracking number for logistics.
+    erp_record_id: Mapped[int | None] = mapped_column(Integer)
+    erp_document_no: Mapped[str | None] = mapped_column(String(60))
+    external_ref: Mapped[str | None] = mapped_column(String(255))
+
+    order = relationship("Order")

@@ -1,0 +1,113 @@
+"""Column types that keep the store's promises: Y/N booleans, aware-UTC times, exact money.
+
+- :class:`YesNo` is ``CHAR(1)`` holding 'Y'/'N' (iDempiere convention); Python sees ``bool``.
+- :class:`UtcDateTime` accepts only timezone-aware datetimes and always returns aware UTC,
+  also on SQLite (which stores no zone).
+- :class:`Money` is ``NUMERIC(20,6)`` on PostgreSQL and text on SQLite, so a ``Decimal``
+  never passes through a float anywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import CHAR, DateTime, Numeric, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = ["YesNo", "UtcDateTime", "Money", "Quantity"]
+
+
+class YesNo(TypeDecorator[bool]):
+    """iDempiere boolean: CHAR(1) 'Y'/'N'."""
+
+    impl = CHAR(1)
+    cache_ok = True
+
+    def process_bind_param(self, value: bool | str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value not in ("Y", "N"):
+                raise ValueError(f"Y/N column got {value!r}")
+            return value
+        return "Y" if value else "N"
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> bool | None:
+        if value is None:
+            return None
+        return value == "Y"
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware timestamp, normalised to UTC on the way in and out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r} given to a UTC column; convert at the edge")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class _DecimalText(TypeDecorator[Decimal]):
+    """Shared logic for exact decimals: NUMERIC on PostgreSQL, TEXT on SQLite."""
+
+    impl = Numeric
+    cache_ok = True
+    precision = 20
+    scale = 6
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(40))
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | int | str | None, dialect: Dialect):
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError(f"float {value!r} given to an exact decimal column; use Decimal")
+        value = Decimal(value)
+        if dialect.name == "sqlite":
+            return str(value)
+        return value
+
+    def process_result_value(self, value, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(str(value)) if not isinstance(value, Decimal) else value
+
+
+class Money(_DecimalText):
+    """An amount of money: NUMERIC(20,6)."""
+
+    precision = 20
+    scale = 6
+
+    def __init__(self) -> None:
+        super().__init__(precision=20, scale=6)
+
+
+class Quantity(_DecimalText):
+    """A quantity: NUMERIC(20,6)."""
+
+    precision = 20
+    scale = 6
+
+    def __init__(self) -> None:
+        super().__init__(precision=20, scale=6)

@@ -1,0 +1,7 @@
+"""Admin pages (server-rendered) (placeholder until its issue lands)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

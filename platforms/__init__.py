@@ -1,0 +1,1 @@
+"""Marketplace adapters. ``platforms.base`` is the contract; one folder per marketplace."""

@@ -1,0 +1,324 @@
+"""The platform contract: canonical order types, the adapter surface, and the error tree.
+
+Every marketplace adapter (``platforms/<type>/adapter.py``) subclasses :class:`Adapter`. The
+channel processes (GetOrder, RefreshToken, logistics push-back) only ever talk to this surface;
+they never branch on the platform's name. Everything platform-specific (signing, paging,
+windows, detail batching, local-time strings, status tables) stays in the platform's folder.
+
+Canonical values:
+
+- times are timezone-aware UTC ``datetime`` (local strings are converted at the adapter edge);
+- money is ``Decimal`` with the currency's decimals (TWD has none), never ``float``;
+- ``status`` is one of :data:`CANONICAL_STATUSES`; ``platform_status`` keeps the raw value.
+
+Errors (one tree, ``PlatformError`` at the root; the first matching class decides what the
+caller does):
+
+- :class:`AuthExpired`: the access token was rejected → refresh (single-flight) and retry once.
+- :class:`ReauthRequired`: the refresh token / authorization is gone → the merchant must authorize again.
+- :class:`CredentialsInvalid`: static credentials (HMAC key, momo login) rejected → admin fixes them.
+- :class:`RateLimited` (a :class:`TransientError`): wait ``retry_after`` seconds, then retry.
+- :class:`TransientError`: network, timeout, 5xx, malformed body → retry with backoff.
+- :class:`PermanentError`: the request itself is wrong → no retry; quarantine with the message.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, ClassVar
+
+__all__ = [
+    "CANONICAL_STATUSES", "Address", "Buyer", "OrderLine", "Order", "UnmappableOrder", "TokenSet",
+    "Shipment", "ShipResult", "PlatformConfig", "ChannelConfig", "Adapter",
+    "PlatformError", "AuthExpired", "ReauthRequired", "CredentialsInvalid", "TransientError",
+    "RateLimited", "PermanentError", "NotSupported",
+]
+
+CANONICAL_STATUSES = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered", "completed", "cancelled", "returned")
+
+
+# --------------------------------------------------------------------------------------------- errors
+class PlatformError(Exception):
+    """Root of every adapter error. ``code`` is the platform's error code, ``request_id`` its trace id."""
+
+    def __init__(self, message: str, *, platform: str = "", code: str = "", request_id: str = "",
+                 status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.platform = platform
+        self.code = code
+        self.request_id = request_id
+        self.status = status
+
+    def __str__(self) -> str:
+        parts = [f"{self.platform}: " if self.platform else "", self.message]
+        if self.code:
+            parts.append(f" [{self.code}]")
+        if self.request_id:
+            parts.append(f" (request_id {self.request_id})")
+        return "".join(parts)
+
+
+class TransientError(PlatformError):
+    """Worth retrying with backoff: network failure, timeout, 5xx, malformed or truncated body."""
+
+
+class RateLimited(TransientError):
+    """The platform asked us to slow down; ``retry_after`` is seconds to wait (None: use backoff)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.retry_after = retry_after
+
+
+class PermanentError(PlatformError):
+    """Retrying the same request cannot succeed; the message says what is wrong."""
+
+
+class AuthExpired(PlatformError):
+    """The access token is expired or revoked; refresh and retry once."""
+
+
+class ReauthRequired(PermanentError):
+    """The refresh token or the authorization itself is gone; the merchant must authorize again."""
+
+
+class CredentialsInvalid(PermanentError):
+    """Static credentials (HMAC key/secret, momo login) were rejected; the admin must correct them."""
+
+
+class NotSupported(PermanentError):
+    """The platform has no such operation (e.g. OAuth on momo)."""
+
+
+# ----------------------------------------------------------------------------------- canonical data
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} must be timezone-aware UTC, got naive {value!r}")
+
+
+def _require_decimal(name: str, value: Any) -> None:
+    if value is not None and not isinstance(value, Decimal):
+        raise TypeError(f"{name} must be Decimal, got {type(value).__name__} {value!r}")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A shipping address. Masked fields (e.g. Shopee TW ``"****"``) are kept as masked, not invented."""
+
+    name: str | None = None
+    phone: str | None = None
+    country: str | None = None  # ISO 3166-1 alpha-2, e.g. "TW"
+    state: str | None = None
+    city: str | None = None  # 縣市
+    district: str | None = None  # 鄉鎮市區
+    zip: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    full: str | None = None  # the platform's one-line form when it gives one
+    masked: bool = False
+
+
+@dataclass(frozen=True)
+class Buyer:
+    """Who bought: platform user id, name, email, phone (any may be missing or masked)."""
+
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One line. ``discount`` is the line's total discount; ``unit_price`` is before discount."""
+
+    sku: str | None
+    name: str | None
+    qty: Decimal
+    unit_price: Decimal
+    discount: Decimal = Decimal("0")
+    external_line_id: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("qty", "unit_price", "discount"):
+            _require_decimal(f"OrderLine.{name}", getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Order:
+    """The canonical order every destination consumes."""
+
+    external_id: str
+    status: str
+    platform_status: str
+    created_at: datetime
+    updated_at: datetime
+    currency: str
+    lines: tuple[OrderLine, ...]
+    total: Decimal | None = None
+    shipping_fee: Decimal = Decimal("0")
+    discount: Decimal = Decimal("0")
+    paid_at: datetime | None = None
+    payment_method: str | None = None
+    buyer: Buyer = field(default_factory=Buyer)
+    shipping_address: Address = field(default_factory=Address)
+    note: str | None = None
+    # Package / shipment numbers known to the platform (Shopee package_number, ...).
+    packages: tuple[str, ...] = ()
+    # The platform's payload as received (JSON-compatible); kept verbatim in the store.
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    channel: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in CANONICAL_STATUSES:
+            raise ValueError(f"status {self.status!r} is not canonical ({', '.join(CANONICAL_STATUSES)})")
+        for name in ("created_at", "updated_at", "paid_at"):
+            _require_aware(f"Order.{name}", getattr(self, name))
+        for name in ("total", "shipping_fee", "discount"):
+            _require_decimal(f"Order.{name}", getattr(self, name))
+        if not self.external_id:
+            raise ValueError("Order.external_id is empty")
+
+
+@dataclass(frozen=True)
+class UnmappableOrder:
+    """An order the platform returned that cannot be mapped; GetOrder holds it with ``reason``."""
+
+    external_id: str | None
+    raw: Mapping[str, Any] | str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """OAuth tokens of a channel. A refresh returns a new set; the old refresh token is dead."""
+
+    access_token: str
+    refresh_token: str | None = None
+    access_expires_at: datetime | None = None
+    refresh_expires_at: datetime | None = None
+    # End of the merchant's authorization (Shopee: at most 365 days after consent).
+    auth_expires_at: datetime | None = None
+    # Platform extras returned with the tokens (shop_id, merchant_id_list, ...).
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("access_expires_at", "refresh_expires_at", "auth_expires_at"):
+            _require_aware(f"TokenSet.{name}", getattr(self, name))
+
+    def expires_within(self, now: datetime, margin: timedelta) -> bool:
+        """True when the access token expires before ``now + margin`` (or its expiry is unknown)."""
+        return self.access_expires_at is None or self.access_expires_at <= now + margin
+
+    def __repr__(self) -> str:  # never show a token
+        return (f"TokenSet(access_token='****', refresh_token='****', "
+                f"access_expires_at={self.access_expires_at!r}, refresh_expires_at={self.refresh_expires_at!r})")
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What to tell the marketplace when a package ships."""
+
+    tracking_number: str
+    carrier: str | None = None  # the platform's carrier code/name (mapped by the caller's carrier table)
+    package_number: str | None = None
+    line_ids: tuple[str, ...] = ()  # external line ids in this package (all lines when empty)
+    shipped_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ShipResult:
+    """The marketplace's answer to a ship call."""
+
+    tracking_number: str | None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """What the admin configured on ``oms_platform`` (secret already decrypted)."""
+
+    host: str
+    app_id: str | None = None
+    app_secret: str | None = field(default=None, repr=False)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """What the admin configured on ``oms_channel`` (credentials already decrypted)."""
+
+    name: str
+    shop_id: str | None = None
+    credentials: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------- adapter
+class Adapter(abc.ABC):
+    """One marketplace, bound to one channel's configuration and current tokens.
+
+    Subclasses set :attr:`platform_type` (the registry key) and implement the abstract methods.
+    ``api_calls`` counts HTTP requests sent (including retries), for process-run statistics.
+    """
+
+    platform_type: ClassVar[str]
+    display_name: ClassVar[str]
+    #: Fields the admin must give for a channel's static credentials (name -> help text).
+    credential_fields: ClassVar[Mapping[str, str]] = {}
+
+    def __init__(self, platform: PlatformConfig, channel: ChannelConfig, tokens: TokenSet | None = None):
+        self.platform = platform
+        self.channel = channel
+        self.tokens = tokens
+        self.api_calls = 0
+
+    # -- auth ------------------------------------------------------------------------------------
+    @property
+    def uses_oauth(self) -> bool:
+        """True when the channel authorizes by OAuth (and so needs RefreshToken)."""
+        return False
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        """The marketplace page where the merchant grants access."""
+        raise NotSupported("this platform has no OAuth authorization", platform=self.platform_type)
+
+    def exchange_code(self, params: Mapping[str, str], redirect_uri: str | None = None) -> TokenSet:
+        """Turn the callback parameters (code, shop id, ...) into tokens."""
+        raise NotSupported("this platform has no OAuth authorization", platform=self.platform_type)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        """A new token set; the returned refresh token replaces the old one."""
+        raise NotSupported("this platform has no token refresh", platform=self.platform_type)
+
+    def set_tokens(self, tokens: TokenSet | None) -> None:
+        """Use these tokens from now on (after a refresh done elsewhere)."""
+        self.tokens = tokens
+
+    @abc.abstractmethod
+    def check_credentials(self) -> str:
+        """One cheap authenticated call; returns a human sentence on success, raises a typed error."""
+
+    # -- orders ----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
+        """Orders created or updated in ``[since, until)``.
+
+        The adapter splits windows, pages and batches detail calls as its API requires; it yields
+        orders as they are mapped so memory stays flat. An order that cannot be mapped is yielded
+        as :class:`UnmappableOrder` instead of stopping the iteration.
+        """
+
+    @abc.abstractmethod
+    def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
+        """Re-read specific orders."""
+
+    # -- logistics -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def ship(self, order: Order, shipment: Shipment) -> ShipResult:
+        """Tell the marketplace the order (or package) shipped with this tracking number."""

@@ -1,0 +1,1 @@
+"""Cyberbiz adapter: client (I/O), mapping (pure), sandbox (local simulator)."""

@@ -1,0 +1,153 @@
+"""The one HTTP mechanism every platform client uses: session, timeouts, retry policy, masking.
+
+A platform client builds a :class:`HttpClient` and passes a ``classify`` function that turns a
+``requests.Response`` into the parsed body or raises the right :class:`~platforms.base.PlatformError`.
+:meth:`HttpClient.request` then decides, in one place, what is retried:
+
+- :class:`~platforms.base.RateLimited`: wait ``retry_after`` (capped) or back off, then retry;
+- :class:`~platforms.base.TransientError` (incl. connection errors and timeouts): exponential
+  backoff with jitter, up to ``max_attempts``;
+- anything else is raised at once.
+
+URLs and parameters that reach a log go through :func:`mask_url`, which hides ``sign``,
+``access_token``, ``refresh_token``, ``code`` and other secret-looking parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+from platforms.base import RateLimited, TransientError
+
+__all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "SECRET_PARAM_NAMES"]
+
+log = logging.getLogger("oms_bridge.platforms.http")
+
+SECRET_PARAM_NAMES = frozenset({
+    "sign", "signature", "access_token", "refresh_token", "code", "partner_key", "client_secret",
+    "password", "entppwd", "token", "authorization", "secret", "api_key", "apikey",
+})
+_SECRET_RE = re.compile(r"(token|secret|sign|password|pwd|key)", re.I)
+
+
+def _is_secret(name: str) -> bool:
+    return name.lower() in SECRET_PARAM_NAMES or bool(_SECRET_RE.search(name))
+
+
+def mask_url(url: str) -> str:
+    """The URL with every secret-looking query parameter replaced by ``****``."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, "****" if _is_secret(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*,")))
+
+
+def mask_mapping(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A shallow copy with secret-looking keys masked (for logs and error messages)."""
+    if not data:
+        return {}
+    return {k: ("****" if _is_secret(str(k)) else v) for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try. ``sleep`` is injectable so tests do not wait for real."""
+
+    max_attempts: int = 5
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    retry_after_cap: float = 60.0
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    sleep: Callable[[float], None] | None = None
+
+
+class HttpClient:
+    """A ``requests.Session`` with timeouts, typed errors, retries and call counting."""
+
+    def __init__(self, base_url: str, *, platform: str, classify: Callable[[requests.Response], Any],
+                 policy: RetryPolicy | None = None, headers: Mapping[str, str] | None = None,
+                 session: requests.Session | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.platform = platform
+        self.classify = classify
+        self.policy = policy or RetryPolicy()
+        self.session = session or requests.Session()
+        if headers:
+            self.session.headers.update(headers)
+        self.calls = 0
+
+    def url(self, path: str) -> str:
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
+                prepare: Callable[[], dict[str, Any]] | None = None,
+                classify: Callable[[requests.Response], Any] | None = None) -> Any:
+        """Send with the retry policy; return what ``classify`` returns.
+
+        ``prepare`` (optional) is called before *each* attempt and returns keyword overrides
+        (``params``, ``headers``, ``json``...): signatures with timestamps must be fresh per attempt.
+        """
+        policy = self.policy
+        retrying = Retrying(
+            stop=stop_after_attempt(policy.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(TransientError),
+            reraise=True,
+            sleep=policy.sleep or _default_sleep,
+        )
+        check = classify or self.classify
+        for attempt in retrying:
+            with attempt:
+                kwargs: dict[str, Any] = {"params": params, "json": json, "data": data, "headers": headers}
+                if prepare:
+                    kwargs.update(prepare())
+                return self._send_once(method, path, check, **kwargs)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(float(exc.retry_after), self.policy.retry_after_cap)
+        return wait_random_exponential(multiplier=self.policy.backoff_initial, max=self.policy.backoff_max)(state)
+
+    def _send_once(self, method: str, path: str, check: Callable[[requests.Response], Any], **kwargs: Any) -> Any:
+        url = self.url(path)
+        self.calls += 1
+        try:
+            response = self.session.request(
+                method, url, timeout=(self.policy.connect_timeout, self.policy.read_timeout), **kwargs
+            )
+        except requests.Timeout as exc:
+            raise TransientError(f"timeout calling {method} {mask_url(url)}", platform=self.platform) from exc
+        except requests.ConnectionError as exc:
+            raise TransientError(f"cannot connect to {mask_url(url)}: {type(exc).__name__}",
+                                 platform=self.platform) from exc
+        log.debug("%s %s -> %s", method, mask_url(response.url), response.status_code)
+        return check(response)
+
+
+def _default_sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form; an HTTP date gives None)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

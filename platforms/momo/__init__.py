@@ -1,0 +1,1 @@
+"""Momo adapter: client (I/O), mapping (pure), sandbox (local simulator)."""

@@ -1,0 +1,1 @@
+"""Shopee adapter: client (I/O), mapping (pure), sandbox (local simulator)."""

@@ -1,0 +1,1 @@
+"""Shopline adapter: client (I/O), mapping (pure), sandbox (local simulator)."""
