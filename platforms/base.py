@@ -25,9 +25,9 @@ caller does):
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -265,6 +265,10 @@ class Adapter(abc.ABC):
 
     Subclasses set :attr:`platform_type` (the registry key) and implement the abstract methods.
     ``api_calls`` counts HTTP requests sent (including retries), for process-run statistics.
+
+    ``policy`` is a :class:`platforms.http.RetryPolicy` (tests pass one that does not sleep);
+    ``clock`` returns aware-UTC now and is used for signatures, token expiry and windows (tests
+    pass the sandbox clock so token expiry can be simulated without waiting).
     """
 
     platform_type: ClassVar[str]
@@ -272,10 +276,13 @@ class Adapter(abc.ABC):
     #: Fields the admin must give for a channel's static credentials (name -> help text).
     credential_fields: ClassVar[Mapping[str, str]] = {}
 
-    def __init__(self, platform: PlatformConfig, channel: ChannelConfig, tokens: TokenSet | None = None):
+    def __init__(self, platform: PlatformConfig, channel: ChannelConfig, tokens: TokenSet | None = None, *,
+                 policy: Any = None, clock: Callable[[], datetime] | None = None):
         self.platform = platform
         self.channel = channel
         self.tokens = tokens
+        self.policy = policy
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.api_calls = 0
 
     # -- auth ------------------------------------------------------------------------------------
