@@ -45,6 +45,11 @@ class Settings:
     getorder_interval_minutes: int = 5
     refreshtoken_interval_minutes: int = 30
     refresh_margin_minutes: int = 60
+    # GetOrder first-run lookback, upsert batch size; token expiry warning thresholds (channels/).
+    getorder_initial_lookback_minutes: int = 1440
+    getorder_batch_size: int = 200
+    refresh_token_warn_days: int = 5
+    auth_warn_days: int = 14
     # Delivery (ERP / logistics) retry policy.
     delivery_interval_seconds: int = 60
     delivery_max_attempts: int = 8
