@@ -1,0 +1,75 @@
+"""The scheduled job bodies: plain module-level callables, each run under its run lock.
+
+APScheduler's SQLAlchemy job store persists a job as the textual reference of its function
+(``scheduler.jobs:getorder_job``) plus its arguments (a channel id), so these functions are the
+only names the job table ever holds. :data:`JOBS` maps each process name to its callable; the
+reconcile step (:mod:`scheduler.sync`) only ever passes these function objects to APScheduler.
+
+The process modules are imported inside each body: a scheduler instance loads only what it
+runs, and importing the job table (e.g. for ``oms-bridge run --no-scheduler``) pulls in no adapter.
+
+Every body takes its lock from :mod:`scheduler.locks` first; if another instance holds it, the run
+is skipped (that instance is doing exactly this work). Each process records its own
+``oms_process_run`` row, so the scheduler adds no bookkeeping of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from oms_bridge.settings import Settings, get_settings
+from scheduler.locks import process_lock
+
+__all__ = ["JOBS", "getorder_job", "refreshtoken_job", "erp_delivery_job", "logistics_delivery_job", "run_locked"]
+
+log = logging.getLogger(__name__)
+
+
+def run_locked(process: str, channel_id: int | None, body: Callable[[Settings], Any],
+               settings: Settings | None = None) -> bool:
+    """Run ``body(settings)`` while holding the (process, channel) lock; False when it was taken."""
+    settings = settings or get_settings()
+    with process_lock(settings, process, channel_id) as acquired:
+        if not acquired:
+            log.info("%s for channel %s is already running in another instance; skipped", process, channel_id)
+            return False
+        body(settings)
+        return True
+
+
+def getorder_job(channel_id: int) -> None:
+    """Pull new and changed orders of one channel."""
+    from channels.getorder import run_getorder
+
+    run_locked("getorder", channel_id, lambda s: run_getorder(channel_id, settings=s))
+
+
+def refreshtoken_job(channel_id: int) -> None:
+    """Keep one OAuth channel's tokens fresh (the process itself decides whether one is due)."""
+    from channels.refreshtoken import run_refreshtoken
+
+    run_locked("refreshtoken", channel_id, lambda s: run_refreshtoken(channel_id, settings=s))
+
+
+def erp_delivery_job() -> None:
+    """Send due orders to iDempiere (one instance at a time; rows are claimed anyway)."""
+    from oms_bridge.erp.delivery import run_erp_delivery
+
+    run_locked("erp", None, lambda s: run_erp_delivery(settings=s))
+
+
+def logistics_delivery_job() -> None:
+    """Push due tracking numbers back to the marketplaces."""
+    from channels.logistics import run_logistics_delivery
+
+    run_locked("logistics", None, lambda s: run_logistics_delivery(settings=s))
+
+
+JOBS: dict[str, Callable[..., None]] = {
+    "getorder": getorder_job,
+    "refreshtoken": refreshtoken_job,
+    "erp": erp_delivery_job,
+    "logistics": logistics_delivery_job,
+}

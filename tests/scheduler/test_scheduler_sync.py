@@ -1,0 +1,137 @@
+"""Jobs follow the channel table: wiring, add/disable/re-time without a restart."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from oms_bridge import configure
+from oms_bridge.store.db import session_scope
+from oms_bridge.vault import Vault
+from scheduler.builder import SYNC_JOB_ID, build_scheduler, start_scheduler
+from scheduler.config import ScheduleConfig
+from scheduler.jobs import erp_delivery_job, getorder_job, logistics_delivery_job, refreshtoken_job
+from scheduler.sync import reconcile
+
+CFG = ScheduleConfig(getorder_minutes=5, refreshtoken_minutes=30, delivery_seconds=60, sync_seconds=0.2,
+                     first_run_delay_seconds=3600)
+
+
+def _setup(settings) -> dict[str, int]:
+    vault = Vault.from_settings(settings)
+    ids = {}
+    with session_scope(settings) as s:
+        configure.add_platform(s, vault, value="shopee-app", platform_type="shopee", host="http://127.0.0.1:9",
+                               app_id="1001", app_secret="partner-key-1234")
+        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
+        for value, platform, state in (("shop-a", "shopee-app", "active"), ("momo-a", "momo-app", "active"),
+                                       ("shop-new", "shopee-app", "new")):
+            ch = configure.add_channel(s, vault, value=value, platform=platform, shop_id="42")
+            ch.auth_state = state
+            ids[value] = ch.id
+    return ids
+
+
+def _intervals(sched) -> dict[str, float]:
+    return {j.id: j.trigger.interval.total_seconds() for j in sched.get_jobs(jobstore="default")}
+
+
+def test_reconcile_wires_jobs_per_channel(sqlite_settings):
+    ids = _setup(sqlite_settings)
+    sched = build_scheduler(sqlite_settings, CFG)
+    sched.start(paused=True)
+    try:
+        result = reconcile(sched, sqlite_settings, CFG)
+        jobs = {j.id: j for j in sched.get_jobs(jobstore="default")}
+        shop, momo = ids["shop-a"], ids["momo-a"]
+        assert set(jobs) == {f"getorder:{shop}", f"refreshtoken:{shop}", f"getorder:{momo}",
+                             "erp-delivery", "logistics-delivery"}
+        assert sorted(result.added) == sorted(jobs)
+        # OAuth platform only for RefreshToken; the never-authorized channel gets nothing yet.
+        assert f"refreshtoken:{momo}" not in jobs and f"getorder:{ids['shop-new']}" not in jobs
+        assert jobs[f"getorder:{shop}"].func is getorder_job and jobs[f"getorder:{shop}"].args == (shop,)
+        assert jobs[f"refreshtoken:{shop}"].func is refreshtoken_job
+        assert jobs["erp-delivery"].func is erp_delivery_job
+        assert jobs["logistics-delivery"].func is logistics_delivery_job
+        assert _intervals(sched)[f"getorder:{shop}"] == 300
+        assert _intervals(sched)[f"refreshtoken:{shop}"] == 1800
+        assert _intervals(sched)["erp-delivery"] == 60
+        for job in jobs.values():  # job defaults: one at a time, coalesced, with a grace period
+            assert job.max_instances == 1 and job.coalesce is True and job.misfire_grace_time == 300
+        # A second reconcile with nothing changed changes nothing.
+        assert not reconcile(sched, sqlite_settings, CFG).changed
+    finally:
+        sched.shutdown(wait=False)
+
+
+def test_disable_retime_and_enable_change_jobs(sqlite_settings):
+    ids = _setup(sqlite_settings)
+    vault = Vault.from_settings(sqlite_settings)
+    sched = build_scheduler(sqlite_settings, CFG)
+    sched.start(paused=True)
+    try:
+        reconcile(sched, sqlite_settings, CFG)
+        with session_scope(sqlite_settings) as s:
+            configure.set_channel_active(s, "momo-a", False)
+            configure.update_channel(s, vault, "shop-a", getorder_interval_minutes=15)
+        result = reconcile(sched, sqlite_settings, CFG)
+        assert result.removed == [f"getorder:{ids['momo-a']}"]
+        assert result.retimed == [f"getorder:{ids['shop-a']}"]
+        assert _intervals(sched)[f"getorder:{ids['shop-a']}"] == 900
+        with session_scope(sqlite_settings) as s:
+            configure.set_channel_active(s, "momo-a", True)
+        assert reconcile(sched, sqlite_settings, CFG).added == [f"getorder:{ids['momo-a']}"]
+    finally:
+        sched.shutdown(wait=False)
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_running_scheduler_follows_channel_changes_without_restart(sqlite_settings):
+    ids = _setup(sqlite_settings)
+    sched = start_scheduler(sqlite_settings, CFG)
+    try:
+        assert sched.get_job(SYNC_JOB_ID, jobstore="memory") is not None
+        assert f"getorder:{ids['shop-a']}" in _intervals(sched)
+        with session_scope(sqlite_settings) as s:  # the merchant authorized the new channel
+            s.get(configure.Channel, ids["shop-new"]).auth_state = "active"
+        assert _wait_for(lambda: f"getorder:{ids['shop-new']}" in _intervals(sched))
+        with session_scope(sqlite_settings) as s:
+            configure.set_channel_active(s, "shop-a", False)
+        assert _wait_for(lambda: f"getorder:{ids['shop-a']}" not in _intervals(sched))
+        assert f"refreshtoken:{ids['shop-a']}" not in _intervals(sched)
+    finally:
+        sched.shutdown(wait=True)
+
+
+def test_job_store_is_shared_through_the_database(sqlite_settings):
+    """A second scheduler on the same database sees the jobs the first one created (restart-safe)."""
+    ids = _setup(sqlite_settings)
+    first = build_scheduler(sqlite_settings, CFG)
+    first.start(paused=True)
+    reconcile(first, sqlite_settings, CFG)
+    first.shutdown(wait=False)
+    second = build_scheduler(sqlite_settings, CFG)
+    second.start(paused=True)
+    try:
+        assert f"getorder:{ids['shop-a']}" in _intervals(second)
+        assert not reconcile(second, sqlite_settings, CFG).changed
+    finally:
+        second.shutdown(wait=False)
+
+
+def test_bad_scheduler_setting_is_a_clear_error(home):
+    from oms_bridge.settings import SettingsError, get_settings, reset_settings
+
+    (home / "config.toml").write_text('[oms_bridge]\nscheduler_sync_seconds = "soon"\n')
+    reset_settings()
+    with pytest.raises(SettingsError, match="scheduler_sync_seconds"):
+        ScheduleConfig.from_settings(get_settings())
