@@ -157,7 +157,9 @@ class SandboxServer:
         return f"http://{self._server.host}:{self._server.port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sandbox", daemon=True)
+        # a short poll interval so stop() returns at once (tests start and stop many sandboxes)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="sandbox", daemon=True)
         self._thread.start()
         return self
 
