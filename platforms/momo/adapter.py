@@ -1,22 +1,226 @@
-"""Momo adapter (placeholder until the Momo issue lands: every call says it is not built yet)."""
+"""momo adapter: no OAuth, a vendor login on every call, unsent-order queries in <= 2-month windows.
+
+Settings (``PlatformConfig.settings`` overridden by ``ChannelConfig.settings``), each a choice where
+the third-party-only spec (§3) is silent:
+
+- ``queries`` (default all three: ``unsendCompanyQuery``, ``unsendStoresQuery``, ``unsendThirdQuery``):
+  which unsent lists GetOrder reads.
+- ``max_window_days`` (59): momo refuses windows over 2 months ("最大區間2個月"); 59 days fits in
+  any two calendar months, so longer ranges are split.
+- ``to_minute_inclusive`` (True): the query takes minutes only. We take ``*_to_*`` as including its
+  whole minute, so ``[since, until)`` is floored to minutes and sent as ``fr=floor(since)``,
+  ``to=floor(until)-1min``: adjacent windows then partition time exactly (an order at 23:59:59 and
+  one at 00:00:00 Asia/Taipei each arrive once). ``False`` sends ``to=floor(until)``.
+- ``order_key_parts`` (1), ``unsent_status`` (``ready_to_ship``): see :mod:`platforms.momo.mapping`.
+- ``default_carrier`` (``其他宅配``): ``delyGbStr`` when a shipment names no carrier.
+- ``already_shipped_markers`` (``["已出貨"]``): a confirm failure containing one of these means the
+  row was already confirmed (e.g. our earlier call timed out after momo accepted it): success.
+- ``user_agent``: optional ``User-Agent`` header.
+
+momo has no token: :attr:`uses_oauth` is False (the scheduler's signal not to run RefreshToken) and
+:meth:`refresh` returns the tokens unchanged. Unsent queries list orders until they are confirmed, so
+a later status change (cancellation) is not visible through them; ``get_orders`` re-reads by order
+number over the month the number encodes.
+"""
 
 from __future__ import annotations
 
-from platforms.base import Adapter, NotSupported
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from platforms.base import (
+    Adapter,
+    Order,
+    PermanentError,
+    Shipment,
+    ShipResult,
+    TokenSet,
+    UnmappableOrder,
+)
+from platforms.http import RetryPolicy
+from platforms.momo.client import QUERIES, MomoClient
+from platforms.momo.mapping import map_rows, order_number, order_time
+
+__all__ = ["MomoAdapter", "CARRIERS", "CARRIER_ALIASES", "split_windows", "query_bounds"]
+
+#: The ``delyGbStr`` values momo accepts (spec §3).
+CARRIERS = ("宅配通", "新竹貨運", "統一速達", "大榮貨運", "東元物流", "其他宅配", "郵局", "便利袋", "其他")
+#: Common carrier codes -> momo's names (lower-case keys).
+CARRIER_ALIASES = {
+    "pelican": "宅配通", "ecan": "宅配通", "e_can": "宅配通", "hct": "新竹貨運", "tcat": "統一速達",
+    "t-cat": "統一速達", "blackcat": "統一速達", "ezcat": "統一速達", "kerry": "大榮貨運", "kerrytj": "大榮貨運",
+    "tonlin": "東元物流", "post": "郵局", "postserv": "郵局", "chunghwa_post": "郵局", "other": "其他",
+}
+SHIPPED = "已配送"
+DEFAULTS: dict[str, Any] = {
+    "queries": tuple(QUERIES), "max_window_days": 59, "to_minute_inclusive": True, "order_key_parts": 1,
+    "unsent_status": "ready_to_ship", "default_carrier": "其他宅配", "already_shipped_markers": ("已出貨",),
+    "user_agent": None,
+}
+
+
+def _floor_minute(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def split_windows(since: datetime, until: datetime, max_days: int) -> list[tuple[datetime, datetime]]:
+    """``[since, until)`` as consecutive half-open windows of at most ``max_days`` days, minute-aligned."""
+    start, end = _floor_minute(since), _floor_minute(until)
+    step = timedelta(days=max_days)
+    windows = []
+    while start < end:
+        stop = min(start + step, end)
+        windows.append((start, stop))
+        start = stop
+    return windows
+
+
+def query_bounds(start: datetime, stop: datetime, *, to_inclusive: bool) -> tuple[datetime, datetime]:
+    """The ``fr``/``to`` instants to send for the half-open minute window ``[start, stop)``."""
+    return start, (stop - timedelta(minutes=1) if to_inclusive else stop)
 
 
 class MomoAdapter(Adapter):
+    """momo SCM (supplier) orders: see the module docstring for the choices made."""
+
     platform_type = "momo"
-    display_name = "Momo"
+    display_name = "momo購物網"
+    credential_fields: ClassVar[Mapping[str, str]] = {
+        "entpID": "統一編號 (company tax id, 8 digits)",
+        "entpCode": "廠商編號 (vendor code, 6 digits)",
+        "entpPwd": "SCM password",
+        "otpBackNo": "last 3 digits of the OTP token serial (may be empty)",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._client: MomoClient | None = None
+
+    # -- configuration ----------------------------------------------------------------------------
+    def setting(self, name: str) -> Any:
+        """A setting: channel overrides platform overrides the documented default."""
+        for source in (self.channel.settings, self.platform.settings):
+            if name in source and source[name] is not None:
+                return source[name]
+        return DEFAULTS[name]
+
+    @property
+    def client(self) -> MomoClient:
+        if self._client is None:
+            self._client = MomoClient(self.platform.host, self.channel.credentials,
+                                      policy=self.policy or RetryPolicy(), user_agent=self.setting("user_agent"))
+        return self._client
+
+    @property
+    def api_calls(self) -> int:  # type: ignore[override]
+        return self._client.calls if self._client else 0
+
+    @api_calls.setter
+    def api_calls(self, value: int) -> None:  # the base class initialises the counter
+        pass
+
+    # -- auth ---------------------------------------------------------------------------------------
+    @property
+    def uses_oauth(self) -> bool:
+        return False
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        """momo has no tokens: nothing to refresh, the same set comes back."""
+        return tokens
 
     def check_credentials(self) -> str:
-        raise NotSupported("Momo adapter is not implemented yet", platform=self.platform_type)
+        """One query over the last minute: momo checks the login on every call."""
+        end = _floor_minute(self.clock())
+        rows = self.client.query_unsent("unsendCompanyQuery", end - timedelta(minutes=1), end)
+        code = self.client.login["entpCode"]
+        return f"momo login accepted for vendor {code} ({len(rows)} unsent order rows in the last minute)"
 
-    def fetch_orders(self, since, until):
-        raise NotSupported("Momo adapter is not implemented yet", platform=self.platform_type)
+    # -- orders -------------------------------------------------------------------------------------
+    def _queries(self) -> list[str]:
+        queries = [str(q) for q in self.setting("queries")]
+        unknown = [q for q in queries if q not in QUERIES]
+        if unknown:
+            raise PermanentError(f"unknown momo queries {unknown}; known: {', '.join(QUERIES)}", platform="momo")
+        return queries
 
-    def get_orders(self, external_ids):
-        raise NotSupported("Momo adapter is not implemented yet", platform=self.platform_type)
+    def _map(self, rows: list[dict[str, Any]], query: str) -> list[Order | UnmappableOrder]:
+        return map_rows(rows, query=query, parts=int(self.setting("order_key_parts")),
+                        status=str(self.setting("unsent_status")), channel=self.channel.name)
 
-    def ship(self, order, shipment):
-        raise NotSupported("Momo adapter is not implemented yet", platform=self.platform_type)
+    def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
+        """Every configured unsent query over ``[since, until)`` split into <= ``max_window_days`` windows."""
+        inclusive = bool(self.setting("to_minute_inclusive"))
+        for start, stop in split_windows(since, until, int(self.setting("max_window_days"))):
+            fr, to = query_bounds(start, stop, to_inclusive=inclusive)
+            for query in self._queries():
+                yield from self._map(self.client.query_unsent(query, fr, to), query)
+
+    def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
+        """Re-read by order number (the ``*_orderNo`` filter) over the window its timestamp opens.
+
+        Orders already confirmed are no longer in the unsent lists and are left out.
+        """
+        found: list[Order | UnmappableOrder] = []
+        days = int(self.setting("max_window_days"))
+        for external_id in external_ids:
+            try:
+                start = _floor_minute(order_time(external_id))
+            except ValueError:
+                found.append(UnmappableOrder(external_id, {}, f"momo order number {external_id!r} has no timestamp"))
+                continue
+            stop = min(start + timedelta(days=days), _floor_minute(self.clock()) + timedelta(minutes=1))
+            for query in self._queries():
+                prefix = QUERIES[query][0]
+                rows = self.client.query_unsent(query, start, stop, {f"{prefix}_orderNo": external_id})
+                found.extend(o for o in self._map(rows, query) if o.external_id == external_id)
+        return found
+
+    # -- logistics ----------------------------------------------------------------------------------
+    def carrier_name(self, carrier: str | None) -> str:
+        """momo's ``delyGbStr`` for a carrier code or name; PermanentError for one momo does not know."""
+        if not carrier:
+            return str(self.setting("default_carrier"))
+        if carrier in CARRIERS:
+            return carrier
+        alias = CARRIER_ALIASES.get(carrier.strip().lower())
+        if alias:
+            return alias
+        raise PermanentError(f"carrier {carrier!r} is not a momo delyGbStr ({', '.join(CARRIERS)})", platform="momo")
+
+    def ship(self, order: Order, shipment: Shipment) -> ShipResult:
+        """``unsendCompanyConfirm`` every line (or ``shipment.line_ids``) as 已配送 with the tracking number."""
+        if not shipment.tracking_number:
+            raise PermanentError("momo needs a tracking number (slipNo) to confirm a shipment", platform="momo")
+        line_ids = list(shipment.line_ids) or [ln.external_line_id or "" for ln in order.lines]
+        parts = int(self.setting("order_key_parts"))
+        wrong = [i for i in line_ids if not i or order_number(i, parts) != order.external_id]
+        if wrong:
+            raise PermanentError(f"lines {wrong} are not rows of momo order {order.external_id}", platform="momo")
+        dely = self.carrier_name(shipment.carrier)
+        items = [{"completeOrderNo": line_id, "remark5VStr": SHIPPED, "slipNo": shipment.tracking_number,
+                  "delyGbStr": dely, "msgNote": "", "scmDelyDate": ""} for line_id in line_ids]
+        result = self.client.confirm_company(items)
+        failures = [f for f in _fail_messages(result) if not self._already_shipped(f)]
+        if failures:
+            raise PermanentError(f"momo refused to confirm order {order.external_id}: " + "; ".join(failures),
+                                 platform="momo", code="confirmFail")
+        return ShipResult(tracking_number=shipment.tracking_number, raw=result)
+
+    def _already_shipped(self, message: str) -> bool:
+        return any(marker in message for marker in self.setting("already_shipped_markers"))
+
+
+def _fail_messages(result: Mapping[str, Any]) -> list[str]:
+    """Readable ``confirmFailList`` entries (strings, or objects with the row number and a message)."""
+    messages = []
+    for item in result.get("confirmFailList") or []:
+        if isinstance(item, Mapping):
+            number = item.get("completeOrderNo", "")
+            text = item.get("failMsg") or item.get("msg") or item.get("message") or item
+            messages.append(f"{number}: {text}" if number else str(text))
+        else:
+            messages.append(str(item))
+    if not messages and int(result.get("confirmFailCnt") or 0):
+        messages.append(f"{result.get('confirmFailCnt')} rows failed without a message")
+    return messages

@@ -1,0 +1,169 @@
+"""momo end to end over real HTTP against MomoSandbox: login, queries, windows, boundaries, shipping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import NOW, make_adapter
+
+from platforms.base import CredentialsInvalid, Order, PermanentError, Shipment, TokenSet
+from platforms.momo.adapter import MomoAdapter, split_windows
+from platforms.momo.client import MomoClient
+from platforms.registry import adapter_class
+
+TAIPEI = ZoneInfo("Asia/Taipei")
+
+
+def _fetch(adapter, since, until) -> list[Order]:
+    orders = list(adapter.fetch_orders(since, until))
+    assert all(isinstance(o, Order) for o in orders), orders
+    return orders
+
+
+def test_registry_and_no_oauth(momo_adapter):
+    assert adapter_class("momo") is MomoAdapter
+    assert momo_adapter.uses_oauth is False
+    tokens = TokenSet(access_token="-")
+    assert momo_adapter.refresh(tokens) is tokens
+    assert set(MomoAdapter.credential_fields) == {"entpID", "entpCode", "entpPwd", "otpBackNo"}
+
+
+def test_check_credentials_accepts_the_vendor(momo_adapter, momo_sandbox, momo_shop):
+    assert momo_shop["shop_id"] in momo_adapter.check_credentials()
+    assert momo_sandbox.calls("/OrderServlet.do") == 1
+
+
+@pytest.mark.parametrize("field", ["entpPwd", "entpID", "otpBackNo"])
+def test_wrong_login_is_credentials_invalid_without_retry(momo_sandbox, momo_shop, field):
+    shop = {**momo_shop, "credentials": {**momo_shop["credentials"], field: "999"}}
+    adapter = make_adapter(momo_sandbox, shop)
+    with pytest.raises(CredentialsInvalid, match="登入失敗") as info:
+        adapter.check_credentials()
+    assert "999" not in str(info.value) and shop["credentials"]["entpPwd"] not in str(info.value)
+    assert momo_sandbox.calls() == 1
+
+
+def test_incomplete_credentials_are_named(momo_sandbox, momo_shop):
+    shop = {**momo_shop, "credentials": {"entpID": "12345678"}}
+    with pytest.raises(CredentialsInvalid, match="entpCode, entpPwd"):
+        make_adapter(momo_sandbox, shop).check_credentials()
+    assert momo_sandbox.calls() == 0
+
+
+def test_fetch_reads_all_three_unsent_lists(momo_adapter, momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    start = NOW - timedelta(days=3)
+    company = momo_sandbox.generate_orders(shop, 4, start=start, end=NOW, kind="company")
+    stores = momo_sandbox.generate_orders(shop, 3, start=start, end=NOW, kind="stores")
+    third = momo_sandbox.generate_orders(shop, 2, start=start, end=NOW, kind="third")
+    orders = _fetch(momo_adapter, NOW - timedelta(days=4), NOW)
+    assert sorted(o.external_id for o in orders) == sorted(company + stores + third)
+    assert momo_sandbox.calls() == 3
+    by_id = {o.external_id: o for o in orders}
+    assert not by_id[company[0]].shipping_address.masked
+    assert by_id[stores[0]].shipping_address.masked and "*" in by_id[stores[0]].buyer.name
+    assert by_id[third[0]].platform_status == "unsendThirdQuery"
+    assert all(o.lines and o.total == sum(ln.qty * ln.unit_price for ln in o.lines) for o in orders)
+
+
+def test_only_configured_queries_run(momo_sandbox, momo_shop):
+    momo_sandbox.generate_orders(momo_shop["shop_id"], 2, start=NOW - timedelta(hours=2), end=NOW, kinds=["company",
+                                                                                                         "stores"])
+    adapter = make_adapter(momo_sandbox, momo_shop, queries=["unsendCompanyQuery"])
+    assert len(_fetch(adapter, NOW - timedelta(days=1), NOW)) == 1
+    assert momo_sandbox.calls() == 1
+
+
+def test_long_range_is_split_into_windows_the_sandbox_accepts(momo_adapter, momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    since = NOW - timedelta(days=150)
+    ids = momo_sandbox.generate_orders(shop, 30, start=since, end=NOW)
+    orders = _fetch(momo_adapter, since, NOW)
+    assert sorted(o.external_id for o in orders) == sorted(ids)
+    assert momo_sandbox.calls() == 3 * len(split_windows(since, NOW, 59)) == 9
+
+
+def test_sandbox_refuses_a_window_over_two_months(momo_sandbox, momo_shop):
+    client = MomoClient(momo_sandbox.base_url, momo_shop["credentials"])
+    with pytest.raises(PermanentError, match="最大區間2個月"):
+        client.query_unsent("unsendCompanyQuery", NOW - timedelta(days=62), NOW)
+    assert momo_sandbox.calls() == 1  # a validation error is not retried
+
+
+def test_exactly_two_months_is_accepted(momo_sandbox, momo_shop):
+    client = MomoClient(momo_sandbox.base_url, momo_shop["credentials"])
+    start = datetime(2026, 1, 1, tzinfo=TAIPEI)
+    assert client.query_unsent("unsendCompanyQuery", start, datetime(2026, 3, 1, tzinfo=TAIPEI)) == []
+
+
+@pytest.mark.parametrize("split", [
+    datetime(2026, 3, 2, 0, 0, tzinfo=TAIPEI),  # exactly Taipei midnight
+    datetime(2026, 3, 1, 23, 59, 59, 500000, tzinfo=TAIPEI),  # between the two orders, not minute-aligned
+    datetime(2026, 3, 2, 0, 0, 30, tzinfo=TAIPEI),
+])
+def test_taipei_midnight_orders_arrive_exactly_once_across_adjacent_windows(momo_adapter, momo_sandbox, momo_shop,
+                                                                           split):
+    shop = momo_shop["shop_id"]
+    late = datetime(2026, 3, 1, 23, 59, 59, tzinfo=TAIPEI)
+    early = datetime(2026, 3, 2, 0, 0, 0, tzinfo=TAIPEI)
+    (a,) = momo_sandbox.generate_orders(shop, 1, start=late, end=late + timedelta(seconds=1))
+    (b,) = momo_sandbox.generate_orders(shop, 1, start=early, end=early + timedelta(seconds=1))
+    assert (a, b) == ("20260301235959", "20260302000000")
+    first = _fetch(momo_adapter, late - timedelta(hours=1), split)
+    second = _fetch(momo_adapter, split, early + timedelta(hours=1))
+    got = [o.external_id for o in first + second]
+    assert sorted(got) == [a, b]
+    if split == early:
+        assert [o.external_id for o in first] == [a] and [o.external_id for o in second] == [b]
+    by_id = {o.external_id: o for o in first + second}
+    assert by_id[b].created_at == datetime(2026, 3, 1, 16, 0, tzinfo=UTC)
+
+
+def test_ship_confirms_every_line_and_the_order_leaves_the_unsent_list(momo_adapter, momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    ids = momo_sandbox.generate_orders(shop, 3, start=NOW - timedelta(hours=3), end=NOW)
+    orders = {o.external_id: o for o in _fetch(momo_adapter, NOW - timedelta(days=1), NOW)}
+    order = orders[ids[0]]
+    result = momo_adapter.ship(order, Shipment(tracking_number="HCT123456789", carrier="hct"))
+    assert result.tracking_number == "HCT123456789"
+    assert result.raw["confirmOkCnt"] == len(order.lines)
+    recorded = momo_sandbox.shipment_of(shop, ids[0])
+    assert recorded["tracking_number"] == "HCT123456789" and recorded["carrier"] == "新竹貨運"
+    assert recorded["lines"] == sorted(ln.external_line_id for ln in order.lines)
+    assert sorted(o.external_id for o in _fetch(momo_adapter, NOW - timedelta(days=1), NOW)) == sorted(ids[1:])
+    # a repeat (our first answer lost in transit) is accepted: momo says it is already shipped
+    assert momo_adapter.ship(order, Shipment(tracking_number="HCT123456789", carrier="新竹貨運")).raw[
+        "confirmFailCnt"] == len(order.lines)
+
+
+def test_ship_refusals_are_permanent_with_momos_message(momo_adapter, momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    (store_id,) = momo_sandbox.generate_orders(shop, 1, start=NOW - timedelta(hours=1), end=NOW, kind="stores")
+    (order,) = _fetch(momo_adapter, NOW - timedelta(days=1), NOW)
+    with pytest.raises(PermanentError, match="查無此訂單"):
+        momo_adapter.ship(order, Shipment(tracking_number="T1"))
+    with pytest.raises(PermanentError, match="not a momo delyGbStr"):
+        momo_adapter.ship(order, Shipment(tracking_number="T1", carrier="UFO Express"))
+    with pytest.raises(PermanentError, match="not rows of momo order"):
+        momo_adapter.ship(order, Shipment(tracking_number="T1", line_ids=("20990101000000-001-001-001",)))
+    assert momo_sandbox.calls("/OrderServlet.do") == 4  # the three queries and the first confirm only
+
+
+def test_cancelled_orders_leave_the_unsent_list(momo_adapter, momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    ids = momo_sandbox.generate_orders(shop, 2, start=NOW - timedelta(hours=2), end=NOW)
+    momo_sandbox.update_order(shop, ids[0], status="cancelled")
+    assert [o.external_id for o in _fetch(momo_adapter, NOW - timedelta(days=1), NOW)] == [ids[1]]
+
+
+def test_get_orders_rereads_by_order_number(momo_adapter, momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    ids = momo_sandbox.generate_orders(shop, 3, start=NOW - timedelta(days=10), end=NOW, kinds=["company", "third"])
+    momo_sandbox.update_order(shop, ids[1], receiver="林*明")
+    got = momo_adapter.get_orders([ids[1], ids[2]])
+    assert [o.external_id for o in got] == [ids[1], ids[2]]
+    assert got[0].buyer.name == "林*明"
+    assert momo_adapter.get_orders(["20200101000000"]) == []
+    assert momo_adapter.api_calls == momo_sandbox.calls()
