@@ -1,22 +1,314 @@
-"""Cyberbiz adapter (placeholder until the Cyberbiz issue lands: every call says it is not built yet)."""
+"""Cyberbiz adapter: one channel, V1 HMAC (legacy per-shop key) or V2 bearer (App Store OAuth).
+
+The auth model is chosen per channel by ``ChannelConfig.settings["auth_model"]`` = ``"v1"`` | ``"v2"``
+(when absent: ``"v1"`` if the channel has HMAC ``username`` credentials, else ``"v2"``).
+
+- V1 (spec §2.1): host ``platform.settings["v1_host"]`` (default ``https://api.cyberbiz.co``), every
+  request HMAC-signed (:mod:`platforms.cyberbiz.signing`); credentials ``username`` + ``secret`` on
+  the channel; no OAuth, no refresh (``uses_oauth`` is False).
+- V2 (spec §2.2): host ``platform.host`` (default ``https://app-store-api.cyberbiz.io``), bearer access
+  token; OAuth with the app's ``client_id``/``client_secret`` (``platform.app_id``/``app_secret``) on
+  the shop's own domain = ``channel.shop_id`` (e.g. ``myshop.cyberbiz.co``).
+
+Choices where the spec says UNKNOWN (all configurable in ``platform.settings``):
+
+- ``shop_url_template`` (default ``https://{shop}``): where the shop's OAuth endpoints live;
+  ``oauth_authorize_path`` (default ``/admin/oauth/authorize``) and ``oauth_token_path`` (default
+  ``/admin/oauth/token``, the documented refresh endpoint; the code exchange uses it with
+  ``grant_type=authorization_code``); ``oauth_scope`` (default ``read_orders,write_orders``).
+- token lifetimes: ``expires_in`` / ``refresh_token_expires_in`` of the token response when given,
+  else ``access_token_ttl`` (default 7200 s) and ``refresh_token_ttl`` (default 30 days). Refresh
+  tokens are treated as single-use (rotation): the new refresh token always replaces the old one.
+- ``max_window_days`` (default 31): ``fetch_orders`` splits longer ranges so one query's result set
+  (and so its offset paging) stays small. Cyberbiz documents no window limit.
+- the ``updated_at_*`` filters are taken as inclusive at whole seconds, so ``[since, until)`` is sent
+  as ``ceil(since) .. ceil(until) - 1 s``: adjacent windows never return the same order twice.
+- ``requests_per_second`` (default 5, the documented per-token limit; 0 = off): the client paces
+  itself under it; a 429 that still happens is honoured through ``Retry-After``.
+- ``GET /v1/orders`` uses offset paging: an order updated while we page moves out of the window and
+  shifts later orders back one place. When fewer distinct orders came back than the first page's
+  ``X-Total``, the window is paged again (at most ``repage_limit`` times, default 1) for the missed ones.
+- orders that ``get_orders`` cannot find (404 / ``200 null``) are left out of its result.
+
+Channel settings: ``currency`` (default TWD; Cyberbiz sends none), ``notify_customer`` (default
+true, sent with custom_shipping), ``default_tracking_company`` (default ``other``, used when the
+shipment has no carrier).
+"""
 
 from __future__ import annotations
 
-from platforms.base import Adapter, NotSupported
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from platforms.base import (
+    Adapter,
+    NotSupported,
+    Order,
+    PermanentError,
+    ReauthRequired,
+    Shipment,
+    ShipResult,
+    TokenSet,
+    UnmappableOrder,
+)
+from platforms.cyberbiz.client import PER_PAGE_MAX, PLATFORM, BearerAuth, CyberbizClient, CyberbizOAuth
+from platforms.cyberbiz.mapping import format_local, map_order
+from platforms.cyberbiz.signing import HmacAuth
+from platforms.http import RetryPolicy
+
+__all__ = ["CyberbizAdapter", "DEFAULT_V1_HOST", "DEFAULT_V2_HOST", "AUTH_MODELS"]
+
+DEFAULT_V1_HOST = "https://api.cyberbiz.co"
+DEFAULT_V2_HOST = "https://app-store-api.cyberbiz.io"
+AUTH_MODELS = ("v1", "v2")
+_ONE_SECOND = timedelta(seconds=1)
+
+
+def _ceil_second(when: datetime) -> datetime:
+    floor = when.replace(microsecond=0)
+    return floor if floor == when else floor + _ONE_SECOND
+
+
+def _truthy(value: Any, default: bool) -> bool:
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "y", "on")
+    return bool(value)
 
 
 class CyberbizAdapter(Adapter):
+    """Cyberbiz orders (``/v1/orders``) and custom_shipping, over V1 HMAC or V2 bearer auth."""
+
     platform_type = "cyberbiz"
     display_name = "Cyberbiz"
+    credential_fields: ClassVar[Mapping[str, str]] = {
+        "username": "V1 only: the HMAC API key (username) from the Cyberbiz admin",
+        "secret": "V1 only: the HMAC API secret",
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.auth_model = self._auth_model()
+        self._client: CyberbizClient | None = None
+        self._oauth: CyberbizOAuth | None = None
+
+    # -- configuration ---------------------------------------------------------------------------
+    def _auth_model(self) -> str:
+        model = str(self.channel.settings.get("auth_model") or "").strip().lower()
+        if not model:
+            model = "v1" if self.channel.credentials.get("username") else "v2"
+        if model not in AUTH_MODELS:
+            raise PermanentError(f"channel {self.channel.name}: auth_model {model!r} must be 'v1' or 'v2'",
+                                 platform=PLATFORM)
+        return model
+
+    def _setting(self, name: str, default: Any) -> Any:
+        value = self.platform.settings.get(name)
+        return default if value in (None, "") else value
+
+    @property
+    def _policy(self) -> RetryPolicy:
+        return self.policy or RetryPolicy()
+
+    @property
+    def client(self) -> CyberbizClient:
+        if self._client is None:
+            if self.auth_model == "v1":
+                username = self.channel.credentials.get("username")
+                secret = self.channel.credentials.get("secret")
+                if not username or not secret:
+                    raise PermanentError(f"channel {self.channel.name}: Cyberbiz V1 needs credentials "
+                                         "'username' and 'secret' (HMAC key and secret)", platform=PLATFORM)
+                auth: Any = HmacAuth(str(username), str(secret), self.clock)
+                host = self._setting("v1_host", DEFAULT_V1_HOST)
+            else:
+                auth = BearerAuth(lambda: self.tokens.access_token if self.tokens else None)
+                host = self.platform.host or DEFAULT_V2_HOST
+            self._client = CyberbizClient(host, auth, auth_model=self.auth_model, policy=self._policy,
+                                          requests_per_second=float(self._setting("requests_per_second", 5)))
+        return self._client
+
+    @property
+    def oauth(self) -> CyberbizOAuth:
+        if self.auth_model != "v2":
+            raise NotSupported(f"channel {self.channel.name} uses Cyberbiz V1 (HMAC keys): no OAuth",
+                               platform=PLATFORM)
+        if self._oauth is None:
+            if not self.platform.app_id or not self.platform.app_secret:
+                raise PermanentError("the Cyberbiz platform needs app_id (client_id) and app_secret "
+                                     "(client_secret) for V2 OAuth", platform=PLATFORM)
+            self._oauth = CyberbizOAuth(
+                self._setting("shop_url_template", "https://{shop}"), self.platform.app_id,
+                self.platform.app_secret, policy=self._policy,
+                authorize_path=self._setting("oauth_authorize_path", "/admin/oauth/authorize"),
+                token_path=self._setting("oauth_token_path", "/admin/oauth/token"))
+        return self._oauth
+
+    def _sync_calls(self) -> None:
+        self.api_calls = (self._client.calls if self._client else 0) + (self._oauth.calls if self._oauth else 0)
+
+    # -- auth ------------------------------------------------------------------------------------
+    @property
+    def uses_oauth(self) -> bool:
+        return self.auth_model == "v2"
+
+    def authorize_url(self, redirect_uri: str, state: str) -> str:
+        return self.oauth.authorize_url(self.channel.shop_id or "", redirect_uri, state,
+                                        str(self._setting("oauth_scope", "read_orders,write_orders")))
+
+    def exchange_code(self, params: Mapping[str, str], redirect_uri: str | None = None) -> TokenSet:
+        if params.get("error"):
+            reason = params.get("error_description") or params["error"]
+            raise ReauthRequired(f"the merchant did not grant access: {reason}", platform=PLATFORM,
+                                 code=str(params["error"]))
+        code = params.get("code")
+        if not code:
+            raise PermanentError("the OAuth callback has no 'code' parameter", platform=PLATFORM)
+        shop = params.get("shop") or self.channel.shop_id or ""
+        if self.channel.shop_id and shop != self.channel.shop_id:
+            raise PermanentError(f"the OAuth callback is for shop {shop!r}, this channel is {self.channel.shop_id!r}",
+                                 platform=PLATFORM)
+        try:
+            body = self.oauth.exchange_code(shop, code, redirect_uri)
+        finally:
+            self._sync_calls()
+        return self._token_set(body, shop)
+
+    def refresh(self, tokens: TokenSet) -> TokenSet:
+        if not tokens.refresh_token:
+            raise ReauthRequired("no refresh token stored: the merchant must authorize the app again",
+                                 platform=PLATFORM)
+        shop = str(tokens.extra.get("shop") or self.channel.shop_id or "")
+        try:
+            body = self.oauth.refresh(shop, tokens.refresh_token)
+        finally:
+            self._sync_calls()
+        return self._token_set(body, shop, previous=tokens)
+
+    def _token_set(self, body: Mapping[str, Any], shop: str, previous: TokenSet | None = None) -> TokenSet:
+        now = self.clock()
+        access_ttl = body.get("expires_in") or self._setting("access_token_ttl", 7200)
+        refresh_ttl = body.get("refresh_token_expires_in") or self._setting("refresh_token_ttl", 30 * 86400)
+        refresh_token = body.get("refresh_token") or (previous.refresh_token if previous else None)
+        extra = {"shop": shop}
+        if body.get("scope"):
+            extra["scope"] = body["scope"]
+        return TokenSet(access_token=str(body["access_token"]), refresh_token=refresh_token,
+                        access_expires_at=now + timedelta(seconds=float(access_ttl)),
+                        refresh_expires_at=now + timedelta(seconds=float(refresh_ttl)) if refresh_token else None,
+                        extra=extra)
 
     def check_credentials(self) -> str:
-        raise NotSupported("Cyberbiz adapter is not implemented yet", platform=self.platform_type)
+        try:
+            page = self.client.list_orders(per_page=1)
+        finally:
+            self._sync_calls()
+        model = "V1 HMAC key" if self.auth_model == "v1" else "V2 access token"
+        seen = f"{page.total} orders visible" if page.total is not None else "orders readable"
+        return f"Cyberbiz {model} accepted for {self.channel.shop_id or self.channel.name} ({seen})"
 
-    def fetch_orders(self, since, until):
-        raise NotSupported("Cyberbiz adapter is not implemented yet", platform=self.platform_type)
+    # -- orders ----------------------------------------------------------------------------------
+    def _map(self, raw: Any) -> Order | UnmappableOrder:
+        return map_order(raw, channel=self.channel.name, currency=str(self.channel.settings.get("currency") or "TWD"))
 
-    def get_orders(self, external_ids):
-        raise NotSupported("Cyberbiz adapter is not implemented yet", platform=self.platform_type)
+    def windows(self, since: datetime, until: datetime) -> Iterator[tuple[str, str]]:
+        """Taipei-local inclusive ``(start, end)`` strings covering ``[since, until)`` in max-window steps."""
+        if since.tzinfo is None or until.tzinfo is None:
+            raise ValueError("fetch_orders needs aware datetimes")
+        step = timedelta(days=float(self._setting("max_window_days", 31)))
+        start = _ceil_second(since)
+        stop = _ceil_second(until)
+        while start < stop:
+            end = min(start + step, stop)
+            yield format_local(start), format_local(end - _ONE_SECOND)
+            start = end
 
-    def ship(self, order, shipment):
-        raise NotSupported("Cyberbiz adapter is not implemented yet", platform=self.platform_type)
+    def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
+        seen: set[str] = set()
+        for start, end in self.windows(since, until):
+            yield from self._fetch_window(start, end, seen)
+
+    def _fetch_window(self, start: str, end: str, seen: set[str]) -> Iterator[Order | UnmappableOrder]:
+        per_page = min(int(self._setting("per_page", PER_PAGE_MAX)), PER_PAGE_MAX)
+        repages = int(self._setting("repage_limit", 1))
+        in_window: set[str] = set()
+        expected: int | None = None
+        for _attempt in range(repages + 1):
+            for page in self._pages(start, end, per_page):
+                if expected is None:
+                    expected = page.total
+                for raw in page.orders:
+                    key = str(raw.get("id")) if isinstance(raw, Mapping) else repr(raw)
+                    in_window.add(key)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    yield self._map(raw)
+            if expected is None or len(in_window) >= expected:
+                return
+
+    def _pages(self, start: str, end: str, per_page: int) -> Iterator[Any]:
+        page_no = 1
+        for _guard in range(100_000):
+            try:
+                page = self.client.list_orders(updated_start=start, updated_end=end, page=page_no, per_page=per_page)
+            finally:
+                self._sync_calls()
+            yield page
+            following = page.next_page
+            if following is None and page.total_pages is not None and page_no < page.total_pages and page.orders:
+                following = page_no + 1
+            if following is None and page.total_pages is None and len(page.orders) >= per_page:
+                following = page_no + 1
+            if following is None or following <= page_no or not page.orders:
+                return
+            page_no = following
+
+    def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
+        found: list[Order | UnmappableOrder] = []
+        for external_id in external_ids:
+            try:
+                raw = self.client.get_order(str(external_id))
+            finally:
+                self._sync_calls()
+            if raw is not None:
+                found.append(self._map(raw))
+        return found
+
+    # -- logistics -------------------------------------------------------------------------------
+    def ship(self, order: Order, shipment: Shipment) -> ShipResult:
+        line_ids = list(shipment.line_ids) or [line.external_line_id for line in order.lines if line.external_line_id]
+        if not line_ids:
+            raise PermanentError(f"order {order.external_id} has no line item ids to ship", platform=PLATFORM)
+        body = {
+            "line_item_ids": ",".join(str(i) for i in line_ids),
+            "tracking_number": shipment.tracking_number,
+            "tracking_company": shipment.carrier or str(self.channel.settings.get("default_tracking_company")
+                                                        or "other"),
+            "notify_customer": _truthy(self.channel.settings.get("notify_customer"), True),
+        }
+        try:
+            answer = self.client.custom_shipping(order.external_id, body)
+        except PermanentError as exc:
+            if exc.status not in (400, 409, 422):
+                raise
+            existing = self._existing_fulfillment(order.external_id, shipment.tracking_number)
+            if existing is None:
+                raise
+            answer = existing
+        finally:
+            self._sync_calls()
+        return ShipResult(tracking_number=answer.get("tracking_number") or shipment.tracking_number, raw=answer)
+
+    def _existing_fulfillment(self, order_id: str, tracking_number: str) -> dict[str, Any] | None:
+        """A fulfillment already recorded with this tracking number (a retried ship after a lost answer)."""
+        try:
+            for fulfillment in self.client.fulfillments(order_id):
+                if str(fulfillment.get("tracking_number")) == tracking_number:
+                    return fulfillment
+        finally:
+            self._sync_calls()
+        return None
+
