@@ -1,0 +1,64 @@
+"""RefreshToken: the scheduled process that keeps one channel's OAuth tokens alive.
+
+:func:`run_refreshtoken` records an ``oms_process_run`` around
+:func:`channels.tokens.refresh_channel_tokens` and maps its outcome onto the run:
+
+- ``refreshed`` → ``success``; ``not_due`` → ``not_due``;
+- a channel that does not use OAuth (Cyberbiz V1, momo) → ``skipped`` with the reason;
+- ``reauth_required`` → ``reauth_required`` with the admin's message (also on the channel);
+- ``transient`` / ``failed`` / not authorized yet → ``failed`` with the message.
+
+Expiry warnings (:func:`channels.tokens.token_warnings`) are stored in the run's details under
+``warnings`` so the dashboard and ``oms-bridge process runs`` show them.
+
+``force=True`` refreshes even when not due, but still single-flight: it passes the token version it
+read, so two forced runs at the same moment make one call, not two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from channels.binding import BindingError, load_channel
+from channels.tokens import NOT_DUE, REAUTH, REFRESHED, SKIPPED, refresh_channel_tokens, token_warnings
+from oms_bridge.settings import Settings, get_settings
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import utcnow
+from oms_bridge.store.runs import RunStats, record_run
+from oms_bridge.vault import VaultError
+
+__all__ = ["run_refreshtoken"]
+
+_RUN_OUTCOME = {REFRESHED: "success", NOT_DUE: "not_due", SKIPPED: "skipped", REAUTH: "reauth_required"}
+
+
+def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
+                     clock: Callable[[], datetime] | None = None, force: bool = False,
+                     policy: Any = None) -> RunStats:
+    """One RefreshToken run for a channel (see module doc)."""
+    settings = settings or get_settings()
+    now_fn = clock or utcnow
+    with record_run("refreshtoken", channel_id=channel_id, settings=settings) as stats:
+        try:
+            version = None
+            if force:
+                with session_scope(settings) as session:
+                    version = load_channel(session, channel_id).token_version
+            result = refresh_channel_tokens(channel_id, settings=settings, clock=now_fn, force=force,
+                                            policy=policy, if_version=version)
+        except (BindingError, VaultError) as exc:
+            stats.outcome, stats.error_text = "failed", f"channel {channel_id} cannot be used: {exc}"
+            return stats
+        stats.api_calls = result.api_calls
+        stats.outcome = _RUN_OUTCOME.get(result.outcome, "failed")
+        stats.details["result"] = result.outcome
+        stats.details["message"] = result.message
+        if stats.outcome in ("failed", "reauth_required", "skipped"):
+            stats.error_text = result.message
+        with session_scope(settings) as session:
+            warnings = token_warnings(load_channel(session, channel_id), now_fn(), settings=settings)
+        if warnings:
+            stats.details["warnings"] = warnings
+    return stats

@@ -1,0 +1,301 @@
+"""Order upsert (the binder between canonical orders and ``oms_order``) and order queries.
+
+:func:`upsert_orders` stores a batch of canonical orders for one channel in the caller's
+transaction. Why it is built this way (DESIGN principles 1 and 2):
+
+- **Keyed by the database.** New orders go in with ``INSERT … ON CONFLICT (oms_channel_id,
+  external_id) DO NOTHING``; a conflict means another process stored it first, and the order takes
+  the update path. There is no check-then-insert window in which two runs could both insert.
+- **Unchanged re-read is a no-op.** ``payload_hash`` is the SHA-256 of the canonical content
+  (not the raw payload, whose volatile fields would make every re-read look new). Equal hash →
+  nothing is written, no version bump, no delivery re-armed.
+- **Changes re-notify.** A changed order updates the row and replaces its lines, bumps ``version``,
+  appends ``oms_order_status`` when the status changed, and re-arms its ``erp`` and ``oms``
+  delivery rows in the same transaction (an order never exists without its delivery rows).
+  Action: ``cancel`` for a destination that already received the order when it becomes cancelled,
+  otherwise ``create`` (a destination that never had it receives the current state, cancelled or
+  not, and decides itself - the choice is documented for the ERP/OMS sinks).
+- **One bad order never stops the rest.** An :class:`~platforms.base.UnmappableOrder` is stored
+  with its raw payload, ``is_held='Y'`` and ``held_reason``; no delivery is armed for it. Without an
+  external id it is keyed ``unmappable-<sha256 of the raw payload>`` so a re-read is still a no-op.
+  When a later read maps, the row is released (held cleared, deliveries armed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from oms_bridge.store import outbox
+from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, OrderStatus, utcnow
+from platforms.base import Order as CanonicalOrder
+from platforms.base import UnmappableOrder
+
+__all__ = ["UpsertCounts", "upsert_orders", "payload_hash", "unmappable_key", "list_orders", "order_detail",
+           "OrderNotFound", "DESTINATIONS"]
+
+DESTINATIONS = ("erp", "oms")
+
+
+class OrderNotFound(LookupError):
+    """No stored order matches (or the number is ambiguous across channels)."""
+
+
+@dataclass
+class UpsertCounts:
+    """What a batch did to the store."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    held: int = 0
+
+    def add(self, other: UpsertCounts) -> None:
+        self.new += other.new
+        self.changed += other.changed
+        self.unchanged += other.unchanged
+        self.held += other.held
+
+
+# ------------------------------------------------------------------------------------ canonical form
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else str(value.normalize())
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _raw_text(raw: Any) -> str:
+    if isinstance(raw, str):
+        return raw
+    return json.dumps(_jsonable(raw), ensure_ascii=False, sort_keys=True, default=str)
+
+
+def payload_hash(item: CanonicalOrder | UnmappableOrder) -> str:
+    """SHA-256 of the canonical content (raw payload excluded for mapped orders)."""
+    if isinstance(item, UnmappableOrder):
+        content: Any = {"unmappable": _raw_text(item.raw), "reason": item.reason}
+    else:
+        content = {k: v for k, v in asdict(item).items() if k not in ("raw", "channel")}
+    text = json.dumps(_jsonable(content), ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def unmappable_key(item: UnmappableOrder) -> str:
+    """The external id a held order is stored under (its own, or a hash of its raw payload)."""
+    if item.external_id:
+        return item.external_id[:64]
+    return "unmappable-" + hashlib.sha256(_raw_text(item.raw).encode("utf-8")).hexdigest()[:40]
+
+
+def _order_values(item: CanonicalOrder) -> dict[str, Any]:
+    a, b = item.shipping_address, item.buyer
+    return {
+        "status": item.status, "platform_status": item.platform_status,
+        "order_created": item.created_at, "order_updated": item.updated_at, "paid_at": item.paid_at,
+        "currency": item.currency, "total_amount": item.total, "shipping_fee": item.shipping_fee,
+        "discount_amount": item.discount, "payment_method": item.payment_method,
+        "buyer_id": b.id, "buyer_name": b.name, "buyer_email": b.email, "buyer_phone": b.phone,
+        "ship_name": a.name, "ship_phone": a.phone, "ship_country": a.country, "ship_state": a.state,
+        "ship_city": a.city, "ship_district": a.district, "ship_zip": a.zip,
+        "ship_address1": a.line1 or a.full, "ship_address2": a.line2 if a.line1 else None,
+        "note": item.note, "raw_payload": _raw_text(item.raw), "is_held": False, "held_reason": None,
+    }
+
+
+def _held_values(item: UnmappableOrder) -> dict[str, Any]:
+    return {"raw_payload": _raw_text(item.raw), "is_held": True, "held_reason": item.reason}
+
+
+def _lines(item: CanonicalOrder, order: Order) -> list[OrderLine]:
+    return [OrderLine(oms_order_id=order.id, line_no=(i + 1) * 10, external_line_id=ln.external_line_id,
+                      sku=ln.sku, name=ln.name, qty=ln.qty, unit_price=ln.unit_price, discount=ln.discount,
+                      ad_client_id=order.ad_client_id, ad_org_id=order.ad_org_id)
+            for i, ln in enumerate(item.lines)]
+
+
+# -------------------------------------------------------------------------------------------- upsert
+def _insert(session: Session, values: dict[str, Any]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING; the new id, or None when the key already exists."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = (insert(Order).values(**values)
+            .on_conflict_do_nothing(index_elements=["oms_channel_id", "external_id"])
+            .returning(Order.id))
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalOrder | UnmappableOrder],
+                  run_id: int | None = None, *, now: datetime | None = None) -> UpsertCounts:
+    """Store a batch for one channel (see module doc); the caller commits. Returns the counts."""
+    now = now or utcnow()
+    batch = list(orders)
+    counts = UpsertCounts()
+    if not batch:
+        return counts
+    channel = session.get(Channel, channel_id)
+    client_id, org_id = (channel.ad_client_id, channel.ad_org_id) if channel else (0, 0)
+    keyed: dict[str, CanonicalOrder | UnmappableOrder] = {}
+    for item in batch:  # the same order twice in one batch: the later read wins
+        key = unmappable_key(item) if isinstance(item, UnmappableOrder) else item.external_id
+        keyed[key] = item
+    known = dict(session.execute(
+        select(Order.external_id, Order.payload_hash)
+        .where(Order.oms_channel_id == channel_id, Order.external_id.in_(list(keyed)))
+    ).all())
+    for key, item in keyed.items():
+        digest = payload_hash(item)
+        if known.get(key) == digest:
+            counts.unchanged += 1
+            continue
+        held = isinstance(item, UnmappableOrder)
+        if key not in known:
+            values = _held_values(item) if held else _order_values(item)
+            values.update(oms_channel_id=channel_id, external_id=key, payload_hash=digest, version=1,
+                          ad_client_id=client_id, ad_org_id=org_id, created=now, updated=now)
+            new_id = _insert(session, values)
+            if new_id is not None:
+                _after_insert(session, new_id, item, run_id, now)
+                counts.new += 1
+                counts.held += held
+                continue
+        # Known, or inserted by someone else a moment ago: the update path, under a row lock.
+        outcome = _update(session, channel_id, key, item, digest, run_id, now)
+        if outcome == "unchanged":
+            counts.unchanged += 1
+        else:
+            counts.changed += 1
+            counts.held += held
+    session.flush()
+    return counts
+
+
+def _after_insert(session: Session, order_id: int, item: CanonicalOrder | UnmappableOrder,
+                  run_id: int | None, now: datetime) -> None:
+    order = session.get(Order, order_id)
+    if isinstance(item, UnmappableOrder):
+        return
+    session.add_all(_lines(item, order))
+    session.add(OrderStatus(oms_order_id=order.id, status=item.status, platform_status=item.platform_status,
+                            changed_at=now, oms_process_run_id=run_id, ad_client_id=order.ad_client_id,
+                            ad_org_id=order.ad_org_id))
+    outbox.arm(session, order, DESTINATIONS, action="create")
+
+
+def _update(session: Session, channel_id: int, key: str, item: CanonicalOrder | UnmappableOrder, digest: str,
+            run_id: int | None, now: datetime) -> str:
+    stmt = (select(Order).where(Order.oms_channel_id == channel_id, Order.external_id == key)
+            .execution_options(populate_existing=True))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    order = session.scalars(stmt).one()
+    if order.payload_hash == digest:
+        return "unchanged"
+    order.payload_hash = digest
+    order.version += 1
+    order.updated = now
+    if isinstance(item, UnmappableOrder):
+        for name, value in _held_values(item).items():
+            setattr(order, name, value)
+        return "changed"
+    old_status = order.status
+    for name, value in _order_values(item).items():
+        setattr(order, name, value)
+    order.lines.clear()
+    session.flush()  # delete old lines before re-inserting the same line numbers
+    order.lines.extend(_lines(item, order))
+    if old_status != item.status:
+        order.history.append(OrderStatus(status=item.status, platform_status=item.platform_status, changed_at=now,
+                                         oms_process_run_id=run_id, ad_client_id=order.ad_client_id,
+                                         ad_org_id=order.ad_org_id))
+    session.flush()
+    _rearm(session, order, item)
+    return "changed"
+
+
+def _rearm(session: Session, order: Order, item: CanonicalOrder) -> None:
+    """Re-arm each destination: ``cancel`` where it already has the order and it is now cancelled."""
+    sent = {d.destination for d in session.scalars(select(Delivery).where(Delivery.oms_order_id == order.id))
+            if d.delivered_version is not None}
+    for dest in DESTINATIONS:
+        action = "cancel" if item.status == "cancelled" and dest in sent else "create"
+        outbox.arm(session, order, (dest,), action=action)
+
+
+# ------------------------------------------------------------------------------------------ queries
+def list_orders(session: Session, *, channel: str | None = None, status: str | None = None,
+                held: bool | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Newest orders first, as plain dicts for CLI and web."""
+    stmt = (select(Order, Channel.value).join(Channel, Channel.id == Order.oms_channel_id)
+            .order_by(Order.order_created.desc().nulls_last(), Order.id.desc()).limit(limit))
+    if channel:
+        stmt = stmt.where(Channel.value == channel)
+    if status:
+        stmt = stmt.where(Order.status == status)
+    if held is not None:
+        stmt = stmt.where(Order.is_held == held)
+    return [_summary(order, chan) for order, chan in session.execute(stmt).all()]
+
+
+def count_orders(session: Session, channel_id: int) -> int:
+    """How many orders a channel has in the store."""
+    return session.scalar(select(func.count()).select_from(Order).where(Order.oms_channel_id == channel_id)) or 0
+
+
+def _summary(order: Order, channel: str) -> dict[str, Any]:
+    return {"channel": channel, "number": order.external_id, "status": order.status,
+            "platform_status": order.platform_status, "created": order.order_created,
+            "updated": order.order_updated, "currency": order.currency, "total": order.total_amount,
+            "buyer": order.buyer_name, "version": order.version, "held": bool(order.is_held),
+            "held_reason": order.held_reason}
+
+
+def order_detail(session: Session, number: str, *, channel: str | None = None) -> dict[str, Any]:
+    """One order with lines, status history and delivery states; :class:`OrderNotFound` otherwise."""
+    stmt = (select(Order, Channel.value).join(Channel, Channel.id == Order.oms_channel_id)
+            .where(Order.external_id == number)
+            .options(selectinload(Order.lines), selectinload(Order.history)))
+    if channel:
+        stmt = stmt.where(Channel.value == channel)
+    rows: Sequence[Any] = session.execute(stmt).all()
+    if not rows:
+        where = f" in channel {channel}" if channel else ""
+        raise OrderNotFound(f"no order {number!r}{where}")
+    if len(rows) > 1:
+        chans = ", ".join(sorted(r[1] for r in rows))
+        raise OrderNotFound(f"order number {number!r} exists in several channels ({chans}); add --channel")
+    order, chan = rows[0]
+    detail = _summary(order, chan)
+    detail.update({
+        "paid_at": order.paid_at, "payment_method": order.payment_method, "shipping_fee": order.shipping_fee,
+        "discount": order.discount_amount, "buyer_email": order.buyer_email, "buyer_phone": order.buyer_phone,
+        "ship_to": {"name": order.ship_name, "phone": order.ship_phone, "country": order.ship_country,
+                    "city": order.ship_city, "district": order.ship_district, "zip": order.ship_zip,
+                    "address1": order.ship_address1, "address2": order.ship_address2},
+        "lines": [{"line": ln.line_no, "sku": ln.sku, "name": ln.name, "qty": ln.qty, "unit_price": ln.unit_price,
+                   "discount": ln.discount} for ln in order.lines],
+        "history": [{"status": h.status, "platform_status": h.platform_status, "at": h.changed_at,
+                     "run": h.oms_process_run_id} for h in order.history],
+        "deliveries": [{"destination": d.destination, "state": d.state, "action": d.action,
+                        "attempts": d.attempts, "version": d.order_version, "delivered_version": d.delivered_version,
+                        "last_error": d.last_error, "erp_document_no": d.erp_document_no}
+                       for d in session.scalars(select(Delivery).where(Delivery.oms_order_id == order.id)
+                                                .order_by(Delivery.destination))],
+    })
+    return detail
