@@ -10,7 +10,7 @@ from oms_bridge.cli.admin_cmds import channel_group, db_group, init_command, key
 from oms_bridge.cli.erp_cmds import erp_group, sku_group
 from oms_bridge.cli.oms_cmds import oms_group
 from oms_bridge.cli.process_cmds import authorize_command, orders_group, process_group
-from oms_bridge.cli.run_cmds import demo_command, run_command
+from oms_bridge.cli.run_cmds import admin_group, demo_command, run_command
 
 __all__ = ["cli", "main"]
 
@@ -24,7 +24,7 @@ def cli(verbose: bool) -> None:
 
 
 for command in (init_command, db_group, keys_group, platform_group, channel_group, process_group,
-                orders_group, erp_group, sku_group, oms_group, run_command, demo_command):
+                orders_group, erp_group, sku_group, oms_group, run_command, demo_command, admin_group):
     cli.add_command(command)
 channel_group.add_command(authorize_command)
 

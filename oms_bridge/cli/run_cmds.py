@@ -1,15 +1,80 @@
-"""Service commands: run (HTTP app + scheduler), demo, admin password."""
+"""Service commands: ``run`` (HTTP app + scheduler), ``demo``, ``admin set-password``."""
 
 from __future__ import annotations
 
+import sys
+
 import click
+
+from oms_bridge.cli.common import cli_errors, fail
+from oms_bridge.settings import get_settings
+
+__all__ = ["run_command", "demo_command", "admin_group"]
 
 
 @click.command("run")
-def run_command() -> None:
-    """Run the HTTP app and the scheduler."""
+@click.option("--no-scheduler", is_flag=True, help="Serve HTTP only (extra web/API instances).")
+@click.option("--scheduler-only", is_flag=True, help="Run the scheduler only (worker instances).")
+@click.option("--host", default=None, help="Listen address (default: setting http_host, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Listen port (default: setting http_port, 8765).")
+def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port: int | None) -> None:
+    """Run the HTTP app and the scheduler until SIGTERM/SIGINT (then finish running batches)."""
+    from oms_bridge.service import run_service
+
+    if no_scheduler and scheduler_only:
+        fail("--no-scheduler and --scheduler-only exclude each other")
+    with cli_errors():
+        settings = get_settings()
+
+        def _started(service) -> None:
+            parts = []
+            if service.server:
+                parts.append(f"HTTP on {service.url} (admin: {service.url}/admin/)")
+            if service.scheduler:
+                parts.append(f"scheduler running ({len(service.scheduler.get_jobs())} jobs)")
+            click.echo("oms-bridge: " + "; ".join(parts), err=True)
+
+        run_service(settings=settings, http=not scheduler_only, scheduler=not no_scheduler, host=host, port=port,
+                    on_started=_started)
+    click.echo("oms-bridge: stopped cleanly", err=True)
 
 
 @click.command("demo")
-def demo_command() -> None:
+@click.option("--serve", is_flag=True, help="Keep the app and scheduler running to explore the admin pages.")
+@click.option("--orders", "orders_per_channel", type=click.IntRange(1, 500), default=5, show_default=True,
+              help="Orders generated per channel.")
+@click.option("--home", "demo_home", type=click.Path(file_okay=False), default=None,
+              help="Demo data directory (default: a new temporary directory).")
+@click.option("--port", type=int, default=0, help="HTTP port with --serve (default: any free port).")
+def demo_command(serve: bool, orders_per_channel: int, demo_home: str | None, port: int) -> None:
     """Start every sandbox and run the whole flow on a fresh embedded database."""
+    from oms_bridge.demo import DemoError, run_demo
+
+    try:
+        run_demo(orders_per_channel=orders_per_channel, home=demo_home, serve=serve, port=port, echo=click.echo)
+    except DemoError as exc:
+        fail(str(exc))
+
+
+@click.group("admin")
+def admin_group() -> None:
+    """Web admin accounts."""
+
+
+@admin_group.command("set-password")
+@click.option("--username", default="admin", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of a prompt.")
+def set_password_command(username: str, password_stdin: bool) -> None:
+    """Create the admin account or change its password (signs every session out)."""
+    from oms_bridge.web.security import PasswordError, set_admin_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New admin password", hide_input=True, confirmation_prompt=True)
+    with cli_errors():
+        try:
+            set_admin_password(username, password, settings=get_settings())
+        except PasswordError as exc:
+            fail(str(exc))
+    click.echo(f"password set for web admin user {username!r}")
