@@ -10,7 +10,9 @@ A platform client builds a :class:`HttpClient` and passes a ``classify`` functio
 - anything else is raised at once.
 
 URLs and parameters that reach a log go through :func:`mask_url`, which hides ``sign``,
-``access_token``, ``refresh_token``, ``code`` and other secret-looking parameters.
+``access_token``, ``refresh_token``, ``code`` and other secret-looking parameters. Libraries that log
+request lines themselves (urllib3's connection pool at DEBUG, werkzeug's access log in the sandboxes)
+get a :class:`MaskingFilter` on their logger, so a debug log never shows a token either.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from platforms.base import RateLimited, TransientError
 
-__all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "SECRET_PARAM_NAMES"]
+__all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "mask_text", "MaskingFilter",
+           "install_log_masking", "SECRET_PARAM_NAMES"]
 
 log = logging.getLogger("oms_bridge.platforms.http")
 
@@ -49,6 +52,36 @@ def mask_url(url: str) -> str:
         return url
     query = [(k, "****" if _is_secret(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
     return urlunsplit(parts._replace(query=urlencode(query, safe="*,")))
+
+
+_QUERY_PARAM_RE = re.compile(r"([?&])([^=&\s\"'#]+)=([^&\s\"'#]*)")
+
+
+def mask_text(text: str) -> str:
+    """Free text (a log line) with the value of every secret-looking ``?name=value`` / ``&name=value`` masked."""
+    return _QUERY_PARAM_RE.sub(lambda m: f"{m[1]}{m[2]}=****" if _is_secret(m[2]) else m[0], text)
+
+
+class MaskingFilter(logging.Filter):
+    """Masks secret query parameters in a record's message and string arguments (never drops a record)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = mask_text(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def install_log_masking(*logger_names: str) -> None:
+    """Put one :class:`MaskingFilter` on each named logger (idempotent)."""
+    for name in logger_names:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, MaskingFilter) for f in target.filters):
+            target.addFilter(MaskingFilter())
+
+
+install_log_masking("urllib3.connectionpool")
 
 
 def mask_mapping(data: Mapping[str, Any] | None) -> dict[str, Any]:

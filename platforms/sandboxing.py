@@ -31,6 +31,8 @@ from typing import Any
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from platforms.http import install_log_masking
+
 __all__ = ["SandboxClock", "Fault", "FaultPlan", "RateLimiter", "SandboxServer", "Sandbox", "FAULT_KINDS",
            "json_response"]
 
@@ -146,9 +148,10 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
 
 
 class SandboxServer:
-    """Runs a WSGI callable on 127.0.0.1 in a daemon thread."""
+    """Runs a WSGI callable on 127.0.0.1 in a daemon thread (its access log masks tokens and signs)."""
 
     def __init__(self, app, host: str = "127.0.0.1", port: int = 0):
+        install_log_masking("werkzeug")
         self._server = make_server(host, port, app, threaded=True)
         self._thread: threading.Thread | None = None
 
