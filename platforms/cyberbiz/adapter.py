@@ -93,6 +93,7 @@ class CyberbizAdapter(Adapter):
         self.auth_model = self._auth_model()
         self._client: CyberbizClient | None = None
         self._oauth: CyberbizOAuth | None = None
+        self._counted = 0
 
     # -- configuration ---------------------------------------------------------------------------
     def _auth_model(self) -> str:
@@ -121,7 +122,7 @@ class CyberbizAdapter(Adapter):
                 if not username or not secret:
                     raise PermanentError(f"channel {self.channel.name}: Cyberbiz V1 needs credentials "
                                          "'username' and 'secret' (HMAC key and secret)", platform=PLATFORM)
-                auth: Any = HmacAuth(str(username), str(secret), self.clock)
+                auth: Any = HmacAuth(str(username), str(secret), lambda: self.clock())
                 host = self._setting("v1_host", DEFAULT_V1_HOST)
             else:
                 auth = BearerAuth(lambda: self.tokens.access_token if self.tokens else None)
@@ -147,7 +148,10 @@ class CyberbizAdapter(Adapter):
         return self._oauth
 
     def _sync_calls(self) -> None:
-        self.api_calls = (self._client.calls if self._client else 0) + (self._oauth.calls if self._oauth else 0)
+        """Add the HTTP requests sent since the last sync (callers may reset ``api_calls`` to 0)."""
+        total = (self._client.calls if self._client else 0) + (self._oauth.calls if self._oauth else 0)
+        self.api_calls += total - self._counted
+        self._counted = total
 
     # -- auth ------------------------------------------------------------------------------------
     @property
