@@ -448,7 +448,7 @@ def _read_credentials(keys: tuple[str, ...], from_stdin: bool, env_name: str | N
         creds = _parse_json_object(raw, f"credentials in ${env_name}")
     for key in keys:
         creds = creds or {}
-        creds[key] = click.prompt(key, hide_input=True)
+        creds[key] = click.prompt(key, hide_input=True, default="", show_default=False)
     return creds
 
 

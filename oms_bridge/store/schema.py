@@ -38,7 +38,6 @@ def alembic_config(url: str | None = None, *, connection: Connection | None = No
     """An Alembic ``Config`` for the shipped migrations, bound to a URL or an open connection."""
     cfg = Config(output_buffer=output)
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("version_locations", str(MIGRATIONS_DIR / "versions"))
     if url:
         # ConfigParser interpolation: a literal % in a password must be doubled.
         cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
