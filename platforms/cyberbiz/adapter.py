@@ -10,7 +10,8 @@ The auth model is chosen per channel by ``ChannelConfig.settings["auth_model"]``
   token; OAuth with the app's ``client_id``/``client_secret`` (``platform.app_id``/``app_secret``) on
   the shop's own domain = ``channel.shop_id`` (e.g. ``myshop.cyberbiz.co``).
 
-Choices where the spec says UNKNOWN (all configurable in ``platform.settings``):
+Choices where the spec says UNKNOWN (all configurable in ``platform.settings``; a key in
+``channel.settings`` wins over the platform's):
 
 - ``shop_url_template`` (default ``https://{shop}``): where the shop's OAuth endpoints live;
   ``oauth_authorize_path`` (default ``/admin/oauth/authorize``) and ``oauth_token_path`` (default
@@ -106,8 +107,12 @@ class CyberbizAdapter(Adapter):
         return model
 
     def _setting(self, name: str, default: Any) -> Any:
-        value = self.platform.settings.get(name)
-        return default if value in (None, "") else value
+        """A setting from the channel, else the platform, else ``default`` (channel wins, as for Shopee)."""
+        for source in (self.channel.settings, self.platform.settings):
+            value = source.get(name)
+            if value not in (None, ""):
+                return value
+        return default
 
     @property
     def _policy(self) -> RetryPolicy:
@@ -196,7 +201,7 @@ class CyberbizAdapter(Adapter):
         access_ttl = body.get("expires_in") or self._setting("access_token_ttl", 7200)
         refresh_ttl = body.get("refresh_token_expires_in") or self._setting("refresh_token_ttl", 30 * 86400)
         refresh_token = body.get("refresh_token") or (previous.refresh_token if previous else None)
-        extra = {"shop": shop}
+        extra = {"shop": shop, "shop_id": shop}
         if body.get("scope"):
             extra["scope"] = body["scope"]
         return TokenSet(access_token=str(body["access_token"]), refresh_token=refresh_token,
@@ -215,7 +220,7 @@ class CyberbizAdapter(Adapter):
 
     # -- orders ----------------------------------------------------------------------------------
     def _map(self, raw: Any) -> Order | UnmappableOrder:
-        return map_order(raw, channel=self.channel.name, currency=str(self.channel.settings.get("currency") or "TWD"))
+        return map_order(raw, channel=self.channel.name, currency=str(self._setting("currency", "TWD")))
 
     def windows(self, since: datetime, until: datetime) -> Iterator[tuple[str, str]]:
         """Taipei-local inclusive ``(start, end)`` strings covering ``[since, until)`` in max-window steps."""
@@ -289,9 +294,8 @@ class CyberbizAdapter(Adapter):
         body = {
             "line_item_ids": ",".join(str(i) for i in line_ids),
             "tracking_number": shipment.tracking_number,
-            "tracking_company": shipment.carrier or str(self.channel.settings.get("default_tracking_company")
-                                                        or "other"),
-            "notify_customer": _truthy(self.channel.settings.get("notify_customer"), True),
+            "tracking_company": shipment.carrier or str(self._setting("default_tracking_company", "other")),
+            "notify_customer": _truthy(self._setting("notify_customer", None), True),
         }
         try:
             answer = self.client.custom_shipping(order.external_id, body)
