@@ -1,0 +1,130 @@
+"""Per-connection ERP options (``oms_erp_connection.settings_json``) and the per-channel ERP mapping.
+
+Everything a real iDempiere may name differently is configurable here, with defaults that match
+``docs/erp.md`` and the sandbox seed:
+
+``service_types``  {role: WS_WebServiceType.Value}; roles: composite, bpartner, location, bp_location,
+                   order, order_line, complete, cancel, query_order, query_product (defaults ``Oms*``).
+``cancel_doc_action``  DocAction for a marketplace cancellation of a sent order: ``VO`` (void,
+                   default: the order never shipped) or ``CL`` (close, keeps delivered quantities).
+``timezone``       the ERP's local time zone for DateOrdered/DatePromised (default ``Asia/Taipei``):
+                   iDempiere stores Timestamps without zone, in the server's local time.
+``timeout_seconds`` HTTP timeout per SOAP call (default 30).
+``batch_size``     orders per compositeOperation (default ``Settings.erp_batch_size``).
+``country_names``  ISO code → C_Country display name sent as ``lval`` (default {"TW": "Taiwan"}):
+                   C_Country_ID differs between installations, the name does not.
+``default_country`` ISO code used when an order has none (default ``TW``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["ErpOptions", "ChannelMapping", "ErpConfigError", "DEFAULT_SERVICE_TYPES", "SERVICE_ROLES"]
+
+DEFAULT_SERVICE_TYPES: dict[str, str] = {
+    "composite": "OmsSyncOrder",
+    "bpartner": "OmsCreateBPartner",
+    "location": "OmsCreateLocation",
+    "bp_location": "OmsCreateBPLocation",
+    "order": "OmsCreateOrder",
+    "order_line": "OmsCreateOrderLine",
+    "complete": "OmsCompleteOrder",
+    "cancel": "OmsCancelOrder",
+    "query_order": "OmsQueryOrder",
+    "query_product": "OmsQueryProduct",
+}
+SERVICE_ROLES = tuple(DEFAULT_SERVICE_TYPES)
+BP_IDENTIFIERS = ("email", "phone", "buyer_id", "default")
+
+
+class ErpConfigError(ValueError):
+    """An ERP option holds a value the bridge cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class ErpOptions:
+    """Options of one ERP connection (see module doc)."""
+
+    service_types: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_SERVICE_TYPES))
+    cancel_doc_action: str = "VO"
+    timezone: str = "Asia/Taipei"
+    timeout_seconds: float = 30.0
+    batch_size: int | None = None
+    country_names: dict[str, str] = field(default_factory=lambda: {"TW": "Taiwan"})
+    default_country: str = "TW"
+
+    @classmethod
+    def from_json(cls, text: str | None) -> ErpOptions:
+        """Parse ``settings_json``; unknown keys and bad values are refused with a clear message."""
+        data: dict[str, Any] = json.loads(text) if text else {}
+        if not isinstance(data, dict):
+            raise ErpConfigError("ERP connection settings must be a JSON object")
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ErpConfigError(f"unknown ERP setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        types = dict(DEFAULT_SERVICE_TYPES)
+        for role, name in (data.pop("service_types", None) or {}).items():
+            if role not in DEFAULT_SERVICE_TYPES:
+                raise ErpConfigError(f"unknown service type role {role!r}; known: {', '.join(SERVICE_ROLES)}")
+            types[role] = str(name)
+        options = cls(service_types=types, **data)
+        options.validate()
+        return options
+
+    def validate(self) -> None:
+        if self.cancel_doc_action not in ("VO", "CL"):
+            raise ErpConfigError(f"cancel_doc_action must be VO or CL, not {self.cancel_doc_action!r}")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ErpConfigError(f"timezone {self.timezone!r} is not a known time zone") from exc
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ErpConfigError("batch_size must be at least 1")
+
+    def to_json(self) -> str:
+        return json.dumps({"service_types": self.service_types, "cancel_doc_action": self.cancel_doc_action,
+                           "timezone": self.timezone, "timeout_seconds": self.timeout_seconds,
+                           "batch_size": self.batch_size, "country_names": self.country_names,
+                           "default_country": self.default_country}, ensure_ascii=False)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class ChannelMapping:
+    """A channel's ERP ids (``oms_channel.erp_*``); None = let iDempiere's defaults apply."""
+
+    channel: str
+    org_id: int | None = None
+    warehouse_id: int | None = None
+    doctype_id: int | None = None
+    pricelist_id: int | None = None
+    bpartner_id: int | None = None
+    ordersource_id: int | None = None
+    payment_rule: str | None = None
+    shipping_charge_id: int | None = None
+    discount_charge_id: int | None = None
+    bp_identifier: str | None = None
+
+    @classmethod
+    def of(cls, channel: Any) -> ChannelMapping:
+        """From an ``oms_channel`` row (any object with the ``erp_*`` attributes)."""
+        return cls(channel=channel.value, org_id=channel.erp_org_id, warehouse_id=channel.erp_warehouse_id,
+                   doctype_id=channel.erp_doctype_id, pricelist_id=channel.erp_pricelist_id,
+                   bpartner_id=channel.erp_bpartner_id, ordersource_id=channel.erp_ordersource_id,
+                   payment_rule=channel.erp_payment_rule, shipping_charge_id=channel.erp_shipping_charge_id,
+                   discount_charge_id=channel.erp_discount_charge_id, bp_identifier=channel.erp_bp_identifier)
+
+    @property
+    def identifier(self) -> str:
+        """How a buyer becomes a business partner; unset = the default partner if one is set, else email."""
+        if self.bp_identifier:
+            return self.bp_identifier
+        return "default" if self.bpartner_id else "email"

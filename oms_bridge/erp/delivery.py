@@ -1,0 +1,301 @@
+"""ERP delivery: due ``erp`` outbox rows → completed iDempiere sales orders, exactly once.
+
+One run (:func:`run_erp_delivery`) repeats, until nothing is due, for a batch of rows per ERP
+connection:
+
+1. **pre-check** (one queryData, ``POReference IN (...)``): an order the ERP already has (a crash
+   after the ERP committed but before we recorded it, or a lost answer) is recorded as sent with
+   its C_Order_ID/DocumentNo instead of being created twice; a cancellation finds its C_Order here
+   when the row has no record id yet;
+2. **products**: ``oms_sku_map`` (channel-specific wins over global) → M_Product_ID; unmapped SKUs
+   and mapped search keys are looked up by ``M_Product.Value`` in one queryData; none → held
+   ``missing_sku:<SKU>`` (``oms-bridge sku map`` re-arms exactly these rows);
+3. **one compositeOperation** with one ``<operations>`` group per order (and per cancellation);
+   each group's outcome decides its row: sent / held (the ERP's text made actionable by
+   :func:`oms_bridge.erp.mapping.classify_error`) — a bad order never stops the others;
+4. a whole-call failure: login refused → every row held ``erp_login:<connection>`` with the login
+   text (re-armed by ``erp connection update``); network/5xx/SOAP fault → every open row
+   ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``).
+
+Claim, ERP calls and the recording happen in one store transaction per batch (SQLite: BEGIN
+IMMEDIATE; PostgreSQL: FOR UPDATE SKIP LOCKED), so two workers never send the same order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from oms_bridge.erp.client import (
+    CrudOp,
+    ErpClient,
+    ErpLoginError,
+    ErpRejected,
+    ErpTransient,
+    Login,
+    Operation,
+    StdResult,
+)
+from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
+from oms_bridge.erp.mapping import (
+    ORDER_ROLE,
+    Unmappable,
+    cancel_group,
+    classify_error,
+    order_group,
+    po_filter,
+    product_filter,
+)
+from oms_bridge.settings import Settings, get_settings
+from oms_bridge.store import outbox
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, SkuMap, utcnow
+from oms_bridge.store.runs import RunStats, record_run
+from oms_bridge.vault import Vault, VaultError
+
+__all__ = ["run_erp_delivery", "client_for", "resolve_connection", "PROCESS"]
+
+log = logging.getLogger("oms_bridge.erp.delivery")
+PROCESS = "erp_delivery"
+DESTINATION = "erp"
+MAX_BATCHES_PER_RUN = 1000
+
+
+def client_for(conn: ErpConnection, settings: Settings, options: ErpOptions | None = None) -> ErpClient:
+    """An :class:`ErpClient` for a stored connection (password decrypted from the vault)."""
+    options = options or ErpOptions.from_json(conn.settings_json)
+    password = Vault.from_settings(settings).decrypt(conn.password_enc, what=f"ERP connection {conn.value} password")
+    login = Login(user=conn.username, password=password or "", client_id=conn.erp_client_id,
+                  role_id=conn.erp_role_id, org_id=conn.erp_org_id, warehouse_id=conn.erp_warehouse_id,
+                  lang=conn.lang, stage=conn.stage)
+    return ErpClient(conn.url, login, cache_dir=settings.cache_dir, timeout=options.timeout_seconds)
+
+
+def resolve_connection(session: Session, channel: Channel) -> ErpConnection | None:
+    """The channel's ERP connection, or the only active one when the channel names none."""
+    if channel.oms_erp_connection_id:
+        return session.get(ErpConnection, channel.oms_erp_connection_id)
+    conns = session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))).all()
+    return conns[0] if len(conns) == 1 else None
+
+
+def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None = None,
+                     now: datetime | None = None) -> RunStats:
+    """Deliver every due ``erp`` row (see module doc); returns the run's counts (also in oms_process_run)."""
+    settings = settings or get_settings()
+    with record_run(PROCESS, settings=settings) as stats:
+        seen: set[int] = set()
+        for _ in range(MAX_BATCHES_PER_RUN):
+            with session_scope(settings, immediate=True) as session:
+                size = batch_size or settings.erp_batch_size
+                rows = [r for r in outbox.claim_due(session, DESTINATION, now=now, limit=size) if r.id not in seen]
+                if not rows:
+                    break
+                seen.update(r.id for r in rows)
+                stats.fetched += len(rows)
+                _deliver_rows(session, rows, settings, stats, now=now)
+        if stats.failed and not stats.sent:
+            stats.outcome = "failed" if not stats.held else "partial"
+        elif stats.failed or stats.held:
+            stats.outcome = "partial"
+    return stats
+
+
+@dataclass
+class _Work:
+    """One row on its way through a batch."""
+
+    row: Delivery
+    order: Order
+    channel: Channel
+    done: bool = False
+    group: list[Operation] = field(default_factory=list)
+
+
+def _deliver_rows(session: Session, rows: list[Delivery], settings: Settings, stats: RunStats, *,
+                  now: datetime | None) -> None:
+    orders = {o.id: o for o in session.scalars(
+        select(Order).where(Order.id.in_([r.oms_order_id for r in rows])).options(selectinload(Order.lines)))}
+    channels = {c.id: c for c in session.scalars(select(Channel).where(
+        Channel.id.in_({o.oms_channel_id for o in orders.values()})))}
+    by_connection: dict[int, list[_Work]] = defaultdict(list)
+    connections: dict[int, ErpConnection] = {}
+    for row in rows:
+        order = orders[row.oms_order_id]
+        channel = channels[order.oms_channel_id]
+        conn = resolve_connection(session, channel)
+        if conn is None:
+            _held(stats, row, "no ERP connection for channel "
+                  f"{channel.value} (add one: oms-bridge erp connection add, or link the channel to one)",
+                  "no_erp_connection")
+            continue
+        connections[conn.id] = conn
+        by_connection[conn.id].append(_Work(row, order, channel))
+    for conn_id, work in by_connection.items():
+        _deliver_batch(session, connections[conn_id], work, settings, stats, now=now)
+
+
+def _deliver_batch(session: Session, conn: ErpConnection, work: list[_Work], settings: Settings, stats: RunStats,
+                   *, now: datetime | None) -> None:
+    try:
+        options = ErpOptions.from_json(conn.settings_json)
+        client = client_for(conn, settings, options)
+    except (ErpConfigError, ValueError, VaultError) as exc:
+        for w in work:
+            _held(stats, w.row, f"ERP connection {conn.value} is misconfigured: {exc}", f"erp_login:{conn.value}")
+        return
+    try:
+        _send(session, client, conn, options, work, settings, stats, now=now)
+    except ErpLoginError as exc:
+        for w in _open(work):
+            _held(stats, w.row, f"ERP login failed for connection {conn.value}: {exc} (fix it: oms-bridge erp "
+                  f"connection update {conn.value})", f"erp_login:{conn.value}")
+    except ErpRejected as exc:
+        hold = classify_error(str(exc), role_id=conn.erp_role_id)
+        for w in _open(work):
+            _held(stats, w.row, hold.reason, hold.code)
+    except ErpTransient as exc:
+        for w in _open(work):
+            outbox.mark_retry(w.row, str(exc), max_attempts=settings.delivery_max_attempts, now=now)
+            stats.failed += 1
+            w.done = True
+    finally:
+        stats.api_calls += client.calls
+
+
+def _open(work: Iterable[_Work]) -> list[_Work]:
+    return [w for w in work if not w.done]
+
+
+def _held(stats: RunStats, row: Delivery, reason: str, code: str) -> None:
+    outbox.mark_held(row, reason, code=code)
+    stats.held += 1
+    log.warning("ERP delivery held (order row %s): %s", row.oms_order_id, reason)
+
+
+def _sent(stats: RunStats, w: _Work, *, record_id: int | None, document_no: str | None, now: datetime | None,
+          note: str | None = None) -> None:
+    outbox.mark_sent(w.row, now=now or utcnow(), erp_record_id=record_id, erp_document_no=document_no,
+                     external_ref=note)
+    stats.sent += 1
+    w.done = True
+
+
+def _send(session: Session, client: ErpClient, conn: ErpConnection, options: ErpOptions, work: list[_Work],
+          settings: Settings, stats: RunStats, *, now: datetime | None) -> None:
+    existing = _precheck(client, options, work)
+    creates: list[_Work] = []
+    for w in work:
+        found = _match(existing, w)
+        if (w.row.action or "create") == "cancel":
+            record_id = w.row.erp_record_id or (int(found["C_Order_ID"]) if found else None)
+            if record_id is None:
+                _sent(stats, w, record_id=None, document_no=None, now=now, note="cancelled before reaching the ERP")
+            elif found and found.get("DocStatus") in ("VO", "CL", "RE"):
+                _sent(stats, w, record_id=record_id, document_no=found.get("DocumentNo"), now=now)
+            else:
+                w.group = cancel_group(record_id, options)
+                w.row.erp_record_id = record_id
+        elif found:
+            _sent(stats, w, record_id=int(found["C_Order_ID"]), document_no=found.get("DocumentNo"), now=now,
+                  note="already in the ERP (found by POReference)")
+        else:
+            creates.append(w)
+    products = _products(session, client, options, creates)
+    for w in creates:
+        try:
+            w.group = order_group(w.order, ChannelMapping.of(w.channel), options, products, now=now)
+        except Unmappable as exc:
+            _held(stats, w.row, exc.reason, exc.code)
+            w.done = True
+    pending = [w for w in work if not w.done and w.group]
+    if not pending:
+        return
+    results = client.composite(options.service_types["composite"], [w.group for w in pending])
+    sku_of_product = {pid: sku for sku, pid in products.items()}
+    for w, group_results in zip(pending, results, strict=True):
+        _record_group(w, group_results, conn, stats, now=now, sku_of_product=sku_of_product)
+
+
+def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict[str, list[dict[str, str]]]:
+    """C_Orders the ERP already has for these POReferences (one queryData)."""
+    refs = [w.order.external_id for w in work if not (w.row.action == "cancel" and w.row.erp_record_id)]
+    if not refs:
+        return {}
+    found: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in client.query(options.service_types["query_order"], "C_Order", filter=po_filter(refs)):
+        found[row.get("POReference", "")].append(row)
+    return found
+
+
+def _match(existing: dict[str, list[dict[str, str]]], w: _Work) -> dict[str, str] | None:
+    """The ERP order for this marketplace order: same POReference and (when known) the channel's order source."""
+    source = w.channel.erp_ordersource_id
+    for row in existing.get(w.order.external_id, []):
+        if source and row.get("C_OrderSource_ID") not in (None, "", str(source)):
+            continue
+        return row
+    return None
+
+
+def _products(session: Session, client: ErpClient, options: ErpOptions, creates: list[_Work]) -> dict[str, int]:
+    """SKU → M_Product_ID for every line of these orders that can be resolved (per channel, see module doc)."""
+    skus = {line.sku for w in creates for line in w.order.lines if line.sku}
+    if not skus:
+        return {}
+    maps = session.scalars(select(SkuMap).where(SkuMap.sku.in_(skus), SkuMap.isactive.in_([True]))).all()
+    channel_ids = {w.channel.id for w in creates}
+    if len(channel_ids) > 1:
+        # Channel-specific mappings of different channels could disagree: resolve per channel.
+        resolved: dict[str, int] = {}
+        for channel_id in channel_ids:
+            part = [w for w in creates if w.channel.id == channel_id]
+            resolved.update(_resolve(client, options, maps, channel_id, {ln.sku for w in part for ln in w.order.lines
+                                                                         if ln.sku}))
+        return resolved
+    return _resolve(client, options, maps, next(iter(channel_ids)), skus)
+
+
+def _resolve(client: ErpClient, options: ErpOptions, maps: Iterable[SkuMap], channel_id: int,
+             skus: set[str]) -> dict[str, int]:
+    chosen: dict[str, SkuMap] = {}
+    for m in maps:
+        if m.sku in skus and m.scope_channel_id in (0, channel_id):
+            if m.sku not in chosen or m.scope_channel_id == channel_id:
+                chosen[m.sku] = m
+    result = {sku: m.m_product_id for sku, m in chosen.items() if m.m_product_id}
+    wanted = {sku: (chosen[sku].m_product_value if sku in chosen else sku) for sku in skus if sku not in result}
+    wanted = {sku: value for sku, value in wanted.items() if value}
+    if wanted:
+        rows = client.query(options.service_types["query_product"], "M_Product",
+                            filter=product_filter(wanted.values()))
+        by_value = {r.get("Value"): int(r["M_Product_ID"]) for r in rows if r.get("M_Product_ID")}
+        for sku, value in wanted.items():
+            if value in by_value:
+                result[sku] = by_value[value]
+    return result
+
+
+def _record_group(w: _Work, results: list[StdResult], conn: ErpConnection, stats: RunStats, *,
+                  now: datetime | None, sku_of_product: dict[int, str]) -> None:
+    errors = [r for r in results if r.is_error]
+    if errors:
+        hold = classify_error(errors[0].error or "unknown error", role_id=conn.erp_role_id,
+                              sku_of_product=sku_of_product)
+        _held(stats, w.row, hold.reason, hold.code)
+        w.done = True
+        return
+    if w.row.action == "cancel":
+        _sent(stats, w, record_id=w.row.erp_record_id, document_no=w.row.erp_document_no, now=now)
+        return
+    index = next(i for i, op in enumerate(w.group) if isinstance(op, CrudOp) and op.role == ORDER_ROLE)
+    order_result = results[index] if index < len(results) else None
+    record_id = order_result.record_id if order_result else None
+    document_no = order_result.outputs.get("DocumentNo") if order_result else None
+    _sent(stats, w, record_id=record_id, document_no=document_no, now=now)

@@ -1,0 +1,347 @@
+"""Records of the iDempiere sandbox: its own SQLite tables and the model rules that run on save.
+
+Tables mirror the iDempiere ones the bridge writes or reads (C_BPartner, C_Location,
+C_BPartner_Location, M_Product, M_PriceList, M_ProductPrice, C_Charge, C_DocType, M_Warehouse,
+C_OrderSource, C_Country, C_Order, C_OrderLine). ``beforeSave`` behaviour copies what the spec
+records for MOrder/MOrderLine (§4): zero values filled from the login context and the business
+partner; order lines priced from the price list, and **ProductNotOnPriceListException** unless the
+doc type has IsNoPriceListCheck. Document actions follow DocumentEngine's basic transitions
+(DR→CO, DR/CO→VO, CO→CL).
+
+Money and quantities are stored as decimal TEXT so nothing is rounded through float. Seeded with a
+small GardenWorld-like catalogue plus one product per SKU of ``platforms.sandbox_data.PRODUCTS``
+(so orders from every marketplace sandbox complete).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from platforms.sandbox_data import PRODUCTS
+
+__all__ = ["ErpDatabase", "ModelError", "SEED", "column_kind"]
+
+SCHEMA = """
+CREATE TABLE C_Country (C_Country_ID INTEGER PRIMARY KEY, CountryCode TEXT, Name TEXT);
+CREATE TABLE C_BPartner (C_BPartner_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
+  Value TEXT, Name TEXT, IsCustomer TEXT DEFAULT 'Y');
+CREATE TABLE C_Location (C_Location_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
+  Address1 TEXT, Address2 TEXT, City TEXT, Postal TEXT, RegionName TEXT, C_Country_ID INTEGER);
+CREATE TABLE C_BPartner_Location (C_BPartner_Location_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER,
+  AD_Org_ID INTEGER, C_BPartner_ID INTEGER, C_Location_ID INTEGER, Name TEXT, Phone TEXT,
+  IsShipTo TEXT DEFAULT 'Y', IsBillTo TEXT DEFAULT 'Y');
+CREATE TABLE M_Product (M_Product_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
+  Value TEXT, Name TEXT);
+CREATE TABLE M_PriceList (M_PriceList_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT, IsSOPriceList TEXT);
+CREATE TABLE M_ProductPrice (M_PriceList_ID INTEGER, M_Product_ID INTEGER, PriceList TEXT, PriceStd TEXT,
+  PriceLimit TEXT, PRIMARY KEY (M_PriceList_ID, M_Product_ID));
+CREATE TABLE C_Charge (C_Charge_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT);
+CREATE TABLE C_DocType (C_DocType_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT,
+  IsNoPriceListCheck TEXT DEFAULT 'N');
+CREATE TABLE M_Warehouse (M_Warehouse_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER, Name TEXT);
+CREATE TABLE C_OrderSource (C_OrderSource_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Value TEXT, Name TEXT);
+CREATE TABLE C_Order (C_Order_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER, DocumentNo TEXT,
+  C_DocTypeTarget_ID INTEGER, IsSOTrx TEXT, C_BPartner_ID INTEGER, C_BPartner_Location_ID INTEGER,
+  M_Warehouse_ID INTEGER, M_PriceList_ID INTEGER, PaymentRule TEXT, POReference TEXT, C_OrderSource_ID INTEGER,
+  DateOrdered TEXT, DatePromised TEXT, Description TEXT, DocStatus TEXT, DocAction TEXT, Processed TEXT,
+  TotalLines TEXT, GrandTotal TEXT);
+CREATE TABLE C_OrderLine (C_OrderLine_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
+  C_Order_ID INTEGER, Line INTEGER, M_Product_ID INTEGER, C_Charge_ID INTEGER, QtyEntered TEXT, QtyOrdered TEXT,
+  PriceEntered TEXT, PriceActual TEXT, LineNetAmt TEXT, Description TEXT);
+"""
+
+# Columns whose type is not obvious from the name.
+_BOOL_COLUMNS = {"IsSOTrx", "IsCustomer", "IsShipTo", "IsBillTo", "IsNoPriceListCheck", "Processed",
+                 "IsSOPriceList"}
+_DECIMAL_PREFIXES = ("Qty", "Price")
+_DECIMAL_COLUMNS = {"LineNetAmt", "TotalLines", "GrandTotal"}
+_TIMESTAMP_PREFIXES = ("Date",)
+_LIST_VALUES = {  # AD_Ref_List display name -> value, for lval on list columns
+    "PaymentRule": {"Cash": "B", "Credit Card": "K", "Direct Deposit": "T", "Check": "S", "On Credit": "P",
+                    "Direct Debit": "D", "Mixed POS Payment": "M"},
+}
+
+
+def column_kind(column: str) -> str:
+    """int | bool | decimal | timestamp | list | string, the way iDempiere's AD_Reference decides."""
+    if column in _BOOL_COLUMNS:
+        return "bool"
+    if column.endswith("_ID") or column == "Line":
+        return "int"
+    if column in _DECIMAL_COLUMNS or column.startswith(_DECIMAL_PREFIXES):
+        return "decimal"
+    if column.startswith(_TIMESTAMP_PREFIXES):
+        return "timestamp"
+    if column in _LIST_VALUES:
+        return "list"
+    return "string"
+
+
+class ModelError(Exception):
+    """A save or document-action failure; the message is the text the server returns."""
+
+
+@dataclass(frozen=True)
+class _Seed:
+    client: int = 11
+    org: int = 11
+    warehouse: int = 103
+    price_list: int = 101
+    doc_type: int = 132
+    doc_type_no_check: int = 133
+    default_bpartner: int = 117
+    shipping_charge: int = 1000010
+    discount_charge: int = 1000011
+    unpriced_product: int = 140
+    country_tw: int = 316
+
+
+SEED = _Seed()
+
+
+class ErpDatabase:
+    """The sandbox's SQLite store (one connection guarded by a lock; the server serialises requests)."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.lock = threading.RLock()
+        self.conn.executescript(SCHEMA)
+        self._next_id = 1_000_100
+        self._next_docno = 800_000
+        self._seed()
+
+    # -- ids -------------------------------------------------------------------------------------
+    def new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _seed(self) -> None:
+        s = SEED
+        x = self.conn.execute
+        x("INSERT INTO C_Country VALUES (100,'US','United States'), (?, 'TW', 'Taiwan')", (s.country_tw,))
+        x("INSERT INTO M_Warehouse VALUES (?,?,?,'HQ Warehouse')", (s.warehouse, s.client, s.org))
+        x("INSERT INTO M_PriceList VALUES (?,?,'Standard','Y')", (s.price_list, s.client))
+        x("INSERT INTO C_DocType VALUES (?,?,'Standard Order','N'), (?,?,'POS Order','Y')",
+          (s.doc_type, s.client, s.doc_type_no_check, s.client))
+        x("INSERT INTO C_BPartner VALUES (?,?,?,'Standard','Standard Customer','Y')",
+          (s.default_bpartner, s.client, s.org))
+        x("INSERT INTO C_Location VALUES (114,?,?,'1 Garden Way',NULL,'Taipei','100',NULL,?)",
+          (s.client, s.org, s.country_tw))
+        x("INSERT INTO C_BPartner_Location VALUES (118,?,?,?,114,'Taipei HQ',NULL,'Y','Y')",
+          (s.client, s.org, s.default_bpartner))
+        x("INSERT INTO C_Charge VALUES (?,?,'Shipping fee'), (?,?,'Marketplace discount')",
+          (s.shipping_charge, s.client, s.discount_charge, s.client))
+        for oid, value in ((1000001, "shopee"), (1000002, "cyberbiz"), (1000003, "momo"), (1000004, "shopline")):
+            x("INSERT INTO C_OrderSource VALUES (?,?,?,?)", (oid, s.client, value, value.title()))
+        garden = [(128, "Azalea Bush", "Azalea Bush", "23.75"), (129, "Elm Tree", "Elm Tree", "50"),
+                  (130, "Oak Tree", "Oak Tree", "61.75"), (s.unpriced_product, "PChair", "Patio Chair", None)]
+        for pid, value, name, price in garden:
+            self.add_product(value, name, price, product_id=pid)
+        for index, product in enumerate(PRODUCTS):
+            self.add_product(product.sku, product.name, str(product.price), product_id=1_000_200 + index)
+
+    def add_product(self, value: str, name: str, price: str | None, *, product_id: int | None = None,
+                    price_list: int = SEED.price_list) -> int:
+        """Insert a product (and its price on ``price_list`` unless ``price`` is None)."""
+        with self.lock:
+            pid = product_id or self.new_id()
+            self.conn.execute("INSERT INTO M_Product VALUES (?,?,?,?,?)", (pid, SEED.client, SEED.org, value, name))
+            if price is not None:
+                self.conn.execute("INSERT INTO M_ProductPrice VALUES (?,?,?,?,?)",
+                                  (price_list, pid, price, price, "0"))
+            return pid
+
+    # -- reads -----------------------------------------------------------------------------------
+    def columns(self, table: str) -> list[str]:
+        return [r["name"] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+
+    def get(self, table: str, record_id: int) -> dict[str, Any] | None:
+        row = self.conn.execute(f"SELECT * FROM {table} WHERE {table}_ID = ?", (record_id,)).fetchone()
+        return dict(row) if row else None
+
+    def find(self, table: str, where: dict[str, Any]) -> list[dict[str, Any]]:
+        clause = " AND ".join(f"{c} IS ?" for c in where) or "1=1"
+        return [dict(r) for r in self.conn.execute(f"SELECT * FROM {table} WHERE {clause} ORDER BY 1",
+                                                   tuple(where.values()))]
+
+    def query(self, table: str, sql_filter: str | None, where: dict[str, Any], client: int) -> list[dict[str, Any]]:
+        """queryData: the Filter is a SQL where clause appended as iDempiere does."""
+        clauses = ["AD_Client_ID = ?"] + [f"{c} IS ?" for c in where]
+        if sql_filter:
+            clauses.append(f"({sql_filter})")
+        sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY 1"
+        try:
+            return [dict(r) for r in self.conn.execute(sql, (client, *where.values()))]
+        except sqlite3.Error as exc:
+            raise ModelError(f"Error in Filter: {exc}") from exc
+
+    def lookup_display(self, table: str, text: str) -> int | None:
+        """``lval``: the record whose identifier (Name, else Value) is ``text``."""
+        cols = self.columns(table)
+        for col in ("Name", "Value"):
+            if col in cols:
+                row = self.conn.execute(f"SELECT {table}_ID FROM {table} WHERE {col} = ?", (text,)).fetchone()
+                if row:
+                    return int(row[0])
+        return None
+
+    @staticmethod
+    def list_value(column: str, text: str) -> str | None:
+        values = _LIST_VALUES.get(column, {})
+        return values.get(text) or (text if text in values.values() else None)
+
+    # -- writes (model beforeSave rules) ---------------------------------------------------------
+    def save(self, table: str, values: dict[str, Any], ctx: dict[str, int], record_id: int = 0) -> dict[str, Any]:
+        """Insert (``record_id`` 0) or update one record after the model's beforeSave; returns the row."""
+        cols = set(self.columns(table))
+        unknown = [c for c in values if c not in cols]
+        if unknown:
+            raise ModelError(f"Cannot save record in {table}: unknown column {unknown[0]}")
+        row = dict(self.get(table, record_id) or {}) if record_id else {}
+        if record_id and not row:
+            raise ModelError(f"No Record to update for {table}_ID = {record_id}")
+        row.update(values)
+        row.setdefault("AD_Client_ID", ctx["AD_Client_ID"])
+        if "AD_Org_ID" in cols and not row.get("AD_Org_ID"):
+            row["AD_Org_ID"] = ctx["AD_Org_ID"]
+        before = getattr(self, f"_before_save_{table.lower()}", None)
+        if before:
+            before(row, ctx)
+        self._check_foreign_keys(table, row)
+        key = f"{table}_ID"
+        if not row.get(key):
+            row[key] = self.new_id()
+        names = [c for c in row if c in cols]
+        placeholders = ",".join("?" for _ in names)
+        self.conn.execute(f"INSERT OR REPLACE INTO {table} ({','.join(names)}) VALUES ({placeholders})",
+                          tuple(_db_value(row[c]) for c in names))
+        return self.get(table, row[key]) or row
+
+    def _check_foreign_keys(self, table: str, row: dict[str, Any]) -> None:
+        for column, value in row.items():
+            if not column.endswith("_ID") or column in (f"{table}_ID", "AD_Client_ID", "AD_Org_ID") or not value:
+                continue
+            target = "C_DocType" if column == "C_DocTypeTarget_ID" else column[:-3]
+            try:
+                found = self.get(target, int(value))
+            except sqlite3.OperationalError:
+                continue  # a column pointing to a table the sandbox does not keep
+            if found is None:
+                raise ModelError(f"Cannot save record in {table}: {column}={value} not found")
+
+    @staticmethod
+    def _mandatory(table: str, row: dict[str, Any], *columns: str) -> None:
+        missing = [c for c in columns if row.get(c) in (None, "")]
+        if missing:
+            raise ModelError(f"Cannot save record in {table}: Fill mandatory fields: {', '.join(missing)}")
+
+    def _before_save_c_bpartner(self, row: dict[str, Any], ctx: dict[str, int]) -> None:
+        self._mandatory("C_BPartner", row, "Value", "Name")
+
+    def _before_save_c_location(self, row: dict[str, Any], ctx: dict[str, int]) -> None:
+        self._mandatory("C_Location", row, "C_Country_ID")
+
+    def _before_save_c_bpartner_location(self, row: dict[str, Any], ctx: dict[str, int]) -> None:
+        self._mandatory("C_BPartner_Location", row, "C_BPartner_ID", "C_Location_ID")
+        if not row.get("Name"):
+            loc = self.get("C_Location", int(row["C_Location_ID"])) or {}
+            row["Name"] = loc.get("City") or "."
+
+    def _before_save_c_order(self, row: dict[str, Any], ctx: dict[str, int]) -> None:
+        self._mandatory("C_Order", row, "C_BPartner_ID")
+        row.setdefault("IsSOTrx", "Y")
+        if not row.get("M_Warehouse_ID"):
+            row["M_Warehouse_ID"] = ctx["M_Warehouse_ID"]
+        if not row.get("M_PriceList_ID"):
+            row["M_PriceList_ID"] = SEED.price_list
+        if not row.get("C_DocTypeTarget_ID"):
+            row["C_DocTypeTarget_ID"] = SEED.doc_type
+        if not row.get("C_BPartner_Location_ID"):
+            locations = self.find("C_BPartner_Location", {"C_BPartner_ID": int(row["C_BPartner_ID"])})
+            if not locations:
+                raise ModelError("Cannot save record in C_Order: Fill mandatory fields: C_BPartner_Location_ID")
+            row["C_BPartner_Location_ID"] = locations[0]["C_BPartner_Location_ID"]
+        if not row.get("DocumentNo"):
+            self._next_docno += 1
+            row["DocumentNo"] = str(self._next_docno)
+        row.setdefault("DocStatus", "DR")
+        row.setdefault("DocAction", "CO")
+        row.setdefault("Processed", "N")
+
+    def _before_save_c_orderline(self, row: dict[str, Any], ctx: dict[str, int]) -> None:
+        self._mandatory("C_OrderLine", row, "C_Order_ID")
+        order = self.get("C_Order", int(row["C_Order_ID"]))
+        if order is None:
+            raise ModelError(f"Cannot save record in C_OrderLine: C_Order_ID={row['C_Order_ID']} not found")
+        if order["Processed"] == "Y":
+            raise ModelError("Cannot save record in C_OrderLine: Document is processed")
+        if not row.get("M_Product_ID") and not row.get("C_Charge_ID"):
+            raise ModelError("Cannot save record in C_OrderLine: Fill mandatory fields: M_Product_ID or C_Charge_ID")
+        if not row.get("Line"):
+            last = self.conn.execute("SELECT MAX(Line) FROM C_OrderLine WHERE C_Order_ID = ?",
+                                     (order["C_Order_ID"],)).fetchone()[0]
+            row["Line"] = (last or 0) + 10
+        qty = Decimal(str(row.get("QtyEntered") or row.get("QtyOrdered") or "1"))
+        row["QtyEntered"] = qty
+        row.setdefault("QtyOrdered", qty)
+        price = row.get("PriceActual") or row.get("PriceEntered")
+        if row.get("M_Product_ID"):
+            list_price = self._list_price(order, int(row["M_Product_ID"]), int(row["Line"]))
+            if price in (None, "", Decimal(0)):
+                price = list_price
+        price = Decimal(str(price or "0"))
+        row["PriceActual"] = price
+        row.setdefault("PriceEntered", price)
+        row["LineNetAmt"] = qty * price
+
+    def _list_price(self, order: dict[str, Any], product_id: int, line: int) -> Decimal | None:
+        doc_type = self.get("C_DocType", int(order["C_DocTypeTarget_ID"])) or {}
+        price = self.conn.execute("SELECT PriceStd FROM M_ProductPrice WHERE M_PriceList_ID = ? AND M_Product_ID = ?",
+                                  (order["M_PriceList_ID"], product_id)).fetchone()
+        if price is None:
+            if doc_type.get("IsNoPriceListCheck") == "Y":
+                return None
+            # ProductNotOnPriceListException, translated as the server sends it back.
+            raise ModelError(f"Cannot save record in C_OrderLine: Product is not on PriceList - Line: {line}, "
+                             f"M_Product_ID: {product_id}, M_PriceList_ID: {order['M_PriceList_ID']}")
+        return Decimal(price[0])
+
+    # -- document actions ------------------------------------------------------------------------
+    def doc_action(self, table: str, record_id: int, action: str) -> None:
+        """processIt(action) on a C_Order; raises ModelError with @FailedProcessingDocument@ translated."""
+        if table != "C_Order":
+            raise ModelError(f"Failed Processing Document: {table} is not a document")
+        order = self.get("C_Order", record_id)
+        if order is None:
+            raise ModelError(f"Failed Processing Document: No C_Order with C_Order_ID={record_id}")
+        status = order["DocStatus"]
+        lines = self.find("C_OrderLine", {"C_Order_ID": record_id})
+        if action == "CO" and status in ("DR", "IP", "IN"):
+            if not lines:
+                raise ModelError("Failed Processing Document: No Lines")
+            total = sum((Decimal(line["LineNetAmt"]) for line in lines), Decimal(0))
+            self._update("C_Order", record_id, DocStatus="CO", DocAction="CL", Processed="Y",
+                         TotalLines=str(total), GrandTotal=str(total))
+        elif action == "VO" and status in ("DR", "IP", "IN", "CO"):
+            self.conn.execute("UPDATE C_OrderLine SET QtyOrdered = '0' WHERE C_Order_ID = ?", (record_id,))
+            self._update("C_Order", record_id, DocStatus="VO", DocAction="--", Processed="Y")
+        elif action == "CL" and status == "CO":
+            self._update("C_Order", record_id, DocStatus="CL", DocAction="--", Processed="Y")
+        else:
+            raise ModelError(f"Failed Processing Document: Invalid DocAction {action} for DocStatus {status}")
+
+    def _update(self, table: str, record_id: int, **values: Any) -> None:
+        sets = ", ".join(f"{c} = ?" for c in values)
+        self.conn.execute(f"UPDATE {table} SET {sets} WHERE {table}_ID = ?",
+                          (*[_db_value(v) for v in values.values()], record_id))
+
+
+def _db_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

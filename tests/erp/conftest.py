@@ -1,0 +1,23 @@
+"""Fixtures of the ERP tests (helpers live in ``erp_helpers``): a running iDempiere sandbox and a wired store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from erp_helpers import ErpEnv, make_env
+
+from oms_bridge.erp.sandbox import ErpSandbox
+from oms_bridge.settings import Settings
+
+
+@pytest.fixture
+def erp_sandbox() -> Iterator[ErpSandbox]:
+    sandbox = ErpSandbox().start()
+    yield sandbox
+    sandbox.stop()
+
+
+@pytest.fixture
+def erp_env(sqlite_settings: Settings, erp_sandbox: ErpSandbox) -> ErpEnv:
+    return make_env(sqlite_settings, erp_sandbox)
