@@ -10,6 +10,10 @@ decide a job is due. The guarantee therefore lives here, around every job body:
 - **SQLite** (one machine by construction): an exclusive, non-blocking ``flock`` on a lock file per
   (process, channel) in ``$OMS_BRIDGE_HOME/locks``. The kernel drops it when the process dies.
 
+The keys (``oms-bridge-scheduler:<process>``) differ from the processes' own run locks
+(:mod:`channels.locks`, ``oms-bridge:<process>``): the job holds its lock while the process inside
+takes its own, so the two must never be the same lock on two connections.
+
 Locks are *try* locks: a run that finds its lock taken is skipped (the other instance is doing
 that very work), never queued behind it.
 """
@@ -35,7 +39,7 @@ log = logging.getLogger(__name__)
 
 def lock_key(process: str, channel_id: int | None) -> tuple[int, int]:
     """The two signed 32-bit keys of ``pg_try_advisory_lock(int, int)`` for a (process, channel)."""
-    namespace = zlib.crc32(f"oms-bridge:{process}".encode())
+    namespace = zlib.crc32(f"oms-bridge-scheduler:{process}".encode())
     if namespace >= 2**31:
         namespace -= 2**32
     return namespace, int(channel_id or 0)
@@ -76,7 +80,7 @@ def _advisory_lock(settings: Settings, process: str, channel_id: int | None) -> 
 def _file_lock(settings: Settings, process: str, channel_id: int | None) -> Iterator[bool]:
     lock_dir = settings.home / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
-    path = lock_dir / f"{process}-{int(channel_id or 0)}.lock"
+    path = lock_dir / f"scheduler-{process}-{int(channel_id or 0)}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
