@@ -428,6 +428,8 @@ def _channel_options(fn):
                       help="Read all credentials as a JSON object from this environment variable.")(fn)
     fn = click.option("--credentials-json-stdin", is_flag=True,
                       help="Read all credentials as a JSON object from stdin.")(fn)
+    fn = click.option("--prompt-credentials", is_flag=True,
+                      help="Ask for every credential the platform type declares (hidden input).")(fn)
     fn = click.option("--credential", "credential_keys", multiple=True, metavar="KEY",
                       help="Ask for this credential (hidden input); repeatable.")(fn)
     fn = click.option("--shop-id", help="Shop id / shop domain / vendor code / merchant id.")(fn)
@@ -452,6 +454,10 @@ def _read_credentials(keys: tuple[str, ...], from_stdin: bool, env_name: str | N
     return creds
 
 
+def _declared_keys(session: Session, platform_value: str) -> tuple[str, ...]:
+    return tuple(configure.credential_fields(configure.get_platform(session, platform_value).platform_type))
+
+
 def _given(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}
 
@@ -470,11 +476,14 @@ def _emit(view: dict[str, Any], as_json: bool, headline: str | None = None) -> N
 @click.option("--platform", "platform", required=True, help="Value of the channel's platform.")
 @_channel_options
 @json_option
-def channel_add(value, platform, name, shop_id, credential_keys, credentials_json_stdin, credentials_env,
-                settings_json, getorder_interval, refreshtoken_interval, erp_connection, as_json, **erp) -> None:
+def channel_add(value, platform, name, shop_id, credential_keys, prompt_credentials, credentials_json_stdin,
+                credentials_env, settings_json, getorder_interval, refreshtoken_interval, erp_connection, as_json,
+                **erp) -> None:
     """Add a channel VALUE of a platform."""
-    creds = _read_credentials(credential_keys, credentials_json_stdin, credentials_env)
     with _errors(), _unit() as (session, vault, _):
+        if prompt_credentials:
+            credential_keys = credential_keys + _declared_keys(session, platform)
+        creds = _read_credentials(credential_keys, credentials_json_stdin, credentials_env)
         channel = configure.add_channel(
             session, vault, value=value, platform=platform, name=name, shop_id=shop_id, credentials=creds,
             settings=_parse_json_object(settings_json, "--settings-json"),
@@ -516,10 +525,14 @@ def channel_show(value: str, as_json: bool) -> None:
 @click.option("--replace-credentials", is_flag=True, help="Replace the stored credentials instead of merging.")
 @_channel_options
 @json_option
-def channel_update(value, platform, replace_credentials, name, shop_id, credential_keys, credentials_json_stdin,
-                   credentials_env, settings_json, getorder_interval, refreshtoken_interval, erp_connection,
-                   as_json, **erp) -> None:
+def channel_update(value, platform, replace_credentials, name, shop_id, credential_keys, prompt_credentials,
+                   credentials_json_stdin, credentials_env, settings_json, getorder_interval, refreshtoken_interval,
+                   erp_connection, as_json, **erp) -> None:
     """Change a channel; only the options given change (credentials merge unless --replace-credentials)."""
+    if prompt_credentials:
+        with _errors(), _unit() as (session, _vault, _):
+            channel = configure.get_channel(session, value)
+            credential_keys = credential_keys + _declared_keys(session, platform or channel.platform.value)
     creds = _read_credentials(credential_keys, credentials_json_stdin, credentials_env)
     changes = _given(platform=platform, name=name, shop_id=shop_id, erp_connection=erp_connection,
                      settings=_parse_json_object(settings_json, "--settings-json"),

@@ -253,3 +253,16 @@ def test_wrong_key_is_a_clear_error_naming_the_channel(file_home: Path, monkeypa
 def test_commands_before_init_say_run_init(home: Path) -> None:
     result = run("platform", "list", ok=False)
     assert result.exit_code == 1 and "oms-bridge init" in result.output
+
+
+def test_prompt_credentials_asks_for_every_declared_field(file_home: Path) -> None:
+    _configure_three(file_home)
+    run("channel", "add", "momo-b", "--platform", "momo", "--prompt-credentials",
+        input="12345678\n654321\nanother-momo-pwd-4321\n\n")
+    shown = json.loads(run("channel", "show", "momo-b", "--json").output)
+    assert shown["credentials_missing"] == []
+    assert shown["credentials"]["entpPwd"] == "****4321" and shown["credentials"]["otpBackNo"] == ""
+    with session_scope(get_settings()) as s:
+        creds = configure.decrypt_channel_credentials(Vault.from_settings(get_settings()),
+                                                      configure.get_channel(s, "momo-b"))
+    assert creds == {"entpID": "12345678", "entpCode": "654321", "entpPwd": "another-momo-pwd-4321", "otpBackNo": ""}

@@ -8,8 +8,9 @@ changes nothing. It writes:
 - ``oms_bridge/store/migrations/versions/0001_initial.py`` (autogenerate against an empty database),
 - ``sql/postgresql/<stamp>_oms-bridge_<rev>_<slug>.sql`` for every revision (Alembic offline mode).
 
-Oracle SQL is not generated: SQLAlchemy gives the integer primary keys no IDENTITY/sequence on
-Oracle, so the offline output would create tables whose keys never fill in; that is not "clean".
+Oracle SQL is not generated: Alembic's Oracle offline output is not clean. The integer primary keys
+get no IDENTITY/sequence (inserts would fail) and the aware timestamps become ``DATE`` (zone and
+fractions lost). ``oms-bridge db sql --dialect oracle`` still prints it for a DBA to adapt.
 """
 
 from __future__ import annotations
