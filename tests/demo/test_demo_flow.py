@@ -1,0 +1,67 @@
+"""The demo's own end-to-end path: sandboxes → GetOrder → ERP sandbox, with one SKU held on purpose."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from oms_bridge.cli.main import cli
+from oms_bridge.demo import MARKETPLACES, UNMAPPED_SKU, run_demo
+
+
+@pytest.fixture
+def demo_env(home, monkeypatch):
+    """run_demo points the process at its own directory; record the variables so they are restored."""
+    for name in ("OMS_BRIDGE_BASE_URL", "OMS_BRIDGE_HTTP_PORT", "OMS_BRIDGE_HOME", "OMS_BRIDGE_SECRET_KEYS"):
+        monkeypatch.setenv(name, os.environ.get(name, "placeholder"))
+    return home
+
+
+def test_demo_runs_every_marketplace_into_the_erp(demo_env, tmp_path):
+    lines: list[str] = []
+    result = run_demo(orders_per_channel=3, home=tmp_path / "demo", echo=lines.append)
+    output = "\n".join(lines)
+
+    assert result.home == tmp_path / "demo" and (result.home / "oms-bridge.db").exists()
+    assert (result.home / "secret.key").exists()  # its own key: the demo never uses the caller's
+    assert len(result.channels) == 2 * len(MARKETPLACES)
+    assert {c.platform_type for c in result.channels} == {cls.platform_type for cls, _ in MARKETPLACES}
+    for row in result.channels:
+        assert row.orders == 3, row
+        assert row.erp_completed + row.erp_held == 3, row
+        assert row.authorization in ("OAuth consent", "credentials checked")
+    # Every order without the unmapped SKU completed in the ERP sandbox; the rest wait with a reason.
+    completed = sum(r.erp_completed for r in result.channels)
+    assert completed == result.erp_orders_completed > 0
+    assert result.held, "the demo data includes an unmapped SKU on purpose"
+    assert all(UNMAPPED_SKU in reason for _chan, _order, reason in result.held)
+    assert len(result.held) == sum(r.erp_held for r in result.channels)
+    assert "completed sales orders (DocStatus CO)" in output
+    assert f"oms-bridge sku map {UNMAPPED_SKU}" in output
+    assert str(result.home) in output
+
+
+def test_demo_refuses_a_used_directory(demo_env, tmp_path):
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "oms-bridge.db").write_text("precious")
+    outcome = CliRunner().invoke(cli, ["demo", "--home", str(used)])
+    assert outcome.exit_code == 1
+    assert "fresh data directory" in outcome.output and "Traceback" not in outcome.output
+    assert (used / "oms-bridge.db").read_text() == "precious"
+
+
+def test_readme_first_command_runs_the_demo(tmp_path):
+    """``oms-bridge demo`` as a new user runs it: a real process, nothing configured beforehand."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_BRIDGE_")}
+    env["HOME"] = str(tmp_path)
+    proc = subprocess.run([str(Path(sys.executable).parent / "oms-bridge"), "demo", "--orders", "2"], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "completed sales orders" in proc.stdout and "Traceback" not in proc.stderr
+    assert not (tmp_path / ".oms-bridge").exists()  # the user's default data directory stays untouched
