@@ -1,7 +1,446 @@
-"""OMS Seller-Center API (pull endpoints and package webhooks) (placeholder until its issue lands)."""
+"""The Seller-Center API the OMS pulls from, under ``/api/v1/applications/oms/``.
+
+One route per ``endpoint_conf`` name of OMNITRON_CLIENT_SETTINGS (the OMS appends the endpoint name
+and a slash to the configured base URL, as omnisdk does), each guarded by its own token
+(``Authorization: Token <token>``): ``orders/`` and ``orders/{pk}/``, ``orderitem_set/``,
+``order_item_bulk_update/`` (POST), ``cancellation_plans/``, ``countries/``, ``countries_count/``,
+``countries_with_code/``, ``cities/``, ``townships/``, ``townships_count/``, ``districts/``,
+``districts_count/``. The package webhooks are in :mod:`oms_bridge.oms.webhooks`.
+
+Lists are DRF page-number pages (``limit``, ``page`` → ``{count, next, previous, results}``); a
+page past the end is 404 ``Invalid page.`` as in DRF. ``*_count`` answer ``{"count": N}`` with the
+same filters as their list. ``countries_with_code`` is the country list looked up by ISO ``code``
+(case-insensitive). Bad filter values are 400 naming the parameter. The JSON shapes are in
+:mod:`oms_bridge.oms.serializers`; docs/oms.md lists every filter.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from oms_bridge.oms.addresses import ensure_catalogue
+from oms_bridge.oms.config import API_PREFIX, OmsConfig
+from oms_bridge.oms.deps import current_config, db_session, token_guard
+from oms_bridge.oms.filters import (
+    FilterError,
+    Page,
+    page_body,
+    parse_bool,
+    parse_datetime,
+    parse_int_list,
+    parse_page,
+    parse_str_list,
+)
+from oms_bridge.oms.items import NOT_HELD, ItemUpdate, apply_item_updates, ensure_missing_items
+from oms_bridge.oms.orders import OrderFilters, canonical_for_codes, count_of, order_query, serve_orders
+from oms_bridge.oms.plans import complete_plans, plan_item_ids, sync_plans
+from oms_bridge.oms.serializers import (
+    MARKETPLACE_WINS,
+    city_json,
+    country_json,
+    district_json,
+    items_json,
+    plan_json,
+    township_json,
+)
+from oms_bridge.oms.webhooks import router as webhooks_router
+from oms_bridge.store.models import Order, OrderLine
+from oms_bridge.store.models.oms import (
+    OmsCancellationPlan,
+    OmsCity,
+    OmsCountry,
+    OmsDistrict,
+    OmsOrderItem,
+    OmsTownship,
+)
+
+__all__ = ["router"]
+
+router = APIRouter(prefix=API_PREFIX, tags=["oms"])
+router.include_router(webhooks_router)
+
+LimitQ = Query(None, description="page size (default 10, capped)")
+PageQ = Query(None, description="page number, from 1")
+
+
+@contextmanager
+def bad_request() -> Iterator[None]:
+    """A filter error becomes 400 naming the parameter."""
+    try:
+        yield
+    except FilterError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
+
+
+def _page(config: OmsConfig, limit: int | None, page: int | None) -> Page:
+    return parse_page(limit, page, default=config.default_page_size, maximum=config.max_page_size)
+
+
+def _paged(session: Session, request: Request, stmt: Select, page: Page) -> tuple[int, list[Any]]:
+    count = count_of(session, stmt)
+    if page.number > 1 and page.offset >= count:
+        raise HTTPException(status_code=404, detail="Invalid page.")
+    rows = session.scalars(stmt.offset(page.offset).limit(page.limit)).all()
+    return count, list(rows)
+
+
+# ----------------------------------------------------------------------------------------- orders
+def _order_filters(status: str | None, status__in: str | None, number: str | None, channel: str | None,
+                   id__in: str | None, modified_date__gte: str | None, modified_date__gt: str | None,
+                   modified_date__lte: str | None, modified_date__lt: str | None, date_placed__gte: str | None,
+                   date_placed__lte: str | None) -> OrderFilters:
+    codes = parse_str_list(status__in)
+    if status:
+        codes = (codes or []) + [status]
+    return OrderFilters(
+        status=codes, number=number or None, channel=channel or None, ids=parse_int_list("id__in", id__in),
+        modified_gte=parse_datetime("modified_date__gte", modified_date__gte),
+        modified_gt=parse_datetime("modified_date__gt", modified_date__gt),
+        modified_lte=parse_datetime("modified_date__lte", modified_date__lte),
+        modified_lt=parse_datetime("modified_date__lt", modified_date__lt),
+        placed_gte=parse_datetime("date_placed__gte", date_placed__gte),
+        placed_lte=parse_datetime("date_placed__lte", date_placed__lte),
+    )
+
+
+@router.get("/orders/", dependencies=[Depends(token_guard("orders"))])
+def list_orders(request: Request, limit: int | None = LimitQ, page: int | None = PageQ,
+                status: str | None = None, status__in: str | None = None, number: str | None = None,
+                channel: str | None = None, id__in: str | None = None, modified_date__gte: str | None = None,
+                modified_date__gt: str | None = None, modified_date__lte: str | None = None,
+                modified_date__lt: str | None = None, date_placed__gte: str | None = None,
+                date_placed__lte: str | None = None,
+                session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+                ) -> dict[str, Any]:
+    """Orders, oldest first; reading them marks their ``oms`` delivery sent (see orders.py)."""
+    with bad_request():
+        pg = _page(config, limit, page)
+        filters = _order_filters(status, status__in, number, channel, id__in, modified_date__gte,
+                                 modified_date__gt, modified_date__lte, modified_date__lt, date_placed__gte,
+                                 date_placed__lte)
+    ensure_catalogue(session)
+    count, orders = _paged(session, request, order_query(session, filters, config), pg)
+    return page_body(request.url, count, pg, serve_orders(session, orders, config))
+
+
+@router.get("/orders/{pk}/", dependencies=[Depends(token_guard("orders"))])
+def get_order(pk: int, session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+              ) -> dict[str, Any]:
+    """One order by its ``pk``."""
+    order = session.get(Order, pk) if -2**31 < pk < 2**31 else None
+    if order is None or order.is_held:
+        raise HTTPException(status_code=404, detail="Not found.")
+    ensure_catalogue(session)
+    return serve_orders(session, [order], config)[0]
+
+
+# ------------------------------------------------------------------------------------------ items
+@router.get("/orderitem_set/", dependencies=[Depends(token_guard("orderitem_set"))])
+def list_items(request: Request, limit: int | None = LimitQ, page: int | None = PageQ, order: str | None = None,
+               order__in: str | None = None, order__number: str | None = None, status: str | None = None,
+               status__in: str | None = None, id__in: str | None = None, modified_date__gte: str | None = None,
+               modified_date__lte: str | None = None,
+               session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+               ) -> dict[str, Any]:
+    """Order items (one per unit), by id; the ``status`` filter matches the status the OMS is shown."""
+    with bad_request():
+        pg = _page(config, limit, page)
+        order_ids = parse_int_list("order__in", order__in) or []
+        order_ids += parse_int_list("order", order) or []
+        ids = parse_int_list("id__in", id__in)
+        codes = (parse_str_list(status__in) or []) + ([status] if status else [])
+        mod_gte = parse_datetime("modified_date__gte", modified_date__gte)
+        mod_lte = parse_datetime("modified_date__lte", modified_date__lte)
+    ensure_missing_items(session)
+    stmt = (select(OmsOrderItem).join(Order, OmsOrderItem.oms_order_id == Order.id)
+            .where(OmsOrderItem.isactive == True, NOT_HELD))  # noqa: E712
+    if order is not None or order__in is not None:
+        stmt = stmt.where(OmsOrderItem.oms_order_id.in_(order_ids))
+    if order__number:
+        stmt = stmt.where(Order.external_id == order__number)
+    if ids is not None:
+        stmt = stmt.where(OmsOrderItem.id.in_(ids))
+    if codes:
+        canon = canonical_for_codes(codes, config)
+        stmt = stmt.where(or_(
+            (OmsOrderItem.status.in_(codes)) & Order.status.not_in(MARKETPLACE_WINS),
+            (OmsOrderItem.status.is_(None) | Order.status.in_(MARKETPLACE_WINS)) & Order.status.in_(canon),
+        ))
+    if mod_gte is not None:
+        stmt = stmt.where(OmsOrderItem.updated >= mod_gte)
+    if mod_lte is not None:
+        stmt = stmt.where(OmsOrderItem.updated <= mod_lte)
+    count, items = _paged(session, request, stmt.order_by(OmsOrderItem.id), pg)
+    return page_body(request.url, count, pg, _items_json(session, items, config))
+
+
+def _items_json(session: Session, items: list[OmsOrderItem], config: OmsConfig) -> list[dict[str, Any]]:
+    if not items:
+        return []
+    orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({i.oms_order_id for i in items})))}
+    lines = {ln.id: ln for ln in session.scalars(select(OrderLine).where(
+        OrderLine.id.in_({i.oms_orderline_id for i in items})))}
+    by_id = {}
+    for item in items:
+        order, line = orders[item.oms_order_id], lines[item.oms_orderline_id]
+        for data in items_json(order, [line], [item], config):
+            by_id[data["id"]] = data
+    return [by_id[i.id] for i in items if i.id in by_id]
+
+
+def _parse_updates(body: Any) -> list[ItemUpdate]:
+    """The bulk-update body: a list, or an object with ``items``/``order_items``/``results``."""
+    if isinstance(body, dict):
+        for key in ("items", "order_items", "results"):
+            if isinstance(body.get(key), list):
+                body = body[key]
+                break
+        else:
+            raise FilterError("body", "expected a list of items or an object with an 'items' list")
+    if not isinstance(body, list) or not body:
+        raise FilterError("body", "expected a non-empty list of items")
+    updates = []
+    for n, entry in enumerate(body):
+        where = f"items[{n}]"
+        if not isinstance(entry, dict):
+            raise FilterError(where, "expected an object")
+        raw_id = entry.get("id", entry.get("pk", entry.get("omnitron_id")))
+        if isinstance(raw_id, bool) or not isinstance(raw_id, (int, str)) or not str(raw_id).isdigit():
+            raise FilterError(f"{where}.id", "required, an integer item id")
+        values: dict[str, Any] = {"id": int(raw_id)}
+        if int(raw_id) >= 2**31:
+            raise FilterError(f"{where}.id", "out of range")
+        for name in ("status", "tracking_number", "invoice_number"):
+            value = entry.get(name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value) == "":
+                raise FilterError(f"{where}.{name}", "expected a non-empty string")
+            if len(str(value)) > (10 if name == "status" else 120):
+                raise FilterError(f"{where}.{name}", "too long")
+            values[name] = str(value)
+        if entry.get("invoice_date") is not None:
+            if not isinstance(entry["invoice_date"], str):
+                raise FilterError(f"{where}.invoice_date", "expected an ISO 8601 date-time string")
+            values["invoice_date"] = parse_datetime(f"{where}.invoice_date", entry["invoice_date"])
+        updates.append(ItemUpdate(**values))
+    return updates
+
+
+@router.post("/order_item_bulk_update/", dependencies=[Depends(token_guard("order_item_bulk_update"))])
+def bulk_update_items(body: Any = Body(..., examples=[[{"id": 1, "status": "500", "tracking_number": "TW123"}]]),
+                      session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+                      ) -> dict[str, Any]:
+    """Item status / tracking / invoice updates from the OMS; idempotent, all-or-nothing."""
+    with bad_request():
+        updates = _parse_updates(body)
+    try:
+        items, changed, unchanged = apply_item_updates(session, updates)
+    except LookupError as exc:
+        raise HTTPException(status_code=400, detail=f"items: no order item with id {exc.args[0]}") from None
+    session.flush()
+    completed = complete_plans(session, {i.oms_order_id for i in items}, config)
+    return {"updated": len(changed), "unchanged": len(unchanged), "changed_ids": changed,
+            "completed_plans": completed, "results": _items_json(session, sorted(items, key=lambda i: i.id), config)}
+
+
+# ------------------------------------------------------------------------------------------ plans
+@router.get("/cancellation_plans/", dependencies=[Depends(token_guard("cancellation_plans"))])
+def list_plans(request: Request, limit: int | None = LimitQ, page: int | None = PageQ,
+               plan_type: str | None = None, status: str | None = None, cancellation_plan_status: str | None = None,
+               order: str | None = None, order_id: str | None = None, order_number: str | None = None,
+               id__in: str | None = None, modified_date__gte: str | None = None,
+               session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+               ) -> dict[str, Any]:
+    """Cancellation/refund plans (made for cancelled/returned orders when this is read)."""
+    with bad_request():
+        pg = _page(config, limit, page)
+        order_ids = (parse_int_list("order", order) or []) + (parse_int_list("order_id", order_id) or [])
+        ids = parse_int_list("id__in", id__in)
+        mod_gte = parse_datetime("modified_date__gte", modified_date__gte)
+    sync_plans(session)
+    stmt = select(OmsCancellationPlan)
+    if plan_type:
+        stmt = stmt.where(OmsCancellationPlan.plan_type == plan_type)
+    if status or cancellation_plan_status:
+        stmt = stmt.where(OmsCancellationPlan.status == (cancellation_plan_status or status))
+    if order is not None or order_id is not None:
+        stmt = stmt.where(OmsCancellationPlan.oms_order_id.in_(order_ids))
+    if order_number:
+        stmt = stmt.join(Order, OmsCancellationPlan.oms_order_id == Order.id).where(Order.external_id == order_number)
+    if ids is not None:
+        stmt = stmt.where(OmsCancellationPlan.id.in_(ids))
+    if mod_gte is not None:
+        stmt = stmt.where(OmsCancellationPlan.updated >= mod_gte)
+    count, plans = _paged(session, request, stmt.order_by(OmsCancellationPlan.id), pg)
+    orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({p.oms_order_id for p in plans})))}
+    return page_body(request.url, count, pg, [plan_json(p, orders[p.oms_order_id], plan_item_ids(p)) for p in plans])
+
+
+# -------------------------------------------------------------------------------------- addresses
+def _common(stmt: Select, model: type, *, name: str | None, name__iexact: str | None, id__in: str | None,
+            is_active: str | None) -> Select:
+    if name:
+        stmt = stmt.where(model.name == name)
+    if name__iexact:
+        stmt = stmt.where(func.lower(model.name) == name__iexact.lower())
+    ids = parse_int_list("id__in", id__in)
+    if ids is not None:
+        stmt = stmt.where(model.id.in_(ids))
+    active = parse_bool("is_active", is_active)
+    if active is not None:
+        stmt = stmt.where(model.isactive == active)
+    return stmt.order_by(model.id)
+
+
+def _countries(code: str | None, code__exact: str | None, code__iexact: str | None, name: str | None,
+               name__iexact: str | None, id__in: str | None, is_active: str | None) -> Select:
+    stmt = select(OmsCountry)
+    for value in (code, code__exact, code__iexact):
+        if value:
+            stmt = stmt.where(func.upper(OmsCountry.code) == value.strip().upper())
+    return _common(stmt, OmsCountry, name=name, name__iexact=name__iexact, id__in=id__in, is_active=is_active)
+
+
+def _list(session: Session, request: Request, config: OmsConfig, stmt: Select, limit: int | None,
+          page: int | None, to_json: Any) -> dict[str, Any]:
+    with bad_request():
+        pg = _page(config, limit, page)
+    count, rows = _paged(session, request, stmt, pg)
+    return page_body(request.url, count, pg, [to_json(r) for r in rows])
+
+
+def _count(session: Session, stmt: Select) -> dict[str, int]:
+    return {"count": count_of(session, stmt)}
+
+
+@router.get("/countries/", dependencies=[Depends(token_guard("countries"))])
+def list_countries(request: Request, limit: int | None = LimitQ, page: int | None = PageQ, code: str | None = None,
+                   code__exact: str | None = None, code__iexact: str | None = None, name: str | None = None,
+                   name__iexact: str | None = None, id__in: str | None = None, is_active: str | None = None,
+                   session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+                   ) -> dict[str, Any]:
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _countries(code, code__exact, code__iexact, name, name__iexact, id__in, is_active)
+    return _list(session, request, config, stmt, limit, page, country_json)
+
+
+@router.get("/countries_with_code/", dependencies=[Depends(token_guard("countries_with_code"))])
+def list_countries_with_code(request: Request, limit: int | None = LimitQ, page: int | None = PageQ,
+                             code: str | None = None, code__exact: str | None = None, code__iexact: str | None = None,
+                             name: str | None = None, name__iexact: str | None = None, id__in: str | None = None,
+                             is_active: str | None = None, session: Session = Depends(db_session),
+                             config: OmsConfig = Depends(current_config)) -> dict[str, Any]:
+    """Countries looked up by ISO ``code`` (case-insensitive)."""
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _countries(code, code__exact, code__iexact, name, name__iexact, id__in, is_active)
+    return _list(session, request, config, stmt, limit, page, country_json)
+
+
+@router.get("/countries_count/", dependencies=[Depends(token_guard("countries_count"))])
+def count_countries(code: str | None = None, code__exact: str | None = None, code__iexact: str | None = None,
+                    name: str | None = None, name__iexact: str | None = None, id__in: str | None = None,
+                    is_active: str | None = None, session: Session = Depends(db_session)) -> dict[str, int]:
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _countries(code, code__exact, code__iexact, name, name__iexact, id__in, is_active)
+    return _count(session, stmt)
+
+
+def _cities(country: str | None, name: str | None, name__iexact: str | None, postcode: str | None,
+            id__in: str | None, is_active: str | None) -> Select:
+    stmt = select(OmsCity)
+    if country is not None:
+        stmt = stmt.where(OmsCity.oms_country_id.in_(parse_int_list("country", country) or []))
+    if postcode:
+        stmt = stmt.where(OmsCity.postcode == postcode)
+    return _common(stmt, OmsCity, name=name, name__iexact=name__iexact, id__in=id__in, is_active=is_active)
+
+
+@router.get("/cities/", dependencies=[Depends(token_guard("cities"))])
+def list_cities(request: Request, limit: int | None = LimitQ, page: int | None = PageQ, country: str | None = None,
+                name: str | None = None, name__iexact: str | None = None, postcode: str | None = None,
+                id__in: str | None = None, is_active: str | None = None,
+                session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+                ) -> dict[str, Any]:
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _cities(country, name, name__iexact, postcode, id__in, is_active)
+    return _list(session, request, config, stmt, limit, page, city_json)
+
+
+def _townships(country: str | None, city: str | None, name: str | None, name__iexact: str | None,
+               postcode: str | None, id__in: str | None, is_active: str | None) -> Select:
+    stmt = select(OmsTownship)
+    if city is not None:
+        stmt = stmt.where(OmsTownship.oms_city_id.in_(parse_int_list("city", city) or []))
+    if country is not None:
+        stmt = stmt.join(OmsCity, OmsTownship.oms_city_id == OmsCity.id).where(
+            OmsCity.oms_country_id.in_(parse_int_list("country", country) or []))
+    if postcode:
+        stmt = stmt.where(OmsTownship.postcode == postcode)
+    return _common(stmt, OmsTownship, name=name, name__iexact=name__iexact, id__in=id__in, is_active=is_active)
+
+
+@router.get("/townships/", dependencies=[Depends(token_guard("townships"))])
+def list_townships(request: Request, limit: int | None = LimitQ, page: int | None = PageQ,
+                   country: str | None = None, city: str | None = None, name: str | None = None,
+                   name__iexact: str | None = None, postcode: str | None = None, id__in: str | None = None,
+                   is_active: str | None = None, session: Session = Depends(db_session),
+                   config: OmsConfig = Depends(current_config)) -> dict[str, Any]:
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _townships(country, city, name, name__iexact, postcode, id__in, is_active)
+    return _list(session, request, config, stmt, limit, page, township_json)
+
+
+@router.get("/townships_count/", dependencies=[Depends(token_guard("townships_count"))])
+def count_townships(country: str | None = None, city: str | None = None, name: str | None = None,
+                    name__iexact: str | None = None, postcode: str | None = None, id__in: str | None = None,
+                    is_active: str | None = None, session: Session = Depends(db_session)) -> dict[str, int]:
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _townships(country, city, name, name__iexact, postcode, id__in, is_active)
+    return _count(session, stmt)
+
+
+def _districts(city: str | None, township: str | None, name: str | None, name__iexact: str | None,
+               postcode: str | None, id__in: str | None, is_active: str | None) -> Select:
+    stmt = select(OmsDistrict)
+    if city is not None:
+        stmt = stmt.where(OmsDistrict.oms_city_id.in_(parse_int_list("city", city) or []))
+    if township is not None:
+        stmt = stmt.where(OmsDistrict.oms_township_id.in_(parse_int_list("township", township) or []))
+    if postcode:
+        stmt = stmt.where(OmsDistrict.postcode == postcode)
+    return _common(stmt, OmsDistrict, name=name, name__iexact=name__iexact, id__in=id__in, is_active=is_active)
+
+
+@router.get("/districts/", dependencies=[Depends(token_guard("districts"))])
+def list_districts(request: Request, limit: int | None = LimitQ, page: int | None = PageQ, city: str | None = None,
+                   township: str | None = None, name: str | None = None, name__iexact: str | None = None,
+                   postcode: str | None = None, id__in: str | None = None, is_active: str | None = None,
+                   session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+                   ) -> dict[str, Any]:
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _districts(city, township, name, name__iexact, postcode, id__in, is_active)
+    return _list(session, request, config, stmt, limit, page, district_json)
+
+
+@router.get("/districts_count/", dependencies=[Depends(token_guard("districts_count"))])
+def count_districts(city: str | None = None, township: str | None = None, name: str | None = None,
+                    name__iexact: str | None = None, postcode: str | None = None, id__in: str | None = None,
+                    is_active: str | None = None, session: Session = Depends(db_session)) -> dict[str, int]:
+    ensure_catalogue(session)
+    with bad_request():
+        stmt = _districts(city, township, name, name__iexact, postcode, id__in, is_active)
+    return _count(session, stmt)

@@ -1,0 +1,46 @@
+"""FastAPI dependencies of the OMS routes: the database session, the config, and the token guard.
+
+The guard answers a missing or wrong token with 401 and a JSON body (``{"detail": ...}``) plus
+``WWW-Authenticate: Token``; the check itself lives in :mod:`oms_bridge.oms.auth`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from fastapi import HTTPException, Security
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session
+
+from oms_bridge.oms.auth import check_token, parse_authorization
+from oms_bridge.oms.config import OmsConfig, oms_config
+from oms_bridge.settings import get_settings
+from oms_bridge.store.db import session_scope
+
+__all__ = ["db_session", "current_config", "token_guard", "api_key_header"]
+
+api_key_header = APIKeyHeader(name="Authorization", scheme_name="Token", auto_error=False,
+                              description="`Token <token>` as printed by `oms-bridge oms settings`")
+
+
+def db_session() -> Iterator[Session]:
+    """One transaction per request (committed when the handler returns)."""
+    with session_scope(get_settings()) as session:
+        yield session
+
+
+def current_config() -> OmsConfig:
+    return oms_config(get_settings())
+
+
+def token_guard(endpoint: str) -> Callable[[str | None], None]:
+    """A dependency that admits only the current token of ``endpoint``."""
+
+    def guard(authorization: str | None = Security(api_key_header)) -> None:
+        with session_scope(get_settings()) as session:
+            reason = check_token(session, endpoint, parse_authorization(authorization))
+        if reason is not None:
+            raise HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": "Token"})
+
+    guard.__name__ = f"token_{endpoint}"
+    return guard

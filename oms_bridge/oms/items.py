@@ -1,0 +1,119 @@
+"""Order items as the OMS sees them: one ``oms_order_item`` per unit of an order line.
+
+Why per unit: the Omnitron order item has no quantity field (shared/specs/akinon-oms.md §2.4), so
+a line of 3 mugs is 3 items, each with its own status, tracking and invoice number. The rows are
+made when an order is first served (:func:`ensure_items`) and kept stable afterwards, because
+their ids become the OMS's ``omnitron_id`` and come back in package webhooks. When a marketplace
+change lowers a line's quantity, the surplus units are deactivated (``isactive='N'``), never
+renumbered.
+
+:func:`apply_item_updates` is the body of ``order_item_bulk_update``: idempotent (the same update
+twice changes nothing the second time) and all-or-nothing (validated before anything is written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oms_bridge.store.models import Order, OrderLine, utcnow
+from oms_bridge.store.models.oms import OmsOrderItem
+
+__all__ = ["NOT_HELD", "units_of", "ensure_items", "ensure_missing_items", "ItemUpdate", "apply_item_updates"]
+
+# Servable orders. ``== False`` (not ``is_``): YesNo binds False as 'N'; ``IS 'N'`` is invalid on PostgreSQL.
+NOT_HELD = Order.is_held == False  # noqa: E712
+
+
+def units_of(qty: Decimal) -> int:
+    """How many OMS items a line quantity makes (fractional quantities make one item)."""
+    if qty is None or qty <= 0:
+        return 0
+    whole = int(qty)
+    return whole if whole == qty else 1
+
+
+def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | None = None) -> list[OmsOrderItem]:
+    """The order's active items, creating missing units and deactivating surplus ones."""
+    lines = list(order.lines if lines is None else lines)
+    existing = session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id == order.id)).all()
+    by_key = {(i.oms_orderline_id, i.unit_no): i for i in existing}
+    wanted: set[tuple[int, int]] = set()
+    for line in lines:
+        for unit in range(1, units_of(line.qty) + 1):
+            key = (line.id, unit)
+            wanted.add(key)
+            item = by_key.get(key)
+            if item is None:
+                try:
+                    with session.begin_nested():
+                        item = OmsOrderItem(oms_order_id=order.id, oms_orderline_id=line.id, unit_no=unit,
+                                            ad_client_id=order.ad_client_id, ad_org_id=order.ad_org_id)
+                        session.add(item)
+                        session.flush()
+                except IntegrityError:  # made by a concurrent reader
+                    item = session.scalars(select(OmsOrderItem).where(
+                        OmsOrderItem.oms_orderline_id == line.id, OmsOrderItem.unit_no == unit)).one()
+                by_key[key] = item
+            elif not item.isactive:
+                item.isactive = True
+    for key, item in by_key.items():
+        if key not in wanted and item.isactive:
+            item.isactive = False
+    return sorted((i for k, i in by_key.items() if k in wanted), key=lambda i: i.id)
+
+
+def ensure_missing_items(session: Session, limit: int = 1000) -> int:
+    """Make items for orders that have none yet (before listing ``orderitem_set``); returns how many orders."""
+    orders = session.scalars(
+        select(Order).where(NOT_HELD)
+        .where(~exists().where(OmsOrderItem.oms_order_id == Order.id)).order_by(Order.id).limit(limit)
+    ).all()
+    for order in orders:
+        ensure_items(session, order)
+    return len(orders)
+
+
+@dataclass(frozen=True)
+class ItemUpdate:
+    """One entry of an ``order_item_bulk_update`` body (None: leave the field as it is)."""
+
+    id: int
+    status: str | None = None
+    tracking_number: str | None = None
+    invoice_number: str | None = None
+    invoice_date: datetime | None = None
+
+
+def apply_item_updates(session: Session, updates: Iterable[ItemUpdate], *,
+                       now: datetime | None = None) -> tuple[list[OmsOrderItem], list[int], list[int]]:
+    """Apply the updates; returns (items, changed ids, unchanged ids). Unknown ids raise LookupError."""
+    updates = list(updates)
+    ids = [u.id for u in updates]
+    items = {i.id: i for i in session.scalars(select(OmsOrderItem).where(OmsOrderItem.id.in_(ids)))}
+    missing = [i for i in ids if i not in items]
+    if missing:
+        raise LookupError(missing)
+    now = now or utcnow()
+    changed: list[int] = []
+    unchanged: list[int] = []
+    for upd in updates:
+        item = items[upd.id]
+        dirty = False
+        for name in ("status", "tracking_number", "invoice_number", "invoice_date"):
+            value = getattr(upd, name)
+            if value is not None and getattr(item, name) != value:
+                setattr(item, name, value)
+                dirty = True
+        if dirty:
+            item.oms_updated_at = now
+            changed.append(item.id)
+        else:
+            unchanged.append(item.id)
+    return list(items.values()), changed, unchanged

@@ -1,0 +1,136 @@
+"""Reading orders for the OMS: filters → rows → JSON, and recording that the OMS has read them.
+
+Delivery rule (destination ``oms``): the OMS *pulls*, so the bridge cannot know it received an
+order until it asks for it. When an order is returned by ``orders/`` or ``orders/{pk}/``, its
+``oms`` delivery row is marked sent for the version served (``delivered_version`` = the order's
+version). A later marketplace change bumps the order's version and ``modified_date``; GetOrder
+re-arms the row and the OMS's next ``modified_date__gte`` poll picks the order up again.
+
+Held (unmappable) orders are not served. Every other stored order is, whether or not it has an
+``oms`` delivery row (orders created before the OMS was connected are served too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from oms_bridge.oms.addresses import ResolvedAddress, resolve_address
+from oms_bridge.oms.config import OmsConfig
+from oms_bridge.oms.items import NOT_HELD, ensure_items
+from oms_bridge.oms.serializers import ChannelRef, order_json
+from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, utcnow
+from oms_bridge.store.outbox import mark_sent
+
+__all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
+           "mark_read"]
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    status: list[str] | None = None
+    number: str | None = None
+    channel: str | None = None
+    ids: list[int] | None = None
+    modified_gte: datetime | None = None
+    modified_gt: datetime | None = None
+    modified_lte: datetime | None = None
+    modified_lt: datetime | None = None
+    placed_gte: datetime | None = None
+    placed_lte: datetime | None = None
+
+
+def canonical_for_codes(codes: Sequence[str], config: OmsConfig) -> list[str]:
+    """Canonical statuses whose configured code is one of ``codes``."""
+    wanted = set(codes)
+    return [canon for canon, code in config.status_codes.items() if code in wanted]
+
+
+def _channel_clause(session: Session, value: str, config: OmsConfig) -> Any:
+    """SQL condition for the ``channel`` filter (id or code), per channel mode."""
+    if config.channel_mode == "static":
+        return true() if value in (str(config.channel_id), config.channel_code) else false()
+    conditions = [Channel.value == value, Channel.oms_channel_code == value]
+    if value.isdigit():
+        conditions.append(Channel.id == int(value))
+    ids = session.scalars(select(Channel.id).where(or_(*conditions))).all()
+    return Order.oms_channel_id.in_(ids)
+
+
+def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> Select:
+    """The filtered, stably ordered SELECT of servable orders."""
+    stmt = select(Order).where(NOT_HELD)
+    if filters.status is not None:
+        stmt = stmt.where(Order.status.in_(canonical_for_codes(filters.status, config)))
+    if filters.number is not None:
+        stmt = stmt.where(Order.external_id == filters.number)
+    if filters.channel is not None:
+        stmt = stmt.where(_channel_clause(session, filters.channel, config))
+    if filters.ids is not None:
+        stmt = stmt.where(Order.id.in_(filters.ids))
+    for value, cond in ((filters.modified_gte, Order.updated.__ge__), (filters.modified_gt, Order.updated.__gt__),
+                        (filters.modified_lte, Order.updated.__le__), (filters.modified_lt, Order.updated.__lt__),
+                        (filters.placed_gte, Order.order_created.__ge__),
+                        (filters.placed_lte, Order.order_created.__le__)):
+        if value is not None:
+            stmt = stmt.where(cond(value))
+    return stmt.order_by(Order.id)
+
+
+def count_of(session: Session, stmt: Select) -> int:
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+
+
+def channel_ref(channel: Channel | None, config: OmsConfig) -> ChannelRef:
+    """The OMS channel an order goes out with (see OmsConfig.channel_mode)."""
+    if config.channel_mode == "per_channel" and channel is not None:
+        return ChannelRef(id=channel.id, code=channel.oms_channel_code or channel.value, name=channel.name)
+    return ChannelRef(id=config.channel_id, code=config.channel_code, name=config.channel_name)
+
+
+def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -> list[dict[str, Any]]:
+    """JSON of these orders (items made, addresses resolved) and their ``oms`` rows marked read."""
+    if not orders:
+        return []
+    ids = [o.id for o in orders]
+    lines_by_order: dict[int, list[OrderLine]] = {}
+    for line in session.scalars(select(OrderLine).where(OrderLine.oms_order_id.in_(ids))
+                                .order_by(OrderLine.line_no)):
+        lines_by_order.setdefault(line.oms_order_id, []).append(line)
+    channels = {c.id: c for c in session.scalars(select(Channel).where(
+        Channel.id.in_({o.oms_channel_id for o in orders})))}
+    places: dict[tuple, ResolvedAddress] = {}
+    out = []
+    for order in orders:
+        lines = lines_by_order.get(order.id, [])
+        items = ensure_items(session, order, lines)
+        key = (order.ship_country, order.ship_state, order.ship_city, order.ship_district, order.ship_zip)
+        if key not in places:
+            places[key] = resolve_address(session, country=order.ship_country, state=order.ship_state,
+                                          city=order.ship_city, district=order.ship_district,
+                                          postcode=order.ship_zip, default_country=config.default_country)
+        channel = channels.get(order.oms_channel_id)
+        extra = {"marketplace_channel": channel.value if channel else None}
+        out.append(order_json(order, lines, items, places[key], channel_ref(channel, config), config, extra))
+    mark_read(session, orders)
+    return out
+
+
+def mark_read(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
+    """Mark the ``oms`` delivery rows of these orders sent for the version just served."""
+    versions = {o.id: o.version for o in orders}
+    rows = session.scalars(select(Delivery).where(Delivery.destination == "oms",
+                                                  Delivery.oms_order_id.in_(list(versions)))).all()
+    marked = 0
+    now = now or utcnow()
+    for row in rows:
+        served = versions[row.oms_order_id]
+        if row.order_version <= served and (row.state != "sent" or row.delivered_version != row.order_version):
+            mark_sent(row, now=now, external_ref=f"served v{served}")
+            marked += 1
+    return marked

@@ -1,0 +1,112 @@
+"""What the OMS admin must enter, built from the bridge's URL and fresh tokens (PURE).
+
+Follows seed 000 ("Integrating OMS with Seller Center") step by step:
+
+- step 2, the ``OMNITRON_CLIENT_SETTINGS`` application setting: ``endpoint_conf`` lists every endpoint
+  with ``base_url = <bridge>/api/v1/applications/oms`` and its own token. ``auth`` (username/password)
+  and ``urls`` belong to Omnitron, which the OMS still uses for everything but orders and
+  addresses; they are filled from ``--omnitron-url`` / placeholders, because the bridge does not
+  know them (the seed shows the same ``{base_url}`` placeholder; when no Omnitron URL is given the
+  bridge URL is used, matching the seed's literal text);
+- step 3, one webhook subscription per event type, each sending the ``webhooks`` token in
+  ``additional_headers`` (and the HMAC ``secret_key`` when enabled);
+- step 4, the ``supplier_code``; the note that the single static channel is created with the first
+  order (so channel-dependent scenarios are configured after it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from oms_bridge.oms.config import API_PREFIX, ENDPOINTS, WEBHOOK_ENDPOINT, OmsConfig
+
+__all__ = ["PACKAGE_CREATED_EVENTS", "PACKAGE_STATUS_EVENTS", "client_settings", "webhook_subscriptions",
+           "setup_document", "render_text"]
+
+PACKAGE_CREATED_EVENTS = ("package.created",)
+PACKAGE_STATUS_EVENTS = tuple(f"package.status.{s}" for s in (
+    "preparing", "packed", "delivered", "shipped", "packed_for_refund", "out_of_stock", "ready_for_customer_pickup",
+    "cancelled"))
+
+
+def client_settings(base_url: str, tokens: Mapping[str, str], *, omnitron_url: str | None = None,
+                    omnitron_username: str | None = None) -> dict[str, Any]:
+    """The ``OMNITRON_CLIENT_SETTINGS`` application setting (key + json_value)."""
+    root = base_url.rstrip("/")
+    omnitron = (omnitron_url or root).rstrip("/")
+    return {
+        "key": "OMNITRON_CLIENT_SETTINGS",
+        "json_value": {
+            "auth": {"username": omnitron_username or "<Omnitron user oms.application>",
+                     "password": "<password of that Omnitron user>"},
+            "urls": {"oms_url": f"{omnitron}/api/v1", "base_url": f"{omnitron}/api/v1"},
+            "timeouts": {"read": 6000, "connect": 6000},
+            "endpoint_conf": [
+                {"endpoint": name, "base_url": f"{root}{API_PREFIX}", "auth": {"token": tokens[name]}}
+                for name in ENDPOINTS
+            ],
+        },
+    }
+
+
+def webhook_subscriptions(base_url: str, token: str, *, secret_key: str | None = None) -> list[dict[str, Any]]:
+    """One OMS webhook per event type (``POST {oms}/api/v1/whisperer/hooks/`` bodies)."""
+    root = f"{base_url.rstrip('/')}{API_PREFIX}"
+    targets = [(e, f"{root}/packages/") for e in PACKAGE_CREATED_EVENTS]
+    targets += [(e, f"{root}/packages/update-status/") for e in PACKAGE_STATUS_EVENTS]
+    return [{"event_type": event, "target_url": url, "additional_headers": {"Authorization": f"Token {token}"},
+             "secret_key": secret_key, "retry_countdown_config": {"choice": "exponential", "kwargs": {}}}
+            for event, url in targets]
+
+
+def setup_document(config: OmsConfig, base_url: str, tokens: Mapping[str, str], *, secret_key: str | None = None,
+                   omnitron_url: str | None = None, omnitron_username: str | None = None,
+                   rotated: bool = True) -> dict[str, Any]:
+    """Everything ``oms-bridge oms settings`` prints, as one JSON-ready document."""
+    channel = ({"mode": "static", "id": config.channel_id, "code": config.channel_code, "name": config.channel_name,
+                "note": "one static OMS channel is sent with every order; the OMS creates it with the first order, "
+                        "so configure channel-dependent scenarios after the first order has arrived"}
+               if config.channel_mode == "static" else
+               {"mode": "per_channel", "note": "each marketplace channel is its own OMS channel (id = bridge channel "
+                                               "id, code = its oms_channel_code or value)"})
+    return {
+        "warning": ("these tokens were generated now: the tokens the OMS had before no longer work. "
+                    "Enter all of them in the OMS.") if rotated else None,
+        "bridge_base_url": base_url,
+        "OMNITRON_CLIENT_SETTINGS": client_settings(base_url, tokens, omnitron_url=omnitron_url,
+                                                    omnitron_username=omnitron_username),
+        "supplier_code": config.supplier_code,
+        "channel": channel,
+        "webhooks": webhook_subscriptions(base_url, tokens[WEBHOOK_ENDPOINT], secret_key=secret_key),
+        "hmac": ({"header": config.hmac_header, "algorithm": "hex HMAC-SHA256 of the raw body",
+                  "secret_key": secret_key} if secret_key else None),
+    }
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    """The document as copy-and-paste steps for the OMS admin."""
+    import json
+
+    def block(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, indent=2)
+
+    out = []
+    if doc.get("warning"):
+        out.append(f"NOTE: {doc['warning']}\n")
+    out.append("1. OMS Application Settings → add/replace the setting OMNITRON_CLIENT_SETTINGS "
+               "(fill in the Omnitron user and password; `urls` point at Omnitron):")
+    out.append(block(doc["OMNITRON_CLIENT_SETTINGS"]))
+    out.append("\n2. OMS Application Settings → Seller Center supplier_code:")
+    out.append(f"   {doc['supplier_code']}")
+    out.append(f"\n3. Channel: {doc['channel']['note']}.")
+    out.append("\n4. OMS → Webhook Services: create one webhook per event (UI or API). API, one call each:")
+    for hook in doc["webhooks"]:
+        out.append("curl -X POST -H \"Authorization: Token $OMS_LOGIN_TOKEN\" -H \"Content-Type: application/json\" "
+                   f"-d '{json.dumps(hook, ensure_ascii=False)}' \"$OMS_URL/api/v1/whisperer/hooks/\"")
+    if doc.get("hmac"):
+        out.append(f"\n5. Webhook signatures: header {doc['hmac']['header']}, {doc['hmac']['algorithm']}; "
+                   "the secret_key above is set on every webhook.")
+    out.append("\nTurn off the Omnitron webhooks cancellation_plan.created/updated, order.created/updated, "
+               "retail_store.created/updated ({omnitron}/api/v1/whisperer/hooks/?limit=999).")
+    return "\n".join(out)

@@ -1,0 +1,347 @@
+"""Package webhooks from the OMS: ``POST packages/`` (``package.created``) and
+``POST packages/update-status/`` (``package.status.<state>``).
+
+Envelope (spec §4.2): ``{"event": {"type", "uuid"}, "payload": {<OMS package>}}``. The package is
+keyed on ``payload.id``; its state is ``payload.state.enum_value`` (name in ``state.name``).
+
+- **Auth**: the token named ``webhooks`` in ``Authorization: Token <token>`` (the subscription's
+  ``additional_headers``); when an HMAC secret is configured (``oms settings --hmac``), also the hex
+  HMAC-SHA256 of the raw body in the header ``OmsConfig.hmac_header`` (default ``X-Signature``).
+- **Idempotent**: every event is recorded in ``oms_webhook_event`` (unique ``event.uuid``) in the
+  same transaction as its effect; a second delivery of the same uuid answers ``duplicate`` and
+  changes nothing.
+- **Ordering rule**: an event's time is ``payload.state.modified_date`` (the OMS's time of that
+  state), else ``payload.modified_date``, else the time it was received. It becomes the package's
+  current state only when that time is not older than the current state's time (ties: the later
+  arrival wins). An older event is still kept in the history (``is_applied='N'``, outcome
+  ``stale``), so a late ``package.created`` never turns a shipped package back into waiting.
+- **Unknown states**: a code missing from ``OmsConfig.package_states`` is stored as received, the
+  answer says ``unknown_state`` and a warning is logged; never a 500. The slug of a
+  ``package.status.<slug>`` event type is trusted when the code is unknown.
+- **Malformed bodies**: 400 with ``{"detail": "<field>: <problem>", "field": "<field>"}``.
+- **Linking to the order**: through ``packageitem_set[].order_item`` (our item ids, which the OMS
+  holds as ``omnitron_id``), else through ``order_number`` when it names exactly one order.
+- **Push-back**: when the current state becomes one of ``OmsConfig.ship_states`` (``shipped``),
+  the order's ``logistics`` delivery row is armed with ``action="ship"``; channels/logistics.py
+  pushes the tracking number to the marketplace. Tracking and carrier are read from
+  ``payload.tracking_number`` / ``payload.shipment.tracking_number`` / ``…awb_number`` and
+  ``payload.cargo_company`` / ``payload.shipment.cargo_company`` (a name, an ``erp_code`` or an
+  object holding either).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oms_bridge.oms.auth import hmac_secret, verify_hmac
+from oms_bridge.oms.config import HMAC_SECRET_NAME, WEBHOOK_ENDPOINT, OmsConfig, oms_config
+from oms_bridge.oms.deps import token_guard
+from oms_bridge.oms.filters import FilterError, parse_datetime
+from oms_bridge.settings import get_settings
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Order, Package, utcnow
+from oms_bridge.store.models.oms import OmsApiToken, OmsOrderItem, OmsPackageState, OmsWebhookEvent
+from oms_bridge.store.outbox import arm
+from oms_bridge.vault import Vault
+
+__all__ = ["router", "Envelope", "WebhookError", "parse_envelope", "apply_event"]
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+
+class WebhookError(FilterError):
+    """The body is not a usable webhook; ``field`` names the culprit (dotted path)."""
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a package webhook says, validated."""
+
+    kind: str  # "created" | "status"
+    event_type: str
+    event_uuid: str
+    package_id: str
+    state_code: str | None
+    state_name: str | None
+    state_at: datetime | None
+    order_number: str | None
+    item_ids: tuple[int, ...]
+    tracking_number: str | None
+    carrier: str | None
+    invoice_number: str | None
+    payload: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def type_slug(self) -> str | None:
+        prefix = "package.status."
+        return self.event_type[len(prefix):] or None if self.event_type.startswith(prefix) else None
+
+
+def _obj(value: Any, where: str, *, required: bool = True) -> dict[str, Any] | None:
+    if value is None and not required:
+        return None
+    if not isinstance(value, dict):
+        raise WebhookError(where, "required, an object" if value is None else "must be an object")
+    return value
+
+
+def _text(value: Any, where: str, *, required: bool = False, max_len: int = 120) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise WebhookError(where, "required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise WebhookError(where, "must be a string or an integer")
+    text = str(value).strip()
+    if required and not text:
+        raise WebhookError(where, "required")
+    if len(text) > max_len:
+        raise WebhookError(where, f"longer than {max_len} characters")
+    return text or None
+
+
+def _name_of(value: Any, where: str) -> str | None:
+    """A carrier given as a string, or an object with erp_code/name/shipping_company."""
+    if isinstance(value, dict):
+        for key in ("erp_code", "shipping_company", "name", "code"):
+            if value.get(key):
+                return _text(value[key], f"{where}.{key}")
+        return None
+    return _text(value, where)
+
+
+def _item_ids(items: Any) -> tuple[int, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise WebhookError("payload.packageitem_set", "must be a list")
+    ids = []
+    for n, entry in enumerate(items):
+        if not isinstance(entry, dict):
+            raise WebhookError(f"payload.packageitem_set[{n}]", "must be an object")
+        ref = entry.get("order_item", entry.get("order_item_id"))
+        if isinstance(ref, dict):
+            ref = ref.get("omnitron_id")
+        if isinstance(ref, int) and not isinstance(ref, bool) and 0 < ref < 2**31:
+            ids.append(ref)
+        elif isinstance(ref, str) and ref.isdigit() and int(ref) < 2**31:
+            ids.append(int(ref))
+    return tuple(ids)
+
+
+def parse_envelope(body: bytes, kind: str) -> Envelope:
+    """Validate a webhook body (PURE); raises :class:`WebhookError` naming the field."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookError("body", "not valid JSON") from None
+    data = _obj(data, "body")
+    event = _obj(data.get("event"), "event")
+    event_type = _text(event.get("type"), "event.type", required=True, max_len=80)
+    event_uuid = _text(event.get("uuid"), "event.uuid", required=True, max_len=64)
+    if kind == "created" and event_type != "package.created":
+        raise WebhookError("event.type", f"expected 'package.created' at packages/, got {event_type!r}")
+    if kind == "status" and not event_type.startswith("package.status."):
+        raise WebhookError("event.type",
+                           f"expected 'package.status.<state>' at packages/update-status/, got {event_type!r}")
+    payload = _obj(data.get("payload"), "payload")
+    package_id = _text(payload.get("id"), "payload.id", required=True, max_len=64)
+    state = _obj(payload.get("state"), "payload.state", required=(kind == "status"))
+    code = name = None
+    state_at = None
+    if state is not None:
+        code = _text(state.get("enum_value"), "payload.state.enum_value", required=True, max_len=20)
+        name = _text(state.get("name"), "payload.state.name")
+        state_at = _when(state.get("modified_date"), "payload.state.modified_date")
+    state_at = state_at or _when(payload.get("modified_date"), "payload.modified_date")
+    shipment = _obj(payload.get("shipment"), "payload.shipment", required=False) or {}
+    tracking = (_text(payload.get("tracking_number"), "payload.tracking_number")
+                or _text(shipment.get("tracking_number"), "payload.shipment.tracking_number")
+                or _text(shipment.get("awb_number"), "payload.shipment.awb_number"))
+    carrier = (_name_of(payload.get("cargo_company"), "payload.cargo_company")
+               or _name_of(shipment.get("cargo_company"), "payload.shipment.cargo_company")
+               or _name_of(shipment.get("shipping_company"), "payload.shipment.shipping_company"))
+    return Envelope(
+        kind=kind, event_type=event_type, event_uuid=event_uuid, package_id=package_id, state_code=code,
+        state_name=name, state_at=state_at, order_number=_text(payload.get("order_number"), "payload.order_number",
+                                                                max_len=64),
+        item_ids=_item_ids(payload.get("packageitem_set")), tracking_number=tracking, carrier=carrier,
+        invoice_number=_text(payload.get("invoice_number"), "payload.invoice_number"), payload=payload,
+    )
+
+
+def _when(value: Any, where: str) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise WebhookError(where, "must be an ISO 8601 date-time string")
+    try:
+        return parse_datetime(where, value)
+    except FilterError as exc:
+        raise WebhookError(where, exc.message) from None
+
+
+def _package(session: Session, env: Envelope) -> Package:
+    stmt = select(Package).where(Package.external_id == env.package_id)
+    pkg = session.scalars(stmt).one_or_none()
+    if pkg is None:
+        try:
+            with session.begin_nested():
+                pkg = Package(external_id=env.package_id)
+                session.add(pkg)
+                session.flush()
+        except IntegrityError:
+            pkg = session.scalars(stmt).one()
+    return pkg
+
+
+def _link(session: Session, pkg: Package, env: Envelope) -> tuple[Order | None, str | None]:
+    """The package's order, or None with the reason it cannot be linked."""
+    if pkg.oms_order_id is not None:
+        return session.get(Order, pkg.oms_order_id), None
+    if env.item_ids:
+        order_ids = set(session.scalars(select(OmsOrderItem.oms_order_id).where(
+            OmsOrderItem.id.in_(env.item_ids))).all())
+        if len(order_ids) == 1:
+            return session.get(Order, order_ids.pop()), None
+    number = env.order_number or pkg.order_number
+    if not number:
+        return None, "the package names no order (no packageitem_set order items, no order_number)"
+    orders = session.scalars(select(Order).where(Order.external_id == number).limit(2)).all()
+    if len(orders) == 1:
+        return orders[0], None
+    if not orders:
+        return None, f"no order with number {number!r}"
+    return None, f"order number {number!r} is ambiguous (several channels); send packageitem_set order items"
+
+
+def _current_state_at(session: Session, pkg: Package) -> datetime | None:
+    return session.scalar(select(func.max(OmsPackageState.state_at)).where(
+        OmsPackageState.oms_package_id == pkg.id, OmsPackageState.is_applied == True))  # noqa: E712
+
+
+def apply_event(session: Session, env: Envelope, config: OmsConfig, *, raw: str,
+                now: datetime | None = None) -> dict[str, Any]:
+    """Record one webhook and apply it (see module doc); returns the JSON answer."""
+    now = now or utcnow()
+    event = OmsWebhookEvent(event_uuid=env.event_uuid, event_type=env.event_type,
+                            package_external_id=env.package_id, outcome="applied", received_at=now, raw_body=raw)
+    try:
+        with session.begin_nested():
+            session.add(event)
+            session.flush()
+    except IntegrityError:
+        return {"status": "duplicate", "event": env.event_uuid, "package": env.package_id,
+                "message": "this event was already received; nothing changed"}
+    pkg = _package(session, env)
+    order, link_problem = _link(session, pkg, env)
+    if order is not None:
+        pkg.oms_order_id = order.id
+    messages: list[str] = []
+    applied = True
+    slug = None
+    if env.state_code is not None:
+        slug = config.package_slug(env.state_code)
+        known = slug is not None
+        if not known:
+            slug = env.type_slug
+            messages.append(f"unknown package state code {env.state_code!r} ({env.state_name or 'no name'}) stored"
+                            + (f"; treated as {slug!r} from the event type" if slug else "")
+                            + "; add it to [oms_bridge.oms.package_states]")
+            log.warning("OMS package %s: %s", env.package_id, messages[-1])
+        state_at = env.state_at or now
+        current_at = _current_state_at(session, pkg)
+        applied = current_at is None or state_at >= current_at
+        session.add(OmsPackageState(oms_package_id=pkg.id, state_code=env.state_code, state_name=env.state_name,
+                                    state_slug=slug, is_known=known, is_applied=applied, event_uuid=env.event_uuid,
+                                    event_type=env.event_type, state_at=state_at))
+        if applied:
+            pkg.state_code, pkg.state_name = env.state_code, env.state_name or slug
+        else:
+            messages.append(f"older than the package's current state ({current_at.isoformat()}); kept in history only")
+        event.outcome = "applied" if applied and known else ("stale" if not applied else "unknown_state")
+    tracking_before = pkg.tracking_number
+    for attr, value in (("order_number", env.order_number), ("tracking_number", env.tracking_number),
+                        ("carrier", env.carrier), ("invoice_number", env.invoice_number)):
+        if value is not None and (applied or getattr(pkg, attr) is None):
+            setattr(pkg, attr, value)
+    pkg.raw_payload = json.dumps(env.payload, ensure_ascii=False) if applied else pkg.raw_payload
+    if link_problem:
+        messages.append(f"not linked to an order: {link_problem}")
+        if event.outcome == "applied":
+            event.outcome = "unlinked"
+    current_slug = config.package_slug(pkg.state_code) or (slug if applied else None)
+    armed = False
+    if order is not None and current_slug in config.ship_states and (
+            (applied and env.state_code is not None) or pkg.tracking_number != tracking_before):
+        arm(session, order, ["logistics"], action="ship")
+        armed = True
+    event.message = "; ".join(messages) or None
+    session.flush()
+    return {"status": event.outcome, "event": env.event_uuid, "package": env.package_id,
+            "state": pkg.state_code, "order": order.id if order else None, "logistics_armed": armed,
+            "message": event.message}
+
+
+def _error(status: int, field_name: str, message: str) -> JSONResponse:
+    return JSONResponse({"detail": f"{field_name}: {message}" if field_name else message, "field": field_name},
+                        status_code=status)
+
+
+def _handle(kind: str, body: bytes, signature: str | None) -> JSONResponse:
+    settings = get_settings()
+    config = oms_config(settings)
+    try:
+        env = parse_envelope(body, kind)
+    except WebhookError as exc:
+        return _error(400, exc.field, exc.message)
+    with session_scope(settings, immediate=True) as session:
+        secret = hmac_secret(session, Vault.from_settings(settings)) if _hmac_enabled(session) else None
+        if secret is not None and not verify_hmac(secret, body, signature):
+            return _error(401, config.hmac_header, "missing or invalid HMAC-SHA256 signature of the body")
+        answer = apply_event(session, env, config, raw=body.decode("utf-8", "replace"))
+    return JSONResponse(answer, status_code=200)
+
+
+def _hmac_enabled(session: Session) -> bool:
+    """Checked before building the vault, so webhooks work without a key when HMAC is off."""
+    return session.scalar(select(func.count()).select_from(OmsApiToken).where(
+        OmsApiToken.endpoint == HMAC_SECRET_NAME, OmsApiToken.secret_enc.is_not(None))) > 0
+
+
+async def _receive(kind: str, request: Request) -> JSONResponse:
+    body = await request.body()
+    header = oms_config(get_settings()).hmac_header
+    return await run_in_threadpool(_handle, kind, body, request.headers.get(header))
+
+
+_WEBHOOK_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["event", "payload"],
+    "properties": {"event": {"type": "object", "required": ["type", "uuid"],
+                             "properties": {"type": {"type": "string"}, "uuid": {"type": "string"}}},
+                   "payload": {"type": "object"}}}}}}}
+
+
+@router.post("/packages/", dependencies=[Depends(token_guard(WEBHOOK_ENDPOINT))], openapi_extra=_WEBHOOK_BODY)
+async def package_created(request: Request) -> JSONResponse:
+    """``package.created``."""
+    return await _receive("created", request)
+
+
+@router.post("/packages/update-status/", dependencies=[Depends(token_guard(WEBHOOK_ENDPOINT))],
+             openapi_extra=_WEBHOOK_BODY)
+async def package_status(request: Request) -> JSONResponse:
+    """``package.status.<state>``."""
+    return await _receive("status", request)

@@ -1,0 +1,187 @@
+"""The pull API as an OMS configured from `oms-bridge oms settings` sees it."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from click.testing import CliRunner
+from oms_fake_client import FakeOms
+from oms_helpers import T0, add_channel, add_order, bump_order, setup_json
+from sqlalchemy import select
+
+from oms_bridge.cli.main import cli
+from oms_bridge.oms.config import ENDPOINTS
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Delivery
+from oms_bridge.store.models.oms import OmsApiToken, OmsCity, OmsTownship
+
+
+def test_oms_settings_lists_every_endpoint_with_its_own_token(sqlite_settings):
+    doc = setup_json()
+    conf = doc["OMNITRON_CLIENT_SETTINGS"]["json_value"]["endpoint_conf"]
+    assert [e["endpoint"] for e in conf] == list(ENDPOINTS)
+    assert all(e["base_url"] == "http://127.0.0.1:8765/api/v1/applications/oms" for e in conf)
+    tokens = [e["auth"]["token"] for e in conf]
+    assert len(set(tokens)) == len(tokens) and all(len(t) >= 40 for t in tokens)
+    assert doc["supplier_code"] == "OMS-BRIDGE" and "no longer work" in doc["warning"]
+    hooks = {h["event_type"]: h["target_url"] for h in doc["webhooks"]}
+    assert hooks["package.created"].endswith("/api/v1/applications/oms/packages/")
+    assert hooks["package.status.shipped"].endswith("/api/v1/applications/oms/packages/update-status/")
+    assert len(hooks) == 9
+    assert doc["channel"]["mode"] == "static" and "first order" in doc["channel"]["note"]
+    with session_scope(sqlite_settings) as s:  # only hashes are stored
+        stored = {r.endpoint: r.token_hash for r in s.scalars(select(OmsApiToken))}
+    assert set(tokens).isdisjoint(stored.values())
+    text = CliRunner().invoke(cli, ["oms", "settings"]).output
+    assert "OMNITRON_CLIENT_SETTINGS" in text and "whisperer/hooks" in text and "no longer work" in text
+
+
+def test_oms_client_pulls_every_endpoint(oms: FakeOms, sqlite_settings, channel_id):
+    o1 = add_order(sqlite_settings, channel_id, "2603010001",
+                   lines=(("TEA-OOLONG-150", "烏龍茶", "3", "480", "10"), ("MUG-CER-350", "馬克杯", "1", "299", "0")))
+    add_order(sqlite_settings, channel_id, "2603010002", city="高雄市", district="前鎮區", zipcode="806")
+    add_order(sqlite_settings, channel_id, "held-1", held=True)
+
+    orders = oms.pull_all("orders", limit=1)
+    assert [o["number"] for o in orders] == ["2603010001", "2603010002"]
+    first = orders[0]
+    assert first["pk"] == first["id"] == o1 and first["status"] == "400" and first["currency"] == "twd"
+    assert first["amount"] == "1789.00" and first["shipping_amount"] == "60.00"
+    assert first["customer"]["last_name"] == "陳" and first["customer"]["first_name"] == "怡君"
+    items = first["orderitem_set"]
+    assert len(items) == 4  # one per unit: 3 tea + 1 mug
+    assert [i["product"]["sku"] for i in items] == ["TEA-OOLONG-150"] * 3 + ["MUG-CER-350"]
+    assert [i["discount_amount"] for i in items[:3]] == ["3.34", "3.33", "3.33"]
+    assert sum(Decimal(i["discount_amount"]) for i in items) == Decimal("10")
+    assert all(i["status"] == "400" and i["price_currency"] == "twd" and i["tax_rate"] == "5.00" for i in items)
+
+    cities = oms.pull_all("cities", limit=100)
+    townships = oms.pull_all("townships", limit=500)
+    districts = oms.pull_all("districts", limit=500)
+    countries = oms.pull_all("countries")
+    assert len(cities) == 22 and len(townships) == 368 and len(districts) == 368
+    assert countries == oms.pull_all("countries_with_code", code="tw")
+    assert countries[0]["code"] == "TW"
+    for name in ("countries_count", "townships_count", "districts_count"):
+        resp = oms.get(name)
+        assert resp.status_code == 200
+    assert oms.get("townships_count").json() == {"count": 368}
+    assert oms.get("districts_count", city=cities[0]["pk"]).json() == {"count": 12}
+
+    # The order's address resolves to catalogue ids the OMS has pulled.
+    addr = first["shipping_address"]
+    assert addr["country"]["pk"] == countries[0]["pk"]
+    city = next(c for c in cities if c["pk"] == addr["city"]["pk"])
+    township = next(t for t in townships if t["pk"] == addr["township"]["pk"])
+    district = next(d for d in districts if d["pk"] == addr["district"]["pk"])
+    assert (city["name"], township["name"], township["postcode"]) == ("臺北市", "大安區", "106")
+    assert district["township"] == township["pk"] and township["city"] == city["pk"]
+
+    item_rows = oms.pull_all("orderitem_set", limit=3)
+    assert [i["id"] for i in item_rows] == [i["id"] for o in orders for i in o["orderitem_set"]]
+    assert oms.pull_all("cancellation_plans") == []
+    detail = oms.get("orders", o1).json()
+    assert detail["number"] == "2603010001" and detail["orderitem_set"] == items
+
+
+def test_oms_read_marks_delivery_sent_and_change_shows_again(oms: FakeOms, sqlite_settings, channel_id):
+    oid = add_order(sqlite_settings, channel_id, "A1")
+    before = oms.get("orders").json()["results"][0]["modified_date"]
+    with session_scope(sqlite_settings) as s:
+        row = s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one()
+        assert (row.state, row.delivered_version) == ("sent", 1)
+    bump_order(sqlite_settings, oid, status="cancelled")
+    with session_scope(sqlite_settings) as s:
+        assert s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one().state == "pending"
+    changed = oms.pull_all("orders", modified_date__gte=before)
+    assert [o["status"] for o in changed] == ["100"]
+    with session_scope(sqlite_settings) as s:
+        row = s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one()
+        assert (row.state, row.delivered_version) == ("sent", 2)
+
+
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_oms_every_endpoint_refuses_missing_and_wrong_tokens(oms: FakeOms, app_client, endpoint):
+    url = oms.url(endpoint)
+    send = app_client.post if endpoint == "order_item_bulk_update" else app_client.get
+    kwargs = {"json": [{"id": 1}]} if endpoint == "order_item_bulk_update" else {}
+    other = oms.conf["orders" if endpoint != "orders" else "cities"]["auth"]["token"]
+    for headers in ({}, {"Authorization": "Token nope"}, {"Authorization": "Basic abc"},
+                    {"Authorization": f"Token {other}"}):
+        resp = send(url, headers=headers, **kwargs)
+        assert resp.status_code == 401, (endpoint, headers, resp.text)
+        assert resp.json()["detail"] and resp.headers["www-authenticate"] == "Token"
+
+
+def test_oms_rotate_token_retires_the_old_one(oms: FakeOms, app_client):
+    assert oms.get("cities").status_code == 200
+    result = CliRunner().invoke(cli, ["oms", "rotate-token", "--endpoint", "cities", "--json"])
+    assert result.exit_code == 0, result.output
+    new = json.loads(result.output)["rotated"]["cities"]
+    assert oms.get("cities").status_code == 401
+    assert oms.get("townships").status_code == 200  # others untouched
+    oms.conf["cities"]["auth"]["token"] = new
+    assert oms.get("cities").status_code == 200
+    bad = CliRunner().invoke(cli, ["oms", "rotate-token", "--endpoint", "nope"])
+    assert bad.exit_code == 1 and "unknown endpoint 'nope'" in bad.output
+
+
+def test_oms_paging_and_filters(oms: FakeOms, sqlite_settings, channel_id):
+    ids = [add_order(sqlite_settings, channel_id, f"N{n}", created=T0 + timedelta(days=n),
+                     status=("paid", "shipped", "cancelled")[n % 3]) for n in range(7)]
+    page2 = oms.get("orders", limit=3, page=2).json()
+    assert page2["count"] == 7 and [o["id"] for o in page2["results"]] == ids[3:6]
+    assert "page=3" in page2["next"] and "page=1" in page2["previous"]
+    assert oms.get("orders", limit=3, page=9).status_code == 404
+    assert [o["number"] for o in oms.pull_all("orders", status="500")] == ["N1", "N4"]
+    assert [o["number"] for o in oms.pull_all("orders", status__in="500,100")] == ["N1", "N2", "N4", "N5"]
+    assert [o["number"] for o in oms.pull_all("orders", number="N3")] == ["N3"]
+    assert [o["id"] for o in oms.pull_all("orders", id__in=f"{ids[0]},{ids[6]}")] == [ids[0], ids[6]]
+    placed = oms.pull_all("orders", date_placed__gte=(T0 + timedelta(days=5)).isoformat())
+    assert [o["number"] for o in placed] == ["N5", "N6"]
+    assert [o["number"] for o in oms.pull_all("orders", date_placed__lte="2026-03-02")] == ["N0"]
+    assert len(oms.pull_all("orders", channel="oms-bridge")) == 7
+    assert oms.pull_all("orders", channel="other") == []
+    for params, field in (({"modified_date__gte": "yesterday"}, "modified_date__gte"),
+                          ({"id__in": "1,x"}, "id__in"), ({"limit": 0}, "limit"), ({"page": 0}, "page")):
+        resp = oms.get("orders", **params)
+        assert resp.status_code in (400, 422), resp.text
+        assert field in resp.text
+    assert oms.get("orders", 999999).status_code == 404
+    assert oms.get("cities", is_active="maybe").status_code == 400
+
+
+def test_oms_per_channel_mode_uses_marketplace_channels(app_client, sqlite_settings, home):
+    (home / "config.toml").write_text('[oms_bridge.oms]\nchannel_mode = "per_channel"\n', encoding="utf-8")
+    from oms_bridge.settings import reset_settings
+
+    reset_settings()
+    a = add_channel(sqlite_settings, value="shopee-a", oms_channel_code="SHOPEE-A")
+    b = add_channel(sqlite_settings, value="momo-b", platform_type="momo")
+    add_order(sqlite_settings, a, "X1")
+    add_order(sqlite_settings, b, "X2")
+    oms = FakeOms.from_setup(setup_json(), app_client)
+    orders = oms.pull_all("orders")
+    assert [(o["channel"], o["channel_code"]) for o in orders] == [(a, "SHOPEE-A"), (b, "momo-b")]
+    assert [o["number"] for o in oms.pull_all("orders", channel="SHOPEE-A")] == ["X1"]
+    assert [o["number"] for o in oms.pull_all("orders", channel=str(b))] == ["X2"]
+
+
+def test_oms_unknown_places_join_the_catalogue(oms: FakeOms, sqlite_settings, channel_id):
+    add_order(sqlite_settings, channel_id, "P1", city="台北市", district="大安區", zipcode="106")  # 台 spelling
+    add_order(sqlite_settings, channel_id, "P2", state="新北市", city="板橋區", district=None, zipcode="220")
+    add_order(sqlite_settings, channel_id, "P3", city=None, district=None, zipcode="970")  # postcode only
+    add_order(sqlite_settings, channel_id, "P4", city="臺北市", district="天龍區", zipcode="999")  # unknown
+    orders = {o["number"]: o["shipping_address"] for o in oms.pull_all("orders")}
+    assert (orders["P1"]["city"]["name"], orders["P1"]["township"]["name"]) == ("臺北市", "大安區")
+    assert (orders["P2"]["city"]["name"], orders["P2"]["township"]["name"]) == ("新北市", "板橋區")
+    assert (orders["P3"]["city"]["name"], orders["P3"]["township"]["name"]) == ("花蓮縣", "花蓮市")
+    assert orders["P4"]["township"]["name"] == "天龍區" and orders["P4"]["district"]["name"] == "天龍區"
+    assert oms.get("townships_count").json() == {"count": 369}
+    with session_scope(sqlite_settings) as s:
+        added = s.scalars(select(OmsTownship).where(OmsTownship.source == "order")).all()
+        assert [t.name for t in added] == ["天龍區"]
+        assert s.scalars(select(OmsCity).where(OmsCity.source == "order")).all() == []
