@@ -1,8 +1,36 @@
-"""ERP destination commands: erp check/retry/connection, sku map/unmap/list/import."""
+"""ERP destination commands: erp connection/check/retry/status, sku map/unmap/list/import/unmapped.
+
+Passwords are read from a hidden prompt, ``--password-stdin`` or ``OMS_BRIDGE_ERP_PASSWORD``, stored
+encrypted (vault) and only ever shown masked. A fix re-arms exactly the held orders it cures:
+``sku map`` → ``missing_sku:<SKU>``; ``erp connection add/update`` → ``erp_login:<NAME>`` and
+``no_erp_connection``; a clean ``erp check`` → ``erp_config:*`` and ``erp_login:<NAME>``.
+"""
 
 from __future__ import annotations
 
+import csv
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
 import click
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
+from oms_bridge.erp.check import format_report, run_check
+from oms_bridge.erp.config import ErpConfigError, ErpOptions
+from oms_bridge.erp.delivery import client_for
+from oms_bridge.settings import get_settings
+from oms_bridge.store import outbox
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap
+from oms_bridge.vault import Vault, mask
+
+PASSWORD_ENV = "OMS_BRIDGE_ERP_PASSWORD"
 
 
 @click.group("erp")
@@ -13,3 +41,368 @@ def erp_group() -> None:
 @click.group("sku")
 def sku_group() -> None:
     """Marketplace SKU → iDempiere product mappings."""
+
+
+# -- erp connection -------------------------------------------------------------------------------
+@erp_group.group("connection")
+def connection_group() -> None:
+    """iDempiere login data (ADLoginRequest) per ERP server."""
+
+
+def _read_password(password_stdin: bool, prompt: bool) -> str | None:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if os.environ.get(PASSWORD_ENV):
+        return os.environ[PASSWORD_ENV]
+    if prompt:
+        return click.prompt("iDempiere password", hide_input=True)
+    return None
+
+
+def _parse_settings(settings_json: str | None, base: str | None = None) -> str | None:
+    if settings_json is None:
+        return base
+    try:
+        merged = {**(json.loads(base) if base else {}), **json.loads(settings_json)}
+        return ErpOptions.from_json(json.dumps(merged)).to_json()
+    except json.JSONDecodeError as exc:
+        fail(f"--settings is not valid JSON: {exc}")
+    except ErpConfigError as exc:
+        fail(str(exc))
+
+
+def _connection(session: Session, name: str | None) -> ErpConnection:
+    if name:
+        conn = session.scalars(select(ErpConnection).where(ErpConnection.value == name)).first()
+        if conn is None:
+            fail(f"no ERP connection named {name!r} (see: oms-bridge erp connection list)")
+        return conn
+    conns = session.scalars(select(ErpConnection)).all()
+    if len(conns) != 1:
+        fail("name the ERP connection with --connection" if conns else
+             "no ERP connection yet: oms-bridge erp connection add NAME --url ...")
+    return conns[0]
+
+
+def _describe(conn: ErpConnection) -> dict[str, Any]:
+    return {"name": conn.value, "url": conn.url, "user": conn.username, "password": "****" if conn.password_enc else "",
+            "client_id": conn.erp_client_id, "role_id": conn.erp_role_id, "org_id": conn.erp_org_id,
+            "warehouse_id": conn.erp_warehouse_id, "lang": conn.lang, "stage": conn.stage,
+            "settings": json.loads(conn.settings_json) if conn.settings_json else {}, "active": bool(conn.isactive)}
+
+
+_CONN_OPTIONS = [
+    click.option("--url", help="Base URL, e.g. https://erp:8443/ADInterface/services"),
+    click.option("--user", "username", help="iDempiere user (a role with RoleType empty or WS)."),
+    click.option("--client-id", type=int, help="AD_Client_ID (tenant)."),
+    click.option("--role-id", type=int, help="AD_Role_ID."),
+    click.option("--org-id", type=int, help="AD_Org_ID."),
+    click.option("--warehouse-id", type=int, help="M_Warehouse_ID."),
+    click.option("--lang", help="Login language (default en_US)."),
+    click.option("--stage", type=int, help="Minutes the server may reuse the session (<=0: never)."),
+    click.option("--settings", "settings_json", help="JSON options: service_types, cancel_doc_action, timezone, ..."),
+    click.option("--password-stdin", is_flag=True,
+                 help=f"Read the password from stdin (else ${PASSWORD_ENV} or a prompt)."),
+]
+
+
+def _conn_options(func_):
+    for option in reversed(_CONN_OPTIONS):
+        func_ = option(func_)
+    return func_
+
+
+@connection_group.command("add")
+@click.argument("name")
+@_conn_options
+def connection_add(name: str, url: str | None, username: str | None, client_id: int | None, role_id: int | None,
+                   org_id: int | None, warehouse_id: int | None, lang: str | None, stage: int | None,
+                   settings_json: str | None, password_stdin: bool) -> None:
+    """Add an ERP connection NAME."""
+    required = {"--url": url, "--user": username, "--client-id": client_id, "--role-id": role_id,
+                "--org-id": org_id, "--warehouse-id": warehouse_id}
+    missing = [k for k, v in required.items() if v is None]
+    if missing:
+        fail(f"missing {', '.join(missing)}")
+    with cli_errors():
+        settings = get_settings()
+        password = _read_password(password_stdin, prompt=True)
+        vault = Vault.from_settings(settings)
+        with session_scope(settings) as s:
+            if s.scalars(select(ErpConnection).where(ErpConnection.value == name)).first():
+                fail(f"ERP connection {name!r} exists; use: oms-bridge erp connection update {name}")
+            s.add(ErpConnection(value=name, url=url.rstrip("/"), username=username,
+                                password_enc=vault.encrypt(password), erp_client_id=client_id, erp_role_id=role_id,
+                                erp_org_id=org_id, erp_warehouse_id=warehouse_id, lang=lang or "en_US",
+                                stage=9 if stage is None else stage,
+                                settings_json=_parse_settings(settings_json)))
+            rearmed = outbox.rearm_held(s, "erp", code="no_erp_connection")
+    click.echo(f"ERP connection {name} added (password {mask(password)})." +
+               (f" {rearmed} held order(s) re-armed." if rearmed else ""))
+
+
+@connection_group.command("update")
+@click.argument("name")
+@_conn_options
+@click.option("--password", "change_password", is_flag=True, help="Change the password (prompt/stdin/env).")
+def connection_update(name: str, url: str | None, username: str | None, client_id: int | None, role_id: int | None,
+                      org_id: int | None, warehouse_id: int | None, lang: str | None, stage: int | None,
+                      settings_json: str | None, password_stdin: bool, change_password: bool) -> None:
+    """Change an ERP connection; orders held for its login are re-armed."""
+    with cli_errors():
+        settings = get_settings()
+        with session_scope(settings) as s:
+            conn = _connection(s, name)
+            for attr, value in (("url", url and url.rstrip("/")), ("username", username),
+                                ("erp_client_id", client_id), ("erp_role_id", role_id), ("erp_org_id", org_id),
+                                ("erp_warehouse_id", warehouse_id), ("lang", lang), ("stage", stage)):
+                if value is not None:
+                    setattr(conn, attr, value)
+            conn.settings_json = _parse_settings(settings_json, conn.settings_json)
+            if change_password or password_stdin:
+                conn.password_enc = Vault.from_settings(settings).encrypt(_read_password(password_stdin, True))
+            rearmed = outbox.rearm_held(s, "erp", code=f"erp_login:{name}")
+            rearmed += outbox.rearm_held(s, "erp", code="no_erp_connection")
+    click.echo(f"ERP connection {name} updated." + (f" {rearmed} held order(s) re-armed." if rearmed else ""))
+
+
+@connection_group.command("list")
+@json_option
+def connection_list(as_json: bool) -> None:
+    """List ERP connections (passwords masked)."""
+    with cli_errors(), session_scope(get_settings()) as s:
+        rows = [_describe(c) for c in s.scalars(select(ErpConnection).order_by(ErpConnection.value))]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no ERP connections")
+    for r in rows:
+        click.echo(f"{r['name']}\t{r['url']}\tuser={r['user']} client={r['client_id']} role={r['role_id']} "
+                   f"org={r['org_id']} warehouse={r['warehouse_id']}")
+
+
+@connection_group.command("show")
+@click.argument("name")
+@json_option
+def connection_show(name: str, as_json: bool) -> None:
+    """Show one ERP connection (password masked)."""
+    with cli_errors(), session_scope(get_settings()) as s:
+        data = _describe(_connection(s, name))
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
+
+
+# -- erp check / retry / status -------------------------------------------------------------------
+@erp_group.command("check")
+@click.option("--connection", "name", help="ERP connection name (default: the only one).")
+def check_command(name: str | None) -> None:
+    """Log in, probe every service type, and print what the iDempiere admin still has to set up."""
+    with cli_errors():
+        settings = get_settings()
+        with session_scope(settings) as s:
+            conn = _connection(s, name)
+            try:
+                options = ErpOptions.from_json(conn.settings_json)
+            except ErpConfigError as exc:
+                fail(f"ERP connection {conn.value}: {exc}")
+            client = client_for(conn, settings, options)
+            report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id)
+            rearmed = 0
+            if report.ok:
+                rearmed = outbox.rearm_held(s, "erp", code_prefix="erp_config:")
+                rearmed += outbox.rearm_held(s, "erp", code=f"erp_login:{conn.value}")
+    click.echo(format_report(report))
+    if rearmed:
+        click.echo(f"{rearmed} held order(s) re-armed.")
+    if not report.ok:
+        sys.exit(1)
+
+
+@erp_group.command("retry")
+@click.option("--order", "order_number", help="Marketplace order number.")
+@click.option("--channel", "channel_name", help="All held/dead orders of this channel.")
+@click.option("--all-held", is_flag=True, help="Every held or dead ERP delivery.")
+def retry_command(order_number: str | None, channel_name: str | None, all_held: bool) -> None:
+    """Put held/dead/retrying ERP deliveries back to pending."""
+    if sum(bool(x) for x in (order_number, channel_name, all_held)) != 1:
+        fail("give exactly one of --order NUMBER, --channel NAME, --all-held")
+    with cli_errors(), session_scope(get_settings()) as s:
+        if all_held:
+            count = outbox.rearm(s, "erp")
+        else:
+            query = select(Order.id)
+            if order_number:
+                query = query.where(Order.external_id == order_number)
+            else:
+                channel = s.scalars(select(Channel).where(Channel.value == channel_name)).first()
+                if channel is None:
+                    fail(f"no channel named {channel_name!r}")
+                query = query.where(Order.oms_channel_id == channel.id)
+            ids = list(s.scalars(query))
+            if order_number and not ids:
+                fail(f"no stored order {order_number!r}")
+            count = outbox.rearm(s, "erp", order_ids=ids)
+    click.echo(f"{count} ERP deliver{'y' if count == 1 else 'ies'} re-armed")
+
+
+@erp_group.command("status")
+@json_option
+def status_command(as_json: bool) -> None:
+    """ERP delivery counts per state and the reasons orders are held."""
+    with cli_errors(), session_scope(get_settings()) as s:
+        states = dict(s.execute(select(Delivery.state, func.count()).where(Delivery.destination == "erp")
+                                .group_by(Delivery.state)).all())
+        reasons = Counter(r for r in s.scalars(select(Delivery.last_error).where(
+            Delivery.destination == "erp", Delivery.state.in_(["held", "dead"]))) if r)
+    data = {"states": states, "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()]}
+    if as_json:
+        emit_json(data)
+        return
+    click.echo("ERP deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"))
+    for item in data["held_reasons"]:
+        click.echo(f"  {item['orders']:>5}  {item['reason']}")
+
+
+# -- sku ------------------------------------------------------------------------------------------
+def _channel_id(s: Session, name: str | None) -> int:
+    if not name:
+        return 0
+    channel = s.scalars(select(Channel).where(Channel.value == name)).first()
+    if channel is None:
+        fail(f"no channel named {name!r}")
+    return channel.id
+
+
+def _map(s: Session, sku: str, product_id: int | None, value: str | None, scope: int) -> int:
+    """Create or change one mapping; returns how many held orders it re-armed."""
+    row = s.scalars(select(SkuMap).where(SkuMap.sku == sku, SkuMap.scope_channel_id == scope)).first()
+    if row is None:
+        row = SkuMap(sku=sku, scope_channel_id=scope)
+        s.add(row)
+    row.m_product_id, row.m_product_value, row.isactive = product_id, value, True
+    s.flush()
+    return outbox.rearm_held(s, "erp", code=f"missing_sku:{sku}")
+
+
+@sku_group.command("map")
+@click.argument("sku")
+@click.option("--product", "product_id", type=int, help="M_Product_ID.")
+@click.option("--value", help="M_Product.Value (search key), resolved at delivery time.")
+@click.option("--channel", "channel_name", help="Only for this channel (wins over the global mapping).")
+def sku_map(sku: str, product_id: int | None, value: str | None, channel_name: str | None) -> None:
+    """Map a marketplace SKU to an iDempiere product; re-arms the orders held for it."""
+    if (product_id is None) == (value is None):
+        fail("give exactly one of --product ID or --value VALUE")
+    with cli_errors(), session_scope(get_settings()) as s:
+        rearmed = _map(s, sku, product_id, value, _channel_id(s, channel_name))
+    target = f"product {product_id}" if product_id is not None else f"product value {value}"
+    click.echo(f"SKU {sku} → {target}" + (f" (channel {channel_name})" if channel_name else "") +
+               (f"; {rearmed} held order(s) re-armed" if rearmed else ""))
+
+
+@sku_group.command("unmap")
+@click.argument("sku")
+@click.option("--channel", "channel_name", help="Remove the channel-specific mapping only.")
+def sku_unmap(sku: str, channel_name: str | None) -> None:
+    """Remove a SKU mapping."""
+    with cli_errors(), session_scope(get_settings()) as s:
+        row = s.scalars(select(SkuMap).where(SkuMap.sku == sku,
+                                             SkuMap.scope_channel_id == _channel_id(s, channel_name))).first()
+        if row is None:
+            fail(f"SKU {sku} has no mapping" + (f" on channel {channel_name}" if channel_name else ""))
+        s.delete(row)
+    click.echo(f"SKU {sku} unmapped")
+
+
+@sku_group.command("list")
+@json_option
+def sku_list(as_json: bool) -> None:
+    """All SKU mappings."""
+    with cli_errors(), session_scope(get_settings()) as s:
+        names = {c.id: c.value for c in s.scalars(select(Channel))}
+        rows = [{"sku": m.sku, "channel": names.get(m.scope_channel_id) if m.scope_channel_id else None,
+                 "m_product_id": m.m_product_id, "m_product_value": m.m_product_value}
+                for m in s.scalars(select(SkuMap).order_by(SkuMap.sku, SkuMap.scope_channel_id))]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        target = r["m_product_id"] if r["m_product_id"] is not None else f"value={r['m_product_value']}"
+        click.echo(f"{r['sku']}\t{target}\t{r['channel'] or '(all channels)'}")
+
+
+@sku_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def sku_import(file: Path) -> None:
+    """Import mappings from CSV: header sku,m_product_id or sku,m_product_value (optional channel column).
+
+    Bad rows are reported with their line number and skipped; good rows are imported.
+    """
+    errors: list[str] = []
+    imported = rearmed = 0
+    with cli_errors(), session_scope(get_settings()) as s:
+        channels = {c.value: c.id for c in s.scalars(select(Channel))}
+        with file.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            if "sku" not in header or not ({"m_product_id", "m_product_value"} & set(header)):
+                fail(f"{file}: header must be sku,m_product_id or sku,m_product_value[,channel]; got "
+                     f"{','.join(header) or 'nothing'}")
+            for line_no, raw in enumerate(reader, start=2):
+                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+                problem, args = _import_row(row, channels)
+                if problem:
+                    errors.append(f"line {line_no}: {problem}")
+                    continue
+                rearmed += _map(s, *args)
+                imported += 1
+    for message in errors:
+        click.echo(message, err=True)
+    click.echo(f"{imported} mapping(s) imported, {len(errors)} row(s) skipped" +
+               (f"; {rearmed} held order(s) re-armed" if rearmed else ""))
+    if errors:
+        sys.exit(1)
+
+
+def _import_row(row: dict[str, str], channels: dict[str, int]) -> tuple[str | None, tuple]:
+    sku = row.get("sku", "")
+    if not sku:
+        return "sku is empty", ()
+    product, value = row.get("m_product_id", ""), row.get("m_product_value", "")
+    if product and value:
+        return f"SKU {sku}: give m_product_id or m_product_value, not both", ()
+    if not product and not value:
+        return f"SKU {sku}: no m_product_id or m_product_value", ()
+    product_id = None
+    if product:
+        if not product.isdigit() or int(product) <= 0:
+            return f"SKU {sku}: m_product_id {product!r} is not a positive whole number", ()
+        product_id = int(product)
+    channel = row.get("channel", "")
+    if channel and channel not in channels:
+        return f"SKU {sku}: unknown channel {channel!r}", ()
+    return None, (sku, product_id, value or None, channels.get(channel, 0))
+
+
+@sku_group.command("unmapped")
+@json_option
+def sku_unmapped(as_json: bool) -> None:
+    """SKUs that hold orders because no ERP product was found, with how many orders wait."""
+    with cli_errors(), session_scope(get_settings()) as s:
+        codes = Counter(s.scalars(select(Delivery.hold_code).where(
+            Delivery.destination == "erp", Delivery.state == "held", Delivery.hold_code.startswith("missing_sku:"))))
+        names = {sku: name for sku, name in s.execute(select(OrderLine.sku, OrderLine.name).where(
+            OrderLine.sku.in_([c.split(":", 1)[1] for c in codes])))}
+    rows = [{"sku": code.split(":", 1)[1], "orders": n, "name": names.get(code.split(":", 1)[1])}
+            for code, n in codes.most_common()]
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no held orders wait for a SKU mapping")
+    for r in rows:
+        click.echo(f"{r['sku']}\t{r['orders']} order(s)\t{r['name'] or ''}")

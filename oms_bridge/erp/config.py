@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["ErpOptions", "ChannelMapping", "ErpConfigError", "DEFAULT_SERVICE_TYPES", "SERVICE_ROLES"]
+__all__ = ["ErpOptions", "ChannelMapping", "ErpConfigError", "DEFAULT_SERVICE_TYPES", "SERVICE_ROLES", "ServiceSpec",
+           "SERVICE_SPECS"]
 
 DEFAULT_SERVICE_TYPES: dict[str, str] = {
     "composite": "OmsSyncOrder",
@@ -38,6 +39,69 @@ DEFAULT_SERVICE_TYPES: dict[str, str] = {
     "query_product": "OmsQueryProduct",
 }
 SERVICE_ROLES = tuple(DEFAULT_SERVICE_TYPES)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """What one service type must allow on the iDempiere side (the ``erp check`` checklist and the docs).
+
+    ``params``: WS_WebService_Para name → constant value (``None`` = Free). ``inputs``: the
+    WS_WebServiceFieldInput columns the bridge sends; ``identifiers``: those with IsIdentifier=Y.
+    """
+
+    purpose: str
+    web_service: str
+    method: str
+    table: str | None = None
+    params: tuple[tuple[str, str | None], ...] = ()
+    inputs: tuple[str, ...] = ()
+    identifiers: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+
+
+def _crud_params(table: str, action: str, *, free_filter: bool = False) -> tuple[tuple[str, str | None], ...]:
+    params: tuple[tuple[str, str | None], ...] = (("TableName", table), ("Action", action), ("RecordID", None))
+    return params + ((("Filter", None),) if free_filter else ())
+
+
+def _doc_params(doc_action: str | None) -> tuple[tuple[str, str | None], ...]:
+    return (("tableName", "C_Order"), ("docAction", doc_action), ("recordID", None), ("recordIDVariable", None))
+
+
+ORDER_COLUMNS = ("AD_Org_ID", "C_DocTypeTarget_ID", "IsSOTrx", "C_BPartner_ID", "C_BPartner_Location_ID",
+                 "M_Warehouse_ID", "M_PriceList_ID", "PaymentRule", "POReference", "C_OrderSource_ID",
+                 "DateOrdered", "DatePromised", "Description")
+ORDER_LINE_COLUMNS = ("C_Order_ID", "M_Product_ID", "C_Charge_ID", "QtyEntered", "QtyOrdered", "PriceEntered",
+                      "PriceActual", "Description")
+
+#: role → what its service type needs (defaults; names come from ErpOptions.service_types).
+SERVICE_SPECS: dict[str, ServiceSpec] = {
+    "composite": ServiceSpec("wraps each order's operations in one transaction", "CompositeInterface", "composite"),
+    "bpartner": ServiceSpec("find or create the buyer's business partner", "ModelADService", "createData",
+                            "C_BPartner", _crud_params("C_BPartner", "CreateUpdate"), ("Value", "Name", "IsCustomer"),
+                            ("Value",)),
+    "location": ServiceSpec("create the shipping address", "ModelADService", "createData", "C_Location",
+                            _crud_params("C_Location", "Create"),
+                            ("Address1", "Address2", "City", "Postal", "RegionName", "C_Country_ID")),
+    "bp_location": ServiceSpec("find or create the partner's ship-to location", "ModelADService", "createData",
+                               "C_BPartner_Location", _crud_params("C_BPartner_Location", "CreateUpdate"),
+                               ("C_BPartner_ID", "Name", "C_Location_ID", "Phone", "IsShipTo", "IsBillTo"),
+                               ("C_BPartner_ID", "Name")),
+    "order": ServiceSpec("create the sales order header", "ModelADService", "createData", "C_Order",
+                         _crud_params("C_Order", "Create"), ORDER_COLUMNS, (), ("C_Order_ID", "DocumentNo")),
+    "order_line": ServiceSpec("create order lines (products, shipping and discount charges)", "ModelADService",
+                              "createData", "C_OrderLine", _crud_params("C_OrderLine", "Create"), ORDER_LINE_COLUMNS),
+    "complete": ServiceSpec("complete the order (DocAction CO)", "ModelADService", "setDocAction", "C_Order",
+                            _doc_params("CO")),
+    "cancel": ServiceSpec("void/close an order the marketplace cancelled", "ModelADService", "setDocAction",
+                          "C_Order", _doc_params(None)),
+    "query_order": ServiceSpec("find orders by POReference (exactly-once pre-check)", "ModelADService", "queryData",
+                               "C_Order", _crud_params("C_Order", "Read", free_filter=True), (), (),
+                               ("C_Order_ID", "DocumentNo", "DocStatus", "POReference", "C_OrderSource_ID")),
+    "query_product": ServiceSpec("find products by search key (SKU)", "ModelADService", "queryData", "M_Product",
+                                 _crud_params("M_Product", "Read", free_filter=True), (), (),
+                                 ("M_Product_ID", "Value", "Name")),
+}
 BP_IDENTIFIERS = ("email", "phone", "buyer_id", "default")
 
 

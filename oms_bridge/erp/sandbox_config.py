@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from oms_bridge.erp.config import DEFAULT_SERVICE_TYPES
+from oms_bridge.erp.config import DEFAULT_SERVICE_TYPES, SERVICE_SPECS
 
 __all__ = ["ServiceType", "LoginRealm", "default_service_types", "default_realm", "DEFAULT_TYPE_NAMES",
            "MODEL_AD_METHODS"]
@@ -44,57 +44,16 @@ class ServiceType:
     roles: set[int] = field(default_factory=set)
 
 
-def _crud(value: str, method: str, table: str, action: str, inputs: dict[str, bool], role: int,
-          outputs: list[str] | None = None, *, free_filter: bool = False) -> ServiceType:
-    """A CRUD type as the "Create Parameters" process makes it: TableName (C), Action (C), RecordID (F)."""
-    params: dict[str, tuple[str, str | None]] = {"TableName": ("C", table), "Action": ("C", action),
-                                                 "RecordID": ("F", None)}
-    if free_filter:
-        params["Filter"] = ("F", None)
-    return ServiceType(value, "ModelADService", method, table, params, dict(inputs), list(outputs or []), {role})
-
-
-def _doc_action(value: str, doc_action: str | None, role: int) -> ServiceType:
-    """A setDocAction type: tableName (C), docAction (C, or free when None), recordID/recordIDVariable (F)."""
-    params: dict[str, tuple[str, str | None]] = {
-        "tableName": ("C", "C_Order"),
-        "docAction": ("C", doc_action) if doc_action else ("F", None),
-        "recordID": ("F", None),
-        "recordIDVariable": ("F", None),
-    }
-    return ServiceType(value, "ModelADService", "setDocAction", "C_Order", params, {}, [], {role})
-
-
-ORDER_COLUMNS = ("AD_Org_ID", "C_DocTypeTarget_ID", "IsSOTrx", "C_BPartner_ID", "C_BPartner_Location_ID",
-                 "M_Warehouse_ID", "M_PriceList_ID", "PaymentRule", "POReference", "C_OrderSource_ID",
-                 "DateOrdered", "DatePromised", "Description")
-ORDER_LINE_COLUMNS = ("C_Order_ID", "M_Product_ID", "C_Charge_ID", "QtyEntered", "QtyOrdered", "PriceEntered",
-                      "PriceActual", "Description")
-
-
 def default_service_types(role: int = 50004, names: dict[str, str] | None = None) -> dict[str, ServiceType]:
-    """The service types the bridge uses, keyed by their Value, all granted to ``role``."""
+    """The service types the bridge uses (``oms_bridge.erp.config.SERVICE_SPECS``), all granted to ``role``."""
     n = {**DEFAULT_TYPE_NAMES, **(names or {})}
-    types = [
-        ServiceType(n["composite"], "CompositeInterface", "composite", None, {}, {}, [], {role}),
-        _crud(n["bpartner"], "createData", "C_BPartner", "CreateUpdate",
-              {"Value": True, "Name": False, "IsCustomer": False}, role),
-        _crud(n["location"], "createData", "C_Location", "Create",
-              {c: False for c in ("Address1", "Address2", "City", "Postal", "RegionName", "C_Country_ID")}, role),
-        _crud(n["bp_location"], "createData", "C_BPartner_Location", "CreateUpdate",
-              {"C_BPartner_ID": True, "Name": True, "C_Location_ID": False, "Phone": False, "IsShipTo": False,
-               "IsBillTo": False}, role),
-        _crud(n["order"], "createData", "C_Order", "Create", {c: False for c in ORDER_COLUMNS}, role,
-              ["C_Order_ID", "DocumentNo"]),
-        _crud(n["order_line"], "createData", "C_OrderLine", "Create", {c: False for c in ORDER_LINE_COLUMNS}, role),
-        _doc_action(n["complete"], "CO", role),
-        _doc_action(n["cancel"], None, role),
-        _crud(n["query_order"], "queryData", "C_Order", "Read", {}, role,
-              ["C_Order_ID", "DocumentNo", "DocStatus", "POReference", "C_OrderSource_ID"], free_filter=True),
-        _crud(n["query_product"], "queryData", "M_Product", "Read", {}, role,
-              ["M_Product_ID", "Value", "Name"], free_filter=True),
-    ]
-    return {t.value: t for t in types}
+    types = {}
+    for key, spec in SERVICE_SPECS.items():
+        params = {name: (("C", const) if const else ("F", None)) for name, const in spec.params}
+        inputs = {c: c in spec.identifiers for c in spec.inputs}
+        types[n[key]] = ServiceType(n[key], spec.web_service, spec.method, spec.table, params, inputs,
+                                    list(spec.outputs), {role})
+    return types
 
 
 @dataclass

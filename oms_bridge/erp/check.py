@@ -1,0 +1,190 @@
+"""``oms-bridge erp check``: what the iDempiere admin still has to configure, as a checklist.
+
+How it probes without changing data (``shared/specs/idempiere.md`` §1.3):
+
+1. **login** with a queryData that matches nothing (``Filter 1=0``); the login texts are exact;
+2. the two **query types** with the same harmless queryData;
+3. one **compositeOperation** whose groups each end with an operation of a service type that
+   cannot exist (``OmsBridgeCheckRollback``): the server stops at the first error of a group and
+   rolls the group back, so nothing is ever saved. Each write type gets one group without fields
+   (type, role access, parameters) and one group per input column (WS_WebServiceFieldInput), so
+   every missing column is found in the same single call; a data error from the save itself (for
+   instance the probe's C_Order_ID 0) means the configuration passed.
+
+The result is a list of :class:`CheckItem` and the numbered to-do list ``format_report`` prints,
+in the step-by-step style of an admin guide. A clean check re-arms the rows held for ERP
+configuration (``erp_config:*``) and login (``erp_login:<connection>``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from oms_bridge.erp.client import CrudOp, DocActionOp, ErpClient, ErpError, ErpLoginError, Field, Operation
+from oms_bridge.erp.config import SERVICE_SPECS, ErpOptions, ServiceSpec
+
+__all__ = ["CheckItem", "CheckReport", "run_check", "format_report", "SENTINEL_TYPE"]
+
+SENTINEL_TYPE = "OmsBridgeCheckRollback"
+_PROBE_VALUES = {"IsSOTrx": "Y", "IsCustomer": "Y", "IsShipTo": "Y", "IsBillTo": "Y",
+                 "DateOrdered": "2000-01-01 00:00:00", "DatePromised": "2000-01-01 00:00:00", "PaymentRule": "P"}
+_CONFIG_ERRORS = re.compile(r"not registered|not configured|does not have access|invalid parameter|not allowed|"
+                            r"Error login|Error logging in")
+
+
+@dataclass
+class CheckItem:
+    """One line of the checklist: ``ok`` or the step the admin must do."""
+
+    subject: str
+    ok: bool
+    detail: str = ""
+    todo: str = ""
+
+
+@dataclass
+class CheckReport:
+    connection: str
+    url: str
+    items: list[CheckItem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(i.ok for i in self.items)
+
+
+def _probe_value(column: str) -> str:
+    if column in _PROBE_VALUES:
+        return _PROBE_VALUES[column]
+    if column.endswith("_ID"):
+        return "0"
+    if column.startswith(("Qty", "Price")):
+        return "0"
+    return "oms-bridge check"
+
+
+def _sentinel() -> CrudOp:
+    return CrudOp("createData", SENTINEL_TYPE, "C_Order", "Create")
+
+
+def _write_op(name: str, spec: ServiceSpec, fields: tuple[Field, ...]) -> Operation:
+    if spec.method == "setDocAction":
+        return DocActionOp(name, dict(spec.params).get("docAction") or "CO", table=spec.table or "C_Order",
+                           record_id=0)
+    action = dict(spec.params).get("Action") or "Create"
+    port = "createUpdateData" if action == "CreateUpdate" else "createData"
+    return CrudOp(port, name, spec.table or "", action, fields)
+
+
+def _todo_for(error: str, name: str, spec: ServiceSpec, role_id: int) -> str:
+    params = ", ".join(f"{p} ({'Constant ' + repr(c) if c else 'Free'})" for p, c in spec.params) or "none"
+    if "does not have access" in error:
+        return (f'Web Service Type "{name}" > tab Web Service Type Access: add role {role_id} '
+                f"(WS_WebServiceTypeAccess, Read Write).")
+    if "not configured" in error:
+        return (f'Web Services > {spec.web_service} > method {spec.method} > create Web Service Type "{name}" '
+                f"(table {spec.table or '-'}) for: {spec.purpose}; parameters: {params}; then run "
+                f'"Create Parameters" and grant role {role_id} access.')
+    if "invalid parameter" in error:
+        return f'Web Service Type "{name}" > tab Web Service Parameters (WS_WebService_Para): add {params}.'
+    if m := re.search(r"input column (\S+) not allowed", error):
+        ident = " with Is Identifier = Y" if m.group(1) in spec.identifiers else ""
+        return (f'Web Service Type "{name}" > tab Input (WS_WebServiceFieldInput): add column {m.group(1)}'
+                f"{ident}.")
+    if "not registered" in error:
+        return f"Register web service {spec.web_service} / method {spec.method} (WS_WebService, WS_WebServiceMethod)."
+    return f'Web Service Type "{name}": {error}'
+
+
+def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_id: int) -> CheckReport:
+    """Probe every configured service type (see module doc)."""
+    report = CheckReport(connection, client.url)
+    names = options.service_types
+    try:
+        client.query(names["query_order"], "C_Order", filter="1=0")
+        report.items.append(CheckItem(f"login as {client.login.user} (role {role_id})", True))
+        report.items.append(CheckItem(f"{names['query_order']}: {SERVICE_SPECS['query_order'].purpose}", True))
+    except ErpLoginError as exc:
+        report.items.append(CheckItem(f"login as {client.login.user}", False, str(exc),
+                                      "Fix the login data: oms-bridge erp connection update " + connection))
+        return report
+    except ErpError as exc:
+        if not _CONFIG_ERRORS.search(str(exc)):
+            report.items.append(CheckItem(f"reach {client.url}", False, str(exc), "Check the URL and the server."))
+            return report
+        report.items.append(CheckItem(f"login as {client.login.user} (role {role_id})", True))
+        spec = SERVICE_SPECS["query_order"]
+        report.items.append(CheckItem(f"{names['query_order']}: {spec.purpose}", False, str(exc),
+                                      _todo_for(str(exc), names["query_order"], spec, role_id)))
+    try:
+        client.query(names["query_product"], "M_Product", filter="1=0")
+        report.items.append(CheckItem(f"{names['query_product']}: {SERVICE_SPECS['query_product'].purpose}", True))
+    except ErpError as exc:
+        spec = SERVICE_SPECS["query_product"]
+        report.items.append(CheckItem(f"{names['query_product']}: {spec.purpose}", False, str(exc),
+                                      _todo_for(str(exc), names["query_product"], spec, role_id)))
+    _check_writes(client, options, report, role_id)
+    return report
+
+
+def _check_writes(client: ErpClient, options: ErpOptions, report: CheckReport, role_id: int) -> None:
+    names = options.service_types
+    groups: list[list[Operation]] = []
+    labels: list[tuple[str, str | None]] = []
+    for role, spec in SERVICE_SPECS.items():
+        if role in ("composite", "query_order", "query_product"):
+            continue
+        groups.append([_write_op(names[role], spec, ()), _sentinel()])
+        labels.append((role, None))
+        for column in spec.inputs:
+            groups.append([_write_op(names[role], spec, (Field(column, _probe_value(column)),)), _sentinel()])
+            labels.append((role, column))
+    composite = names["composite"]
+    try:
+        results = client.composite(composite, groups)
+    except ErpError as exc:
+        spec = SERVICE_SPECS["composite"]
+        report.items.append(CheckItem(f"{composite}: {spec.purpose}", False, str(exc),
+                                      _todo_for(str(exc), composite, spec, role_id)))
+        return
+    report.items.append(CheckItem(f"{composite}: {SERVICE_SPECS['composite'].purpose}", True))
+    failures: dict[str, list[str]] = {}
+    for (role, _column), group in zip(labels, results, strict=True):
+        first = next((r for r in group if r.is_error), None)
+        text = first.error if first else ""
+        if text and SENTINEL_TYPE not in text and _CONFIG_ERRORS.search(text):
+            failures.setdefault(role, [])
+            if text not in failures[role]:
+                failures[role].append(text)
+    for role, spec in SERVICE_SPECS.items():
+        if role in ("composite", "query_order", "query_product"):
+            continue
+        errors = failures.get(role, [])
+        if not errors:
+            report.items.append(CheckItem(f"{names[role]}: {spec.purpose}", True))
+            continue
+        # A type-level problem (missing type/access/parameter) hides the column checks: report it alone.
+        type_level = [e for e in errors if "input column" not in e]
+        for error in type_level[:1] or errors:
+            report.items.append(CheckItem(f"{names[role]}: {spec.purpose}", False, error,
+                                          _todo_for(error, names[role], spec, role_id)))
+
+
+def format_report(report: CheckReport) -> str:
+    """The checklist text ``erp check`` prints."""
+    lines = [f"iDempiere setup check for ERP connection {report.connection} ({report.url})", ""]
+    for item in report.items:
+        mark = "[ok]     " if item.ok else "[MISSING]"
+        lines.append(f"{mark} {item.subject}" + (f" -- {item.detail}" if item.detail and not item.ok else ""))
+    todo = [i.todo for i in report.items if not i.ok and i.todo]
+    lines.append("")
+    if not todo:
+        lines.append("Everything the bridge needs is configured.")
+        return "\n".join(lines)
+    lines.append("To do in iDempiere (log in as System or the tenant admin; window \"Web Service Type\"):")
+    for number, step in enumerate(dict.fromkeys(todo), start=1):
+        lines.append(f"  {number}. {step}")
+    lines.append("")
+    lines.append("Then run `oms-bridge erp check` again; held orders are re-armed when the check passes.")
+    return "\n".join(lines)

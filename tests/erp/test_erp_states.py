@@ -1,0 +1,193 @@
+"""Every ERP delivery state against the sandbox: held (with actionable reasons), retry, dead, cancel."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from erp_helpers import ErpEnv, assert_bodies_valid
+
+from oms_bridge.cli.main import cli
+from oms_bridge.erp.delivery import run_erp_delivery
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel, utcnow
+
+
+def later(hours: float = 2):
+    return utcnow() + timedelta(hours=hours)
+
+
+def test_erp_batch_with_one_bad_order_commits_the_others(erp_env: ErpEnv) -> None:
+    erp_env.sandbox.db.add_product("NO-PRICE-1", "Unpriced thing", None, product_id=5000)
+    good1 = erp_env.add_order()
+    bad = erp_env.add_order(lines=[("TEA-BLACK-100", 1, "360"), ("NO-PRICE-1", 1, "10")])
+    good2 = erp_env.add_order()
+    stats = run_erp_delivery(settings=erp_env.settings, batch_size=10)
+    assert (stats.sent, stats.held) == (2, 1)
+    assert erp_env.sandbox.calls("compositeInterface") == 1
+    assert len(erp_env.erp_orders(good1)) == 1 and len(erp_env.erp_orders(good2)) == 1
+    assert erp_env.erp_orders(bad) == []  # its group was rolled back
+    row = erp_env.delivery(bad)
+    assert row.state == "held"
+    assert row.last_error.startswith("product 5000 (SKU NO-PRICE-1) not on price list 101")
+    assert row.hold_code == "price_list:101:5000"
+    assert_bodies_valid(erp_env.sandbox)
+
+
+def test_erp_missing_sku_held_then_auto_retried_after_sku_map(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order(lines=[("ABC-1", 2, "100")])
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "missing_sku:ABC-1"
+    assert row.last_error == "SKU ABC-1 has no ERP product (map it: oms-bridge sku map ABC-1 --product <M_Product_ID>)"
+    assert erp_env.sandbox.calls("compositeInterface") == 0
+
+    runner = CliRunner()
+    unmapped = runner.invoke(cli, ["sku", "unmapped"])
+    assert unmapped.exit_code == 0 and "ABC-1\t1 order(s)" in unmapped.output
+    result = runner.invoke(cli, ["sku", "map", "ABC-1", "--product", "128"])
+    assert result.exit_code == 0, result.output
+    assert "1 held order(s) re-armed" in result.output
+    assert erp_env.delivery(ext).state == "pending"
+
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    [erp] = erp_env.erp_orders(ext)
+    assert erp["lines"][0]["M_Product_ID"] == 128
+
+
+def test_erp_channel_specific_sku_map_wins_and_value_mapping_resolves(erp_env: ErpEnv) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sku", "map", "X-1", "--product", "129"]).exit_code == 0
+    assert runner.invoke(cli, ["sku", "map", "X-1", "--value", "Oak Tree", "--channel", "shop-a"]).exit_code == 0
+    ext = erp_env.add_order(lines=[("X-1", 1, "61.75")])
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["lines"][0]["M_Product_ID"] == 130
+
+
+@pytest.mark.parametrize("change, text", [
+    ({"password": "wrong"}, "Error login - User invalid"),
+    ({"erp_client_id": 12}, "Error logging in - tenant not allowed for this user"),
+    ({"erp_role_id": 102}, "Error logging in - role not allowed for this user"),
+    ({"erp_org_id": 50}, "Error logging in - org not allowed for this role"),
+    ({"erp_warehouse_id": 104}, "Error logging in - warehouse not allowed for this org"),
+])
+def test_erp_login_errors_hold_every_order_with_the_login_text(erp_env: ErpEnv, change: dict, text: str) -> None:
+    erp_env.update_connection(**change)
+    refs = [erp_env.add_order(), erp_env.add_order()]
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.held == 2 and erp_env.sandbox.orders() == []
+    for ref in refs:
+        row = erp_env.delivery(ref)
+        assert row.state == "held" and row.hold_code == "erp_login:gw"
+        assert text in row.last_error and "oms-bridge erp connection update gw" in row.last_error
+        assert "wrong" not in row.last_error
+
+
+def test_erp_login_no_org_for_role_and_fix_rearms(erp_env: ErpEnv) -> None:
+    erp_env.sandbox.realm.users["WebService"][1][11][50004].clear()
+    ext = erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    assert "Error logging in - no organizations for this role" in erp_env.delivery(ext).last_error
+    erp_env.sandbox.realm.users["WebService"][1][11][50004][11] = {103}
+    result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--stage", "0"])
+    assert result.exit_code == 0 and "1 held order(s) re-armed" in result.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_role_access_hold_names_role_and_service_type(erp_env: ErpEnv) -> None:
+    erp_env.sandbox.service_types["OmsCreateOrderLine"].roles.clear()
+    ext = erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held"
+    assert row.last_error.startswith("role 50004 may not use service type OmsCreateOrderLine")
+    assert row.hold_code == "erp_config:access:OmsCreateOrderLine"
+    assert erp_env.erp_orders(ext) == []
+
+
+def test_erp_input_column_not_allowed_hold(erp_env: ErpEnv) -> None:
+    del erp_env.sandbox.service_types["OmsCreateOrder"].inputs["C_OrderSource_ID"]
+    ext = erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.last_error.startswith("service type OmsCreateOrder may not set column C_OrderSource_ID")
+
+
+@pytest.mark.parametrize("fault", ["500", "error_envelope", "malformed_json"])
+def test_erp_transient_failure_retries_then_sends(erp_env: ErpEnv, fault: str) -> None:
+    ext = erp_env.add_order()
+    erp_env.sandbox.faults.inject(fault, path="compositeInterface")
+    first = run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert first.failed == 1 and row.state == "retry" and row.attempts == 1 and row.next_attempt_at is not None
+    assert erp_env.erp_orders(ext) == []
+    # not due yet: nothing happens
+    assert run_erp_delivery(settings=erp_env.settings).fetched == 0
+    assert run_erp_delivery(settings=erp_env.settings, now=later()).sent == 1
+    assert len(erp_env.erp_orders(ext)) == 1
+
+
+def test_erp_slow_answer_times_out_and_is_retried(sqlite_settings, erp_sandbox) -> None:
+    from erp_helpers import make_env
+
+    env = make_env(sqlite_settings, erp_sandbox, timeout=0.3)
+    ext = env.add_order()
+    erp_sandbox.faults.inject("timeout", path="ModelADService", delay=0.8)
+    stats = run_erp_delivery(settings=env.settings)
+    assert stats.failed == 1 and "timed out" in env.delivery(ext).last_error
+
+
+def test_erp_dead_after_max_attempts(erp_env: ErpEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    ext = erp_env.add_order()
+    erp_env.sandbox.faults.inject("503", count=10)
+    max_attempts = erp_env.settings.delivery_max_attempts
+    when = utcnow()
+    for _ in range(max_attempts):
+        run_erp_delivery(settings=erp_env.settings, now=when)
+        when += timedelta(days=1)
+    row = erp_env.delivery(ext)
+    assert row.state == "dead" and row.attempts == max_attempts
+    assert row.last_error.startswith(f"gave up after {max_attempts} attempts")
+    erp_env.sandbox.faults.clear()
+    result = CliRunner().invoke(cli, ["erp", "retry", "--order", ext])
+    assert result.exit_code == 0 and "1 ERP delivery re-armed" in result.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+@pytest.mark.parametrize("doc_action, status", [("VO", "VO"), ("CL", "CL")])
+def test_erp_cancellation_of_sent_order(erp_env: ErpEnv, doc_action: str, status: str) -> None:
+    erp_env.update_connection(settings_json=f'{{"cancel_doc_action": "{doc_action}"}}')
+    ext = erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    erp_env.cancel(ext)
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.sent == 1
+    [erp] = erp_env.erp_orders(ext)
+    assert erp["DocStatus"] == status
+    assert erp_env.delivery(ext).state == "sent"
+    assert_bodies_valid(erp_env.sandbox)
+
+
+def test_erp_cancel_before_reaching_erp_creates_nothing(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order()
+    erp_env.cancel(ext)
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext) == []
+    assert erp_env.delivery(ext).external_ref == "cancelled before reaching the ERP"
+
+
+def test_erp_shipping_fee_without_charge_is_held_with_config_code(erp_env: ErpEnv) -> None:
+    with session_scope(erp_env.settings) as s:
+        s.get(Channel, erp_env.channel_id).erp_shipping_charge_id = None
+    ext = erp_env.add_order(shipping_fee="60")
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "config:shop-a"
+    assert "shipping fee of 60" in row.last_error and "erp_shipping_charge_id" in row.last_error
+
+
+def test_erp_default_partner_when_buyer_has_no_email(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order(email=None)
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["C_BPartner_ID"] == 117
