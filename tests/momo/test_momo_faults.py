@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, make_adapter
+from momo_kit import NOW, make_adapter
 
 from platforms.base import PermanentError, RateLimited, TransientError
 from platforms.http import RetryPolicy

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import NOW, make_adapter
+from momo_kit import NOW, make_adapter
 
 from platforms.base import CredentialsInvalid, Order, PermanentError, Shipment, TokenSet
 from platforms.momo.adapter import MomoAdapter, split_windows

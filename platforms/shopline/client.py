@@ -1,0 +1,201 @@
+"""Shopline Open API client: bearer auth, ``GET /v1/orders`` paging, token info, shipment calls, OAuth token.
+
+Only I/O lives here (mapping is in :mod:`platforms.shopline.mapping`). Retries are decided by
+:mod:`platforms.http`; :func:`classify` only sorts answers into the error tree:
+
+=============================================  ==================================================
+answer                                         error
+=============================================  ==================================================
+401 (bad, expired or revoked access token)     AuthExpired (refresh and retry once)
+403                                            PermanentError (scope / app not installed)
+404, 410 (archived order), 422, other 4xx      PermanentError with Shopline's message
+429                                            RateLimited (Retry-After honoured)
+5xx, body that is not JSON                     TransientError
+=============================================  ==================================================
+
+OAuth token endpoint (spec: unknown; Shopline is a Rails shop and this is Doorkeeper's shape):
+``POST {oauth_host}/oauth/token`` with ``grant_type=authorization_code|refresh_token``,
+``client_id``, ``client_secret``; a 400/401 ``{"error":"invalid_grant"}`` there means the grant or
+refresh token is dead: :class:`~platforms.base.ReauthRequired`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from platforms.base import AuthExpired, CredentialsInvalid, PermanentError, RateLimited, ReauthRequired, TransientError
+from platforms.http import HttpClient, RetryPolicy, parse_retry_after
+
+__all__ = ["ShoplineClient", "ShoplineOAuth", "classify", "classify_token", "format_time", "PLATFORM"]
+
+PLATFORM = "shopline"
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def format_time(when: datetime) -> str:
+    """Shopline's filter format: UTC ``YYYY-MM-DD HH:MM:SS`` (spec §4)."""
+    return when.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def _message(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return (response.text or "").strip()[:200] or f"HTTP {response.status_code}"
+    if isinstance(body, Mapping):
+        for key in ("error_description", "message", "messages", "error"):
+            if body.get(key):
+                value = body[key]
+                return "; ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return str(body)[:200]
+
+
+def _error_code(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    return str(body.get("error") or "") if isinstance(body, Mapping) else ""
+
+
+def classify(response: requests.Response) -> Any:
+    """The JSON body of a good answer, or the typed error (table in the module docstring)."""
+    status = response.status_code
+    if status == 401:
+        raise AuthExpired(f"Shopline rejected the access token: {_message(response)}", platform=PLATFORM,
+                          status=status)
+    if status == 429:
+        raise RateLimited(f"Shopline rate limit: {_message(response)}", platform=PLATFORM, status=status,
+                          retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    if status >= 500:
+        raise TransientError(f"Shopline server error HTTP {status}", platform=PLATFORM, status=status)
+    if status == 410:
+        raise PermanentError(f"Shopline order is archived (HTTP 410; read it with Get Archived Orders): "
+                             f"{_message(response)}", platform=PLATFORM, status=status, code="archived")
+    if status >= 400:
+        raise PermanentError(f"Shopline refused the request (HTTP {status}): {_message(response)}",
+                             platform=PLATFORM, status=status)
+    try:
+        body = response.json()
+    except ValueError:
+        raise TransientError(f"Shopline answered HTTP {status} with a body that is not JSON", platform=PLATFORM,
+                             status=status) from None
+    if isinstance(body, Mapping) and _is_error_envelope(body):
+        raise TransientError(f"Shopline answered HTTP {status} with an error: {body.get('message') or body}",
+                             platform=PLATFORM, status=status, code=str(body.get("code") or ""))
+    return body
+
+
+def _is_error_envelope(body: Mapping[str, Any]) -> bool:
+    """A success status carrying only ``{code, message}`` / ``{error, ...}``: Shopline failed inside."""
+    keys = set(body)
+    return bool(keys) and (keys <= {"code", "message", "error", "error_description", "status"}) and (
+        "error" in keys or "message" in keys)
+
+
+def classify_token(response: requests.Response) -> dict[str, Any]:
+    """Like :func:`classify`, but a refused grant means the merchant must authorize again."""
+    if response.status_code in (400, 401) and _error_code(response) == "invalid_client":
+        raise CredentialsInvalid(f"Shopline refused the app credentials ({_message(response)}): check the "
+                                 "platform's app id and app secret", platform=PLATFORM,
+                                 status=response.status_code, code="invalid_client")
+    if response.status_code in (400, 401):
+        raise ReauthRequired(f"Shopline refused the token grant ({_message(response)}): the merchant must "
+                             "authorize the app again", platform=PLATFORM, status=response.status_code,
+                             code="invalid_grant")
+    body = classify(response)
+    if not isinstance(body, Mapping) or not body.get("access_token"):
+        raise TransientError("Shopline token answer has no access_token", platform=PLATFORM)
+    return dict(body)
+
+
+def _expect_object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, Mapping):
+        raise TransientError(f"Shopline {what} answer is {type(body).__name__}, expected an object",
+                             platform=PLATFORM)
+    return dict(body)
+
+
+class ShoplineClient:
+    """Calls on behalf of one merchant; ``token`` returns the current access token for each attempt."""
+
+    def __init__(self, host: str, token: Callable[[], str], *, policy: RetryPolicy | None = None,
+                 user_agent: str | None = None):
+        self.token = token
+        headers = {"Accept": "application/json"}
+        if user_agent:
+            headers["User-Agent"] = user_agent
+        self.http = HttpClient(host, platform=PLATFORM, classify=classify, policy=policy, headers=headers)
+
+    @property
+    def calls(self) -> int:
+        return self.http.calls
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        # the token is read per attempt so a refresh between attempts is picked up
+        return self.http.request(method, path, prepare=lambda: {"headers": {"Authorization": f"Bearer {self.token()}"}},
+                                 **kwargs)
+
+    def token_info(self) -> dict[str, Any]:
+        """ref: docs "Get Token Info" ``GET /v1/token/info`` -> ``{staff, merchant{_id, handle, name}, user}``."""
+        return _expect_object(self._request("GET", "/v1/token/info"), "token info")
+
+    def list_orders(self, *, updated_after: datetime, updated_before: datetime, page: int,
+                    per_page: int) -> dict[str, Any]:
+        """ref: docs "Get Orders": one page of ``{items, pagination}`` (UTC filters, inclusive)."""
+        params = {"updated_after": format_time(updated_after), "updated_before": format_time(updated_before),
+                  "page": page, "per_page": per_page}
+        body = _expect_object(self._request("GET", "/v1/orders", params=params), "orders")
+        if not isinstance(body.get("items"), list):
+            detail = body.get("message") or body.get("error") or "no items list"
+            raise TransientError(f"Shopline orders answer is not a page: {detail}", platform=PLATFORM)
+        return body
+
+    def get_order(self, order_id: str) -> dict[str, Any]:
+        """ref: docs "Get Order" ``GET /v1/orders/{id}`` (410 when archived)."""
+        return _expect_object(self._request("GET", f"/v1/orders/{order_id}"), "order")
+
+    def execute_shipment(self, order_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """ref: OMS ``ShoplineApiMethod.java`` ``POST /v1/orders/{id}/execute_shipment``."""
+        return _expect_object(self._request("POST", f"/v1/orders/{order_id}/execute_shipment", json=dict(body)),
+                              "execute_shipment")
+
+    def update_delivery(self, delivery_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """ref: 3P MCP servers ``PUT /v1/order_deliveries/{delivery_id}`` with ``tracking_number``."""
+        return _expect_object(self._request("PUT", f"/v1/order_deliveries/{delivery_id}", json=dict(body)),
+                              "order_delivery")
+
+
+class ShoplineOAuth:
+    """The app's OAuth endpoints (authorize page and token grant); paths configurable."""
+
+    def __init__(self, host: str, client_id: str | None, client_secret: str | None, *,
+                 policy: RetryPolicy | None = None, authorize_path: str = "/oauth/authorize",
+                 token_path: str = "/oauth/token", user_agent: str | None = None):  # noqa: S107 - a path
+        if not client_id or not client_secret:
+            raise PermanentError("Shopline OAuth needs the platform's app id (client_id) and app secret",
+                                 platform=PLATFORM)
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.authorize_path = authorize_path
+        self.token_path = token_path
+        headers = {"Accept": "application/json", **({"User-Agent": user_agent} if user_agent else {})}
+        self.http = HttpClient(host, platform=PLATFORM, classify=classify_token, policy=policy, headers=headers)
+
+    @property
+    def calls(self) -> int:
+        return self.http.calls
+
+    def authorize_url(self, redirect_uri: str, state: str, scope: str, extra: Mapping[str, str]) -> str:
+        query = {"client_id": self.client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": scope,
+                 "state": state, **extra}
+        return f"{self.http.url(self.authorize_path)}?{urlencode(query)}"
+
+    def grant(self, **fields: str) -> dict[str, Any]:
+        body = {"client_id": self.client_id, "client_secret": self.client_secret, **fields}
+        return self.http.request("POST", self.token_path, json=body)
