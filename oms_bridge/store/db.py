@@ -10,6 +10,7 @@ SQLite is opened in WAL mode with a busy timeout and foreign keys on, so several
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -40,13 +41,16 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover
             # IMMEDIATE: take the write lock at BEGIN so two writers serialise instead of deadlocking.
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("sqlite_immediate") else "BEGIN")
+            immediate = conn.info.get("sqlite_immediate") or getattr(_BEGIN_IMMEDIATE, "on", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 _ENGINES_SEEN: list[Engine] = []
+# Set by session_scope(immediate=True) around the session's BEGIN (read by the SQLite begin hook).
+_BEGIN_IMMEDIATE = threading.local()
 
 
 @lru_cache(maxsize=8)
@@ -74,20 +78,21 @@ def session_scope(settings: Settings | None = None, *, immediate: bool = False) 
     row that another process may change at the same time); on PostgreSQL use ``with_for_update``.
     """
     session = get_sessionmaker(settings)()
-    if immediate:
-        session.connection().info["sqlite_immediate"] = True  # only read by the SQLite begin hook
     try:
+        if immediate:
+            # The flag must be visible *while* the session begins (session.connection() emits BEGIN),
+            # so it is a thread-local read by the SQLite begin hook, not a mark set on the connection after.
+            _BEGIN_IMMEDIATE.on = True
+            try:
+                session.connection()
+            finally:
+                _BEGIN_IMMEDIATE.on = False
         yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
-        if immediate:
-            try:
-                session.connection().info.pop("sqlite_immediate", None)
-            except Exception:  # noqa: BLE001,S110 - connection may already be closed
-                pass
         session.close()
 
 
