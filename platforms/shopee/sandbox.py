@@ -53,7 +53,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from platforms import sandbox_data as data
-from platforms.sandboxing import RateLimiter, Sandbox, SandboxClock, json_response
+from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, json_response
 from platforms.shopee import signing
 
 __all__ = ["ShopeeSandbox", "ShopState", "CANONICAL_TO_SHOPEE"]
@@ -83,6 +83,7 @@ LOGISTICS_OF = {"UNPAID": "LOGISTICS_NOT_START", "READY_TO_SHIP": "LOGISTICS_REA
 ERROR_STATUS = {"error_auth": 403, "error_sign": 403, "error_permission": 403, "error_param": 400,
                 "error_not_found": 404}
 TW_SLUGS = [{"slug": "TW_711", "slug_name": "7-ELEVEN"}, {"slug": "TW_FAMILY", "slug_name": "全家"}]
+RATE_LIMIT_MESSAGE = "Too many requests, please reduce the request rate and try again later."
 CARRIERS = {"non_integrated": "賣家自行配送", "dropoff": "7-ELEVEN", "pickup": "黑貓宅急便"}
 
 
@@ -153,6 +154,13 @@ class ShopeeSandbox(Sandbox):
     def error_body(self, code: str, message: str) -> Any:
         return {"error": code, "message": message, "request_id": _token()}
 
+    def apply_fault(self, fault: Fault, request: Request) -> Response | None:
+        """Kit faults, with the 429 in the same envelope as the partner rate limit."""
+        if fault.kind == "429":
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return json_response(self.error_body("error_rate_limit", RATE_LIMIT_MESSAGE), 429, headers)
+        return super().apply_fault(fault, request)
+
     def _ok(self, response: Any = None, **top: Any) -> Response:
         body: dict[str, Any] = {"request_id": _token(), "error": "", "message": ""}
         body.update(top)
@@ -183,9 +191,8 @@ class ShopeeSandbox(Sandbox):
         try:
             self._check_common(request)
             if not self.limiter.allow(str(self.partner_id)):
-                return json_response(self.error_body(
-                    "error_rate_limit", "Too many requests, please reduce the request rate and try again later."),
-                    429, {"Retry-After": "1"})
+                return json_response(self.error_body("error_rate_limit", RATE_LIMIT_MESSAGE), 429,
+                                     {"Retry-After": "1"})
             with self._lock:
                 if request.path in signing.PUBLIC_PATHS:
                     return handler(request)
