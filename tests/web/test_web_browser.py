@@ -1,0 +1,280 @@
+"""The admin pages in a real browser (Debian's headless Chromium via Playwright) against a real
+uvicorn server on 127.0.0.1. Screenshots of every flow land in ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from oms_bridge import configure
+from oms_bridge.service import BridgeService
+from oms_bridge.settings import get_settings, reset_settings
+from oms_bridge.store import outbox
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, SkuMap, utcnow
+from oms_bridge.vault import Vault
+from oms_bridge.web.security import set_admin_password
+from platforms.shopee.sandbox import ShopeeSandbox
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+PASSWORD = "correct horse battery"
+ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.fail("Debian's chromium is required for the browser tests: apt-get install -y chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(home, monkeypatch) -> Iterator[str]:
+    """A real HTTP server (no scheduler) on a free port, its base URL in the settings for OAuth."""
+    port = _free_port()
+    monkeypatch.setenv("OMS_BRIDGE_BASE_URL", f"http://127.0.0.1:{port}")
+    reset_settings()
+    settings = get_settings()
+    from oms_bridge.store.db import get_engine
+    from oms_bridge.store.models import Base
+
+    Base.metadata.create_all(get_engine(settings))
+    set_admin_password("admin", PASSWORD, settings=settings)
+    service = BridgeService(settings, http=True, scheduler_enabled=False, port=port).start()
+    service.wait_started()
+    try:
+        yield service.url
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(base_url=server)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"web_{name}.png"), full_page=True)
+
+
+def login(page) -> None:
+    page.goto("/admin/login")
+    page.fill("#username", "admin")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/admin/")
+
+
+# ------------------------------------------------------------------------------ store fixtures
+def _platform_and_channel(settings, *, ptype="momo", host="http://127.0.0.1:9", state="active") -> int:
+    vault = Vault.from_settings(settings)
+    with session_scope(settings) as s:
+        configure.add_platform(s, vault, value=f"{ptype}-app", platform_type=ptype, host=host)
+        ch = configure.add_channel(s, vault, value=f"{ptype}-shop", platform=f"{ptype}-app", shop_id="S1")
+        ch.auth_state = state
+        return ch.id
+
+
+def _held_order(settings, channel_id: int, number: str, *, reason: str, code: str) -> int:
+    with session_scope(settings) as s:
+        order = Order(oms_channel_id=channel_id, external_id=number, status="paid", platform_status="PAID",
+                      order_created=utcnow(), currency="TWD",
+                      raw_payload=json.dumps({"order_sn": number, "note": "原始資料"}, ensure_ascii=False))
+        s.add(order)
+        s.flush()
+        (row,) = outbox.arm(s, order, ["erp"])
+        s.flush()
+        outbox.mark_held(row, reason, code=code)
+        return row.id
+
+
+# ------------------------------------------------------------------------------ flows
+def test_login_rejects_a_wrong_password(page):
+    page.goto("/admin/")
+    page.wait_for_url("**/admin/login**")  # not logged in: sent to the login page
+    page.fill("#password", "not the password")
+    page.click("#login-form button[type=submit]")
+    assert page.locator("#flash-err").inner_text() == "Wrong user name or password."
+    shot(page, "login_rejected")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/admin/")
+    assert page.locator("h1").inner_text() == "Dashboard"
+    shot(page, "dashboard_empty")
+
+
+def test_form_with_a_forged_csrf_token_is_rejected(page):
+    login(page)
+    page.goto("/admin/platforms")
+    page.fill("#add-platform input[name=value]", "forged")
+    page.fill("#add-platform input[name=host]", "http://127.0.0.1:9")
+    page.evaluate("document.querySelector('#add-platform input[name=csrf_token]').value = 'forged-token'")
+    with page.expect_response("**/admin/platforms") as answer:
+        page.click("#add-platform button[type=submit]")
+    assert answer.value.status == 403
+    assert "CSRF" in page.content()
+    shot(page, "csrf_rejected")
+    with session_scope(get_settings()) as s:
+        assert configure.list_platforms(s) == []  # nothing changed
+
+
+def test_dashboard_shows_warnings_and_counts(page):
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    with session_scope(settings) as s:
+        ch = s.get(Channel, channel_id)
+        ch.auth_state = "reauth_required"
+        ch.auth_message = "Shopee refused the refresh token for channel momo-shop. Run `oms-bridge channel authorize`."
+    vault = Vault.from_settings(settings)
+    with session_scope(settings) as s:
+        configure.add_channel(s, vault, value="stale-shop", platform="momo-app", shop_id="S2").auth_state = "active"
+        s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=utcnow(), ended=utcnow(),
+                         outcome="reauth_required", fetched=0))
+    _held_order(settings, channel_id, "A-1", reason="SKU ABC-1 has no ERP product", code="missing_sku:ABC-1")
+    login(page)
+    warnings = page.locator("#warnings").inner_text()
+    assert "Shopee refused the refresh token" in warnings
+    assert "sync stale: no successful GetOrder for channel stale-shop yet" in warnings
+    assert page.locator("#channels td.state-reauth_required").first.inner_text() == "reauth_required"
+    held_cell = page.locator("#deliveries tr", has_text="erp").locator("a")
+    assert held_cell.inner_text() == "1"
+    shot(page, "dashboard_warnings")
+
+
+def test_add_platform_and_channel_never_show_a_secret(page):
+    secret, cred = "partner-key-SECRET-9876", "vendor-password-5555"
+    login(page)
+    page.goto("/admin/platforms")
+    page.fill("#add-platform input[name=value]", "momo-main")
+    page.select_option("#add-platform select[name=platform_type]", "momo")
+    page.fill("#add-platform input[name=host]", "http://127.0.0.1:9")
+    page.fill("#add-platform input[name=app_secret]", secret)
+    page.click("#add-platform button[type=submit]")
+    assert "platform momo-main added" in page.locator("#flash-ok").inner_text()
+    assert secret not in page.content() and "9876" in page.locator("#platforms").inner_text()
+    page.goto("/admin/channels")
+    page.fill("#add-channel input[name=value]", "momo-a")
+    page.fill("#add-channel input[name=shop_id]", "123456")
+    page.click("#add-channel button[type=submit]")
+    page.wait_for_url("**/admin/channels/momo-a**")
+    fields = configure.credential_fields("momo")
+    for name in fields:
+        page.fill(f"input[name=cred_{name}]", f"{cred}-{name}")
+    page.click("#edit-channel button[type=submit]")
+    assert page.locator("#flash-ok").inner_text() == "saved"
+    html = page.content()
+    assert cred not in html  # only masked values reach the page
+    shot(page, "channel_masked")
+    vault = Vault.from_settings(get_settings())
+    with session_scope(get_settings()) as s:
+        stored = configure.decrypt_channel_credentials(vault, configure.get_channel(s, "momo-a"))
+    assert stored == {name: f"{cred}-{name}" for name in fields}
+
+
+def test_authorize_button_runs_the_oauth_flow(page):
+    settings = get_settings()
+    with ShopeeSandbox() as sandbox:
+        pf = sandbox.platform_fields()
+        shop = sandbox.add_shop()
+        vault = Vault.from_settings(settings)
+        with session_scope(settings) as s:
+            configure.add_platform(s, vault, value="shopee-app", platform_type="shopee", host=pf["host"],
+                                   app_id=pf["app_id"], app_secret=pf["app_secret"])
+            configure.add_channel(s, vault, value="shopee-a", platform="shopee-app", shop_id=shop["shop_id"])
+        login(page)
+        page.goto("/admin/channels/shopee-a")
+        assert page.locator("#auth-state").inner_text() == "new"
+        page.click("#authorize")  # → Shopee's consent page → back to /oauth/callback/shopee
+        page.wait_for_url("**/oauth/callback/shopee**")
+        shot(page, "oauth_callback")
+        assert sandbox.calls("/api/v2/shop/auth_partner") == 1
+        assert sandbox.calls("/api/v2/auth/token/get") == 1
+        page.goto("/admin/channels/shopee-a")
+        assert page.locator("#auth-state").inner_text() == "active"
+        assert "shopee-a" in page.content()
+        shot(page, "channel_authorized")
+    with session_scope(settings) as s:
+        ch = configure.get_channel(s, "shopee-a")
+        assert ch.auth_state == "active" and ch.access_token_enc and ch.refresh_token_enc
+
+
+def test_held_order_retry(page):
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    row_id = _held_order(settings, channel_id, "H-100", reason="product 140 not on price list 101",
+                         code="price_list:140")
+    login(page)
+    page.goto("/admin/held")
+    assert "product 140 not on price list 101" in page.locator("#held").inner_text()
+    shot(page, "held_orders")
+    page.click("#held button.retry")
+    assert page.locator("#flash-ok").inner_text() == "order H-100 queued again for erp"
+    assert "Nothing is held." in page.locator("#held").inner_text()
+    with session_scope(settings) as s:
+        assert s.get(Delivery, row_id).state == "pending"
+    page.goto("/admin/orders/momo-shop/H-100")
+    assert "原始資料" in page.locator("#raw-payload").inner_text()
+    assert page.locator("#deliveries").get_by_text("pending").count() == 1
+    shot(page, "order_page")
+
+
+def test_sku_mapping_requeues_the_orders_it_cures(page):
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    cured = _held_order(settings, channel_id, "S-1", reason="SKU ABC-1 has no ERP product", code="missing_sku:ABC-1")
+    other = _held_order(settings, channel_id, "S-2", reason="SKU XYZ-9 has no ERP product", code="missing_sku:XYZ-9")
+    login(page)
+    page.goto("/admin/skus")
+    assert "ABC-1" in page.locator("#unmapped").inner_text()
+    page.fill("#map-sku input[name=sku]", "ABC-1")
+    page.fill("#map-sku input[name=m_product_value]", "Oak Tree")
+    page.click("#map-sku button[type=submit]")
+    assert page.locator("#flash-ok").inner_text() == "SKU ABC-1 mapped; 1 held order(s) queued again for the ERP"
+    assert "Oak Tree" in page.locator("#mappings").inner_text()
+    shot(page, "sku_mapping")
+    with session_scope(settings) as s:
+        assert s.get(Delivery, cured).state == "pending"
+        assert s.get(Delivery, other).state == "held"  # a different cause stays held
+        assert s.scalars(select(SkuMap.m_product_value).where(SkuMap.sku == "ABC-1")).one() == "Oak Tree"
+
+
+def test_orders_filters_and_runs_page(page):
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    _held_order(settings, channel_id, "F-1", reason="r", code="c")
+    with session_scope(settings) as s:
+        s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=utcnow(), ended=utcnow(),
+                         outcome="success", fetched=7, new=7))
+    login(page)
+    page.goto("/admin/orders?status=paid")
+    assert "F-1" in page.locator("#orders").inner_text()
+    page.goto("/admin/orders?status=cancelled")
+    assert "No orders match." in page.locator("#orders").inner_text()
+    page.goto("/admin/runs?process=getorder")
+    assert "success" in page.locator("#runs").inner_text()
+    shot(page, "runs")
