@@ -64,10 +64,11 @@ def _owner_label(table: Table, row) -> str:
     return f"{noun} #{getattr(row, pk.name)}"
 
 
-def _rows(conn: Connection, table: Table, cols: list[Column]) -> Iterator:
+def _rows(conn: Connection, table: Table, cols: list[Column], *, lock: bool = False) -> Iterator:
     pk = next(iter(table.primary_key.columns))
     extra = [table.c.value] if "value" in table.columns else []
-    yield from conn.execute(select(pk, *extra, *cols).order_by(pk))
+    stmt = select(pk, *extra, *cols).order_by(pk)
+    yield from conn.execute(stmt.with_for_update() if lock else stmt)
 
 
 def rotate_secrets(conn: Connection, vault: Vault) -> int:
@@ -76,11 +77,14 @@ def rotate_secrets(conn: Connection, vault: Vault) -> int:
     Returns the number of values re-encrypted. The first secret no key can decrypt raises
     :class:`DecryptionFailed` naming its owner (e.g. "channel 'shop-a' access_token_enc"); the
     caller's transaction then rolls back, so nothing is half-rotated.
+
+    Rows are locked (``FOR UPDATE`` on PostgreSQL; on SQLite the caller opens the transaction with
+    ``BEGIN IMMEDIATE``) so a token refreshed concurrently is never overwritten by its older value.
     """
     count = 0
     for table, cols in secret_columns(conn).items():
         pk = next(iter(table.primary_key.columns))
-        for row in list(_rows(conn, table, cols)):
+        for row in list(_rows(conn, table, cols, lock=True)):
             changes = {}
             for col in cols:
                 token = getattr(row, col.name)
