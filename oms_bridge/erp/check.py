@@ -83,9 +83,12 @@ def _todo_for(error: str, name: str, spec: ServiceSpec, role_id: int) -> str:
         return (f'Web Service Type "{name}" > tab Web Service Type Access: add role {role_id} '
                 f"(WS_WebServiceTypeAccess, Read Write).")
     if "not configured" in error:
+        inputs = ", ".join(c + (" (Is Identifier)" if c in spec.identifiers else "") for c in spec.inputs)
+        outputs = ", ".join(spec.outputs)
         return (f'Web Services > {spec.web_service} > method {spec.method} > create Web Service Type "{name}" '
-                f"(table {spec.table or '-'}) for: {spec.purpose}; parameters: {params}; then run "
-                f'"Create Parameters" and grant role {role_id} access.')
+                f"(table {spec.table or '-'}) for: {spec.purpose}; parameters: {params}"
+                + (f"; input columns: {inputs}" if inputs else "") + (f"; output columns: {outputs}" if outputs else "")
+                + f"; grant role {role_id} access.")
     if "invalid parameter" in error:
         return f'Web Service Type "{name}" > tab Web Service Parameters (WS_WebService_Para): add {params}.'
     if m := re.search(r"input column (\S+) not allowed", error):

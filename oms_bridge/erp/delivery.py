@@ -221,6 +221,23 @@ def _send(session: Session, client: ErpClient, conn: ErpConnection, options: Erp
     sku_of_product = {pid: sku for sku, pid in products.items()}
     for w, group_results in zip(pending, results, strict=True):
         _record_group(w, group_results, conn, stats, now=now, sku_of_product=sku_of_product)
+    _fill_document_numbers(client, options, [w for w in pending if w.row.state == "sent"])
+
+
+def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_Work]) -> None:
+    """DocumentNo comes back as an output field when the order type lists it; otherwise ask once per batch."""
+    missing = [w for w in sent if w.row.action != "cancel" and not w.row.erp_document_no]
+    if not missing:
+        return
+    try:
+        rows = client.query(options.service_types["query_order"], "C_Order",
+                            filter=po_filter(w.order.external_id for w in missing))
+    except (ErpTransient, ErpRejected) as exc:
+        log.warning("could not read DocumentNo of %d sent order(s): %s", len(missing), exc)
+        return
+    by_id = {r.get("C_Order_ID"): r.get("DocumentNo") for r in rows}
+    for w in missing:
+        w.row.erp_document_no = by_id.get(str(w.row.erp_record_id)) or None
 
 
 def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict[str, list[dict[str, str]]]:

@@ -1,0 +1,131 @@
+"""``oms-bridge erp ...`` and ``oms-bridge sku ...`` against the sandbox (CliRunner, real SOAP)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from erp_helpers import ErpEnv
+
+from oms_bridge.cli.main import cli
+from oms_bridge.erp.delivery import run_erp_delivery
+from oms_bridge.erp.sandbox import ErpSandbox
+from oms_bridge.settings import Settings
+
+
+def test_erp_connection_add_show_list_masks_password(sqlite_settings: Settings, erp_sandbox: ErpSandbox) -> None:
+    f = erp_sandbox.connection_fields()
+    runner = CliRunner()
+    result = runner.invoke(cli, ["erp", "connection", "add", "gw", "--url", f["url"], "--user", f["username"],
+                                 "--client-id", "11", "--role-id", "50004", "--org-id", "11", "--warehouse-id", "103",
+                                 "--stage", "0", "--password-stdin", "--settings", '{"cancel_doc_action": "CL"}'],
+                           input="WebService-secret\n")
+    assert result.exit_code == 0, result.output
+    assert "WebService-secret" not in result.output
+    shown = runner.invoke(cli, ["erp", "connection", "show", "gw", "--json"])
+    data = json.loads(shown.output)
+    assert data["password"] == "****" and data["settings"]["cancel_doc_action"] == "CL"
+    listed = runner.invoke(cli, ["erp", "connection", "list"])
+    assert "gw" in listed.output and "secret" not in listed.output
+    bad = runner.invoke(cli, ["erp", "connection", "update", "gw", "--settings", '{"cancel_doc_action": "XX"}'])
+    assert bad.exit_code == 1 and "cancel_doc_action must be VO or CL" in bad.output
+    unknown = runner.invoke(cli, ["erp", "connection", "update", "gw", "--settings", '{"colour": 1}'])
+    assert unknown.exit_code == 1 and "unknown ERP setting(s) colour" in unknown.output
+
+
+def test_erp_check_all_configured(erp_env: ErpEnv) -> None:
+    result = CliRunner().invoke(cli, ["erp", "check"])
+    assert result.exit_code == 0, result.output
+    assert "[MISSING]" not in result.output
+    assert "Everything the bridge needs is configured." in result.output
+    assert erp_env.sandbox.orders() == []  # the probe never saves anything
+    assert len(erp_env.sandbox.records("C_BPartner")) == 1
+
+
+def test_erp_check_prints_checklist_of_missing_setup_then_rearms(erp_env: ErpEnv) -> None:
+    types = erp_env.sandbox.service_types
+    types["OmsCreateOrderLine"].roles.clear()
+    del types["OmsCreateOrder"].inputs["POReference"]
+    del types["OmsCreateOrder"].inputs["C_OrderSource_ID"]
+    del types["OmsCompleteOrder"]
+    del types["OmsQueryProduct"].params["Filter"]
+    ext = erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.delivery(ext).state == "held"
+
+    result = CliRunner().invoke(cli, ["erp", "check", "--connection", "gw"])
+    assert result.exit_code == 1
+    out = result.output
+    assert '[MISSING] OmsCreateOrderLine' in out
+    assert 'Web Service Type "OmsCreateOrderLine" > tab Web Service Type Access: add role 50004' in out
+    assert 'Web Service Type "OmsCreateOrder" > tab Input (WS_WebServiceFieldInput): add column POReference.' in out
+    assert 'add column C_OrderSource_ID.' in out
+    assert 'create Web Service Type "OmsCompleteOrder"' in out
+    assert 'Web Service Type "OmsQueryProduct" > tab Web Service Parameters (WS_WebService_Para)' in out
+    assert "[ok]      OmsCreateBPartner" in out
+    assert erp_env.sandbox.orders() == []
+
+    # the admin fixes it: the check passes and re-arms the held order
+    fresh = ErpSandbox().service_types
+    for name in ("OmsCreateOrderLine", "OmsCreateOrder", "OmsCompleteOrder", "OmsQueryProduct"):
+        types[name] = fresh[name]
+    again = CliRunner().invoke(cli, ["erp", "check"])
+    assert again.exit_code == 0, again.output
+    assert "1 held order(s) re-armed" in again.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_check_reports_login_failure(erp_env: ErpEnv) -> None:
+    erp_env.update_connection(password="nope")
+    result = CliRunner().invoke(cli, ["erp", "check"])
+    assert result.exit_code == 1
+    assert "Error login - User invalid" in result.output and "nope" not in result.output
+
+
+def test_erp_sku_import_reports_bad_rows_and_imports_good_ones(erp_env: ErpEnv, tmp_path: Path) -> None:
+    ext = erp_env.add_order(lines=[("NEW-1", 1, "23.75")])
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.delivery(ext).hold_code == "missing_sku:NEW-1"
+    csv_file = tmp_path / "map.csv"
+    csv_file.write_text("sku,m_product_id,m_product_value,channel\n"
+                        "NEW-1,128,,\n"
+                        ",129,,\n"
+                        "BAD-2,abc,,\n"
+                        "BAD-3,,,\n"
+                        "BAD-4,128,Oak Tree,\n"
+                        "BAD-5,128,,no-such-shop\n"
+                        "OK-6,,Oak Tree,shop-a\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["sku", "import", str(csv_file)])
+    assert result.exit_code == 1
+    out = result.output
+    assert "line 3: sku is empty" in out
+    assert "line 4: SKU BAD-2: m_product_id 'abc' is not a positive whole number" in out
+    assert "line 5: SKU BAD-3: no m_product_id or m_product_value" in out
+    assert "line 6: SKU BAD-4: give m_product_id or m_product_value, not both" in out
+    assert "line 7: SKU BAD-5: unknown channel 'no-such-shop'" in out
+    assert "2 mapping(s) imported, 5 row(s) skipped; 1 held order(s) re-armed" in out
+    listed = CliRunner().invoke(cli, ["sku", "list", "--json"])
+    assert {r["sku"] for r in json.loads(listed.output)} == {"NEW-1", "OK-6"}
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_sku_import_bad_header(erp_env: ErpEnv, tmp_path: Path) -> None:
+    csv_file = tmp_path / "map.csv"
+    csv_file.write_text("code,product\nA,1\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["sku", "import", str(csv_file)])
+    assert result.exit_code == 1 and "header must be sku,m_product_id or sku,m_product_value" in result.output
+
+
+def test_erp_status_and_retry_channel(erp_env: ErpEnv) -> None:
+    erp_env.add_order(lines=[("ZZZ", 1, "1")])
+    erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    status = CliRunner().invoke(cli, ["erp", "status", "--json"])
+    data = json.loads(status.output)
+    assert data["states"] == {"held": 1, "sent": 1}
+    assert data["held_reasons"][0]["reason"].startswith("SKU ZZZ has no ERP product")
+    retry = CliRunner().invoke(cli, ["erp", "retry", "--channel", "shop-a"])
+    assert "1 ERP delivery re-armed" in retry.output
+    none = CliRunner().invoke(cli, ["erp", "retry"])
+    assert none.exit_code == 1 and "exactly one of" in none.output
