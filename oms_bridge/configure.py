@@ -248,8 +248,14 @@ def update_platform(session: Session, vault: Vault, value: str, *, name: Any = U
         if not name:
             raise ConfigError("a platform name cannot be empty")
         platform.name = name
-    if platform_type is not UNSET:
-        platform.platform_type = _check_type(platform_type)
+    if platform_type is not UNSET and platform_type != platform.platform_type:
+        _check_type(platform_type)
+        if platform.channels:
+            names = ", ".join(sorted(c.value for c in platform.channels))
+            raise ConfigError(f"platform {value!r} has channel(s) {names}; its type cannot change under them "
+                              "(their credentials and tokens belong to the "
+                              f"{platform.platform_type} API)")
+        platform.platform_type = platform_type
     if host is not UNSET:
         platform.host = _check_host(host)
     if app_id is not UNSET:

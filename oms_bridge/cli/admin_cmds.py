@@ -146,6 +146,7 @@ def init_command(as_json: bool) -> None:
     click.echo(f"key:            {key_state}")
     click.echo(f"schema:         {after}" + (" (already up to date)" if before == after else
                                              f" (upgraded from {before or 'empty'})"))
+    click.echo("next: `oms-bridge platform add VALUE --type TYPE --host URL --prompt-secret`, then `channel add`")
 
 
 def _safe_url(settings: Settings) -> str:
@@ -333,6 +334,9 @@ def platform_add(value, platform_type, host, name, app_id, description, settings
     """Add a platform VALUE. The app secret comes from --secret-stdin, --secret-env or --prompt-secret."""
     secret = _read_secret("app secret", from_stdin=secret_stdin, env_name=secret_env, prompt=prompt_secret)
     settings = _parse_json_object(settings_json, "--settings-json")
+    if secret is None:
+        click.echo(f"note: no app secret given; set it later with `oms-bridge platform update {value} --prompt-secret`",
+                   err=True)
     with _errors(), _unit() as (session, vault, _):
         platform = configure.add_platform(session, vault, value=value, platform_type=platform_type, host=host,
                                           name=name, app_id=app_id, app_secret=secret, description=description,

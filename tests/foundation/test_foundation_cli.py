@@ -186,6 +186,8 @@ def test_error_cases_are_one_clear_line(file_home: Path) -> None:
         (["platform", "show", "nope"], "no platform 'nope'"),
         (["platform", "add", "q", "--type", "shopee", "--host", "https://x", "--secret-stdin"], "stdin held no"),
         (["channel", "update", "cyb-a", "--getorder-interval", "0"], "at least 1 minute"),
+        (["platform", "update", "cyb", "--type", "shopline"], "its type cannot change under them"),
+        (["platform", "update", "cyb", "--type", "ebay"], "unknown platform type 'ebay'"),
     ]
     for args, message in cases:
         stdin = '{"token": "x"}' if "--credentials-json-stdin" in args else ""
