@@ -16,11 +16,14 @@ the third-party-only spec (§3) is silent:
 - ``already_shipped_markers`` (``["已出貨"]``): a confirm failure containing one of these means the
   row was already confirmed (e.g. our earlier call timed out after momo accepted it): success.
 - ``user_agent``: optional ``User-Agent`` header.
+- ``stop_query`` (True): also read ``stopSendingQuery`` (攔貨, the cancellations momo asks the vendor
+  not to ship). It has no time window, so every run sees the whole current list; the channel's
+  upsert makes an unchanged re-read a no-op. Such orders map to ``cancelled``.
 
 momo has no token: :attr:`uses_oauth` is False (the scheduler's signal not to run RefreshToken) and
-:meth:`refresh` returns the tokens unchanged. Unsent queries list orders until they are confirmed, so
-a later status change (cancellation) is not visible through them; ``get_orders`` re-reads by order
-number over the month the number encodes.
+:meth:`refresh` returns the tokens unchanged. Unsent queries list orders until they are confirmed;
+a cancellation shows up in ``stopSendingQuery`` instead. ``get_orders`` re-reads by order number in
+the unsent lists (over the window the number's timestamp opens) and in the stop list.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from platforms.base import (
     UnmappableOrder,
 )
 from platforms.http import RetryPolicy
-from platforms.momo.client import QUERIES, MomoClient
+from platforms.momo.client import QUERIES, STOP_QUERY, MomoClient
 from platforms.momo.mapping import map_rows, order_number, order_time
 
 __all__ = ["MomoAdapter", "CARRIERS", "CARRIER_ALIASES", "split_windows", "query_bounds"]
@@ -56,7 +59,7 @@ SHIPPED = "已配送"
 DEFAULTS: dict[str, Any] = {
     "queries": tuple(QUERIES), "max_window_days": 59, "to_minute_inclusive": True, "order_key_parts": 1,
     "unsent_status": "ready_to_ship", "default_carrier": "其他宅配", "already_shipped_markers": ("已出貨",),
-    "user_agent": None,
+    "user_agent": None, "stop_query": True,
 }
 
 
@@ -151,10 +154,13 @@ class MomoAdapter(Adapter):
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Every configured unsent query over ``[since, until)`` split into <= ``max_window_days`` windows."""
         inclusive = bool(self.setting("to_minute_inclusive"))
-        for start, stop in split_windows(since, until, int(self.setting("max_window_days"))):
+        windows = split_windows(since, until, int(self.setting("max_window_days")))
+        for start, stop in windows:
             fr, to = query_bounds(start, stop, to_inclusive=inclusive)
             for query in self._queries():
                 yield from self._map(self.client.query_unsent(query, fr, to), query)
+        if windows and self.setting("stop_query"):
+            yield from self._map(self.client.query_stop_sending(), STOP_QUERY)
 
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
         """Re-read by order number (the ``*_orderNo`` filter) over the window its timestamp opens.
@@ -170,10 +176,15 @@ class MomoAdapter(Adapter):
                 found.append(UnmappableOrder(external_id, {}, f"momo order number {external_id!r} has no timestamp"))
                 continue
             stop = min(start + timedelta(days=days), _floor_minute(self.clock()) + timedelta(minutes=1))
+            matches: list[Order | UnmappableOrder] = []
             for query in self._queries():
                 prefix = QUERIES[query][0]
                 rows = self.client.query_unsent(query, start, stop, {f"{prefix}_orderNo": external_id})
-                found.extend(o for o in self._map(rows, query) if o.external_id == external_id)
+                matches.extend(o for o in self._map(rows, query) if o.external_id == external_id)
+            if not matches and self.setting("stop_query"):
+                rows = self.client.query_stop_sending(external_id)
+                matches.extend(o for o in self._map(rows, STOP_QUERY) if o.external_id == external_id)
+            found.extend(matches)
         return found
 
     # -- logistics ----------------------------------------------------------------------------------

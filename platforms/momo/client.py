@@ -39,12 +39,13 @@ from platforms.base import CredentialsInvalid, PermanentError, RateLimited, Tran
 from platforms.http import HttpClient, RetryPolicy, parse_retry_after
 from platforms.momo.crypto import DataListError, decrypt_data_list
 
-__all__ = ["MomoClient", "QUERIES", "NO_DATA", "classify", "window_fields", "TAIPEI"]
+__all__ = ["MomoClient", "QUERIES", "STOP_QUERY", "NO_DATA", "classify", "window_fields", "TAIPEI"]
 
 PLATFORM = "momo"
 TAIPEI = ZoneInfo("Asia/Taipei")
 NO_DATA = "查無資料"
 ORDER_PATH = "/OrderServlet.do"
+STOP_QUERY = "stopSendingQuery"
 
 #: doAction -> (field prefix, optional fields always sent as "")
 QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -147,12 +148,20 @@ class MomoClient:
         # decrypting inside the classifier makes a truncated dataList retried like any transient answer
         return self._post(do_action, {"sendInfo": send_info}, check=lambda r: self._rows(classify(r)))
 
+    def query_stop_sending(self, order_no: str = "") -> list[dict[str, Any]]:
+        """``stopSendingQuery``: rows momo asks the vendor to stop (攔貨: the buyer cancelled before shipping).
+
+        ref: third-party Java client ``GetOrderstopSendingQuery``; no time window, optional filters as "".
+        """
+        send_info = {"receiver": "", "goodsCode": "", "orderNo": order_no, "entp_goods_no": ""}
+        return self._post("stopSendingQuery", {"sendInfo": send_info}, check=lambda r: self._rows(classify(r)))
+
     def _rows(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         encoded = body.get("dataList")
         if encoded in (None, "", []):
             return []
-        if isinstance(encoded, list):  # tolerate a plain list (seen in one client's fixtures)
-            return [dict(r) for r in encoded]
+        if isinstance(encoded, list):  # only unsendCompanyQuery is documented as encrypted; others are plain
+            return [dict(r) for r in encoded if isinstance(r, Mapping)]
         try:
             rows = json.loads(decrypt_data_list(str(encoded), self.login["entpPwd"]))
         except DataListError as exc:

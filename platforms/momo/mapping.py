@@ -19,12 +19,18 @@ An unsent-order query answers one row per order *item*, keyed by ``completeOrder
   with ``goodsDtCode`` (the variant) by ``-``.
 - **Masking.** Store and third-party rows carry masked receivers (``王*明``); they stay masked and
   the address is flagged ``masked``.
+- **Contact.** ``receiverMobile`` before ``receiverTel``; ``postNo`` is the zip when present; the
+  buyer is ``custName`` (masked by momo, e.g. ``林O筠``) or else the receiver.
+- **Cancellations.** Rows of ``stopSendingQuery`` (攔貨: the buyer cancelled, momo asks the vendor
+  not to ship) map to ``cancelled``. momo sends no ``buyPrice`` there, so such lines carry unit price
+  0 and the order ``total`` is None: the destinations act on the status (cancel), not on amounts.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,7 +41,8 @@ from platforms.base import Address, Buyer, Order, OrderLine, UnmappableOrder
 __all__ = ["order_number", "group_rows", "map_order", "map_rows", "parse_address", "order_time"]
 
 TAIPEI = ZoneInfo("Asia/Taipei")
-COMPANY_QUERY = "unsendCompanyQuery"
+STOP_QUERY = "stopSendingQuery"
+MASKED_QUERIES = ("unsendStoresQuery", "unsendThirdQuery")
 _ADDRESS_RE = re.compile(r"^\s*(?P<zip>\d{3,6})?\s*(?P<city>[^\d\s]{2}[市縣])?(?P<district>[^\d\s]{1,4}?[區鄉鎮市])?"
                          r"(?P<rest>.*)$")
 
@@ -102,19 +109,24 @@ def _sku(row: Mapping[str, Any]) -> str | None:
     return f"{code}-{variant}" if variant else code
 
 
-def _line(row: Mapping[str, Any]) -> OrderLine:
+def _line(row: Mapping[str, Any], *, priced: bool = True) -> OrderLine:
     qty = _decimal(row, "syslast")
     if qty <= 0:
         raise _Unmappable(f"syslast (quantity) is {row.get('syslast')!r}, must be positive")
     name = " ".join(p for p in (str(row.get("goodsName") or "").strip(), str(row.get("goodsDtInfo") or "").strip())
                     if p) or None
-    return OrderLine(sku=_sku(row), name=name, qty=qty, unit_price=_decimal(row, "buyPrice"),
+    price = _decimal(row, "buyPrice") if priced or row.get("buyPrice") not in (None, "") else Decimal(0)
+    return OrderLine(sku=_sku(row), name=name, qty=qty, unit_price=price,
                      external_line_id=str(row["completeOrderNo"]).strip())
+
+
+def _text(row: Mapping[str, Any], field: str) -> str | None:
+    return str(row.get(field) or "").strip() or None
 
 
 def _is_masked(query: str, row: Mapping[str, Any]) -> bool:
     fields = (row.get("receiver"), row.get("receiverTel"), row.get("receiverAddr"))
-    return query != COMPANY_QUERY or bool(row.get("receiverMask")) or any("*" in str(f or "") for f in fields)
+    return query in MASKED_QUERIES or bool(row.get("receiverMask")) or any("*" in str(f or "") for f in fields)
 
 
 def map_order(number: str, rows: list[Mapping[str, Any]], *, query: str, status: str = "ready_to_ship",
@@ -123,21 +135,28 @@ def map_order(number: str, rows: list[Mapping[str, Any]], *, query: str, status:
     raw = {"query": query, "rows": [dict(r) for r in rows]}
     if not number:
         return UnmappableOrder(None, raw, "momo row without completeOrderNo")
+    cancelled = query == STOP_QUERY
     try:
         created = order_time(number)
-        lines = tuple(_line(r) for r in rows)
+        lines = tuple(_line(r, priced=not cancelled) for r in rows)
     except _Unmappable as exc:
         return UnmappableOrder(number, raw, f"momo order {number}: {exc}")
     first = rows[0]
-    receiver = str(first.get("receiver") or "").strip() or None
-    phone = str(first.get("receiverTel") or "").strip() or None
+    receiver = _text(first, "receiver")
+    phone = _text(first, "receiverMobile") or _text(first, "receiverTel")
     masked = _is_masked(query, first)
-    note = str(first.get("msgNote") or first.get("remark") or "").strip() or None
+    note = _text(first, "msg") or _text(first, "msgNote")
+    priced = all(r.get("buyPrice") not in (None, "") for r in rows)
+    address = parse_address(first.get("receiverAddr"), name=receiver, phone=phone, masked=masked)
+    if _text(first, "postNo") and not address.zip:
+        address = replace(address, zip=_text(first, "postNo"))
     return Order(
-        external_id=number, status=status, platform_status=query, created_at=created, updated_at=created,
-        paid_at=created, currency="TWD", lines=lines, total=sum((ln.qty * ln.unit_price for ln in lines), Decimal(0)),
-        buyer=Buyer(name=receiver, phone=phone),
-        shipping_address=parse_address(first.get("receiverAddr"), name=receiver, phone=phone, masked=masked),
+        external_id=number, status="cancelled" if cancelled else status, platform_status=query, created_at=created,
+        updated_at=created, paid_at=created, currency="TWD", lines=lines,
+        total=sum((ln.qty * ln.unit_price for ln in lines), Decimal(0)) if priced else None,
+        buyer=Buyer(id=_text(first, "custId"), phone=phone,
+                    name=_text(first, "custName") or _text(first, "custNameMask") or receiver),
+        shipping_address=address,
         note=note, packages=tuple(sorted({str(r["slipNo"]) for r in rows if r.get("slipNo")})), raw=raw,
         channel=channel,
     )

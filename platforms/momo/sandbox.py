@@ -9,6 +9,10 @@ Behaviour (spec §3, third-party sources; the sandbox picks the most plausible a
   a window over 2 calendar months answers ``{"basicCheckMsgList":[...]}`` ("最大區間2個月");
   nothing found answers ``{"basicCheckMsgList":["查無資料"]}``; rows come back as
   ``{"dataList": Base64(AES-128-ECB(json))}`` keyed by the vendor password;
+- only ``unsendCompanyQuery`` answers an encrypted ``dataList`` (the one third-party clients mark
+  "資料加密"); the other lists answer a plain JSON array (``encrypted_queries`` changes that);
+- a cancelled order leaves the unsent lists and appears in ``stopSendingQuery`` (攔貨), without
+  prices, until the vendor acts on it;
 - the window filters on the transfer time (轉單日, here the order time), ``fr`` from the start of its
   minute, ``to`` through the end of its minute, both Asia/Taipei;
 - ``unsendCompanyConfirm`` moves company rows from unsent to shipped (``已配送`` needs ``slipNo`` and a
@@ -31,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from platforms import sandbox_data as data
 from platforms.momo.adapter import CARRIERS
-from platforms.momo.client import NO_DATA, QUERIES
+from platforms.momo.client import NO_DATA, QUERIES, STOP_QUERY
 from platforms.momo.crypto import encrypt_data_list
 from platforms.sandboxing import RateLimiter, Sandbox, SandboxClock, json_response
 
@@ -40,9 +44,13 @@ __all__ = ["MomoSandbox"]
 TAIPEI = ZoneInfo("Asia/Taipei")
 LOGIN_FAILED = {"ERROR": "登入失敗"}
 KINDS = {"company": "unsendCompanyQuery", "stores": "unsendStoresQuery", "third": "unsendThirdQuery"}
-PUBLIC_FIELDS = ("completeOrderNo", "lastPricDate", "receiver", "receiverTel", "receiverAddr", "receiverMask",
-                 "goodsCode", "goodsName", "goodsDtCode", "goodsDtInfo", "entpGoodsNo", "syslast", "buyPrice",
-                 "invoiceNo", "remark5VStr", "slipNo", "delyGbStr", "msgNote")
+PUBLIC_FIELDS = ("itemNo", "isRedStr", "completeOrderNo", "remark5VStr", "msgNote", "scmDelyDate", "delyGbStr",
+                 "slipNo", "orderGbStr", "msg", "lastPricDate", "delyHopeDate", "receiver", "receiverMask",
+                 "receiverTel", "receiverMobile", "postNo", "receiverAddr", "storeIdName", "entpGoodsNo", "goodsCode",
+                 "goodsName", "goodsDtCode", "goodsDtInfo", "syslast", "buyPrice", "describeNote", "custName",
+                 "custNameMask", "invoiceNo", "invoiceDate", "custId", "packYnStr")
+STOP_FIELDS = ("itemNo", "allowExecuteYN", "completeOrderNo", "notAllowReason", "returnReason", "receiver",
+               "entpGoodsNo", "goodsCode", "goodsName", "goodsDtCode", "goodsDtInfo", "syslast", "msgNote", "packYnStr")
 _DATE_RE = re.compile(r"^\d{4}/\d{2}/\d{2}$")
 
 
@@ -71,8 +79,9 @@ class MomoSandbox(Sandbox):
     platform_type = "momo"
 
     def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 20,
-                 max_window_months: int = 2):
+                 max_window_months: int = 2, encrypted_queries: tuple[str, ...] = ("unsendCompanyQuery",)):
         super().__init__(clock=clock, seed=seed)
+        self.encrypted_queries = encrypted_queries
         self.limiter = RateLimiter(rate_limit, self.clock)
         self.max_window_months = max_window_months
         self.vendors: dict[str, dict[str, str]] = {}
@@ -107,6 +116,8 @@ class MomoSandbox(Sandbox):
         try:
             if action in QUERIES:
                 return self._query(vendor, action, body.get("sendInfo"))
+            if action == STOP_QUERY:
+                return self._stop_query(vendor, body.get("sendInfo"))
             if action == "unsendCompanyConfirm":
                 return self._confirm(vendor, body.get("sendInfoList"))
         except _BadRequest as exc:
@@ -161,12 +172,28 @@ class MomoSandbox(Sandbox):
                     and r["completeOrderNo"].startswith(order_no) and (not receiver or r["receiver"] == receiver)]
             if not rows:
                 return json_response({"basicCheckMsgList": [NO_DATA]})
+            if action not in self.encrypted_queries:
+                return json_response({"dataList": rows})
             if self.corrupt_data_lists > 0:
                 self.corrupt_data_lists -= 1
                 return json_response({"dataList": "bm90IGEgY2lwaGVydGV4dA=="})
         password = self.vendors[vendor]["entpPwd"]
         plain = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
         return json_response({"dataList": encrypt_data_list(plain, password)})
+
+    def _stop_query(self, vendor: str, info: Any) -> Response:
+        if not isinstance(info, dict):
+            raise _BadRequest("sendInfo 不可為空")
+        missing = [name for name in ("receiver", "goodsCode", "orderNo", "entp_goods_no") if name not in info]
+        if missing:
+            raise _BadRequest(f"缺少欄位: {', '.join(missing)}")
+        order_no = str(info.get("orderNo") or "")
+        with self._lock:
+            rows = [{k: r[k] for k in STOP_FIELDS if k in r} for r in self.rows.get(vendor, {}).values()
+                    if r["_state"] == "stopped" and r["completeOrderNo"].startswith(order_no)]
+        if not rows:
+            return json_response({"basicCheckMsgList": [NO_DATA]})
+        return json_response({"dataList": rows})
 
     @staticmethod
     def _public(row: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +229,7 @@ class MomoSandbox(Sandbox):
         if row["_state"] == "shipped":
             return "訂單已出貨"
         if row["_state"] != "unsent":
-            return "訂單已取消"
+            return "訂單已取消(攔貨)"
         if item.get("remark5VStr") != "已配送":
             return f"remark5VStr 不支援: {item.get('remark5VStr')!r}"
         if not str(item.get("slipNo") or "").strip():
@@ -235,8 +262,13 @@ class MomoSandbox(Sandbox):
         """``count`` orders spread evenly over ``[start, end)`` (default: the last day).
 
         ``kind`` (``company``/``stores``/``third``, or ``kinds`` to cycle) picks the list an order
-        shows in. Two orders in the same second get consecutive seconds (order numbers are times).
+        shows in; ``times=[...]`` gives exact transfer times; ``status`` may be ``ready_to_ship`` or
+        ``paid`` (both: unsent, the only state momo lists) or ``cancelled`` (in the stop list). Two
+        orders in the same second get consecutive seconds (order numbers are times).
         """
+        status = options.get("status") or "ready_to_ship"
+        if status not in ("ready_to_ship", "paid", "cancelled"):
+            raise ValueError(f"momo lists only unsent (ready_to_ship/paid) or cancelled orders, not {status!r}")
         end = end or self.clock.now()
         start = start or end - timedelta(days=1)
         kinds = list(options.get("kinds") or [options.get("kind", "company")])
@@ -245,12 +277,15 @@ class MomoSandbox(Sandbox):
         with self._lock:
             rows = self.rows[shop_id]
             step = (end - start) / max(count, 1)
-            for i in range(count):
-                when = (start + step * i).astimezone(TAIPEI).replace(microsecond=0)
+            times = options.get("times") or [start + step * i for i in range(count)]
+            for i, moment in enumerate(times):
+                when = moment.astimezone(TAIPEI).replace(microsecond=0)
                 while any(n.startswith(when.strftime("%Y%m%d%H%M%S")) for n in rows):
                     when += timedelta(seconds=1)
                 number = when.strftime("%Y%m%d%H%M%S")
                 self._add_order(rows, number, when, kinds[i % len(kinds)], rng)
+                if status == "cancelled":
+                    self._stop(rows, number)
                 numbers.append(number)
         return numbers
 
@@ -260,22 +295,36 @@ class MomoSandbox(Sandbox):
             raise ValueError(f"unknown momo order kind {kind!r}; known: {', '.join(KINDS)}")
         name, phone, address = data.person_name(rng), data.mobile(rng), data.tw_address(rng)
         masked = kind != "company"
+        buyer = data.person_name(rng)
         receiver = {
             "receiver": _mask_name(name) if masked else name,
-            "receiverTel": phone[:4] + "***" + phone[7:] if masked else phone,
+            "receiverTel": "", "receiverMobile": phone[:4] + "***" + phone[7:] if masked else phone,
+            "postNo": "" if masked else address["zip"],
             "receiverAddr": f"{address['city']}{address['district']}****" if masked else address["full"],
+            "custName": buyer[0] + "O" + buyer[2:], "custId": f"{rng.randrange(10000):04d}",
         }
+        if masked:
+            receiver.update(receiverMask=receiver["receiver"], custNameMask=receiver.pop("custName"))
+        if kind == "stores":
+            receiver["storeIdName"] = f"7-11 {address['district']}{rng.choice(data.STREETS)}門市"
         for seq, (product, qty) in enumerate(data.pick_products(rng), start=1):
             complete = f"{number}-{seq:03d}-001-001"
             rows[complete] = {
-                "completeOrderNo": complete, "lastPricDate": when.strftime("%Y/%m/%d"), **receiver,
-                "goodsCode": PRODUCTS_CODE[product.sku],
-                "goodsName": product.name, "goodsDtCode": "001", "goodsDtInfo": "", "entpGoodsNo": product.sku,
-                "syslast": str(qty), "buyPrice": str(product.price), "invoiceNo": "", "remark5VStr": "",
-                "slipNo": "", "delyGbStr": "", "msgNote": "",
-                **({"receiverMask": "Y"} if masked else {}),
+                "itemNo": str(seq), "isRedStr": "正常", "completeOrderNo": complete, "remark5VStr": "可出貨",
+                "msgNote": "", "scmDelyDate": "", "delyGbStr": "", "slipNo": "", "orderGbStr": "一般訂單", "msg": "",
+                "lastPricDate": when.strftime("%Y/%m/%d"), "delyHopeDate": (when + timedelta(days=3)).strftime(
+                    "%Y/%m/%d"), **receiver,
+                "entpGoodsNo": product.sku, "goodsCode": PRODUCTS_CODE[product.sku], "goodsName": product.name,
+                "goodsDtCode": "001", "goodsDtInfo": "無", "syslast": str(qty), "buyPrice": str(product.price),
+                "describeNote": "", "invoiceNo": "", "invoiceDate": "", "packYnStr": "否",
                 "_kind": kind, "_transfer": when.astimezone(UTC), "_state": "unsent",
             }
+
+    @staticmethod
+    def _stop(rows: dict[str, dict[str, Any]], number: str) -> None:
+        for complete, row in rows.items():
+            if complete.split("-")[0] == number and row["_state"] == "unsent":
+                row.update(_state="stopped", allowExecuteYN="Y", notAllowReason="", returnReason="客戶取消訂單")
 
     def _order_rows(self, shop_id: str, external_id: str) -> list[dict[str, Any]]:
         rows = [r for n, r in self.rows.get(shop_id, {}).items() if n.split("-")[0] == external_id]
@@ -284,15 +333,20 @@ class MomoSandbox(Sandbox):
         return rows
 
     def update_order(self, shop_id: str, external_id: str, **changes: Any) -> None:
-        """``status="cancelled"`` drops it from the unsent lists; ``receiver``/``phone``/``address`` edit it."""
+        """``status="cancelled"`` moves it from the unsent lists to the stop list; ``receiver``/``phone``/
+        ``address`` edit it."""
+        status = changes.get("status")
+        if status not in (None, "cancelled", "ready_to_ship", "paid"):
+            raise ValueError(f"momo can only cancel an unsent order, not set it to {status!r}")
         with self._lock:
+            if status == "cancelled":
+                self._order_rows(shop_id, external_id)
+                self._stop(self.rows[shop_id], external_id)
             for row in self._order_rows(shop_id, external_id):
-                if changes.get("status") == "cancelled":
-                    row["_state"] = "cancelled"
                 if "receiver" in changes:
                     row["receiver"] = changes["receiver"]
                 if "phone" in changes:
-                    row["receiverTel"] = changes["phone"]
+                    row["receiverMobile"] = changes["phone"]
                 if "address" in changes:
                     address = changes["address"]
                     row["receiverAddr"] = address if isinstance(address, str) else address.get("full", "")

@@ -40,12 +40,14 @@ from platforms.base import (
     UnmappableOrder,
 )
 from platforms.http import RetryPolicy
+from platforms.momo.sandbox import MomoSandbox
 from platforms.registry import adapter_class
 from platforms.sandboxing import FAULT_KINDS
 from platforms.shopee.sandbox import ShopeeSandbox
+from platforms.shopline.sandbox import ShoplineSandbox
 
 #: Every platform's sandbox class; platform engineers append theirs.
-SANDBOXES = [ShopeeSandbox]
+SANDBOXES = [ShopeeSandbox, MomoSandbox, ShoplineSandbox]
 
 RETRYING = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
 ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)

@@ -36,7 +36,7 @@ def test_transient_faults_are_retried_then_succeed(momo_adapter, momo_sandbox, m
     momo_sandbox.faults.inject(kind, count=2)
     orders = list(momo_adapter.fetch_orders(NOW - timedelta(days=1), NOW))
     assert len(orders) == 2
-    assert momo_sandbox.calls() == 3 + 2
+    assert momo_sandbox.calls() == 4 + 2  # three unsent lists + the stop list, two faults
 
 
 def test_rate_limited_answer_carries_retry_after(momo_sandbox, momo_shop):

@@ -60,10 +60,12 @@ def test_fetch_reads_all_three_unsent_lists(momo_adapter, momo_sandbox, momo_sho
     third = momo_sandbox.generate_orders(shop, 2, start=start, end=NOW, kind="third")
     orders = _fetch(momo_adapter, NOW - timedelta(days=4), NOW)
     assert sorted(o.external_id for o in orders) == sorted(company + stores + third)
-    assert momo_sandbox.calls() == 3
+    assert momo_sandbox.calls() == 4  # three unsent lists and the stop list
     by_id = {o.external_id: o for o in orders}
     assert not by_id[company[0]].shipping_address.masked
-    assert by_id[stores[0]].shipping_address.masked and "*" in by_id[stores[0]].buyer.name
+    store_order = by_id[stores[0]]
+    assert store_order.shipping_address.masked and "*" in store_order.shipping_address.name
+    assert "O" in store_order.buyer.name  # momo masks the orderer as 林O筠
     assert by_id[third[0]].platform_status == "unsendThirdQuery"
     assert all(o.lines and o.total == sum(ln.qty * ln.unit_price for ln in o.lines) for o in orders)
 
@@ -71,7 +73,7 @@ def test_fetch_reads_all_three_unsent_lists(momo_adapter, momo_sandbox, momo_sho
 def test_only_configured_queries_run(momo_sandbox, momo_shop):
     momo_sandbox.generate_orders(momo_shop["shop_id"], 2, start=NOW - timedelta(hours=2), end=NOW, kinds=["company",
                                                                                                          "stores"])
-    adapter = make_adapter(momo_sandbox, momo_shop, queries=["unsendCompanyQuery"])
+    adapter = make_adapter(momo_sandbox, momo_shop, queries=["unsendCompanyQuery"], stop_query=False)
     assert len(_fetch(adapter, NOW - timedelta(days=1), NOW)) == 1
     assert momo_sandbox.calls() == 1
 
@@ -82,7 +84,7 @@ def test_long_range_is_split_into_windows_the_sandbox_accepts(momo_adapter, momo
     ids = momo_sandbox.generate_orders(shop, 30, start=since, end=NOW)
     orders = _fetch(momo_adapter, since, NOW)
     assert sorted(o.external_id for o in orders) == sorted(ids)
-    assert momo_sandbox.calls() == 3 * len(split_windows(since, NOW, 59)) == 9
+    assert momo_sandbox.calls() == 3 * len(split_windows(since, NOW, 59)) + 1 == 10
 
 
 def test_sandbox_refuses_a_window_over_two_months(momo_sandbox, momo_shop):
@@ -148,14 +150,30 @@ def test_ship_refusals_are_permanent_with_momos_message(momo_adapter, momo_sandb
         momo_adapter.ship(order, Shipment(tracking_number="T1", carrier="UFO Express"))
     with pytest.raises(PermanentError, match="not rows of momo order"):
         momo_adapter.ship(order, Shipment(tracking_number="T1", line_ids=("20990101000000-001-001-001",)))
-    assert momo_sandbox.calls("/OrderServlet.do") == 4  # the three queries and the first confirm only
+    assert momo_sandbox.calls("/OrderServlet.do") == 5  # the four queries and the first confirm only
 
 
-def test_cancelled_orders_leave_the_unsent_list(momo_adapter, momo_sandbox, momo_shop):
+def test_cancelled_orders_move_to_the_stop_list_and_map_to_cancelled(momo_adapter, momo_sandbox, momo_shop):
     shop = momo_shop["shop_id"]
     ids = momo_sandbox.generate_orders(shop, 2, start=NOW - timedelta(hours=2), end=NOW)
     momo_sandbox.update_order(shop, ids[0], status="cancelled")
-    assert [o.external_id for o in _fetch(momo_adapter, NOW - timedelta(days=1), NOW)] == [ids[1]]
+    by_id = {o.external_id: o for o in _fetch(momo_adapter, NOW - timedelta(days=1), NOW)}
+    assert by_id[ids[1]].status == "ready_to_ship"
+    cancelled = by_id[ids[0]]
+    assert cancelled.status == "cancelled" and cancelled.platform_status == "stopSendingQuery"
+    assert cancelled.total is None and all(ln.unit_price == 0 and ln.qty > 0 for ln in cancelled.lines)
+    # the stop list has no window: a later run sees the cancellation again (the channel's upsert no-ops it)
+    assert ids[0] in {o.external_id for o in _fetch(momo_adapter, NOW, NOW + timedelta(minutes=5))}
+    assert momo_adapter.get_orders([ids[0]])[0].status == "cancelled"
+    with pytest.raises(PermanentError, match="訂單已取消"):
+        momo_adapter.ship(cancelled, Shipment(tracking_number="T9"))
+
+
+def test_stop_list_can_be_switched_off(momo_sandbox, momo_shop):
+    (oid,) = momo_sandbox.generate_orders(momo_shop["shop_id"], 1, status="cancelled")
+    adapter = make_adapter(momo_sandbox, momo_shop, stop_query=False)
+    assert _fetch(adapter, NOW - timedelta(days=2), NOW) == [] and adapter.get_orders([oid]) == []
+    assert momo_sandbox.calls() == 3 + 3
 
 
 def test_get_orders_rereads_by_order_number(momo_adapter, momo_sandbox, momo_shop):
@@ -164,6 +182,6 @@ def test_get_orders_rereads_by_order_number(momo_adapter, momo_sandbox, momo_sho
     momo_sandbox.update_order(shop, ids[1], receiver="林*明")
     got = momo_adapter.get_orders([ids[1], ids[2]])
     assert [o.external_id for o in got] == [ids[1], ids[2]]
-    assert got[0].buyer.name == "林*明"
+    assert got[0].shipping_address.name == "林*明"
     assert momo_adapter.get_orders(["20200101000000"]) == []
     assert momo_adapter.api_calls == momo_sandbox.calls()
