@@ -461,15 +461,13 @@ class CyberbizSandbox(Sandbox):
             offset = max(0, int(args.get("offset", 0)))
         except ValueError:
             return _error("page, per_page 與 offset 必須是數字", 400)
-        selected = []
-        for order_id in sorted(shop.orders):
-            updated = shop.updated[order_id]
-            if (bounds[0] and updated < bounds[0]) or (bounds[1] and updated > bounds[1]):
-                continue
-            statuses = shop.orders[order_id]["statuses"]
-            if any(args.get(f) and statuses[axis] not in args[f].split(",") for f, axis in _STATUS_FILTERS.items()):
-                continue
-            selected.append(order_id)
+        low, high = bounds
+        wanted = [(axis, set(args[f].split(","))) for f, axis in _STATUS_FILTERS.items() if args.get(f)]
+        selected = [order_id for order_id, updated in shop.updated.items()  # ids ascend with insertion
+                    if (low is None or updated >= low) and (high is None or updated <= high)]
+        if wanted:
+            selected = [i for i in selected
+                        if all(shop.orders[i]["statuses"][axis] in values for axis, values in wanted)]
         selected = selected[offset:]
         total = len(selected)
         total_pages = math.ceil(total / per_page)

@@ -197,6 +197,10 @@ def test_cyberbiz_paging_headers_and_bare_array_as_the_spec(cbz_sandbox, make_ad
                        headers={"Authorization": f"Bearer {adapter.tokens.access_token}"})
     assert len(big.json()) == 50 and big.headers["X-Per-Page"] == "50"
     assert isinstance(big.json()[0]["prices"]["total_price"], float)
+    unpaid = requests.get(cbz_sandbox.base_url + "/v1/orders?financial_statuses=pending,failed&statuses=open",
+                          timeout=2, headers={"Authorization": f"Bearer {adapter.tokens.access_token}"})
+    assert unpaid.json() and {o["statuses"]["financial_status"] for o in unpaid.json()} == {"pending"}
+    assert int(unpaid.headers["X-Total"]) < 92
 
 
 def test_cyberbiz_order_updated_while_paging_is_not_lost(cbz_sandbox, make_adapter):
