@@ -1,21 +1,281 @@
-"""GetOrder / RefreshToken commands: channel authorize, process run/runs, orders list/show/backfill."""
+"""GetOrder / RefreshToken commands: channel authorize, process run/runs, orders list/show/backfill.
+
+Tables show times in Asia/Taipei (the admins' and merchants' zone); ``--json`` gives UTC ISO 8601.
+Every failure an admin can act on is one clear line (exit code 1), never a traceback.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
 import click
+from sqlalchemy import select
+
+from channels.authorization import AuthorizationError, check_credentials, start_authorization
+from channels.backfill import backfill_range, run_backfill
+from channels.binding import BindingError, load_channel, needs_token_refresh
+from channels.getorder import run_getorder
+from channels.refreshtoken import run_refreshtoken
+from channels.tokens import TAIPEI
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
+from oms_bridge.settings import get_settings
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel, ProcessRun, utcnow
+from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
+from oms_bridge.store.runs import RunStats
+from oms_bridge.vault import Vault
+
+__all__ = ["authorize_command", "process_group", "orders_group"]
+
+COUNTS = ("fetched", "new", "changed", "unchanged", "held", "api_calls")
+BAD_OUTCOMES = ("failed", "reauth_required", "interrupted")
 
 
+@contextmanager
+def _errors() -> Iterator[None]:
+    with cli_errors():
+        try:
+            yield
+        except (BindingError, AuthorizationError, OrderNotFound) as exc:
+            fail(str(exc))
+
+
+def _local(when: datetime | None) -> str:
+    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M:%S") if when else "-"
+
+
+# ------------------------------------------------------------------------------------ authorize
 @click.command("authorize")
 @click.argument("name")
-def authorize_command(name: str) -> None:
-    """Authorize a channel (OAuth URL) or check its credentials."""
+@click.option("--redirect-uri", help="Callback URL the marketplace returns to (default: <base_url>/oauth/callback/"
+                                     "<platform>).")
+def authorize_command(name: str, redirect_uri: str | None) -> None:
+    """Authorize a channel: print the marketplace approval link (OAuth), or check its credentials."""
+    with _errors():
+        settings = get_settings()
+        with session_scope(settings) as session:
+            oauth = needs_token_refresh(load_channel(session, name), session, vault=Vault.from_settings(settings))
+        if oauth:
+            url = start_authorization(name, redirect_uri, settings=settings)
+            click.echo(f"Have the merchant of channel {name} open this link and approve the app "
+                       f"(valid 10 minutes, single use):")
+            click.echo(url)
+            return
+        ok, message = check_credentials(name, settings=settings)
+    if not ok:
+        fail(message)
+    click.echo(message)
 
 
+# ---------------------------------------------------------------------------------------- process
 @click.group("process")
 def process_group() -> None:
     """Run and inspect the GetOrder / RefreshToken processes."""
 
 
+def _channel_ids(names: tuple[str, ...], all_: bool) -> list[tuple[int, str]]:
+    settings = get_settings()
+    with session_scope(settings) as session:
+        if all_:
+            rows = session.execute(select(Channel.id, Channel.value).where(Channel.isactive.is_(True))
+                                   .order_by(Channel.value)).all()
+            return [(r[0], r[1]) for r in rows]
+        return [(load_channel(session, n).id, n) for n in names]
+
+
+def _stats_dict(stats: RunStats, channel: str) -> dict[str, Any]:
+    return {"run": stats.id, "process": stats.process, "channel": channel, "outcome": stats.outcome,
+            "window_from": stats.window_from, "window_to": stats.window_to,
+            **{n: getattr(stats, n) for n in COUNTS}, "error": stats.error_text,
+            "warnings": stats.details.get("warnings", [])}
+
+
+def _stats_line(stats: RunStats, channel: str) -> str:
+    counts = ", ".join(f"{n.replace('_', ' ')} {getattr(stats, n)}" for n in COUNTS)
+    line = f"{channel}: {stats.process} {stats.outcome} ({counts}; run {stats.id})"
+    if stats.error_text:
+        line += f"\n  {stats.error_text}"
+    for warning in stats.details.get("warnings", []):
+        line += f"\n  warning: {warning}"
+    return line
+
+
+@process_group.command("run")
+@click.argument("process", type=click.Choice(["getorder", "refreshtoken"]))
+@click.option("--channel", "channels", multiple=True, help="Channel name (repeatable).")
+@click.option("--all", "all_", is_flag=True, help="Every active channel.")
+@click.option("--force", is_flag=True, help="refreshtoken: refresh even when the token is not due yet.")
+@json_option
+def process_run(process: str, channels: tuple[str, ...], all_: bool, force: bool, as_json: bool) -> None:
+    """Run GetOrder or RefreshToken now for one channel, several, or all."""
+    if not channels and not all_:
+        fail("name a channel with --channel NAME, or use --all")
+    if channels and all_:
+        fail("use either --channel or --all, not both")
+    with _errors():
+        settings = get_settings()
+        results = []
+        for channel_id, name in _channel_ids(channels, all_):
+            if process == "getorder":
+                stats = run_getorder(channel_id, settings=settings)
+            else:
+                stats = run_refreshtoken(channel_id, settings=settings, force=force)
+            results.append((stats, name))
+    if as_json:
+        emit_json([_stats_dict(s, n) for s, n in results])
+    else:
+        if not results:
+            click.echo("no active channels")
+        for stats, name in results:
+            click.echo(_stats_line(stats, name))
+    if any(s.outcome in BAD_OUTCOMES for s, _ in results):
+        raise SystemExit(1)
+
+
+@process_group.command("runs")
+@click.option("--channel", help="Only this channel.")
+@click.option("--process", "process", help="Only this process (getorder, refreshtoken, backfill, ...).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
+@json_option
+def process_runs(channel: str | None, process: str | None, limit: int, as_json: bool) -> None:
+    """Recent runs, newest first: outcome, counts and the error an admin must read."""
+    with _errors():
+        with session_scope(get_settings()) as session:
+            stmt = (select(ProcessRun, Channel.value).outerjoin(Channel, Channel.id == ProcessRun.oms_channel_id)
+                    .order_by(ProcessRun.id.desc()).limit(limit))
+            if channel:
+                stmt = stmt.where(ProcessRun.oms_channel_id == load_channel(session, channel).id)
+            if process:
+                stmt = stmt.where(ProcessRun.process == process)
+            rows = session.execute(stmt).all()
+    data = [{"run": r.id, "process": r.process, "channel": chan, "started": r.started, "ended": r.ended,
+             "outcome": r.outcome, "window_from": r.window_from, "window_to": r.window_to,
+             **{n: getattr(r, n) for n in COUNTS}, "error": r.error_text,
+             "warnings": json.loads(r.details_json or "{}").get("warnings", [])} for r, chan in rows]
+    if as_json:
+        emit_json(data)
+        return
+    if not data:
+        click.echo("no runs yet")
+        return
+    click.echo(f"{'run':>6}  {'process':<12} {'channel':<16} {'started (Taipei)':<19}  {'outcome':<15} "
+               f"{'fetched':>7} {'new':>5} {'chg':>5} {'same':>5} {'held':>4} {'calls':>5}")
+    for d in data:
+        click.echo(f"{d['run']:>6}  {d['process']:<12} {(d['channel'] or '-'):<16} {_local(d['started']):<19}  "
+                   f"{d['outcome']:<15} {d['fetched']:>7} {d['new']:>5} {d['changed']:>5} {d['unchanged']:>5} "
+                   f"{d['held']:>4} {d['api_calls']:>5}")
+        if d["error"]:
+            click.echo(f"{'':>8}{d['error']}")
+        for warning in d["warnings"]:
+            click.echo(f"{'':>8}warning: {warning}")
+
+
+# ----------------------------------------------------------------------------------------- orders
 @click.group("orders")
 def orders_group() -> None:
     """Orders in the bridge's store."""
+
+
+@orders_group.command("list")
+@click.option("--channel", help="Only this channel.")
+@click.option("--status", help="Only this canonical status (paid, cancelled, ...).")
+@click.option("--held/--not-held", default=None, help="Only held (unmappable) orders, or only the others.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
+@json_option
+def orders_list(channel: str | None, status: str | None, held: bool | None, limit: int, as_json: bool) -> None:
+    """Newest orders first."""
+    with _errors():
+        with session_scope(get_settings()) as session:
+            if channel:
+                load_channel(session, channel)  # a clear error for a wrong name
+            rows = list_orders(session, channel=channel, status=status, held=held, limit=limit)
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        click.echo("no orders")
+        return
+    click.echo(f"{'number':<26} {'channel':<16} {'status':<14} {'created (Taipei)':<19}  {'total':>12} {'v':>3}  held")
+    for r in rows:
+        total = f"{r['total']} {r['currency'] or ''}".strip() if r["total"] is not None else "-"
+        click.echo(f"{r['number']:<26} {r['channel']:<16} {(r['status'] or '-'):<14} {_local(r['created']):<19}  "
+                   f"{total:>12} {r['version']:>3}  {'HELD: ' + (r['held_reason'] or '') if r['held'] else ''}")
+
+
+@orders_group.command("show")
+@click.argument("number")
+@click.option("--channel", help="The channel, when the number exists in several.")
+@json_option
+def orders_show(number: str, channel: str | None, as_json: bool) -> None:
+    """One order: lines, status history, delivery states, and why it is held."""
+    with _errors():
+        with session_scope(get_settings()) as session:
+            d = order_detail(session, number, channel=channel)
+    if as_json:
+        emit_json(d)
+        return
+    click.echo(f"Order {d['number']} ({d['channel']}), version {d['version']}")
+    if d["held"]:
+        click.echo(f"  HELD: {d['held_reason']}")
+    click.echo(f"  status:   {d['status']} ({d['platform_status']})")
+    click.echo(f"  created:  {_local(d['created'])} Taipei   updated: {_local(d['updated'])} Taipei")
+    click.echo(f"  total:    {d['total']} {d['currency'] or ''}  "
+               f"shipping {d['shipping_fee']}  discount {d['discount']}")
+    click.echo(f"  buyer:    {d['buyer'] or '-'}")
+    ship = d["ship_to"]
+    click.echo(f"  ship to:  {ship['name'] or '-'} {ship['phone'] or ''} "
+               f"{ship['zip'] or ''} {ship['city'] or ''}{ship['district'] or ''} {ship['address1'] or ''}".rstrip())
+    click.echo("  lines:")
+    for ln in d["lines"]:
+        click.echo(f"    {ln['line']:>4} {ln['sku'] or '-':<20} {ln['name'] or '':<30} "
+                   f"{ln['qty']} x {ln['unit_price']}")
+    click.echo("  status history:")
+    for h in d["history"]:
+        click.echo(f"    {_local(h['at'])}  {h['status']} ({h['platform_status']})")
+    click.echo("  deliveries:")
+    if not d["deliveries"]:
+        click.echo("    none")
+    for dl in d["deliveries"]:
+        extra = f"  {dl['last_error']}" if dl["last_error"] else ""
+        click.echo(f"    {dl['destination']:<10} {dl['state']:<8} {dl['action'] or '':<7} "
+                   f"version {dl['version']} (delivered {dl['delivered_version'] or '-'}){extra}")
+
+
+@orders_group.command("backfill")
+@click.argument("channel")
+@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (Asia/Taipei).")
+@click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive (Asia/Taipei; default now).")
+@click.option("--window-days", default=1, show_default=True, type=click.IntRange(1, 60),
+              help="Checkpoint every this many days.")
+@json_option
+def orders_backfill(channel: str, since: datetime, until: datetime | None, window_days: int, as_json: bool) -> None:
+    """Read past orders of a channel; resumable (run the same command again after an interruption)."""
+    if until is not None and until < since:
+        fail("--until is before --since")
+    with _errors():
+        settings = get_settings()
+        with session_scope(settings) as session:
+            channel_id = load_channel(session, channel).id
+        start, end = backfill_range(since.date(), until.date() if until else None, utcnow())
+        if start >= end:
+            fail("nothing to backfill: the range starts in the future")
+        with click.progressbar(length=1, label=f"backfill {channel}", show_pos=True,
+                               file=click.get_text_stream("stderr")) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = total
+                bar.update(done - bar.pos)
+
+            stats = run_backfill(channel_id, start, end, settings=settings, window=timedelta(days=window_days),
+                                 progress=progress)
+    if as_json:
+        emit_json(_stats_dict(stats, channel))
+    else:
+        click.echo(_stats_line(stats, channel))
+        if stats.details.get("resumed_from"):
+            click.echo(f"  resumed from {_local(datetime.fromisoformat(stats.details['resumed_from']))} Taipei")
+    if stats.outcome in BAD_OUTCOMES:
+        raise SystemExit(1)
