@@ -262,6 +262,36 @@ CREATE TABLE oms_city (
     CONSTRAINT oms_city_country_name_uq UNIQUE (oms_country_id, name)
 );
 
+CREATE TABLE oms_backfill (
+    oms_channel_id INTEGER NOT NULL,
+    since TIMESTAMP WITH TIME ZONE NOT NULL,
+    until TIMESTAMP WITH TIME ZONE NOT NULL,
+    next_start TIMESTAMP WITH TIME ZONE NOT NULL,
+    window_minutes INTEGER DEFAULT '1440' NOT NULL,
+    state VARCHAR(20) DEFAULT 'running' NOT NULL,
+    fetched INTEGER DEFAULT '0' NOT NULL,
+    "new" INTEGER DEFAULT '0' NOT NULL,
+    changed INTEGER DEFAULT '0' NOT NULL,
+    held INTEGER DEFAULT '0' NOT NULL,
+    last_error TEXT,
+    oms_process_run_id INTEGER,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_backfill_id SERIAL NOT NULL,
+    oms_backfill_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_backfill_key PRIMARY KEY (oms_backfill_id),
+    CONSTRAINT oms_backfill_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT omschannel_omsbackfill FOREIGN KEY(oms_channel_id) REFERENCES oms_channel (oms_channel_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT oms_backfill_uu_idx UNIQUE (oms_backfill_uu)
+);
+
+CREATE INDEX oms_backfill_oms_channel_id_ix ON oms_backfill (oms_channel_id);
+
 CREATE TABLE oms_order (
     oms_channel_id INTEGER NOT NULL,
     external_id VARCHAR(64) NOT NULL,

@@ -107,7 +107,7 @@ def _describe(engine: Engine) -> dict:
     for table in sorted(t for t in insp.get_table_names() if t != "alembic_version"):
         fks = insp.get_foreign_keys(table)
         out[table] = {
-            "columns": {c["name"]: (str(c["type"]), c["nullable"]) for c in insp.get_columns(table)},
+            "columns": {c["name"]: (str(c["type"]), c["nullable"], c["default"]) for c in insp.get_columns(table)},
             "pk": (insp.get_pk_constraint(table)["name"], tuple(insp.get_pk_constraint(table)["constrained_columns"])),
             "unique": sorted((u["name"], tuple(u["column_names"])) for u in insp.get_unique_constraints(table)),
             "check": sorted((c["name"], c["sqltext"]) for c in insp.get_check_constraints(table)),
@@ -139,7 +139,7 @@ def test_sql_files_applied_to_postgresql_equal_models(db_a: Engine, db_b: Engine
         assert applied[table] == models[table], f"table {table} differs between sql/ files and the models"
     # Y/N columns are CHAR(1) with their CHECK, as iDempiere declares booleans.
     platform = applied["oms_platform"]
-    assert platform["columns"]["isactive"] == ("CHAR(1)", False)
+    assert platform["columns"]["isactive"] == ("CHAR(1)", False, "'Y'::bpchar")
     assert ("oms_platform_isactive_ck", "isactive = ANY (ARRAY['Y'::bpchar, 'N'::bpchar])") in platform["check"]
     assert platform["pk"] == ("oms_platform_key", ("oms_platform_id",))
     # ...and the database is marked as at head, so `db upgrade` continues from there.

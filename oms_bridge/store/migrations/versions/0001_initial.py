@@ -257,6 +257,34 @@ def upgrade() -> None:
     sa.UniqueConstraint('oms_city_uu', name=op.f('oms_city_uu_idx')),
     sa.UniqueConstraint('oms_country_id', 'name', name='oms_city_country_name_uq')
     )
+    op.create_table('oms_backfill',
+    sa.Column('oms_channel_id', sa.Integer(), nullable=False),
+    sa.Column('since', store_types.UtcDateTime(), nullable=False),
+    sa.Column('until', store_types.UtcDateTime(), nullable=False),
+    sa.Column('next_start', store_types.UtcDateTime(), nullable=False),
+    sa.Column('window_minutes', sa.Integer(), server_default='1440', nullable=False),
+    sa.Column('state', sa.String(length=20), server_default='running', nullable=False),
+    sa.Column('fetched', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('new', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('changed', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('held', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('last_error', sa.Text(), nullable=True),
+    sa.Column('oms_process_run_id', sa.Integer(), nullable=True),
+    sa.Column('ad_client_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('ad_org_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('created', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('createdby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('updated', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('updatedby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('oms_backfill_id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('oms_backfill_uu', sa.Uuid(), nullable=False),
+    sa.Column('isactive', store_types.YesNo(), server_default=sa.text("'Y'"), nullable=False),
+    sa.CheckConstraint("isactive IN ('Y','N')", name=op.f('oms_backfill_isactive_ck')),
+    sa.ForeignKeyConstraint(['oms_channel_id'], ['oms_channel.oms_channel_id'], name=op.f('omschannel_omsbackfill'), ondelete='CASCADE', initially='DEFERRED', deferrable=True),
+    sa.PrimaryKeyConstraint('oms_backfill_id', name=op.f('oms_backfill_key')),
+    sa.UniqueConstraint('oms_backfill_uu', name=op.f('oms_backfill_uu_idx'))
+    )
+    op.create_index(op.f('oms_backfill_oms_channel_id_ix'), 'oms_backfill', ['oms_channel_id'], unique=False)
     op.create_table('oms_order',
     sa.Column('oms_channel_id', sa.Integer(), nullable=False),
     sa.Column('external_id', sa.String(length=64), nullable=False),
@@ -588,6 +616,8 @@ def downgrade() -> None:
     op.drop_index(op.f('oms_order_status_ix'), table_name='oms_order')
     op.drop_index(op.f('oms_order_order_updated_ix'), table_name='oms_order')
     op.drop_table('oms_order')
+    op.drop_index(op.f('oms_backfill_oms_channel_id_ix'), table_name='oms_backfill')
+    op.drop_table('oms_backfill')
     op.drop_table('oms_city')
     op.drop_index(op.f('oms_channel_oms_platform_id_ix'), table_name='oms_channel')
     op.drop_table('oms_channel')
