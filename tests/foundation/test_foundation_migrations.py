@@ -185,3 +185,15 @@ def test_cli_init_and_db_upgrade_on_postgresql(home: Path, db_a: Engine, monkeyp
         stored = conn.execute(text("SELECT app_secret_enc FROM oms_platform")).scalar_one()
     assert "pg-secret-value-9999" not in stored
     dispose_engines()
+
+
+def test_downgrade_to_base_removes_every_table(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    _upgrade(engine)
+    with engine.begin() as conn:
+        command.downgrade(schema.alembic_config(connection=conn), "base")
+    remaining = set(inspect(engine).get_table_names()) - {"alembic_version"}
+    engine.dispose()
+    assert remaining == set()
