@@ -13,7 +13,8 @@ It behaves like the real API as documented in ``shared/specs/marketplaces.md`` Â
   ``shop_url_template``): ``GET /admin/oauth/authorize`` answers the merchant's approval with a 302
   to ``redirect_uri?code&state&shop``; ``POST /admin/oauth/token`` with ``authorization_code`` or
   ``refresh_token`` grants. Access and refresh tokens expire (``access_ttl``/``refresh_ttl`` on the
-  sandbox clock); a refresh rotates both tokens and the used refresh token is dead (``invalid_grant``).
+  sandbox clock); a refresh rotates both tokens and the used refresh token is dead (``invalid_grant``);
+  the previous access token stays valid until its own expiry (unknown in the spec; the gentler choice).
   Expired or unknown bearer tokens get 401.
 - **Limits**: at most ``rate_limit`` (5) requests per second per token / HMAC key, else 429
   ``{"message":"API rate limit exceeded"}`` with ``Retry-After``.
@@ -186,6 +187,8 @@ class CyberbizSandbox(Sandbox):
         with self._lock:
             shop = self._shop(shop_id)
             order = shop.orders[int(external_id)]
+            when = changes.pop("updated_at", None) or self.clock.now()
+            self._touch(shop, order, when)
             if "status" in changes:
                 self._set_axes(order, CANONICAL_TO_AXES[changes.pop("status")])
             for axis in _AXES:
@@ -200,9 +203,7 @@ class CyberbizSandbox(Sandbox):
                 else:
                     receiver["detail_address"].update({k: v for k, v in address.items() if k != "full"})
                     receiver["address"] = address.get("full", receiver["address"])
-            when = changes.pop("updated_at", None) or self.clock.now()
             order.update(changes)
-            self._touch(shop, order, when)
 
     def shipment_of(self, shop_id: str, external_id: str) -> dict[str, Any] | None:
         with self._lock:

@@ -19,6 +19,7 @@ from platforms.base import (
     Shipment,
 )
 from platforms.cyberbiz.mapping import TAIPEI
+from platforms.http import RetryPolicy
 
 HOUR = timedelta(hours=1)
 
@@ -50,9 +51,10 @@ def test_cyberbiz_v1_flow_check_fetch_ship(cbz_sandbox, make_adapter):
 
 def test_cyberbiz_v1_wrong_secret_is_credentials_invalid(cbz_sandbox):
     shop = cbz_sandbox.add_shop(auth_model="v1")
-    bad = {**shop, "credentials": {"username": shop["credentials"]["username"], "secret": "wrong"}}
-    with pytest.raises(CredentialsInvalid, match="HMAC signature does not match.*secret"):
+    bad = {**shop, "credentials": {"username": shop["credentials"]["username"], "secret": "s3cr3t-XYZ"}}
+    with pytest.raises(CredentialsInvalid, match="HMAC signature does not match.*secret") as caught:
         build_adapter(cbz_sandbox, bad).check_credentials()
+    assert "s3cr3t-XYZ" not in str(caught.value) and caught.value.status == 403
     unknown = {**shop, "credentials": {"username": "nobody", "secret": "x"}}
     with pytest.raises(CredentialsInvalid, match="HMAC signature cannot be verified"):
         build_adapter(cbz_sandbox, unknown).check_credentials()
@@ -309,3 +311,18 @@ def test_cyberbiz_times_in_the_payload_are_taipei_local(cbz_sandbox, make_adapte
     assert cbz_sandbox.order(shop["shop_id"], order_id)["created_at"] == "2026-03-15 00:30:00"
     (order,) = adapter.get_orders([order_id])
     assert order.created_at == datetime(2026, 3, 14, 16, 30, tzinfo=UTC) and order.created_at.tzinfo == UTC
+
+
+def test_cyberbiz_ship_retried_after_a_lost_answer_records_one_fulfillment(cbz_sandbox, make_adapter):
+    """The first POST is processed but its answer comes too late; the retry sees 422 and finds the fulfillment."""
+    import time
+
+    policy = RetryPolicy(max_attempts=2, sleep=lambda s: time.sleep(0.5), connect_timeout=0.5, read_timeout=0.2)
+    adapter, shop = make_adapter("v1", policy=policy)
+    (order_id,) = cbz_sandbox.generate_orders(shop["shop_id"], 1, status="paid")
+    (order,) = adapter.get_orders([order_id])
+    cbz_sandbox.faults.inject("timeout", path="custom_shipping", delay=0.3)
+    result = adapter.ship(order, Shipment("LOST-1", carrier="tcat"))
+    assert result.tracking_number == "LOST-1"
+    assert len(cbz_sandbox.order(shop["shop_id"], order_id)["fulfillments"]) == 1
+    assert cbz_sandbox.calls("custom_shipping") == 2 and cbz_sandbox.calls("/fulfillments") == 3
