@@ -84,12 +84,12 @@ def ensure_catalogue(session: Session) -> bool:
                 city = OmsCity(oms_country_id=country.id, name=city_data["name"], postcode=city_data["postcode"])
                 session.add(city)
                 session.flush()
-                for name, postcode in city_data["townships"]:
-                    township = OmsTownship(oms_city_id=city.id, name=name, postcode=postcode)
-                    session.add(township)
-                    session.flush()
-                    session.add(OmsDistrict(oms_city_id=city.id, oms_township_id=township.id, name=name,
-                                            postcode=postcode))
+                townships = [OmsTownship(oms_city_id=city.id, name=name, postcode=postcode)
+                             for name, postcode in city_data["townships"]]
+                session.add_all(townships)
+                session.flush()  # one batched INSERT per city
+                session.add_all([OmsDistrict(oms_city_id=city.id, oms_township_id=t.id, name=t.name,
+                                             postcode=t.postcode) for t in townships])
             session.flush()
     except IntegrityError:
         return False
