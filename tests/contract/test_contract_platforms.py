@@ -39,6 +39,7 @@ from platforms.base import (
     TransientError,
     UnmappableOrder,
 )
+from platforms.cyberbiz.sandbox import CyberbizSandbox
 from platforms.http import RetryPolicy
 from platforms.momo.sandbox import MomoSandbox
 from platforms.registry import adapter_class
@@ -47,7 +48,7 @@ from platforms.shopee.sandbox import ShopeeSandbox
 from platforms.shopline.sandbox import ShoplineSandbox
 
 #: Every platform's sandbox class; platform engineers append theirs.
-SANDBOXES = [ShopeeSandbox, MomoSandbox, ShoplineSandbox]
+SANDBOXES = [ShopeeSandbox, MomoSandbox, ShoplineSandbox, CyberbizSandbox]
 
 RETRYING = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
 ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
