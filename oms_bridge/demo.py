@@ -52,6 +52,7 @@ from platforms.cyberbiz.sandbox import CyberbizSandbox
 from platforms.momo.sandbox import MomoSandbox
 from platforms.sandboxing import Sandbox
 from platforms.shopee.sandbox import ShopeeSandbox
+from platforms.shopline.sandbox import ShoplineSandbox
 
 __all__ = ["run_demo", "DemoResult", "DemoError", "MARKETPLACES", "UNMAPPED_SKU"]
 
@@ -60,6 +61,7 @@ MARKETPLACES: list[tuple[type[Sandbox], list[dict[str, Any]]]] = [
     (ShopeeSandbox, [{}, {}]),
     (CyberbizSandbox, [{"auth_model": "v2"}, {"auth_model": "v1"}]),
     (MomoSandbox, [{}, {}]),
+    (ShoplineSandbox, [{"auth_model": "oauth"}, {"auth_model": "token"}]),
 ]
 
 #: the marketplace SKU the ERP sandbox knows under another product code (see module doc)
