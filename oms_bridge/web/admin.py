@@ -234,7 +234,8 @@ async def add_channel(request: Request, admin: security.SessionInfo = Depends(cu
         with session_scope(_settings()) as session:
             configure.add_channel(session, _vault(), value=value, platform=_text(form, "platform"),
                                   name=_text(form, "name") or None, shop_id=_text(form, "shop_id") or None,
-                                  getorder_interval_minutes=_int_or_none(form, "getorder_interval_minutes"))
+                                  getorder_interval_minutes=_int_or_none(form, "getorder_interval_minutes"),
+                                  settings=_json_or_none(form, "settings_json"))
     except (configure.ConfigError, VaultError) as exc:
         return back("/admin/channels", err=str(exc))
     return back(f"/admin/channels/{quote(value)}", msg=f"channel {value} added; enter its credentials and authorize it")
@@ -282,7 +283,7 @@ async def update_channel(value: str, request: Request,
             configure.update_channel(session, _vault(), value, name=_text(form, "name"),
                                      shop_id=_text(form, "shop_id") or None, credentials=credentials or None,
                                      getorder_interval_minutes=_int_or_none(form, "getorder_interval_minutes"),
-                                     **erp)
+                                     settings=_json_or_none(form, "settings_json"), **erp)
     except (configure.ConfigError, VaultError) as exc:
         return back(page, err=str(exc))
     return back(page, msg="saved")

@@ -97,3 +97,25 @@ def test_lock_keys_are_stable_signed_int4():
     assert -(2**31) <= a < 2**31 and b == 12
     assert lock_key("refreshtoken", 12)[0] != a
     assert lock_key("erp", None)[1] == 0
+
+
+def test_job_body_is_skipped_while_another_holder_runs_it(sqlite_settings):
+    from scheduler.jobs import run_locked
+
+    calls = []
+    with process_lock(sqlite_settings, "erp", None) as ok:
+        assert ok
+        assert run_locked("erp", None, calls.append, settings=sqlite_settings) is False
+    assert calls == []
+    assert run_locked("erp", None, calls.append, settings=sqlite_settings) is True
+    assert calls == [sqlite_settings]
+
+
+def test_scheduler_lock_does_not_block_the_process_own_run_lock(pg_settings):
+    """The job holds its lock while the process inside takes its own: they must be different locks."""
+    from channels.locks import channel_run_lock
+
+    with process_lock(pg_settings, "getorder", 3) as outer:
+        assert outer
+        with channel_run_lock(pg_settings, "getorder", 3) as inner:
+            assert inner

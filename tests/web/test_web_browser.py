@@ -278,3 +278,29 @@ def test_orders_filters_and_runs_page(page):
     page.goto("/admin/runs?process=getorder")
     assert "success" in page.locator("#runs").inner_text()
     shot(page, "runs")
+
+
+def test_check_credentials_button_on_a_credential_platform(page):
+    from platforms.momo.sandbox import MomoSandbox
+
+    settings = get_settings()
+    with MomoSandbox() as sandbox:
+        shop = sandbox.add_shop()
+        vault = Vault.from_settings(settings)
+        with session_scope(settings) as s:
+            configure.add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
+            configure.add_channel(s, vault, value="momo-a", platform="momo-app", shop_id=shop["shop_id"],
+                                  credentials={**shop["credentials"], "entpPwd": "wrong-password"})
+        login(page)
+        page.goto("/admin/channels/momo-a")
+        assert page.locator("#authorize").inner_text() == "Check credentials"
+        page.click("#authorize")
+        assert "rejected" in page.locator("#flash-err").inner_text()
+        assert page.locator("#auth-state").inner_text() == "error"
+        shot(page, "credentials_rejected")
+        page.fill("input[name=cred_entpPwd]", shop["credentials"]["entpPwd"])
+        page.click("#edit-channel button[type=submit]")
+        page.click("#authorize")
+        assert "credentials work" in page.locator("#flash-ok").inner_text()
+        assert page.locator("#auth-state").inner_text() == "active"
+        shot(page, "credentials_checked")
