@@ -7,6 +7,7 @@ Every failure an admin can act on is one clear line (exit code 1), never a trace
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -264,7 +265,7 @@ def orders_backfill(channel: str, since: datetime, until: datetime | None, windo
         if start >= end:
             fail("nothing to backfill: the range starts in the future")
         with click.progressbar(length=1, label=f"backfill {channel}", show_pos=True,
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
