@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, ONE_SHOT
+from cyberbiz_kit import NOW, ONE_SHOT
 
 from platforms.base import PermanentError, RateLimited, TransientError
 from platforms.cyberbiz.client import Pacer

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import requests
-from conftest import NOW, REDIRECT, build_adapter
+from cyberbiz_kit import NOW, REDIRECT, build_adapter
 
 from platforms.base import (
     AuthExpired,
