@@ -87,6 +87,7 @@ class MomoSandbox(Sandbox):
         self.vendors: dict[str, dict[str, str]] = {}
         # entpCode -> completeOrderNo -> row (public fields plus _kind, _transfer, _state)
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
+        self._numbers: dict[str, set[str]] = {}  # order numbers in use per vendor (numbers are times)
         self.corrupt_data_lists = 0  # answer the next N queries with an undecryptable dataList
         self._lock = threading.RLock()
         self._rng = random.Random(seed)
@@ -280,9 +281,11 @@ class MomoSandbox(Sandbox):
             times = options.get("times") or [start + step * i for i in range(count)]
             for i, moment in enumerate(times):
                 when = moment.astimezone(TAIPEI).replace(microsecond=0)
-                while any(n.startswith(when.strftime("%Y%m%d%H%M%S")) for n in rows):
+                taken = self._numbers.setdefault(shop_id, set())
+                while when.strftime("%Y%m%d%H%M%S") in taken:
                     when += timedelta(seconds=1)
                 number = when.strftime("%Y%m%d%H%M%S")
+                taken.add(number)
                 self._add_order(rows, number, when, kinds[i % len(kinds)], rng)
                 if status == "cancelled":
                     self._stop(rows, number)

@@ -185,3 +185,16 @@ def test_get_orders_rereads_by_order_number(momo_adapter, momo_sandbox, momo_sho
     assert got[0].shipping_address.name == "林*明"
     assert momo_adapter.get_orders(["20200101000000"]) == []
     assert momo_adapter.api_calls == momo_sandbox.calls()
+
+
+def test_ship_whose_answer_times_out_is_retried_without_doubling(momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    (oid,) = momo_sandbox.generate_orders(shop, 1, start=NOW - timedelta(hours=1), end=NOW)
+    adapter = make_adapter(momo_sandbox, momo_shop, stop_query=False)
+    (order,) = _fetch(adapter, NOW - timedelta(days=1), NOW)
+    # momo applies the confirm, but only after our 0.5 s read timeout; the retry finds it shipped
+    momo_sandbox.faults.inject("timeout", delay=0.8)
+    result = adapter.ship(order, Shipment(tracking_number="PEL-778899", carrier="宅配通"))
+    assert result.tracking_number == "PEL-778899"
+    assert momo_sandbox.shipment_of(shop, oid)["tracking_number"] == "PEL-778899"
+    assert momo_sandbox.calls() == 3 + 2  # three queries, the timed-out confirm and its retry

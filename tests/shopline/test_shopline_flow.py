@@ -254,3 +254,12 @@ def test_sandboxes_are_deterministic():
     assert ids_a == ids_b
     assert a.shops[shop_a["shop_id"]].orders[ids_a[0]]["delivery_address"] == \
         b.shops[shop_b["shop_id"]].orders[ids_b[0]]["delivery_address"]
+
+
+def test_ship_whose_answer_times_out_is_retried_without_doubling(token_adapter, shopline_sandbox, token_shop):
+    shop = token_shop["shop_id"]
+    (oid,) = shopline_sandbox.generate_orders(shop, 1, status="ready_to_ship")
+    (order,) = _fetch(token_adapter, NOW - timedelta(days=1), NOW)
+    shopline_sandbox.faults.inject("timeout", path="/execute_shipment", delay=0.8)
+    assert token_adapter.ship(order, Shipment(tracking_number="TW-42")).tracking_number == "TW-42"
+    assert shopline_sandbox.shipment_of(shop, oid)["tracking_number"] == "TW-42"
