@@ -71,6 +71,15 @@ def _ceil_second(when: datetime) -> datetime:
     return floor if floor == when else floor + _ONE_SECOND
 
 
+def _seconds(value: Any) -> float | None:
+    """A lifetime from a token response (``expires_in``), or None when absent or not a positive number."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
+
 def _truthy(value: Any, default: bool) -> bool:
     if value is None:
         return default
@@ -91,20 +100,18 @@ class CyberbizAdapter(Adapter):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.auth_model = self._auth_model()
+        # A bad setting is reported on first use (a typed PermanentError), not as a constructor crash.
+        self.auth_model = str(self.channel.settings.get("auth_model") or "").strip().lower() or (
+            "v1" if self.channel.credentials.get("username") else "v2")
         self._client: CyberbizClient | None = None
         self._oauth: CyberbizOAuth | None = None
         self._counted = 0
 
     # -- configuration ---------------------------------------------------------------------------
-    def _auth_model(self) -> str:
-        model = str(self.channel.settings.get("auth_model") or "").strip().lower()
-        if not model:
-            model = "v1" if self.channel.credentials.get("username") else "v2"
-        if model not in AUTH_MODELS:
-            raise PermanentError(f"channel {self.channel.name}: auth_model {model!r} must be 'v1' or 'v2'",
-                                 platform=PLATFORM)
-        return model
+    def _check_auth_model(self) -> None:
+        if self.auth_model not in AUTH_MODELS:
+            raise PermanentError(f"channel {self.channel.name}: setting auth_model {self.auth_model!r} must be "
+                                 "'v1' (HMAC key) or 'v2' (App Store OAuth)", platform=PLATFORM)
 
     def _setting(self, name: str, default: Any) -> Any:
         """A setting from the channel, else the platform, else ``default`` (channel wins, as for Shopee)."""
@@ -114,6 +121,19 @@ class CyberbizAdapter(Adapter):
                 return value
         return default
 
+    def _number(self, name: str, default: float) -> float:
+        """A numeric setting; a non-number is a clear configuration error, not a traceback."""
+        value = self._setting(name, default)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise PermanentError(f"channel {self.channel.name}: setting {name} = {value!r} is not a number",
+                                 platform=PLATFORM) from None
+        if number < 0:
+            raise PermanentError(f"channel {self.channel.name}: setting {name} = {value!r} must not be negative",
+                                 platform=PLATFORM)
+        return number
+
     @property
     def _policy(self) -> RetryPolicy:
         return self.policy or RetryPolicy()
@@ -121,6 +141,7 @@ class CyberbizAdapter(Adapter):
     @property
     def client(self) -> CyberbizClient:
         if self._client is None:
+            self._check_auth_model()
             if self.auth_model == "v1":
                 username = self.channel.credentials.get("username")
                 secret = self.channel.credentials.get("secret")
@@ -133,11 +154,12 @@ class CyberbizAdapter(Adapter):
                 auth = BearerAuth(lambda: self.tokens.access_token if self.tokens else None)
                 host = self.platform.host or DEFAULT_V2_HOST
             self._client = CyberbizClient(host, auth, auth_model=self.auth_model, policy=self._policy,
-                                          requests_per_second=float(self._setting("requests_per_second", 5)))
+                                          requests_per_second=self._number("requests_per_second", 5))
         return self._client
 
     @property
     def oauth(self) -> CyberbizOAuth:
+        self._check_auth_model()
         if self.auth_model != "v2":
             raise NotSupported(f"channel {self.channel.name} uses Cyberbiz V1 (HMAC keys): no OAuth",
                                platform=PLATFORM)
@@ -198,8 +220,8 @@ class CyberbizAdapter(Adapter):
 
     def _token_set(self, body: Mapping[str, Any], shop: str, previous: TokenSet | None = None) -> TokenSet:
         now = self.clock()
-        access_ttl = body.get("expires_in") or self._setting("access_token_ttl", 7200)
-        refresh_ttl = body.get("refresh_token_expires_in") or self._setting("refresh_token_ttl", 30 * 86400)
+        access_ttl = _seconds(body.get("expires_in")) or self._number("access_token_ttl", 7200)
+        refresh_ttl = _seconds(body.get("refresh_token_expires_in")) or self._number("refresh_token_ttl", 30 * 86400)
         refresh_token = body.get("refresh_token") or (previous.refresh_token if previous else None)
         extra = {"shop": shop, "shop_id": shop}
         if body.get("scope"):
@@ -226,7 +248,7 @@ class CyberbizAdapter(Adapter):
         """Taipei-local inclusive ``(start, end)`` strings covering ``[since, until)`` in max-window steps."""
         if since.tzinfo is None or until.tzinfo is None:
             raise ValueError("fetch_orders needs aware datetimes")
-        step = timedelta(days=float(self._setting("max_window_days", 31)))
+        step = timedelta(days=self._number("max_window_days", 31) or 31)
         start = _ceil_second(since)
         stop = _ceil_second(until)
         while start < stop:
@@ -240,8 +262,8 @@ class CyberbizAdapter(Adapter):
             yield from self._fetch_window(start, end, seen)
 
     def _fetch_window(self, start: str, end: str, seen: set[str]) -> Iterator[Order | UnmappableOrder]:
-        per_page = min(int(self._setting("per_page", PER_PAGE_MAX)), PER_PAGE_MAX)
-        repages = int(self._setting("repage_limit", 1))
+        per_page = min(max(1, int(self._number("per_page", PER_PAGE_MAX))), PER_PAGE_MAX)
+        repages = int(self._number("repage_limit", 1))
         in_window: set[str] = set()
         expected: int | None = None
         for _attempt in range(repages + 1):

@@ -88,8 +88,13 @@ def test_cyberbiz_v1_missing_credentials_is_a_clear_error(cbz_sandbox):
     shop = cbz_sandbox.add_shop(auth_model="v1")
     with pytest.raises(PermanentError, match="needs credentials 'username' and 'secret'"):
         build_adapter(cbz_sandbox, {**shop, "credentials": {}}, auth_model="v1").check_credentials()
+    odd = build_adapter(cbz_sandbox, shop, auth_model="v3")  # built fine; refused with a reason on use
+    with pytest.raises(PermanentError, match="auth_model 'v3' must be 'v1'"):
+        odd.check_credentials()
     with pytest.raises(PermanentError, match="auth_model 'v3'"):
-        build_adapter(cbz_sandbox, shop, auth_model="v3")
+        odd.authorize_url(REDIRECT, "s")
+    with pytest.raises(PermanentError, match="max_window_days = 'week' is not a number"):
+        list(build_adapter(cbz_sandbox, shop, max_window_days="week").fetch_orders(NOW - HOUR, NOW))
 
 
 # ------------------------------------------------------------------------------------------ V2
