@@ -223,7 +223,11 @@ class MomoAdapter(Adapter):
 
 
 def _fail_messages(result: Mapping[str, Any]) -> list[str]:
-    """Readable ``confirmFailList`` entries (strings, or objects with the row number and a message)."""
+    """Readable ``confirmFailList`` entries.
+
+    momo sends tab-separated strings (``"\t<completeOrderNo>\t<goods>\t<reason>"``); objects with a
+    row number and a message are accepted too.
+    """
     messages = []
     for item in result.get("confirmFailList") or []:
         if isinstance(item, Mapping):
@@ -231,7 +235,7 @@ def _fail_messages(result: Mapping[str, Any]) -> list[str]:
             text = item.get("failMsg") or item.get("msg") or item.get("message") or item
             messages.append(f"{number}: {text}" if number else str(text))
         else:
-            messages.append(str(item))
+            messages.append(" ".join(part.strip() for part in str(item).split("\t") if part.strip()))
     if not messages and int(result.get("confirmFailCnt") or 0):
         messages.append(f"{result.get('confirmFailCnt')} rows failed without a message")
     return messages

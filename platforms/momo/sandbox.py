@@ -204,14 +204,15 @@ class MomoSandbox(Sandbox):
         if not isinstance(items, list) or not items:
             raise _BadRequest("sendInfoList 不可為空")
         ok: list[str] = []
-        fail: list[dict[str, str]] = []
+        fail: list[str] = []
         with self._lock:
             rows = self.rows.get(vendor, {})
             for item in items:
                 number = str((item or {}).get("completeOrderNo") or "")
                 problem = self._confirm_problem(rows.get(number), item or {})
                 if problem:
-                    fail.append({"completeOrderNo": number, "failMsg": problem})
+                    name = rows[number]["goodsName"] if number in rows else ""
+                    fail.append(f"\t{number}\t{name}\t{problem}")  # momo's tab-separated failure lines
                     continue
                 row = rows[number]
                 row.update(_state="shipped", remark5VStr=item["remark5VStr"], slipNo=item["slipNo"],

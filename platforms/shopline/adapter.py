@@ -30,7 +30,8 @@ seen on the next order-level change or through ``get_orders``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -51,6 +52,8 @@ from platforms.shopline.client import PLATFORM, ShoplineClient, ShoplineOAuth
 from platforms.shopline.mapping import map_order
 
 __all__ = ["ShoplineAdapter", "DEFAULTS"]
+
+log = logging.getLogger("oms_bridge.platforms.shopline")
 
 DEFAULTS: dict[str, Any] = {
     "auth_model": "token", "oauth_host": None, "authorize_path": "/oauth/authorize", "token_path": "/oauth/token",
@@ -142,7 +145,7 @@ class ShoplineAdapter(Adapter):
                                  platform=PLATFORM)
         return self.tokens.access_token
 
-    def _call(self, fn, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run a client call; with a static token a rejected token is a credentials problem."""
         try:
             return fn(*args, **kwargs)
@@ -234,7 +237,11 @@ class ShoplineAdapter(Adapter):
         raise PermanentError(f"Shopline paging did not end after {max_pages} pages (max_pages)", platform=PLATFORM)
 
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
-        """``GET /v1/orders/{id}`` each; an archived (410) or missing order comes back unmappable with why."""
+        """``GET /v1/orders/{id}`` each; a missing (404) or archived (410) order is left out and logged.
+
+        Left out rather than returned as unmappable: the stored copy of an archived order is still
+        right and must not be replaced by a held placeholder.
+        """
         found: list[Order | UnmappableOrder] = []
         for external_id in external_ids:
             try:
@@ -242,7 +249,7 @@ class ShoplineAdapter(Adapter):
             except PermanentError as exc:
                 if isinstance(exc, CredentialsInvalid) or exc.status not in (404, 410):
                     raise
-                found.append(UnmappableOrder(external_id, {}, str(exc)))
+                log.warning("Shopline order %s not re-read: %s", external_id, exc)
         return found
 
     # -- logistics ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from momo_kit import NOW, make_adapter
 
 from platforms.base import CredentialsInvalid, Order, PermanentError, Shipment, TokenSet
-from platforms.momo.adapter import MomoAdapter, split_windows
+from platforms.momo.adapter import MomoAdapter, query_bounds, split_windows
 from platforms.momo.client import MomoClient
 from platforms.registry import adapter_class
 
@@ -198,3 +198,25 @@ def test_ship_whose_answer_times_out_is_retried_without_doubling(momo_sandbox, m
     assert result.tracking_number == "PEL-778899"
     assert momo_sandbox.shipment_of(shop, oid)["tracking_number"] == "PEL-778899"
     assert momo_sandbox.calls() == 3 + 2  # three queries, the timed-out confirm and its retry
+
+
+def test_windows_partition_time_by_whole_minutes():
+    since = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
+    until = since + timedelta(days=130)
+    windows = split_windows(since, until, 59)
+    assert windows[0][0] == datetime(2026, 1, 1, 0, 0, tzinfo=UTC) and windows[-1][1] == until.replace(second=0)
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    assert all(stop - start <= timedelta(days=59) for start, stop in windows)
+    start, stop = windows[0]
+    assert query_bounds(start, stop, to_inclusive=True) == (start, stop - timedelta(minutes=1))
+    assert query_bounds(start, stop, to_inclusive=False) == (start, stop)
+    assert split_windows(since, since + timedelta(seconds=20), 59) == []  # inside one minute: nothing to ask
+
+
+def test_confirm_failure_lines_are_readable(momo_adapter, momo_sandbox, momo_shop):
+    (oid,) = momo_sandbox.generate_orders(momo_shop["shop_id"], 1, kind="third")
+    (order,) = momo_adapter.get_orders([oid])
+    with pytest.raises(PermanentError) as info:
+        momo_adapter.ship(order, Shipment(tracking_number="X1"))
+    assert f"{order.lines[0].external_line_id} " in str(info.value) and "查無此訂單" in str(info.value)
+    assert "\t" not in str(info.value)

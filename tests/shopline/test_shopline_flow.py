@@ -16,9 +16,9 @@ from platforms.base import (
     ReauthRequired,
     Shipment,
     TokenSet,
-    UnmappableOrder,
 )
 from platforms.registry import adapter_class
+from platforms.sandboxing import SandboxClock
 from platforms.shopline.adapter import ShoplineAdapter
 from platforms.shopline.sandbox import ShoplineSandbox
 
@@ -113,14 +113,13 @@ def test_changes_are_seen_but_delivery_changes_do_not_bump_updated_at(token_adap
     assert order.status == "cancelled" and order.updated_at == NOW + timedelta(hours=1)
 
 
-def test_get_orders_rereads_and_archived_orders_say_410(token_adapter, shopline_sandbox, token_shop):
+def test_get_orders_rereads_and_leaves_out_archived_and_missing(token_adapter, shopline_sandbox, token_shop, caplog):
     shop = token_shop["shop_id"]
     a, b = shopline_sandbox.generate_orders(shop, 2, status="paid")
     shopline_sandbox.update_order(shop, b, archived=True)
     got = token_adapter.get_orders([a, b, "0" * 24])
-    assert isinstance(got[0], Order) and got[0].external_id == a and got[0].status == "paid"
-    assert isinstance(got[1], UnmappableOrder) and "archived" in got[1].reason
-    assert isinstance(got[2], UnmappableOrder) and "not found" in got[2].reason
+    assert [o.external_id for o in got] == [a] and got[0].status == "paid"
+    assert "archived (HTTP 410" in caplog.text and "Order not found" in caplog.text
     assert [o.external_id for o in _fetch(token_adapter, NOW - timedelta(days=1), NOW)] == [a]
 
 
@@ -263,3 +262,19 @@ def test_ship_whose_answer_times_out_is_retried_without_doubling(token_adapter, 
     shopline_sandbox.faults.inject("timeout", path="/execute_shipment", delay=0.8)
     assert token_adapter.ship(order, Shipment(tracking_number="TW-42")).tracking_number == "TW-42"
     assert shopline_sandbox.shipment_of(shop, oid)["tracking_number"] == "TW-42"
+
+
+def test_per_page_above_the_servers_maximum_still_reads_everything():
+    with ShoplineSandbox(clock=SandboxClock(NOW, frozen=True), max_per_page=20) as sandbox:
+        shop = sandbox.add_shop()
+        ids = sandbox.generate_orders(shop["shop_id"], 45, start=NOW - timedelta(hours=1), end=NOW)
+        adapter = make_adapter(sandbox, shop, per_page=500)
+        assert sorted(o.external_id for o in _fetch(adapter, NOW - timedelta(hours=2), NOW)) == sorted(ids)
+        assert sandbox.calls("/v1/orders") == 3
+
+
+def test_endless_paging_is_cut_by_max_pages(shopline_sandbox, token_shop):
+    shopline_sandbox.generate_orders(token_shop["shop_id"], 7, start=NOW - timedelta(hours=1), end=NOW)
+    adapter = make_adapter(shopline_sandbox, token_shop, per_page=3, max_pages=2)
+    with pytest.raises(PermanentError, match="max_pages"):
+        list(adapter.fetch_orders(NOW - timedelta(hours=2), NOW))
