@@ -86,7 +86,9 @@ def record_run(process: str, *, channel_id: int | None = None, settings: Setting
 
 def _finish(stats: RunStats, settings: Settings | None) -> None:
     stats.ended = utcnow()
-    with session_scope(settings) as session:
+    # IMMEDIATE: this reads the row then writes it; a deferred SQLite transaction would fail at once
+    # ("database is locked") when another run commits in between, instead of waiting its turn.
+    with session_scope(settings, immediate=True) as session:
         row = session.get(ProcessRun, stats.id)
         if row is None:  # pragma: no cover - the row was deleted under us
             return
