@@ -13,14 +13,16 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from channels.logistics import run_logistics_delivery
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
 from oms_bridge.oms import auth, carriers
 from oms_bridge.oms.config import HMAC_SECRET_NAME, oms_config
 from oms_bridge.oms.setup import render_text, setup_document
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Package
+from oms_bridge.store.models import Delivery, Order, Package
 from oms_bridge.store.models.oms import OmsApiToken, OmsWebhookEvent
+from oms_bridge.store.outbox import rearm
 from oms_bridge.vault import Vault
 from platforms.registry import platform_types
 
@@ -140,6 +142,50 @@ def carriers_remove(platform_type: str, oms_carrier: str) -> None:
         if not carriers.remove_carrier(session, platform_type, oms_carrier):
             fail(f"no carrier {oms_carrier!r} for {platform_type}")
     click.echo(f"removed {platform_type}: {oms_carrier}")
+
+
+@oms_group.command("push-shipments")
+@json_option
+def push_shipments_command(as_json: bool) -> None:
+    """Push due tracking numbers of shipped OMS packages to the marketplaces now (one logistics run)."""
+    with cli_errors():
+        stats = run_logistics_delivery()
+    summary = {"run": stats.id, "outcome": stats.outcome, "due": stats.fetched, "sent": stats.sent,
+               "held": stats.held, "retry": stats.failed, "api_calls": stats.api_calls}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo("  ".join(f"{k}={v}" for k, v in summary.items()))
+        if stats.held:
+            click.echo("held shipments: see `oms-bridge oms shipments --held`")
+
+
+@oms_group.command("shipments")
+@click.option("--held", is_flag=True, help="Only shipments held or given up (dead), with the reason.")
+@json_option
+def shipments_command(held: bool, as_json: bool) -> None:
+    """Logistics deliveries (tracking push-back) and their state."""
+    with _unit() as (session, _settings):
+        stmt = (select(Delivery, Order).join(Order, Delivery.oms_order_id == Order.id)
+                .where(Delivery.destination == "logistics").order_by(Delivery.id.desc()).limit(200))
+        if held:
+            stmt = stmt.where(Delivery.state.in_(("held", "dead")))
+        rows = [{"order_id": o.id, "order": o.external_id, "state": d.state, "attempts": d.attempts,
+                 "tracking": d.external_ref, "reason": d.last_error} for d, o in session.execute(stmt)]
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        click.echo("  ".join(f"{k}={v}" for k, v in r.items() if v is not None))
+
+
+@oms_group.command("retry-shipments")
+@click.option("--order", "order_ids", type=int, multiple=True, help="Only this order id (repeatable).")
+def retry_shipments_command(order_ids: tuple[int, ...]) -> None:
+    """Re-arm held, retrying and dead logistics deliveries (after fixing the cause)."""
+    with _unit() as (session, _settings):
+        count = rearm(session, "logistics", order_ids=order_ids or None)
+    click.echo(f"{count} shipment(s) re-armed; they are pushed on the next logistics run")
 
 
 @oms_group.command("packages")

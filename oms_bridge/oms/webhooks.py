@@ -21,9 +21,10 @@ keyed on ``payload.id``; its state is ``payload.state.enum_value`` (name in ``st
 - **Malformed bodies**: 400 with ``{"detail": "<field>: <problem>", "field": "<field>"}``.
 - **Linking to the order**: through ``packageitem_set[].order_item`` (our item ids, which the OMS
   holds as ``omnitron_id``), else through ``order_number`` when it names exactly one order.
-- **Push-back**: when the current state becomes one of ``OmsConfig.ship_states`` (``shipped``),
-  the order's ``logistics`` delivery row is armed with ``action="ship"``; channels/logistics.py
-  pushes the tracking number to the marketplace. Tracking and carrier are read from
+- **Push-back**: when the current state is one of ``OmsConfig.ship_states`` (``shipped``), the
+  package's tracking number and carrier are queued in ``oms_package_push`` and the order's
+  ``logistics`` delivery row is armed with ``action="ship"``; channels/logistics.py pushes the
+  tracking number to the marketplace. The same tracking number is never queued twice. Tracking and carrier are read from
   ``payload.tracking_number`` / ``payload.shipment.tracking_number`` / ``…awb_number`` and
   ``payload.cargo_company`` / ``payload.shipment.cargo_company`` (a name, an ``erp_code`` or an
   object holding either).
@@ -51,7 +52,13 @@ from oms_bridge.oms.filters import FilterError, parse_datetime
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, Package, utcnow
-from oms_bridge.store.models.oms import OmsApiToken, OmsOrderItem, OmsPackageState, OmsWebhookEvent
+from oms_bridge.store.models.oms import (
+    OmsApiToken,
+    OmsOrderItem,
+    OmsPackagePush,
+    OmsPackageState,
+    OmsWebhookEvent,
+)
 from oms_bridge.store.outbox import arm
 from oms_bridge.vault import Vault
 
@@ -272,7 +279,6 @@ def apply_event(session: Session, env: Envelope, config: OmsConfig, *, raw: str,
         else:
             messages.append(f"older than the package's current state ({current_at.isoformat()}); kept in history only")
         event.outcome = "applied" if applied and known else ("stale" if not applied else "unknown_state")
-    tracking_before = pkg.tracking_number
     for attr, value in (("order_number", env.order_number), ("tracking_number", env.tracking_number),
                         ("carrier", env.carrier), ("invoice_number", env.invoice_number)):
         if value is not None and (applied or getattr(pkg, attr) is None):
@@ -284,15 +290,33 @@ def apply_event(session: Session, env: Envelope, config: OmsConfig, *, raw: str,
             event.outcome = "unlinked"
     current_slug = config.package_slug(pkg.state_code) or (slug if applied else None)
     armed = False
-    if order is not None and current_slug in config.ship_states and (
-            (applied and env.state_code is not None) or pkg.tracking_number != tracking_before):
-        arm(session, order, ["logistics"], action="ship")
-        armed = True
+    if order is not None and current_slug in config.ship_states:
+        armed = _queue_push(session, pkg, order)
     event.message = "; ".join(messages) or None
     session.flush()
     return {"status": event.outcome, "event": env.event_uuid, "package": env.package_id,
             "state": pkg.state_code, "order": order.id if order else None, "logistics_armed": armed,
             "message": event.message}
+
+
+def _queue_push(session: Session, pkg: Package, order: Order) -> bool:
+    """Record the package's tracking for the marketplace and arm the order's ``logistics`` row.
+
+    Nothing happens when this exact tracking/carrier was already queued (or pushed): a repeated or
+    late shipped event never pushes twice.
+    """
+    push = session.scalars(select(OmsPackagePush).where(OmsPackagePush.oms_package_id == pkg.id)).one_or_none()
+    if push is not None and (push.tracking_number, push.carrier) == (pkg.tracking_number, pkg.carrier):
+        return False
+    if push is None:
+        push = OmsPackagePush(oms_package_id=pkg.id, oms_order_id=order.id, ad_client_id=order.ad_client_id,
+                              ad_org_id=order.ad_org_id)
+        session.add(push)
+    push.tracking_number, push.carrier, push.state = pkg.tracking_number, pkg.carrier, "pending"
+    push.oms_order_id = order.id
+    session.flush()
+    arm(session, order, ["logistics"], action="ship")
+    return True
 
 
 def _error(status: int, field_name: str, message: str) -> JSONResponse:

@@ -11,6 +11,8 @@ package state history, carrier map and cancellation plans.
   the status, tracking and invoice numbers the OMS reports through ``order_item_bulk_update``.
 - ``oms_webhook_event``: every received webhook, unique on the OMS's ``event.uuid`` (idempotency).
 - ``oms_package_state``: the state history of each ``oms_package``.
+- ``oms_package_push``: a shipped package waiting for (or done with) its tracking push to the
+  marketplace; written by the webhook, worked by channels/logistics.py (one per package).
 - ``oms_carrier``: OMS cargo company → the platform's carrier code, per platform type.
 - ``oms_cancellation_plan``: one plan per marketplace cancellation (``cancel``) or return (``refund``).
 """
@@ -26,7 +28,8 @@ from oms_bridge.store.models.base import ADColumns, Base, yes_no
 from oms_bridge.store.types import UtcDateTime
 
 __all__ = ["OmsApiToken", "OmsCountry", "OmsCity", "OmsTownship", "OmsDistrict", "OmsOrderItem",
-           "OmsWebhookEvent", "OmsPackageState", "OmsCarrier", "OmsCancellationPlan", "carrier_hold_code"]
+           "OmsWebhookEvent", "OmsPackageState", "OmsCarrier", "OmsCancellationPlan", "OmsPackagePush",
+           "carrier_hold_code"]
 
 
 class OmsApiToken(ADColumns, Base):
@@ -155,6 +158,29 @@ class OmsPackageState(ADColumns, Base):
     event_uuid: Mapped[str | None] = mapped_column(String(64))
     event_type: Mapped[str | None] = mapped_column(String(80))
     state_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class OmsPackagePush(ADColumns, Base):
+    """The tracking number of one shipped package, to be told to the marketplace (state pending → sent)."""
+
+    __tablename__ = "oms_package_push"
+
+    oms_package_id: Mapped[int] = mapped_column(
+        ForeignKey("oms_package.oms_package_id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        nullable=False, unique=True,
+    )
+    oms_order_id: Mapped[int] = mapped_column(
+        ForeignKey("oms_order.oms_order_id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
+        nullable=False, index=True,
+    )
+    tracking_number: Mapped[str | None] = mapped_column(String(120))
+    # The OMS's cargo company (name or erp_code), mapped through oms_carrier.
+    carrier: Mapped[str | None] = mapped_column(String(120))
+    # pending | sent
+    state: Mapped[str] = mapped_column(String(20), nullable=False, default="pending", server_default="pending")
+    pushed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # What the marketplace reported back (may differ from ours, e.g. Shopee's own number).
+    platform_tracking: Mapped[str | None] = mapped_column(String(120))
 
 
 class OmsCarrier(ADColumns, Base):
