@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from platforms.base import (
+    CANONICAL_STATUSES,
     Adapter,
     Order,
     PermanentError,
@@ -141,15 +142,22 @@ class MomoAdapter(Adapter):
 
     # -- orders -------------------------------------------------------------------------------------
     def _queries(self) -> list[str]:
-        queries = [str(q) for q in self.setting("queries")]
+        configured = self.setting("queries")
+        if isinstance(configured, str):  # "unsendCompanyQuery,unsendThirdQuery" typed by an admin
+            configured = [q.strip() for q in configured.split(",") if q.strip()]
+        queries = [str(q) for q in configured]
         unknown = [q for q in queries if q not in QUERIES]
         if unknown:
             raise PermanentError(f"unknown momo queries {unknown}; known: {', '.join(QUERIES)}", platform="momo")
         return queries
 
     def _map(self, rows: list[dict[str, Any]], query: str) -> list[Order | UnmappableOrder]:
-        return map_rows(rows, query=query, parts=int(self.setting("order_key_parts")),
-                        status=str(self.setting("unsent_status")), channel=self.channel.name)
+        status = str(self.setting("unsent_status"))
+        if status not in CANONICAL_STATUSES:
+            raise PermanentError(f"momo setting unsent_status {status!r} is not one of {', '.join(CANONICAL_STATUSES)}",
+                                 platform="momo")
+        return map_rows(rows, query=query, parts=int(self.setting("order_key_parts")), status=status,
+                        channel=self.channel.name)
 
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Every configured unsent query over ``[since, until)`` split into <= ``max_window_days`` windows."""

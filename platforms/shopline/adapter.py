@@ -12,6 +12,10 @@ each a choice where spec §4 says unknown:
   dies one day after the access token expires (Shopline's docs): ``refresh_expires_at`` =
   ``access_expires_at + refresh_grace`` (86400 s), and :meth:`refresh` past it raises
   :class:`ReauthRequired` saying so, without calling Shopline.
+  A refresh grant is retried on transient errors like any call: safe with Doorkeeper's
+  ``refresh_token_revoked_on_use`` (the used refresh token dies when the new access token is first
+  used), which is what the sandbox does; were Shopline to revoke on use, a lost answer ends in
+  ReauthRequired with Shopline's ``invalid_grant`` message.
 - ``per_page`` (50; the maximum is unconfirmed), ``max_pages`` (10000, loop guard).
 - ``shipment_call`` (``"execute_shipment"``): ``POST /v1/orders/{id}/execute_shipment`` (the OMS
   plugin) or ``"order_delivery"``: ``PUT /v1/order_deliveries/{delivery_id}`` with ``tracking_number``

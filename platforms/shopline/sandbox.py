@@ -7,9 +7,10 @@ Behaviour (spec §4; where it says unknown the sandbox follows Doorkeeper, the R
 - a missing, unknown, expired or revoked bearer token answers ``401 {"error":"invalid_token",
   "error_description":...}``; a refused grant ``400 {"error":"invalid_grant",...}``; a wrong app
   ``401 {"error":"invalid_client",...}``;
-- a refresh rotates both tokens: the used refresh token is dead at once; the old access token lives
-  until its own expiry; a refresh token is valid until ``refresh_grace`` (1 day) after the access
-  token it came with expires;
+- a refresh rotates both tokens. As Doorkeeper's ``refresh_token_revoked_on_use`` does, the used
+  refresh token dies when the *new* access token is first used (so a retry after a lost answer still
+  works); the old access token lives until its own expiry; a refresh token is valid until
+  ``refresh_grace`` (1 day) after the access token it came with expires;
 - ``GET /v1/orders``: ``updated_after/before`` and ``created_after/before`` in UTC
   ``YYYY-MM-DD HH:MM:SS``, inclusive (a malformed one answers 422); ``page`` from 1, ``per_page``
   clamped to ``max_per_page``; newest first; archived orders are left out and ``GET /v1/orders/{id}``
@@ -73,6 +74,7 @@ class _Token:
     access_expires: datetime | None
     refresh_expires: datetime | None
     revoked: bool = False
+    previous_refresh: str | None = None  # revoked when this token is first used
 
 
 @dataclass
@@ -178,8 +180,8 @@ class ShoplineSandbox(Sandbox):
                 if old is None or old.revoked or old.refresh is None or (old.refresh_expires and
                                                                          old.refresh_expires <= now):
                     raise self._grant_error("invalid_grant", INVALID_GRANT)
-                del self.refresh_tokens[old.refresh]
                 token = self._issue(old.merchant_id, now)
+                token.previous_refresh = old.refresh
             else:
                 raise self._grant_error("unsupported_grant_type", "The authorization grant type is not supported by "
                                         "the authorization server.")
@@ -217,6 +219,9 @@ class ShoplineSandbox(Sandbox):
                 raise self._invalid_token("The access token was revoked")
             if token.access_expires and token.access_expires <= self.clock.now():
                 raise self._invalid_token("The access token expired")
+            if token.previous_refresh:
+                self.refresh_tokens.pop(token.previous_refresh, None)
+                token.previous_refresh = None
         if not self.limiter.allow(value):
             raise _Reply(json_response({"code": "TOO_MANY_REQUESTS", "message": "Too Many Requests"}, 429,
                                        {"Retry-After": "1"}))

@@ -220,3 +220,16 @@ def test_confirm_failure_lines_are_readable(momo_adapter, momo_sandbox, momo_sho
         momo_adapter.ship(order, Shipment(tracking_number="X1"))
     assert f"{order.lines[0].external_line_id} " in str(info.value) and "查無此訂單" in str(info.value)
     assert "\t" not in str(info.value)
+
+
+def test_settings_are_validated_with_clear_messages(momo_sandbox, momo_shop):
+    momo_sandbox.generate_orders(momo_shop["shop_id"], 1, kind="third")
+    window = (NOW - timedelta(days=1), NOW)
+    with pytest.raises(PermanentError, match="unknown momo queries"):
+        list(make_adapter(momo_sandbox, momo_shop, queries=["unsendEverything"]).fetch_orders(*window))
+    with pytest.raises(PermanentError, match="unsent_status 'waiting'"):
+        list(make_adapter(momo_sandbox, momo_shop, unsent_status="waiting").fetch_orders(*window))
+    adapter = make_adapter(momo_sandbox, momo_shop, queries="unsendThirdQuery, unsendCompanyQuery", stop_query=False,
+                           unsent_status="paid")
+    (order,) = _fetch(adapter, *window)
+    assert order.status == "paid" and order.platform_status == "unsendThirdQuery"

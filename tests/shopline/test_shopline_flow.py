@@ -278,3 +278,16 @@ def test_endless_paging_is_cut_by_max_pages(shopline_sandbox, token_shop):
     adapter = make_adapter(shopline_sandbox, token_shop, per_page=3, max_pages=2)
     with pytest.raises(PermanentError, match="max_pages"):
         list(adapter.fetch_orders(NOW - timedelta(hours=2), NOW))
+
+
+def test_refresh_whose_answer_is_lost_can_be_retried(shopline_sandbox, oauth_shop):
+    adapter = authorize(shopline_sandbox, oauth_shop)
+    old = adapter.tokens
+    shopline_sandbox.faults.inject("timeout", path="/oauth/token", delay=0.8)
+    new = adapter.refresh(old)  # the first grant times out after Shopline issued it; the retry still works
+    assert new.access_token != old.access_token
+    assert shopline_sandbox.calls("/oauth/token") >= 3  # code grant, lost refresh, retried refresh
+    adapter.set_tokens(new)
+    adapter.check_credentials()  # first use of the new token retires the old refresh token
+    with pytest.raises(ReauthRequired):
+        adapter.refresh(old)
