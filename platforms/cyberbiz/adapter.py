@@ -33,7 +33,8 @@ Choices where the spec says UNKNOWN (all configurable in ``platform.settings``; 
 
 Channel settings: ``currency`` (default TWD; Cyberbiz sends none), ``notify_customer`` (default
 true, sent with custom_shipping), ``default_tracking_company`` (default ``other``, used when the
-shipment has no carrier).
+shipment has no carrier), ``carrier_map`` (carrier name → Cyberbiz ``tracking_company`` code; see
+:mod:`platforms.cyberbiz.carriers` for how names are resolved).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from platforms.base import (
     TokenSet,
     UnmappableOrder,
 )
+from platforms.cyberbiz.carriers import tracking_company
 from platforms.cyberbiz.client import PER_PAGE_MAX, PLATFORM, BearerAuth, CyberbizClient, CyberbizOAuth
 from platforms.cyberbiz.mapping import format_local, map_order
 from platforms.cyberbiz.signing import HmacAuth
@@ -316,7 +318,8 @@ class CyberbizAdapter(Adapter):
         body = {
             "line_item_ids": ",".join(str(i) for i in line_ids),
             "tracking_number": shipment.tracking_number,
-            "tracking_company": shipment.carrier or str(self._setting("default_tracking_company", "other")),
+            "tracking_company": tracking_company(shipment.carrier, carrier_map=self._carrier_map(),
+                                                 default=str(self._setting("default_tracking_company", "other"))),
             "notify_customer": _truthy(self._setting("notify_customer", None), True),
         }
         try:
@@ -331,6 +334,13 @@ class CyberbizAdapter(Adapter):
         finally:
             self._sync_calls()
         return ShipResult(tracking_number=answer.get("tracking_number") or shipment.tracking_number, raw=answer)
+
+    def _carrier_map(self) -> Mapping[str, str]:
+        value = self._setting("carrier_map", {})
+        if not isinstance(value, Mapping):
+            raise PermanentError(f"channel {self.channel.name}: setting carrier_map must be an object "
+                                 '{"carrier name": "cyberbiz tracking_company"}', platform=PLATFORM)
+        return value
 
     def _existing_fulfillment(self, order_id: str, tracking_number: str) -> dict[str, Any] | None:
         """A fulfillment already recorded with this tracking number (a retried ship after a lost answer)."""

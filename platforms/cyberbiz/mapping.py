@@ -7,6 +7,10 @@ Cyberbiz quirks handled here (spec §2.2/§2.3):
   half-up), so 9999.0 becomes ``Decimal("9999")`` and no binary-float error leaks in;
 - the currency is not in the payload: the channel's ``currency`` setting, default TWD;
 - ``sku`` may be null and is kept null (the SKU map decides what to do with it);
+- a line's ``discount`` is its ``total_discount`` (else price × quantity − ``total_price_after_discounts``);
+  the order's ``discount`` is what is left between the lines' net total + shipping and ``total_price``
+  (coupons, bonus points and other order-level discounts);
+- ``detail_address.country`` is used when it is an ISO code, else ``TW`` (Cyberbiz is a TW platform);
 - the address comes from ``receiver`` + ``receiver.detail_address``; a convenience-store pickup's
   ``cvs_store_id`` goes to ``line2``.
 
@@ -37,8 +41,9 @@ time in the list payload — a documented choice).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,6 +55,7 @@ __all__ = ["TAIPEI", "map_order", "canonical_status", "platform_status", "parse_
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 LOCAL_FORMAT = "%Y-%m-%d %H:%M:%S"
+_TIMESTAMP_RE = re.compile(r"^(?P<date>\d{4}-\d{2}-\d{2}) (?P<time>\d{2}:\d{2}(?::\d{2})?) ?(?P<offset>[+-]\d{4})?$")
 
 ORDER_STATUSES = frozenset({"open", "closed", "cancelled"})
 FINANCIAL_STATUSES = frozenset({"pending", "paid", "cod", "remitted", "failed", "pending_refund",
@@ -70,13 +76,27 @@ class MappingError(ValueError):
 
 # ------------------------------------------------------------------------------------------- time
 def parse_local(value: Any, field: str) -> datetime:
-    """Taipei-local ``YYYY-MM-DD HH:MM:SS`` → aware UTC."""
+    """Taipei-local ``YYYY-MM-DD HH:MM:SS`` → aware UTC.
+
+    CBZ-SPEC's ``Timestamp``: no zone as a rule, but V2 endpoints occasionally write
+    ``YYYY-MM-DD HH:MM:SS +0800`` or ``YYYY-MM-DD HH:MM+0800``; an explicit offset is honoured,
+    seconds may be missing. Never parsed as UTC.
+    """
     if not isinstance(value, str) or not value.strip():
         raise MappingError(f"{field} is missing")
+    match = _TIMESTAMP_RE.match(value.strip())
+    if not match:
+        raise MappingError(f"{field} {value!r} is not 'YYYY-MM-DD HH:MM:SS'")
+    date_part, time_part, offset = match.group("date"), match.group("time"), match.group("offset")
     try:
-        local = datetime.strptime(value.strip(), LOCAL_FORMAT)
+        local = datetime.strptime(f"{date_part} {time_part}", "%Y-%m-%d %H:%M:%S" if len(time_part) == 8
+                                  else "%Y-%m-%d %H:%M")
     except ValueError:
-        raise MappingError(f"{field} {value!r} is not 'YYYY-MM-DD HH:MM:SS'") from None
+        raise MappingError(f"{field} {value!r} is not a valid date and time") from None
+    if offset:
+        sign = 1 if offset[0] == "+" else -1
+        delta = timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
+        return local.replace(tzinfo=timezone(sign * delta)).astimezone(UTC)
     return local.replace(tzinfo=TAIPEI).astimezone(UTC)
 
 
@@ -178,7 +198,9 @@ def _line(raw: Mapping[str, Any], index: int, currency: str) -> OrderLine:
     unit_price = money(raw.get("price"), f"{where}.price", currency)
     discount = Decimal("0")
     after = raw.get("total_price_after_discounts")
-    if after is not None:
+    if raw.get("total_discount") is not None:
+        discount = max(Decimal("0"), money(raw["total_discount"], f"{where}.total_discount", currency))
+    elif after is not None:
         discount = max(Decimal("0"), unit_price * qty - money(after, f"{where}.total_price_after_discounts",
                                                               currency))
     title = _text(raw.get("title"))
@@ -194,8 +216,11 @@ def _address(raw: Mapping[str, Any]) -> Address:
         raise MappingError("receiver is not an object")
     detail = receiver.get("detail_address") or {}
     cvs = _text(receiver.get("cvs_store_id"))
-    return Address(name=_text(receiver.get("name")), phone=_text(receiver.get("phone")), country="TW",
-                   city=_text(detail.get("city")), district=_text(detail.get("district")),
+    country = _text(detail.get("country"))
+    return Address(name=_text(receiver.get("name")), phone=_text(receiver.get("phone")),
+                   country=country.upper() if country and len(country) == 2 and country.isascii() else "TW",
+                   state=_text(detail.get("province")), city=_text(detail.get("city")),
+                   district=_text(detail.get("district")),
                    zip=_text(detail.get("zip")), line1=_text(detail.get("address1")),
                    line2=f"超商門市 {cvs}" if cvs else _text(detail.get("address2")),
                    full=_text(receiver.get("address")))

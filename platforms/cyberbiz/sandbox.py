@@ -48,6 +48,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from platforms import sandbox_data
+from platforms.cyberbiz.carriers import TRACKING_COMPANIES
 from platforms.cyberbiz.signing import parse_authorization, parse_http_date, signature
 from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, json_response
 
@@ -62,8 +63,6 @@ KONG_DATE = ("HMAC signature cannot be verified, a valid date or x-date header i
 KONG_INVALID = "HMAC signature cannot be verified"
 KONG_MISMATCH = "HMAC signature does not match"
 
-TRACKING_COMPANIES = frozenset({"ezcat", "e_can", "postserv", "hct", "DHL", "SEVEN", "FAMILY", "HILIFE", "OK",
-                                "SF", "kerry_tj", "tcat", "other"})
 CANONICAL_TO_AXES = {
     "unpaid": ("open", "pending", "unshipped", "no_need"),
     "paid": ("open", "paid", "unshipped", "no_need"),
@@ -250,12 +249,18 @@ class CyberbizSandbox(Sandbox):
             line_id = self._next_line_id
             self._next_line_id += 1
             price = float(product.price)
+            before = price * qty
+            line_discount = float(round(before * 0.1)) if rng.random() < 0.25 else 0.0  # a 9-折 special collection
             lines.append({"id": line_id, "product_id": 68_700_000 + zlib.crc32(product.sku.encode()) % 10_000,
                           "product_variant_id": 83_600_000 + line_id % 100_000, "title": product.name,
                           "variant_title": "", "sku": None if options.get("null_sku") else product.sku,
-                          "price": price, "quantity": qty, "total_price_after_discounts": price * qty})
+                          "price": price, "quantity": qty, "item_type": "normal",
+                          "discount_name": "特惠 9 折" if line_discount else "", "discounts": [],
+                          "total_price_before_discounts": before, "total_discount": line_discount,
+                          "total_price_after_discounts": before - line_discount})
         subtotal = sum(line["total_price_after_discounts"] for line in lines)
         shipping = 0.0 if subtotal >= 1000 else 60.0
+        coupon = 50.0 if subtotal >= 800 and rng.random() < 0.3 else 0.0
         name = sandbox_data.person_name(rng)
         phone = sandbox_data.mobile(rng)
         address = sandbox_data.tw_address(rng)
@@ -275,7 +280,8 @@ class CyberbizSandbox(Sandbox):
             "shipping_type": "cyberbiz", "shipping_name": "7-11 超商取貨" if cvs else "宅配",
             "fulfillments": [], "payment_method": "貨到付款" if cod else rng.choice(_PAYMENTS),
             "prices": {"total_line_items_price": subtotal, "shipping_rate_price": shipping,
-                       "total_price": subtotal + shipping},
+                       "discounts": {"coupon_discount": coupon or None, "bonus_consumed": 0.0},
+                       "total_price": subtotal + shipping - coupon},
             "statuses": dict(zip(_AXES, axes, strict=True)),
             "timings": {"refund_at": None, "closed_at": None, "cancelled_at": None, "confirmed_at": local},
             "note": "", "tags": [],

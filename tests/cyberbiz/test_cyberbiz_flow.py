@@ -117,8 +117,24 @@ def test_cyberbiz_v2_authorize_exchange_fetch_ship(cbz_sandbox, make_adapter):
     orders = fetch(adapter)
     assert sorted(o.external_id for o in orders) == sorted(ids)
     assert {o.status for o in orders} == {"ready_to_ship"}
-    adapter.ship(orders[1], Shipment("HCT-001", carrier="hct"))
-    assert cbz_sandbox.shipment_of(shop["shop_id"], orders[1].external_id)["tracking_number"] == "HCT-001"
+    adapter.ship(orders[1], Shipment("HCT-001", carrier="新竹貨運"))
+    recorded = cbz_sandbox.shipment_of(shop["shop_id"], orders[1].external_id)
+    assert recorded["tracking_number"] == "HCT-001" and recorded["carrier"] == "hct"
+    mapped, _ = make_adapter("v2", carrier_map={"自家車隊": "cyberbiz_express"})
+    mapped.set_tokens(adapter.tokens)
+    mapped.ship(orders[0], Shipment("OWN-1", carrier="自家車隊"))
+    assert cbz_sandbox.shipment_of(shop["shop_id"], orders[0].external_id)["carrier"] == "cyberbiz_express"
+
+
+def test_cyberbiz_generated_money_adds_up(cbz_sandbox, make_adapter):
+    """Line discounts, coupons and shipping in the sandbox's float payloads map to exact Decimals that add up."""
+    adapter, shop = make_adapter("v1")
+    cbz_sandbox.generate_orders(shop["shop_id"], 40)
+    orders = fetch(adapter)
+    assert any(line.discount for o in orders for line in o.lines) and any(o.discount for o in orders)
+    for order in orders:
+        net = sum(line.unit_price * line.qty - line.discount for line in order.lines)
+        assert order.total == net + order.shipping_fee - order.discount
 
 
 def test_cyberbiz_v2_refresh_rotates_and_the_old_refresh_token_dies(cbz_sandbox, make_adapter):

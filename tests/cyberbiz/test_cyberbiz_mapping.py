@@ -149,3 +149,35 @@ def test_cyberbiz_paid_order_takes_confirmed_at_and_cvs_store():
     assert order.paid_at == datetime(2026, 9, 7, 4, 35, 5, tzinfo=UTC)
     assert order.shipping_address.line2 == "超商門市 123456"
     assert order.packages == ("77",)
+
+
+@pytest.mark.parametrize(("text", "utc"), [
+    ("2026-09-01 10:00:00", datetime(2026, 9, 1, 2, 0, tzinfo=UTC)),
+    ("2026-09-01 10:00:00 +0800", datetime(2026, 9, 1, 2, 0, tzinfo=UTC)),
+    ("2026-09-01 10:00+0800", datetime(2026, 9, 1, 2, 0, tzinfo=UTC)),
+    ("2026-09-01 10:00", datetime(2026, 9, 1, 2, 0, tzinfo=UTC)),
+    ("2026-09-01 02:00:00 +0000", datetime(2026, 9, 1, 2, 0, tzinfo=UTC)),
+])
+def test_cyberbiz_timestamp_variants_of_v2_endpoints(text, utc):
+    assert parse_local(text, "t") == utc
+
+
+def test_cyberbiz_impossible_timestamp_is_named():
+    raw = copy.deepcopy(GOLDEN)
+    raw["updated_at"] = "2026-02-30 10:00:00"
+    assert "updated_at '2026-02-30 10:00:00' is not a valid date" in map_order(raw).reason
+
+
+def test_cyberbiz_line_total_discount_and_address_extras():
+    raw = copy.deepcopy(GOLDEN)
+    raw["line_items"][0].update(price=480.0, quantity=2, total_price_before_discounts=960.0, total_discount=96.0,
+                                total_price_after_discounts=864.0, variant_title="紅色")
+    raw["prices"] = {"shipping_rate_price": 0.0, "total_price": 814.0, "discounts": {"coupon_discount": 50.0}}
+    raw["receiver"]["detail_address"].update(country="tw", province="臺灣省", address2="3樓")
+    order = map_order(raw)
+    assert order.lines[0].discount == Decimal("96") and order.lines[0].name == "哥本組 紅色"
+    assert order.discount == Decimal("50")
+    assert order.shipping_address.country == "TW" and order.shipping_address.state == "臺灣省"
+    assert order.shipping_address.line2 == "3樓"
+    raw["receiver"]["detail_address"]["country"] = "台灣"
+    assert map_order(raw).shipping_address.country == "TW"
