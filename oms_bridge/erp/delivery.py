@@ -91,6 +91,7 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
     settings = settings or get_settings()
     with record_run(PROCESS, settings=settings) as stats:
         seen: set[int] = set()
+        clients: dict[int, ErpClient] = {}  # one zeep client (parsed WSDL) per connection for the whole run
         for _ in range(MAX_BATCHES_PER_RUN):
             with session_scope(settings, immediate=True) as session:
                 size = batch_size or settings.erp_batch_size
@@ -99,7 +100,7 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
                     break
                 seen.update(r.id for r in rows)
                 stats.fetched += len(rows)
-                _deliver_rows(session, rows, settings, stats, now=now)
+                _deliver_rows(session, rows, settings, stats, clients, now=now)
         if stats.failed and not stats.sent:
             stats.outcome = "failed" if not stats.held else "partial"
         elif stats.failed or stats.held:
@@ -118,8 +119,8 @@ class _Work:
     group: list[Operation] = field(default_factory=list)
 
 
-def _deliver_rows(session: Session, rows: list[Delivery], settings: Settings, stats: RunStats, *,
-                  now: datetime | None) -> None:
+def _deliver_rows(session: Session, rows: list[Delivery], settings: Settings, stats: RunStats,
+                  clients: dict[int, ErpClient], *, now: datetime | None) -> None:
     orders = {o.id: o for o in session.scalars(
         select(Order).where(Order.id.in_([r.oms_order_id for r in rows])).options(selectinload(Order.lines)))}
     channels = {c.id: c for c in session.scalars(select(Channel).where(
@@ -138,18 +139,20 @@ def _deliver_rows(session: Session, rows: list[Delivery], settings: Settings, st
         connections[conn.id] = conn
         by_connection[conn.id].append(_Work(row, order, channel))
     for conn_id, work in by_connection.items():
-        _deliver_batch(session, connections[conn_id], work, settings, stats, now=now)
+        _deliver_batch(session, connections[conn_id], work, settings, stats, clients, now=now)
 
 
 def _deliver_batch(session: Session, conn: ErpConnection, work: list[_Work], settings: Settings, stats: RunStats,
-                   *, now: datetime | None) -> None:
+                   clients: dict[int, ErpClient], *, now: datetime | None) -> None:
     try:
         options = ErpOptions.from_json(conn.settings_json)
-        client = client_for(conn, settings, options)
+        client = clients.get(conn.id) or client_for(conn, settings, options)
+        clients[conn.id] = client
     except (ErpConfigError, ValueError, VaultError) as exc:
         for w in work:
             _held(stats, w.row, f"ERP connection {conn.value} is misconfigured: {exc}", f"erp_login:{conn.value}")
         return
+    calls_before = client.calls
     try:
         _send(session, client, conn, options, work, settings, stats, now=now)
     except ErpLoginError as exc:
@@ -166,7 +169,7 @@ def _deliver_batch(session: Session, conn: ErpConnection, work: list[_Work], set
             stats.failed += 1
             w.done = True
     finally:
-        stats.api_calls += client.calls
+        stats.api_calls += client.calls - calls_before
 
 
 def _open(work: Iterable[_Work]) -> list[_Work]:
