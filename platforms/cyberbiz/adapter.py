@@ -24,6 +24,8 @@ Choices where the spec says UNKNOWN (all configurable in ``platform.settings``; 
   (and so its offset paging) stays small. Cyberbiz documents no window limit.
 - the ``updated_at_*`` filters are taken as inclusive at whole seconds, so ``[since, until)`` is sent
   as ``ceil(since) .. ceil(until) - 1 s``: adjacent windows never return the same order twice.
+- ``v1_sign_digest`` (default false): V1 POSTs also send and sign ``Digest: SHA-256=…`` (Kong's
+  ``validate_request_body``; mentioned by a 3P design doc only).
 - ``requests_per_second`` (default 5, the documented per-token limit; 0 = off): the client paces
   itself under it; a 429 that still happens is honoured through ``Retry-After``.
 - ``GET /v1/orders`` uses offset paging: an order updated while we page moves out of the window and
@@ -150,7 +152,8 @@ class CyberbizAdapter(Adapter):
                 if not username or not secret:
                     raise PermanentError(f"channel {self.channel.name}: Cyberbiz V1 needs credentials "
                                          "'username' and 'secret' (HMAC key and secret)", platform=PLATFORM)
-                auth: Any = HmacAuth(str(username), str(secret), lambda: self.clock())
+                auth: Any = HmacAuth(str(username), str(secret), lambda: self.clock(),
+                                     sign_digest=_truthy(self._setting("v1_sign_digest", None), False))
                 host = self._setting("v1_host", DEFAULT_V1_HOST)
             else:
                 auth = BearerAuth(lambda: self.tokens.access_token if self.tokens else None)

@@ -159,7 +159,7 @@ class BearerAuth:
     def __init__(self, token: Callable[[], str | None]):
         self._token = token
 
-    def headers(self, method: str, path_with_query: str) -> dict[str, str]:
+    def headers(self, method: str, path_with_query: str, body: bytes | None = None) -> dict[str, str]:
         token = self._token()
         if not token:
             raise AuthExpired("no access token for this channel yet (authorize it first)", platform=PLATFORM)
@@ -233,11 +233,17 @@ class CyberbizClient:
     def _send(self, method: str, path: str, params: Mapping[str, Any] | None = None, json_body: Any = None) -> Reply:
         target = path_with_query(path, params)
 
+        # The body is serialised here, once, so a signed Digest covers exactly the bytes sent.
+        body = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+
         def prepare() -> dict[str, Any]:
             self.pacer.wait()
-            return {"headers": self.auth.headers(method, target)}
+            headers = self.auth.headers(method, target, body)
+            if body is not None:
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            return {"headers": headers}
 
-        return self.http.request(method, target, json=json_body, prepare=prepare)
+        return self.http.request(method, target, data=body, prepare=prepare)
 
     def list_orders(self, *, updated_start: str | None = None, updated_end: str | None = None, page: int = 1,
                     per_page: int = PER_PAGE_MAX, **filters: Any) -> OrderPage:

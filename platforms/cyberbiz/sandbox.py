@@ -8,7 +8,8 @@ It behaves like the real API as documented in ``shared/specs/marketplaces.md`` �
   answers: 401 ``{"message":"Unauthorized"}`` without credentials, 403 ``"HMAC signature cannot be
   verified, a valid date or x-date header is required for HMAC Authentication"`` for a missing or
   skewed date, 403 ``"HMAC signature cannot be verified"`` for an unknown key or unparsable header,
-  403 ``"HMAC signature does not match"``.
+  403 ``"HMAC signature does not match"`` (also for a ``Digest`` header that does not match the body,
+  and, with ``require_digest=True``, for a body sent without a signed digest).
 - **V2 (bearer)**: OAuth on the shop's domain, served here under ``/_shops/{shop}`` (the adapter's
   ``shop_url_template``): ``GET /admin/oauth/authorize`` answers the merchant's approval with a 302
   to ``redirect_uri?code&state&shop``; ``POST /admin/oauth/token`` with ``authorization_code`` or
@@ -22,7 +23,8 @@ It behaves like the real API as documented in ``shared/specs/marketplaces.md`` �
   strings, inclusive at both ends; status filters (comma = union); ``page``/``per_page`` (clamped to
   50)/``offset``; ordered by id; bare JSON array; ``X-Page, X-Per-Page, X-Offset, X-Total,
   X-Total-Pages, X-Next-Page, X-Prev-Page`` headers ("" when there is none). ``GET /v1/orders/{id}``
-  (404 ``{"error":["無此資源"]}``), ``GET /v1/orders/{id}/fulfillments``,
+  (404 ``{"error":["無此資源"]}``; ``missing_order="null"``/``"206"`` answers ``200 null``/``206 []``
+  instead, as some Cyberbiz lookups do), ``GET /v1/orders/{id}/fulfillments``,
   ``POST /v1/orders/{id}/fulfillments/custom_shipping`` (201; 422 ``{"error":[…]}`` for missing
   fields, unknown carrier or line, a line already shipped, a cancelled order).
 - money as JSON floats and times as Taipei strings, like the real payloads; deterministic orders with
@@ -49,7 +51,7 @@ from werkzeug.wrappers import Request, Response
 
 from platforms import sandbox_data
 from platforms.cyberbiz.carriers import TRACKING_COMPANIES
-from platforms.cyberbiz.signing import parse_authorization, parse_http_date, signature
+from platforms.cyberbiz.signing import body_digest, parse_authorization, parse_http_date, signature
 from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, json_response
 
 __all__ = ["CyberbizSandbox", "TRACKING_COMPANIES", "CANONICAL_TO_AXES"]
@@ -120,8 +122,12 @@ class CyberbizSandbox(Sandbox):
     def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 5,
                  clock_skew: int = 300, access_ttl: int = 7200, refresh_ttl: int = 30 * 86400,
                  send_expires_in: bool = True, client_id: str = "cbz-app-1001",
-                 client_secret: str | None = None):
+                 client_secret: str | None = None, missing_order: str = "404", require_digest: bool = False):
         super().__init__(clock=clock, seed=seed)
+        if missing_order not in ("404", "null", "206"):
+            raise ValueError("missing_order must be '404', 'null' or '206'")
+        self.missing_order = missing_order
+        self.require_digest = require_digest
         self.clock_skew = clock_skew
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
@@ -365,7 +371,17 @@ class CyberbizSandbox(Sandbox):
         expected = signature(shop.secret, "\n".join(lines))
         if not secrets.compare_digest(expected, params["signature"]):
             return None, "", json_response({"message": KONG_MISMATCH}, 403)
+        if not self._body_digest_ok(request, names):
+            return None, "", json_response({"message": KONG_MISMATCH}, 403)
         return shop, "hmac:" + shop.username, None
+
+    def _body_digest_ok(self, request: Request, signed: list[str]) -> bool:
+        """Kong ``validate_request_body``: a Digest header must match the body; required when configured."""
+        sent = request.headers.get("Digest")
+        body = request.get_data(cache=True)
+        if sent is not None:
+            return secrets.compare_digest(sent, body_digest(body))
+        return not (self.require_digest and body and "digest" not in signed)
 
     # -- OAuth ------------------------------------------------------------------------------------
     def _oauth(self, request: Request, domain: str, sub: str) -> Response:
@@ -443,6 +459,10 @@ class CyberbizSandbox(Sandbox):
         if len(parts) == 2 and request.method == "GET":
             return self._list(request, shop)
         if len(parts) < 3 or not parts[2].isdigit() or int(parts[2]) not in shop.orders:
+            if len(parts) == 3 and self.missing_order == "null":
+                return json_response(None, 200)
+            if len(parts) == 3 and self.missing_order == "206":
+                return json_response([], 206)
             return json_response(NOT_FOUND, 404)
         order = shop.orders[int(parts[2])]
         if len(parts) == 3 and request.method == "GET":

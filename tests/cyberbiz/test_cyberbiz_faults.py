@@ -126,3 +126,11 @@ def test_cyberbiz_error_shapes_are_all_read():
     assert error_message({"messages": "ms"}) == "ms"
     assert error_message({"error": ["a", "b"]}) == "a; b"
     assert error_message("<html>") == "<html>"
+
+
+@pytest.mark.parametrize("answer", ["404", "null", "206"])
+def test_cyberbiz_every_not_found_answer_means_absent(cbz_sandbox, make_adapter, answer):
+    cbz_sandbox.missing_order = answer
+    adapter, shop = make_adapter("v1", policy=ONE_SHOT)
+    (order_id,) = cbz_sandbox.generate_orders(shop["shop_id"], 1)
+    assert [o.external_id for o in adapter.get_orders(["424242", order_id])] == [order_id]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 import requests
-from cyberbiz_kit import NOW, REDIRECT, build_adapter
+from cyberbiz_kit import NOW, ONE_SHOT, REDIRECT, build_adapter
 
 from platforms.base import (
     AuthExpired,
@@ -347,3 +347,15 @@ def test_cyberbiz_ship_retried_after_a_lost_answer_records_one_fulfillment(cbz_s
     assert result.tracking_number == "LOST-1"
     assert len(cbz_sandbox.order(shop["shop_id"], order_id)["fulfillments"]) == 1
     assert cbz_sandbox.calls("custom_shipping") == 2 and cbz_sandbox.calls("/fulfillments") == 3
+
+
+def test_cyberbiz_v1_body_digest_when_the_gateway_requires_it(cbz_sandbox, make_adapter):
+    cbz_sandbox.require_digest = True
+    plain, shop = make_adapter("v1", policy=ONE_SHOT)
+    (order_id,) = cbz_sandbox.generate_orders(shop["shop_id"], 1, status="paid")
+    (order,) = plain.get_orders([order_id])  # GETs carry no body: fine without a digest
+    with pytest.raises(CredentialsInvalid, match="does not match"):
+        plain.ship(order, Shipment("D-1", carrier="hct"))
+    signed = build_adapter(cbz_sandbox, shop, policy=ONE_SHOT, v1_sign_digest="true")
+    assert signed.ship(order, Shipment("D-1", carrier="hct")).tracking_number == "D-1"
+    assert cbz_sandbox.shipment_of(shop["shop_id"], order_id)["tracking_number"] == "D-1"

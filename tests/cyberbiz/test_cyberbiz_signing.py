@@ -64,3 +64,18 @@ def test_cyberbiz_hmac_auth_signs_with_the_clock_and_hides_the_secret():
     now[0] += timedelta(seconds=1)
     assert auth.headers("GET", "/v1/orders")["X-Date"] == "Tue, 10 Oct 2017 00:00:01 GMT"
     assert "apidemo'" not in repr(auth).split("secret=")[1]
+
+
+def test_cyberbiz_body_digest_is_signed_when_asked():
+    from platforms.cyberbiz.signing import body_digest
+
+    body = b'{"tracking_number": "T1"}'
+    assert body_digest(b"") == "SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+    auth = HmacAuth("apidemo", "apidemo", lambda: datetime(2017, 10, 10, tzinfo=UTC), sign_digest=True)
+    headers = auth.headers("POST", "/v1/orders/1/fulfillments/custom_shipping", body)
+    assert headers["Digest"] == body_digest(body)
+    assert 'headers="x-date request-line digest"' in headers["Authorization"]
+    expected = signature("apidemo", f"x-date: {X_DATE}\nPOST /v1/orders/1/fulfillments/custom_shipping HTTP/1.1\n"
+                                    f"digest: {body_digest(body)}")
+    assert f'signature="{expected}"' in headers["Authorization"]
+    assert "Digest" not in auth.headers("GET", "/v1/orders")  # no body, nothing to digest
