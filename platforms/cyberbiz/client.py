@@ -108,9 +108,10 @@ def _parse(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError as exc:
-        raise TransientError(f"malformed JSON from {response.request.method} {response.request.path_url.split('?')[0]}"
-                             f" (HTTP {response.status_code}): {response.text[:80]!r}",
-                             platform=PLATFORM, status=response.status_code) from exc
+        # The body is not quoted: a broken token response could hold a token.
+        where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
+        raise TransientError(f"malformed JSON from {where} (HTTP {response.status_code}, "
+                             f"{len(response.content)} bytes)", platform=PLATFORM, status=response.status_code) from exc
 
 
 def _body_or_text(response: requests.Response) -> Any:

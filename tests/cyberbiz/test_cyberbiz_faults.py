@@ -134,3 +134,12 @@ def test_cyberbiz_every_not_found_answer_means_absent(cbz_sandbox, make_adapter,
     adapter, shop = make_adapter("v1", policy=ONE_SHOT)
     (order_id,) = cbz_sandbox.generate_orders(shop["shop_id"], 1)
     assert [o.external_id for o in adapter.get_orders(["424242", order_id])] == [order_id]
+
+
+def test_cyberbiz_broken_token_response_does_not_leak_the_token(cbz_sandbox, make_adapter):
+    adapter, _shop = make_adapter("v2", policy=ONE_SHOT)
+    cbz_sandbox.faults.inject("truncated_json", path="/admin/oauth/token")
+    with pytest.raises(TransientError, match=r"malformed JSON from POST /_shops/.*/admin/oauth/token") as caught:
+        adapter.refresh(adapter.tokens)
+    assert "56943817" not in str(caught.value)  # the truncated body is not quoted
+    assert adapter.refresh(adapter.tokens).access_token  # the refresh token survived the failed attempt
