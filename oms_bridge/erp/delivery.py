@@ -59,7 +59,7 @@ from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, Sku
 from oms_bridge.store.runs import RunStats, record_run
 from oms_bridge.vault import Vault, VaultError
 
-__all__ = ["run_erp_delivery", "client_for", "resolve_connection", "PROCESS"]
+__all__ = ["run_erp_delivery", "client_for", "resolve_connection", "rearm_fixed", "PROCESS"]
 
 log = logging.getLogger("oms_bridge.erp.delivery")
 PROCESS = "erp_delivery"
@@ -92,6 +92,8 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
     with record_run(PROCESS, settings=settings) as stats:
         seen: set[int] = set()
         clients: dict[int, ErpClient] = {}  # one zeep client (parsed WSDL) per connection for the whole run
+        with session_scope(settings, immediate=True) as session:
+            stats.details["rearmed"] = rearm_fixed(session)
         for _ in range(MAX_BATCHES_PER_RUN):
             with session_scope(settings, immediate=True) as session:
                 size = batch_size or settings.erp_batch_size
@@ -106,6 +108,24 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
         elif stats.failed or stats.held:
             stats.outcome = "partial"
     return stats
+
+
+def rearm_fixed(session: Session) -> int:
+    """Re-arm held rows whose cause was edited after they were held, however it was edited (CLI, web, SQL).
+
+    ``config:<channel>`` rows come back when the channel row changed since; ``erp_login:<connection>``
+    rows when the connection row changed since. Returns how many rows were re-armed.
+    """
+    held = session.execute(
+        select(Delivery.oms_order_id, Delivery.hold_code, Delivery.updated)
+        .where(Delivery.destination == DESTINATION, Delivery.state == "held",
+               Delivery.hold_code.startswith("config:") | Delivery.hold_code.startswith("erp_login:"))).all()
+    if not held:
+        return 0
+    changed = {f"config:{c.value}": c.updated for c in session.scalars(select(Channel))}
+    changed.update({f"erp_login:{c.value}": c.updated for c in session.scalars(select(ErpConnection))})
+    order_ids = [oid for oid, code, updated in held if code in changed and updated and changed[code] > updated]
+    return outbox.rearm(session, DESTINATION, order_ids=order_ids, states=("held",)) if order_ids else 0
 
 
 @dataclass

@@ -151,7 +151,8 @@ def order_group(order: Any, mapping: ChannelMapping, options: ErpOptions, produc
     if value is None and mapping.bpartner_id is None:
         raise Unmappable(
             f"order {order.external_id} has no buyer {mapping.identifier} and channel {mapping.channel} has no "
-            f"default ERP business partner (set the channel's erp_bpartner_id)", f"config:{mapping.channel}")
+            f"default ERP business partner (oms-bridge channel update {mapping.channel} "
+            f"--erp-bpartner-id <C_BPartner_ID>)", f"config:{mapping.channel}")
     if value is not None:
         ops.extend(_bp_ops(order, value, options))
         bpartner = Field("C_BPartner_ID", "@C_BPartner.C_BPartner_ID")
@@ -192,7 +193,9 @@ def order_group(order: Any, mapping: ChannelMapping, options: ErpOptions, produc
     if fee:
         if not mapping.shipping_charge_id:
             raise Unmappable(f"order {order.external_id} has a shipping fee of {_num(fee)} but channel "
-                             f"{mapping.channel} has no ERP shipping charge (set erp_shipping_charge_id)",
+                             f"{mapping.channel} has no ERP shipping charge (oms-bridge channel update "
+                             f"{mapping.channel} "
+                             f"--erp-shipping-charge-id <C_Charge_ID>)",
                              f"config:{mapping.channel}")
         ops.append(_line(st["order_line"], Field("C_Charge_ID", str(mapping.shipping_charge_id)), Decimal(1), fee,
                          "shipping fee", "shipping"))
@@ -200,7 +203,9 @@ def order_group(order: Any, mapping: ChannelMapping, options: ErpOptions, produc
     if discount:
         if not mapping.discount_charge_id:
             raise Unmappable(f"order {order.external_id} has a discount of {_num(discount)} but channel "
-                             f"{mapping.channel} has no ERP discount charge (set erp_discount_charge_id)",
+                             f"{mapping.channel} has no ERP discount charge (oms-bridge channel update "
+                             f"{mapping.channel} "
+                             f"--erp-discount-charge-id <C_Charge_ID>)",
                              f"config:{mapping.channel}")
         ops.append(_line(st["order_line"], Field("C_Charge_ID", str(mapping.discount_charge_id)), Decimal(1),
                          -discount, "discount", "discount"))

@@ -184,7 +184,14 @@ def test_erp_shipping_fee_without_charge_is_held_with_config_code(erp_env: ErpEn
     run_erp_delivery(settings=erp_env.settings)
     row = erp_env.delivery(ext)
     assert row.state == "held" and row.hold_code == "config:shop-a"
-    assert "shipping fee of 60" in row.last_error and "erp_shipping_charge_id" in row.last_error
+    assert "shipping fee of 60" in row.last_error
+    assert "oms-bridge channel update shop-a --erp-shipping-charge-id <C_Charge_ID>" in row.last_error
+    # the admin fixes the channel (any way: CLI, web, SQL); the next run re-arms and sends the order
+    result = CliRunner().invoke(cli, ["channel", "update", "shop-a", "--erp-shipping-charge-id", "1000010"])
+    assert result.exit_code == 0, result.output
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.details["rearmed"] == 1 and stats.sent == 1
+    assert erp_env.erp_orders(ext)[0]["GrandTotal"] == "1319"
 
 
 def test_erp_default_partner_when_buyer_has_no_email(erp_env: ErpEnv) -> None:
