@@ -227,13 +227,17 @@ class CyberbizAdapter(Adapter):
         now = self.clock()
         access_ttl = _seconds(body.get("expires_in")) or self._number("access_token_ttl", 7200)
         refresh_ttl = _seconds(body.get("refresh_token_expires_in")) or self._number("refresh_token_ttl", 30 * 86400)
-        refresh_token = body.get("refresh_token") or (previous.refresh_token if previous else None)
         extra = {"shop": shop, "shop_id": shop}
         if body.get("scope"):
             extra["scope"] = body["scope"]
+        if body.get("refresh_token"):
+            refresh_token: str | None = str(body["refresh_token"])
+            refresh_expires = now + timedelta(seconds=refresh_ttl)
+        else:  # no rotation this time: the stored refresh token and its expiry stay as they were
+            refresh_token = previous.refresh_token if previous else None
+            refresh_expires = previous.refresh_expires_at if previous else None
         return TokenSet(access_token=str(body["access_token"]), refresh_token=refresh_token,
-                        access_expires_at=now + timedelta(seconds=float(access_ttl)),
-                        refresh_expires_at=now + timedelta(seconds=float(refresh_ttl)) if refresh_token else None,
+                        access_expires_at=now + timedelta(seconds=access_ttl), refresh_expires_at=refresh_expires,
                         extra=extra)
 
     def check_credentials(self) -> str:

@@ -16,6 +16,8 @@ It behaves like the real API as documented in ``shared/specs/marketplaces.md`` �
   ``refresh_token`` grants. Access and refresh tokens expire (``access_ttl``/``refresh_ttl`` on the
   sandbox clock); a refresh rotates both tokens and the used refresh token is dead (``invalid_grant``);
   the previous access token stays valid until its own expiry (unknown in the spec; the gentler choice).
+  Rotation itself is unknown too: ``rotate_refresh=False`` answers a refresh with a new access token
+  only and keeps the refresh token usable.
   Expired or unknown bearer tokens get 401.
 - **Limits**: at most ``rate_limit`` (5) requests per second per token / HMAC key, else 429
   ``{"message":"API rate limit exceeded"}`` with ``Retry-After``.
@@ -122,12 +124,14 @@ class CyberbizSandbox(Sandbox):
     def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 5,
                  clock_skew: int = 300, access_ttl: int = 7200, refresh_ttl: int = 30 * 86400,
                  send_expires_in: bool = True, client_id: str = "cbz-app-1001",
-                 client_secret: str | None = None, missing_order: str = "404", require_digest: bool = False):
+                 client_secret: str | None = None, missing_order: str = "404", require_digest: bool = False,
+                 rotate_refresh: bool = True):
         super().__init__(clock=clock, seed=seed)
         if missing_order not in ("404", "null", "206"):
             raise ValueError("missing_order must be '404', 'null' or '206'")
         self.missing_order = missing_order
         self.require_digest = require_digest
+        self.rotate_refresh = rotate_refresh
         self.clock_skew = clock_skew
         self.access_ttl = access_ttl
         self.refresh_ttl = refresh_ttl
@@ -432,6 +436,8 @@ class CyberbizSandbox(Sandbox):
                 return self._invalid_grant("refresh_token 已使用過")
             if entry_token.expires_at <= now:
                 return self._invalid_grant("refresh_token 已過期")
+            if not self.rotate_refresh:
+                return json_response(self._issue(shop, now, with_refresh=False), 200)
             entry_token.used = True
         else:
             return json_response({"error": "unsupported_grant_type"}, 400)
@@ -441,12 +447,14 @@ class CyberbizSandbox(Sandbox):
     def _invalid_grant(message: str) -> Response:
         return json_response({"error": "invalid_grant", "error_description": message}, 400)
 
-    def _issue(self, shop: _Shop, now: datetime) -> dict[str, Any]:
-        access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    def _issue(self, shop: _Shop, now: datetime, *, with_refresh: bool = True) -> dict[str, Any]:
+        access = secrets.token_urlsafe(32)
         self._access[access] = _Token(shop.domain, now + timedelta(seconds=self.access_ttl))
-        self._refresh[refresh] = _Token(shop.domain, now + timedelta(seconds=self.refresh_ttl))
-        body: dict[str, Any] = {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
-                                "scope": "read_orders,write_orders"}
+        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "scope": "read_orders,write_orders"}
+        if with_refresh:
+            refresh = secrets.token_urlsafe(32)
+            self._refresh[refresh] = _Token(shop.domain, now + timedelta(seconds=self.refresh_ttl))
+            body["refresh_token"] = refresh
         if self.send_expires_in:
             body["expires_in"] = self.access_ttl
         return body

@@ -154,6 +154,17 @@ def test_cyberbiz_v2_refresh_rotates_and_the_old_refresh_token_dies(cbz_sandbox,
     assert third.refresh_token not in (first.refresh_token, second.refresh_token)
 
 
+def test_cyberbiz_v2_refresh_without_rotation_keeps_the_refresh_token(cbz_sandbox, make_adapter):
+    cbz_sandbox.rotate_refresh = False
+    adapter, _shop = make_adapter("v2")
+    first = adapter.tokens
+    cbz_sandbox.clock.advance(3600)
+    second = adapter.refresh(first)
+    assert second.access_token != first.access_token
+    assert second.refresh_token == first.refresh_token and second.refresh_expires_at == first.refresh_expires_at
+    assert adapter.refresh(second).refresh_token == first.refresh_token  # still usable
+
+
 def test_cyberbiz_v2_refresh_token_expiry_and_denied_consent(cbz_sandbox, make_adapter):
     adapter, _shop = make_adapter("v2")
     cbz_sandbox.clock.advance(cbz_sandbox.refresh_ttl + 1)
