@@ -55,7 +55,7 @@ from platforms.http import RetryPolicy
 from platforms.shopline.client import PLATFORM, ShoplineClient, ShoplineOAuth
 from platforms.shopline.mapping import map_order
 
-__all__ = ["ShoplineAdapter", "DEFAULTS"]
+__all__ = ["ShoplineAdapter", "DEFAULTS", "filter_bounds"]
 
 log = logging.getLogger("oms_bridge.platforms.shopline")
 
@@ -74,6 +74,12 @@ def _floor_second(when: datetime) -> datetime:
 def _ceil_second(when: datetime) -> datetime:
     floor = _floor_second(when)
     return floor if floor == when else floor + timedelta(seconds=1)
+
+
+def filter_bounds(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """``updated_after``/``updated_before`` for ``[since, until)``: second-granular and inclusive, so
+    widened to whole seconds; the adapter then keeps only ``since <= updated_at < until``."""
+    return _floor_second(since), _ceil_second(until)
 
 
 class ShoplineAdapter(Adapter):
@@ -223,7 +229,7 @@ class ShoplineAdapter(Adapter):
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Orders with ``since <= updated_at < until``, page by page (see the module docstring)."""
         per_page = int(self.setting("per_page"))
-        after, before = _floor_second(since), _ceil_second(until)
+        after, before = filter_bounds(since, until)
         page, max_pages = 1, int(self.setting("max_pages"))
         while page <= max_pages:
             body = self._call(self.client.list_orders, updated_after=after, updated_before=before, page=page,

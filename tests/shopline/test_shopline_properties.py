@@ -1,0 +1,39 @@
+"""Properties: money is exact from cents for any amount; adjacent fetch windows keep each update once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from platforms.shopline.adapter import filter_bounds
+from platforms.shopline.mapping import money
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@given(st.integers(min_value=-10**15, max_value=10**15), st.sampled_from(["TWD", "HKD", "USD", "JPY"]))
+@settings(max_examples=200, deadline=None)
+def test_money_is_exact_from_cents(cents, currency):
+    places = 0 if currency == "JPY" else 2
+    value = money({"cents": cents, "currency_iso": currency}, "total")
+    assert isinstance(value, Decimal) and value == Decimal(cents) / (10 ** places)
+
+
+micros = st.integers(min_value=0, max_value=10 * 86400 * 10**6)
+
+
+@given(micros, micros, micros, micros)
+@settings(max_examples=200, deadline=None)
+def test_inclusive_second_filters_plus_half_open_check_keep_each_update_once(a, b, c, x):
+    since, split, until = (BASE + timedelta(microseconds=m) for m in sorted((a, b, c)))
+    updated = BASE + timedelta(microseconds=x // 1000 * 1000)  # Shopline keeps milliseconds
+
+    def kept(start: datetime, stop: datetime) -> bool:
+        after, before = filter_bounds(start, stop)
+        sent = after <= updated <= before  # what Shopline returns (inclusive)
+        return sent and start <= updated < stop  # what the adapter yields
+
+    assert kept(since, split) + kept(split, until) == (1 if since <= updated < until else 0)
