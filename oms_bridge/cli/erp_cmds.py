@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
 from oms_bridge.erp.check import format_report, run_check
+from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
 from oms_bridge.erp.delivery import client_for
 from oms_bridge.settings import get_settings
@@ -199,8 +200,16 @@ def connection_show(name: str, as_json: bool) -> None:
 # -- erp check / retry / status -------------------------------------------------------------------
 @erp_group.command("check")
 @click.option("--connection", "name", help="ERP connection name (default: the only one).")
-def check_command(name: str | None) -> None:
+@click.option("--setup-guide", is_flag=True, help="Print the whole iDempiere setup without contacting the server.")
+def check_command(name: str | None, setup_guide: bool) -> None:
     """Log in, probe every service type, and print what the iDempiere admin still has to set up."""
+    if setup_guide:
+        with cli_errors(), session_scope(get_settings()) as s:
+            conns = s.scalars(select(ErpConnection)).all()
+            conn = _connection(s, name) if (name or len(conns) == 1) else None
+            options = ErpOptions.from_json(conn.settings_json) if conn else ErpOptions()
+            click.echo(guide(options, conn.erp_role_id if conn else "<your WS role>"))
+        return
     with cli_errors():
         settings = get_settings()
         with session_scope(settings) as s:

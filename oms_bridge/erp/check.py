@@ -191,3 +191,30 @@ def format_report(report: CheckReport) -> str:
     lines.append("")
     lines.append("Then run `oms-bridge erp check` again; held orders are re-armed when the check passes.")
     return "\n".join(lines)
+
+
+def setup_guide(options: ErpOptions, role_id: int | str = "<your WS role>") -> str:
+    """The full setup an iDempiere admin does once, without asking the server (``erp check --setup-guide``)."""
+    names = options.service_types
+    lines = ["iDempiere setup for oms-bridge (window \"Web Service Type\", as System or the tenant admin):", ""]
+    step = 0
+    for role, spec in SERVICE_SPECS.items():
+        step += 1
+        name = names[role]
+        lines.append(f"{step}. Web Service Type \"{name}\": web service {spec.web_service}, method {spec.method}"
+                     + (f", table {spec.table}" if spec.table else "") + f" -- {spec.purpose}.")
+        if spec.params:
+            params = ", ".join(f"{p} = {'Constant ' + repr(c) if c else 'Free'}" for p, c in spec.params)
+            lines.append(f"   Web Service Parameters: {params}.")
+        if spec.inputs:
+            inputs = ", ".join(c + (" (Is Identifier = Y)" if c in spec.identifiers else "") for c in spec.inputs)
+            lines.append(f"   Input columns (WS_WebServiceFieldInput): {inputs}.")
+        if spec.outputs:
+            lines.append(f"   Output columns (WS_WebServiceFieldOutput): {', '.join(spec.outputs)}.")
+        lines.append(f"   Web Service Type Access: role {role_id}, Read Write.")
+    lines += ["", f"{step + 1}. The login user's role must have RoleType empty or WS, access to the tenant, "
+              "organization and warehouse entered in `oms-bridge erp connection add`.",
+              f"{step + 2}. Put every marketplace product on the channel's price list (or use a doc type with "
+              "No Price List Check), and create the shipping/discount charges and order sources the channels use.",
+              "", "Then run `oms-bridge erp check`: it lists whatever is still missing."]
+    return "\n".join(lines)

@@ -129,3 +129,14 @@ def test_erp_status_and_retry_channel(erp_env: ErpEnv) -> None:
     assert "1 ERP delivery re-armed" in retry.output
     none = CliRunner().invoke(cli, ["erp", "retry"])
     assert none.exit_code == 1 and "exactly one of" in none.output
+
+
+def test_erp_check_setup_guide_uses_connection_names(erp_env: ErpEnv) -> None:
+    erp_env.update_connection(settings_json='{"service_types": {"order": "MyCreateOrder"}}')
+    result = CliRunner().invoke(cli, ["erp", "check", "--setup-guide"])
+    assert result.exit_code == 0, result.output
+    assert 'Web Service Type "MyCreateOrder": web service ModelADService, method createData, table C_Order' in \
+        result.output
+    assert "Web Service Type Access: role 50004, Read Write." in result.output
+    assert "Input columns (WS_WebServiceFieldInput): Value (Is Identifier = Y), Name, IsCustomer." in result.output
+    assert erp_env.sandbox.calls() == 0  # the guide never contacts the server
