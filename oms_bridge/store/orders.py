@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -128,74 +129,109 @@ def _lines(item: CanonicalOrder, order: Order) -> list[OrderLine]:
 
 
 # -------------------------------------------------------------------------------------------- upsert
-def _insert(session: Session, values: dict[str, Any]) -> int | None:
-    """INSERT … ON CONFLICT DO NOTHING; the new id, or None when the key already exists."""
+_ORDER_COLUMNS = tuple(_order_values(CanonicalOrder(
+    external_id="x", status="paid", platform_status="x", created_at=utcnow(), updated_at=utcnow(), currency="TWD",
+    lines=())).keys())
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``; external id → new id for rows inserted.
+
+    Rows whose key already exists (another process stored them a moment ago) are simply not returned.
+    """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = (insert(Order).values(**values)
+    stmt = (insert(Order.__table__).values(rows)
             .on_conflict_do_nothing(index_elements=["oms_channel_id", "external_id"])
-            .returning(Order.id))
-    return session.execute(stmt).scalar_one_or_none()
+            .returning(Order.__table__.c.oms_order_id, Order.__table__.c.external_id))
+    return {ext: oid for oid, ext in session.execute(stmt).all()}
 
 
 def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalOrder | UnmappableOrder],
                   run_id: int | None = None, *, now: datetime | None = None) -> UpsertCounts:
-    """Store a batch for one channel (see module doc); the caller commits. Returns the counts."""
+    """Store a batch for one channel (see module doc); the caller commits. Returns the counts.
+
+    New orders go in with a handful of statements per batch (one multi-row insert each for orders,
+    lines, status rows and delivery rows), so a 100,000-order first load is not 600,000 round trips.
+    """
     now = now or utcnow()
-    batch = list(orders)
     counts = UpsertCounts()
-    if not batch:
+    keyed: dict[str, CanonicalOrder | UnmappableOrder] = {}
+    for item in orders:  # the same order twice in one batch: the later read wins
+        key = unmappable_key(item) if isinstance(item, UnmappableOrder) else item.external_id
+        keyed[key] = item
+    if not keyed:
         return counts
     channel = session.get(Channel, channel_id)
     client_id, org_id = (channel.ad_client_id, channel.ad_org_id) if channel else (0, 0)
-    keyed: dict[str, CanonicalOrder | UnmappableOrder] = {}
-    for item in batch:  # the same order twice in one batch: the later read wins
-        key = unmappable_key(item) if isinstance(item, UnmappableOrder) else item.external_id
-        keyed[key] = item
     known = dict(session.execute(
         select(Order.external_id, Order.payload_hash)
         .where(Order.oms_channel_id == channel_id, Order.external_id.in_(list(keyed)))
     ).all())
+    digests = {key: payload_hash(item) for key, item in keyed.items()}
+    fresh = [key for key in keyed if key not in known]
+    inserted: dict[str, int] = {}
+    if fresh:
+        rows = []
+        for key in fresh:
+            item = keyed[key]
+            values = dict.fromkeys(_ORDER_COLUMNS)
+            values.update(_held_values(item) if isinstance(item, UnmappableOrder) else _order_values(item))
+            values.update(oms_channel_id=channel_id, external_id=key, payload_hash=digests[key], version=1,
+                          ad_client_id=client_id, ad_org_id=org_id, created=now, updated=now, isactive=True,
+                          createdby=0, updatedby=0, oms_order_uu=uuid.uuid4())
+            rows.append(values)
+        inserted = _insert_new(session, rows)
+        _children_of_new(session, {k: (inserted[k], keyed[k]) for k in inserted}, run_id, now, client_id, org_id)
+        for key in inserted:
+            counts.new += 1
+            counts.held += isinstance(keyed[key], UnmappableOrder)
     for key, item in keyed.items():
-        digest = payload_hash(item)
-        if known.get(key) == digest:
+        if key in inserted:
+            continue
+        if known.get(key) == digests[key]:
             counts.unchanged += 1
             continue
-        held = isinstance(item, UnmappableOrder)
-        if key not in known:
-            values = _held_values(item) if held else _order_values(item)
-            values.update(oms_channel_id=channel_id, external_id=key, payload_hash=digest, version=1,
-                          ad_client_id=client_id, ad_org_id=org_id, created=now, updated=now)
-            new_id = _insert(session, values)
-            if new_id is not None:
-                _after_insert(session, new_id, item, run_id, now)
-                counts.new += 1
-                counts.held += held
-                continue
-        # Known, or inserted by someone else a moment ago: the update path, under a row lock.
-        outcome = _update(session, channel_id, key, item, digest, run_id, now)
-        if outcome == "unchanged":
+        # Known and changed, or inserted by someone else a moment ago: the update path, under a row lock.
+        if _update(session, channel_id, key, item, digests[key], run_id, now) == "unchanged":
             counts.unchanged += 1
         else:
             counts.changed += 1
-            counts.held += held
+            counts.held += isinstance(item, UnmappableOrder)
     session.flush()
     return counts
 
 
-def _after_insert(session: Session, order_id: int, item: CanonicalOrder | UnmappableOrder,
-                  run_id: int | None, now: datetime) -> None:
-    order = session.get(Order, order_id)
-    if isinstance(item, UnmappableOrder):
-        return
-    session.add_all(_lines(item, order))
-    session.add(OrderStatus(oms_order_id=order.id, status=item.status, platform_status=item.platform_status,
-                            changed_at=now, oms_process_run_id=run_id, ad_client_id=order.ad_client_id,
-                            ad_org_id=order.ad_org_id))
-    outbox.arm(session, order, DESTINATIONS, action="create")
+def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder | UnmappableOrder]],
+                     run_id: int | None, now: datetime, client_id: int, org_id: int) -> None:
+    """Lines, first status row and delivery rows of newly inserted orders, one bulk insert each.
+
+    The delivery rows carry exactly what :func:`oms_bridge.store.outbox.arm` sets for a new row
+    (pending, action create, attempts 0, order version 1): a brand-new order has no rows to re-arm.
+    Held (unmappable) orders get none of these.
+    """
+    ad = {"ad_client_id": client_id, "ad_org_id": org_id, "created": now, "updated": now, "isactive": True,
+          "createdby": 0, "updatedby": 0}
+    lines, history, deliveries = [], [], []
+    for order_id, item in new.values():
+        if isinstance(item, UnmappableOrder):
+            continue
+        for i, ln in enumerate(item.lines):
+            lines.append({"oms_order_id": order_id, "line_no": (i + 1) * 10, "external_line_id": ln.external_line_id,
+                          "sku": ln.sku, "name": ln.name, "qty": ln.qty, "unit_price": ln.unit_price,
+                          "discount": ln.discount, "oms_orderline_uu": uuid.uuid4(), **ad})
+        history.append({"oms_order_id": order_id, "status": item.status, "platform_status": item.platform_status,
+                        "changed_at": now, "oms_process_run_id": run_id, "oms_order_status_uu": uuid.uuid4(), **ad})
+        for dest in DESTINATIONS:
+            deliveries.append({"oms_order_id": order_id, "destination": dest, "state": "pending", "action": "create",
+                               "attempts": 0, "order_version": 1, "oms_delivery_uu": uuid.uuid4(), **ad})
+    for table, rows in ((OrderLine.__table__, lines), (OrderStatus.__table__, history),
+                        (Delivery.__table__, deliveries)):
+        if rows:
+            session.execute(table.insert(), rows)
 
 
 def _update(session: Session, channel_id: int, key: str, item: CanonicalOrder | UnmappableOrder, digest: str,
