@@ -16,6 +16,11 @@ the third-party-only spec (§3) is silent:
 - ``already_shipped_markers`` (``["已出貨"]``): a confirm failure containing one of these means the
   row was already confirmed (e.g. our earlier call timed out after momo accepted it): success.
 - ``user_agent``: optional ``User-Agent`` header.
+- ``query_filters`` (none): extra ``sendInfo`` variants per query, one call each, e.g.
+  ``{"unsendStoresQuery": [{"dely_gb": "21"}, {"dely_gb": "27"}], "unsendThirdQuery":
+  [{"third_delyGb": "62", "third_delyTemp": "01"}]}``. By default every optional field is sent as
+  ``""`` (all); third-party clients query store chains and carriers one by one, so if momo insists
+  on a value this is where it goes.
 - ``stop_query`` (True): also read ``stopSendingQuery`` (攔貨, the cancellations momo asks the vendor
   not to ship). It has no time window, so every run sees the whole current list; the channel's
   upsert makes an unchanged re-read a no-op. Such orders map to ``cancelled``.
@@ -60,7 +65,7 @@ SHIPPED = "已配送"
 DEFAULTS: dict[str, Any] = {
     "queries": tuple(QUERIES), "max_window_days": 59, "to_minute_inclusive": True, "order_key_parts": 1,
     "unsent_status": "ready_to_ship", "default_carrier": "其他宅配", "already_shipped_markers": ("已出貨",),
-    "user_agent": None, "stop_query": True,
+    "user_agent": None, "stop_query": True, "query_filters": {},
 }
 
 
@@ -151,6 +156,21 @@ class MomoAdapter(Adapter):
             raise PermanentError(f"unknown momo queries {unknown}; known: {', '.join(QUERIES)}", platform="momo")
         return queries
 
+    def _variants(self, query: str) -> list[dict[str, str]]:
+        """The ``sendInfo`` filter sets to send for one query (``query_filters``; default: one, all "")."""
+        configured = (self.setting("query_filters") or {}).get(query) or [{}]
+        if not isinstance(configured, list) or not all(isinstance(v, Mapping) for v in configured):
+            raise PermanentError(f"momo setting query_filters[{query!r}] must be a list of objects", platform="momo")
+        optional = QUERIES[query][1]
+        variants = []
+        for variant in configured:
+            unknown = [k for k in variant if k not in optional]
+            if unknown:
+                raise PermanentError(f"momo setting query_filters[{query!r}] names unknown fields {unknown}; "
+                                     f"known: {', '.join(optional)}", platform="momo")
+            variants.append({str(k): str(v) for k, v in variant.items()})
+        return variants
+
     def _map(self, rows: list[dict[str, Any]], query: str) -> list[Order | UnmappableOrder]:
         status = str(self.setting("unsent_status"))
         if status not in CANONICAL_STATUSES:
@@ -166,7 +186,8 @@ class MomoAdapter(Adapter):
         for start, stop in windows:
             fr, to = query_bounds(start, stop, to_inclusive=inclusive)
             for query in self._queries():
-                yield from self._map(self.client.query_unsent(query, fr, to), query)
+                for filters in self._variants(query):
+                    yield from self._map(self.client.query_unsent(query, fr, to, filters), query)
         if windows and self.setting("stop_query"):
             yield from self._map(self.client.query_stop_sending(), STOP_QUERY)
 
@@ -187,8 +208,9 @@ class MomoAdapter(Adapter):
             matches: list[Order | UnmappableOrder] = []
             for query in self._queries():
                 prefix = QUERIES[query][0]
-                rows = self.client.query_unsent(query, start, stop, {f"{prefix}_orderNo": external_id})
-                matches.extend(o for o in self._map(rows, query) if o.external_id == external_id)
+                for filters in self._variants(query):
+                    rows = self.client.query_unsent(query, start, stop, {**filters, f"{prefix}_orderNo": external_id})
+                    matches.extend(o for o in self._map(rows, query) if o.external_id == external_id)
             if not matches and self.setting("stop_query"):
                 rows = self.client.query_stop_sending(external_id)
                 matches.extend(o for o in self._map(rows, STOP_QUERY) if o.external_id == external_id)

@@ -166,11 +166,14 @@ class MomoSandbox(Sandbox):
         start, end = self._window(prefix, info)
         order_no = str(info.get(f"{prefix}_orderNo") or "")
         receiver = str(info.get(f"{prefix}_receiver") or "")
+        # carrier / store-chain / temperature filters: "" means all
+        wanted = {name: str(info.get(name) or "") for name in ("dely_gb", "third_delyGb", "third_delyTemp")}
         kind = prefix
         with self._lock:
             rows = [self._public(r) for r in self.rows.get(vendor, {}).values()
                     if r["_kind"] == kind and r["_state"] == "unsent" and start <= r["_transfer"] < end
-                    and r["completeOrderNo"].startswith(order_no) and (not receiver or r["receiver"] == receiver)]
+                    and r["completeOrderNo"].startswith(order_no) and (not receiver or r["receiver"] == receiver)
+                    and all(not value or r.get(f"_{name}") == value for name, value in wanted.items())]
             if not rows:
                 return json_response({"basicCheckMsgList": [NO_DATA]})
             if action not in self.encrypted_queries:
@@ -309,8 +312,13 @@ class MomoSandbox(Sandbox):
         }
         if masked:
             receiver.update(receiverMask=receiver["receiver"], custNameMask=receiver.pop("custName"))
+        routing: dict[str, str] = {}
         if kind == "stores":
-            receiver["storeIdName"] = f"7-11 {address['district']}{rng.choice(data.STREETS)}門市"
+            chain, code = rng.choice((("7-11", "21"), ("全家", "27")))
+            receiver["storeIdName"] = f"{chain} {address['district']}{rng.choice(data.STREETS)}門市"
+            routing["_dely_gb"] = code
+        if kind == "third":
+            routing.update(_third_delyGb=rng.choice(("61", "62", "63")), _third_delyTemp=rng.choice(("01", "02")))
         for seq, (product, qty) in enumerate(data.pick_products(rng), start=1):
             complete = f"{number}-{seq:03d}-001-001"
             rows[complete] = {
@@ -321,7 +329,7 @@ class MomoSandbox(Sandbox):
                 "entpGoodsNo": product.sku, "goodsCode": PRODUCTS_CODE[product.sku], "goodsName": product.name,
                 "goodsDtCode": "001", "goodsDtInfo": "無", "syslast": str(qty), "buyPrice": str(product.price),
                 "describeNote": "", "invoiceNo": "", "invoiceDate": "", "packYnStr": "否",
-                "_kind": kind, "_transfer": when.astimezone(UTC), "_state": "unsent",
+                "_kind": kind, "_transfer": when.astimezone(UTC), "_state": "unsent", **routing,
             }
 
     @staticmethod

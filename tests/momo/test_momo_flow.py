@@ -233,3 +233,20 @@ def test_settings_are_validated_with_clear_messages(momo_sandbox, momo_shop):
                            unsent_status="paid")
     (order,) = _fetch(adapter, *window)
     assert order.status == "paid" and order.platform_status == "unsendThirdQuery"
+
+
+def test_query_filters_send_one_call_per_variant(momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    ids = momo_sandbox.generate_orders(shop, 12, start=NOW - timedelta(hours=6), end=NOW, kind="stores")
+    by_chain = {oid: momo_sandbox.rows[shop][f"{oid}-001-001-001"]["_dely_gb"] for oid in ids}
+    adapter = make_adapter(momo_sandbox, momo_shop, queries=["unsendStoresQuery"], stop_query=False,
+                           query_filters={"unsendStoresQuery": [{"dely_gb": "21"}, {"dely_gb": "27"}]})
+    orders = _fetch(adapter, NOW - timedelta(days=1), NOW)
+    assert sorted(o.external_id for o in orders) == sorted(ids) and momo_sandbox.calls() == 2
+    only_711 = make_adapter(momo_sandbox, momo_shop, queries=["unsendStoresQuery"], stop_query=False,
+                            query_filters={"unsendStoresQuery": [{"dely_gb": "21"}]})
+    got = {o.external_id for o in _fetch(only_711, NOW - timedelta(days=1), NOW)}
+    assert got == {oid for oid, chain in by_chain.items() if chain == "21"} and 0 < len(got) < 12
+    bad = make_adapter(momo_sandbox, momo_shop, query_filters={"unsendThirdQuery": [{"warehouse": "A"}]})
+    with pytest.raises(PermanentError, match="unknown fields \\['warehouse'\\]"):
+        list(bad.fetch_orders(NOW - timedelta(days=1), NOW))
