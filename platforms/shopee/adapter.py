@@ -174,11 +174,12 @@ class ShopeeAdapter(Adapter):
     # -- orders ----------------------------------------------------------------------------------
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Every order updated in ``[since, until)``: ≤15-day windows, 100 per page, 50 per detail call."""
-        token, shop_id = self._access()
+        self._access()  # fail before the first call when the channel was never authorized
         page_size = min(int(self._setting("page_size", MAX_PAGE_SIZE)), MAX_PAGE_SIZE)
         for time_from, time_to in window_bounds(since, until, float(self._setting("window_days", 15))):
             cursor = ""
             while True:
+                token, shop_id = self._access()  # per page: tokens may be swapped (set_tokens) between pages
                 page = self.client.get_order_list(token, shop_id, time_from=time_from, time_to=time_to,
                                                   cursor=cursor, page_size=page_size)
                 sns = [str(o["order_sn"]) for o in page.get("order_list") or [] if o.get("order_sn")]

@@ -237,7 +237,14 @@ class ShopeeSandbox(Sandbox):
         shop = self.shops.get(shop_id)
         if shop is None:
             raise ShopeeError("error_shop", "shop not found")
+        self._check_authorization(shop_id)
         return shop
+
+    def _check_authorization(self, shop_id: int) -> None:
+        """An authorization lasts at most 365 days (or until the seller cancels it): then nothing works."""
+        shop = self.shops.get(shop_id)
+        if shop is not None and shop.authorized_until is not None and shop.authorized_until <= self.clock.timestamp():
+            raise ShopeeError("error_auth", "The shop authorization has expired or was cancelled.")
 
     # ------------------------------------------------------------------------------ auth
     def _auth_partner(self, request: Request) -> Response:
@@ -279,6 +286,7 @@ class ShopeeSandbox(Sandbox):
         if grant is None or grant[0] != shop_id or grant[1] <= now:
             raise ShopeeError("error_param", "Invalid refresh_token")
         del self._refresh[token]  # single-use
+        self._check_authorization(shop_id)
         old_access = self._access.get(grant[2])
         if old_access:
             self._access[grant[2]] = (old_access[0], min(old_access[1], now + GRACE_AFTER_REFRESH))
@@ -658,6 +666,11 @@ class ShopeeSandbox(Sandbox):
             for key, value in changes.items():
                 order[key] = value
             self._touch(shop, order, int(update_time.timestamp()) if update_time else None)
+
+    def deauthorize(self, shop_id: str | int) -> None:
+        """The seller cancels the app's authorization (push code 2): every token of the shop stops working."""
+        with self._lock:
+            self.shops[int(shop_id)].authorized_until = self.clock.timestamp()
 
     def shipment_of(self, shop_id: str | int, external_id: str) -> dict[str, Any] | None:
         with self._lock:

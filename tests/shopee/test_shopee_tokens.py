@@ -120,3 +120,26 @@ def test_shopee_wrong_partner_id_is_credentials_invalid(sandbox, adapter):
         bad.check_credentials()
     with pytest.raises(CredentialsInvalid, match="partner id"):
         ShopeeAdapter(PlatformConfig(host=sandbox.base_url), adapter.channel)
+
+
+def test_shopee_authorization_ends_after_365_days_even_with_fresh_refreshes(sandbox, adapter):
+    tokens = adapter.tokens
+    for _ in range(12):  # keep refreshing every 30 days minus a bit, as RefreshToken would
+        sandbox.clock.advance(29 * 86400)
+        tokens = adapter.refresh(tokens)
+    sandbox.clock.advance(365 * 86400 - 12 * 29 * 86400 - 60)
+    tokens = adapter.refresh(tokens)  # one minute before the end: still fine
+    sandbox.clock.advance(120)
+    adapter.set_tokens(tokens)
+    with pytest.raises(AuthExpired, match="authorization has expired"):
+        adapter.check_credentials()
+    with pytest.raises(ReauthRequired, match="authorize again"):
+        adapter.refresh(tokens)
+
+
+def test_shopee_cancelled_authorization_needs_reauthorization(sandbox, adapter):
+    sandbox.deauthorize(adapter.channel.shop_id)
+    with pytest.raises(ReauthRequired):
+        adapter.refresh(adapter.tokens)
+    adapter.set_tokens(adapter.exchange_code(_consent(sandbox, adapter)))  # authorizing again fixes it
+    adapter.check_credentials()
