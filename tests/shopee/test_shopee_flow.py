@@ -175,3 +175,13 @@ def test_shopee_auth_partner_page_redirects_with_code(sandbox, shop, make_adapte
     assert location["state"] == ["st"] and location["shop_id"] == [shop["shop_id"]]
     tokens = adapter.exchange_code({k: v[0] for k, v in location.items()})
     assert tokens.access_token
+
+
+def test_shopee_one_broken_order_does_not_stop_the_rest(sandbox, shop, adapter):
+    sns = sandbox.generate_orders(shop["shop_id"], 5)
+    sandbox.update_order(shop["shop_id"], sns[2], item_list=[], update_time=sandbox.clock.now() - timedelta(hours=1))
+    results = _fetch_all(adapter, sandbox)
+    assert sorted(r.external_id for r in results) == sorted(sns)
+    broken = [r for r in results if isinstance(r, UnmappableOrder)]
+    assert [b.external_id for b in broken] == [sns[2]] and "no item_list" in broken[0].reason
+    assert broken[0].raw["order_sn"] == sns[2]  # the payload is kept for the hold

@@ -125,3 +125,12 @@ def test_shopee_no_mapped_order_has_float_money_or_naive_time(raw):
     for amount in (result.total, result.shipping_fee, *(ln.unit_price for ln in result.lines)):
         if amount is not None:
             assert amount.as_tuple().exponent == (0 if result.currency in ("TWD", "VND") else -2)
+
+
+def test_shopee_taipei_midnight_is_utc_previous_afternoon():
+    from zoneinfo import ZoneInfo
+
+    taipei_new_year = datetime(2026, 1, 1, 0, 0, 0, tzinfo=ZoneInfo("Asia/Taipei"))
+    order = map_order({**DOC_EXAMPLE, "create_time": int(taipei_new_year.timestamp())})
+    assert order.created_at == datetime(2025, 12, 31, 16, 0, 0, tzinfo=UTC)
+    assert order.created_at.tzinfo is UTC and order.created_at == taipei_new_year
