@@ -266,14 +266,18 @@ class CyberbizAdapter(Adapter):
             start = end
 
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
-        seen: set[str] = set()
         for start, end in self.windows(since, until):
-            yield from self._fetch_window(start, end, seen)
+            yield from self._fetch_window(start, end)
 
-    def _fetch_window(self, start: str, end: str, seen: set[str]) -> Iterator[Order | UnmappableOrder]:
+    def _fetch_window(self, start: str, end: str) -> Iterator[Order | UnmappableOrder]:
+        """Every order of one window once, paging again if offset paging shifted orders past us.
+
+        The ids seen are kept per window only (memory bounded by one window, not the whole range); an
+        order updated during the fetch may then appear again in a later window, which the upsert absorbs.
+        """
         per_page = min(max(1, int(self._number("per_page", PER_PAGE_MAX))), PER_PAGE_MAX)
         repages = int(self._number("repage_limit", 1))
-        in_window: set[str] = set()
+        seen: set[str] = set()
         expected: int | None = None
         for _attempt in range(repages + 1):
             for page in self._pages(start, end, per_page):
@@ -281,12 +285,10 @@ class CyberbizAdapter(Adapter):
                     expected = page.total
                 for raw in page.orders:
                     key = str(raw.get("id")) if isinstance(raw, Mapping) else repr(raw)
-                    in_window.add(key)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    yield self._map(raw)
-            if expected is None or len(in_window) >= expected:
+                    if key not in seen:
+                        seen.add(key)
+                        yield self._map(raw)
+            if expected is None or len(seen) >= expected:
                 return
 
     def _pages(self, start: str, end: str, per_page: int) -> Iterator[Any]:
