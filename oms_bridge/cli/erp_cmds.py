@@ -24,6 +24,7 @@ from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
+from oms_bridge.erp.connections import save_connection
 from oms_bridge.erp.delivery import client_for
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
@@ -132,14 +133,11 @@ def connection_add(name: str, url: str | None, username: str | None, client_id: 
         with session_scope(settings) as s:
             if s.scalars(select(ErpConnection).where(ErpConnection.value == name)).first():
                 fail(f"ERP connection {name!r} exists; use: oms-bridge erp connection update {name}")
-            s.add(ErpConnection(value=name, url=url.rstrip("/"), username=username,
-                                password_enc=vault.encrypt(password), erp_client_id=client_id, erp_role_id=role_id,
-                                erp_org_id=org_id, erp_warehouse_id=warehouse_id, lang=lang or "en_US",
-                                stage=9 if stage is None else stage,
-                                settings_json=_parse_settings(settings_json)))
-            rearmed = outbox.rearm_held(s, "erp", code="no_erp_connection")
-    click.echo(f"ERP connection {name} added (password {mask(password)})." +
-               (f" {rearmed} held order(s) re-armed." if rearmed else ""))
+            options = json.loads(_parse_settings(settings_json) or "null")
+            save_connection(s, vault, name, url=url, username=username, password=password, client_id=client_id,
+                            role_id=role_id, org_id=org_id, warehouse_id=warehouse_id, lang=lang or "en_US",
+                            stage=9 if stage is None else stage, settings=options)
+    click.echo(f"ERP connection {name} added (password {mask(password)}).")
 
 
 @connection_group.command("update")

@@ -79,3 +79,28 @@ def test_erp_bridge_commit_lost_after_erp_commit_converges(erp_env: ErpEnv) -> N
     stats = run_erp_delivery(settings=erp_env.settings)
     assert stats.sent == 1 and len(erp_env.erp_orders(ext)) == 1
     assert erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
+
+
+def test_erp_password_never_reaches_logs(erp_env: ErpEnv, caplog) -> None:
+    import logging
+
+    realm = erp_env.sandbox.realm.users
+    realm["WebService"] = ("s3cret-Pa55word", realm["WebService"][1])
+    erp_env.update_connection(password="s3cret-Pa55word")
+    ext = erp_env.add_order()
+    with caplog.at_level(logging.DEBUG):
+        stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.sent == 1 and len(erp_env.erp_orders(ext)) == 1
+    assert "ADLoginRequest" in caplog.text  # zeep did log the envelopes ...
+    assert "s3cret-Pa55word" not in caplog.text  # ... with the password masked
+
+
+def test_erp_save_connection_helper_wires_a_sandbox(sqlite_settings, erp_sandbox) -> None:
+    from oms_bridge.erp.connections import save_connection
+    from oms_bridge.vault import Vault
+
+    with session_scope(sqlite_settings) as s:
+        conn = save_connection(s, Vault.from_settings(sqlite_settings), "demo", **erp_sandbox.connection_fields(),
+                               settings={"cancel_doc_action": "CL"})
+        assert conn.password_enc and "WebService" not in conn.password_enc
+        assert '"cancel_doc_action": "CL"' in conn.settings_json
