@@ -185,3 +185,17 @@ def test_shopee_one_broken_order_does_not_stop_the_rest(sandbox, shop, adapter):
     broken = [r for r in results if isinstance(r, UnmappableOrder)]
     assert [b.external_id for b in broken] == [sns[2]] and "no item_list" in broken[0].reason
     assert broken[0].raw["order_sn"] == sns[2]  # the payload is kept for the hold
+
+
+def test_shopee_address_change_is_seen_on_refetch(sandbox, make_adapter):
+    shop = sandbox.add_shop(mask_address=False)
+    adapter = make_adapter(shop_id=shop["shop_id"])
+    sn = sandbox.generate_orders(shop["shop_id"], 1, status="READY_TO_SHIP")[0]
+    sandbox.clock.advance(30)
+    sandbox.update_order(shop["shop_id"], sn, address={"city": "高雄市", "district": "前鎮區", "zip": "806",
+                                                         "line1": "806高雄市前鎮區成功路1號"})
+    order = adapter.get_orders([sn])[0]
+    address = order.shipping_address
+    assert (address.city, address.district, address.zip, address.full) == ("高雄市", "前鎮區", "806",
+                                                                           "806高雄市前鎮區成功路1號")
+    assert order.updated_at == sandbox.clock.now().replace(microsecond=0)
