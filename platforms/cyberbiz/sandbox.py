@@ -224,6 +224,15 @@ class CyberbizSandbox(Sandbox):
                     "line_item_ids": [item["id"] for item in last["line_items"]],
                     "notify_customer": last.get("notify_customer"), "fulfilled_at": last["fulfilled_at"]}
 
+    def revoke_access_tokens(self, shop_id: str) -> int:
+        """Kill the shop's live access tokens early (as a revoked or unlicensed token); refresh tokens live on."""
+        with self._lock:
+            now = self.clock.now()
+            doomed = [t for t, entry in self._access.items() if entry.shop == shop_id and entry.expires_at > now]
+            for token in doomed:
+                self._access[token].expires_at = now
+            return len(doomed)
+
     def order(self, shop_id: str, external_id: str) -> dict[str, Any]:
         """The stored raw order (a copy), for tests."""
         with self._lock:

@@ -92,3 +92,23 @@ def test_cyberbiz_v1_channel_credentials_and_getorder(sqlite_settings):
         assert sorted(_orders(sqlite_settings, channel_id)) == sorted(ids)
         with session_scope(sqlite_settings) as session:
             assert session.scalar(select(func.count()).select_from(Order)) == 2
+
+
+def test_cyberbiz_v2_getorder_with_an_expired_access_token_refreshes_and_goes_on(sqlite_settings):
+    """Cyberbiz's 401 is AuthExpired: GetOrder refreshes (rotating both tokens) and retries, losing nothing."""
+    with CyberbizSandbox(clock=SandboxClock(NOW, frozen=True), seed=13) as sandbox:
+        clock = sandbox.clock.now
+        channel_id, value, shop_id = _configure(sqlite_settings, sandbox, "v2")
+        url = start_authorization(value, settings=sqlite_settings, clock=clock)
+        complete_authorization("cyberbiz", sandbox.consent(url), settings=sqlite_settings, clock=clock,
+                               policy=NO_SLEEP)
+        _access, refresh = _stored_tokens(sqlite_settings, channel_id)
+        sandbox.clock.advance(600)  # the stored expiry is still hours away ...
+        assert sandbox.revoke_access_tokens(shop_id) == 1  # ... but Cyberbiz no longer takes the token
+        ids = sandbox.generate_orders(shop_id, 2, start=NOW - timedelta(minutes=30), end=NOW + timedelta(minutes=5))
+        sandbox.reset_calls()
+        stats = run_getorder(channel_id, settings=sqlite_settings, clock=clock, policy=NO_SLEEP)
+        assert stats.outcome == "success", stats.error_text
+        assert sandbox.calls("/admin/oauth/token") == 1 and sandbox.calls("/v1/orders") == 2  # 401, then again
+        assert sorted(_orders(sqlite_settings, channel_id)) == sorted(ids)
+        assert _stored_tokens(sqlite_settings, channel_id)[1] != refresh
