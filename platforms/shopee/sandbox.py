@@ -272,7 +272,7 @@ class ShopeeSandbox(Sandbox):
 
     def _token_get(self, request: Request) -> Response:
         body = self._json(request)
-        code, shop_id = str(body.get("code") or ""), body.get("shop_id")
+        code, shop_id = str(body.get("code") or ""), _as_int(body.get("shop_id"))
         grant = self._codes.pop(code, None)
         if grant is None or grant[1] <= self.clock.timestamp() or grant[0] != shop_id:
             raise ShopeeError("error_param", "Invalid code")
@@ -280,7 +280,7 @@ class ShopeeSandbox(Sandbox):
 
     def _access_token_get(self, request: Request) -> Response:
         body = self._json(request)
-        token, shop_id = str(body.get("refresh_token") or ""), body.get("shop_id")
+        token, shop_id = str(body.get("refresh_token") or ""), _as_int(body.get("shop_id"))
         grant = self._refresh.get(token)
         now = self.clock.timestamp()
         if grant is None or grant[0] != shop_id or grant[1] <= now:
@@ -532,7 +532,7 @@ class ShopeeSandbox(Sandbox):
                           "item_sku": product.sku.split("-")[0], "model_id": 200000 + idx,
                           "model_name": "", "model_sku": product.sku, "model_quantity_purchased": qty,
                           "model_original_price": float(original), "model_discounted_price": float(discounted),
-                          "order_item_id": int(f"{n}{idx}") if n else idx, "weight": 0.3})
+                          "order_item_id": n * 10 + idx + 1, "weight": 0.3})
         fee = rng.choice((0, 60, 60, 100))
         packages_n = 2 if len(items) > 1 and rng.random() < batch.multi_package else 1
         packages = []
@@ -686,6 +686,13 @@ class ShopeeSandbox(Sandbox):
         """The full unmasked order as the sandbox holds it (for assertions)."""
         with self._lock:
             return dict(self._order(self.shops[int(shop_id)], external_id))
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _b36(value: int, width: int) -> str:
