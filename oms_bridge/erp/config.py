@@ -14,6 +14,9 @@ Everything a real iDempiere may name differently is configurable here, with defa
 ``country_names``  ISO code → C_Country display name sent as ``lval`` (default {"TW": "Taiwan"}):
                    C_Country_ID differs between installations, the name does not.
 ``default_country`` ISO code used when an order has none (default ``TW``).
+``create_statuses`` canonical statuses that make a sales order (default paid, ready_to_ship, shipped,
+                   delivered, completed, returned). Others wait held ``awaiting:<status>`` until the
+                   marketplace changes the order (GetOrder re-arms it); ``cancelled`` cancels.
 """
 
 from __future__ import annotations
@@ -103,6 +106,8 @@ SERVICE_SPECS: dict[str, ServiceSpec] = {
                                  ("M_Product_ID", "Value", "Name")),
 }
 BP_IDENTIFIERS = ("email", "phone", "buyer_id", "default")
+DEFAULT_CREATE_STATUSES = ("paid", "ready_to_ship", "shipped", "delivered", "completed", "returned")
+_CANONICAL = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered", "completed", "cancelled", "returned")
 
 
 class ErpConfigError(ValueError):
@@ -120,6 +125,7 @@ class ErpOptions:
     batch_size: int | None = None
     country_names: dict[str, str] = field(default_factory=lambda: {"TW": "Taiwan"})
     default_country: str = "TW"
+    create_statuses: tuple[str, ...] = DEFAULT_CREATE_STATUSES
 
     @classmethod
     def from_json(cls, text: str | None) -> ErpOptions:
@@ -136,6 +142,8 @@ class ErpOptions:
             if role not in DEFAULT_SERVICE_TYPES:
                 raise ErpConfigError(f"unknown service type role {role!r}; known: {', '.join(SERVICE_ROLES)}")
             types[role] = str(name)
+        if "create_statuses" in data:
+            data["create_statuses"] = tuple(data["create_statuses"] or ())
         options = cls(service_types=types, **data)
         options.validate()
         return options
@@ -147,6 +155,10 @@ class ErpOptions:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ErpConfigError(f"timezone {self.timezone!r} is not a known time zone") from exc
+        bad = [st for st in self.create_statuses if st not in _CANONICAL or st == "cancelled"]
+        if bad:
+            raise ErpConfigError(f"create_statuses: {', '.join(bad)} not allowed; choose from "
+                                 f"{', '.join(s for s in _CANONICAL if s != 'cancelled')}")
         if self.batch_size is not None and self.batch_size < 1:
             raise ErpConfigError("batch_size must be at least 1")
 
@@ -154,7 +166,8 @@ class ErpOptions:
         return json.dumps({"service_types": self.service_types, "cancel_doc_action": self.cancel_doc_action,
                            "timezone": self.timezone, "timeout_seconds": self.timeout_seconds,
                            "batch_size": self.batch_size, "country_names": self.country_names,
-                           "default_country": self.default_country}, ensure_ascii=False)
+                           "default_country": self.default_country, "create_statuses": list(self.create_statuses)},
+                          ensure_ascii=False)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -212,11 +212,14 @@ def _sent(stats: RunStats, w: _Work, *, record_id: int | None, document_no: str 
 
 def _send(session: Session, client: ErpClient, conn: ErpConnection, options: ErpOptions, work: list[_Work],
           settings: Settings, stats: RunStats, *, now: datetime | None) -> None:
+    for w in work:
+        _gate(w, options, stats)
+    work = _open(work)
     existing = _precheck(client, options, work)
     creates: list[_Work] = []
     for w in work:
         found = _match(existing, w)
-        if (w.row.action or "create") == "cancel":
+        if w.row.action == "cancel" or w.order.status == "cancelled":
             record_id = w.row.erp_record_id or (int(found["C_Order_ID"]) if found else None)
             if record_id is None:
                 _sent(stats, w, record_id=None, document_no=None, now=now, note="cancelled before reaching the ERP")
@@ -261,6 +264,18 @@ def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_W
     by_id = {r.get("C_Order_ID"): r.get("DocumentNo") for r in rows}
     for w in missing:
         w.row.erp_document_no = by_id.get(str(w.row.erp_record_id)) or None
+
+
+def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
+    """Orders that must not become a sales order (yet) are held with the reason; the rest go on."""
+    if w.order.is_held:
+        _held(stats, w.row, f"order {w.order.external_id} is held at intake: {w.order.held_reason}", "order_held")
+        w.done = True
+    elif w.row.action != "cancel" and w.order.status != "cancelled" and w.order.status not in options.create_statuses:
+        _held(stats, w.row, f"order {w.order.external_id} is {w.order.status}; it goes to the ERP when the marketplace "
+              f"reports it {' / '.join(options.create_statuses[:2])} (ERP setting create_statuses)",
+              f"awaiting:{w.order.status}")
+        w.done = True
 
 
 def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict[str, list[dict[str, str]]]:
@@ -331,7 +346,7 @@ def _record_group(w: _Work, results: list[StdResult], conn: ErpConnection, stats
         _held(stats, w.row, hold.reason, hold.code)
         w.done = True
         return
-    if w.row.action == "cancel":
+    if w.row.action == "cancel" or w.order.status == "cancelled":
         _sent(stats, w, record_id=w.row.erp_record_id, document_no=w.row.erp_document_no, now=now)
         return
     index = next(i for i, op in enumerate(w.group) if isinstance(op, CrudOp) and op.role == ORDER_ROLE)

@@ -41,13 +41,13 @@ class ErpEnv:
 
     def add_order(self, external_id: str | None = None, lines: list[tuple[str | None, int, str]] | None = None, *,
                   shipping_fee: str = "0", discount: str = "0", email: str | None = "buyer@example.com",
-                  channel_id: int | None = None, created: datetime | None = None) -> str:
+                  channel_id: int | None = None, created: datetime | None = None, status: str = "paid") -> str:
         """Store an order with its erp delivery row armed; returns its external id."""
         self._seq += 1
         external_id = external_id or f"2611230{self._seq:05d}"
         lines = lines if lines is not None else [("TEA-OOLONG-150", 2, "480"), ("MUG-CER-350", 1, "299")]
         with session_scope(self.settings) as s:
-            order = Order(oms_channel_id=channel_id or self.channel_id, external_id=external_id, status="paid",
+            order = Order(oms_channel_id=channel_id or self.channel_id, external_id=external_id, status=status,
                           platform_status="READY_TO_SHIP", currency="TWD",
                           order_created=created or datetime(2026, 11, 22, 16, 30, tzinfo=UTC),
                           shipping_fee=Decimal(shipping_fee), discount_amount=Decimal(discount),
@@ -62,13 +62,17 @@ class ErpEnv:
             outbox.arm(s, order, ["erp"])
         return external_id
 
-    def cancel(self, external_id: str) -> None:
+    def cancel(self, external_id: str, action: str = "cancel") -> None:
         """The marketplace cancelled the order: GetOrder re-arms the erp row with action cancel."""
+        self.change_status(external_id, "cancelled", action=action)
+
+    def change_status(self, external_id: str, status: str, action: str = "create") -> None:
+        """The marketplace changed the order; GetOrder stores it and re-arms the erp row."""
         with session_scope(self.settings) as s:
             order = s.scalars(select(Order).where(Order.external_id == external_id)).one()
-            order.status = "cancelled"
+            order.status = status
             order.version += 1
-            outbox.arm(s, order, ["erp"], action="cancel")
+            outbox.arm(s, order, ["erp"], action=action)
 
     def delivery(self, external_id: str) -> Delivery:
         with session_scope(self.settings) as s:

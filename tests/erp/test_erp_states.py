@@ -198,3 +198,33 @@ def test_erp_default_partner_when_buyer_has_no_email(erp_env: ErpEnv) -> None:
     ext = erp_env.add_order(email=None)
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
     assert erp_env.erp_orders(ext)[0]["C_BPartner_ID"] == 117
+
+
+def test_erp_unpaid_order_waits_then_goes_when_paid(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order(status="unpaid")
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "awaiting:unpaid"
+    assert erp_env.sandbox.calls() == 0 and erp_env.erp_orders(ext) == []
+    erp_env.change_status(ext, "paid")
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["DocStatus"] == "CO"
+
+
+def test_erp_cancelled_after_unrecorded_send_is_voided(erp_env: ErpEnv) -> None:
+    """The ERP got the order but we never recorded it; then the marketplace cancels (re-armed as create)."""
+    ext = erp_env.add_order()
+    erp_env.sandbox.drop_responses_after_commit(1)
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.delivery(ext).state == "retry"
+    erp_env.cancel(ext, action="create")
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    [erp] = erp_env.erp_orders(ext)
+    assert erp["DocStatus"] == "VO"
+    assert erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
+
+
+def test_erp_create_statuses_setting(erp_env: ErpEnv) -> None:
+    erp_env.update_connection(settings_json='{"create_statuses": ["unpaid", "paid"]}')
+    ext = erp_env.add_order(status="unpaid")
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1 and erp_env.erp_orders(ext)
