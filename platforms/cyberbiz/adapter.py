@@ -321,6 +321,15 @@ class CyberbizAdapter(Adapter):
 
     # -- logistics -------------------------------------------------------------------------------
     def ship(self, order: Order, shipment: Shipment) -> ShipResult:
+        """custom_shipping with the tracking number for the shipment's lines (all lines when none are given).
+
+        A refusal (400/409/422) is checked against the fulfillments already recorded: the same tracking
+        number means an earlier attempt got through (its answer was lost) and counts as success; other
+        tracking numbers are named in the error, since Cyberbiz takes one tracking number per line.
+        """
+        if not shipment.tracking_number:
+            raise PermanentError(f"order {order.external_id}: Cyberbiz custom_shipping needs a tracking number",
+                                 platform=PLATFORM)
         line_ids = list(shipment.line_ids) or [line.external_line_id for line in order.lines if line.external_line_id]
         if not line_ids:
             raise PermanentError(f"order {order.external_id} has no line item ids to ship", platform=PLATFORM)
@@ -336,10 +345,7 @@ class CyberbizAdapter(Adapter):
         except PermanentError as exc:
             if exc.status not in (400, 409, 422):
                 raise
-            existing = self._existing_fulfillment(order.external_id, shipment.tracking_number)
-            if existing is None:
-                raise
-            answer = existing
+            answer = self._already_recorded(order.external_id, shipment.tracking_number, exc)
         finally:
             self._sync_calls()
         return ShipResult(tracking_number=answer.get("tracking_number") or shipment.tracking_number, raw=answer)
@@ -351,13 +357,18 @@ class CyberbizAdapter(Adapter):
                                  '{"carrier name": "cyberbiz tracking_company"}', platform=PLATFORM)
         return value
 
-    def _existing_fulfillment(self, order_id: str, tracking_number: str) -> dict[str, Any] | None:
-        """A fulfillment already recorded with this tracking number (a retried ship after a lost answer)."""
+    def _already_recorded(self, order_id: str, tracking_number: str, refusal: PermanentError) -> dict[str, Any]:
+        """The fulfillment recorded with this tracking number, else the refusal, naming other tracking numbers."""
         try:
-            for fulfillment in self.client.fulfillments(order_id):
-                if str(fulfillment.get("tracking_number")) == tracking_number:
-                    return fulfillment
+            recorded = self.client.fulfillments(order_id)
         finally:
             self._sync_calls()
-        return None
-
+        for fulfillment in recorded:
+            if str(fulfillment.get("tracking_number")) == tracking_number:
+                return fulfillment
+        others = sorted({str(f["tracking_number"]) for f in recorded if f.get("tracking_number")})
+        if not others:
+            raise refusal
+        raise PermanentError(f"{refusal.message}; order {order_id} already shipped with tracking number(s) "
+                             f"{', '.join(others)} (Cyberbiz takes one tracking number per line item)",
+                             platform=PLATFORM, status=refusal.status) from refusal

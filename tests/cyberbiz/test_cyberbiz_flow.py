@@ -311,8 +311,12 @@ def test_cyberbiz_ship_is_idempotent_and_refuses_bad_input(cbz_sandbox, make_ada
     assert first.raw["id"] == again.raw["id"]
     recorded = cbz_sandbox.shipment_of(shop["shop_id"], order_id)
     assert recorded["carrier"] == "other" and recorded["notify_customer"] is False
-    with pytest.raises(PermanentError, match="商品已出貨"):
+    with pytest.raises(PermanentError, match="商品已出貨.*already shipped with tracking number\\(s\\) P-1"):
         adapter.ship(order, Shipment("P-2", carrier="hct"))
+    calls = cbz_sandbox.calls("custom_shipping")
+    with pytest.raises(PermanentError, match="needs a tracking number"):
+        adapter.ship(order, Shipment(""))
+    assert cbz_sandbox.calls("custom_shipping") == calls  # refused before any call
 
 
 def test_cyberbiz_partial_shipment_by_line_ids(cbz_sandbox, make_adapter):
