@@ -216,7 +216,10 @@ def _deliver(session: Session, row: Delivery, run: _Run) -> bool:
                                 "re-authorize the channel", f"reauth:{label}")
                 return False
             run.expired[channel.id] = channel.token_version
-            _retry(run, row, f"access token expired ({exc}); refreshing", retry_after=0)
+            # Not a failure yet: the row waits for the refresh after this batch and is tried again.
+            outbox.mark_retry(row, f"access token expired ({exc}); refreshing", now=run.now, retry_after=0,
+                              max_attempts=run.settings.delivery_max_attempts)
+            run.stats.details["token_refreshes"] = run.stats.details.get("token_refreshes", 0) + 1
             return True
         except ReauthRequired as exc:
             _held(run, row, f"{label}: {exc}; re-authorize the channel (oms-bridge channel authorize {label})",

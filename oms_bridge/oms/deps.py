@@ -24,8 +24,13 @@ api_key_header = APIKeyHeader(name="Authorization", scheme_name="Token", auto_er
 
 
 def db_session() -> Iterator[Session]:
-    """One transaction per request (committed when the handler returns)."""
-    with session_scope(get_settings()) as session:
+    """One transaction per request (committed when the handler returns).
+
+    Reads may write (items made, catalogue grown, ``oms`` rows marked read), so on SQLite the
+    transaction takes the write lock at BEGIN (``immediate``): concurrent OMS requests queue
+    instead of failing with "database is locked" when a reader upgrades to a writer.
+    """
+    with session_scope(get_settings(), immediate=True) as session:
         yield session
 
 

@@ -12,6 +12,22 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+
+
+class RealHttp:
+    """requests with the TestClient call signature, for runs against a real server."""
+
+    def __init__(self, timeout: float = 5.0):
+        self.session = requests.Session()
+        self.timeout = timeout
+
+    def get(self, url: str, *, params: Any = None, headers: Any = None):
+        return self.session.get(url, params=params, headers=headers, timeout=self.timeout)
+
+    def post(self, url: str, *, json: Any = None, content: bytes | None = None, headers: Any = None):
+        return self.session.post(url, json=json, data=content, headers=headers, timeout=self.timeout)
+
 
 class FakeOms:
     def __init__(self, endpoint_conf: list[dict], webhooks: list[dict], http: Any, hmac_conf: dict | None = None):
@@ -27,7 +43,9 @@ class FakeOms:
         return cls(settings["endpoint_conf"], doc["webhooks"], http, doc.get("hmac"))
 
     def _path(self, url: str) -> str:
-        """TestClient takes the full URL too, but keep only path+query so the host never matters."""
+        """For a TestClient keep only path+query (its host is not ours); a real HTTP client gets the URL."""
+        if isinstance(self.http, RealHttp):
+            return url
         parts = urlsplit(url)
         return parts.path + (f"?{parts.query}" if parts.query else "")
 

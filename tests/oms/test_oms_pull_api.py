@@ -185,3 +185,71 @@ def test_oms_unknown_places_join_the_catalogue(oms: FakeOms, sqlite_settings, ch
         added = s.scalars(select(OmsTownship).where(OmsTownship.source == "order")).all()
         assert [t.name for t in added] == ["天龍區"]
         assert s.scalars(select(OmsCity).where(OmsCity.source == "order")).all() == []
+
+
+def test_oms_real_server_with_printed_urls(sqlite_settings, channel_id):
+    """A real uvicorn server on 127.0.0.1: the OMS uses the printed absolute URLs and the `next` links."""
+    import threading
+    import time
+
+    import uvicorn
+    from oms_fake_client import RealHttp
+
+    from oms_bridge.web.app import create_app
+
+    for n in range(3):
+        add_order(sqlite_settings, channel_id, f"R{n}")
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        doc = setup_json("--base-url", f"http://127.0.0.1:{port}")
+        oms = FakeOms.from_setup(doc, RealHttp())
+        assert oms.url("orders") == f"http://127.0.0.1:{port}/api/v1/applications/oms/orders/"
+        assert [o["number"] for o in oms.pull_all("orders", limit=2)] == ["R0", "R1", "R2"]
+        assert len(oms.pull_all("districts", limit=200)) == 368
+        assert oms.get("orders", limit=2).json()["next"].startswith(f"http://127.0.0.1:{port}/")
+        resp = oms.send("package.created", {"id": 1, "order_number": "R0", "state": {"enum_value": "100"}})
+        assert resp.status_code == 200 and resp.json()["status"] == "applied"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("readers", [4])
+def test_oms_concurrent_first_reads_make_one_of_everything(store_settings, readers):
+    """Several OMS workers read at once before anything exists: one catalogue, one item set, no error."""
+    import threading
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import func
+
+    from oms_bridge.store.models.oms import OmsCountry, OmsOrderItem
+    from oms_bridge.web.app import create_app
+
+    channel = add_channel(store_settings)
+    for n in range(3):
+        add_order(store_settings, channel, f"C{n}")
+    with TestClient(create_app()) as client:
+        oms = FakeOms.from_setup(setup_json(), client)
+        results: list[object] = []
+
+        def read() -> None:
+            try:
+                results.append(len(oms.pull_all("orders")))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                results.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(readers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert results == [3] * readers
+    with session_scope(store_settings) as s:
+        assert s.scalar(select(func.count()).select_from(OmsCountry)) == 1
+        assert s.scalar(select(func.count()).select_from(OmsOrderItem)) == 6
