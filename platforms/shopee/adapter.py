@@ -102,6 +102,18 @@ class ShopeeAdapter(Adapter):
             return self.channel.settings[name]
         return self.platform.settings.get(name, default)
 
+    def _number_setting(self, name: str, default: float, low: float, high: float) -> float:
+        """A numeric setting within Shopee's limits, or a PermanentError naming the setting (never a traceback)."""
+        raw = self._setting(name, default)
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not low <= value <= high:
+            raise PermanentError(f"Shopee setting {name} must be a number from {low:g} to {high:g}, got {raw!r}",
+                                 platform="shopee")
+        return value
+
     @property
     def uses_oauth(self) -> bool:
         return True
@@ -140,7 +152,7 @@ class ShopeeAdapter(Adapter):
                                  f"{self.channel.shop_id}", platform="shopee")
         now = self.clock()
         body = self.client.get_token(code, shop_id)
-        auth_days = float(self._setting("authorization_days", 365))
+        auth_days = self._number_setting("authorization_days", 365, 1, 365)
         return self._token_set(body, shop_id, now, now + timedelta(days=auth_days))
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
@@ -175,8 +187,9 @@ class ShopeeAdapter(Adapter):
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Every order updated in ``[since, until)``: ≤15-day windows, 100 per page, 50 per detail call."""
         self._access()  # fail before the first call when the channel was never authorized
-        page_size = min(int(self._setting("page_size", MAX_PAGE_SIZE)), MAX_PAGE_SIZE)
-        for time_from, time_to in window_bounds(since, until, float(self._setting("window_days", 15))):
+        page_size = int(self._number_setting("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE))
+        window_days = self._number_setting("window_days", 15, 1 / 24, 15)
+        for time_from, time_to in window_bounds(since, until, window_days):
             cursor = ""
             while True:
                 token, shop_id = self._access()  # per page: tokens may be swapped (set_tokens) between pages
@@ -190,7 +203,7 @@ class ShopeeAdapter(Adapter):
 
     def _details(self, sns: list[str]) -> Iterator[Order | UnmappableOrder]:
         token, shop_id = self._access()
-        batch = min(int(self._setting("detail_batch", MAX_DETAIL_BATCH)), MAX_DETAIL_BATCH)
+        batch = int(self._number_setting("detail_batch", MAX_DETAIL_BATCH, 1, MAX_DETAIL_BATCH))
         for i in range(0, len(sns), batch):
             wanted = sns[i:i + batch]
             try:
@@ -227,7 +240,8 @@ class ShopeeAdapter(Adapter):
     def _ship_method(self, params: Mapping[str, Any], shipment: Shipment) -> dict[str, Any]:
         """The ship_order method object: the first preferred method Shopee offers, filled per info_needed."""
         needed: Mapping[str, list[str]] = params.get("info_needed") or {}
-        preference = list(self._setting("ship_methods", DEFAULT_SHIP_METHODS))
+        configured = self._setting("ship_methods", DEFAULT_SHIP_METHODS)
+        preference = [m.strip() for m in (configured.split(",") if isinstance(configured, str) else configured)]
         if not shipment.tracking_number and "non_integrated" in preference:
             preference.remove("non_integrated")
         for method in preference:

@@ -199,3 +199,12 @@ def test_shopee_address_change_is_seen_on_refetch(sandbox, make_adapter):
     assert (address.city, address.district, address.zip, address.full) == ("高雄市", "前鎮區", "806",
                                                                            "806高雄市前鎮區成功路1號")
     assert order.updated_at == sandbox.clock.now().replace(microsecond=0)
+
+
+def test_shopee_ship_methods_setting_limits_the_choice(sandbox, make_adapter):
+    shop = sandbox.add_shop(logistics="dropoff")
+    adapter = make_adapter(shop_id=shop["shop_id"], ship_methods="pickup, non_integrated")
+    sn = sandbox.generate_orders(shop["shop_id"], 1, status="READY_TO_SHIP")[0]
+    with pytest.raises(PermanentError, match="offered: dropoff; configured: pickup, non_integrated"):
+        adapter.ship(adapter.get_orders([sn])[0], Shipment(tracking_number="T-1"))
+    assert sandbox.shipment_of(shop["shop_id"], sn) is None

@@ -68,3 +68,15 @@ def test_shopee_window_bounds_are_disjoint_and_cover_the_range():
     assert all(t - f <= 15 * 86400 for f, t in windows)
     assert list(window_bounds(until, until)) == []
     assert len(list(window_bounds(since, until, window_days=1))) == 51
+
+
+@pytest.mark.parametrize(("name", "value"), [("page_size", 101), ("page_size", "lots"), ("detail_batch", 0),
+                                             ("window_days", 16)])
+def test_shopee_bad_settings_say_which_and_why(sandbox, make_adapter, name, value):
+    from platforms.base import PermanentError
+
+    adapter = make_adapter(**{name: value})
+    now = sandbox.clock.now()
+    sandbox.generate_orders(adapter.channel.shop_id, 1)
+    with pytest.raises(PermanentError, match=f"Shopee setting {name} must be a number"):
+        list(adapter.fetch_orders(now - timedelta(days=1), now))
