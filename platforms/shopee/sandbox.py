@@ -8,7 +8,8 @@ ref: shared/specs/marketplaces.md §1. What it enforces, as Shopee documents it:
   (``error_auth`` "Invalid access_token.");
 - auth: the consent link is valid 5 minutes; a ``code`` is single-use for 10 minutes; an access token lives
   4 hours; a refresh token 30 days and is single-use; after a refresh the old access token stays valid
-  5 more minutes;
+  5 more minutes; the authorization itself ends 365 days after consent (or at :meth:`ShopeeSandbox.deauthorize`),
+  after which no token of the shop works (``error_auth``);
 - ``get_order_list``: ``update_time``/``create_time`` windows of at most 15 days with Shopee's exact error
   text, page_size 1..100, string cursors, ``more``/``next_cursor``;
 - ``get_order_detail``: 1..50 order numbers, only the optional fields asked for; TW recipient fields masked
@@ -28,7 +29,10 @@ Choices where the spec is silent (configurable, documented for the README):
   ``http_error_status=False`` to answer every envelope with 200 (the client reads the envelope either way);
 - a dead ``code`` or refresh token answers ``error_param`` "Invalid code" / "Invalid refresh_token";
 - ``time_from == time_to`` is accepted; ``time_from > time_to`` or a range over 15 days is refused;
-- ship_order on a wrong status: ``logistics.ship_order_invalid_status`` "logistic status not ready to ship".
+- ship_order on a wrong status: ``logistics.ship_order_invalid_status`` "logistic status not ready to ship";
+- :meth:`ShopeeSandbox.consent` approves for the shop added last unless ``shop_id`` is given; the HTTP
+  ``auth_partner`` page does the same and redirects (302) with ``code`` and ``shop_id``;
+- push notifications are sent only when :meth:`ShopeeSandbox.push` is called (never from inside a request).
 
 Orders are generated lazily: :meth:`generate_orders` keeps only a small index row per order (update time,
 status) sorted by update time; the full detail is rebuilt from ``(seed, shop, batch, n)`` when asked, and
