@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import threading
+from collections import defaultdict, deque
 from datetime import UTC, datetime
 
 from platforms.base import ChannelConfig, PlatformConfig
 from platforms.cyberbiz.adapter import CyberbizAdapter
 from platforms.cyberbiz.sandbox import CyberbizSandbox
 from platforms.http import RetryPolicy
+from platforms.sandboxing import RateLimiter, SandboxClock
 
 #: 2026-03-15 12:00:00 Asia/Taipei
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 NO_SLEEP = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=1, read_timeout=2)
-ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
+ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=1.0, read_timeout=1.0)
+#: a timeout fault stalls this long: longer than any client read timeout above
+STALL = 1.5
 REDIRECT = "https://bridge.example/oauth/cyberbiz"
 
 
@@ -24,3 +29,32 @@ def build_adapter(sandbox: CyberbizSandbox, shop: dict, *, policy: RetryPolicy =
     channel = ChannelConfig(name=f"cbz-{shop['settings']['auth_model']}", shop_id=shop["shop_id"],
                             credentials=shop["credentials"], settings={**shop["settings"], **settings})
     return CyberbizAdapter(platform, channel, policy=policy, clock=sandbox.clock.now)
+
+
+class VirtualLimiter(RateLimiter):
+    """The sandbox's per-second limit on a virtual second that only moves when a test sleeps.
+
+    Rate-limit tests then do not depend on how fast a loaded machine sends requests: ``sleep``
+    (given to the RetryPolicy) advances ``now`` instead of waiting.
+    """
+
+    def __init__(self, per_second: int):
+        super().__init__(per_second, SandboxClock())
+        self.now = 0.0
+        self.slept: list[float] = []
+        self._virtual_hits: dict[str, deque[float]] = defaultdict(deque)
+        self._virtual_lock = threading.Lock()
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def allow(self, key: str) -> bool:
+        with self._virtual_lock:
+            hits = self._virtual_hits[key]
+            while hits and self.now - hits[0] >= 1.0:
+                hits.popleft()
+            if len(hits) >= self.per_second:
+                return False
+            hits.append(self.now)
+            return True

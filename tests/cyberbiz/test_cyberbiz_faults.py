@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from cyberbiz_kit import NOW, ONE_SHOT
+from cyberbiz_kit import NOW, ONE_SHOT, STALL, VirtualLimiter
 
 from platforms.base import PermanentError, RateLimited, TransientError
 from platforms.cyberbiz.client import Pacer
@@ -28,7 +28,7 @@ WINDOW = (NOW - timedelta(days=1), NOW + timedelta(hours=1))
 def test_cyberbiz_each_fault_is_a_typed_error(cbz_sandbox, make_adapter, auth_model, kind, error, message):
     adapter, shop = make_adapter(auth_model, policy=ONE_SHOT)
     cbz_sandbox.generate_orders(shop["shop_id"], 2)
-    cbz_sandbox.faults.inject(kind, path="/v1/orders", delay=1.0, retry_after=3)
+    cbz_sandbox.faults.inject(kind, path="/v1/orders", delay=STALL, retry_after=3)
     with pytest.raises(error, match=message) as caught:
         list(adapter.fetch_orders(*WINDOW))
     assert caught.value.platform == "cyberbiz"
@@ -51,42 +51,44 @@ def test_cyberbiz_a_passing_fault_is_retried_and_nothing_is_lost(cbz_sandbox, ma
 
 
 def test_cyberbiz_timeout_is_retried_with_a_short_client_timeout(cbz_sandbox, make_adapter):
-    policy = RetryPolicy(max_attempts=2, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.3)
+    policy = RetryPolicy(max_attempts=2, sleep=lambda s: None, connect_timeout=1.0, read_timeout=1.0)
     adapter, shop = make_adapter("v1", policy=policy)
     ids = cbz_sandbox.generate_orders(shop["shop_id"], 1)
-    cbz_sandbox.faults.inject("timeout", path="/v1/orders", delay=0.8)
+    cbz_sandbox.faults.inject("timeout", path="/v1/orders", delay=STALL)
     assert [o.external_id for o in adapter.fetch_orders(*WINDOW)] == ids
 
 
 def test_cyberbiz_rate_limit_5_per_second_per_token(cbz_sandbox, make_adapter):
-    """Unpaced, the sixth request in a second gets 429 + Retry-After; paced, none does."""
-    adapter, shop = make_adapter("v2", policy=ONE_SHOT, platform_settings={"requests_per_second": 0})
+    """The sixth request within one second gets 429 + Retry-After; another token has its own budget."""
+    cbz_sandbox.limiter = VirtualLimiter(5)
+    adapter, _shop = make_adapter("v2", policy=ONE_SHOT, platform_settings={"requests_per_second": 0})
     for _ in range(5):
         adapter.check_credentials()
     with pytest.raises(RateLimited, match="rate limit") as caught:
         adapter.check_credentials()
     assert caught.value.retry_after == 1.0 and caught.value.status == 429
-    other, _ = make_adapter("v2", policy=ONE_SHOT)  # another token has its own budget, and paces itself
+    other, _ = make_adapter("v2", policy=ONE_SHOT, platform_settings={"requests_per_second": 0})
+    other.check_credentials()
+    cbz_sandbox.limiter.sleep(1.0)
+    adapter.check_credentials()  # a second later the first token may go on
+
+
+def test_cyberbiz_client_pacing_stays_under_the_real_limit(cbz_sandbox, make_adapter):
+    adapter, _ = make_adapter("v2", policy=ONE_SHOT)  # paced at 5/s (the default); the sandbox's real limiter
     for _ in range(7):
-        other.check_credentials()
-    assert other.api_calls == 7
+        adapter.check_credentials()
+    assert adapter.api_calls == 7
 
 
 def test_cyberbiz_rate_limited_fetch_honours_retry_after_and_completes(cbz_sandbox, make_adapter):
-    import time
-
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        time.sleep(seconds)
-
-    adapter, shop = make_adapter("v1", policy=RetryPolicy(max_attempts=3, sleep=sleep),
-                                 platform_settings={"requests_per_second": 0}, )
+    limiter = cbz_sandbox.limiter = VirtualLimiter(5)
+    adapter, shop = make_adapter("v1", policy=RetryPolicy(max_attempts=3, sleep=limiter.sleep),
+                                 platform_settings={"requests_per_second": 0})
     ids = cbz_sandbox.generate_orders(shop["shop_id"], 6 * 50, start=NOW - timedelta(hours=5), end=NOW)
     orders = list(adapter.fetch_orders(*WINDOW))
     assert sorted(o.external_id for o in orders) == sorted(ids)
-    assert slept and set(slept) == {1.0}
+    assert limiter.slept == [1.0]  # the sixth page waited the Retry-After once, then went on
+    assert adapter.api_calls == 7
 
 
 def test_cyberbiz_pacer_waits_for_the_oldest_request_to_leave_the_second():

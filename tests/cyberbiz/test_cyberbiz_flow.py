@@ -353,11 +353,11 @@ def test_cyberbiz_ship_retried_after_a_lost_answer_records_one_fulfillment(cbz_s
     """The first POST is processed but its answer comes too late; the retry sees 422 and finds the fulfillment."""
     import time
 
-    policy = RetryPolicy(max_attempts=2, sleep=lambda s: time.sleep(0.5), connect_timeout=0.5, read_timeout=0.2)
+    policy = RetryPolicy(max_attempts=2, sleep=lambda s: time.sleep(1.0), connect_timeout=1.0, read_timeout=0.5)
     adapter, shop = make_adapter("v1", policy=policy)
     (order_id,) = cbz_sandbox.generate_orders(shop["shop_id"], 1, status="paid")
     (order,) = adapter.get_orders([order_id])
-    cbz_sandbox.faults.inject("timeout", path="custom_shipping", delay=0.3)
+    cbz_sandbox.faults.inject("timeout", path="custom_shipping", delay=0.8)
     result = adapter.ship(order, Shipment("LOST-1", carrier="tcat"))
     assert result.tracking_number == "LOST-1"
     assert len(cbz_sandbox.order(shop["shop_id"], order_id)["fulfillments"]) == 1
