@@ -11,12 +11,13 @@ so the envelope's ``error`` decides when it is present and the status decides ot
 
 - HTTP 429, or an ``error`` containing ``rate_limit``/``too_many``  → :class:`RateLimited`
   (``retry_after`` from ``Retry-After``);
-- HTTP 5xx, a body that is not JSON (malformed or truncated), or ``error_server``/``error_network``/
+- HTTP 5xx, a 2xx body that is not JSON (malformed or truncated), or ``error_server``/``error_network``/
   ``error_inner``/``error_busy``/``error_system`` → :class:`TransientError`;
 - ``error_auth`` "Invalid access_token." → :class:`AuthExpired` (refresh, retry once);
   ``error_auth`` "No permission…" and ``error_permission`` → :class:`PermanentError`;
 - ``error_sign`` and "Invalid partner_id" → :class:`CredentialsInvalid` (partner id/key wrong);
-- anything else (``error_param``, ``error_not_found``, ``order.*``, ``logistics.*``…) → :class:`PermanentError`.
+- anything else (``error_param``, ``error_not_found``, ``order.*``, ``logistics.*``…), and a 4xx whose body
+  is not Shopee's JSON (a wrong host answering an HTML 404) → :class:`PermanentError`.
 
 On the token endpoints (:meth:`ShopeeClient.get_token`, :meth:`ShopeeClient.refresh_access_token`) a
 permanent answer that is not about the partner's own credentials means the code or refresh token is
@@ -90,6 +91,9 @@ def classify(response: requests.Response) -> dict[str, Any]:
                              code=_error_code(body) if isinstance(body, dict) else "")
     if not isinstance(body, dict):
         snippet = response.text[:80].replace("\n", " ")
+        if 400 <= status < 500 and status != 408:
+            raise PermanentError(f"HTTP {status} with a body that is not Shopee's JSON (check the host): {snippet!r}",
+                                 platform=PLATFORM, status=status)
         raise TransientError(f"unreadable response (HTTP {status}, not a JSON object): {snippet!r}",
                              platform=PLATFORM, status=status)
     code = _error_code(body)

@@ -115,7 +115,8 @@ def test_shopee_classify_envelope_table():
          PermanentError),
         (503, '{"error":"error_param","message":"x"}', TransientError),
         (200, '[1,2]', TransientError),
-        (400, '', TransientError),
+        (404, '<html>Not Found</html>', PermanentError),
+        (408, '', TransientError),
     ]
     for status, body, expected in cases:
         with pytest.raises(expected):
