@@ -192,7 +192,7 @@ class Pacer:
     second). ``margin`` widens the window a little for network jitter; 0 requests/s disables pacing.
     """
 
-    def __init__(self, per_second: float, *, margin: float = 0.05, sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, per_second: float, *, margin: float = 0.1, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic):
         self.per_second = int(per_second)
         self.margin = margin
