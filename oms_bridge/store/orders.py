@@ -23,11 +23,12 @@ transaction. Why it is built this way (DESIGN principles 1 and 2):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -68,6 +69,8 @@ class UpsertCounts:
 
 # ------------------------------------------------------------------------------------ canonical form
 def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Decimal):
         return format(value.normalize(), "f") if value == value.to_integral() else str(value.normalize())
     if isinstance(value, datetime):
@@ -90,7 +93,8 @@ def payload_hash(item: CanonicalOrder | UnmappableOrder) -> str:
     if isinstance(item, UnmappableOrder):
         content: Any = {"unmappable": _raw_text(item.raw), "reason": item.reason}
     else:
-        content = {k: v for k, v in asdict(item).items() if k not in ("raw", "channel")}
+        # Field by field, not dataclasses.asdict: that would deep-copy the raw payload only to drop it.
+        content = {f.name: getattr(item, f.name) for f in dataclasses.fields(item) if f.name not in ("raw", "channel")}
     text = json.dumps(_jsonable(content), ensure_ascii=False, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -144,10 +148,11 @@ def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    stmt = (insert(Order.__table__).values(rows)
+    # executemany + RETURNING ("insertmanyvalues"): batched into few statements, compiled once and cached.
+    stmt = (insert(Order.__table__)
             .on_conflict_do_nothing(index_elements=["oms_channel_id", "external_id"])
             .returning(Order.__table__.c.oms_order_id, Order.__table__.c.external_id))
-    return {ext: oid for oid, ext in session.execute(stmt).all()}
+    return {ext: oid for oid, ext in session.execute(stmt, rows).all()}
 
 
 def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalOrder | UnmappableOrder],
