@@ -124,6 +124,9 @@ class CrudOp:
     filter: str | None = None
     # Which part of the order this operation carries ("order", "line:2", "bpartner", ...), for results.
     role: str = ""
+    # Composite only: commit the group's work so far before this operation (the bridge never does:
+    # an order's group must stay one transaction).
+    pre_commit: bool = False
 
     def as_request(self) -> dict[str, Any]:
         crud: dict[str, Any] = {"serviceType": self.service_type, "TableName": self.table,
@@ -146,6 +149,7 @@ class DocActionOp:
     record_id_variable: str | None = None
     role: str = "docaction"
     target_port: str = "setDocAction"
+    pre_commit: bool = False
 
     def as_request(self) -> dict[str, Any]:
         req: dict[str, Any] = {"serviceType": self.service_type, "tableName": self.table, "recordID": self.record_id}
@@ -279,9 +283,10 @@ class ErpClient:
 
 
 def _operation(op: Operation) -> dict[str, Any]:
+    extra = {"preCommit": True} if op.pre_commit else {}
     if isinstance(op, DocActionOp):
-        return {"TargetPort": "setDocAction", "ModelSetDocAction": op.as_request()}
-    return {"TargetPort": op.target_port, "ModelCRUD": op.as_request()}
+        return {"TargetPort": "setDocAction", "ModelSetDocAction": op.as_request(), **extra}
+    return {"TargetPort": op.target_port, "ModelCRUD": op.as_request(), **extra}
 
 
 def _reason(exc: BaseException) -> str:

@@ -35,7 +35,7 @@ from typing import Any
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
-from oms_bridge.erp.sandbox_config import ServiceType, default_realm, default_service_types
+from oms_bridge.erp.sandbox_config import MODEL_AD_METHODS, ServiceType, default_realm, default_service_types
 from oms_bridge.erp.sandbox_db import SEED, ErpDatabase, ModelError, column_kind
 from oms_bridge.erp.wsdl import NS, composite_wsdl, model_ad_service_wsdl
 from platforms.sandboxing import Fault, FaultPlan, SandboxServer
@@ -72,6 +72,8 @@ class ErpSandbox:
         self.realm = default_realm()
         self.service_types: dict[str, ServiceType] = default_service_types()
         self.registered_services = {"ModelADService", "CompositeInterface"}
+        self.registered_methods = set(MODEL_AD_METHODS)
+        self.wsdl_fetches = 0
         self.faults = FaultPlan()
         self.bodies: list[bytes] = []
         self.request_log: list[tuple[str, str]] = []
@@ -157,6 +159,8 @@ class ErpSandbox:
         if request.method == "GET":
             if "wsdl" not in {k.lower() for k in request.args}:
                 return Response("Use ?wsdl", status=400)
+            with self._lock:
+                self.wsdl_fetches += 1
             location = request.host_url.rstrip("/") + path
             text = model_ad_service_wsdl(location) if service == "ModelADService" else composite_wsdl(location)
             return Response(text, content_type="text/xml; charset=utf-8")
@@ -230,9 +234,7 @@ class ErpSandbox:
     def _authorise(self, web_service: str, method: str, service_type: str, ctx: dict[str, int]) -> ServiceType:
         if web_service not in self.registered_services:
             raise ServiceError(f"Web Service {web_service} not registered")
-        if web_service == "ModelADService" and method not in (
-                "setDocAction", "runProcess", "getList", "createData", "updateData", "deleteData", "readData",
-                "queryData"):
+        if web_service == "ModelADService" and method not in self.registered_methods:
             raise ServiceError(f"Method {method} not registered")
         st = self.service_types.get(service_type)
         if st is None or st.web_service != web_service or st.method != method:
