@@ -57,8 +57,9 @@ from platforms.base import (
     UnmappableOrder,
 )
 from platforms.cyberbiz.carriers import tracking_company
-from platforms.cyberbiz.client import PER_PAGE_MAX, PLATFORM, BearerAuth, CyberbizClient, CyberbizOAuth
+from platforms.cyberbiz.client import PER_PAGE_MAX, PLATFORM, BearerAuth, CyberbizClient
 from platforms.cyberbiz.mapping import format_local, map_order
+from platforms.cyberbiz.oauth import CyberbizOAuth
 from platforms.cyberbiz.signing import HmacAuth
 from platforms.http import RetryPolicy
 

@@ -1,4 +1,4 @@
-"""Cyberbiz HTTP I/O: the order endpoints (V1 HMAC or V2 bearer) and the V2 OAuth token endpoints.
+"""Cyberbiz HTTP I/O: the order endpoints (V1 HMAC or V2 bearer); OAuth is in :mod:`platforms.cyberbiz.oauth`.
 
 Only I/O lives here: building request lines, signing, sending through :class:`platforms.http.HttpClient`
 (the one place that retries) and turning responses into data or typed errors (:func:`classify`).
@@ -12,11 +12,6 @@ Endpoints (spec §2, CBZ-SPEC):
 - ``GET /v1/orders/{id}`` (404 ``{"error":["無此資源"]}`` or ``200 null`` when absent).
 - ``GET /v1/orders/{id}/fulfillments``.
 - ``POST /v1/orders/{id}/fulfillments/custom_shipping`` → 201 fulfillment.
-- OAuth on the shop's own domain (``https://{shop}``): ``POST /admin/oauth/token`` with
-  ``grant_type=refresh_token`` is documented; the authorize page and the code exchange are NOT.
-  Chosen (configurable by ``shop_url_template``/paths): ``GET /admin/oauth/authorize?client_id&
-  redirect_uri&response_type=code&scope&state`` and ``POST /admin/oauth/token`` with
-  ``grant_type=authorization_code`` — the usual Shopify-style shape the refresh call already follows.
 
 Error shapes (all seen in CBZ-SPEC): ``{"error":["…"]}``, ``{"error":"…"}``, ``{"message":"…"}``,
 ``{"messages":"…"}``; Kong answers ``{"message":"…"}``. How statuses are classified:
@@ -52,13 +47,12 @@ from platforms.base import (
     CredentialsInvalid,
     PermanentError,
     RateLimited,
-    ReauthRequired,
     TransientError,
 )
 from platforms.http import HttpClient, RetryPolicy, parse_retry_after
 
-__all__ = ["Reply", "OrderPage", "Pacer", "BearerAuth", "CyberbizClient", "CyberbizOAuth", "classify", "error_message",
-           "PLATFORM", "PER_PAGE_MAX"]
+__all__ = ["Reply", "OrderPage", "Pacer", "BearerAuth", "CyberbizClient", "classify", "error_message",
+           "body_or_text", "path_with_query", "PLATFORM", "PER_PAGE_MAX"]
 
 PLATFORM = "cyberbiz"
 PER_PAGE_MAX = 50
@@ -114,7 +108,7 @@ def _parse(response: requests.Response) -> Any:
                              f"{len(response.content)} bytes)", platform=PLATFORM, status=response.status_code) from exc
 
 
-def _body_or_text(response: requests.Response) -> Any:
+def body_or_text(response: requests.Response) -> Any:
     try:
         return response.json()
     except ValueError:
@@ -130,7 +124,7 @@ def classify(response: requests.Response, *, auth_model: str = "v2") -> Reply:
             raise TransientError(f"error body with HTTP {status}: {error_message(body)}", platform=PLATFORM,
                                  status=status)
         return Reply(status, body, response.headers)
-    message = error_message(_body_or_text(response))
+    message = error_message(body_or_text(response))
     if status == 429:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         raise RateLimited(f"rate limited: {message}", retry_after=retry_after, platform=PLATFORM, status=status)
@@ -289,75 +283,3 @@ class CyberbizClient:
         reply = self._send("POST", f"/v1/orders/{quote(str(order_id), safe='')}/fulfillments/custom_shipping",
                            json_body=dict(body))
         return dict(reply.body or {})
-
-
-# ------------------------------------------------------------------------------------------ OAuth
-def _classify_token(response: requests.Response) -> Reply:
-    """Token endpoint answers: a bad/used refresh token or code means the merchant must authorize again."""
-    status = response.status_code
-    if 200 <= status < 300 or status == 429 or status >= 500:
-        return classify(response, auth_model="v2")
-    body = _body_or_text(response)
-    message = (body.get("error_description") if isinstance(body, Mapping) else None) or error_message(body)
-    code = str(body.get("error", "")) if isinstance(body, Mapping) and isinstance(body.get("error"), str) else ""
-    if code == "invalid_client" or (status == 401 and code != "invalid_grant"):
-        raise CredentialsInvalid(f"Cyberbiz rejected the app's client id/secret (HTTP {status}): {message}",
-                                 platform=PLATFORM, code=code, status=status)
-    raise ReauthRequired(f"Cyberbiz refused the token request (HTTP {status}): {message}; "
-                         "the merchant must authorize the app again", platform=PLATFORM, code=code, status=status)
-
-
-class CyberbizOAuth:
-    """The V2 OAuth endpoints on a shop's own domain (``shop_url_template`` with ``{shop}``)."""
-
-    def __init__(self, shop_url_template: str, client_id: str, client_secret: str, *,
-                 policy: RetryPolicy | None = None, authorize_path: str = "/admin/oauth/authorize",
-                 token_path: str = "/admin/oauth/token"):  # noqa: S107 - a URL path
-        self.shop_url_template = shop_url_template
-        self.client_id = client_id
-        self._client_secret = client_secret
-        self.policy = policy
-        self.authorize_path = authorize_path
-        self.token_path = token_path
-        self._clients: dict[str, HttpClient] = {}
-        self.calls = 0
-
-    def shop_url(self, shop: str) -> str:
-        if not shop:
-            raise PermanentError("the channel has no shop domain (shop_id), needed for Cyberbiz OAuth",
-                                 platform=PLATFORM)
-        return self.shop_url_template.format(shop=shop).rstrip("/")
-
-    def authorize_url(self, shop: str, redirect_uri: str, state: str, scope: str) -> str:
-        query = urlencode({"client_id": self.client_id, "redirect_uri": redirect_uri, "response_type": "code",
-                           "scope": scope, "state": state})
-        return f"{self.shop_url(shop)}{self.authorize_path}?{query}"
-
-    def _http(self, shop: str) -> HttpClient:
-        base = self.shop_url(shop)
-        if base not in self._clients:
-            self._clients[base] = HttpClient(base, platform=PLATFORM, policy=self.policy, classify=_classify_token)
-        return self._clients[base]
-
-    def _token(self, shop: str, payload: dict[str, Any]) -> dict[str, Any]:
-        http = self._http(shop)
-        before = http.calls
-        try:
-            reply = http.request("POST", self.token_path, json={**payload, "client_id": self.client_id,
-                                                                 "client_secret": self._client_secret},
-                                 headers={"Accept": "application/json"})
-        finally:
-            self.calls += http.calls - before
-        body = reply.body
-        if not isinstance(body, Mapping) or not body.get("access_token"):
-            raise TransientError("token response without access_token", platform=PLATFORM, status=reply.status)
-        return dict(body)
-
-    def exchange_code(self, shop: str, code: str, redirect_uri: str | None) -> dict[str, Any]:
-        payload: dict[str, Any] = {"grant_type": "authorization_code", "code": code}
-        if redirect_uri:
-            payload["redirect_uri"] = redirect_uri
-        return self._token(shop, payload)
-
-    def refresh(self, shop: str, refresh_token: str) -> dict[str, Any]:
-        return self._token(shop, {"grant_type": "refresh_token", "refresh_token": refresh_token})
