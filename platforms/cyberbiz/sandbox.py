@@ -95,6 +95,13 @@ def _parse_local(value: str) -> datetime | None:
         return None
 
 
+def _axes_for(status: str) -> tuple[str, str, str, str]:
+    try:
+        return CANONICAL_TO_AXES[status]
+    except KeyError:
+        raise ValueError(f"unknown status {status!r}; use one of {', '.join(CANONICAL_TO_AXES)} or 'cod'") from None
+
+
 def _error(messages: str | list[str], status: int) -> Response:
     return json_response({"error": messages if isinstance(messages, list) else [messages]}, status)
 
@@ -174,7 +181,7 @@ class CyberbizSandbox(Sandbox):
         url = authorize_url + ("&decision=deny" if deny else "")
         response = requests.get(url, allow_redirects=False, timeout=5)
         if response.status_code != 302:
-            raise AssertionError(f"authorize page answered {response.status_code}: {response.text}")
+            raise RuntimeError(f"the sandbox authorize page answered {response.status_code}: {response.text}")
         return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
 
     def generate_orders(self, shop_id: str, count: int, *, start: datetime | None = None,
@@ -199,7 +206,7 @@ class CyberbizSandbox(Sandbox):
             when = changes.pop("updated_at", None) or self.clock.now()
             self._touch(shop, order, when)
             if "status" in changes:
-                self._set_axes(order, CANONICAL_TO_AXES[changes.pop("status")])
+                self._set_axes(order, _axes_for(changes.pop("status")))
             for axis in _AXES:
                 if axis in changes:
                     order["statuses"][axis] = changes.pop(axis)
@@ -262,7 +269,7 @@ class CyberbizSandbox(Sandbox):
         rng = random.Random(f"{self.seed}:{shop.domain}:{number}")
         status = options.get("status") or rng.choice(_GENERATED_MIX)
         cod = status == "cod"
-        axes = ("open", "cod", "unshipped", "no_need") if cod else CANONICAL_TO_AXES[status]
+        axes = ("open", "cod", "unshipped", "no_need") if cod else _axes_for(status)
         lines = []
         for product, qty in sandbox_data.pick_products(rng):
             line_id = self._next_line_id
