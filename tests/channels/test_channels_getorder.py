@@ -250,3 +250,32 @@ def test_persistent_fault_fails_the_run_clearly_and_keeps_the_watermark(shopee_b
         assert session.get(Channel, b.channel_id).order_watermark is None
     b.sandbox.faults.clear()
     assert run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST).new == 3
+
+
+def test_getorder_exactly_once_on_both_stores(store_settings, shopee):
+    b = bind(store_settings, shopee)
+    ids = shopee.generate_orders(b.shop_id, 25, start=NOW - timedelta(hours=20), end=NOW - timedelta(hours=1))
+    first = run_getorder(b.channel_id, settings=store_settings, clock=b.clock, policy=FAST)
+    assert (first.outcome, first.new) == ("success", 25), first.error_text
+    shopee.update_order(b.shop_id, ids[3], status="cancelled")
+    shopee.clock.advance(minutes=3)
+    second = run_getorder(b.channel_id, settings=store_settings, clock=b.clock, policy=FAST)
+    assert (second.new, second.changed) == (0, 1)
+    assert order_count(store_settings, b.channel_id) == 25
+    assert stored(store_settings, b.channel_id)[ids[3]].status == "cancelled"
+
+
+def test_a_second_getorder_of_the_same_channel_is_skipped(store_settings, shopee):
+    from channels.locks import channel_run_lock
+
+    b = bind(store_settings, shopee)
+    shopee.generate_orders(b.shop_id, 2, start=NOW - timedelta(hours=2), end=NOW - timedelta(hours=1))
+    shopee.reset_calls()
+    with channel_run_lock(store_settings, "getorder", b.channel_id) as got:
+        assert got
+        run = run_getorder(b.channel_id, settings=store_settings, clock=b.clock, policy=FAST)
+        assert run.outcome == "skipped" and "in progress" in run.error_text
+        assert shopee.calls() == 0
+        with channel_run_lock(store_settings, "backfill", b.channel_id) as other:
+            assert other  # a backfill may run beside GetOrder
+    assert run_getorder(b.channel_id, settings=store_settings, clock=b.clock, policy=FAST).new == 2
