@@ -6,7 +6,10 @@ of D days costs ceil(D / 59) windows x (configured unsent queries) + 1 stop-list
 runs in a child process on 127.0.0.1, so tracemalloc's peak is the client's alone (decryption,
 JSON parsing and mapping included).
 
-Usage: python benchmarks/bench_momo_fetch.py [N ...]   (default: 1000 10000 50000)
+Memory therefore scales with ``max_window_days``: ``--window-days 7`` trades more calls for a peak
+bounded by one week's rows (normal GetOrder runs cover minutes, so this matters for backfills only).
+
+Usage: python benchmarks/bench_momo_fetch.py [--window-days D] [N ...]   (default: 59; 1000 10000 50000)
 """
 
 from __future__ import annotations
@@ -58,7 +61,7 @@ def _fetch(adapter: MomoAdapter, since: datetime, until: datetime, *, traced: bo
     return mapped, elapsed, peak
 
 
-def run(count: int) -> dict[str, float]:
+def run(count: int, window_days: int = 59) -> dict[str, float]:
     parent, child = Pipe()
     server = Process(target=_serve, args=(count, child), daemon=True)
     server.start()
@@ -68,7 +71,8 @@ def run(count: int) -> dict[str, float]:
 
         def make() -> MomoAdapter:
             return MomoAdapter(PlatformConfig(**info["fields"]),
-                               ChannelConfig(name="bench", shop_id=shop["shop_id"], credentials=shop["credentials"]),
+                               ChannelConfig(name="bench", shop_id=shop["shop_id"], credentials=shop["credentials"],
+                                             settings={"max_window_days": window_days}),
                                policy=RetryPolicy(max_attempts=1, read_timeout=120))
 
         now = datetime.now(UTC)
@@ -80,17 +84,21 @@ def run(count: int) -> dict[str, float]:
         parent.send("stop")
     finally:
         server.join(timeout=10)
-    expected_calls = math.ceil((DAYS * 1440 + 3) / (59 * 1440)) * 3 + 1
+    expected_calls = math.ceil((DAYS * 1440 + 3) / (window_days * 1440)) * 3 + 1
     return {"orders": count, "rows": info["rows"], "mapped": mapped, "calls": calls, "expected_calls": expected_calls,
             "seconds": seconds, "orders_per_s": mapped / seconds if seconds else 0.0, "peak_mib": peak}
 
 
 def main(argv: list[str]) -> None:
+    window_days = 59
+    if argv[:1] == ["--window-days"]:
+        window_days, argv = int(argv[1]), argv[2:]
     sizes = [int(a) for a in argv] or [1000, 10000, 50000]
+    print(f"window: {window_days} days over {DAYS} days")
     print(f"{'orders':>8} {'rows':>8} {'mapped':>8} {'calls':>6} {'expect':>6} {'seconds':>8} {'orders/s':>9} "
           f"{'peak MiB':>9}")
     for n in sizes:
-        r = run(n)
+        r = run(n, window_days)
         print(f"{r['orders']:>8} {r['rows']:>8} {r['mapped']:>8} {r['calls']:>6} {r['expected_calls']:>6} "
               f"{r['seconds']:>8.2f} {r['orders_per_s']:>9.0f} {r['peak_mib']:>9.1f}")
 

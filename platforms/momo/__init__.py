@@ -1,1 +1,1 @@
-"""Momo adapter: client (I/O), mapping (pure), sandbox (local simulator)."""
+"""momo SCM (supplier) orders: crypto (dataList AES), client (I/O), mapping (pure), adapter, sandbox."""

@@ -49,7 +49,7 @@ from platforms.base import (
 )
 from platforms.http import RetryPolicy
 from platforms.momo.client import QUERIES, STOP_QUERY, MomoClient
-from platforms.momo.mapping import map_rows, order_number, order_time
+from platforms.momo.mapping import iter_orders, order_number, order_time
 
 __all__ = ["MomoAdapter", "CARRIERS", "CARRIER_ALIASES", "split_windows", "query_bounds"]
 
@@ -171,13 +171,13 @@ class MomoAdapter(Adapter):
             variants.append({str(k): str(v) for k, v in variant.items()})
         return variants
 
-    def _map(self, rows: list[dict[str, Any]], query: str) -> list[Order | UnmappableOrder]:
+    def _map(self, rows: list[dict[str, Any]], query: str) -> Iterator[Order | UnmappableOrder]:
         status = str(self.setting("unsent_status"))
         if status not in CANONICAL_STATUSES:
             raise PermanentError(f"momo setting unsent_status {status!r} is not one of {', '.join(CANONICAL_STATUSES)}",
                                  platform="momo")
-        return map_rows(rows, query=query, parts=int(self.setting("order_key_parts")), status=status,
-                        channel=self.channel.name)
+        return iter_orders(rows, query=query, parts=int(self.setting("order_key_parts")), status=status,
+                           channel=self.channel.name)
 
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Every configured unsent query over ``[since, until)`` split into <= ``max_window_days`` windows."""

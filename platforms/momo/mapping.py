@@ -29,7 +29,7 @@ An unsent-order query answers one row per order *item*, keyed by ``completeOrder
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from platforms.base import Address, Buyer, Order, OrderLine, UnmappableOrder
 
-__all__ = ["order_number", "group_rows", "map_order", "map_rows", "parse_address", "order_time"]
+__all__ = ["order_number", "group_rows", "map_order", "map_rows", "iter_orders", "parse_address", "order_time"]
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 STOP_QUERY = "stopSendingQuery"
@@ -132,7 +132,7 @@ def _is_masked(query: str, row: Mapping[str, Any]) -> bool:
 def map_order(number: str, rows: list[Mapping[str, Any]], *, query: str, status: str = "ready_to_ship",
               channel: str | None = None) -> Order | UnmappableOrder:
     """One canonical order from the rows of one order number (see the module docstring)."""
-    raw = {"query": query, "rows": [dict(r) for r in rows]}
+    raw = {"query": query, "rows": list(rows)}  # the parsed rows themselves: no copy (memory stays per window)
     if not number:
         return UnmappableOrder(None, raw, "momo row without completeOrderNo")
     cancelled = query == STOP_QUERY
@@ -162,8 +162,14 @@ def map_order(number: str, rows: list[Mapping[str, Any]], *, query: str, status:
     )
 
 
+def iter_orders(rows: Iterable[Mapping[str, Any]], *, query: str, parts: int = 1, status: str = "ready_to_ship",
+                channel: str | None = None) -> Iterator[Order | UnmappableOrder]:
+    """The orders of one query answer, mapped one at a time (the caller's memory holds one answer's rows)."""
+    for number, group in group_rows(rows, parts).items():
+        yield map_order(number, group, query=query, status=status, channel=channel)
+
+
 def map_rows(rows: Iterable[Mapping[str, Any]], *, query: str, parts: int = 1, status: str = "ready_to_ship",
              channel: str | None = None) -> list[Order | UnmappableOrder]:
-    """All orders of one query answer."""
-    return [map_order(number, group, query=query, status=status, channel=channel)
-            for number, group in group_rows(rows, parts).items()]
+    """All orders of one query answer, as a list."""
+    return list(iter_orders(rows, query=query, parts=parts, status=status, channel=channel))

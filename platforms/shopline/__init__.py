@@ -1,1 +1,1 @@
-"""Shopline adapter: client (I/O), mapping (pure), sandbox (local simulator)."""
+"""Shopline Open API orders: client (I/O, OAuth), mapping (pure), adapter, sandbox (local simulator)."""

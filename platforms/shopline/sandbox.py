@@ -119,6 +119,8 @@ class ShoplineSandbox(Sandbox):
         self._rng = rng
         self._lock = threading.RLock()
         self._order_seq = 0
+        self._changes = 0  # bumped by every change that can alter a listing
+        self._list_cache: tuple[Any, list[dict[str, Any]]] = (None, [])
 
     # -- wire -------------------------------------------------------------------------------------------
     def error_body(self, code: str, message: str) -> Any:
@@ -292,8 +294,11 @@ class ShoplineSandbox(Sandbox):
                     and (bounds["created_after"] is None or created >= bounds["created_after"])
                     and (bounds["created_before"] is None or created <= bounds["created_before"]))
 
-        matching = sorted((o for i, o in shop.orders.items() if i not in shop.archived and keep(o)),
-                          key=lambda o: (o["_created"], o["id"]), reverse=True)
+        key = (shop.merchant_id, self._changes, tuple(bounds.values()))
+        if self._list_cache[0] != key:  # paging through one listing sorts once, not once per page
+            self._list_cache = (key, sorted((o for i, o in shop.orders.items() if i not in shop.archived and keep(o)),
+                                            key=lambda o: (o["_created"], o["id"]), reverse=True))
+        matching = self._list_cache[1]
         items = [self._public(o) for o in matching[(page - 1) * per_page: page * per_page]]
         total_pages = (len(matching) + per_page - 1) // per_page
         return json_response({"items": items, "pagination": {"current_page": page, "per_page": per_page,
@@ -380,6 +385,7 @@ class ShoplineSandbox(Sandbox):
                 status = options.get("status") or _DEFAULT_MIX[rng.randrange(len(_DEFAULT_MIX))]
                 order = self._new_order(rng, when.astimezone(UTC).replace(microsecond=0), status, i)
                 shop.orders[order["id"]] = order
+                self._changes += 1
                 ids.append(order["id"])
         return ids
 
@@ -437,6 +443,7 @@ class ShoplineSandbox(Sandbox):
         with self._lock:
             shop = self.shops[shop_id]
             order = shop.orders[external_id]
+            self._changes += 1
             bump = False
             if "status" in changes:
                 self._set_status(order, changes["status"], self.clock.now())
