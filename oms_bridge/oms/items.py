@@ -39,10 +39,15 @@ def units_of(qty: Decimal) -> int:
     return whole if whole == qty else 1
 
 
-def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | None = None) -> list[OmsOrderItem]:
-    """The order's active items, creating missing units and deactivating surplus ones."""
+def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | None = None,
+                 existing: Sequence[OmsOrderItem] | None = None) -> list[OmsOrderItem]:
+    """The order's active items, creating missing units and deactivating surplus ones.
+
+    ``existing``: the order's item rows when the caller loaded them in bulk (saves a query per order).
+    """
     lines = list(order.lines if lines is None else lines)
-    existing = session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id == order.id)).all()
+    if existing is None:
+        existing = session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id == order.id)).all()
     by_key = {(i.oms_orderline_id, i.unit_no): i for i in existing}
     wanted: set[tuple[int, int]] = set()
     for line in lines:

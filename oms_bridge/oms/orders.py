@@ -25,6 +25,7 @@ from oms_bridge.oms.config import OmsConfig
 from oms_bridge.oms.items import NOT_HELD, ensure_items
 from oms_bridge.oms.serializers import ChannelRef, order_json
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, utcnow
+from oms_bridge.store.models.oms import OmsOrderItem
 from oms_bridge.store.outbox import mark_sent
 
 __all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
@@ -104,11 +105,14 @@ def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -
         lines_by_order.setdefault(line.oms_order_id, []).append(line)
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders})))}
+    items_by_order: dict[int, list[OmsOrderItem]] = {i: [] for i in ids}
+    for item in session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id.in_(ids))):
+        items_by_order[item.oms_order_id].append(item)
     places: dict[tuple, ResolvedAddress] = {}
     out = []
     for order in orders:
         lines = lines_by_order.get(order.id, [])
-        items = ensure_items(session, order, lines)
+        items = ensure_items(session, order, lines, items_by_order[order.id])
         key = (order.ship_country, order.ship_state, order.ship_city, order.ship_district, order.ship_zip)
         if key not in places:
             places[key] = resolve_address(session, country=order.ship_country, state=order.ship_state,
