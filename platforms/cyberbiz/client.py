@@ -18,7 +18,9 @@ Error shapes (all seen in CBZ-SPEC): ``{"error":["…"]}``, ``{"error":"…"}``,
 
 ===============  =========================================================================
 401 / 403        V1 (Kong hmac-auth): :class:`CredentialsInvalid` (message says bad signature,
-                 unknown key or clock skew). V2: :class:`AuthExpired` (refresh, retry once).
+                 unknown key or clock skew). V2 401: :class:`AuthExpired` (refresh, retry once);
+                 V2 403 (a scope the token lacks): :class:`ReauthRequired` (a refresh keeps the
+                 same scopes, only a new consent helps) — a choice, CBZ-SPEC only lists 403.
 404              :class:`PermanentError` (``無此資源``); lookups turn it into "absent".
 429              :class:`RateLimited` with ``Retry-After`` (5 requests/s per token).
 5xx              :class:`TransientError`.
@@ -47,6 +49,7 @@ from platforms.base import (
     CredentialsInvalid,
     PermanentError,
     RateLimited,
+    ReauthRequired,
     TransientError,
 )
 from platforms.http import HttpClient, RetryPolicy, parse_retry_after
@@ -134,6 +137,10 @@ def classify(response: requests.Response, *, auth_model: str = "v2") -> Reply:
         if auth_model == "v1":
             raise CredentialsInvalid(f"HMAC credentials rejected (HTTP {status}): {message}"
                                      + _v1_hint(message), platform=PLATFORM, status=status)
+        if status == 403:
+            raise ReauthRequired(f"the app may not do this for the shop (HTTP 403): {message}; authorize the app "
+                                 "again granting the scopes it asks for (read_orders, write_orders)",
+                                 platform=PLATFORM, status=status)
         raise AuthExpired(f"access token rejected (HTTP {status}): {message}", platform=PLATFORM, status=status)
     if status == 404:
         raise PermanentError(f"not found: {message}", platform=PLATFORM, code="not_found", status=status)

@@ -18,7 +18,8 @@ It behaves like the real API as documented in ``shared/specs/marketplaces.md`` �
   the previous access token stays valid until its own expiry (unknown in the spec; the gentler choice).
   Rotation itself is unknown too: ``rotate_refresh=False`` answers a refresh with a new access token
   only and keeps the refresh token usable.
-  Expired or unknown bearer tokens get 401.
+  Expired or unknown bearer tokens get 401; a token without the scope a call needs (``read_orders``
+  for GETs, ``write_orders`` for writes, as granted at consent) gets 403 ``{"error":["權限不足…"]}``.
 - **Limits**: at most ``rate_limit`` (5) requests per second per token / HMAC key, else 429
   ``{"message":"API rate limit exceeded"}`` with ``Retry-After``.
 - **Orders**: ``GET /v1/orders`` filters ``updated_at_start_time``/``_end_time`` as Asia/Taipei local
@@ -121,6 +122,7 @@ class _Token:
     shop: str
     expires_at: datetime
     used: bool = False
+    scopes: frozenset[str] = frozenset({"read_orders", "write_orders"})
 
 
 class CyberbizSandbox(Sandbox):
@@ -148,7 +150,8 @@ class CyberbizSandbox(Sandbox):
         self.limiter = RateLimiter(rate_limit, self.clock)
         self._lock = threading.RLock()
         self._shops: dict[str, _Shop] = {}
-        self._codes: dict[str, tuple[str, str, datetime]] = {}  # code -> (shop, redirect_uri, expires)
+        # code -> (shop, redirect_uri, expiry, scopes granted)
+        self._codes: dict[str, tuple[str, str, datetime, frozenset[str]]] = {}
         self._access: dict[str, _Token] = {}
         self._refresh: dict[str, _Token] = {}
         self._next_order_id = 56_900_000 + seed * 10_000
@@ -349,7 +352,7 @@ class CyberbizSandbox(Sandbox):
     def _authenticate(self, request: Request) -> tuple[_Shop | None, Response | None]:
         header = request.headers.get("Authorization", "")
         if header.lower().startswith("bearer "):
-            shop, key, denied = self._bearer(header[7:].strip())
+            shop, key, denied = self._bearer(header[7:].strip(), request.method)
         elif header.lower().startswith("hmac "):
             shop, key, denied = self._hmac(request, header)
         else:
@@ -360,11 +363,15 @@ class CyberbizSandbox(Sandbox):
             return None, json_response({"message": "API rate limit exceeded"}, 429, {"Retry-After": "1"})
         return shop, None
 
-    def _bearer(self, token: str) -> tuple[_Shop | None, str, Response | None]:
+    def _bearer(self, token: str, method: str) -> tuple[_Shop | None, str, Response | None]:
+        """A live token for a shop, carrying the scope the call needs (``read_*`` for GET, ``write_*`` else)."""
         with self._lock:
             entry = self._access.get(token)
             if entry is None or entry.expires_at <= self.clock.now():
                 return None, "", json_response({"error": "401 Unauthorized: API token 無效或已過期"}, 401)
+            needed = "read_orders" if method == "GET" else "write_orders"
+            if needed not in entry.scopes:
+                return None, "", json_response({"error": [f"權限不足：此 API token 沒有 {needed} 權限"]}, 403)
             return self._shops[entry.shop], "bearer:" + token, None
 
     def _hmac(self, request: Request, header: str) -> tuple[_Shop | None, str, Response | None]:
@@ -427,7 +434,9 @@ class CyberbizSandbox(Sandbox):
             query = {"error": "access_denied", "error_description": "商家拒絕授權", **query}
         else:
             code = secrets.token_urlsafe(16)
-            self._codes[code] = (shop.domain, redirect_uri, self.clock.now() + timedelta(minutes=10))
+            # no scope asked: the scopes the app was registered with (both order scopes here)
+            scopes = frozenset(args.get("scope", "").replace(",", " ").split()) or _Token.scopes
+            self._codes[code] = (shop.domain, redirect_uri, self.clock.now() + timedelta(minutes=10), scopes)
             query = {"code": code, **query}
         sep = "&" if "?" in redirect_uri else "?"
         return Response("", status=302, headers={"Location": redirect_uri + sep + urlencode(query)})
@@ -444,6 +453,7 @@ class CyberbizSandbox(Sandbox):
                 return self._invalid_grant("授權碼無效或已過期")
             if body.get("redirect_uri") and body["redirect_uri"] != entry[1]:
                 return self._invalid_grant("redirect_uri 與授權時不同")
+            scopes = entry[3]
         elif grant == "refresh_token":
             entry_token = self._refresh.get(str(body.get("refresh_token")))
             if entry_token is None or entry_token.shop != shop.domain:
@@ -452,24 +462,26 @@ class CyberbizSandbox(Sandbox):
                 return self._invalid_grant("refresh_token 已使用過")
             if entry_token.expires_at <= now:
                 return self._invalid_grant("refresh_token 已過期")
+            scopes = entry_token.scopes
             if not self.rotate_refresh:
-                return json_response(self._issue(shop, now, with_refresh=False), 200)
+                return json_response(self._issue(shop, now, scopes, with_refresh=False), 200)
             entry_token.used = True
         else:
             return json_response({"error": "unsupported_grant_type"}, 400)
-        return json_response(self._issue(shop, now), 200)
+        return json_response(self._issue(shop, now, scopes), 200)
 
     @staticmethod
     def _invalid_grant(message: str) -> Response:
         return json_response({"error": "invalid_grant", "error_description": message}, 400)
 
-    def _issue(self, shop: _Shop, now: datetime, *, with_refresh: bool = True) -> dict[str, Any]:
+    def _issue(self, shop: _Shop, now: datetime, scopes: frozenset[str], *,
+               with_refresh: bool = True) -> dict[str, Any]:
         access = secrets.token_urlsafe(32)
-        self._access[access] = _Token(shop.domain, now + timedelta(seconds=self.access_ttl))
-        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "scope": "read_orders,write_orders"}
+        self._access[access] = _Token(shop.domain, now + timedelta(seconds=self.access_ttl), scopes=scopes)
+        body: dict[str, Any] = {"access_token": access, "token_type": "Bearer", "scope": ",".join(sorted(scopes))}
         if with_refresh:
             refresh = secrets.token_urlsafe(32)
-            self._refresh[refresh] = _Token(shop.domain, now + timedelta(seconds=self.refresh_ttl))
+            self._refresh[refresh] = _Token(shop.domain, now + timedelta(seconds=self.refresh_ttl), scopes=scopes)
             body["refresh_token"] = refresh
         if self.send_expires_in:
             body["expires_in"] = self.access_ttl

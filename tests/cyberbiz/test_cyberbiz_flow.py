@@ -374,3 +374,15 @@ def test_cyberbiz_v1_body_digest_when_the_gateway_requires_it(cbz_sandbox, make_
     signed = build_adapter(cbz_sandbox, shop, policy=ONE_SHOT, v1_sign_digest="true")
     assert signed.ship(order, Shipment("D-1", carrier="hct")).tracking_number == "D-1"
     assert cbz_sandbox.shipment_of(shop["shop_id"], order_id)["tracking_number"] == "D-1"
+
+
+def test_cyberbiz_v2_missing_write_scope_needs_a_new_consent(cbz_sandbox, make_adapter):
+    adapter, shop = make_adapter("v2", oauth_scope="read_orders")
+    assert adapter.tokens.extra["scope"] == "read_orders"
+    (order_id,) = cbz_sandbox.generate_orders(shop["shop_id"], 1, status="paid")
+    (order,) = adapter.get_orders([order_id])  # reading is granted
+    with pytest.raises(ReauthRequired, match="權限不足.*write_orders.*authorize the app again"):
+        adapter.ship(order, Shipment("S-1", carrier="hct"))
+    refreshed = adapter.refresh(adapter.tokens)
+    assert refreshed.extra["scope"] == "read_orders"  # a refresh cannot widen the grant
+    assert cbz_sandbox.shipment_of(shop["shop_id"], order_id) is None
