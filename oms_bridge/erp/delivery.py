@@ -233,18 +233,24 @@ def _send(session: Session, client: ErpClient, conn: ErpConnection, options: Erp
                   note="already in the ERP (found by POReference)")
         else:
             creates.append(w)
-    products = _products(session, client, options, creates)
+    products, value_maps = _products(session, client, options, creates)
     for w in creates:
         try:
-            w.group = order_group(w.order, ChannelMapping.of(w.channel), options, products, now=now)
+            w.group = order_group(w.order, ChannelMapping.of(w.channel), options, products.get(w.channel.id, {}),
+                                  now=now)
         except Unmappable as exc:
-            _held(stats, w.row, exc.reason, exc.code)
+            reason = exc.reason
+            sku = exc.code.partition(":")[2] if exc.code.startswith("missing_sku:") else None
+            if sku and (sku, w.channel.id) in value_maps:
+                reason = (f"SKU {sku} is mapped to product value {value_maps[(sku, w.channel.id)]!r}, which iDempiere "
+                          f"does not have (fix the mapping: oms-bridge sku map {sku} --product <M_Product_ID>)")
+            _held(stats, w.row, reason, exc.code)
             w.done = True
     pending = [w for w in work if not w.done and w.group]
     if not pending:
         return
     results = client.composite(options.service_types["composite"], [w.group for w in pending])
-    sku_of_product = {pid: sku for sku, pid in products.items()}
+    sku_of_product = {pid: sku for ids in products.values() for sku, pid in ids.items()}
     for w, group_results in zip(pending, results, strict=True):
         _record_group(w, group_results, conn, stats, now=now, sku_of_product=sku_of_product)
     _fill_document_numbers(client, options, [w for w in pending if w.row.state == "sent"])
@@ -299,34 +305,49 @@ def _match(existing: dict[str, list[dict[str, str]]], w: _Work) -> dict[str, str
     return None
 
 
-def _products(session: Session, client: ErpClient, options: ErpOptions, creates: list[_Work]) -> dict[str, int]:
-    """SKU → M_Product_ID for every line of these orders that can be resolved (per channel, see module doc)."""
-    skus = {line.sku for w in creates for line in w.order.lines if line.sku}
-    if not skus:
-        return {}
-    maps = session.scalars(select(SkuMap).where(SkuMap.sku.in_(skus), SkuMap.isactive.in_([True]))).all()
-    channel_ids = {w.channel.id for w in creates}
-    if len(channel_ids) > 1:
-        # Channel-specific mappings of different channels could disagree: resolve per channel.
-        resolved: dict[str, int] = {}
-        for channel_id in channel_ids:
-            part = [w for w in creates if w.channel.id == channel_id]
-            resolved.update(_resolve(client, options, maps, channel_id, {ln.sku for w in part for ln in w.order.lines
-                                                                         if ln.sku}))
-        return resolved
-    return _resolve(client, options, maps, next(iter(channel_ids)), skus)
+def _products(session: Session, client: ErpClient, options: ErpOptions,
+              creates: list[_Work]) -> tuple[dict[int, dict[str, int]], dict[tuple[str, int], str]]:
+    """Per channel: SKU → M_Product_ID for the lines of these orders; and (sku, channel) → mapped search key.
 
-
-def _resolve(client: ErpClient, options: ErpOptions, maps: Iterable[SkuMap], channel_id: int,
-             skus: set[str]) -> dict[str, int]:
-    chosen: dict[str, SkuMap] = {}
-    for m in maps:
-        if m.sku in skus and m.scope_channel_id in (0, channel_id):
-            if m.sku not in chosen or m.scope_channel_id == channel_id:
+    A channel-specific mapping wins over the global one. Channels that resolve every SKU the same
+    way share one product lookup (the usual case: one queryData per batch).
+    """
+    skus_of: dict[int, set[str]] = defaultdict(set)
+    for w in creates:
+        skus_of[w.channel.id].update(line.sku for line in w.order.lines if line.sku)
+    all_skus = set().union(*skus_of.values()) if skus_of else set()
+    if not all_skus:
+        return {}, {}
+    maps = session.scalars(select(SkuMap).where(SkuMap.sku.in_(all_skus), SkuMap.isactive.in_([True]))).all()
+    chosen_of: dict[int, dict[str, SkuMap]] = {}
+    for channel_id in skus_of:
+        chosen: dict[str, SkuMap] = {}
+        for m in maps:
+            if m.scope_channel_id in (0, channel_id) and (m.sku not in chosen or m.scope_channel_id == channel_id):
                 chosen[m.sku] = m
-    result = {sku: m.m_product_id for sku, m in chosen.items() if m.m_product_id}
-    wanted = {sku: (chosen[sku].m_product_value if sku in chosen else sku) for sku in skus if sku not in result}
-    wanted = {sku: value for sku, value in wanted.items() if value}
+        chosen_of[channel_id] = chosen
+    products: dict[int, dict[str, int]] = {}
+    value_maps: dict[tuple[str, int], str] = {}
+    if not any(m.scope_channel_id for m in maps):  # only global mappings: one lookup for every channel
+        ids, values = _resolve(client, options, next(iter(chosen_of.values())), all_skus)
+        for channel_id in skus_of:
+            products[channel_id] = ids
+            value_maps.update({(sku, channel_id): v for sku, v in values.items()})
+        return products, value_maps
+    for channel_id, chosen in chosen_of.items():
+        ids, values = _resolve(client, options, chosen, skus_of[channel_id])
+        products[channel_id] = ids
+        value_maps.update({(sku, channel_id): v for sku, v in values.items()})
+    return products, value_maps
+
+
+def _resolve(client: ErpClient, options: ErpOptions, chosen: dict[str, SkuMap],
+             skus: set[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """(SKU → product id, SKU → mapped search key) for ``skus``; unmapped SKUs are searched as M_Product.Value."""
+    result = {sku: m.m_product_id for sku, m in chosen.items() if sku in skus and m.m_product_id}
+    value_maps = {sku: m.m_product_value for sku, m in chosen.items()
+                  if sku in skus and not m.m_product_id and m.m_product_value}
+    wanted = {sku: value_maps.get(sku, sku) for sku in skus if sku not in result}
     if wanted:
         rows = client.query(options.service_types["query_product"], "M_Product",
                             filter=product_filter(wanted.values()))
@@ -334,7 +355,7 @@ def _resolve(client: ErpClient, options: ErpOptions, maps: Iterable[SkuMap], cha
         for sku, value in wanted.items():
             if value in by_value:
                 result[sku] = by_value[value]
-    return result
+    return result, value_maps
 
 
 def _record_group(w: _Work, results: list[StdResult], conn: ErpConnection, stats: RunStats, *,

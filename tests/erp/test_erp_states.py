@@ -228,3 +228,31 @@ def test_erp_create_statuses_setting(erp_env: ErpEnv) -> None:
     erp_env.update_connection(settings_json='{"create_statuses": ["unpaid", "paid"]}')
     ext = erp_env.add_order(status="unpaid")
     assert run_erp_delivery(settings=erp_env.settings).sent == 1 and erp_env.erp_orders(ext)
+
+
+def test_erp_value_mapping_to_unknown_product_says_so(erp_env: ErpEnv) -> None:
+    assert CliRunner().invoke(cli, ["sku", "map", "Y-1", "--value", "No Such Product"]).exit_code == 0
+    ext = erp_env.add_order(lines=[("Y-1", 1, "10")])
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.hold_code == "missing_sku:Y-1"
+    assert row.last_error.startswith("SKU Y-1 is mapped to product value 'No Such Product', which iDempiere does not")
+
+
+def test_erp_two_channels_with_different_channel_mappings(erp_env: ErpEnv) -> None:
+    with session_scope(erp_env.settings) as s:
+        first = s.get(Channel, erp_env.channel_id)
+        other = Channel(value="shop-b", name="Shop B", oms_platform_id=first.oms_platform_id, shop_id="2002",
+                        oms_erp_connection_id=first.oms_erp_connection_id,
+                        **erp_env.sandbox.channel_mapping())
+        s.add(other)
+        s.flush()
+        other_id = other.id
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sku", "map", "Z-1", "--product", "128", "--channel", "shop-a"]).exit_code == 0
+    assert runner.invoke(cli, ["sku", "map", "Z-1", "--value", "Oak Tree", "--channel", "shop-b"]).exit_code == 0
+    a = erp_env.add_order(lines=[("Z-1", 1, "1")])
+    b = erp_env.add_order(lines=[("Z-1", 1, "1")], channel_id=other_id)
+    assert run_erp_delivery(settings=erp_env.settings).sent == 2
+    assert erp_env.erp_orders(a)[0]["lines"][0]["M_Product_ID"] == 128
+    assert erp_env.erp_orders(b)[0]["lines"][0]["M_Product_ID"] == 130
