@@ -199,6 +199,9 @@ def _open(work: Iterable[_Work]) -> list[_Work]:
 def _held(stats: RunStats, row: Delivery, reason: str, code: str) -> None:
     outbox.mark_held(row, reason, code=code)
     stats.held += 1
+    kind = code.split(":", 1)[0]
+    held = stats.details.setdefault("held_by_cause", {})
+    held[kind] = held.get(kind, 0) + 1
     log.warning("ERP delivery held (order row %s): %s", row.oms_order_id, reason)
 
 
@@ -286,7 +289,7 @@ def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
 
 def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict[str, list[dict[str, str]]]:
     """C_Orders the ERP already has for these POReferences (one queryData)."""
-    refs = [w.order.external_id for w in work if not (w.row.action == "cancel" and w.row.erp_record_id)]
+    refs = [w.order.external_id for w in work]  # cancellations too: the ERP order may be voided already
     if not refs:
         return {}
     found: dict[str, list[dict[str, str]]] = defaultdict(list)

@@ -256,3 +256,14 @@ def test_erp_two_channels_with_different_channel_mappings(erp_env: ErpEnv) -> No
     assert run_erp_delivery(settings=erp_env.settings).sent == 2
     assert erp_env.erp_orders(a)[0]["lines"][0]["M_Product_ID"] == 128
     assert erp_env.erp_orders(b)[0]["lines"][0]["M_Product_ID"] == 130
+
+
+def test_erp_cancel_of_order_already_voided_in_erp(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    record = erp_env.delivery(ext).erp_record_id
+    erp_env.sandbox.db.doc_action("C_Order", record, "VO")  # someone voided it in iDempiere already
+    erp_env.cancel(ext)
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.sent == 1 and erp_env.sandbox.calls("compositeInterface") == 1
+    assert erp_env.delivery(ext).state == "sent"
