@@ -6,8 +6,10 @@ of D days costs ceil(D / 59) windows x (configured unsent queries) + 1 stop-list
 runs in a child process on 127.0.0.1, so tracemalloc's peak is the client's alone (decryption,
 JSON parsing and mapping included).
 
-Memory therefore scales with ``max_window_days``: ``--window-days 7`` trades more calls for a peak
-bounded by one week's rows (normal GetOrder runs cover minutes, so this matters for backfills only).
+Memory therefore scales with one window's rows and ``max_window_days`` bounds it: ``--window-days 7``
+trades more calls for a peak bounded by one week's rows. In production the unsent lists only hold
+orders not yet shipped (a confirmed order leaves them), so a window's rows are bounded by the vendor's
+shipping backlog, not by order volume; this benchmark's N unshipped orders is the worst case.
 
 Usage: python benchmarks/bench_momo_fetch.py [--window-days D] [N ...]   (default: 59; 1000 10000 50000)
 """

@@ -6,7 +6,9 @@ the third-party-only spec (§3) is silent:
 - ``queries`` (default all three: ``unsendCompanyQuery``, ``unsendStoresQuery``, ``unsendThirdQuery``):
   which unsent lists GetOrder reads.
 - ``max_window_days`` (59): momo refuses windows over 2 months ("最大區間2個月"); 59 days fits in
-  any two calendar months, so longer ranges are split.
+  any two calendar months, so longer ranges are split. With no paging, one window's answer is held
+  in memory while it is mapped; the unsent lists only hold orders not yet shipped, so that is the
+  vendor's backlog; lower this to bound memory on a huge backlog (see benchmarks/bench_momo_fetch.py).
 - ``to_minute_inclusive`` (True): the query takes minutes only. We take ``*_to_*`` as including its
   whole minute, so ``[since, until)`` is floored to minutes and sent as ``fr=floor(since)``,
   ``to=floor(until)-1min``: adjacent windows then partition time exactly (an order at 23:59:59 and
