@@ -10,7 +10,8 @@ OAuth (:func:`start_authorization` → merchant approves → :func:`complete_aut
   marketplace, so a replayed or concurrent callback with the same state is refused. Then it
   exchanges the code and stores the tokens encrypted (token version bumped, state ``active``).
   The callback must carry ``state`` back (the adapter puts it on the redirect URI when the platform
-  has no state parameter of its own).
+  has no state parameter of its own). The redirect URI used at the start is remembered with the
+  state, because OAuth 2 code exchanges (Cyberbiz V2, Shopline) must repeat it exactly.
 
 Credential platforms (Cyberbiz V1, momo): :func:`check_credentials` makes the adapter's one cheap
 authenticated call and says plainly whether the credentials work (channel becomes ``active`` or
@@ -70,10 +71,11 @@ def start_authorization(channel_value: str, redirect_uri: str | None = None, *, 
                     f"channel {label} does not use OAuth; its credentials are checked instead "
                     f"(`oms-bridge channel authorize {label}` does that)")
             adapter = adapter_for(channel, vault, clock=now_fn, session=session)
-            url = adapter.authorize_url(redirect_uri or default_redirect_uri(channel.platform.platform_type,
-                                                                             settings), state)
+            redirect_uri = redirect_uri or default_redirect_uri(channel.platform.platform_type, settings)
+            url = adapter.authorize_url(redirect_uri, state)
             channel.oauth_state_hash = _hash_state(state)
             channel.oauth_state_expires_at = now + STATE_TTL
+            channel.oauth_redirect_uri = redirect_uri
     except (BindingError, VaultError) as exc:
         raise AuthorizationError(str(exc)) from exc
     except PlatformError as exc:
@@ -105,9 +107,10 @@ def complete_authorization(platform_type: str, params: Mapping[str, str], *, set
                                      "start again with `oms-bridge channel authorize NAME`")
         channel = load_channel(session, channel_id)
         label, expires = channel_label(channel), channel.oauth_state_expires_at
+        redirect_uri = channel.oauth_redirect_uri or default_redirect_uri(channel.platform.platform_type, settings)
         actual_type = channel.platform.platform_type
         session.execute(update(Channel).where(Channel.id == channel_id, Channel.oauth_state_hash == digest)
-                        .values(oauth_state_hash=None, oauth_state_expires_at=None)
+                        .values(oauth_state_hash=None, oauth_state_expires_at=None, oauth_redirect_uri=None)
                         .execution_options(synchronize_session=False))
     if actual_type != platform_type:
         raise AuthorizationError(f"channel {label} is a {actual_type} channel, but the callback came for "
@@ -121,7 +124,7 @@ def complete_authorization(platform_type: str, params: Mapping[str, str], *, set
         with session_scope(settings) as session:
             channel = load_channel(session, channel_id)
             adapter = adapter_for(channel, vault, policy=policy, clock=now_fn, session=session)
-        tokens = adapter.exchange_code(params, default_redirect_uri(platform_type, settings))
+        tokens = adapter.exchange_code(params, redirect_uri)
     except (BindingError, VaultError) as exc:
         raise AuthorizationError(str(exc)) from exc
     except TransientError as exc:

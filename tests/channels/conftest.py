@@ -17,15 +17,17 @@ from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Platform
 from oms_bridge.vault import Vault
+from platforms.cyberbiz.sandbox import CyberbizSandbox
 from platforms.http import RetryPolicy
 from platforms.momo.sandbox import MomoSandbox
 from platforms.sandboxing import Sandbox, SandboxClock
 from platforms.shopee.sandbox import ShopeeSandbox
+from platforms.shopline.sandbox import ShoplineSandbox
 
 FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=2.0)
 
 #: The sandboxes the generic flow tests run against (plain list; add one when its platform lands).
-SANDBOXES: list[type[Sandbox]] = [ShopeeSandbox, MomoSandbox]
+SANDBOXES: list[type[Sandbox]] = [ShopeeSandbox, MomoSandbox, CyberbizSandbox, ShoplineSandbox]
 
 
 @dataclass

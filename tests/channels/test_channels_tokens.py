@@ -204,3 +204,22 @@ def test_refresh_run_records_warnings(shopee_bound: Bound):
         session.get(Channel, b.channel_id).auth_expires_at = b.clock() + timedelta(days=3)
     run = run_refreshtoken(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
     assert any("authorization of channel shop-a ends" in w for w in run.details["warnings"])
+
+
+def test_forced_refresh_on_every_sandbox_then_getorder_still_works(any_bound: Bound):
+    from conftest import NOW
+
+    from channels.getorder import run_getorder
+
+    b = any_bound
+    b.sandbox.generate_orders(b.shop_id, 4, start=NOW - timedelta(hours=3), end=NOW - timedelta(hours=1))
+    before, version = _stored_tokens(b.settings, b.channel_id)
+    run = run_refreshtoken(b.channel_id, settings=b.settings, clock=b.clock, force=True, policy=FAST)
+    if before is None:  # credential platform (momo, Shopline API token): nothing to refresh
+        assert run.outcome == "skipped", run.error_text
+    else:
+        assert run.outcome == "success", run.error_text
+        after, new_version = _stored_tokens(b.settings, b.channel_id)
+        assert new_version == version + 1 and after.access_token != before.access_token
+    got = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
+    assert (got.outcome, got.new) == ("success", 4), got.error_text

@@ -51,6 +51,8 @@ class Channel(ADColumns, Base):
     # Single-use OAuth state (hash) and its expiry.
     oauth_state_hash: Mapped[str | None] = mapped_column(String(128))
     oauth_state_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # The redirect URI the pending authorization was started with (OAuth 2 code exchanges must repeat it).
+    oauth_redirect_uri: Mapped[str | None] = mapped_column(String(500))
 
     # --- GetOrder -------------------------------------------------------------------------------
     # Upper bound of the last committed GetOrder window (the next run starts at this minus overlap).
