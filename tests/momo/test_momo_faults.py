@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from momo_kit import NOW, make_adapter
+from momo_kit import NOW, STALL, make_adapter, one_try
 
 from platforms.base import PermanentError, RateLimited, TransientError
-from platforms.http import RetryPolicy
 from platforms.momo.client import MomoClient
 from platforms.momo.sandbox import MomoSandbox
 from platforms.sandboxing import SandboxClock
 
-ONE_TRY = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.3)
+ONE_TRY = one_try()
 
 
 @pytest.mark.parametrize(("kind", "error"), [
@@ -22,8 +21,8 @@ ONE_TRY = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5,
     ("error_envelope", TransientError),
 ])
 def test_each_fault_is_typed(momo_sandbox, momo_shop, kind, error):
-    adapter = make_adapter(momo_sandbox, momo_shop, policy=ONE_TRY)
-    momo_sandbox.faults.inject(kind, delay=1.0)
+    adapter = make_adapter(momo_sandbox, momo_shop, policy=one_try(kind))
+    momo_sandbox.faults.inject(kind, delay=STALL)
     with pytest.raises(error) as info:
         adapter.check_credentials()
     assert info.type is error or kind != "429"

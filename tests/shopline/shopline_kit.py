@@ -10,7 +10,17 @@ from platforms.shopline.adapter import ShoplineAdapter
 from platforms.shopline.sandbox import ShoplineSandbox
 
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
-FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
+#: no sleeping between attempts; timeouts generous enough for a loaded CI machine
+FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=2.0, read_timeout=2.0)
+#: for tests that provoke a timeout: the sandbox stalls 1 s, the client gives up after 0.3 s
+SHORT = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=2.0, read_timeout=0.3)
+STALL = 1.0
+
+
+def one_try(kind: str = "") -> RetryPolicy:
+    """A single attempt; a short read timeout only when the test provokes a timeout."""
+    return RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=2.0,
+                       read_timeout=0.3 if kind == "timeout" else 2.0)
 
 
 def make_adapter(sandbox: ShoplineSandbox, shop: dict, tokens: TokenSet | None = None, *,

@@ -5,15 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from shopline_kit import NOW, make_adapter
+from shopline_kit import NOW, STALL, make_adapter, one_try
 
 from platforms.base import PermanentError, RateLimited, TransientError
-from platforms.http import RetryPolicy
 from platforms.sandboxing import SandboxClock
 from platforms.shopline.client import ShoplineClient
 from platforms.shopline.sandbox import ShoplineSandbox
 
-ONE_TRY = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.3)
+ONE_TRY = one_try()
 
 
 @pytest.mark.parametrize(("kind", "error"), [
@@ -23,8 +22,8 @@ ONE_TRY = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5,
 ])
 @pytest.mark.parametrize("call", ["check_credentials", "fetch_orders"])
 def test_each_fault_is_typed(shopline_sandbox, token_shop, kind, error, call):
-    adapter = make_adapter(shopline_sandbox, token_shop, policy=ONE_TRY)
-    shopline_sandbox.faults.inject(kind, delay=1.0)
+    adapter = make_adapter(shopline_sandbox, token_shop, policy=one_try(kind))
+    shopline_sandbox.faults.inject(kind, delay=STALL)
     with pytest.raises(error) as info:
         if call == "check_credentials":
             adapter.check_credentials()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from shopline_kit import NOW, authorize, make_adapter
+from shopline_kit import NOW, SHORT, STALL, authorize, make_adapter
 
 from platforms.base import (
     AuthExpired,
@@ -255,11 +255,12 @@ def test_sandboxes_are_deterministic():
         b.shops[shop_b["shop_id"]].orders[ids_b[0]]["delivery_address"]
 
 
-def test_ship_whose_answer_times_out_is_retried_without_doubling(token_adapter, shopline_sandbox, token_shop):
+def test_ship_whose_answer_times_out_is_retried_without_doubling(shopline_sandbox, token_shop):
     shop = token_shop["shop_id"]
     (oid,) = shopline_sandbox.generate_orders(shop, 1, status="ready_to_ship")
+    token_adapter = make_adapter(shopline_sandbox, token_shop, policy=SHORT)
     (order,) = _fetch(token_adapter, NOW - timedelta(days=1), NOW)
-    shopline_sandbox.faults.inject("timeout", path="/execute_shipment", delay=0.8)
+    shopline_sandbox.faults.inject("timeout", path="/execute_shipment", delay=STALL)
     assert token_adapter.ship(order, Shipment(tracking_number="TW-42")).tracking_number == "TW-42"
     assert shopline_sandbox.shipment_of(shop, oid)["tracking_number"] == "TW-42"
 
@@ -281,9 +282,10 @@ def test_endless_paging_is_cut_by_max_pages(shopline_sandbox, token_shop):
 
 
 def test_refresh_whose_answer_is_lost_can_be_retried(shopline_sandbox, oauth_shop):
-    adapter = authorize(shopline_sandbox, oauth_shop)
+    authorized = authorize(shopline_sandbox, oauth_shop)
+    adapter = make_adapter(shopline_sandbox, oauth_shop, authorized.tokens, policy=SHORT)
     old = adapter.tokens
-    shopline_sandbox.faults.inject("timeout", path="/oauth/token", delay=0.8)
+    shopline_sandbox.faults.inject("timeout", path="/oauth/token", delay=STALL)
     new = adapter.refresh(old)  # the first grant times out after Shopline issued it; the retry still works
     assert new.access_token != old.access_token
     assert shopline_sandbox.calls("/oauth/token") >= 3  # code grant, lost refresh, retried refresh
