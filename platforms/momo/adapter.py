@@ -42,6 +42,7 @@ from typing import Any, ClassVar
 from platforms.base import (
     CANONICAL_STATUSES,
     Adapter,
+    NotSupported,
     Order,
     PermanentError,
     Shipment,
@@ -64,6 +65,8 @@ CARRIER_ALIASES = {
     "tonlin": "東元物流", "post": "郵局", "postserv": "郵局", "chunghwa_post": "郵局", "other": "其他",
 }
 SHIPPED = "已配送"
+#: lists whose orders momo's logistics carries (no vendor confirm call exists for them)
+MOMO_LOGISTICS = ("unsendStoresQuery", "unsendThirdQuery")
 DEFAULTS: dict[str, Any] = {
     "queries": tuple(QUERIES), "max_window_days": 59, "to_minute_inclusive": True, "order_key_parts": 1,
     "unsent_status": "ready_to_ship", "default_carrier": "其他宅配", "already_shipped_markers": ("已出貨",),
@@ -232,7 +235,14 @@ class MomoAdapter(Adapter):
         raise PermanentError(f"carrier {carrier!r} is not a momo delyGbStr ({', '.join(CARRIERS)})", platform="momo")
 
     def ship(self, order: Order, shipment: Shipment) -> ShipResult:
-        """``unsendCompanyConfirm`` every line (or ``shipment.line_ids``) as 已配送 with the tracking number."""
+        """``unsendCompanyConfirm`` every line (or ``shipment.line_ids``) as 已配送 with the tracking number.
+
+        Only vendor-delivered (company) orders have a confirm call: store pickup and third-party
+        logistics orders travel with momo's own logistics, so shipping one is :class:`NotSupported`.
+        """
+        if order.platform_status in MOMO_LOGISTICS:
+            raise NotSupported(f"momo order {order.external_id} ({order.platform_status}) ships through momo's own "
+                               "logistics; momo has no tracking-number confirm for it", platform="momo")
         if not shipment.tracking_number:
             raise PermanentError("momo needs a tracking number (slipNo) to confirm a shipment", platform="momo")
         line_ids = list(shipment.line_ids) or [ln.external_line_id or "" for ln in order.lines]

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from momo_kit import NOW, SHORT, STALL, make_adapter
 
-from platforms.base import CredentialsInvalid, Order, PermanentError, Shipment, TokenSet
+from platforms.base import CredentialsInvalid, NotSupported, Order, PermanentError, Shipment, TokenSet
 from platforms.momo.adapter import MomoAdapter, query_bounds, split_windows
 from platforms.momo.client import MomoClient
 from platforms.registry import adapter_class
@@ -140,17 +140,20 @@ def test_ship_confirms_every_line_and_the_order_leaves_the_unsent_list(momo_adap
         "confirmFailCnt"] == len(order.lines)
 
 
-def test_ship_refusals_are_permanent_with_momos_message(momo_adapter, momo_sandbox, momo_shop):
+def test_ship_refusals_are_permanent_and_clear(momo_adapter, momo_sandbox, momo_shop):
     shop = momo_shop["shop_id"]
-    (store_id,) = momo_sandbox.generate_orders(shop, 1, start=NOW - timedelta(hours=1), end=NOW, kind="stores")
-    (order,) = _fetch(momo_adapter, NOW - timedelta(days=1), NOW)
-    with pytest.raises(PermanentError, match="查無此訂單"):
-        momo_adapter.ship(order, Shipment(tracking_number="T1"))
+    momo_sandbox.generate_orders(shop, 2, start=NOW - timedelta(hours=1), end=NOW, kinds=["stores", "company"])
+    orders = {o.platform_status: o for o in _fetch(momo_adapter, NOW - timedelta(days=1), NOW)}
+    with pytest.raises(NotSupported, match="momo's own logistics"):
+        momo_adapter.ship(orders["unsendStoresQuery"], Shipment(tracking_number="T1"))
+    company = orders["unsendCompanyQuery"]
     with pytest.raises(PermanentError, match="not a momo delyGbStr"):
-        momo_adapter.ship(order, Shipment(tracking_number="T1", carrier="UFO Express"))
+        momo_adapter.ship(company, Shipment(tracking_number="T1", carrier="UFO Express"))
     with pytest.raises(PermanentError, match="not rows of momo order"):
-        momo_adapter.ship(order, Shipment(tracking_number="T1", line_ids=("20990101000000-001-001-001",)))
-    assert momo_sandbox.calls("/OrderServlet.do") == 5  # the four queries and the first confirm only
+        momo_adapter.ship(company, Shipment(tracking_number="T1", line_ids=("20990101000000-001-001-001",)))
+    with pytest.raises(PermanentError, match="tracking number"):
+        momo_adapter.ship(company, Shipment(tracking_number=""))
+    assert momo_sandbox.calls("/OrderServlet.do") == 4  # the fetch only: every refusal is decided locally
 
 
 def test_cancelled_orders_move_to_the_stop_list_and_map_to_cancelled(momo_adapter, momo_sandbox, momo_shop):
@@ -214,11 +217,12 @@ def test_windows_partition_time_by_whole_minutes():
 
 
 def test_confirm_failure_lines_are_readable(momo_adapter, momo_sandbox, momo_shop):
-    (oid,) = momo_sandbox.generate_orders(momo_shop["shop_id"], 1, kind="third")
+    (oid,) = momo_sandbox.generate_orders(momo_shop["shop_id"], 1)
     (order,) = momo_adapter.get_orders([oid])
+    momo_sandbox.update_order(momo_shop["shop_id"], oid, status="cancelled")  # the buyer cancels meanwhile
     with pytest.raises(PermanentError) as info:
         momo_adapter.ship(order, Shipment(tracking_number="X1"))
-    assert f"{order.lines[0].external_line_id} " in str(info.value) and "查無此訂單" in str(info.value)
+    assert f"{order.lines[0].external_line_id} " in str(info.value) and "訂單已取消" in str(info.value)
     assert "\t" not in str(info.value)
 
 
