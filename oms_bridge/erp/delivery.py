@@ -17,8 +17,12 @@ connection:
    text (re-armed by ``erp connection update``); network/5xx/SOAP fault → every open row
    ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``).
 
-Claim, ERP calls and the recording happen in one store transaction per batch (SQLite: BEGIN
-IMMEDIATE; PostgreSQL: FOR UPDATE SKIP LOCKED), so two workers never send the same order.
+Per batch: a short store transaction claims the rows and **leases** them (state ``retry`` until
+the lease ends, so no other worker takes them; SQLite BEGIN IMMEDIATE, PostgreSQL FOR UPDATE SKIP
+LOCKED); the ERP calls run outside any store transaction (a slow ERP never blocks GetOrder); a
+second short transaction records each outcome, unless GetOrder re-armed the row meanwhile (then the
+next run handles the new version, and the pre-check finds what this one sent). A worker that dies
+mid-batch leaves leased rows that fall due when the lease ends.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -102,7 +106,12 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
                     break
                 seen.update(r.id for r in rows)
                 stats.fetched += len(rows)
-                _deliver_rows(session, rows, settings, stats, clients, now=now)
+                batches = _prepare(session, rows, stats, now=now)
+            # The ERP calls happen outside any store transaction: a slow ERP never blocks other writers.
+            for batch in batches:
+                _deliver_batch(batch, settings, stats, clients, now=now)
+            with session_scope(settings, immediate=True) as session:
+                _record(session, [w for batch in batches for w in batch.work], stats)
         if stats.failed and not stats.sent:
             stats.outcome = "failed" if not stats.held else "partial"
         elif stats.failed or stats.held:
@@ -130,23 +139,51 @@ def rearm_fixed(session: Session) -> int:
 
 @dataclass
 class _Work:
-    """One row on its way through a batch."""
+    """One row on its way through a batch (``row`` is detached: the outcome is copied back by :func:`_record`)."""
 
     row: Delivery
     order: Order
     channel: Channel
+    version: int = 0
+    attempts: int = 0
+    lease_until: datetime | None = None
     done: bool = False
     group: list[Operation] = field(default_factory=list)
 
 
-def _deliver_rows(session: Session, rows: list[Delivery], settings: Settings, stats: RunStats,
-                  clients: dict[int, ErpClient], *, now: datetime | None) -> None:
+@dataclass
+class _Batch:
+    """The leased rows of one ERP connection, with what the I/O phase needs from the store."""
+
+    conn: ErpConnection
+    work: list[_Work]
+    maps: list[SkuMap]
+
+
+_OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "sent_at", "delivered_version",
+            "erp_record_id", "erp_document_no", "external_ref")
+
+
+def _lease_seconds(conn: ErpConnection) -> float:
+    """How long a claimed row stays invisible to other workers: the calls of one batch, generously."""
+    try:
+        timeout = ErpOptions.from_json(conn.settings_json).timeout_seconds
+    except (ErpConfigError, ValueError):
+        timeout = 30.0
+    return timeout * 6 + 60
+
+
+def _prepare(session: Session, rows: list[Delivery], stats: RunStats, *, now: datetime | None) -> list[_Batch]:
+    """Load what the batch needs and lease its rows (state ``retry`` until the lease ends).
+
+    A worker that dies during the ERP calls leaves leased rows; they fall due again when the lease
+    ends and the POReference pre-check finds whatever the ERP already committed.
+    """
     orders = {o.id: o for o in session.scalars(
         select(Order).where(Order.id.in_([r.oms_order_id for r in rows])).options(selectinload(Order.lines)))}
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders.values()})))}
-    by_connection: dict[int, list[_Work]] = defaultdict(list)
-    connections: dict[int, ErpConnection] = {}
+    batches: dict[int, _Batch] = {}
     for row in rows:
         order = orders[row.oms_order_id]
         channel = channels[order.oms_channel_id]
@@ -156,14 +193,40 @@ def _deliver_rows(session: Session, rows: list[Delivery], settings: Settings, st
                   f"{channel.value} (add one: oms-bridge erp connection add, or link the channel to one)",
                   "no_erp_connection")
             continue
-        connections[conn.id] = conn
-        by_connection[conn.id].append(_Work(row, order, channel))
-    for conn_id, work in by_connection.items():
-        _deliver_batch(session, connections[conn_id], work, settings, stats, clients, now=now)
+        batch = batches.setdefault(conn.id, _Batch(conn, [], []))
+        lease_until = (now or utcnow()) + timedelta(seconds=_lease_seconds(conn))
+        batch.work.append(_Work(row, order, channel, version=row.order_version, attempts=row.attempts,
+                                lease_until=lease_until))
+        row.state, row.next_attempt_at = "retry", lease_until
+    skus = {line.sku for o in orders.values() for line in o.lines if line.sku}
+    maps = list(session.scalars(select(SkuMap).where(SkuMap.sku.in_(skus), SkuMap.isactive.in_([True])))) \
+        if skus else []
+    for batch in batches.values():
+        batch.maps = maps
+    session.flush()
+    return list(batches.values())
 
 
-def _deliver_batch(session: Session, conn: ErpConnection, work: list[_Work], settings: Settings, stats: RunStats,
-                   clients: dict[int, ErpClient], *, now: datetime | None) -> None:
+def _record(session: Session, work: list[_Work], stats: RunStats) -> None:
+    """Copy each outcome onto the stored row, unless the row changed meanwhile (re-armed for a new version)."""
+    lock = session.get_bind().dialect.name == "postgresql"
+    superseded = 0
+    for w in work:
+        fresh = session.get(Delivery, w.row.id, with_for_update=lock)
+        if (fresh is None or fresh.state != "retry" or fresh.order_version != w.version
+                or fresh.attempts != w.attempts or fresh.next_attempt_at is None or w.lease_until is None
+                or abs((fresh.next_attempt_at - w.lease_until).total_seconds()) > 1):
+            superseded += 1  # the next run handles the new version; the pre-check finds what was sent
+            continue
+        for name in _OUTCOME:
+            setattr(fresh, name, getattr(w.row, name))
+    if superseded:
+        stats.details["superseded"] = stats.details.get("superseded", 0) + superseded
+
+
+def _deliver_batch(batch: _Batch, settings: Settings, stats: RunStats, clients: dict[int, ErpClient], *,
+                   now: datetime | None) -> None:
+    conn, work = batch.conn, batch.work
     try:
         options = ErpOptions.from_json(conn.settings_json)
         client = clients.get(conn.id) or client_for(conn, settings, options)
@@ -174,7 +237,7 @@ def _deliver_batch(session: Session, conn: ErpConnection, work: list[_Work], set
         return
     calls_before = client.calls
     try:
-        _send(session, client, conn, options, work, settings, stats, now=now)
+        _send(client, conn, options, work, batch.maps, stats, now=now)
     except ErpLoginError as exc:
         for w in _open(work):
             _held(stats, w.row, f"ERP login failed for connection {conn.value}: {exc} (fix it: oms-bridge erp "
@@ -213,8 +276,8 @@ def _sent(stats: RunStats, w: _Work, *, record_id: int | None, document_no: str 
     w.done = True
 
 
-def _send(session: Session, client: ErpClient, conn: ErpConnection, options: ErpOptions, work: list[_Work],
-          settings: Settings, stats: RunStats, *, now: datetime | None) -> None:
+def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: list[_Work], maps: list[SkuMap],
+          stats: RunStats, *, now: datetime | None) -> None:
     for w in work:
         _gate(w, options, stats)
     work = _open(work)
@@ -236,7 +299,7 @@ def _send(session: Session, client: ErpClient, conn: ErpConnection, options: Erp
                   note="already in the ERP (found by POReference)")
         else:
             creates.append(w)
-    products, value_maps = _products(session, client, options, creates)
+    products, value_maps = _products(maps, client, options, creates)
     for w in creates:
         try:
             w.group = order_group(w.order, ChannelMapping.of(w.channel), options, products.get(w.channel.id, {}),
@@ -308,7 +371,7 @@ def _match(existing: dict[str, list[dict[str, str]]], w: _Work) -> dict[str, str
     return None
 
 
-def _products(session: Session, client: ErpClient, options: ErpOptions,
+def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions,
               creates: list[_Work]) -> tuple[dict[int, dict[str, int]], dict[tuple[str, int], str]]:
     """Per channel: SKU → M_Product_ID for the lines of these orders; and (sku, channel) → mapped search key.
 
@@ -321,7 +384,7 @@ def _products(session: Session, client: ErpClient, options: ErpOptions,
     all_skus = set().union(*skus_of.values()) if skus_of else set()
     if not all_skus:
         return {}, {}
-    maps = session.scalars(select(SkuMap).where(SkuMap.sku.in_(all_skus), SkuMap.isactive.in_([True]))).all()
+    maps = [m for m in maps if m.sku in all_skus]
     chosen_of: dict[int, dict[str, SkuMap]] = {}
     for channel_id in skus_of:
         chosen: dict[str, SkuMap] = {}

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -74,6 +75,8 @@ class ErpSandbox:
         self.registered_services = {"ModelADService", "CompositeInterface"}
         self.registered_methods = set(MODEL_AD_METHODS)
         self.wsdl_fetches = 0
+        # Test hook: called with the service name when a SOAP request arrives, before it is processed.
+        self.on_request: Callable[[str], None] | None = None
         self.faults = FaultPlan()
         self.bodies: list[bytes] = []
         self.request_log: list[tuple[str, str]] = []
@@ -168,6 +171,8 @@ class ErpSandbox:
         with self._lock:
             self.request_log.append((request.method, path))
             self.bodies.append(body)
+        if self.on_request is not None:
+            self.on_request(service)
         fault = self.faults.take(path)
         if fault is not None:
             answer = self._fault_response(fault)

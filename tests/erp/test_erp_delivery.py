@@ -104,3 +104,24 @@ def test_erp_save_connection_helper_wires_a_sandbox(sqlite_settings, erp_sandbox
                                settings={"cancel_doc_action": "CL"})
         assert conn.password_enc and "WebService" not in conn.password_enc
         assert '"cancel_doc_action": "CL"' in conn.settings_json
+
+
+def test_erp_store_is_free_during_erp_calls_and_a_rearm_meanwhile_wins(erp_env: ErpEnv) -> None:
+    """GetOrder writes the same order while the composite is in flight: no lock wait, and the newer
+    version is not overwritten by the older outcome; the next run records the ERP order (pre-check)."""
+    ext = erp_env.add_order()
+
+    def marketplace_changes_order(service: str) -> None:
+        if service == "compositeInterface":
+            erp_env.change_status(ext, "shipped")  # a store write while the delivery run waits for the ERP
+
+    erp_env.sandbox.on_request = marketplace_changes_order
+    first = run_erp_delivery(settings=erp_env.settings)
+    erp_env.sandbox.on_request = None
+    assert first.details["superseded"] == 1
+    row = erp_env.delivery(ext)
+    assert row.state == "pending" and row.order_version == 2
+    second = run_erp_delivery(settings=erp_env.settings)
+    assert second.sent == 1 and erp_env.sandbox.calls("compositeInterface") == 1
+    [erp] = erp_env.erp_orders(ext)
+    assert erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
