@@ -62,6 +62,8 @@ from oms_bridge.store.models.oms import (
 
 __all__ = ["router"]
 
+
+
 router = APIRouter(prefix=API_PREFIX, tags=["oms"])
 router.include_router(webhooks_router)
 
@@ -222,6 +224,8 @@ def _parse_updates(body: Any) -> list[ItemUpdate]:
                 continue
             if isinstance(value, bool) or not isinstance(value, (str, int)) or str(value) == "":
                 raise FilterError(f"{where}.{name}", "expected a non-empty string")
+            if "\x00" in str(value):
+                raise FilterError(f"{where}.{name}", "contains a NUL character")
             if len(str(value)) > (10 if name == "status" else 120):
                 raise FilterError(f"{where}.{name}", "too long")
             values[name] = str(value)

@@ -112,6 +112,8 @@ def _text(value: Any, where: str, *, required: bool = False, max_len: int = 120)
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise WebhookError(where, "must be a string or an integer")
     text = str(value).strip()
+    if "\x00" in text:
+        raise WebhookError(where, "contains a NUL character")
     if required and not text:
         raise WebhookError(where, "required")
     if len(text) > max_len:

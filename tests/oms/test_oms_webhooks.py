@@ -240,3 +240,17 @@ def test_oms_concurrent_duplicate_webhooks_apply_once(env):
     with session_scope(settings) as s:
         assert s.scalar(select(func.count()).select_from(OmsWebhookEvent)) == 1
         assert s.scalar(select(func.count()).select_from(OmsPackageState)) == 1
+
+
+def test_oms_nul_characters_are_400_not_database_errors(env):
+    """PostgreSQL cannot store NUL in text: every entry point refuses it before the database does."""
+    settings, oms, order = env
+    bad = package_payload(61, "260301A", "100", "Waiting")
+    bad["order_number"] = "26\x0001A"
+    resp = oms.send("package.created", bad)
+    assert resp.status_code == 400 and resp.json()["field"] == "payload.order_number"
+    assert oms.send("package.created", package_payload(62, "x", "100", "W"), event_uuid="u\x00u").status_code == 400
+    assert oms.get("orders", number="A\x00").status_code == 400
+    item = order["orderitem_set"][0]["id"]
+    resp = oms.post("order_item_bulk_update", [{"id": item, "tracking_number": "T\x00"}])
+    assert resp.status_code == 400 and "items[0].tracking_number" in resp.text
