@@ -22,6 +22,8 @@ each a choice where spec §4 says unknown:
   (third-party MCP servers). Sources disagree; both are implemented.
 - ``user_agent`` (``"oms-bridge"``; the OMS plugin sends ``OneEC``; whether it is required is unknown).
 - ``decimals``: currency minor-unit overrides for money (see :mod:`platforms.shopline.mapping`).
+- ``reread_by_list`` (True): ``get_orders`` asks ``GET /v1/orders?order_ids[]=…`` for ``per_page``
+  orders per call (falls back to one ``GET /v1/orders/{id}`` each if Shopline ignores the filter).
 
 Windows: the filters are inclusive and second-granular, so ``[since, until)`` is sent as
 ``updated_after=floor(since)``, ``updated_before=ceil(until)`` and the mapped orders are kept only when
@@ -62,7 +64,7 @@ log = logging.getLogger("oms_bridge.platforms.shopline")
 DEFAULTS: dict[str, Any] = {
     "auth_model": "token", "oauth_host": None, "authorize_path": "/oauth/authorize", "token_path": "/oauth/token",
     "oauth_scope": "orders", "access_token_ttl": 86400, "refresh_grace": 86400, "per_page": 50, "max_pages": 10000,
-    "shipment_call": "execute_shipment", "user_agent": "oms-bridge", "decimals": None,
+    "shipment_call": "execute_shipment", "user_agent": "oms-bridge", "decimals": None, "reread_by_list": True,
 }
 SHIPMENT_CALLS = ("execute_shipment", "order_delivery")
 
@@ -247,11 +249,46 @@ class ShoplineAdapter(Adapter):
         raise PermanentError(f"Shopline paging did not end after {max_pages} pages (max_pages)", platform=PLATFORM)
 
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
-        """``GET /v1/orders/{id}`` each; a missing (404) or archived (410) order is left out and logged.
+        """Re-read orders, ``per_page`` at a time through ``GET /v1/orders?order_ids[]=…`` (minimal calls).
 
-        Left out rather than returned as unmappable: the stored copy of an archived order is still
-        right and must not be replaced by a held placeholder.
+        A missing or archived order is left out and logged, rather than returned as unmappable: the
+        stored copy of an archived order is still right and must not be replaced by a held
+        placeholder. Should Shopline ignore ``order_ids[]`` (it answers other orders), that batch is
+        read with ``GET /v1/orders/{id}`` instead (``reread_by_list`` False: always that way).
         """
+        ids = [str(i) for i in external_ids]
+        if not self.setting("reread_by_list"):
+            return self._get_each(ids)
+        per_page = int(self.setting("per_page"))
+        found: dict[str, Order | UnmappableOrder] = {}
+        for start in range(0, len(ids), per_page):
+            batch = ids[start:start + per_page]
+            items = self._listed(batch, per_page)
+            if items is None:
+                log.warning("Shopline ignored order_ids[]; re-reading %d orders one by one", len(batch))
+                found.update((o.external_id, o) for o in self._get_each(batch))
+                continue
+            for raw in items:
+                found[str(raw.get("id"))] = self._map(raw)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            log.warning("Shopline orders %s not re-read: not found or archived", ", ".join(missing))
+        return [found[i] for i in ids if i in found]
+
+    def _listed(self, batch: list[str], per_page: int) -> list[dict[str, Any]] | None:
+        """The listed orders of one batch, or None when the answer holds orders we did not ask for."""
+        wanted, items, page = set(batch), [], 1
+        while True:
+            body = self._call(self.client.list_orders, order_ids=batch, page=page, per_page=per_page)
+            if any(str(raw.get("id")) not in wanted for raw in body["items"] if isinstance(raw, Mapping)):
+                return None
+            items.extend(raw for raw in body["items"] if isinstance(raw, Mapping))
+            if not body["items"] or page >= int((body.get("pagination") or {}).get("total_pages") or 0):
+                return items
+            page += 1
+
+    def _get_each(self, external_ids: list[str]) -> list[Order | UnmappableOrder]:
+        """``GET /v1/orders/{id}`` per order; 404/410 left out and logged."""
         found: list[Order | UnmappableOrder] = []
         for external_id in external_ids:
             try:

@@ -21,7 +21,7 @@ refresh token is dead: :class:`~platforms.base.ReauthRequired`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -145,11 +145,16 @@ class ShoplineClient:
         """ref: docs "Get Token Info" ``GET /v1/token/info`` -> ``{staff, merchant{_id, handle, name}, user}``."""
         return _expect_object(self._request("GET", "/v1/token/info"), "token info")
 
-    def list_orders(self, *, updated_after: datetime, updated_before: datetime, page: int,
-                    per_page: int) -> dict[str, Any]:
-        """ref: docs "Get Orders": one page of ``{items, pagination}`` (UTC filters, inclusive)."""
-        params = {"updated_after": format_time(updated_after), "updated_before": format_time(updated_before),
-                  "page": page, "per_page": per_page}
+    def list_orders(self, *, page: int, per_page: int, updated_after: datetime | None = None,
+                    updated_before: datetime | None = None, order_ids: Sequence[str] = ()) -> dict[str, Any]:
+        """ref: docs "Get Orders": one page of ``{items, pagination}`` (UTC filters, inclusive; ``order_ids[]``)."""
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if updated_after is not None:
+            params["updated_after"] = format_time(updated_after)
+        if updated_before is not None:
+            params["updated_before"] = format_time(updated_before)
+        if order_ids:
+            params["order_ids[]"] = list(order_ids)
         body = _expect_object(self._request("GET", "/v1/orders", params=params), "orders")
         if not isinstance(body.get("items"), list):
             detail = body.get("message") or body.get("error") or "no items list"

@@ -11,7 +11,7 @@ Behaviour (spec §4; where it says unknown the sandbox follows Doorkeeper, the R
   refresh token dies when the *new* access token is first used (so a retry after a lost answer still
   works); the old access token lives until its own expiry; a refresh token is valid until
   ``refresh_grace`` (1 day) after the access token it came with expires;
-- ``GET /v1/orders``: ``updated_after/before`` and ``created_after/before`` in UTC
+- ``GET /v1/orders``: ``order_ids[]``, ``updated_after/before`` and ``created_after/before`` in UTC
   ``YYYY-MM-DD HH:MM:SS``, inclusive (a malformed one answers 422); ``page`` from 1, ``per_page``
   clamped to ``max_per_page``; newest first; archived orders are left out and ``GET /v1/orders/{id}``
   answers 410 for them;
@@ -102,8 +102,10 @@ class ShoplineSandbox(Sandbox):
     platform_type = "shopline"
 
     def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 20,
-                 max_per_page: int = 200, access_ttl: int = 86400, refresh_grace: int = 86400):
+                 max_per_page: int = 200, access_ttl: int = 86400, refresh_grace: int = 86400,
+                 honor_order_ids: bool = True):
         super().__init__(clock=clock, seed=seed)
+        self.honor_order_ids = honor_order_ids  # False: behave like an API that ignores order_ids[]
         self.limiter = RateLimiter(rate_limit, self.clock)
         self.max_per_page = max_per_page
         self.access_ttl = access_ttl
@@ -287,14 +289,17 @@ class ShoplineSandbox(Sandbox):
             raise _Reply(json_response({"code": "UNPROCESSABLE_ENTITY", "message": "page and per_page must be "
                                         "positive"}, 422))
 
+        wanted = set(request.args.getlist("order_ids[]")) if self.honor_order_ids else set()
+
         def keep(order: dict[str, Any]) -> bool:
             updated, created = order["_updated"], order["_created"]
-            return ((bounds["updated_after"] is None or updated >= bounds["updated_after"])
+            return ((not wanted or order["id"] in wanted)
+                    and (bounds["updated_after"] is None or updated >= bounds["updated_after"])
                     and (bounds["updated_before"] is None or updated <= bounds["updated_before"])
                     and (bounds["created_after"] is None or created >= bounds["created_after"])
                     and (bounds["created_before"] is None or created <= bounds["created_before"]))
 
-        key = (shop.merchant_id, self._changes, tuple(bounds.values()))
+        key = (shop.merchant_id, self._changes, tuple(bounds.values()), tuple(sorted(wanted)))
         if self._list_cache[0] != key:  # paging through one listing sorts once, not once per page
             self._list_cache = (key, sorted((o for i, o in shop.orders.items() if i not in shop.archived and keep(o)),
                                             key=lambda o: (o["_created"], o["id"]), reverse=True))

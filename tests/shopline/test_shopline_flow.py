@@ -119,8 +119,29 @@ def test_get_orders_rereads_and_leaves_out_archived_and_missing(token_adapter, s
     shopline_sandbox.update_order(shop, b, archived=True)
     got = token_adapter.get_orders([a, b, "0" * 24])
     assert [o.external_id for o in got] == [a] and got[0].status == "paid"
-    assert "archived (HTTP 410" in caplog.text and "Order not found" in caplog.text
+    assert f"{b}, {'0' * 24} not re-read" in caplog.text
+    assert shopline_sandbox.calls("/v1/orders") == 1  # one listing call for the whole batch
     assert [o.external_id for o in _fetch(token_adapter, NOW - timedelta(days=1), NOW)] == [a]
+    one_by_one = make_adapter(shopline_sandbox, token_shop, reread_by_list=False)
+    caplog.clear()
+    assert [o.external_id for o in one_by_one.get_orders([b, a, "0" * 24])] == [a]
+    assert "archived (HTTP 410" in caplog.text and "Order not found" in caplog.text
+
+
+def test_get_orders_batches_and_falls_back_when_order_ids_are_ignored(caplog):
+    with ShoplineSandbox(clock=SandboxClock(NOW, frozen=True), honor_order_ids=False) as sandbox:
+        shop = sandbox.add_shop()
+        ids = sandbox.generate_orders(shop["shop_id"], 5, start=NOW - timedelta(hours=1), end=NOW)
+        adapter = make_adapter(sandbox, shop, per_page=2)
+        got = adapter.get_orders(ids[:3])
+        assert [o.external_id for o in got] == ids[:3]
+        assert "ignored order_ids[]" in caplog.text
+        assert sandbox.calls("/v1/orders") == 2 + 3  # two listings that ignored the filter, then 3 GETs
+    with ShoplineSandbox(clock=SandboxClock(NOW, frozen=True)) as sandbox:
+        shop = sandbox.add_shop()
+        ids = sandbox.generate_orders(shop["shop_id"], 5, start=NOW - timedelta(hours=1), end=NOW)
+        got = make_adapter(sandbox, shop, per_page=2).get_orders(list(reversed(ids)))
+        assert [o.external_id for o in got] == list(reversed(ids)) and sandbox.calls("/v1/orders") == 3
 
 
 @pytest.mark.parametrize("call", ["execute_shipment", "order_delivery"])
