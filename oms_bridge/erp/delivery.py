@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from oms_bridge.erp.client import (
@@ -63,7 +63,7 @@ from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, Sku
 from oms_bridge.store.runs import RunStats, record_run
 from oms_bridge.vault import Vault, VaultError
 
-__all__ = ["run_erp_delivery", "client_for", "resolve_connection", "rearm_fixed", "PROCESS"]
+__all__ = ["run_erp_delivery", "client_for", "resolve_connection", "rearm_fixed", "recheck_held", "PROCESS"]
 
 log = logging.getLogger("oms_bridge.erp.delivery")
 PROCESS = "erp_delivery"
@@ -98,6 +98,7 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
         clients: dict[int, ErpClient] = {}  # one zeep client (parsed WSDL) per connection for the whole run
         with session_scope(settings, immediate=True) as session:
             stats.details["rearmed"] = rearm_fixed(session)
+            stats.details["rechecked"] = recheck_held(session, settings, now=now)
         for _ in range(MAX_BATCHES_PER_RUN):
             with session_scope(settings, immediate=True) as session:
                 size = batch_size or settings.erp_batch_size
@@ -134,6 +135,26 @@ def rearm_fixed(session: Session) -> int:
     changed = {f"config:{c.value}": c.updated for c in session.scalars(select(Channel))}
     changed.update({f"erp_login:{c.value}": c.updated for c in session.scalars(select(ErpConnection))})
     order_ids = [oid for oid, code, updated in held if code in changed and updated and changed[code] > updated]
+    return outbox.rearm(session, DESTINATION, order_ids=order_ids, states=("held",)) if order_ids else 0
+
+
+#: Holds whose cure happens inside iDempiere, where the bridge cannot see it (a product created with
+#: Value = SKU, a price added to the list, a WS setting fixed). Login holds are not in the list:
+#: re-trying a wrong password every hour could lock the ERP user.
+RECHECK_PREFIXES = ("missing_sku:", "price_list:", "erp_config:", "erp_rejected")
+
+
+def recheck_held(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
+    """Re-arm rows held for an ERP-side cause longer than ``erp_recheck_held_minutes`` (config file, default 60;
+    0 = never), so a fix made in iDempiere is picked up without an admin running ``erp retry``."""
+    minutes = int(settings.extra.get("erp_recheck_held_minutes", 60))
+    if minutes <= 0:
+        return 0
+    cutoff = (now or utcnow()) - timedelta(minutes=minutes)
+    prefixes = [Delivery.hold_code.startswith(p) for p in RECHECK_PREFIXES]
+    order_ids = list(session.scalars(select(Delivery.oms_order_id).where(
+        Delivery.destination == DESTINATION, Delivery.state == "held", Delivery.updated < cutoff,
+        or_(*prefixes))))
     return outbox.rearm(session, DESTINATION, order_ids=order_ids, states=("held",)) if order_ids else 0
 
 

@@ -267,3 +267,15 @@ def test_erp_cancel_of_order_already_voided_in_erp(erp_env: ErpEnv) -> None:
     stats = run_erp_delivery(settings=erp_env.settings)
     assert stats.sent == 1 and erp_env.sandbox.calls("compositeInterface") == 1
     assert erp_env.delivery(ext).state == "sent"
+
+
+def test_erp_fix_made_inside_idempiere_is_picked_up_by_the_hourly_recheck(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order(lines=[("NEW-IN-ERP", 1, "100")])
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.delivery(ext).hold_code == "missing_sku:NEW-IN-ERP"
+    # within the hour nothing is retried
+    assert run_erp_delivery(settings=erp_env.settings).details["rechecked"] == 0
+    erp_env.sandbox.db.add_product("NEW-IN-ERP", "created in iDempiere", "100")  # the ERP admin adds the product
+    stats = run_erp_delivery(settings=erp_env.settings, now=later(1.5))
+    assert stats.details["rechecked"] == 1 and stats.sent == 1
+    assert erp_env.erp_orders(ext)[0]["DocStatus"] == "CO"
