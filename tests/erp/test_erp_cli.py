@@ -140,3 +140,29 @@ def test_erp_check_setup_guide_uses_connection_names(erp_env: ErpEnv) -> None:
     assert "Web Service Type Access: role 50004, Read Write." in result.output
     assert "Input columns (WS_WebServiceFieldInput): Value (Is Identifier = Y), Name, IsCustomer." in result.output
     assert erp_env.sandbox.calls() == 0  # the guide never contacts the server
+
+
+def test_erp_connection_password_from_env_and_prompt(sqlite_settings: Settings, erp_sandbox: ErpSandbox,
+                                                     monkeypatch) -> None:
+    f = erp_sandbox.connection_fields()
+    base = ["--url", f["url"], "--user", "WebService", "--client-id", "11", "--role-id", "50004", "--org-id", "11",
+            "--warehouse-id", "103", "--stage", "0"]
+    runner = CliRunner()
+    monkeypatch.setenv("OMS_BRIDGE_ERP_PASSWORD", "WebService")
+    assert runner.invoke(cli, ["erp", "connection", "add", "env", *base]).exit_code == 0
+    monkeypatch.delenv("OMS_BRIDGE_ERP_PASSWORD")
+    prompted = runner.invoke(cli, ["erp", "connection", "add", "prompt", *base], input="WebService\n")
+    assert prompted.exit_code == 0 and "WebService\n" not in prompted.output.split("password", 1)[-1]
+    for name in ("env", "prompt"):
+        result = runner.invoke(cli, ["erp", "check", "--connection", name])
+        assert result.exit_code == 0, result.output
+    missing = runner.invoke(cli, ["erp", "connection", "add", "x", "--url", f["url"]])
+    assert missing.exit_code == 1 and "missing --user, --client-id" in missing.output
+
+
+def test_erp_check_unreachable_server(erp_env: ErpEnv) -> None:
+    erp_env.update_connection(url="http://127.0.0.1:9/ADInterface/services", settings_json='{"timeout_seconds": 1}')
+    result = CliRunner().invoke(cli, ["erp", "check"])
+    assert result.exit_code == 1
+    assert "[MISSING] reach http://127.0.0.1:9/ADInterface/services" in result.output
+    assert "cannot load WSDL" in result.output and "Check the URL and the server." in result.output
