@@ -35,6 +35,7 @@ the unsent lists (over the window the number's timestamp opens) and in the stop 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
@@ -55,6 +56,8 @@ from platforms.momo.client import QUERIES, STOP_QUERY, MomoClient
 from platforms.momo.mapping import iter_orders, order_number, order_time
 
 __all__ = ["MomoAdapter", "CARRIERS", "CARRIER_ALIASES", "split_windows", "query_bounds"]
+
+log = logging.getLogger("oms_bridge.platforms.momo")
 
 #: The ``delyGbStr`` values momo accepts (spec §3).
 CARRIERS = ("宅配通", "新竹貨運", "統一速達", "大榮貨運", "東元物流", "其他宅配", "郵局", "便利袋", "其他")
@@ -88,6 +91,17 @@ def split_windows(since: datetime, until: datetime, max_days: int) -> list[tuple
         windows.append((start, stop))
         start = stop
     return windows
+
+
+def _id_windows(timed: list[tuple[datetime, str]], days: int) -> list[tuple[datetime, list[str]]]:
+    """Sorted (time, number) pairs grouped greedily into windows of at most ``days`` days."""
+    groups: list[tuple[datetime, list[str]]] = []
+    for when, number in timed:
+        if groups and when - groups[-1][0] < timedelta(days=days):
+            groups[-1][1].append(number)
+        else:
+            groups.append((when, [number]))
+    return groups
 
 
 def query_bounds(start: datetime, stop: datetime, *, to_inclusive: bool) -> tuple[datetime, datetime]:
@@ -197,30 +211,38 @@ class MomoAdapter(Adapter):
             yield from self._map(self.client.query_stop_sending(), STOP_QUERY)
 
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
-        """Re-read by order number (the ``*_orderNo`` filter) over the window its timestamp opens.
-
-        Orders already confirmed are no longer in the unsent lists and are left out.
+        """Re-read orders by number: the numbers' timestamps are grouped into windows of at most
+        ``max_window_days``; each window costs one call per unsent list (a lone number uses the
+        ``*_orderNo`` filter), then one stop-list call for those not found. Orders already confirmed
+        are in neither list; they are left out and logged.
         """
-        found: list[Order | UnmappableOrder] = []
-        days = int(self.setting("max_window_days"))
-        for external_id in external_ids:
+        ids = list(dict.fromkeys(str(i) for i in external_ids))
+        timed: list[tuple[datetime, str]] = []
+        for external_id in ids:
             try:
-                start = _floor_minute(order_time(external_id))
+                timed.append((_floor_minute(order_time(external_id)), external_id))
             except ValueError:
-                found.append(UnmappableOrder(external_id, {}, f"momo order number {external_id!r} has no timestamp"))
-                continue
-            stop = min(start + timedelta(days=days), _floor_minute(self.clock()) + timedelta(minutes=1))
-            matches: list[Order | UnmappableOrder] = []
+                log.warning("momo order number %r has no timestamp; not re-read", external_id)
+        found: dict[str, Order | UnmappableOrder] = {}
+        days = int(self.setting("max_window_days"))
+        edge = _floor_minute(self.clock()) + timedelta(minutes=1)
+        for start, group in _id_windows(sorted(timed), days):
+            stop = max(min(start + timedelta(days=days), edge), start + timedelta(minutes=1))
             for query in self._queries():
                 prefix = QUERIES[query][0]
                 for filters in self._variants(query):
-                    rows = self.client.query_unsent(query, start, stop, {**filters, f"{prefix}_orderNo": external_id})
-                    matches.extend(o for o in self._map(rows, query) if o.external_id == external_id)
-            if not matches and self.setting("stop_query"):
-                rows = self.client.query_stop_sending(external_id)
-                matches.extend(o for o in self._map(rows, STOP_QUERY) if o.external_id == external_id)
-            found.extend(matches)
-        return found
+                    extra = {**filters, f"{prefix}_orderNo": group[0]} if len(group) == 1 else filters
+                    rows = self.client.query_unsent(query, start, stop, extra)
+                    found.update((o.external_id, o) for o in self._map(rows, query) if o.external_id in group)
+        missing = [i for _t, i in timed if i not in found]
+        if missing and self.setting("stop_query"):
+            rows = self.client.query_stop_sending(missing[0] if len(missing) == 1 else "")
+            found.update((o.external_id, o) for o in self._map(rows, STOP_QUERY) if o.external_id in missing)
+        left = [i for _t, i in timed if i not in found]
+        if left:
+            log.warning("momo orders %s not re-read: in no unsent list nor the stop list (already confirmed?)",
+                        ", ".join(left))
+        return [found[i] for i in ids if i in found]
 
     # -- logistics ----------------------------------------------------------------------------------
     def carrier_name(self, carrier: str | None) -> str:

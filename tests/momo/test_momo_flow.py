@@ -254,3 +254,16 @@ def test_query_filters_send_one_call_per_variant(momo_sandbox, momo_shop):
     bad = make_adapter(momo_sandbox, momo_shop, query_filters={"unsendThirdQuery": [{"warehouse": "A"}]})
     with pytest.raises(PermanentError, match="unknown fields \\['warehouse'\\]"):
         list(bad.fetch_orders(NOW - timedelta(days=1), NOW))
+
+
+def test_get_orders_batches_numbers_into_windows(momo_adapter, momo_sandbox, momo_shop, caplog):
+    shop = momo_shop["shop_id"]
+    recent = momo_sandbox.generate_orders(shop, 4, start=NOW - timedelta(days=10), end=NOW, kinds=["company", "third"])
+    (old,) = momo_sandbox.generate_orders(shop, 1, start=NOW - timedelta(days=100), end=NOW - timedelta(days=99))
+    momo_sandbox.update_order(shop, recent[0], status="cancelled")
+    got = momo_adapter.get_orders([*recent, old, "not-a-number", "20200101000000"])
+    assert [o.external_id for o in got] == [*recent, old]
+    assert got[0].status == "cancelled" and all(o.status == "ready_to_ship" for o in got[1:])
+    # three windows (2020, 100 days ago, the last 10 days) x three lists, then one stop-list call
+    assert momo_sandbox.calls() == 3 * 3 + 1
+    assert "'not-a-number' has no timestamp" in caplog.text and "20200101000000 not re-read" in caplog.text
