@@ -100,6 +100,12 @@ def _tuple(value: Any, name: str) -> tuple[str, ...]:
     raise SettingsError(f"oms.{name} must be a list of strings, got {value!r}")
 
 
+def _table(value: Any, name: str) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise SettingsError(f"oms.{name} must be a table of code = value, got {value!r}")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def oms_config(settings: Settings) -> OmsConfig:
     """Build the config from ``settings.extra['oms']`` over the defaults; bad values raise SettingsError."""
     raw = settings.extra.get("oms") or {}
@@ -121,10 +127,14 @@ def oms_config(settings: Settings) -> OmsConfig:
             raise SettingsError(f"oms.channel_mode must be 'static' or 'per_channel', got {raw['channel_mode']!r}")
         values["channel_mode"] = raw["channel_mode"]
     if "status_codes" in raw:
-        values["status_codes"] = {**DEFAULT_STATUS_CODES, **{str(k): str(v) for k, v in raw["status_codes"].items()}}
+        table = _table(raw["status_codes"], "status_codes")
+        unknown = sorted(set(table) - set(DEFAULT_STATUS_CODES))
+        if unknown:
+            raise SettingsError(f"oms.status_codes: {', '.join(unknown)} is not a canonical status "
+                                f"({', '.join(DEFAULT_STATUS_CODES)})")
+        values["status_codes"] = {**DEFAULT_STATUS_CODES, **table}
     if "package_states" in raw:
-        values["package_states"] = {**DEFAULT_PACKAGE_STATES,
-                                    **{str(k): str(v) for k, v in raw["package_states"].items()}}
+        values["package_states"] = {**DEFAULT_PACKAGE_STATES, **_table(raw["package_states"], "package_states")}
     for key in ("ship_states", "cancel_item_codes", "refund_item_codes"):
         if key in raw:
             values[key] = _tuple(raw[key], key)

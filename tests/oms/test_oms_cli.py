@@ -62,3 +62,25 @@ def test_oms_cli_packages_shipments_and_retry(oms: FakeOms, sqlite_settings, cha
     assert [(h["order"], h["state"], h["reason"]) for h in held] == [("S1", "held", "test hold")]
     assert "1 shipment(s) re-armed" in run("retry-shipments", "--order", str(oid)).output
     assert json.loads(run("shipments", "--held", "--json").output) == []
+
+
+def test_oms_config_choices_and_clear_errors(sqlite_settings, home):
+    from oms_bridge.settings import reset_settings
+
+    (home / "config.toml").write_text(
+        '[oms_bridge.oms]\nsupplier_code = "ACME-TW"\nhmac_header = "X-OMS-Sign"\n'
+        '[oms_bridge.oms.status_codes]\nready_to_ship = "450"\n', encoding="utf-8")
+    reset_settings()
+    doc = json.loads(run("settings", "--json", "--hmac").output)
+    assert doc["supplier_code"] == "ACME-TW" and doc["hmac"]["header"] == "X-OMS-Sign"
+    (home / "config.toml").write_text('[oms_bridge.oms]\nstatus_codes = "nope"\n', encoding="utf-8")
+    reset_settings()
+    bad = run("settings")
+    assert bad.exit_code == 1 and "oms.status_codes must be a table" in bad.output
+    (home / "config.toml").write_text('[oms_bridge.oms.status_codes]\nshipping = "500"\n', encoding="utf-8")
+    reset_settings()
+    bad = run("settings")
+    assert bad.exit_code == 1 and "shipping is not a canonical status" in bad.output
+    (home / "config.toml").write_text('[oms_bridge.oms]\nchannel_mode = "both"\n', encoding="utf-8")
+    reset_settings()
+    assert "channel_mode must be" in run("settings").output
