@@ -268,12 +268,20 @@ def _deliver_batch(batch: _Batch, settings: Settings, stats: RunStats, clients: 
         for w in _open(work):
             _held(stats, w.row, hold.reason, hold.code)
     except ErpTransient as exc:
-        for w in _open(work):
-            outbox.mark_retry(w.row, str(exc), max_attempts=settings.delivery_max_attempts, now=now)
-            stats.failed += 1
-            w.done = True
+        _retry_all(work, str(exc), settings, stats, now=now)
+    except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not stop other connections' batches
+        log.exception("ERP delivery batch for connection %s failed unexpectedly", conn.value)
+        _retry_all(work, f"unexpected error talking to the ERP: {type(exc).__name__}: {exc}", settings, stats,
+                   now=now)
     finally:
         stats.api_calls += client.calls - calls_before
+
+
+def _retry_all(work: list[_Work], error: str, settings: Settings, stats: RunStats, *, now: datetime | None) -> None:
+    for w in _open(work):
+        outbox.mark_retry(w.row, error, max_attempts=settings.delivery_max_attempts, now=now)
+        stats.failed += 1
+        w.done = True
 
 
 def _open(work: Iterable[_Work]) -> list[_Work]:
