@@ -20,6 +20,9 @@ One run (:func:`run_getorder`):
    anywhere leaves it where it was: the next run re-reads the window and the upsert turns the
    re-read into no-ops - every order exactly once, in its latest state.
 6. An access token rejected mid-run triggers one single-flight refresh and the window is read again.
+7. Afterwards, held orders (with an id) are re-read by id - up to 50 per run - so a held order whose
+   cause was fixed is released without waiting for the marketplace to change it.
+8. Token warnings (:func:`channels.tokens.token_warnings`) go into the run's ``details.warnings``.
 
 Counts on the ``oms_process_run`` row: fetched / new / changed / unchanged / held / api_calls.
 Outcome ``partial`` when new or changed orders were held; ``failed`` with the error text when a
@@ -35,8 +38,10 @@ from typing import Any
 from sqlalchemy import or_, update
 
 from channels import pulling
+from channels.binding import load_channel
 from channels.locks import channel_run_lock
 from channels.pulling import ChannelPuller
+from channels.tokens import token_warnings
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, utcnow
@@ -89,7 +94,18 @@ def run_getorder(channel_id: int, *, settings: Settings | None = None, clock: Ca
                     return stats
                 pulling.checkpoint("before_watermark")
                 advance_watermark(settings, channel_id, until)
+                held_before = stats.held
+                puller.retry_held()
+                stats.held = held_before  # re-read held orders are not "newly held"
+                _record_warnings(settings, channel_id, stats, now_fn)
                 if stats.held and (stats.new or stats.changed):
                     stats.outcome = "partial"
                     stats.details["held_note"] = f"{stats.held} order(s) held; see `oms-bridge orders list --held`"
     return stats
+
+
+def _record_warnings(settings: Settings, channel_id: int, stats: RunStats, now_fn: Callable[[], datetime]) -> None:
+    with session_scope(settings) as session:
+        warnings = token_warnings(load_channel(session, channel_id), now_fn(), settings=settings)
+    if warnings:
+        stats.details["warnings"] = warnings

@@ -10,6 +10,8 @@ run's stats) and does the steps both processes share:
   (:func:`store_orders`). An access token rejected mid-read (:class:`~platforms.base.AuthExpired`)
   triggers one single-flight refresh, guarded by the token version that was rejected, and the window
   is read again (the upsert makes the re-read of already stored orders a no-op).
+- :meth:`ChannelPuller.retry_held`: re-reads held orders by id (up to ``HELD_RETRY_LIMIT`` per run) so
+  an order held for a cause that has since been fixed is released without waiting for a marketplace edit.
 - :meth:`ChannelPuller.guard`: turns platform and configuration errors into the run's outcome and
   error text (``failed`` / ``reauth_required``) instead of a traceback.
 
@@ -24,6 +26,8 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from channels.binding import BindingError, adapter_for, channel_label, load_channel
 from channels.tokens import (
     FAILED,
@@ -36,12 +40,16 @@ from channels.tokens import (
 )
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Order as OrderRow
 from oms_bridge.store.orders import UpsertCounts, upsert_orders
 from oms_bridge.store.runs import RunStats
 from oms_bridge.vault import Vault, VaultError
 from platforms.base import Adapter, AuthExpired, Order, PermanentError, ReauthRequired, TransientError, UnmappableOrder
 
-__all__ = ["ChannelPuller", "store_orders", "checkpoint"]
+__all__ = ["ChannelPuller", "store_orders", "checkpoint", "HELD_RETRY_LIMIT"]
+
+#: Held orders re-read by id per GetOrder run (see :meth:`ChannelPuller.retry_held`).
+HELD_RETRY_LIMIT = 50
 
 
 def checkpoint(name: str) -> None:
@@ -168,6 +176,30 @@ class ChannelPuller:
                 self.stats.details["auth_retry"] = self.stats.details.get("auth_retry", 0) + 1
                 if not self._refresh(force=True):
                     return False
+
+    def retry_held(self, limit: int = HELD_RETRY_LIMIT) -> None:
+        """Re-read held orders by id, so a fixed cause (mapping, payload) releases them without a marketplace edit.
+
+        At most ``limit`` per run (one batched ``get_orders`` call on most platforms). Orders held
+        without an external id cannot be re-read; a failing re-read is noted and never fails the run.
+        """
+        with session_scope(self.settings) as session:
+            ids = session.scalars(
+                select(OrderRow.external_id)
+                .where(OrderRow.oms_channel_id == self.channel_id, OrderRow.is_held == True,  # noqa: E712 - YesNo binds True as 'Y'; IS TRUE would not match
+                       ~OrderRow.external_id.startswith("unmappable-"))
+                .order_by(OrderRow.id).limit(limit)).all()
+        if not ids:
+            return
+        try:
+            items = self.adapter.get_orders(list(ids))
+        except (TransientError, PermanentError) as exc:
+            self.stats.details["held_retry_error"] = str(exc)
+            return
+        released_before = self.stats.changed
+        store_orders(items, self.channel_id, self.stats, self.settings, now_fn=self.now_fn)
+        self.stats.details["held_retried"] = len(ids)
+        self.stats.details["held_changed"] = self.stats.changed - released_before
 
     def _refresh(self, *, force: bool) -> bool:
         """Single-flight refresh; on success the adapter uses the committed new tokens."""

@@ -117,7 +117,7 @@ def test_order_updated_during_a_run_is_picked_up_by_the_next(shopee_bound: Bound
 
     monkeypatch.setattr(pulling, "checkpoint", edit_while_running)
     run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
-    monkeypatch.undo()
+    monkeypatch.setattr(pulling, "checkpoint", lambda name: None)
     assert stored(b.settings, b.channel_id)[ids[1]].status != "cancelled"
     b.sandbox.clock.advance(minutes=5)
     run = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
@@ -279,3 +279,36 @@ def test_a_second_getorder_of_the_same_channel_is_skipped(store_settings, shopee
         with channel_run_lock(store_settings, "backfill", b.channel_id) as other:
             assert other  # a backfill may run beside GetOrder
     assert run_getorder(b.channel_id, settings=store_settings, clock=b.clock, policy=FAST).new == 2
+
+
+def test_held_order_is_released_by_a_later_run_once_it_maps(shopee_bound: Bound, monkeypatch):
+    b = shopee_bound
+    ids = b.sandbox.generate_orders(b.shop_id, 3, start=NOW - timedelta(hours=3), end=NOW - timedelta(hours=2),
+                                    status="paid")
+    from platforms.shopee.adapter import ShopeeAdapter
+
+    real = ShopeeAdapter._details  # the mapping step both fetch_orders and get_orders go through
+
+    def one_unmappable(self, sns):
+        for item in real(self, sns):
+            if getattr(item, "external_id", None) == ids[1]:
+                yield UnmappableOrder(external_id=ids[1], raw={"order_sn": ids[1]}, reason="unknown currency XTS")
+            else:
+                yield item
+
+    monkeypatch.setattr(ShopeeAdapter, "_details", one_unmappable)
+    first = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
+    assert first.held == 1 and first.details["held_retried"] == 1 and first.details["held_changed"] == 0
+    assert stored(b.settings, b.channel_id)[ids[1]].is_held
+    monkeypatch.setattr(ShopeeAdapter, "_details", real)  # mapping fixed; the order itself never changes again
+    b.sandbox.clock.advance(days=2)  # far outside the next window
+    run = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
+    assert run.details["held_retried"] == 1 and run.details["held_changed"] == 1
+    assert run.outcome == "success" and run.held == 0
+    order = stored(b.settings, b.channel_id)[ids[1]]
+    assert not order.is_held and order.held_reason is None and order.status in ("paid", "ready_to_ship")
+    with session_scope(b.settings) as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)
+                              .where(Delivery.oms_order_id == order.id, Delivery.state == "pending")) == 2
+    quiet = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
+    assert "held_retried" not in quiet.details
