@@ -209,6 +209,8 @@ class ShoplineAdapter(Adapter):
         ttl = int(body.get("expires_in") or self.setting("access_token_ttl"))
         access_expires = now + timedelta(seconds=ttl)
         extra = {k: body[k] for k in ("scope", "token_type", "merchant_id") if k in body}
+        if body.get("merchant_id"):
+            extra["shop_id"] = str(body["merchant_id"])  # the channel's shop id, when the admin left it empty
         if previous is not None:
             extra = {**previous.extra, **extra}
         return TokenSet(access_token=str(body["access_token"]),

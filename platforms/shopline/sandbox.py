@@ -26,6 +26,7 @@ import json
 import random
 import secrets
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -117,7 +118,7 @@ class ShoplineSandbox(Sandbox):
         self.tokens: dict[str, _Token] = {}  # access token -> token
         self.refresh_tokens: dict[str, _Token] = {}
         self.codes: dict[str, tuple[str, str, datetime]] = {}  # code -> (merchant, redirect_uri, expires)
-        self.user_agents: list[str] = []
+        self.user_agents: deque[str] = deque(maxlen=100)  # the latest requests' User-Agent headers
         self._rng = rng
         self._lock = threading.RLock()
         self._order_seq = 0

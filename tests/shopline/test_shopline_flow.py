@@ -188,6 +188,7 @@ def test_oauth_authorize_exchange_and_fetch(shopline_sandbox, oauth_shop):
     tokens = adapter.tokens
     assert tokens.access_expires_at == NOW + timedelta(days=1)
     assert tokens.refresh_expires_at == tokens.access_expires_at + timedelta(days=1)
+    assert tokens.extra["shop_id"] == oauth_shop["shop_id"]
     assert "access_token='****'" in repr(tokens)
     shopline_sandbox.generate_orders(oauth_shop["shop_id"], 3)
     assert len(_fetch(adapter, NOW - timedelta(days=1), NOW)) == 3
