@@ -30,7 +30,13 @@ the third-party-only spec (§3) is silent:
 momo has no token: :attr:`uses_oauth` is False (the scheduler's signal not to run RefreshToken) and
 :meth:`refresh` returns the tokens unchanged. Unsent queries list orders until they are confirmed;
 a cancellation shows up in ``stopSendingQuery`` instead. ``get_orders`` re-reads by order number in
-the unsent lists (over the window the number's timestamp opens) and in the stop list.
+the unsent lists (windows opened by the numbers' timestamps) and in the stop list.
+
+Shipping: only vendor-delivered (company) orders are confirmed (``unsendCompanyConfirm``); store
+pickup and third-party logistics orders travel with momo's logistics, so :meth:`ship` refuses them
+with :class:`NotSupported`. momo's own delivery progress (``sendingStoresQuery`` /
+``sendingThirdQuery``) is not read: their date filter's meaning is unknown, so a window-based read
+could not promise to see each change once.
 """
 
 from __future__ import annotations
