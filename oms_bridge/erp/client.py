@@ -175,8 +175,11 @@ class StdResult:
 
 def _std(resp: Any) -> StdResult:
     outputs: dict[str, str] = {}
-    for group in getattr(resp, "outputFields", None) or []:
-        for out in group.outputField or []:
+    groups = getattr(resp, "outputFields", None) or []
+    if not isinstance(groups, list):  # older server schemas declare a single outputFields element
+        groups = [groups]
+    for group in groups:
+        for out in getattr(group, "outputField", None) or []:
             outputs[out.column] = out.value
     error = getattr(resp, "Error", None)
     return StdResult(is_error=bool(resp.IsError) or bool(error), record_id=resp.RecordID, error=error,

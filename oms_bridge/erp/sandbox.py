@@ -75,6 +75,8 @@ class ErpSandbox:
         self.registered_services = {"ModelADService", "CompositeInterface"}
         self.registered_methods = set(MODEL_AD_METHODS)
         self.wsdl_fetches = 0
+        # Serve these WSDL texts instead of the project's own (service name -> text), e.g. a real server's.
+        self.wsdl_override: dict[str, str] = {}
         # Test hook: called with the service name when a SOAP request arrives, before it is processed.
         self.on_request: Callable[[str], None] | None = None
         self.faults = FaultPlan()
@@ -166,6 +168,7 @@ class ErpSandbox:
                 self.wsdl_fetches += 1
             location = request.host_url.rstrip("/") + path
             text = model_ad_service_wsdl(location) if service == "ModelADService" else composite_wsdl(location)
+            text = self.wsdl_override.get(service, text)
             return Response(text, content_type="text/xml; charset=utf-8")
         body = request.get_data()
         with self._lock:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from erp_helpers import ErpEnv, assert_bodies_valid
+import pytest
+from click.testing import CliRunner
+from erp_helpers import XSD_PATH, ErpEnv, assert_bodies_valid
 
+from oms_bridge.cli.main import cli
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import ProcessRun, utcnow
@@ -125,3 +128,25 @@ def test_erp_store_is_free_during_erp_calls_and_a_rearm_meanwhile_wins(erp_env: 
     assert second.sent == 1 and erp_env.sandbox.calls("compositeInterface") == 1
     [erp] = erp_env.erp_orders(ext)
     assert erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
+
+
+@pytest.mark.parametrize("variant", ["current-schema", "cached"])
+def test_erp_client_works_with_the_real_servers_wsdl(erp_env: ErpEnv, variant: str) -> None:
+    """The client loads whatever WSDL the server publishes: with the upstream CXF WSDLs (whose address
+    is https://localhost:8443) it still reaches the server at the connection URL and delivers."""
+    folder = XSD_PATH.parent
+    if not folder.exists():
+        pytest.skip(f"upstream WSDLs not available at {folder}")
+    suffix = ".current-schema.wsdl" if variant == "current-schema" else ".wsdl"
+    for service in ("ModelADService", "compositeInterface"):
+        erp_env.sandbox.wsdl_override[service] = (folder / f"{service}{suffix}").read_text(encoding="utf-8")
+    ext = erp_env.add_order(shipping_fee="60")
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.sent == 1, erp_env.delivery(ext).last_error
+    [erp] = erp_env.erp_orders(ext)
+    assert erp["DocStatus"] == "CO" and erp_env.delivery(ext).erp_document_no == erp["DocumentNo"]
+    erp_env.cancel(ext)
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["DocStatus"] == "VO"
+    check = CliRunner().invoke(cli, ["erp", "check"])
+    assert check.exit_code == 0 and "Everything the bridge needs is configured." in check.output
