@@ -76,3 +76,15 @@ def test_wrong_momo_login_is_reported_on_the_channel_check(sqlite_settings, sand
     _channel(sqlite_settings, sandbox, shop)
     ok, message = check_credentials("momo-a", settings=sqlite_settings, policy=FAST, clock=sandbox.clock.now)
     assert not ok and "登入失敗" in message and "not-the-password" not in message
+
+
+def test_getorder_with_a_changed_password_fails_clearly_and_keeps_the_watermark(sqlite_settings, sandbox):
+    shop = sandbox.add_shop()
+    channel_id = _channel(sqlite_settings, sandbox, shop)
+    sandbox.vendors[shop["shop_id"]]["entpPwd"] = "changed-at-momo"  # the vendor changed the SCM password
+    stats = run_getorder(channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)
+    assert stats.outcome != "success" and "登入失敗" in (stats.error_text or "")
+    assert shop["credentials"]["entpPwd"] not in (stats.error_text or "")
+    assert "Traceback" not in (stats.error_text or "")
+    with session_scope(sqlite_settings) as session:
+        assert session.get(Channel, channel_id).order_watermark is None

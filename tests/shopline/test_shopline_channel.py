@@ -100,3 +100,18 @@ def test_static_token_channel_needs_no_refresh_and_fetches(sqlite_settings, sand
     sandbox.generate_orders(shop["shop_id"], 3, start=NOW - timedelta(hours=2), end=NOW - timedelta(hours=1))
     stats = run_getorder(channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)
     assert stats.outcome == "success" and stats.new == 3 and stats.api_calls == 1, stats.error_text
+
+
+def test_getorder_with_an_expired_access_token_refreshes_once_and_carries_on(sqlite_settings, sandbox):
+    shop = sandbox.add_shop(auth_model="oauth")
+    channel_id = _channel(sqlite_settings, sandbox, shop, "sl-late")
+    url = start_authorization("sl-late", settings=sqlite_settings, clock=sandbox.clock.now)
+    complete_authorization("shopline", sandbox.consent(url), settings=sqlite_settings, clock=sandbox.clock.now,
+                           policy=FAST)
+    sandbox.clock.advance(hours=30)  # RefreshToken did not run: the access token expired 6 h ago
+    sandbox.generate_orders(shop["shop_id"], 2, start=sandbox.clock.now() - timedelta(hours=2),
+                            end=sandbox.clock.now() - timedelta(hours=1))
+    stats = run_getorder(channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)
+    assert stats.outcome == "success" and stats.new == 2, stats.error_text
+    assert sandbox.calls("/oauth/token") == 2  # the code grant, then exactly one refresh
+    assert _auth_state(sqlite_settings, channel_id)[0] != "reauth_required"
