@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +28,11 @@ from sqlalchemy.engine import make_url
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import get_engine
 
-__all__ = ["channel_run_lock", "lock_keys"]
+__all__ = ["channel_run_lock", "lock_keys", "sqlite_channel_mutex", "LockTimeout"]
+
+
+class LockTimeout(Exception):
+    """A blocking lock could not be taken in time."""
 
 
 def lock_keys(process: str, channel_id: int) -> tuple[int, int]:
@@ -69,6 +74,39 @@ def channel_run_lock(settings: Settings, process: str, channel_id: int) -> Itera
             return
         try:
             yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def sqlite_channel_mutex(settings: Settings, name: str, channel_id: int, *, timeout: float = 300.0,
+                         poll: float = 0.05) -> Iterator[None]:
+    """Wait (up to ``timeout`` s) for an exclusive per-channel ``flock`` on SQLite; no-op elsewhere.
+
+    Used where SQLite's own write lock must not be held across a network call (it would block every
+    writer of the file): the token refresh takes this mutex for single flight, and keeps its database
+    transactions short.
+    """
+    if not settings.is_sqlite:
+        yield
+        return
+    path = _lock_file(settings, name, channel_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"channel {channel_id}: {name} lock still taken after {timeout:.0f} s") from None
+                time.sleep(poll)
+        try:
+            yield
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

@@ -2,12 +2,16 @@
 
 Why this shape (see DESIGN principle 3 and the peers' token races):
 
-- **Single flight.** :func:`refresh_channel_tokens` takes the channel row lock for the whole
-  read → refresh call → write sequence: ``SELECT … FOR UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE``
-  on SQLite (the database write lock, which serialises every writer of the file - the same guarantee).
-  A second process waiting on the lock re-reads the row afterwards and finds the token fresh (or its
-  ``token_version`` moved on), so it makes no call: Shopee refresh tokens are single-use, a second
-  call with the old one would burn the channel.
+- **Single flight.** :func:`refresh_channel_tokens` holds a per-channel lock for the whole
+  read → refresh call → write sequence. PostgreSQL: ``SELECT … FOR UPDATE`` on the channel row.
+  SQLite: an exclusive per-channel ``flock`` (:func:`channels.locks.sqlite_channel_mutex`; SQLite is
+  a single-host store) around the same sequence, whose read runs in ``BEGIN IMMEDIATE`` - but the
+  file-wide write lock is *released before the network call* (held across a slow refresh it would
+  stall every writer of the file past their busy timeout), and the write is a separate short
+  transaction guarded by the token-version compare-and-swap. A second process waiting on the lock
+  re-reads the row afterwards and finds the token fresh (or its ``token_version`` moved on), so it
+  makes no call: Shopee refresh tokens are single-use, a second call with the old one would burn
+  the channel.
 - **Compare and swap.** Every token write is ``UPDATE … WHERE token_version = <version read>`` and
   bumps the version. A writer holding an older version (e.g. one that did not take the lock) gets
   :class:`StaleTokenWrite` instead of overwriting a newer token.
@@ -39,6 +43,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from channels.binding import adapter_for, channel_label, load_channel, needs_token_refresh, platform_of, token_set_of
+from channels.locks import sqlite_channel_mutex
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, utcnow
@@ -136,7 +141,7 @@ def refresh_channel_tokens(channel_id: int, *, settings: Settings | None = None,
     now_fn = clock or utcnow
     margin = margin if margin is not None else timedelta(minutes=settings.refresh_margin_minutes)
     vault = Vault.from_settings(settings)
-    with session_scope(settings, immediate=True) as session:
+    with sqlite_channel_mutex(settings, "refresh", channel_id), session_scope(settings, immediate=True) as session:
         channel = load_channel(session, channel_id, lock=True)
         label = channel_label(channel)
         result = RefreshResult(channel_id=channel.id, channel=label, outcome=NOT_DUE,
@@ -167,11 +172,17 @@ def refresh_channel_tokens(channel_id: int, *, settings: Settings | None = None,
             return _reauth(session, result, channel,
                            f"its refresh token expired on {_fmt_local(tokens.refresh_expires_at)}", now)
         adapter = adapter_for(channel, vault, policy=policy, clock=now_fn, session=session)
+        platform_name = _platform_name(channel, session)
+        if settings.is_sqlite:
+            # Single flight is held by the mutex; release SQLite's file-wide write lock before the
+            # network call (it would stall every other writer). The write below is a fresh, short
+            # transaction whose first statement is the compare-and-swap UPDATE.
+            session.commit()
         try:
             new_tokens = adapter.refresh(tokens)
         except (ReauthRequired, AuthExpired) as exc:
             result.api_calls = adapter.api_calls
-            return _reauth(session, result, channel, str(exc), now)
+            return _reauth(session, result, channel, str(exc), now, platform_name)
         except TransientError as exc:
             result.api_calls = adapter.api_calls
             result.outcome = TRANSIENT
@@ -199,8 +210,9 @@ def _platform_name(channel: Channel, session: Session) -> str:
         return platform.name
 
 
-def _reauth(session: Session, result: RefreshResult, channel: Channel, reason: str, now: datetime) -> RefreshResult:
-    message = reauth_message(_platform_name(channel, session), result.channel, reason)
+def _reauth(session: Session, result: RefreshResult, channel: Channel, reason: str, now: datetime,
+            platform_name: str | None = None) -> RefreshResult:
+    message = reauth_message(platform_name or _platform_name(channel, session), result.channel, reason)
     mark_reauth_required(session, channel.id, message, now=now)
     result.outcome, result.message = REAUTH, message
     return result

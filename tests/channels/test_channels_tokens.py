@@ -223,3 +223,26 @@ def test_forced_refresh_on_every_sandbox_then_getorder_still_works(any_bound: Bo
         assert new_version == version + 1 and after.access_token != before.access_token
     got = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
     assert (got.outcome, got.new) == ("success", 4), got.error_text
+
+
+def test_slow_refresh_does_not_block_other_sqlite_writers(shopee_bound: Bound):
+    """The single flight is per channel; the database stays writable while the refresh call is in flight."""
+    import threading
+    import time
+
+    b = shopee_bound
+    b.sandbox.faults.inject("timeout", path=REFRESH_PATH, delay=1.5)
+    done = {}
+    worker = threading.Thread(target=lambda: done.setdefault("r", refresh_channel_tokens(
+        b.channel_id, settings=b.settings, clock=b.clock, force=True, policy=FAST)))
+    worker.start()
+    time.sleep(0.3)  # the refresh call is now in flight
+    t0 = time.monotonic()
+    with session_scope(b.settings, immediate=True) as session:
+        session.get(Channel, b.channel_id).getorder_interval_minutes = 7
+    assert time.monotonic() - t0 < 1.0
+    worker.join(10)
+    assert done["r"].outcome == "refreshed"
+    with session_scope(b.settings) as session:
+        ch = session.get(Channel, b.channel_id)
+        assert ch.getorder_interval_minutes == 7 and ch.token_version == 2
