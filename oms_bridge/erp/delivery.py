@@ -52,6 +52,7 @@ from oms_bridge.erp.mapping import (
     Unmappable,
     cancel_group,
     classify_error,
+    complete_group,
     order_group,
     po_filter,
     product_filter,
@@ -323,6 +324,9 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
             else:
                 w.group = cancel_group(record_id, options)
                 w.row.erp_record_id = record_id
+        elif found and found.get("DocStatus") in ("DR", "IP", "IN"):
+            w.row.erp_record_id, w.row.erp_document_no = int(found["C_Order_ID"]), found.get("DocumentNo")
+            w.group = complete_group(w.row.erp_record_id, options)  # a draft with that POReference: finish it
         elif found:
             _sent(stats, w, record_id=int(found["C_Order_ID"]), document_no=found.get("DocumentNo"), now=now,
                   note="already in the ERP (found by POReference)")
@@ -465,7 +469,11 @@ def _record_group(w: _Work, results: list[StdResult], conn: ErpConnection, stats
     if w.row.action == "cancel" or w.order.status == "cancelled":
         _sent(stats, w, record_id=w.row.erp_record_id, document_no=w.row.erp_document_no, now=now)
         return
-    index = next(i for i, op in enumerate(w.group) if isinstance(op, CrudOp) and op.role == ORDER_ROLE)
+    index = next((i for i, op in enumerate(w.group) if isinstance(op, CrudOp) and op.role == ORDER_ROLE), None)
+    if index is None:  # a draft found by the pre-check was completed
+        _sent(stats, w, record_id=w.row.erp_record_id, document_no=w.row.erp_document_no, now=now,
+              note="draft found by POReference, completed")
+        return
     order_result = results[index] if index < len(results) else None
     record_id = order_result.record_id if order_result else None
     document_no = order_result.outputs.get("DocumentNo") if order_result else None

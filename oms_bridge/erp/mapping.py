@@ -39,7 +39,7 @@ from typing import Any
 from oms_bridge.erp.client import CrudOp, DocActionOp, Field, Operation
 from oms_bridge.erp.config import ChannelMapping, ErpOptions
 
-__all__ = ["Unmappable", "order_group", "cancel_group", "po_filter", "product_filter", "bp_value",
+__all__ = ["Unmappable", "order_group", "cancel_group", "complete_group", "po_filter", "product_filter", "bp_value",
            "erp_timestamp", "classify_error", "ORDER_ROLE", "HoldReason"]
 
 ORDER_ROLE = "order"
@@ -218,6 +218,11 @@ def _line(service_type: str, what: Field, qty: Decimal, price: Decimal, descript
               Field("QtyOrdered", _num(qty)), Field("PriceEntered", _num(price)), Field("PriceActual", _num(price)),
               Field("Description", description[:255]))
     return CrudOp("createData", service_type, "C_OrderLine", "Create", fields, role=role)
+
+
+def complete_group(record_id: int, options: ErpOptions) -> list[Operation]:
+    """Complete an order the ERP already has as a draft (found by the pre-check, e.g. saved by hand)."""
+    return [DocActionOp(options.service_types["complete"], "CO", record_id=record_id, role="complete")]
 
 
 def cancel_group(record_id: int, options: ErpOptions) -> list[Operation]:

@@ -279,3 +279,25 @@ def test_erp_fix_made_inside_idempiere_is_picked_up_by_the_hourly_recheck(erp_en
     stats = run_erp_delivery(settings=erp_env.settings, now=later(1.5))
     assert stats.details["rechecked"] == 1 and stats.sent == 1
     assert erp_env.erp_orders(ext)[0]["DocStatus"] == "CO"
+
+
+def test_erp_draft_with_same_po_reference_is_completed_not_duplicated(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order()
+    erp_env.sandbox.service_types["OmsCompleteOrder"].roles.clear()  # the first attempt leaves... nothing
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.erp_orders(ext) == []  # the group was rolled back as a whole
+    # someone entered the order by hand as a draft meanwhile
+    with erp_env.sandbox.db.lock:
+        erp_env.sandbox.db.save("C_Order", {"C_BPartner_ID": 117, "POReference": ext}, {
+            "AD_Client_ID": 11, "AD_Org_ID": 11, "M_Warehouse_ID": 103})
+        draft = erp_env.sandbox.orders()[0]["C_Order_ID"]
+        erp_env.sandbox.db.save("C_OrderLine", {"C_Order_ID": draft, "M_Product_ID": 128}, {
+            "AD_Client_ID": 11, "AD_Org_ID": 11, "M_Warehouse_ID": 103})
+    erp_env.sandbox.service_types["OmsCompleteOrder"].roles.add(50004)
+    assert CliRunner().invoke(cli, ["erp", "retry", "--order", ext]).exit_code == 0
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    [erp] = erp_env.erp_orders(ext)
+    assert erp["C_Order_ID"] == draft and erp["DocStatus"] == "CO"
+    row = erp_env.delivery(ext)
+    assert row.erp_record_id == draft and row.erp_document_no == erp["DocumentNo"]
+    assert row.external_ref == "draft found by POReference, completed"
