@@ -17,6 +17,8 @@ Resolution (:func:`resolve_address`), the rule the OMS scenario rules rely on:
    city (or, without a city, of the country) has it.
 4. A place the catalogue does not know is **added** (``source='order'``), so every order address
    has ids; the admin sees these rows as ``source=order`` and can correct them.
+5. Masked parts (Shopee TW masks recipients as ``****``) and non-numeric postcodes count as absent:
+   a fully masked address resolves to its country only, and nothing masked enters the catalogue.
 
 New rows are inserted inside a savepoint keyed by the unique constraints, so two requests adding
 the same place at once end with one row.
@@ -96,6 +98,15 @@ def ensure_catalogue(session: Session) -> bool:
     return True
 
 
+def _usable(value: str | None) -> bool:
+    """False for empty and masked values (Shopee TW masks recipients as ``****``)."""
+    return bool(value and value.strip() and "*" not in value)
+
+
+def _place(value: str | None) -> str:
+    return normalize_place(value) if _usable(value) else ""
+
+
 def _get_or_add(session: Session, model: type, lookup: dict[str, Any], extra: dict[str, Any]) -> Any:
     stmt = select(model).filter_by(**lookup)
     row = session.scalars(stmt).first()
@@ -137,10 +148,12 @@ def _township_by_postcode(session: Session, country: OmsCountry, city: OmsCity |
 def resolve_address(session: Session, *, country: str | None, state: str | None, city: str | None,
                     district: str | None, postcode: str | None, default_country: str = "TW") -> ResolvedAddress:
     """Catalogue rows for an order address (see module doc for the rule); adds unknown places."""
-    country_row = _country(session, country, default_country)
-    city_name, township_name = normalize_place(city), normalize_place(district)
-    state_name = normalize_place(state)
+    country_row = _country(session, country if _usable(country) else None, default_country)
+    city_name, township_name = _place(city), _place(district)
+    state_name = _place(state)
     zip3 = (postcode or "").strip()[:3]
+    if not zip3.isdigit():
+        zip3 = ""
     city_row = _city_by_name(session, country_row, city_name)
     if city_row is None and state_name:
         state_row = _city_by_name(session, country_row, state_name)

@@ -201,3 +201,23 @@ def test_oms_expired_access_token_is_refreshed_once_and_the_push_goes_through(sq
         assert sandbox.shipment_of(shop.shop_id, sn)["tracking_number"]
         with session_scope(sqlite_settings) as s:
             assert s.get(Channel, shop.channel_id).token_version == version + 1
+
+
+def test_oms_simulator_closes_the_loop(sqlite_settings):
+    """The production simulator (used by the demo): pull everything, ship a package, tracking on Shopee."""
+    from oms_bridge.oms.simulator import OmsSimulator
+
+    with ShopeeSandbox(clock=SandboxClock(NOW), seed=15) as sandbox:
+        shop = _bind(sqlite_settings, sandbox)
+        sns = sandbox.generate_orders(shop.shop_id, 3, status="ready_to_ship", start=HOURS_AGO_3, end=HOURS_AGO_1)
+        run_getorder(shop.channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)
+        with TestClient(create_app()) as client:
+            oms = OmsSimulator(setup_json(), client)
+            copied = oms.pull_everything(page_size=50)
+            assert len(copied["orders"]) == 3 and len(copied["townships"]) == 368
+            assert len(copied["orderitem_set"]) == sum(len(o["orderitem_set"]) for o in copied["orders"])
+            answer = oms.ship(copied["orders"][0], package_id=1, tracking_number="SIM-1")
+            assert answer["logistics_armed"] is True
+        assert _push(shop).sent == 1
+        assert sandbox.shipment_of(shop.shop_id, copied["orders"][0]["number"])["tracking_number"]
+        assert all(sandbox.shipment_of(shop.shop_id, sn) is None for sn in sns if sn != copied["orders"][0]["number"])

@@ -175,11 +175,13 @@ def test_oms_unknown_places_join_the_catalogue(oms: FakeOms, sqlite_settings, ch
     add_order(sqlite_settings, channel_id, "P2", state="新北市", city="板橋區", district=None, zipcode="220")
     add_order(sqlite_settings, channel_id, "P3", city=None, district=None, zipcode="970")  # postcode only
     add_order(sqlite_settings, channel_id, "P4", city="臺北市", district="天龍區", zipcode="999")  # unknown
+    add_order(sqlite_settings, channel_id, "P5", state="****", city="****", district="****", zipcode="****")
     orders = {o["number"]: o["shipping_address"] for o in oms.pull_all("orders")}
     assert (orders["P1"]["city"]["name"], orders["P1"]["township"]["name"]) == ("臺北市", "大安區")
     assert (orders["P2"]["city"]["name"], orders["P2"]["township"]["name"]) == ("新北市", "板橋區")
     assert (orders["P3"]["city"]["name"], orders["P3"]["township"]["name"]) == ("花蓮縣", "花蓮市")
     assert orders["P4"]["township"]["name"] == "天龍區" and orders["P4"]["district"]["name"] == "天龍區"
+    assert orders["P5"]["country"]["code"] == "TW" and orders["P5"]["city"] is None  # masked: country only
     assert oms.get("townships_count").json() == {"count": 369}
     with session_scope(sqlite_settings) as s:
         added = s.scalars(select(OmsTownship).where(OmsTownship.source == "order")).all()
@@ -192,8 +194,8 @@ def test_oms_real_server_with_printed_urls(sqlite_settings, channel_id):
     import threading
     import time
 
+    import requests
     import uvicorn
-    from oms_fake_client import RealHttp
 
     from oms_bridge.web.app import create_app
 
@@ -208,7 +210,7 @@ def test_oms_real_server_with_printed_urls(sqlite_settings, channel_id):
             time.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
         doc = setup_json("--base-url", f"http://127.0.0.1:{port}")
-        oms = FakeOms.from_setup(doc, RealHttp())
+        oms = FakeOms.from_setup(doc, requests.Session())
         assert oms.url("orders") == f"http://127.0.0.1:{port}/api/v1/applications/oms/orders/"
         assert [o["number"] for o in oms.pull_all("orders", limit=2)] == ["R0", "R1", "R2"]
         assert len(oms.pull_all("districts", limit=200)) == 368

@@ -202,7 +202,7 @@ def test_oms_webhook_auth(env):
     assert oms.send("package.created", payload,
                     headers={"Authorization": f"Token {orders_token}"}).status_code == 401
     hook = oms.webhooks["package.created"]
-    resp = oms.http.post(oms._path(hook["target_url"]), json={"event": {}, "payload": {}})
+    resp = oms.http.post(hook["target_url"], json={"event": {}, "payload": {}})
     assert resp.status_code == 401 and "missing token" in resp.json()["detail"]
 
 

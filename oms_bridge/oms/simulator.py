@@ -1,0 +1,142 @@
+"""A stand-in for the Akinon OMS, configured only from the ``oms-bridge oms settings --json`` document.
+
+For the demo and the tests: it builds URLs the way omnisdk does (``endpoint_conf.base_url + "/" +
+endpoint + "/"``, ``…/<pk>/`` for a detail), sends ``Authorization: Token <that endpoint's token>``,
+pages by following ``next`` until it is null, and posts package webhooks exactly as the printed
+subscriptions say (target URL, ``additional_headers``, HMAC of the body when a ``secret_key`` is set).
+
+``http`` is a ``requests.Session`` (default; a real server) or anything with the same ``get``/``post``
+keywords as httpx/Starlette's TestClient (in-process app).
+
+Usage::
+
+    oms = OmsSimulator(json.loads(setup_json_text))
+    orders = oms.pull_all("orders")
+    oms.ship(orders[0], package_id=1, tracking_number="TW123", carrier="黑貓宅急便")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+
+__all__ = ["OmsSimulator", "package_payload", "SimulatorError"]
+
+
+class SimulatorError(RuntimeError):
+    """The bridge answered the simulated OMS with something an OMS could not use."""
+
+
+def package_payload(package_id: int, order_number: str, code: str, name: str, *, at: str | None = None,
+                    item_ids: tuple[int, ...] = (), tracking: str | None = None,
+                    carrier: str | None = None) -> dict[str, Any]:
+    """A package payload shaped like the Akinon package webhook example (spec §4.2)."""
+    state: dict[str, Any] = {"id": 1, "name": name, "config": {}, "enum_class": "PackageStatus",
+                             "enum_value": code, "content_type": 26}
+    if at:
+        state["modified_date"] = at
+    return {
+        "id": package_id, "number": f"PKG{package_id}", "order_number": order_number, "order_id": 9000 + package_id,
+        "state": state, "commands": [], "channel_name": "oms-bridge", "remote_id": None,
+        "shipment": ({"tracking_number": tracking, "cargo_company": {"name": carrier, "erp_code": carrier}}
+                     if tracking else None),
+        "packageitem_set": [{"id": 100 + i, "order_item": {"omnitron_id": i}} for i in item_ids],
+    }
+
+
+class OmsSimulator:
+    """See module doc."""
+
+    def __init__(self, setup: Mapping[str, Any], http: Any = None, *, timeout: float = 10.0):
+        settings = setup["OMNITRON_CLIENT_SETTINGS"]["json_value"]
+        self.conf = {e["endpoint"]: e for e in settings["endpoint_conf"]}
+        self.webhooks = {w["event_type"]: w for w in setup["webhooks"]}
+        self.hmac_conf = setup.get("hmac")
+        self.http = http if http is not None else requests.Session()
+        self.timeout = timeout
+        self.requests = 0
+
+    # -- transport ---------------------------------------------------------------------------------
+    def _get(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str]) -> Any:
+        self.requests += 1
+        if isinstance(self.http, requests.Session):
+            return self.http.get(url, params=params, headers=headers, timeout=self.timeout)
+        return self.http.get(url, params=params, headers=headers)
+
+    def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Any:
+        self.requests += 1
+        if isinstance(self.http, requests.Session):
+            return self.http.post(url, data=body, headers=headers, timeout=self.timeout)
+        return self.http.post(url, content=body, headers=headers)
+
+    # -- pull API ----------------------------------------------------------------------------------
+    def url(self, endpoint: str, pk: int | None = None) -> str:
+        base = self.conf[endpoint]["base_url"].rstrip("/")
+        return f"{base}/{endpoint}/" + (f"{pk}/" if pk is not None else "")
+
+    def headers(self, endpoint: str) -> dict[str, str]:
+        return {"Authorization": f"Token {self.conf[endpoint]['auth']['token']}"}
+
+    def get(self, endpoint: str, pk: int | None = None, **params: Any) -> Any:
+        return self._get(self.url(endpoint, pk), params or None, self.headers(endpoint))
+
+    def post(self, endpoint: str, body: Any) -> Any:
+        return self._post(self.url(endpoint), json.dumps(body).encode(),
+                          {**self.headers(endpoint), "Content-Type": "application/json"})
+
+    def pull_all(self, endpoint: str, **params: Any) -> list[dict[str, Any]]:
+        """Every result of a list endpoint, following ``next`` (checks the DRF page shape on the way)."""
+        out: list[dict[str, Any]] = []
+        resp = self.get(endpoint, **params)
+        while True:
+            if resp.status_code != 200:
+                raise SimulatorError(f"{endpoint}: HTTP {resp.status_code} {resp.text[:300]}")
+            body = resp.json()
+            if set(body) != {"count", "next", "previous", "results"}:
+                raise SimulatorError(f"{endpoint}: not a DRF page: {sorted(body)}")
+            out.extend(body["results"])
+            if not body["next"]:
+                if len(out) != body["count"]:
+                    raise SimulatorError(f"{endpoint}: {len(out)} results but count {body['count']}")
+                return out
+            resp = self._get(body["next"], None, self.headers(endpoint))
+
+    def pull_everything(self, page_size: int = 100) -> dict[str, list[dict[str, Any]]]:
+        """What an OMS copies: orders, items, plans and the whole address catalogue."""
+        return {name: self.pull_all(name, limit=page_size) for name in (
+            "orders", "orderitem_set", "cancellation_plans", "countries", "cities", "townships", "districts")}
+
+    # -- webhooks ----------------------------------------------------------------------------------
+    def send(self, event_type: str, payload: Mapping[str, Any], *, event_uuid: str | None = None,
+             raw: bytes | None = None, headers: Mapping[str, str] | None = None) -> Any:
+        """POST a webhook as the OMS's subscription for ``event_type`` would."""
+        hook = self.webhooks[event_type]
+        body = raw if raw is not None else json.dumps(
+            {"event": {"type": event_type, "uuid": event_uuid or uuid.uuid4().hex}, "payload": payload}).encode()
+        hdrs = {"Content-Type": "application/json", **(hook.get("additional_headers") or {})}
+        if hook.get("secret_key") and self.hmac_conf:
+            hdrs[self.hmac_conf["header"]] = hmac.new(hook["secret_key"].encode(), body, hashlib.sha256).hexdigest()
+        hdrs.update(headers or {})
+        return self._post(hook["target_url"], body, hdrs)
+
+    def ship(self, order: Mapping[str, Any], *, package_id: int, tracking_number: str, carrier: str | None = None,
+             shipped_code: str = "600") -> dict[str, Any]:
+        """Play one package of ``order`` (as pulled) through created → packed → shipped; the last answer."""
+        items = tuple(i["id"] for i in order.get("orderitem_set", []))
+        number = order["number"]
+        steps = (("package.created", "100", "Waiting", None), ("package.status.packed", "500", "Packed", None),
+                 ("package.status.shipped", shipped_code, "Shipped", tracking_number))
+        answer: dict[str, Any] = {}
+        for event, code, name, tracking in steps:
+            resp = self.send(event, package_payload(package_id, number, code, name, item_ids=items, tracking=tracking,
+                                                    carrier=carrier if tracking else None))
+            if resp.status_code != 200:
+                raise SimulatorError(f"{event}: HTTP {resp.status_code} {resp.text[:300]}")
+            answer = resp.json()
+        return answer
