@@ -183,23 +183,25 @@ def test_oms_transient_marketplace_failure_retries_then_succeeds(sqlite_settings
         assert sandbox.shipment_of(shop.shop_id, sn)["tracking_number"]
 
 
-def test_oms_expired_access_token_is_refreshed_once_and_the_push_goes_through(sqlite_settings):
+def test_oms_expired_access_token_is_refreshed_once_and_the_push_goes_through(store_settings):
+    """Both stores: the refresh takes a row lock on PostgreSQL, after the push batch has committed."""
+    settings = store_settings
     with ShopeeSandbox(clock=SandboxClock(NOW), seed=14) as sandbox:
-        shop = _bind(sqlite_settings, sandbox)
+        shop = _bind(settings, sandbox)
         (sn,) = sandbox.generate_orders(shop.shop_id, 1, status="ready_to_ship", start=HOURS_AGO_3, end=HOURS_AGO_1)
-        run_getorder(shop.channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)
+        run_getorder(shop.channel_id, settings=settings, clock=sandbox.clock.now, policy=FAST)
         with TestClient(create_app()) as client:
             oms = FakeOms.from_setup(setup_json(), client)
             oms.pull_all("orders")
             oms.send("package.status.shipped", package_payload(9, sn, "600", "Shipped", tracking="T-9"))
-        with session_scope(sqlite_settings) as s:
+        with session_scope(settings) as s:
             version = s.get(Channel, shop.channel_id).token_version
         sandbox.clock.advance(hours=5)  # the 4-hour Shopee access token is dead now
         stats = _push(shop)
         assert (stats.sent, stats.held, stats.failed, stats.outcome) == (1, 0, 0, "success"), stats
         assert stats.details["token_refreshes"] == 1
         assert sandbox.shipment_of(shop.shop_id, sn)["tracking_number"]
-        with session_scope(sqlite_settings) as s:
+        with session_scope(settings) as s:
             assert s.get(Channel, shop.channel_id).token_version == version + 1
 
 
