@@ -166,3 +166,14 @@ def test_erp_check_unreachable_server(erp_env: ErpEnv) -> None:
     assert result.exit_code == 1
     assert "[MISSING] reach http://127.0.0.1:9/ADInterface/services" in result.output
     assert "cannot load WSDL" in result.output and "Check the URL and the server." in result.output
+
+
+def test_erp_connection_update_password_rearms_login_holds(erp_env: ErpEnv) -> None:
+    erp_env.update_connection(password="old-wrong")
+    ext = erp_env.add_order()
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.delivery(ext).hold_code == "erp_login:gw"
+    result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--password-stdin"], input="WebService\n")
+    assert result.exit_code == 0 and "1 held order(s) re-armed" in result.output
+    assert "WebService" not in result.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
