@@ -16,8 +16,9 @@ keyed on ``payload.id``; its state is ``payload.state.enum_value`` (name in ``st
   arrival wins). An older event is still kept in the history (``is_applied='N'``, outcome
   ``stale``), so a late ``package.created`` never turns a shipped package back into waiting.
 - **Unknown states**: a code missing from ``OmsConfig.package_states`` is stored as received, the
-  answer says ``unknown_state`` and a warning is logged; never a 500. The slug of a
-  ``package.status.<slug>`` event type is trusted when the code is unknown.
+  answer says ``unknown_state`` and a warning is logged; never a 500. For ``package.status.<slug>``
+  events the slug of the event type decides the state (most numeric codes are not public); the
+  code table decides for ``package.created``; a code the table maps differently is reported.
 - **Malformed bodies**: 400 with ``{"detail": "<field>: <problem>", "field": "<field>"}``.
 - **Linking to the order**: through ``packageitem_set[].order_item`` (our item ids, which the OMS
   holds as ``omnitron_id``), else through ``order_number`` when it names exactly one order.
@@ -236,6 +237,37 @@ def _link(session: Session, pkg: Package, env: Envelope) -> tuple[Order | None, 
     return None, f"order number {number!r} is ambiguous (several channels); send packageitem_set order items"
 
 
+def _slug_of(env: Envelope, config: OmsConfig, messages: list[str]) -> tuple[str | None, bool]:
+    """(our slug for the event's state, whether its code is in the table), noting what needs the admin.
+
+    A ``package.status.<slug>`` event names the state itself; the numeric codes of most states are
+    not public, so for such events the event type wins over the code table (a conflict is reported
+    so the table can be fixed). ``package.created`` and ``…transitioned`` carry no slug: the code
+    table decides.
+    """
+    table_slug = config.package_slug(env.state_code)
+    type_slug = env.type_slug if env.type_slug not in (None, "transitioned") else None
+    known = table_slug is not None
+    if not known:
+        messages.append(f"unknown package state code {env.state_code!r} ({env.state_name or 'no name'}) stored"
+                        + (f"; treated as {type_slug!r} from the event type" if type_slug else "")
+                        + "; add it to [oms_bridge.oms.package_states]")
+        log.warning("OMS package %s: %s", env.package_id, messages[-1])
+    elif type_slug and type_slug != table_slug:
+        messages.append(f"state code {env.state_code!r} is configured as {table_slug!r} but the event is "
+                        f"{env.event_type!r}; trusted the event type (fix [oms_bridge.oms.package_states])")
+        log.warning("OMS package %s: %s", env.package_id, messages[-1])
+    return type_slug or table_slug, known
+
+
+def _current_slug(session: Session, pkg: Package) -> str | None:
+    """Our slug of the package's current state (its latest applied state row)."""
+    return session.scalars(
+        select(OmsPackageState.state_slug).where(OmsPackageState.oms_package_id == pkg.id,
+                                                 OmsPackageState.is_applied == True)  # noqa: E712
+        .order_by(OmsPackageState.state_at.desc(), OmsPackageState.id.desc()).limit(1)).first()
+
+
 def _current_state_at(session: Session, pkg: Package) -> datetime | None:
     return session.scalar(select(func.max(OmsPackageState.state_at)).where(
         OmsPackageState.oms_package_id == pkg.id, OmsPackageState.is_applied == True))  # noqa: E712
@@ -260,16 +292,8 @@ def apply_event(session: Session, env: Envelope, config: OmsConfig, *, raw: str,
         pkg.oms_order_id = order.id
     messages: list[str] = []
     applied = True
-    slug = None
     if env.state_code is not None:
-        slug = config.package_slug(env.state_code)
-        known = slug is not None
-        if not known:
-            slug = env.type_slug
-            messages.append(f"unknown package state code {env.state_code!r} ({env.state_name or 'no name'}) stored"
-                            + (f"; treated as {slug!r} from the event type" if slug else "")
-                            + "; add it to [oms_bridge.oms.package_states]")
-            log.warning("OMS package %s: %s", env.package_id, messages[-1])
+        slug, known = _slug_of(env, config, messages)
         state_at = env.state_at or now
         current_at = _current_state_at(session, pkg)
         applied = current_at is None or state_at >= current_at
@@ -290,7 +314,7 @@ def apply_event(session: Session, env: Envelope, config: OmsConfig, *, raw: str,
         messages.append(f"not linked to an order: {link_problem}")
         if event.outcome == "applied":
             event.outcome = "unlinked"
-    current_slug = config.package_slug(pkg.state_code) or (slug if applied else None)
+    current_slug = _current_slug(session, pkg)
     armed = False
     if order is not None and current_slug in config.ship_states:
         armed = _queue_push(session, pkg, order)

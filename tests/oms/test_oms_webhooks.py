@@ -254,3 +254,15 @@ def test_oms_nul_characters_are_400_not_database_errors(env):
     item = order["orderitem_set"][0]["id"]
     resp = oms.post("order_item_bulk_update", [{"id": item, "tracking_number": "T\x00"}])
     assert resp.status_code == 400 and "items[0].tracking_number" in resp.text
+
+
+def test_oms_event_type_wins_over_a_conflicting_code(env):
+    """The OMS's shipped code is not public: if it is 700 (our table says delivered), the event type decides."""
+    settings, oms, order = env
+    resp = oms.send("package.status.shipped", package_payload(93, "260301A", "700", "Shipped", tracking="T-93"))
+    body = resp.json()
+    assert body["status"] == "applied" and body["logistics_armed"] is True
+    assert "configured as 'delivered'" in body["message"]
+    # package.created carries no slug: there the code table decides (500 = packed: nothing to push).
+    created = oms.send("package.created", package_payload(94, "260301A", "500", "Packed", tracking="T-94"))
+    assert created.json()["logistics_armed"] is False
