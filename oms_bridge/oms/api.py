@@ -84,7 +84,7 @@ def _page(config: OmsConfig, limit: int | None, page: int | None) -> Page:
     return parse_page(limit, page, default=config.default_page_size, maximum=config.max_page_size)
 
 
-def _paged(session: Session, request: Request, stmt: Select, page: Page) -> tuple[int, list[Any]]:
+def _paged(session: Session, stmt: Select, page: Page) -> tuple[int, list[Any]]:
     count = count_of(session, stmt)
     if page.number > 1 and page.offset >= count:
         raise HTTPException(status_code=404, detail="Invalid page.")
@@ -127,7 +127,7 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
                                  modified_date__gt, modified_date__lte, modified_date__lt, date_placed__gte,
                                  date_placed__lte)
     ensure_catalogue(session)
-    count, orders = _paged(session, request, order_query(session, filters, config), pg)
+    count, orders = _paged(session, order_query(session, filters, config), pg)
     return page_body(request.url, count, pg, serve_orders(session, orders, config))
 
 
@@ -178,7 +178,7 @@ def list_items(request: Request, limit: int | None = LimitQ, page: int | None = 
         stmt = stmt.where(OmsOrderItem.updated >= mod_gte)
     if mod_lte is not None:
         stmt = stmt.where(OmsOrderItem.updated <= mod_lte)
-    count, items = _paged(session, request, stmt.order_by(OmsOrderItem.id), pg)
+    count, items = _paged(session, stmt.order_by(OmsOrderItem.id), pg)
     return page_body(request.url, count, pg, _items_json(session, items, config))
 
 
@@ -282,7 +282,7 @@ def list_plans(request: Request, limit: int | None = LimitQ, page: int | None = 
         stmt = stmt.where(OmsCancellationPlan.id.in_(ids))
     if mod_gte is not None:
         stmt = stmt.where(OmsCancellationPlan.updated >= mod_gte)
-    count, plans = _paged(session, request, stmt.order_by(OmsCancellationPlan.id), pg)
+    count, plans = _paged(session, stmt.order_by(OmsCancellationPlan.id), pg)
     orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({p.oms_order_id for p in plans})))}
     return page_body(request.url, count, pg, [plan_json(p, orders[p.oms_order_id], plan_item_ids(p)) for p in plans])
 
@@ -316,7 +316,7 @@ def _list(session: Session, request: Request, config: OmsConfig, stmt: Select, l
           page: int | None, to_json: Any) -> dict[str, Any]:
     with bad_request():
         pg = _page(config, limit, page)
-    count, rows = _paged(session, request, stmt, pg)
+    count, rows = _paged(session, stmt, pg)
     return page_body(request.url, count, pg, [to_json(r) for r in rows])
 
 

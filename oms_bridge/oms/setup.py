@@ -16,6 +16,7 @@ Follows seed 000 ("Integrating OMS with Seller Center") step by step:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,7 +87,6 @@ def setup_document(config: OmsConfig, base_url: str, tokens: Mapping[str, str], 
 
 def render_text(doc: Mapping[str, Any]) -> str:
     """The document as copy-and-paste steps for the OMS admin."""
-    import json
 
     def block(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, indent=2)

@@ -93,8 +93,11 @@ class Envelope:
 
     @property
     def type_slug(self) -> str | None:
+        """``shipped`` of ``package.status.shipped``; None for other event types."""
         prefix = "package.status."
-        return self.event_type[len(prefix):] or None if self.event_type.startswith(prefix) else None
+        if not self.event_type.startswith(prefix):
+            return None
+        return self.event_type[len(prefix):] or None
 
 
 def _obj(value: Any, where: str, *, required: bool = True) -> dict[str, Any] | None:
