@@ -27,7 +27,7 @@ import dataclasses
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -68,42 +68,45 @@ class UpsertCounts:
 
 
 # ------------------------------------------------------------------------------------ canonical form
-def _jsonable(value: Any) -> Any:
+def _json_default(value: Any) -> Any:
+    """What the C JSON encoder cannot write itself (it calls this only for those, so it stays fast)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else str(value.normalize())
+        return format(value.normalize(), "f")  # 610 and 610.00 are the same amount
     if isinstance(value, datetime):
         return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
+def _dumps(value: Any, *, sort_keys: bool = False) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=sort_keys, default=_json_default)
 
 
 def _raw_text(raw: Any) -> str:
-    if isinstance(raw, str):
-        return raw
-    return json.dumps(_jsonable(raw), ensure_ascii=False, sort_keys=True, default=str)
+    """The payload as stored: verbatim text, or JSON in the platform's own key order."""
+    return raw if isinstance(raw, str) else _dumps(raw)
 
 
 def payload_hash(item: CanonicalOrder | UnmappableOrder) -> str:
     """SHA-256 of the canonical content (raw payload excluded for mapped orders)."""
     if isinstance(item, UnmappableOrder):
-        content: Any = {"unmappable": _raw_text(item.raw), "reason": item.reason}
+        raw = item.raw if isinstance(item.raw, str) else _dumps(item.raw, sort_keys=True)
+        content: Any = {"unmappable": raw, "reason": item.reason}
     else:
         # Field by field, not dataclasses.asdict: that would deep-copy the raw payload only to drop it.
         content = {f.name: getattr(item, f.name) for f in dataclasses.fields(item) if f.name not in ("raw", "channel")}
-    text = json.dumps(_jsonable(content), ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def unmappable_key(item: UnmappableOrder) -> str:
     """The external id a held order is stored under (its own, or a hash of its raw payload)."""
     if item.external_id:
         return item.external_id[:64]
-    return "unmappable-" + hashlib.sha256(_raw_text(item.raw).encode("utf-8")).hexdigest()[:40]
+    raw = item.raw if isinstance(item.raw, str) else _dumps(item.raw, sort_keys=True)
+    return "unmappable-" + hashlib.sha256(raw.encode("utf-8")).hexdigest()[:40]
 
 
 def _order_values(item: CanonicalOrder) -> dict[str, Any]:
