@@ -246,3 +246,33 @@ def test_slow_refresh_does_not_block_other_sqlite_writers(shopee_bound: Bound):
     with session_scope(b.settings) as session:
         ch = session.get(Channel, b.channel_id)
         assert ch.getorder_interval_minutes == 7 and ch.token_version == 2
+
+
+def test_no_token_or_secret_leaks_into_runs_messages_or_cli(shopee_bound: Bound, caplog):
+    import logging
+
+    from click.testing import CliRunner
+
+    from oms_bridge.cli.main import cli
+    from oms_bridge.store.models import ProcessRun
+
+    b = shopee_bound
+    caplog.set_level(logging.DEBUG)
+    tokens, _ = _stored_tokens(b.settings, b.channel_id)
+    secrets = {tokens.access_token, tokens.refresh_token, b.sandbox.partner_key}
+    b.sandbox.faults.inject("500", path=REFRESH_PATH, count=10)
+    run_refreshtoken(b.channel_id, settings=b.settings, clock=b.clock, force=True, policy=FAST)
+    b.sandbox.faults.clear()
+    with session_scope(b.settings) as session:
+        session.get(Channel, b.channel_id).refresh_token_enc = Vault.from_settings(b.settings).encrypt("9" * 32)
+    secrets.add("9" * 32)
+    run_refreshtoken(b.channel_id, settings=b.settings, clock=b.clock, force=True, policy=FAST)
+    with session_scope(b.settings) as session:
+        texts = [f"{r.error_text} {r.details_json}" for r in session.scalars(select(ProcessRun))]
+        texts.append(session.get(Channel, b.channel_id).auth_message or "")
+    texts.append(CliRunner().invoke(cli, ["process", "runs", "--json"]).output)
+    texts.append(caplog.text)
+    assert len(texts) >= 4
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text
