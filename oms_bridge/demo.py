@@ -82,6 +82,7 @@ class ChannelSummary:
     orders: int = 0
     erp_completed: int = 0
     erp_held: int = 0
+    erp_skipped: int = 0  # nothing to create (e.g. cancelled before it reached the ERP)
 
 
 @dataclass
@@ -165,8 +166,10 @@ def _add_channel(settings: Settings, sandbox: Sandbox, platform: str, index: int
                               name=shop.get("name") or f"{sandbox.platform_type.title()} shop {index}",
                               shop_id=shop["shop_id"], credentials=shop.get("credentials") or None,
                               settings=shop.get("settings") or None, erp_connection=ERP_CONNECTION, **mapping)
-    now = datetime.now(UTC)
-    sandbox.generate_orders(shop["shop_id"], orders, start=now - timedelta(hours=6), end=now - timedelta(minutes=2))
+    # Each shop's orders at other seconds: momo numbers its orders by time, and iDempiere dedupes by
+    # POReference alone, so two shops with identical order numbers would share one C_Order.
+    end = datetime.now(UTC) - timedelta(minutes=2, seconds=37 * index)
+    sandbox.generate_orders(shop["shop_id"], orders, start=end - timedelta(hours=6), end=end)
     return value
 
 
@@ -198,7 +201,12 @@ def _summarise(settings: Settings, result: DemoResult, erp: ErpSandbox) -> None:
                 select(Delivery.state, func.count()).join(Order, Order.id == Delivery.oms_order_id)
                 .where(Order.oms_channel_id == channel_id, Delivery.destination == "erp")
                 .group_by(Delivery.state)).all())
-            row.erp_completed, row.erp_held = counts.get("sent", 0), counts.get("held", 0) + counts.get("dead", 0)
+            row.erp_completed = session.scalar(
+                select(func.count()).select_from(Delivery).join(Order, Order.id == Delivery.oms_order_id)
+                .where(Order.oms_channel_id == channel_id, Delivery.destination == "erp", Delivery.state == "sent",
+                       Delivery.erp_record_id.is_not(None)))
+            row.erp_skipped = counts.get("sent", 0) - row.erp_completed
+            row.erp_held = counts.get("held", 0) + counts.get("dead", 0)
         result.held = [(chan, number, reason or "") for chan, number, reason in session.execute(
             select(Channel.value, Order.external_id, Delivery.last_error)
             .join(Order, Order.id == Delivery.oms_order_id).join(Channel, Channel.id == Order.oms_channel_id)
@@ -210,12 +218,14 @@ def _summarise(settings: Settings, result: DemoResult, erp: ErpSandbox) -> None:
 def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
     """The table a new user reads first."""
     echo("")
-    echo(f"{'channel':<12} {'platform':<10} {'authorization':<20} {'orders':>6} {'ERP done':>8} {'held':>5}")
-    echo("-" * 66)
+    echo(f"{'channel':<12} {'platform':<10} {'authorization':<20} {'orders':>6} {'in ERP':>6} {'held':>5} "
+         f"{'no ERP order':>12}")
+    echo("-" * 77)
     for r in result.channels:
-        echo(f"{r.channel:<12} {r.platform_type:<10} {r.authorization:<20} {r.orders:>6} {r.erp_completed:>8} "
-             f"{r.erp_held:>5}")
-    echo("-" * 66)
+        echo(f"{r.channel:<12} {r.platform_type:<10} {r.authorization:<20} {r.orders:>6} {r.erp_completed:>6} "
+             f"{r.erp_held:>5} {r.erp_skipped:>12}")
+    echo("-" * 77)
+    echo("(no ERP order: cancelled on the marketplace before it reached the ERP, so nothing to create)")
     total = sum(r.orders for r in result.channels)
     echo(f"{total} orders from {len(result.channels)} channels; "
          f"{result.erp_orders_completed} completed sales orders (DocStatus CO) in the iDempiere sandbox")
@@ -223,7 +233,8 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
         echo(f"\n{len(result.held)} order(s) held for the ERP, each with its reason:")
         for chan, number, reason in result.held:
             echo(f"  {chan} {number}: {reason}")
-        echo(f"\n(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. Fix it with\n"
+        echo("\nUnpaid orders wait until the marketplace reports them paid.")
+        echo(f"(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. Fix it with\n"
              f"  oms-bridge sku map {UNMAPPED_SKU} --value {ERP_RENAMED_VALUE}\n"
              "and the held orders go to the ERP on the next delivery run.)")
     echo(f"\nDemo data directory: {result.home} (fresh; delete it when done)")

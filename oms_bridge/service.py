@@ -7,12 +7,15 @@ finishes open requests, then ``scheduler.shutdown(wait=True)`` lets every job in
 its batch (each process commits in batches and moves its watermark only after a commit, so even a
 ``kill -9`` leaves nothing half-written; a SIGTERM leaves nothing unfinished at all).
 
+``kill -USR1 <pid>`` prints every thread's stack to stderr (to see what a slow shutdown waits for).
+
 Modes: both (default), ``http=False`` (``--scheduler-only``: a worker) and ``scheduler=False``
 (``--no-scheduler``: extra web/API instances behind a load balancer).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import signal
 import threading
@@ -110,6 +113,7 @@ def run_service(*, settings: Settings | None = None, http: bool = True, schedule
         stop.set()
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to stderr
     service = BridgeService(settings, http=http, scheduler_enabled=scheduler, host=host, port=port)
     try:
         service.start()

@@ -28,6 +28,7 @@ from oms_bridge.vault import Vault
 from platforms.momo.sandbox import MomoSandbox
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
+LOGS: dict[int, Path] = {}
 
 
 def _free_port() -> int:
@@ -55,14 +56,25 @@ def _configure_schedule(home: Path, minute_seconds: float) -> None:
 
 
 def _start(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
-    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen([OMS_BRIDGE, "run", *args], stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+    path = tmp_path / f"{name}.log"
+    log = open(path, "w")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen([OMS_BRIDGE, "run", *args], stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ))
+    LOGS[proc.pid] = path
+    return proc
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
     if proc.poll() is None:
         proc.send_signal(sig)
-    return proc.wait(timeout=timeout)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGUSR1)  # dump its threads into its log, then fail with that log
+        time.sleep(1)
+        proc.kill()
+        proc.wait()
+        log = LOGS[proc.pid].read_text()
+        raise AssertionError(f"instance {proc.pid} did not stop within {timeout} s:\n{log[-6000:]}") from None
 
 
 def _momo_channels(settings, sandbox: MomoSandbox, count: int, orders: int) -> dict[str, str]:
@@ -163,29 +175,46 @@ def test_two_instances_never_overlap_and_survive_a_kill(pg_settings, home, tmp_p
     _configure_schedule(home, minute_seconds=1)  # GetOrder every second per channel
     with MomoSandbox() as sandbox:
         shops = _momo_channels(pg_settings, sandbox, 3, orders=5)
-        first = _start(tmp_path, "first", "--scheduler-only")
-        second = _start(tmp_path, "second", "--scheduler-only")
+        instances = [_start(tmp_path, "first", "--scheduler-only"), _start(tmp_path, "second", "--scheduler-only")]
         try:
-            def runners():
-                return {json.loads(r.details_json or "{}").get("runner") for r in _runs(pg_settings)
-                        if r.outcome == "success"}
-            _wait_for(lambda: len(runners()) >= 2 and _order_count(pg_settings) == 15, timeout=40,
-                      what="both instances running GetOrder")
-            first.send_signal(signal.SIGKILL)  # an instance dies mid-flight
+            def runs_by_pid() -> dict[int, int]:
+                counts: dict[int, int] = {}
+                for r in _runs(pg_settings):
+                    if r.outcome == "success":
+                        pid = int(json.loads(r.details_json or "{}").get("runner", "x:0").rsplit(":", 1)[1])
+                        counts[pid] = counts.get(pid, 0) + 1
+                return counts
+            both_up = [lambda p=p: "scheduler running" in LOGS[p.pid].read_text() for p in instances]
+            _wait_for(lambda: all(up() for up in both_up) and _order_count(pg_settings) == 15, timeout=40,
+                      what="both instances up and the first orders in")
+            time.sleep(3)  # both compete for the same due jobs for a few rounds
+            # Kill the busier instance (whichever won the most runs): it dies holding work.
+            counts = runs_by_pid()
+            first = max(instances, key=lambda p: counts.get(p.pid, 0))
+            second = next(p for p in instances if p is not first)
+            first.send_signal(signal.SIGKILL)
             first.wait(timeout=10)
             killed_at = datetime.now(UTC)
             for shop_id in shops.values():  # new marketplace orders after the death
                 _generate(sandbox, shop_id, 3)
-            _wait_for(lambda: _order_count(pg_settings) == 24, timeout=40, what="the survivor to fetch new orders")
             survivor = f":{second.pid}"
-            after = [r for r in _runs(pg_settings) if r.started > killed_at and r.outcome == "success"]
-            assert len({r.oms_channel_id for r in after}) == 3  # the survivor took over every channel
-            assert all(json.loads(r.details_json)["runner"].endswith(survivor) for r in after)
+
+            def after_kill() -> list[ProcessRun]:
+                return [r for r in _runs(pg_settings) if r.started > killed_at and r.outcome == "success"]
+            # The survivor carries on for every channel, and the orders placed after the death arrive.
+            try:
+                _wait_for(lambda: len({r.oms_channel_id for r in after_kill()}) == 3
+                          and _order_count(pg_settings) == 24, timeout=40, what="the survivor to take over")
+            except AssertionError:
+                recent = [(r.id, r.oms_channel_id, r.outcome, r.started, r.ended, r.error_text, r.details_json)
+                          for r in _runs(pg_settings)[-15:]]
+                raise AssertionError(f"survivor did not take over: orders {_order_count(pg_settings)}, "
+                                     f"killed at {killed_at}, recent runs {recent}, "
+                                     f"log {LOGS[second.pid].read_text()[-3000:]}") from None
+            assert all(json.loads(r.details_json)["runner"].endswith(survivor) for r in after_kill())
         finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait()
-            assert _stop(second) == 0, (tmp_path / "second.log").read_text()
+            codes = {p.pid: _stop(p) for p in instances if p.poll() is None}
+    assert codes == {second.pid: 0}  # the survivor stopped cleanly on SIGTERM
     runs = [r for r in _runs(pg_settings) if r.outcome != "skipped"]
     dead_runner = f":{first.pid}"
     # Only a run of the killed instance may be left unfinished; every other run ended.
