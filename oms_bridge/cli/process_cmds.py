@@ -96,7 +96,8 @@ def _stats_dict(stats: RunStats, channel: str) -> dict[str, Any]:
 
 
 def _stats_line(stats: RunStats, channel: str) -> str:
-    counts = ", ".join(f"{n.replace('_', ' ')} {getattr(stats, n)}" for n in COUNTS)
+    names = ("api_calls",) if stats.process == "refreshtoken" else COUNTS
+    counts = ", ".join(f"{n.replace('_', ' ')} {getattr(stats, n)}" for n in names)
     line = f"{channel}: {stats.process} {stats.outcome} ({counts}; run {stats.id})"
     if stats.error_text:
         line += f"\n  {stats.error_text}"
