@@ -31,9 +31,13 @@ from oms_bridge.web.app import create_app
 from scheduler.builder import start_scheduler
 from scheduler.config import ScheduleConfig
 
-__all__ = ["BridgeService", "run_service"]
+__all__ = ["BridgeService", "ServiceError", "run_service"]
 
 log = logging.getLogger(__name__)
+
+
+class ServiceError(RuntimeError):
+    """The service cannot start (e.g. its port is taken); the message says which part and why."""
 
 
 @dataclass
@@ -85,9 +89,10 @@ class BridgeService:
             if self.server.started:
                 return
             if self._thread and not self._thread.is_alive():
-                raise RuntimeError("the HTTP server stopped during start-up (port in use?)")
+                raise ServiceError(f"the HTTP server could not start on {self.server.config.host}:"
+                                   f"{self.server.config.port} (is the port in use? see the message above)")
             time.sleep(0.05)
-        raise RuntimeError(f"the HTTP server did not start within {timeout} s")
+        raise ServiceError(f"the HTTP server did not start within {timeout} s")
 
     def stop(self) -> None:
         """Stop taking requests, then let running jobs finish their batch."""

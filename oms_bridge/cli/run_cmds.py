@@ -19,7 +19,7 @@ __all__ = ["run_command", "demo_command", "admin_group"]
 @click.option("--port", type=int, default=None, help="Listen port (default: setting http_port, 8765).")
 def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port: int | None) -> None:
     """Run the HTTP app and the scheduler until SIGTERM/SIGINT (then finish running batches)."""
-    from oms_bridge.service import run_service
+    from oms_bridge.service import ServiceError, run_service
 
     if no_scheduler and scheduler_only:
         fail("--no-scheduler and --scheduler-only exclude each other")
@@ -34,8 +34,11 @@ def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port
                 parts.append(f"scheduler running ({len(service.scheduler.get_jobs())} jobs)")
             click.echo("oms-bridge: " + "; ".join(parts), err=True)
 
-        run_service(settings=settings, http=not scheduler_only, scheduler=not no_scheduler, host=host, port=port,
-                    on_started=_started)
+        try:
+            run_service(settings=settings, http=not scheduler_only, scheduler=not no_scheduler, host=host,
+                        port=port, on_started=_started)
+        except ServiceError as exc:
+            fail(str(exc))
     click.echo("oms-bridge: stopped cleanly", err=True)
 
 

@@ -221,3 +221,14 @@ def test_two_instances_never_overlap_and_survive_a_kill(pg_settings, home, tmp_p
     assert all(r.ended is not None for r in runs if not (r.details_json or "").count(dead_runner))
     _assert_no_overlap([r for r in runs if r.ended is not None])
     assert _order_count(pg_settings) == 24  # every order exactly once (unique key + no loss)
+
+
+def test_run_on_a_taken_port_fails_with_a_clear_message(sqlite_settings, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = _start(tmp_path, "taken", "--no-scheduler", "--port", str(port))
+        assert proc.wait(timeout=30) == 1
+    output = LOGS[proc.pid].read_text()
+    assert f"could not start on 127.0.0.1:{port}" in output and "Traceback" not in output
