@@ -353,22 +353,26 @@ def order_page(channel: str, number: str, request: Request,
 
 # ------------------------------------------------------------------------------ held orders
 @router.get("/held")
-def held_page(request: Request, destination: str = "",
+def held_page(request: Request, destination: str = "", limit: int = 500,
               admin: security.SessionInfo = Depends(current_admin)) -> HTMLResponse:
     with session_scope(_settings()) as session:
+        where = [Delivery.state.in_(("held", "dead"))]
+        if destination:
+            where.append(Delivery.destination == destination)
+        total = session.scalar(select(func.count()).select_from(Delivery).where(*where))
         stmt = (select(Delivery, Order.external_id, Channel.value)
                 .join(Order, Order.id == Delivery.oms_order_id).join(Channel, Channel.id == Order.oms_channel_id)
-                .where(Delivery.state.in_(("held", "dead"))).order_by(Delivery.id))
-        if destination:
-            stmt = stmt.where(Delivery.destination == destination)
+                .where(*where).order_by(Delivery.id).limit(max(1, min(limit, 5000))))
         rows = [{"id": d.id, "destination": d.destination, "state": d.state, "reason": d.last_error,
                  "code": d.hold_code, "attempts": d.attempts, "order": number, "channel": chan, "updated": d.updated}
                 for d, number, chan in session.execute(stmt)]
         unmappable = [{"order": o.external_id, "channel": chan, "reason": o.held_reason}
                       for o, chan in session.execute(select(Order, Channel.value)
                                                      .join(Channel, Channel.id == Order.oms_channel_id)
-                                                     .where(Order.is_held.is_(True)).order_by(Order.id))]
-    return render(request, "held.html", admin=admin, rows=rows, unmappable=unmappable, destination=destination)
+                                                     .where(Order.is_held == True).order_by(Order.id)  # noqa: E712 - YesNo binds True as 'Y'
+                                                     .limit(max(1, min(limit, 5000))))]
+    return render(request, "held.html", admin=admin, rows=rows, unmappable=unmappable, destination=destination,
+                  total=total)
 
 
 @router.post("/held/{delivery_id}/retry")

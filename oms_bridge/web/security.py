@@ -89,7 +89,7 @@ def authenticate(username: str, password: str, *, settings: Settings) -> int | N
     """The user id when the password is right, else None (same cost for unknown users)."""
     with session_scope(settings) as session:
         user = session.scalars(select(AdminUser).where(AdminUser.username == username,
-                                                       AdminUser.isactive.is_(True))).first()
+                                                       AdminUser.isactive == True)).first()  # noqa: E712 - YesNo binds as 'Y'
         if user is None:
             verify_password(password, hash_password("timing-equaliser"))
             return None

@@ -20,7 +20,8 @@ def test_password_hash_is_salted_scrypt_and_verifies():
     assert not security.verify_password("s3cret-pass", "md5$nonsense")
 
 
-def test_set_password_command_and_session_lifecycle(sqlite_settings):
+def test_set_password_command_and_session_lifecycle(store_settings):
+    sqlite_settings = store_settings  # the same flow on SQLite and PostgreSQL (Y/N binding differs)
     runner = CliRunner()
     short = runner.invoke(cli, ["admin", "set-password", "--password-stdin"], input="short\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.output

@@ -1,0 +1,135 @@
+"""How long the pages an operator polls take on a large store: /metrics, /healthz, the dashboard,
+the held list and the orders list (SQLite; pass a PostgreSQL server URL as argv[1] to measure that:
+a throw-away database is created on that server and dropped afterwards).
+
+    python benchmarks/bench_admin.py [POSTGRESQL_URL] [--orders N] [--channels N]
+
+Builds a store with N orders (each with erp + oms delivery rows, ~5 % held, ~1 % dead) and one
+process run per channel per 5 minutes of a day, then times each page (median of 5 requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+from cryptography.fernet import Fernet
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("database_url", nargs="?", default="")
+    parser.add_argument("--orders", type=int, default=50_000)
+    parser.add_argument("--channels", type=int, default=20)
+    args = parser.parse_args()
+    os.environ["OMS_BRIDGE_HOME"] = tempfile.mkdtemp(prefix="bench-admin-")
+    os.environ["OMS_BRIDGE_SECRET_KEYS"] = Fernet.generate_key().decode()
+    scratch = None
+    if args.database_url:
+        scratch = _scratch_database(args.database_url)
+        os.environ["OMS_BRIDGE_DATABASE_URL"] = scratch[1]
+    try:
+        _run(args)
+    finally:
+        if scratch:
+            from oms_bridge.store.db import dispose_engines
+
+            dispose_engines()
+            scratch[0]()
+
+
+def _scratch_database(server_url: str):
+    """A new empty database on the server (never the one named in the URL); returns (drop, url)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from oms_bridge.settings import normalize_database_url
+
+    admin_url = make_url(normalize_database_url(server_url))
+    name = f"bench_admin_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return drop, admin_url.set(database=name).render_as_string(hide_password=False)
+
+
+def _run(args: argparse.Namespace) -> None:
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import insert
+
+    from oms_bridge import configure
+    from oms_bridge.settings import get_settings
+    from oms_bridge.store.db import get_engine, session_scope
+    from oms_bridge.store.models import Base, Delivery, Order, ProcessRun
+    from oms_bridge.vault import Vault
+    from oms_bridge.web.app import create_app
+    from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password
+
+    settings = get_settings()
+    engine = get_engine(settings)
+    Base.metadata.create_all(engine)
+    vault = Vault.from_settings(settings)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    with session_scope(settings) as s:
+        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
+        ids = []
+        for i in range(args.channels):
+            ch = configure.add_channel(s, vault, value=f"ch-{i}", platform="momo-app", shop_id=str(i))
+            ch.auth_state = "active"
+            ch.order_watermark = now - timedelta(minutes=3)
+            ids.append(ch.id)
+    with engine.begin() as conn:
+        batch = 5000
+        for start in range(0, args.orders, batch):
+            conn.execute(insert(Order), [
+                {"oms_channel_id": ids[n % len(ids)], "external_id": f"O{n}", "status": "paid",
+                 "order_created": now - timedelta(seconds=n), "currency": "TWD"}
+                for n in range(start, min(args.orders, start + batch))])
+        for start in range(0, args.orders, batch):
+            rows = []
+            for n in range(start, min(args.orders, start + batch)):
+                state = "held" if n % 20 == 0 else "dead" if n % 100 == 1 else "sent"
+                rows.append({"oms_order_id": n + 1, "destination": "erp", "state": state,
+                             "last_error": "SKU X has no ERP product" if state != "sent" else None,
+                             "hold_code": "missing_sku:X" if state == "held" else None})
+                rows.append({"oms_order_id": n + 1, "destination": "oms", "state": "sent", "last_error": None,
+                             "hold_code": None})
+            conn.execute(insert(Delivery), rows)
+        conn.execute(insert(ProcessRun), [
+            {"process": "getorder", "oms_channel_id": cid, "started": now - timedelta(minutes=5 * k),
+             "ended": now - timedelta(minutes=5 * k) + timedelta(seconds=2), "outcome": "success", "fetched": 10}
+            for cid in ids for k in range(288)])
+    print(f"store: {args.orders} orders, {2 * args.orders} deliveries, {288 * len(ids)} runs, "
+          f"{len(ids)} channels on {engine.dialect.name}; built in {time.perf_counter() - started:.1f} s")
+
+    set_admin_password("admin", "benchmark-password", settings=settings)
+    client = TestClient(create_app())
+    client.cookies.set(SESSION_COOKIE, issue_session(authenticate("admin", "benchmark-password", settings=settings),
+                                                     settings=settings))
+    for path in ("/healthz", "/metrics", "/admin/", "/admin/held", "/admin/orders", "/admin/runs", "/admin/skus"):
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            answer = client.get(path)
+            times.append(time.perf_counter() - t0)
+            assert answer.status_code == 200, (path, answer.status_code)
+        print(f"{path:<16} median {statistics.median(times) * 1000:8.1f} ms   ({len(answer.content) / 1024:.0f} KiB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
