@@ -5,9 +5,6 @@ APScheduler's SQLAlchemy job store persists a job as the textual reference of it
 only names the job table ever holds. :data:`JOBS` maps each process name to its callable; the
 reconcile step (:mod:`scheduler.sync`) only ever passes these function objects to APScheduler.
 
-The process modules are imported inside each body: a scheduler instance loads only what it
-runs, and importing the job table (e.g. for ``oms-bridge run --no-scheduler``) pulls in no adapter.
-
 Every body takes its lock from :mod:`scheduler.locks` first; if another instance holds it, the run
 is skipped (that instance is doing exactly this work). Each process records its own
 ``oms_process_run`` row, so the scheduler adds no bookkeeping of its own.
@@ -19,6 +16,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from channels.getorder import run_getorder
+from channels.logistics import run_logistics_delivery
+from channels.refreshtoken import run_refreshtoken
+from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.settings import Settings, get_settings
 from scheduler.locks import process_lock
 
@@ -41,29 +42,21 @@ def run_locked(process: str, channel_id: int | None, body: Callable[[Settings], 
 
 def getorder_job(channel_id: int) -> None:
     """Pull new and changed orders of one channel."""
-    from channels.getorder import run_getorder
-
     run_locked("getorder", channel_id, lambda s: run_getorder(channel_id, settings=s))
 
 
 def refreshtoken_job(channel_id: int) -> None:
     """Keep one OAuth channel's tokens fresh (the process itself decides whether one is due)."""
-    from channels.refreshtoken import run_refreshtoken
-
     run_locked("refreshtoken", channel_id, lambda s: run_refreshtoken(channel_id, settings=s))
 
 
 def erp_delivery_job() -> None:
     """Send due orders to iDempiere (one instance at a time; rows are claimed anyway)."""
-    from oms_bridge.erp.delivery import run_erp_delivery
-
     run_locked("erp", None, lambda s: run_erp_delivery(settings=s))
 
 
 def logistics_delivery_job() -> None:
     """Push due tracking numbers back to the marketplaces."""
-    from channels.logistics import run_logistics_delivery
-
     run_locked("logistics", None, lambda s: run_logistics_delivery(settings=s))
 
 

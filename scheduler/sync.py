@@ -30,6 +30,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from channels.binding import needs_token_refresh
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
@@ -73,7 +74,7 @@ def _schedulable(channel: Channel) -> bool:
     return bool(channel.isactive and platform is not None and platform.isactive and channel.auth_state != "new")
 
 
-def _wants_refresh(channel: Channel, needs_token_refresh: Callable[[Channel], bool]) -> bool:
+def _wants_refresh(channel: Channel) -> bool:
     """Whether to schedule RefreshToken; when the adapter cannot say (misconfigured platform), schedule it:
     the run then reports the configuration problem on the channel instead of the scheduler hiding it."""
     try:
@@ -86,8 +87,6 @@ def _wants_refresh(channel: Channel, needs_token_refresh: Callable[[Channel], bo
 
 def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
     """The jobs the channel table asks for right now."""
-    from channels.binding import needs_token_refresh
-
     specs = [
         JobSpec("erp-delivery", erp_delivery_job, (), cfg.delivery_seconds, "ERP delivery"),
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
@@ -100,7 +99,7 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
             specs.append(JobSpec(f"getorder:{ch.id}", getorder_job, (ch.id,),
                                  cfg.channel_seconds(ch.getorder_interval_minutes, cfg.getorder_minutes),
                                  f"GetOrder {ch.value}"))
-            if _wants_refresh(ch, needs_token_refresh):
+            if _wants_refresh(ch):
                 specs.append(JobSpec(f"refreshtoken:{ch.id}", refreshtoken_job, (ch.id,),
                                      cfg.channel_seconds(ch.refreshtoken_interval_minutes, cfg.refreshtoken_minutes),
                                      f"RefreshToken {ch.value}"))

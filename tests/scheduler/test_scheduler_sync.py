@@ -151,3 +151,38 @@ def test_shutdown_never_deadlocks_with_a_reconcile_in_flight(sqlite_settings):
         threading.Thread(target=lambda s=sched, d=done: (s.shutdown(wait=True), d.set()), daemon=True).start()
         assert done.wait(10), "scheduler shutdown deadlocked"
         assert not sched.sync_thread.is_alive()
+
+
+def test_started_scheduler_runs_every_process(sqlite_settings):
+    """The wiring end to end: jobs call the real GetOrder, ERP and logistics processes."""
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import func, select
+
+    from channels.authorization import check_credentials
+    from oms_bridge.store.models import Order, ProcessRun
+    from platforms.momo.sandbox import MomoSandbox
+
+    vault = Vault.from_settings(sqlite_settings)
+    with MomoSandbox() as sandbox:
+        shop = sandbox.add_shop()
+        with session_scope(sqlite_settings) as s:
+            configure.add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
+            configure.add_channel(s, vault, value="momo-a", platform="momo-app", shop_id=shop["shop_id"],
+                                  credentials=shop["credentials"])
+        assert check_credentials("momo-a", settings=sqlite_settings)[0]
+        now = datetime.now(UTC)
+        sandbox.generate_orders(shop["shop_id"], 3, start=now - timedelta(hours=2), end=now - timedelta(minutes=2))
+        sched = start_scheduler(sqlite_settings, replace(CFG, first_run_delay_seconds=0, delivery_seconds=0.5))
+
+        def processes() -> set[str]:
+            with session_scope(sqlite_settings) as s:
+                return set(s.scalars(select(ProcessRun.process).where(ProcessRun.outcome != "running")))
+        try:
+            assert _wait_for(lambda: {"getorder", "erp_delivery", "logistics_delivery"} <= processes())
+        finally:
+            sched.shutdown(wait=True)
+    with session_scope(sqlite_settings) as s:
+        assert s.scalar(select(func.count()).select_from(Order)) == 3
+        assert "refreshtoken" not in processes()  # momo has no tokens: no RefreshToken job
