@@ -131,7 +131,8 @@ def complete_authorization(platform_type: str, params: Mapping[str, str], *, set
         raise AuthorizationError(f"the marketplace could not be reached to finish authorizing channel {label} "
                                  f"({exc}); run `oms-bridge channel authorize {label}` again") from exc
     except PlatformError as exc:
-        raise AuthorizationError(f"the marketplace refused the authorization of channel {label}: {exc}") from exc
+        raise AuthorizationError(f"the marketplace refused the authorization of channel {label}: {exc}; "
+                                 f"run `oms-bridge channel authorize {label}` again") from exc
     for _attempt in range(3):
         with session_scope(settings, immediate=True) as session:
             channel = load_channel(session, channel_id, lock=True)

@@ -312,3 +312,22 @@ def test_held_order_is_released_by_a_later_run_once_it_maps(shopee_bound: Bound,
                               .where(Delivery.oms_order_id == order.id, Delivery.state == "pending")) == 2
     quiet = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
     assert "held_retried" not in quiet.details
+
+
+def test_token_rejected_again_after_the_refresh_fails_cleanly(shopee_bound: Bound, monkeypatch):
+    from platforms.base import AuthExpired
+    from platforms.shopee.adapter import ShopeeAdapter
+
+    b = shopee_bound
+
+    def always_rejected(self, since, until):
+        raise AuthExpired("Invalid access_token.", platform="shopee", code="error_auth")
+        yield  # pragma: no cover - makes this a generator like the real one
+
+    monkeypatch.setattr(ShopeeAdapter, "fetch_orders", always_rejected)
+    run = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
+    assert run.outcome == "failed" and "Invalid access_token" in run.error_text
+    assert run.details["refresh"] == ["refreshed"] and run.details["auth_retry"] == 1
+    assert b.sandbox.calls("/auth/access_token/get") == 1  # exactly one refresh, no loop
+    with session_scope(b.settings) as session:
+        assert session.get(Channel, b.channel_id).order_watermark is None
