@@ -5,8 +5,10 @@ Every page needs a logged-in admin (:mod:`oms_bridge.web.security`: scrypt passw
 cookie) and every form carries a CSRF token checked before anything changes. Pages call the same
 service functions as the CLI (:mod:`oms_bridge.configure`, :mod:`channels.authorization`,
 :mod:`oms_bridge.store.outbox`, :mod:`oms_bridge.store.orders`), so the rules and error messages
-are the same in both places. Secrets are never rendered: forms show the masked value and keep the
-stored one when the field is left empty.
+are the same in both places. Every form handler writes in an immediate transaction (SQLite:
+``BEGIN IMMEDIATE``), so a read-then-write never meets a stale snapshot while the scheduler writes.
+Secrets are never rendered: forms show the masked value and keep the stored one when the field is
+left empty.
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ def platforms_page(request: Request, admin: security.SessionInfo = Depends(curre
 async def add_platform(request: Request, admin: security.SessionInfo = Depends(current_admin)) -> Response:
     form = await csrf_form(request)
     try:
-        with session_scope(_settings()) as session:
+        with session_scope(_settings(), immediate=True) as session:
             configure.add_platform(session, _vault(), value=_text(form, "value"), name=_text(form, "name") or None,
                                    platform_type=_text(form, "platform_type"), host=_text(form, "host"),
                                    app_id=_text(form, "app_id") or None,
@@ -210,7 +212,7 @@ async def update_platform(value: str, request: Request,
         changes["app_secret"] = str(form.get("app_secret"))
     try:
         changes["settings"] = _json_or_none(form, "settings_json")
-        with session_scope(_settings()) as session:
+        with session_scope(_settings(), immediate=True) as session:
             configure.update_platform(session, _vault(), value, **changes)
     except (configure.ConfigError, VaultError) as exc:
         return back(f"/admin/platforms/{quote(value)}", err=str(exc))
@@ -231,7 +233,7 @@ async def add_channel(request: Request, admin: security.SessionInfo = Depends(cu
     form = await csrf_form(request)
     value = _text(form, "value")
     try:
-        with session_scope(_settings()) as session:
+        with session_scope(_settings(), immediate=True) as session:
             configure.add_channel(session, _vault(), value=value, platform=_text(form, "platform"),
                                   name=_text(form, "name") or None, shop_id=_text(form, "shop_id") or None,
                                   getorder_interval_minutes=_int_or_none(form, "getorder_interval_minutes"),
@@ -274,7 +276,7 @@ async def update_channel(value: str, request: Request,
     form = await csrf_form(request)
     page = f"/admin/channels/{quote(value)}"
     try:
-        with session_scope(_settings()) as session:
+        with session_scope(_settings(), immediate=True) as session:
             channel = configure.get_channel(session, value)
             fields = configure.credential_fields(channel.platform.platform_type)
             # Only fields the admin filled in change; an empty field keeps the stored secret.
@@ -295,7 +297,7 @@ async def set_channel_active(value: str, request: Request,
     form = await csrf_form(request)
     active = _text(form, "active") == "Y"
     try:
-        with session_scope(_settings()) as session:
+        with session_scope(_settings(), immediate=True) as session:
             configure.set_channel_active(session, value, active)
     except configure.ConfigError as exc:
         return back("/admin/channels", err=str(exc))
@@ -379,7 +381,7 @@ def held_page(request: Request, destination: str = "", limit: int = 500,
 async def retry_held(delivery_id: int, request: Request,
                      admin: security.SessionInfo = Depends(current_admin)) -> Response:
     await csrf_form(request)
-    with session_scope(_settings()) as session:
+    with session_scope(_settings(), immediate=True) as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
             return back("/admin/held", err=f"no delivery {delivery_id}; it may have been retried already")
@@ -421,7 +423,7 @@ async def map_sku(request: Request, admin: security.SessionInfo = Depends(curren
     product_value = _text(form, "m_product_value") or None
     if not sku or (product_id is None and not product_value):
         return back("/admin/skus", err="enter the SKU and either the ERP product id or its search key (Value)")
-    with session_scope(_settings()) as session:
+    with session_scope(_settings(), immediate=True) as session:
         scope = 0
         if _text(form, "channel"):
             try:
@@ -440,7 +442,7 @@ async def map_sku(request: Request, admin: security.SessionInfo = Depends(curren
 @router.post("/skus/{map_id}/delete")
 async def unmap_sku(map_id: int, request: Request, admin: security.SessionInfo = Depends(current_admin)) -> Response:
     await csrf_form(request)
-    with session_scope(_settings()) as session:
+    with session_scope(_settings(), immediate=True) as session:
         row = session.get(SkuMap, map_id)
         if row is None:
             return back("/admin/skus", err="that mapping no longer exists")

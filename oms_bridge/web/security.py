@@ -75,7 +75,7 @@ def set_admin_password(username: str, password: str, *, settings: Settings) -> N
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordError(f"the admin password needs at least {MIN_PASSWORD_LENGTH} characters")
     vault = Vault.from_settings(settings)
-    with session_scope(settings) as session:
+    with session_scope(settings, immediate=True) as session:
         user = session.scalars(select(AdminUser).where(AdminUser.username == username)).first()
         if user is None:
             user = AdminUser(username=username)
@@ -86,8 +86,11 @@ def set_admin_password(username: str, password: str, *, settings: Settings) -> N
 
 
 def authenticate(username: str, password: str, *, settings: Settings) -> int | None:
-    """The user id when the password is right, else None (same cost for unknown users)."""
-    with session_scope(settings) as session:
+    """The user id when the password is right, else None (same cost for unknown users).
+
+    An immediate transaction: it writes ``last_login`` after reading, and on SQLite a deferred
+    read-then-write fails at once (stale snapshot) when the scheduler committed in between."""
+    with session_scope(settings, immediate=True) as session:
         user = session.scalars(select(AdminUser).where(AdminUser.username == username,
                                                        AdminUser.isactive == True)).first()  # noqa: E712 - YesNo binds as 'Y'
         if user is None:

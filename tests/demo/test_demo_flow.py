@@ -67,3 +67,45 @@ def test_readme_first_command_runs_the_demo(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "completed sales orders" in proc.stdout and "Traceback" not in proc.stderr
     assert not (tmp_path / ".oms-bridge").exists()  # the user's default data directory stays untouched
+
+
+def test_demo_serve_keeps_the_admin_running_until_sigterm(tmp_path):
+    """``oms-bridge demo --serve``: the printed password logs into the admin, /metrics answers, SIGTERM stops it."""
+    import re
+    import signal
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_BRIDGE_")}
+    env["HOME"] = str(tmp_path)
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "oms-bridge"), "demo", "--orders", "2", "--serve",
+                                 "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "password" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        password = re.search(r"password (\S+)\)", log.read_text()).group(1)
+        base = f"http://127.0.0.1:{port}"
+        web = requests.Session()
+        login_page = web.get(f"{base}/admin/login", timeout=5)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', login_page.text).group(1)
+        answer = web.post(f"{base}/admin/login", data={"username": "admin", "password": password,
+                                                       "csrf_token": token}, timeout=5)
+        assert answer.status_code == 200 and "Dashboard" in answer.text, (answer.text[:500], log.read_text()[-3000:])
+        assert "shopline-2" in answer.text and "SAUCE-CHILI" not in answer.text
+        assert "SAUCE-CHILI" in web.get(f"{base}/admin/skus", timeout=5).text  # waiting for a mapping
+        metrics = requests.get(f"{base}/metrics", timeout=5).text
+        assert 'oms_bridge_deliveries{destination="erp",state="held"}' in metrics
+        assert requests.get(f"{base}/healthz", timeout=5).json()["scheduler"] == "running"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0, log.read_text()
