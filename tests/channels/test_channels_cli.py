@@ -132,3 +132,16 @@ def test_orders_backfill_command(live: Bound):
     assert data["new"] == 0 and data["outcome"] == "success"
     bad = CliRunner().invoke(cli, ["orders", "backfill", "shop-a", "--since", "2026-13-01"])
     assert bad.exit_code == 2 and "--since" in bad.output
+
+
+def test_run_all_keeps_going_past_a_failing_channel(live: Bound):
+    from oms_bridge.store.db import session_scope
+    from oms_bridge.store.models import Channel
+
+    add_platform_and_channel(live.settings, live.sandbox, "shop-b")  # never authorized
+    with session_scope(live.settings) as session:
+        session.query(Channel).filter_by(value="shop-a").one().auth_state = "reauth_required"
+    result = CliRunner().invoke(cli, ["process", "run", "getorder", "--all"])
+    assert result.exit_code == 1
+    assert "shop-a: getorder reauth_required" in result.output
+    assert "shop-b: getorder skipped" in result.output and "not authorized yet" in result.output

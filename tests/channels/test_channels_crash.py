@@ -131,3 +131,22 @@ def test_killed_process_mid_run_then_rerun(sqlite_settings, realtime_shopee: Sho
     assert rerun.new == 23 - partial
     b.sandbox = realtime_shopee
     assert_exactly_once_and_latest(b, ids)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("point,nth", [("upserted", 2), ("before_watermark", 1)])
+def test_interrupted_getorder_on_postgresql(pg_settings, shopee, monkeypatch, point: str, nth: int):
+    from conftest import bind
+
+    b = bind(pg_settings, shopee)
+    b.settings = dataclasses.replace(pg_settings, getorder_batch_size=6)
+    ids = shopee.generate_orders(b.shop_id, 20, start=NOW - timedelta(hours=20), end=NOW - timedelta(hours=1),
+                                 status="paid")
+    crash_at(monkeypatch, point, nth)
+    with pytest.raises(Crash):
+        run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
+    monkeypatch.setattr(pulling, "checkpoint", lambda name: None)
+    shopee.update_order(b.shop_id, ids[5], status="cancelled")
+    shopee.clock.advance(minutes=2)
+    assert run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST).outcome == "success"
+    assert_exactly_once_and_latest(b, ids)
