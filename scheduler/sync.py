@@ -34,6 +34,7 @@ from channels.binding import needs_token_refresh
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
+from oms_bridge.vault import Vault
 from scheduler.config import ScheduleConfig
 from scheduler.jobs import erp_delivery_job, getorder_job, logistics_delivery_job, refreshtoken_job
 
@@ -74,11 +75,11 @@ def _schedulable(channel: Channel) -> bool:
     return bool(channel.isactive and platform is not None and platform.isactive and channel.auth_state != "new")
 
 
-def _wants_refresh(channel: Channel) -> bool:
+def _wants_refresh(channel: Channel, vault: Vault) -> bool:
     """Whether to schedule RefreshToken; when the adapter cannot say (misconfigured platform), schedule it:
     the run then reports the configuration problem on the channel instead of the scheduler hiding it."""
     try:
-        return needs_token_refresh(channel)
+        return needs_token_refresh(channel, vault=vault)
     except Exception as exc:  # noqa: BLE001 - any adapter construction error: keep scheduling, say why
         log.warning("cannot tell whether channel %s uses OAuth (%s); scheduling RefreshToken anyway",
                     channel.value, exc)
@@ -91,6 +92,7 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
         JobSpec("erp-delivery", erp_delivery_job, (), cfg.delivery_seconds, "ERP delivery"),
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
     ]
+    vault = Vault.from_settings(settings)
     with session_scope(settings) as session:
         channels = session.scalars(select(Channel).options(selectinload(Channel.platform)).order_by(Channel.id))
         for ch in channels:
@@ -99,7 +101,7 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
             specs.append(JobSpec(f"getorder:{ch.id}", getorder_job, (ch.id,),
                                  cfg.channel_seconds(ch.getorder_interval_minutes, cfg.getorder_minutes),
                                  f"GetOrder {ch.value}"))
-            if _wants_refresh(ch):
+            if _wants_refresh(ch, vault):
                 specs.append(JobSpec(f"refreshtoken:{ch.id}", refreshtoken_job, (ch.id,),
                                      cfg.channel_seconds(ch.refreshtoken_interval_minutes, cfg.refreshtoken_minutes),
                                      f"RefreshToken {ch.value}"))
