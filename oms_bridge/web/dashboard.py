@@ -14,17 +14,20 @@ Warnings a channel can raise:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from channels.tokens import token_warnings
 from oms_bridge.settings import Settings
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
 
-__all__ = ["ChannelStatus", "channel_statuses", "delivery_counts", "countdown"]
+__all__ = ["ChannelStatus", "channel_statuses", "delivery_counts", "countdown", "scheduled_runs"]
+
+#: APScheduler's job table in the bridge's database (see :mod:`scheduler.builder`)
+JOB_TABLE = "apscheduler_jobs"
 
 
 @dataclass
@@ -41,6 +44,7 @@ class ChannelStatus:
     refresh_expires_in: str
     last_run: dict[str, Any] | None
     last_success: datetime | None
+    next_getorder: datetime | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -71,9 +75,19 @@ def _last_runs(session: Session, process: str) -> tuple[dict[int, ProcessRun], d
     return last, success
 
 
+def scheduled_runs(session: Session) -> dict[str, datetime]:
+    """Next run time per scheduler job id (``getorder:<channel id>`` ...), read from APScheduler's shared
+    job table, so a web-only instance shows them too; empty when no scheduler ever ran here."""
+    if not inspect(session.get_bind()).has_table(JOB_TABLE):
+        return {}
+    rows = session.execute(text(f"SELECT id, next_run_time FROM {JOB_TABLE} WHERE next_run_time IS NOT NULL"))
+    return {job_id: datetime.fromtimestamp(float(ts), UTC) for job_id, ts in rows}
+
+
 def channel_statuses(session: Session, settings: Settings, now: datetime) -> list[ChannelStatus]:
-    """Every channel with its auth state, token countdowns, last GetOrder and warnings."""
+    """Every channel with its auth state, token countdowns, last and next GetOrder, and warnings."""
     last, success = _last_runs(session, "getorder")
+    scheduled = scheduled_runs(session)
     stale_factor = float(settings.extra.get("admin_stale_factor", 3))
     rows = []
     for ch in session.scalars(select(Channel).options(selectinload(Channel.platform)).order_by(Channel.value)):
@@ -97,7 +111,7 @@ def channel_statuses(session: Session, settings: Settings, now: datetime) -> lis
             last_run=None if run is None else {
                 "started": run.started, "outcome": run.outcome, "fetched": run.fetched, "new": run.new,
                 "changed": run.changed, "held": run.held, "error": run.error_text},
-            last_success=ok_at, warnings=warnings))
+            last_success=ok_at, next_getorder=scheduled.get(f"getorder:{ch.id}"), warnings=warnings))
     return rows
 
 

@@ -11,6 +11,9 @@ from oms_bridge.store.models import Order, ProcessRun, SkuMap, utcnow
 from oms_bridge.vault import Vault
 from oms_bridge.web.app import create_app
 from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password
+from scheduler.builder import build_scheduler
+from scheduler.config import ScheduleConfig
+from scheduler.sync import reconcile
 
 
 def test_every_page_renders_on_both_stores(store_settings):
@@ -34,6 +37,10 @@ def test_every_page_renders_on_both_stores(store_settings):
         s.add(ProcessRun(process="getorder", oms_channel_id=ch.id, started=utcnow(), ended=utcnow(),
                          outcome="success", fetched=2, new=2))
     set_admin_password("admin", "page-test-password", settings=settings)
+    sched = build_scheduler(settings, ScheduleConfig())  # its jobs stay in the shared table after shutdown
+    sched.start(paused=True)
+    reconcile(sched, settings, ScheduleConfig())
+    sched.shutdown(wait=False)
     client = TestClient(create_app())
     client.cookies.set(SESSION_COOKIE, issue_session(authenticate("admin", "page-test-password", settings=settings),
                                                      settings=settings))
@@ -56,6 +63,8 @@ def test_every_page_renders_on_both_stores(store_settings):
         assert answer.status_code == 200, (path, answer.text[:300])
         assert text in answer.text, path
         assert "app-secret-123456" not in answer.text and "pw-secret-987654" not in answer.text
+    dashboard = client.get("/admin/").text
+    assert "not scheduled" not in dashboard and 'class="next-run">' in dashboard  # next GetOrder from the job table
     missing = client.get("/admin/orders/momo-a/NOPE")
     assert missing.status_code == 404 and "no order" in missing.text
     assert client.get("/admin/channels/nope").status_code == 404
