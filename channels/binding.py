@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from oms_bridge.settings import get_settings
+from oms_bridge.settings import Settings, get_settings
+from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Platform
 from oms_bridge.vault import Vault, VaultError
 from platforms.base import Adapter, ChannelConfig, PlatformConfig, PlatformError, TokenSet
 from platforms.registry import UnknownPlatform, adapter_class
 
-__all__ = ["BindingError", "ChannelNotFound", "adapter_for", "needs_token_refresh", "token_set_of",
+__all__ = ["BindingError", "ChannelNotFound", "require_channel", "adapter_for", "needs_token_refresh", "token_set_of",
            "platform_config", "channel_config", "load_channel", "platform_of", "channel_label"]
 
 
@@ -150,3 +151,9 @@ def load_channel(session: Session, ref: int | str, *, lock: bool = False) -> Cha
     session.get(Platform, channel.oms_platform_id)  # into the identity map, so .platform needs no lazy load
     _ = channel.platform
     return channel
+
+
+def require_channel(settings: Settings, channel_id: int) -> str:
+    """The channel's name, or :class:`ChannelNotFound` before a run row would point at nothing."""
+    with session_scope(settings) as session:
+        return channel_label(load_channel(session, channel_id))

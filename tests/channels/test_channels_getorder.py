@@ -331,3 +331,17 @@ def test_token_rejected_again_after_the_refresh_fails_cleanly(shopee_bound: Boun
     assert b.sandbox.calls("/auth/access_token/get") == 1  # exactly one refresh, no loop
     with session_scope(b.settings) as session:
         assert session.get(Channel, b.channel_id).order_watermark is None
+
+
+def test_unknown_channel_id_is_a_clear_error(sqlite_settings):
+    from channels.backfill import run_backfill
+    from channels.binding import ChannelNotFound
+
+    with pytest.raises(ChannelNotFound, match="no channel 999"):
+        run_getorder(999, settings=sqlite_settings)
+    with pytest.raises(ChannelNotFound):
+        run_refreshtoken(999, settings=sqlite_settings)
+    with pytest.raises(ChannelNotFound):
+        run_backfill(999, NOW - timedelta(days=1), NOW, settings=sqlite_settings)
+    with session_scope(sqlite_settings) as session:
+        assert session.scalar(select(func.count()).select_from(ProcessRun)) == 0
