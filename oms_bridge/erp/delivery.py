@@ -377,9 +377,9 @@ def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
         _held(stats, w.row, f"order {w.order.external_id} is held at intake: {w.order.held_reason}", "order_held")
         w.done = True
     elif w.row.action != "cancel" and w.order.status != "cancelled" and w.order.status not in options.create_statuses:
-        _held(stats, w.row, f"order {w.order.external_id} is {w.order.status}; it goes to the ERP when the marketplace "
-              f"reports it {' / '.join(options.create_statuses[:2])} (ERP setting create_statuses)",
-              f"awaiting:{w.order.status}")
+        outbox.mark_waiting(w.row, f"order {w.order.external_id} is {w.order.status}; it goes to the ERP when the "
+                            f"marketplace reports it {' / '.join(options.create_statuses[:2])} "
+                            "(ERP setting create_statuses)", code=f"awaiting:{w.order.status}")
         w.done = True
 
 

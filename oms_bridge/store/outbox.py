@@ -7,7 +7,9 @@ rows (:func:`claim_due`), tries them, and records the outcome with exactly one o
 :func:`rearm_held`.
 
 States: ``pending`` (due now), ``retry`` (due at ``next_attempt_at``), ``sent``, ``held``
-(waits for the admin or a fix), ``dead`` (gave up; ``oms-bridge erp retry`` re-arms it).
+(waits for the admin or a fix), ``waiting`` (nothing is wrong: the order is not ready for this
+destination yet, e.g. unpaid; the marketplace change that makes it ready re-arms it through
+:func:`arm`), ``dead`` (gave up; ``oms-bridge erp retry`` re-arms it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.store.models import Delivery, Order, utcnow
 
-__all__ = ["arm", "claim_due", "mark_sent", "mark_held", "mark_retry", "rearm_held", "rearm", "backoff_delay"]
+__all__ = ["arm", "claim_due", "mark_sent", "mark_held", "mark_waiting", "mark_retry", "rearm_held", "rearm",
+           "backoff_delay"]
 
 
 def arm(session: Session, order: Order, destinations: Iterable[str], *, action: str = "create") -> list[Delivery]:
@@ -92,6 +95,18 @@ def mark_held(row: Delivery, reason: str, *, code: str | None = None) -> None:
     """Stop trying until the cause is fixed. ``reason`` is the sentence the admin reads;
     ``code`` (e.g. ``missing_sku:ABC-1``) lets the fix find and re-arm exactly these rows."""
     row.state = "held"
+    row.last_error = reason
+    row.hold_code = code
+    row.next_attempt_at = None
+
+
+def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None:
+    """Not for this destination yet, and nobody has to act (e.g. an unpaid order for the ERP).
+
+    Unlike ``held`` this is no alarm: dashboards do not count it as a problem. GetOrder re-arms
+    the row when the marketplace reports the change that makes the order ready.
+    """
+    row.state = "waiting"
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None

@@ -60,7 +60,7 @@ def test_erp_marketplace_orders_arrive_completed_exactly_once(sqlite_settings: S
     erp = {o["POReference"]: o for o in erp_sandbox.orders()}
     for ext in ids:
         row = env.delivery(ext)
-        if row.state == "held":  # only orders that are not (yet) paid may wait
+        if row.state == "waiting":  # only orders that are not (yet) paid may wait
             assert row.hold_code.startswith("awaiting:"), row.last_error
             assert ext not in erp
         else:

@@ -204,7 +204,7 @@ def test_erp_unpaid_order_waits_then_goes_when_paid(erp_env: ErpEnv) -> None:
     ext = erp_env.add_order(status="unpaid")
     run_erp_delivery(settings=erp_env.settings)
     row = erp_env.delivery(ext)
-    assert row.state == "held" and row.hold_code == "awaiting:unpaid"
+    assert row.state == "waiting" and row.hold_code == "awaiting:unpaid"
     assert erp_env.sandbox.calls() == 0 and erp_env.erp_orders(ext) == []
     erp_env.change_status(ext, "paid")
     assert run_erp_delivery(settings=erp_env.settings).sent == 1

@@ -3,7 +3,8 @@
 Destinations: ``erp`` (iDempiere sales order), ``oms`` (made available to the OMS),
 ``logistics`` (tracking number pushed back to the marketplace).
 States: ``pending`` → ``sent``; ``held`` (a cause the admin must fix; retried when fixed);
-``retry`` (transient failure, ``next_attempt_at`` set); ``dead`` (gave up after N attempts).
+``retry`` (transient failure, ``next_attempt_at`` set); ``waiting`` (not ready for this destination
+yet, e.g. unpaid; no one has to act); ``dead`` (gave up after N attempts).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from oms_bridge.store.types import UtcDateTime
 __all__ = ["Delivery", "DESTINATIONS", "DELIVERY_STATES"]
 
 DESTINATIONS = ("erp", "oms", "logistics")
-DELIVERY_STATES = ("pending", "retry", "sent", "held", "dead")
+DELIVERY_STATES = ("pending", "retry", "sent", "held", "waiting", "dead")
 
 
 class Delivery(ADColumns, Base):
