@@ -16,7 +16,8 @@ Everything a real iDempiere may name differently is configurable here, with defa
 ``default_country`` ISO code used when an order has none (default ``TW``).
 ``create_statuses`` canonical statuses that make a sales order (default paid, ready_to_ship, shipped,
                    delivered, completed, returned). Others wait (outbox state ``waiting``, code
-                   ``awaiting:<status>``) until the marketplace changes the order (GetOrder re-arms it); ``cancelled`` cancels.
+                   ``awaiting:<status>``) until the marketplace changes the order (GetOrder re-arms it);
+                   ``cancelled`` cancels.
 """
 
 from __future__ import annotations
