@@ -24,11 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import uvicorn
-from apscheduler.schedulers.background import BackgroundScheduler
 
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.web.app import create_app
-from scheduler.builder import start_scheduler
+from scheduler.builder import BridgeScheduler, start_scheduler
 from scheduler.config import ScheduleConfig
 
 __all__ = ["BridgeService", "ServiceError", "run_service"]
@@ -50,7 +49,7 @@ class BridgeService:
     host: str | None = None
     port: int | None = None
     schedule: ScheduleConfig | None = None
-    scheduler: BackgroundScheduler | None = None
+    scheduler: BridgeScheduler | None = None
     server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -70,6 +69,11 @@ class BridgeService:
             self._thread = threading.Thread(target=self.server.run, name="http", daemon=True)
             self._thread.start()
         return self
+
+    @property
+    def http_died(self) -> bool:
+        """The HTTP server thread ended although nobody asked it to stop."""
+        return self._thread is not None and not self._thread.is_alive() and not self.stopped.is_set()
 
     @property
     def url(self) -> str:
@@ -126,7 +130,7 @@ def run_service(*, settings: Settings | None = None, http: bool = True, schedule
         if on_started:
             on_started(service)
         while not stop.wait(0.5):
-            if service._thread is not None and not service._thread.is_alive():
+            if service.http_died:
                 log.error("the HTTP server stopped unexpectedly; shutting down")
                 break
     finally:
