@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from conftest import FAST, Bound, add_platform_and_channel
+from channels_kit import FAST, Bound, add_platform_and_channel
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from conftest import FAST, NOW, Bound
+from channels_kit import FAST, NOW, Bound
 from sqlalchemy import func, select
 
 import channels.pulling as pulling

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from channels_kit import Bound, add_platform_and_channel, bind
 from click.testing import CliRunner
-from conftest import Bound, add_platform_and_channel, bind
 
 from oms_bridge.cli.main import cli
 from platforms.base import UnmappableOrder

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import FAST, NOW, Bound
+from channels_kit import FAST, NOW, Bound
 from sqlalchemy import func, select
 
 import channels.pulling as pulling
@@ -110,7 +110,7 @@ def realtime_shopee() -> Iterator[ShopeeSandbox]:
 
 @pytest.mark.parametrize("point,nth", [("upserted", 2), ("before_watermark", 1)])
 def test_killed_process_mid_run_then_rerun(sqlite_settings, realtime_shopee: ShopeeSandbox, point: str, nth: int):
-    from conftest import bind
+    from channels_kit import bind
 
     b = bind(sqlite_settings, realtime_shopee)
     now = datetime.now(UTC)
@@ -136,7 +136,7 @@ def test_killed_process_mid_run_then_rerun(sqlite_settings, realtime_shopee: Sho
 @pytest.mark.postgres
 @pytest.mark.parametrize("point,nth", [("upserted", 2), ("before_watermark", 1)])
 def test_interrupted_getorder_on_postgresql(pg_settings, shopee, monkeypatch, point: str, nth: int):
-    from conftest import bind
+    from channels_kit import bind
 
     b = bind(pg_settings, shopee)
     b.settings = dataclasses.replace(pg_settings, getorder_batch_size=6)

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import FAST, NOW, Bound, bind
+from channels_kit import FAST, NOW, Bound, bind
 from sqlalchemy import func, select
 
 from channels.getorder import getorder_window, run_getorder
@@ -196,7 +196,7 @@ def test_rejected_refresh_token_ends_in_reauth_and_getorder_reports_it(shopee_bo
         last = session.scalars(select(ProcessRun).order_by(ProcessRun.id.desc())).first()
         assert (last.process, last.outcome, last.error_text) == ("getorder", "reauth_required", run.error_text)
     # Re-authorizing clears it and GetOrder works again.
-    from conftest import authorize
+    from channels_kit import authorize
     authorize(b.settings, b.sandbox, b.channel)
     assert run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST).outcome == "success"
 

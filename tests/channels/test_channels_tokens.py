@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from channels_kit import FAST, Bound, add_platform_and_channel, bind
 from channels_workers import getorder_worker, refresh_worker
-from conftest import FAST, Bound, add_platform_and_channel, bind
 from sqlalchemy import func, select
 
 from channels.authorization import check_credentials
@@ -207,7 +207,7 @@ def test_refresh_run_records_warnings(shopee_bound: Bound):
 
 
 def test_forced_refresh_on_every_sandbox_then_getorder_still_works(any_bound: Bound):
-    from conftest import NOW
+    from channels_kit import NOW
 
     from channels.getorder import run_getorder
 
