@@ -82,6 +82,7 @@ class ChannelSummary:
     orders: int = 0
     erp_completed: int = 0
     erp_held: int = 0
+    erp_waiting: int = 0  # not due yet (e.g. unpaid: goes to the ERP once the marketplace reports it paid)
     erp_skipped: int = 0  # nothing to create (e.g. cancelled before it reached the ERP)
 
 
@@ -160,7 +161,10 @@ def _add_channel(settings: Settings, sandbox: Sandbox, platform: str, index: int
     """A shop on the sandbox, its channel (committed, so authorization can follow), and its orders."""
     shop = sandbox.add_shop(**options)
     value = f"{sandbox.platform_type}-{index}"
-    mapping = {k: v for k, v in erp.channel_mapping().items() if k != "erp_ordersource_id"}
+    mapping = dict(erp.channel_mapping())
+    # Orders carry their marketplace as iDempiere order source (the sandbox seeds one per platform).
+    sources = erp.records("C_OrderSource", Value=sandbox.platform_type)
+    mapping["erp_ordersource_id"] = sources[0]["C_OrderSource_ID"] if sources else None
     with session_scope(settings) as session:
         configure.add_channel(session, Vault.from_settings(settings), value=value, platform=platform,
                               name=shop.get("name") or f"{sandbox.platform_type.title()} shop {index}",
@@ -207,6 +211,7 @@ def _summarise(settings: Settings, result: DemoResult, erp: ErpSandbox) -> None:
                        Delivery.erp_record_id.is_not(None)))
             row.erp_skipped = counts.get("sent", 0) - row.erp_completed
             row.erp_held = counts.get("held", 0) + counts.get("dead", 0)
+            row.erp_waiting = row.orders - row.erp_completed - row.erp_skipped - row.erp_held
         result.held = [(chan, number, reason or "") for chan, number, reason in session.execute(
             select(Channel.value, Order.external_id, Delivery.last_error)
             .join(Order, Order.id == Delivery.oms_order_id).join(Channel, Channel.id == Order.oms_channel_id)
@@ -219,13 +224,14 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
     """The table a new user reads first."""
     echo("")
     echo(f"{'channel':<12} {'platform':<10} {'authorization':<20} {'orders':>6} {'in ERP':>6} {'held':>5} "
-         f"{'no ERP order':>12}")
-    echo("-" * 77)
+         f"{'waiting':>7} {'no ERP order':>12}")
+    echo("-" * 85)
     for r in result.channels:
         echo(f"{r.channel:<12} {r.platform_type:<10} {r.authorization:<20} {r.orders:>6} {r.erp_completed:>6} "
-             f"{r.erp_held:>5} {r.erp_skipped:>12}")
-    echo("-" * 77)
-    echo("(no ERP order: cancelled on the marketplace before it reached the ERP, so nothing to create)")
+             f"{r.erp_held:>5} {r.erp_waiting:>7} {r.erp_skipped:>12}")
+    echo("-" * 85)
+    echo("waiting: unpaid, goes to the ERP once the marketplace reports it paid; no ERP order: cancelled on the\n"
+         "marketplace before it reached the ERP, so there is nothing to create")
     total = sum(r.orders for r in result.channels)
     echo(f"{total} orders from {len(result.channels)} channels; "
          f"{result.erp_orders_completed} completed sales orders (DocStatus CO) in the iDempiere sandbox")
@@ -233,8 +239,7 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
         echo(f"\n{len(result.held)} order(s) held for the ERP, each with its reason:")
         for chan, number, reason in result.held:
             echo(f"  {chan} {number}: {reason}")
-        echo("\nUnpaid orders wait until the marketplace reports them paid.")
-        echo(f"(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. Fix it with\n"
+        echo(f"\n(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. Fix it with\n"
              f"  oms-bridge sku map {UNMAPPED_SKU} --value {ERP_RENAMED_VALUE}\n"
              "and the held orders go to the ERP on the next delivery run.)")
     echo(f"\nDemo data directory: {result.home} (fresh; delete it when done)")

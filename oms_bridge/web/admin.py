@@ -31,7 +31,7 @@ from oms_bridge import configure
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import AdminUser, Channel, Delivery, Order, ProcessRun, SkuMap
+from oms_bridge.store.models import DELIVERY_STATES, AdminUser, Channel, Delivery, Order, ProcessRun, SkuMap
 from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
 from oms_bridge.vault import Vault, VaultError
 from oms_bridge.web import security
@@ -164,6 +164,7 @@ def dashboard(request: Request, admin: security.SessionInfo = Depends(current_ad
     scheduler = getattr(request.app.state, "scheduler", None)
     state = "disabled" if scheduler is None else ("running" if scheduler.running else "stopped")
     return render(request, "dashboard.html", admin=admin, channels=statuses, counts=counts, now=now,
+                  states=list(DELIVERY_STATES),
                   scheduler_state=state, warnings=[w for s in statuses for w in s.warnings])
 
 

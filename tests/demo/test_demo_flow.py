@@ -33,7 +33,7 @@ def test_demo_runs_every_marketplace_into_the_erp(demo_env, tmp_path):
     assert {c.platform_type for c in result.channels} == {cls.platform_type for cls, _ in MARKETPLACES}
     for row in result.channels:
         assert row.orders == 3, row
-        assert row.erp_completed + row.erp_held + row.erp_skipped == 3, row
+        assert row.erp_waiting >= 0 and row.erp_completed + row.erp_held + row.erp_waiting + row.erp_skipped == 3, row
         assert row.authorization in ("OAuth consent", "credentials checked")
     # Every order without the unmapped SKU completed in the ERP sandbox; the rest wait with a reason.
     completed = sum(r.erp_completed for r in result.channels)
