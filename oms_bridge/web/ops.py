@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -44,6 +44,12 @@ def scheduler_state(request: Request) -> str:
     if scheduler is None:
         return "disabled"
     return "running" if scheduler.running else "stopped"
+
+
+@router.get("/", include_in_schema=False)
+def root() -> RedirectResponse:
+    """A person opening the bare address lands on the admin pages."""
+    return RedirectResponse("/admin/", status_code=307)
 
 
 @router.get("/healthz")

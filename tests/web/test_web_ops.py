@@ -26,6 +26,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_healthz_reports_database_and_scheduler(sqlite_settings):
     app = create_app()
     client = TestClient(app)
+    assert client.get("/", follow_redirects=False).headers["location"] == "/admin/"
     answer = client.get("/healthz")
     assert answer.status_code == 200
     assert answer.json() == {"status": "ok", "database": "ok", "scheduler": "disabled"}
