@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -152,7 +153,10 @@ def test_dashboard_shows_warnings_and_counts(page):
         ch.auth_message = "Shopee refused the refresh token for channel momo-shop. Run `oms-bridge channel authorize`."
     vault = Vault.from_settings(settings)
     with session_scope(settings) as s:
-        configure.add_channel(s, vault, value="stale-shop", platform="momo-app", shop_id="S2").auth_state = "active"
+        stale = configure.add_channel(s, vault, value="stale-shop", platform="momo-app", shop_id="S2")
+        stale.auth_state = "active"
+        stale.access_expires_at = utcnow() + timedelta(hours=3, minutes=30, seconds=30)
+        stale.refresh_expires_at = utcnow() + timedelta(days=2)
         s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=utcnow(), ended=utcnow(),
                          outcome="reauth_required", fetched=0))
     _held_order(settings, channel_id, "A-1", reason="SKU ABC-1 has no ERP product", code="missing_sku:ABC-1")
@@ -160,6 +164,8 @@ def test_dashboard_shows_warnings_and_counts(page):
     warnings = page.locator("#warnings").inner_text()
     assert "Shopee refused the refresh token" in warnings
     assert "sync stale: no successful GetOrder for channel stale-shop yet" in warnings
+    assert "the refresh token of channel stale-shop expires on" in warnings  # token expiring
+    assert "3 h 30 min" in page.locator("#channels tr", has_text="stale-shop").inner_text()  # access countdown
     assert page.locator("#channels td.state-reauth_required").first.inner_text() == "reauth_required"
     held_cell = page.locator("#deliveries tr", has_text="erp").locator("a")
     assert held_cell.inner_text() == "1"
