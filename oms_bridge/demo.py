@@ -243,7 +243,11 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
         echo(f"\n(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. Fix it with\n"
              f"  oms-bridge sku map {UNMAPPED_SKU} --value {ERP_RENAMED_VALUE}\n"
              "and the held orders go to the ERP on the next delivery run.)")
-    echo(f"\nDemo data directory: {result.home} (fresh; delete it when done)")
+    echo(f"\nDemo data directory: {result.home} (fresh; delete it when done). Look around with")
+    echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge orders list")
+    echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge sku unmapped")
+    echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge process runs")
+    echo("or run `oms-bridge demo --serve` to keep the sandboxes, the admin pages and the scheduler running.")
 
 
 def _quiet_logs() -> None:
