@@ -14,10 +14,10 @@ The reconcile loop (:func:`scheduler.sync.reconcile` every ``sync_seconds``) run
 not as an APScheduler job: APScheduler 3's ``shutdown(wait=True)`` holds the job-store lock while it
 waits for running jobs, so a job that calls back into the scheduler (``get_jobs``/``add_job``) at
 that moment would deadlock the shutdown. :class:`BridgeScheduler` stops the loop first, then shuts
-APScheduler down, waiting for running jobs to finish. Each round also wakes the scheduler up: APScheduler
-sleeps until the next run time *it* knows of, and only wakes early for jobs it added itself, so without
-this an instance would never notice jobs another instance added to the shared store (and would sit idle
-after taking over from a dead instance).
+APScheduler down, waiting for running jobs to finish. Each round also wakes the scheduler up:
+APScheduler sleeps until the next run time *it* knows of and only wakes early for jobs it added
+itself, so without this an instance would never notice jobs another instance added to the shared
+store (and would sit idle after taking over from a dead instance).
 """
 
 from __future__ import annotations

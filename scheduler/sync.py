@@ -9,12 +9,12 @@
   (:func:`channels.binding.needs_token_refresh`);
 - ``erp-delivery`` and ``logistics-delivery``, every ``delivery_seconds``.
 
-:func:`reconcile` adds the missing jobs (first run right away), removes jobs of channels that were
+:func:`reconcile` adds the missing jobs (first run right away, or after
+``scheduler_first_run_delay_seconds``), removes jobs of channels that were
 disabled or deleted, and re-times jobs whose interval changed. It runs at start-up and then every
 ``sync_seconds`` in each instance (a thread of :class:`scheduler.builder.BridgeScheduler`), so
-channel changes take effect without a restart. Several
-instances may reconcile at once against one job store: a job another instance just added or removed
-is simply left as it is.
+channel changes take effect without a restart. Several instances may reconcile at once against one
+job store: a job another instance just added or removed is simply left as it is.
 """
 
 from __future__ import annotations
