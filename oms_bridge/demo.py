@@ -29,7 +29,8 @@ import os
 import secrets
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -250,20 +251,36 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
     echo("or run `oms-bridge demo --serve` to keep the sandboxes, the admin pages and the scheduler running.")
 
 
-def _quiet_logs() -> None:
+@contextmanager
+def _quiet_logs() -> Iterator[None]:
     """The summary says what matters; per-request sandbox logs and per-order warnings would bury it
-    (``oms-bridge -v demo`` keeps them)."""
-    if logging.getLogger().level > logging.DEBUG:
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        for name in ("oms_bridge", "channels", "platforms", "scheduler", "zeep", "apscheduler"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    (``oms-bridge -v demo`` keeps them). Levels are restored afterwards: the demo also runs inside
+    other processes (tests, ``--serve``) whose logging it must not change for good."""
+    quiet = {"werkzeug": logging.WARNING}
+    quiet.update({name: logging.ERROR for name in
+                  ("oms_bridge", "channels", "platforms", "scheduler", "zeep", "apscheduler")})
+    if logging.getLogger().level <= logging.DEBUG:
+        quiet = {}
+    before = {name: logging.getLogger(name).level for name in quiet}
+    for name, level in quiet.items():
+        logging.getLogger(name).setLevel(level)
+    try:
+        yield
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def run_demo(*, orders_per_channel: int = 5, home: str | Path | None = None, serve: bool = False, port: int = 0,
              echo: Callable[[str], None] = print) -> DemoResult:
     """Run the demo (see module doc); with ``serve`` block until SIGTERM/Ctrl-C."""
     home_path = _fresh_home(home)
-    _quiet_logs()
+    with _quiet_logs():
+        return _run_demo(home_path, orders_per_channel, serve, port, echo)
+
+
+def _run_demo(home_path: Path, orders_per_channel: int, serve: bool, port: int,
+              echo: Callable[[str], None]) -> DemoResult:
     settings = _demo_settings(home_path, port or _free_port())
     echo(f"oms-bridge demo: fresh data directory {home_path}")
     result = DemoResult(home=home_path)
