@@ -207,6 +207,7 @@ CREATE TABLE oms_channel (
     token_version INTEGER DEFAULT '0' NOT NULL,
     oauth_state_hash VARCHAR(128),
     oauth_state_expires_at TIMESTAMP WITH TIME ZONE,
+    oauth_redirect_uri VARCHAR(500),
     order_watermark TIMESTAMP WITH TIME ZONE,
     getorder_interval_minutes INTEGER,
     refreshtoken_interval_minutes INTEGER,
@@ -590,6 +591,33 @@ CREATE TABLE oms_order_item (
 );
 
 CREATE INDEX oms_order_item_oms_order_id_ix ON oms_order_item (oms_order_id);
+
+CREATE TABLE oms_package_push (
+    oms_package_id INTEGER NOT NULL,
+    oms_order_id INTEGER NOT NULL,
+    tracking_number VARCHAR(120),
+    carrier VARCHAR(120),
+    state VARCHAR(20) DEFAULT 'pending' NOT NULL,
+    pushed_at TIMESTAMP WITH TIME ZONE,
+    platform_tracking VARCHAR(120),
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_package_push_id SERIAL NOT NULL,
+    oms_package_push_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_package_push_key PRIMARY KEY (oms_package_push_id),
+    CONSTRAINT oms_package_push_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT omsorder_omspackagepush FOREIGN KEY(oms_order_id) REFERENCES oms_order (oms_order_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT omspackage_omspackagepush FOREIGN KEY(oms_package_id) REFERENCES oms_package (oms_package_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT oms_package_push_oms_package_id_uq UNIQUE (oms_package_id),
+    CONSTRAINT oms_package_push_uu_idx UNIQUE (oms_package_push_uu)
+);
+
+CREATE INDEX oms_package_push_oms_order_id_ix ON oms_package_push (oms_order_id);
 
 CREATE TABLE oms_package_state (
     oms_package_id INTEGER NOT NULL,

@@ -205,6 +205,7 @@ def upgrade() -> None:
     sa.Column('token_version', sa.Integer(), server_default='0', nullable=False),
     sa.Column('oauth_state_hash', sa.String(length=128), nullable=True),
     sa.Column('oauth_state_expires_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('oauth_redirect_uri', sa.String(length=500), nullable=True),
     sa.Column('order_watermark', store_types.UtcDateTime(), nullable=True),
     sa.Column('getorder_interval_minutes', sa.Integer(), nullable=True),
     sa.Column('refreshtoken_interval_minutes', sa.Integer(), nullable=True),
@@ -563,6 +564,31 @@ def upgrade() -> None:
     sa.UniqueConstraint('oms_orderline_id', 'unit_no', name='oms_order_item_line_unit_uq')
     )
     op.create_index(op.f('oms_order_item_oms_order_id_ix'), 'oms_order_item', ['oms_order_id'], unique=False)
+    op.create_table('oms_package_push',
+    sa.Column('oms_package_id', sa.Integer(), nullable=False),
+    sa.Column('oms_order_id', sa.Integer(), nullable=False),
+    sa.Column('tracking_number', sa.String(length=120), nullable=True),
+    sa.Column('carrier', sa.String(length=120), nullable=True),
+    sa.Column('state', sa.String(length=20), server_default='pending', nullable=False),
+    sa.Column('pushed_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('platform_tracking', sa.String(length=120), nullable=True),
+    sa.Column('ad_client_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('ad_org_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('created', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('createdby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('updated', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('updatedby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('oms_package_push_id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('oms_package_push_uu', sa.Uuid(), nullable=False),
+    sa.Column('isactive', store_types.YesNo(), server_default=sa.text("'Y'"), nullable=False),
+    sa.CheckConstraint("isactive IN ('Y','N')", name=op.f('oms_package_push_isactive_ck')),
+    sa.ForeignKeyConstraint(['oms_order_id'], ['oms_order.oms_order_id'], name=op.f('omsorder_omspackagepush'), ondelete='CASCADE', initially='DEFERRED', deferrable=True),
+    sa.ForeignKeyConstraint(['oms_package_id'], ['oms_package.oms_package_id'], name=op.f('omspackage_omspackagepush'), ondelete='CASCADE', initially='DEFERRED', deferrable=True),
+    sa.PrimaryKeyConstraint('oms_package_push_id', name=op.f('oms_package_push_key')),
+    sa.UniqueConstraint('oms_package_id', name=op.f('oms_package_push_oms_package_id_uq')),
+    sa.UniqueConstraint('oms_package_push_uu', name=op.f('oms_package_push_uu_idx'))
+    )
+    op.create_index(op.f('oms_package_push_oms_order_id_ix'), 'oms_package_push', ['oms_order_id'], unique=False)
     op.create_table('oms_package_state',
     sa.Column('oms_package_id', sa.Integer(), nullable=False),
     sa.Column('state_code', sa.String(length=20), nullable=True),
@@ -595,6 +621,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f('oms_package_state_oms_package_id_ix'), table_name='oms_package_state')
     op.drop_table('oms_package_state')
+    op.drop_index(op.f('oms_package_push_oms_order_id_ix'), table_name='oms_package_push')
+    op.drop_table('oms_package_push')
     op.drop_index(op.f('oms_order_item_oms_order_id_ix'), table_name='oms_order_item')
     op.drop_table('oms_order_item')
     op.drop_index(op.f('oms_package_oms_order_id_ix'), table_name='oms_package')
