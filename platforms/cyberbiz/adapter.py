@@ -62,6 +62,8 @@ from platforms.cyberbiz.mapping import format_local, map_order
 from platforms.cyberbiz.oauth import CyberbizOAuth
 from platforms.cyberbiz.signing import HmacAuth
 from platforms.http import RetryPolicy
+from platforms.settings import lookup_setting
+from platforms.windows import split_range
 
 __all__ = ["CyberbizAdapter", "DEFAULT_V1_HOST", "DEFAULT_V2_HOST", "AUTH_MODELS"]
 
@@ -120,11 +122,7 @@ class CyberbizAdapter(Adapter):
 
     def _setting(self, name: str, default: Any) -> Any:
         """A setting from the channel, else the platform, else ``default`` (channel wins, as for Shopee)."""
-        for source in (self.channel.settings, self.platform.settings):
-            value = source.get(name)
-            if value not in (None, ""):
-                return value
-        return default
+        return lookup_setting(name, self.channel.settings, self.platform.settings, default, blank_is_unset=True)
 
     def _number(self, name: str, default: float) -> float:
         """A numeric setting; a non-number is a clear configuration error, not a traceback."""
@@ -259,12 +257,8 @@ class CyberbizAdapter(Adapter):
         if since.tzinfo is None or until.tzinfo is None:
             raise ValueError("fetch_orders needs aware datetimes")
         step = timedelta(days=self._number("max_window_days", 31) or 31)
-        start = _ceil_second(since)
-        stop = _ceil_second(until)
-        while start < stop:
-            end = min(start + step, stop)
+        for start, end in split_range(_ceil_second(since), _ceil_second(until), step):
             yield format_local(start), format_local(end - _ONE_SECOND)
-            start = end
 
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         for start, end in self.windows(since, until):

@@ -60,6 +60,8 @@ from platforms.base import (
 from platforms.http import RetryPolicy
 from platforms.momo.client import QUERIES, STOP_QUERY, MomoClient
 from platforms.momo.mapping import iter_orders, order_number, order_time
+from platforms.settings import lookup_setting
+from platforms.windows import split_range
 
 __all__ = ["MomoAdapter", "CARRIERS", "CARRIER_ALIASES", "split_windows", "query_bounds"]
 
@@ -89,14 +91,7 @@ def _floor_minute(when: datetime) -> datetime:
 
 def split_windows(since: datetime, until: datetime, max_days: int) -> list[tuple[datetime, datetime]]:
     """``[since, until)`` as consecutive half-open windows of at most ``max_days`` days, minute-aligned."""
-    start, end = _floor_minute(since), _floor_minute(until)
-    step = timedelta(days=max_days)
-    windows = []
-    while start < end:
-        stop = min(start + step, end)
-        windows.append((start, stop))
-        start = stop
-    return windows
+    return split_range(_floor_minute(since), _floor_minute(until), timedelta(days=max_days))
 
 
 def _id_windows(timed: list[tuple[datetime, str]], days: int) -> list[tuple[datetime, list[str]]]:
@@ -134,10 +129,19 @@ class MomoAdapter(Adapter):
     # -- configuration ----------------------------------------------------------------------------
     def setting(self, name: str) -> Any:
         """A setting: channel overrides platform overrides the documented default."""
-        for source in (self.channel.settings, self.platform.settings):
-            if name in source and source[name] is not None:
-                return source[name]
-        return DEFAULTS[name]
+        return lookup_setting(name, self.channel.settings, self.platform.settings, DEFAULTS[name])
+
+    def _window_days(self) -> int:
+        """``max_window_days`` as a whole number of days from 1 to 62; anything else is a clear setting error."""
+        raw = self.setting("max_window_days")
+        try:
+            days = int(raw)
+        except (TypeError, ValueError):
+            days = 0
+        if not 1 <= days <= 62:
+            raise PermanentError(f"momo setting max_window_days must be a whole number of days from 1 to 62, "
+                                 f"got {raw!r}", platform="momo")
+        return days
 
     @property
     def client(self) -> MomoClient:
@@ -207,7 +211,7 @@ class MomoAdapter(Adapter):
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Every configured unsent query over ``[since, until)`` split into <= ``max_window_days`` windows."""
         inclusive = bool(self.setting("to_minute_inclusive"))
-        windows = split_windows(since, until, int(self.setting("max_window_days")))
+        windows = split_windows(since, until, self._window_days())
         for start, stop in windows:
             fr, to = query_bounds(start, stop, to_inclusive=inclusive)
             for query in self._queries():
@@ -230,7 +234,7 @@ class MomoAdapter(Adapter):
             except ValueError:
                 log.warning("momo order number %r has no timestamp; not re-read", external_id)
         found: dict[str, Order | UnmappableOrder] = {}
-        days = int(self.setting("max_window_days"))
+        days = self._window_days()
         edge = _floor_minute(self.clock()) + timedelta(minutes=1)
         for start, group in _id_windows(sorted(timed), days):
             stop = max(min(start + timedelta(days=days), edge), start + timedelta(minutes=1))

@@ -48,8 +48,10 @@ from platforms.base import (
     TokenSet,
     UnmappableOrder,
 )
+from platforms.settings import lookup_setting
 from platforms.shopee.client import MAX_DETAIL_BATCH, MAX_PAGE_SIZE, MAX_WINDOW_SECONDS, ShopeeClient
 from platforms.shopee.mapping import map_order
+from platforms.windows import split_range
 
 __all__ = ["ShopeeAdapter", "window_bounds", "REFRESH_TOKEN_DAYS", "DEFAULT_SHIP_METHODS"]
 
@@ -65,10 +67,8 @@ def window_bounds(since: datetime, until: datetime, window_days: float = 15) -> 
     start = math.floor(since.timestamp())
     end = math.ceil(until.timestamp())  # exclusive
     span = max(1, min(int(window_days * 86400), MAX_WINDOW_SECONDS))
-    while start < end:
-        stop = min(start + span, end)
-        yield start, stop - 1
-        start = stop
+    for lo, hi in split_range(start, end, span):
+        yield lo, hi - 1
 
 
 class ShopeeAdapter(Adapter):
@@ -98,9 +98,7 @@ class ShopeeAdapter(Adapter):
         self._calls_base = value - (client.calls if client else 0)
 
     def _setting(self, name: str, default: Any) -> Any:
-        if name in self.channel.settings:
-            return self.channel.settings[name]
-        return self.platform.settings.get(name, default)
+        return lookup_setting(name, self.channel.settings, self.platform.settings, default)
 
     def _number_setting(self, name: str, default: float, low: float, high: float) -> float:
         """A numeric setting within Shopee's limits, or a PermanentError naming the setting (never a traceback)."""

@@ -54,6 +54,7 @@ from platforms.base import (
     UnmappableOrder,
 )
 from platforms.http import RetryPolicy
+from platforms.settings import lookup_setting
 from platforms.shopline.client import PLATFORM, ShoplineClient, ShoplineOAuth
 from platforms.shopline.mapping import map_order
 
@@ -101,10 +102,7 @@ class ShoplineAdapter(Adapter):
     # -- configuration ----------------------------------------------------------------------------
     def setting(self, name: str) -> Any:
         """A setting: channel overrides platform overrides the documented default."""
-        for source in (self.channel.settings, self.platform.settings):
-            if name in source and source[name] is not None:
-                return source[name]
-        return DEFAULTS[name]
+        return lookup_setting(name, self.channel.settings, self.platform.settings, DEFAULTS[name])
 
     @property
     def auth_model(self) -> str:
