@@ -30,7 +30,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from platforms.base import RateLimited, TransientError
 
 __all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "mask_text", "MaskingFilter",
-           "install_log_masking", "SECRET_PARAM_NAMES"]
+           "install_log_masking", "SECRET_PARAM_NAMES", "json_body", "json_headers", "parse_retry_after"]
 
 log = logging.getLogger("oms_bridge.platforms.http")
 
@@ -184,3 +184,31 @@ def parse_retry_after(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         return None
+
+
+def json_headers(user_agent: str | None = None) -> dict[str, str]:
+    """``Accept: application/json`` plus a ``User-Agent`` when the admin configured one."""
+    headers = {"Accept": "application/json"}
+    if user_agent:
+        headers["User-Agent"] = user_agent
+    return headers
+
+
+def json_body(response: requests.Response, *, platform: str, empty_is_none: bool = False) -> Any:
+    """The parsed JSON body, or :class:`TransientError` for a malformed or truncated one.
+
+    A body cut off mid-way is what an overloaded server or proxy produces, so it is retried like a
+    5xx. The message names the call and the size but never quotes the body: a broken token answer
+    could hold a token. ``empty_is_none``: an empty body is ``None`` (an API that answers ``200`` with
+    nothing) rather than an error.
+    """
+    if empty_is_none and not (response.content or b"").strip():
+        return None
+    try:
+        return response.json()
+    except ValueError as exc:
+        request = response.request
+        where = f"{request.method} {(request.path_url or '').split('?')[0]}" if request is not None else "a call"
+        raise TransientError(f"malformed JSON from {where} (HTTP {response.status_code}, "
+                             f"{len(response.content or b'')} bytes)", platform=platform,
+                             status=response.status_code) from exc

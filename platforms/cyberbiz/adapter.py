@@ -62,6 +62,7 @@ from platforms.cyberbiz.mapping import format_local, map_order
 from platforms.cyberbiz.oauth import CyberbizOAuth
 from platforms.cyberbiz.signing import HmacAuth
 from platforms.http import RetryPolicy
+from platforms.oauth import callback_code, expires_after
 from platforms.settings import lookup_setting
 from platforms.windows import split_range
 
@@ -76,15 +77,6 @@ _ONE_SECOND = timedelta(seconds=1)
 def _ceil_second(when: datetime) -> datetime:
     floor = when.replace(microsecond=0)
     return floor if floor == when else floor + _ONE_SECOND
-
-
-def _seconds(value: Any) -> float | None:
-    """A lifetime from a token response (``expires_in``), or None when absent or not a positive number."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if seconds > 0 else None
 
 
 def _truthy(value: Any, default: bool) -> bool:
@@ -194,13 +186,7 @@ class CyberbizAdapter(Adapter):
                                         str(self._setting("oauth_scope", "read_orders,write_orders")))
 
     def exchange_code(self, params: Mapping[str, str], redirect_uri: str | None = None) -> TokenSet:
-        if params.get("error"):
-            reason = params.get("error_description") or params["error"]
-            raise ReauthRequired(f"the merchant did not grant access: {reason}", platform=PLATFORM,
-                                 code=str(params["error"]))
-        code = params.get("code")
-        if not code:
-            raise PermanentError("the OAuth callback has no 'code' parameter", platform=PLATFORM)
+        code = callback_code(params, platform=PLATFORM)
         shop = params.get("shop") or self.channel.shop_id or ""
         if self.channel.shop_id and shop != self.channel.shop_id:
             raise PermanentError(f"the OAuth callback is for shop {shop!r}, this channel is {self.channel.shop_id!r}",
@@ -224,20 +210,19 @@ class CyberbizAdapter(Adapter):
 
     def _token_set(self, body: Mapping[str, Any], shop: str, previous: TokenSet | None = None) -> TokenSet:
         now = self.clock()
-        access_ttl = _seconds(body.get("expires_in")) or self._number("access_token_ttl", 7200)
-        refresh_ttl = _seconds(body.get("refresh_token_expires_in")) or self._number("refresh_token_ttl", 30 * 86400)
         extra = {"shop": shop, "shop_id": shop}
         if body.get("scope"):
             extra["scope"] = body["scope"]
         if body.get("refresh_token"):
             refresh_token: str | None = str(body["refresh_token"])
-            refresh_expires = now + timedelta(seconds=refresh_ttl)
+            refresh_expires = expires_after(now, body.get("refresh_token_expires_in"),
+                                            self._number("refresh_token_ttl", 30 * 86400))
         else:  # no rotation this time: the stored refresh token and its expiry stay as they were
             refresh_token = previous.refresh_token if previous else None
             refresh_expires = previous.refresh_expires_at if previous else None
+        access_expires = expires_after(now, body.get("expires_in"), self._number("access_token_ttl", 7200))
         return TokenSet(access_token=str(body["access_token"]), refresh_token=refresh_token,
-                        access_expires_at=now + timedelta(seconds=access_ttl), refresh_expires_at=refresh_expires,
-                        extra=extra)
+                        access_expires_at=access_expires, refresh_expires_at=refresh_expires, extra=extra)
 
     def check_credentials(self) -> str:
         try:

@@ -52,7 +52,7 @@ from platforms.base import (
     ReauthRequired,
     TransientError,
 )
-from platforms.http import HttpClient, RetryPolicy, parse_retry_after
+from platforms.http import HttpClient, RetryPolicy, json_body, parse_retry_after
 
 __all__ = ["Reply", "OrderPage", "Pacer", "BearerAuth", "CyberbizClient", "classify", "error_message",
            "body_or_text", "path_with_query", "PLATFORM", "PER_PAGE_MAX"]
@@ -99,18 +99,6 @@ def _is_error_body(body: Any) -> bool:
     return isinstance(body, Mapping) and bool(body) and set(body) <= set(_ERROR_KEYS)
 
 
-def _parse(response: requests.Response) -> Any:
-    if not response.content or not response.content.strip():
-        return None
-    try:
-        return response.json()
-    except ValueError as exc:
-        # The body is not quoted: a broken token response could hold a token.
-        where = f"{response.request.method} {response.request.path_url.split('?')[0]}"
-        raise TransientError(f"malformed JSON from {where} (HTTP {response.status_code}, "
-                             f"{len(response.content)} bytes)", platform=PLATFORM, status=response.status_code) from exc
-
-
 def body_or_text(response: requests.Response) -> Any:
     try:
         return response.json()
@@ -122,7 +110,7 @@ def classify(response: requests.Response, *, auth_model: str = "v2") -> Reply:
     """Turn one response into a :class:`Reply` or raise the typed error (table in the module docstring)."""
     status = response.status_code
     if 200 <= status < 300:
-        body = _parse(response)
+        body = json_body(response, platform=PLATFORM, empty_is_none=True)
         if _is_error_body(body):
             raise TransientError(f"error body with HTTP {status}: {error_message(body)}", platform=PLATFORM,
                                  status=status)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
 
-from platforms.base import CredentialsInvalid, PermanentError, ReauthRequired, TransientError
+from platforms.base import CredentialsInvalid, PermanentError, ReauthRequired
 from platforms.cyberbiz.client import PLATFORM, Reply, body_or_text, classify, error_message
 from platforms.http import HttpClient, RetryPolicy
+from platforms.oauth import authorize_link, token_answer
 
 __all__ = ["CyberbizOAuth"]
 
@@ -67,9 +67,8 @@ class CyberbizOAuth:
         return self.shop_url_template.format(shop=shop).rstrip("/")
 
     def authorize_url(self, shop: str, redirect_uri: str, state: str, scope: str) -> str:
-        query = urlencode({"client_id": self.client_id, "redirect_uri": redirect_uri, "response_type": "code",
-                           "scope": scope, "state": state})
-        return f"{self.shop_url(shop)}{self.authorize_path}?{query}"
+        return authorize_link(f"{self.shop_url(shop)}{self.authorize_path}", client_id=self.client_id,
+                              redirect_uri=redirect_uri, state=state, scope=scope)
 
     def _http(self, shop: str) -> HttpClient:
         base = self.shop_url(shop)
@@ -86,10 +85,7 @@ class CyberbizOAuth:
                                  headers={"Accept": "application/json"})
         finally:
             self.calls += http.calls - before
-        body = reply.body
-        if not isinstance(body, Mapping) or not body.get("access_token"):
-            raise TransientError("token response without access_token", platform=PLATFORM, status=reply.status)
-        return dict(body)
+        return token_answer(reply.body, platform=PLATFORM, status=reply.status)
 
     def exchange_code(self, shop: str, code: str, redirect_uri: str | None) -> dict[str, Any]:
         payload: dict[str, Any] = {"grant_type": "authorization_code", "code": code}

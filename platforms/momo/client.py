@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import requests
 
 from platforms.base import CredentialsInvalid, PermanentError, RateLimited, TransientError
-from platforms.http import HttpClient, RetryPolicy, parse_retry_after
+from platforms.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
 from platforms.momo.crypto import DataListError, decrypt_data_list
 
 __all__ = ["MomoClient", "QUERIES", "STOP_QUERY", "NO_DATA", "classify", "window_fields", "TAIPEI"]
@@ -78,12 +78,11 @@ def classify(response: requests.Response) -> dict[str, Any]:
     if status >= 500:
         raise TransientError(f"momo server error HTTP {status}", platform=PLATFORM, status=status)
     try:
-        body = response.json()
-    except ValueError:
+        body = json_body(response, platform=PLATFORM)
+    except TransientError:
         if status >= 400:
             raise PermanentError(f"momo refused the request: HTTP {status}", platform=PLATFORM, status=status) from None
-        raise TransientError(f"momo answered HTTP {status} with a body that is not JSON", platform=PLATFORM,
-                             status=status) from None
+        raise
     if not isinstance(body, dict):
         raise TransientError(f"momo answered with JSON {type(body).__name__}, expected an object",
                              platform=PLATFORM, status=status)
@@ -118,10 +117,8 @@ class MomoClient:
             "otpBackNo": str(login.get("otpBackNo") or ""),
         }
         self.path = path
-        headers = {"Accept": "application/json"}
-        if user_agent:
-            headers["User-Agent"] = user_agent
-        self.http = HttpClient(host, platform=PLATFORM, classify=classify, policy=policy, headers=headers)
+        self.http = HttpClient(host, platform=PLATFORM, classify=classify, policy=policy,
+                               headers=json_headers(user_agent))
 
     @property
     def calls(self) -> int:

@@ -48,6 +48,7 @@ from platforms.base import (
     TokenSet,
     UnmappableOrder,
 )
+from platforms.oauth import expires_after
 from platforms.settings import lookup_setting
 from platforms.shopee.client import MAX_DETAIL_BATCH, MAX_PAGE_SIZE, MAX_WINDOW_SECONDS, ShopeeClient
 from platforms.shopee.mapping import map_order
@@ -169,9 +170,8 @@ class ShopeeAdapter(Adapter):
         if not access or not refresh:
             raise PermanentError("Shopee token answer has no access_token/refresh_token", platform="shopee",
                                  request_id=str(body.get("request_id") or ""))
-        expire_in = int(body.get("expire_in") or 14400)
         return TokenSet(access_token=access, refresh_token=refresh,
-                        access_expires_at=now + timedelta(seconds=expire_in),
+                        access_expires_at=expires_after(now, body.get("expire_in"), 14400),
                         refresh_expires_at=now + timedelta(days=REFRESH_TOKEN_DAYS),
                         auth_expires_at=auth_expires_at, extra={"shop_id": str(shop_id)})
 

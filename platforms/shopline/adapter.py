@@ -54,6 +54,7 @@ from platforms.base import (
     UnmappableOrder,
 )
 from platforms.http import RetryPolicy
+from platforms.oauth import callback_code, expires_after
 from platforms.settings import lookup_setting
 from platforms.shopline.client import PLATFORM, ShoplineClient, ShoplineOAuth
 from platforms.shopline.mapping import map_order
@@ -172,11 +173,7 @@ class ShoplineAdapter(Adapter):
 
     def exchange_code(self, params: Mapping[str, str], redirect_uri: str | None = None) -> TokenSet:
         self._require_oauth()
-        if params.get("error"):
-            raise PermanentError(f"Shopline authorization was not granted: {params.get('error')}", platform=PLATFORM)
-        code = params.get("code")
-        if not code:
-            raise PermanentError("Shopline callback has no code", platform=PLATFORM)
+        code = callback_code(params, platform=PLATFORM)
         fields = {"grant_type": "authorization_code", "code": code}
         if redirect_uri:
             fields["redirect_uri"] = redirect_uri
@@ -204,8 +201,7 @@ class ShoplineAdapter(Adapter):
 
     def _token_set(self, body: Mapping[str, Any], previous: TokenSet | None = None) -> TokenSet:
         now = self.clock()
-        ttl = int(body.get("expires_in") or self.setting("access_token_ttl"))
-        access_expires = now + timedelta(seconds=ttl)
+        access_expires = expires_after(now, body.get("expires_in"), float(self.setting("access_token_ttl")))
         extra = {k: body[k] for k in ("scope", "token_type", "merchant_id") if k in body}
         if body.get("merchant_id"):
             extra["shop_id"] = str(body["merchant_id"])  # the channel's shop id, when the admin left it empty

@@ -24,12 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
 
 from platforms.base import AuthExpired, CredentialsInvalid, PermanentError, RateLimited, ReauthRequired, TransientError
-from platforms.http import HttpClient, RetryPolicy, parse_retry_after
+from platforms.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
+from platforms.oauth import authorize_link, token_answer
 
 __all__ = ["ShoplineClient", "ShoplineOAuth", "classify", "classify_token", "format_time", "PLATFORM"]
 
@@ -80,11 +80,7 @@ def classify(response: requests.Response) -> Any:
     if status >= 400:
         raise PermanentError(f"Shopline refused the request (HTTP {status}): {_message(response)}",
                              platform=PLATFORM, status=status)
-    try:
-        body = response.json()
-    except ValueError:
-        raise TransientError(f"Shopline answered HTTP {status} with a body that is not JSON", platform=PLATFORM,
-                             status=status) from None
+    body = json_body(response, platform=PLATFORM)
     if isinstance(body, Mapping) and _is_error_envelope(body):
         raise TransientError(f"Shopline answered HTTP {status} with an error: {body.get('message') or body}",
                              platform=PLATFORM, status=status, code=str(body.get("code") or ""))
@@ -108,10 +104,7 @@ def classify_token(response: requests.Response) -> dict[str, Any]:
         raise ReauthRequired(f"Shopline refused the token grant ({_message(response)}): the merchant must "
                              "authorize the app again", platform=PLATFORM, status=response.status_code,
                              code="invalid_grant")
-    body = classify(response)
-    if not isinstance(body, Mapping) or not body.get("access_token"):
-        raise TransientError("Shopline token answer has no access_token", platform=PLATFORM)
-    return dict(body)
+    return token_answer(classify(response), platform=PLATFORM, status=response.status_code)
 
 
 def _expect_object(body: Any, what: str) -> dict[str, Any]:
@@ -127,10 +120,8 @@ class ShoplineClient:
     def __init__(self, host: str, token: Callable[[], str], *, policy: RetryPolicy | None = None,
                  user_agent: str | None = None):
         self.token = token
-        headers = {"Accept": "application/json"}
-        if user_agent:
-            headers["User-Agent"] = user_agent
-        self.http = HttpClient(host, platform=PLATFORM, classify=classify, policy=policy, headers=headers)
+        self.http = HttpClient(host, platform=PLATFORM, classify=classify, policy=policy,
+                               headers=json_headers(user_agent))
 
     @property
     def calls(self) -> int:
@@ -189,17 +180,16 @@ class ShoplineOAuth:
         self.client_secret = client_secret
         self.authorize_path = authorize_path
         self.token_path = token_path
-        headers = {"Accept": "application/json", **({"User-Agent": user_agent} if user_agent else {})}
-        self.http = HttpClient(host, platform=PLATFORM, classify=classify_token, policy=policy, headers=headers)
+        self.http = HttpClient(host, platform=PLATFORM, classify=classify_token, policy=policy,
+                               headers=json_headers(user_agent))
 
     @property
     def calls(self) -> int:
         return self.http.calls
 
     def authorize_url(self, redirect_uri: str, state: str, scope: str, extra: Mapping[str, str]) -> str:
-        query = {"client_id": self.client_id, "redirect_uri": redirect_uri, "response_type": "code", "scope": scope,
-                 "state": state, **extra}
-        return f"{self.http.url(self.authorize_path)}?{urlencode(query)}"
+        return authorize_link(self.http.url(self.authorize_path), client_id=self.client_id, redirect_uri=redirect_uri,
+                              state=state, scope=scope, extra=extra)
 
     def grant(self, **fields: str) -> dict[str, Any]:
         body = {"client_id": self.client_id, "client_secret": self.client_secret, **fields}
