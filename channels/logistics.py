@@ -20,8 +20,23 @@ re-authorization required) → ``held`` with the sentence to read; network/5xx/r
 rejected mid-run is refreshed once, single-flight, after the batch commits, and the row is
 tried again in the same run. ``oms-bridge oms retry-shipments`` re-arms held/dead rows.
 
-Claim, calls and recording happen in one store transaction per batch (SQLite: BEGIN IMMEDIATE;
-PostgreSQL: FOR UPDATE SKIP LOCKED), so two workers never push the same package.
+Three phases per batch, so no marketplace call ever runs inside a store transaction (on SQLite that
+would hold the file's write lock through slow HTTP calls and stall GetOrder, the webhooks and the
+admin pages; on PostgreSQL it would hold row locks during I/O):
+
+1. a short transaction leases the due rows (:func:`oms_bridge.store.outbox.lease_due`, the outbox's
+   one claim mechanism: SQLite BEGIN IMMEDIATE, PostgreSQL FOR UPDATE SKIP LOCKED) and loads what
+   ``ship`` needs as plain data (canonical order, pending pushes, mapped carriers, the adapter);
+   rows that need no call (nothing to push, cancelled order, unbindable channel) are decided here;
+2. the marketplace calls, with no store transaction open; no call starts for a row whose lease is
+   (nearly) over, because another worker may own the row by then;
+3. a short transaction records the outcomes: each push the marketplace accepted becomes ``sent``
+   (always, even when the row was re-armed meanwhile, so it is never pushed twice), and the row's
+   outcome is written only while this run's lease still holds (:func:`~oms_bridge.store.outbox.leased_row`).
+
+A worker that dies mid-batch leaves its rows leased; they fall due again when the lease ends
+(``logistics_lease_seconds`` in config.toml, default 300; a short lease only delays nothing but
+recovery, because calls stop at the lease's end) and the pushes it did not record are tried again.
 """
 
 from __future__ import annotations
@@ -68,6 +83,7 @@ PROCESS = "logistics_delivery"
 DESTINATION = "logistics"
 BATCH_SIZE = 10
 MAX_BATCHES_PER_RUN = 1000
+DEFAULT_LEASE_SECONDS = 300.0
 
 
 def canonical_order(order: Order, lines: list[OrderLine], channel_value: str) -> CanonicalOrder:
@@ -109,26 +125,66 @@ class _Run:
     refreshed: set[int] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class _Push:
+    """One pending ``oms_package_push`` as plain data; ``carrier`` is the platform's code (None: default)."""
+
+    id: int
+    tracking_number: str | None
+    oms_carrier: str | None
+    carrier: str | None
+    unmapped: bool = False
+
+
+@dataclass
+class _Job:
+    """One leased row between the phases: what ``ship`` needs (phase 1) and what happened (phase 2)."""
+
+    lease: outbox.Lease
+    order_id: int
+    external_id: str
+    channel_id: int
+    label: str
+    platform_type: str
+    token_version: int
+    canonical: CanonicalOrder
+    pushes: list[_Push]
+    # outcome: "sent" | "held" | "retry" | "refresh" | None (lease ran out: leave the row to its next lease)
+    outcome: str | None = None
+    message: str = ""
+    code: str = ""
+    retry_after: float | None = None
+    shipped: list[tuple[_Push, str | None, datetime]] = field(default_factory=list)
+
+
 def run_logistics_delivery(*, settings: Settings | None = None, now: datetime | None = None, policy: Any = None,
-                           clock: Callable[[], datetime] | None = None, batch_size: int = BATCH_SIZE) -> RunStats:
+                           clock: Callable[[], datetime] | None = None, batch_size: int = BATCH_SIZE,
+                           lease_seconds: float | None = None) -> RunStats:
     """Push every due shipment to its marketplace (see module doc); counts also in ``oms_process_run``."""
     settings = settings or get_settings()
+    if lease_seconds is None:
+        lease_seconds = float(settings.extra.get("logistics_lease_seconds", DEFAULT_LEASE_SECONDS))
     with record_run(PROCESS, settings=settings) as stats:
         run = _Run(settings, stats, now, policy, clock)
         seen: set[int] = set()
         for _ in range(MAX_BATCHES_PER_RUN):
-            with session_scope(settings, immediate=True) as session:
-                rows = [r for r in outbox.claim_due(session, DESTINATION, now=now, limit=batch_size)
-                        if r.id not in seen]
-                if not rows:
+            with session_scope(settings, immediate=True) as session:  # phase 1: lease and load
+                leases = outbox.lease_due(session, DESTINATION, now=now, limit=batch_size, exclude=seen,
+                                          lease_seconds=lease_seconds)
+                if not leases:
                     break
-                seen.update(r.id for r in rows)
-                stats.fetched += len(rows)
-                retry_after_refresh = [r.id for r in rows if _deliver(session, r, run)]
+                seen.update(lease.delivery_id for lease in leases)
+                stats.fetched += len(leases)
+                jobs = [job for lease in leases if (job := _load(session, lease, run)) is not None]
+            for job in jobs:  # phase 2: the marketplace, no store transaction open
+                _ship(job, run)
+            with session_scope(settings, immediate=True) as session:  # phase 3: record
+                for job in jobs:
+                    _record(session, job, run)
             for channel_id, version in list(run.expired.items()):
                 _refresh(run, channel_id, version)
             run.expired.clear()
-            seen.difference_update(retry_after_refresh)  # one more try with the refreshed token
+            seen.difference_update(j.lease.delivery_id for j in jobs if j.outcome == "refresh")  # one more try
         stats.api_calls += sum(a.api_calls for a in run.adapters.values())
         if stats.failed and not stats.sent:
             stats.outcome = "failed" if not stats.held else "partial"
@@ -153,12 +209,6 @@ def _held(run: _Run, row: Delivery, reason: str, code: str) -> None:
     log.warning("logistics: order %s held: %s", row.oms_order_id, reason)
 
 
-def _retry(run: _Run, row: Delivery, error: str, retry_after: float | None = None) -> None:
-    outbox.mark_retry(row, error, max_attempts=run.settings.delivery_max_attempts, now=run.now,
-                      retry_after=retry_after)
-    run.stats.failed += 1
-
-
 def _adapter(session: Session, run: _Run, channel_id: int) -> Adapter:
     if channel_id not in run.adapters:
         if run.vault is None:
@@ -169,8 +219,9 @@ def _adapter(session: Session, run: _Run, channel_id: int) -> Adapter:
     return run.adapters[channel_id]
 
 
-def _deliver(session: Session, row: Delivery, run: _Run) -> bool:
-    """Work one row; True when it waits for a token refresh and should be tried again this run."""
+def _load(session: Session, lease: outbox.Lease, run: _Run) -> _Job | None:
+    """Phase 1: what the marketplace calls need, as plain data; None when the row is decided already."""
+    row = lease.row
     order = session.get(Order, row.oms_order_id)
     channel = load_channel(session, order.oms_channel_id)
     label = channel_label(channel)
@@ -181,63 +232,108 @@ def _deliver(session: Session, row: Delivery, run: _Run) -> bool:
     if not pushes:
         outbox.mark_sent(row, now=run.now, external_ref=row.external_ref)
         run.stats.sent += 1
-        return False
+        return None
     if order.status in ("cancelled", "returned"):
         _held(run, row, f"order {order.external_id} is {order.status} on {platform_type}; its shipment was not "
                         "reported to the marketplace", "order_cancelled")
-        return False
-    lines = list(session.scalars(select(OrderLine).where(OrderLine.oms_order_id == order.id)
-                                 .order_by(OrderLine.line_no)))
-    canonical = canonical_order(order, lines, label)
+        return None
     try:
-        adapter = _adapter(session, run, channel.id)
+        _adapter(session, run, channel.id)
     except (BindingError, VaultError) as exc:
         _held(run, row, f"channel {label}: {exc}", f"binding:{label}")
-        return False
-    done: list[str] = []
-    for push in pushes:
-        carrier = None
-        if push.carrier:
-            mapped = session.scalars(select(OmsCarrier).where(OmsCarrier.platform_type == platform_type,
-                                                              OmsCarrier.oms_carrier == push.carrier)).one_or_none()
-            if mapped is None or not mapped.isactive:
-                _held(run, row, f"the OMS cargo company {push.carrier!r} has no {platform_type} carrier: run "
-                                f"`oms-bridge oms carriers set {platform_type} '{push.carrier}' <carrier code>`",
-                      carrier_hold_code(platform_type, push.carrier))
-                return False
-            carrier = mapped.platform_carrier
-        shipment = Shipment(tracking_number=push.tracking_number or "", carrier=carrier,
-                            shipped_at=run.now or utcnow())
+        return None
+    lines = list(session.scalars(select(OrderLine).where(OrderLine.oms_order_id == order.id)
+                                 .order_by(OrderLine.line_no)))
+    return _Job(lease, order.id, order.external_id, channel.id, label, platform_type, channel.token_version,
+                canonical_order(order, lines, label), [_plain_push(session, p, platform_type) for p in pushes])
+
+
+def _plain_push(session: Session, push: OmsPackagePush, platform_type: str) -> _Push:
+    """The push with its OMS cargo company mapped through ``oms_carrier`` (``unmapped`` when it has none)."""
+    if not push.carrier:
+        return _Push(push.id, push.tracking_number, None, None)
+    mapped = session.scalars(select(OmsCarrier).where(OmsCarrier.platform_type == platform_type,
+                                                      OmsCarrier.oms_carrier == push.carrier)).one_or_none()
+    if mapped is None or not mapped.isactive:
+        return _Push(push.id, push.tracking_number, push.carrier, None, unmapped=True)
+    return _Push(push.id, push.tracking_number, push.carrier, mapped.platform_carrier)
+
+
+def _ship(job: _Job, run: _Run) -> None:
+    """Phase 2: tell the marketplace, push by push, and note the outcome on the job (no store access)."""
+    adapter = run.adapters[job.channel_id]  # built in phase 1; dropped only by a refresh after phase 3
+    for push in job.pushes:
+        if push.unmapped:
+            job.outcome, job.code = "held", carrier_hold_code(job.platform_type, push.oms_carrier or "")
+            job.message = (f"the OMS cargo company {push.oms_carrier!r} has no {job.platform_type} carrier: run "
+                           f"`oms-bridge oms carriers set {job.platform_type} '{push.oms_carrier}' <carrier code>`")
+            return
+        if job.lease.expired():
+            log.warning("logistics: lease of order %s ran out; its next lease pushes the rest", job.order_id)
+            return
+        if job.channel_id in run.expired:  # another row just found the token expired: try after the refresh
+            job.outcome = "refresh"
+            job.message = "access token expired; refreshing"
+            return
+        shipped_at = run.now or utcnow()
+        shipment = Shipment(tracking_number=push.tracking_number or "", carrier=push.carrier, shipped_at=shipped_at)
         try:
-            result = adapter.ship(canonical, shipment)
+            result = adapter.ship(job.canonical, shipment)
         except AuthExpired as exc:
-            if channel.id in run.refreshed:
-                _held(run, row, f"{label}: the marketplace rejects the refreshed access token ({exc}); "
-                                "re-authorize the channel", f"reauth:{label}")
-                return False
-            run.expired[channel.id] = channel.token_version
+            if job.channel_id in run.refreshed:
+                job.outcome, job.code = "held", f"reauth:{job.label}"
+                job.message = (f"{job.label}: the marketplace rejects the refreshed access token ({exc}); "
+                               "re-authorize the channel")
+                return
+            run.expired[job.channel_id] = job.token_version
             # Not a failure yet: the row waits for the refresh after this batch and is tried again.
-            outbox.mark_retry(row, f"access token expired ({exc}); refreshing", now=run.now, retry_after=0,
-                              max_attempts=run.settings.delivery_max_attempts)
+            job.outcome, job.message = "refresh", f"access token expired ({exc}); refreshing"
             run.stats.details["token_refreshes"] = run.stats.details.get("token_refreshes", 0) + 1
-            return True
+            return
         except ReauthRequired as exc:
-            _held(run, row, f"{label}: {exc}; re-authorize the channel (oms-bridge channel authorize {label})",
-                  f"reauth:{label}")
-            return False
+            job.outcome, job.code = "held", f"reauth:{job.label}"
+            job.message = f"{job.label}: {exc}; re-authorize the channel (oms-bridge channel authorize {job.label})"
+            return
         except RateLimited as exc:
-            _retry(run, row, str(exc), retry_after=exc.retry_after)
-            return False
+            job.outcome, job.message, job.retry_after = "retry", str(exc), exc.retry_after
+            return
         except TransientError as exc:
-            _retry(run, row, str(exc))
-            return False
+            job.outcome, job.message = "retry", str(exc)
+            return
         except PermanentError as exc:
-            _held(run, row, f"{platform_type} refused the shipment of order {order.external_id}: {exc}",
-                  f"ship_rejected:{order.id}")
-            return False
-        push.state, push.pushed_at = "sent", run.now or utcnow()
-        push.platform_tracking = result.tracking_number
-        done.append(result.tracking_number or push.tracking_number or "")
-    outbox.mark_sent(row, now=run.now, external_ref=",".join(t for t in done if t)[:255] or None)
-    run.stats.sent += 1
-    return False
+            job.outcome, job.code = "held", f"ship_rejected:{job.order_id}"
+            job.message = f"{job.platform_type} refused the shipment of order {job.external_id}: {exc}"
+            return
+        job.shipped.append((push, result.tracking_number, shipped_at))
+    job.outcome = "sent"
+
+
+def _record(session: Session, job: _Job, run: _Run) -> None:
+    """Phase 3: pushes the marketplace accepted become ``sent``; the row's outcome only under our lease."""
+    lock = session.get_bind().dialect.name == "postgresql"
+    for push, platform_tracking, shipped_at in job.shipped:
+        stored = session.get(OmsPackagePush, push.id, with_for_update=lock, populate_existing=True)
+        # A newer shipped event (other tracking/carrier) re-queued it meanwhile: that one still has to go.
+        if stored is not None and stored.state == "pending" and \
+                (stored.tracking_number, stored.carrier) == (push.tracking_number, push.oms_carrier):
+            stored.state, stored.pushed_at, stored.platform_tracking = "sent", shipped_at, platform_tracking
+    if job.outcome is None:
+        return
+    row = outbox.leased_row(session, job.lease)
+    if row is None:  # re-armed (e.g. another package shipped) or leased again: the newer claim decides
+        run.stats.details["superseded"] = run.stats.details.get("superseded", 0) + 1
+        if job.outcome == "refresh":
+            job.outcome = None
+        return
+    max_attempts = run.settings.delivery_max_attempts
+    if job.outcome == "sent":
+        done = [t or p.tracking_number or "" for p, t, _at in job.shipped]
+        outbox.mark_sent(row, now=run.now, external_ref=",".join(t for t in done if t)[:255] or None)
+        run.stats.sent += 1
+    elif job.outcome == "held":
+        _held(run, row, job.message, job.code)
+    elif job.outcome == "refresh":
+        outbox.mark_retry(row, job.message, now=run.now, retry_after=0, max_attempts=max_attempts)
+    else:
+        outbox.mark_retry(row, job.message, max_attempts=max_attempts, now=run.now, retry_after=job.retry_after)
+        run.stats.failed += 1

@@ -17,12 +17,14 @@ connection:
    text (re-armed by ``erp connection update``); network/5xx/SOAP fault → every open row
    ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``).
 
-Per batch: a short store transaction claims the rows and **leases** them (state ``retry`` until
-the lease ends, so no other worker takes them; SQLite BEGIN IMMEDIATE, PostgreSQL FOR UPDATE SKIP
-LOCKED); the ERP calls run outside any store transaction (a slow ERP never blocks GetOrder); a
-second short transaction records each outcome, unless GetOrder re-armed the row meanwhile (then the
-next run handles the new version, and the pre-check finds what this one sent). A worker that dies
-mid-batch leaves leased rows that fall due when the lease ends.
+Per batch: a short store transaction leases the rows (:func:`oms_bridge.store.outbox.lease_due`,
+the outbox's one claim mechanism: state ``retry`` until the lease ends, so no other worker takes
+them); the ERP calls run outside any store transaction (a slow ERP never blocks GetOrder); a second
+short transaction records each outcome while the lease still holds
+(:func:`~oms_bridge.store.outbox.leased_row`), not when GetOrder re-armed the row meanwhile (then
+the next run handles the new version, and the pre-check finds what this one sent). A worker that
+dies mid-batch leaves leased rows that fall due when the lease ends. The lease lasts six ERP
+timeouts plus a minute, for the longest-waiting active connection.
 """
 
 from __future__ import annotations
@@ -103,12 +105,13 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
         for _ in range(MAX_BATCHES_PER_RUN):
             with session_scope(settings, immediate=True) as session:
                 size = batch_size or settings.erp_batch_size
-                rows = [r for r in outbox.claim_due(session, DESTINATION, now=now, limit=size) if r.id not in seen]
-                if not rows:
+                leases = outbox.lease_due(session, DESTINATION, now=now, limit=size, exclude=seen,
+                                          lease_seconds=_lease_seconds(session))
+                if not leases:
                     break
-                seen.update(r.id for r in rows)
-                stats.fetched += len(rows)
-                batches = _prepare(session, rows, stats, now=now)
+                seen.update(lease.delivery_id for lease in leases)
+                stats.fetched += len(leases)
+                batches = _prepare(session, leases, stats)
             # The ERP calls happen outside any store transaction: a slow ERP never blocks other writers.
             for batch in batches:
                 _deliver_batch(batch, settings, stats, clients, now=now)
@@ -163,14 +166,15 @@ def recheck_held(session: Session, settings: Settings, *, now: datetime | None =
 class _Work:
     """One row on its way through a batch (``row`` is detached: the outcome is copied back by :func:`_record`)."""
 
-    row: Delivery
+    lease: outbox.Lease
     order: Order
     channel: Channel
-    version: int = 0
-    attempts: int = 0
-    lease_until: datetime | None = None
     done: bool = False
     group: list[Operation] = field(default_factory=list)
+
+    @property
+    def row(self) -> Delivery:
+        return self.lease.row
 
 
 @dataclass
@@ -186,27 +190,32 @@ _OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "
             "erp_record_id", "erp_document_no", "external_ref")
 
 
-def _lease_seconds(conn: ErpConnection) -> float:
-    """How long a claimed row stays invisible to other workers: the calls of one batch, generously."""
-    try:
-        timeout = ErpOptions.from_json(conn.settings_json).timeout_seconds
-    except (ErpConfigError, ValueError):
-        timeout = 30.0
-    return timeout * 6 + 60
+def _lease_seconds(session: Session) -> float:
+    """How long a leased row stays invisible to other workers: the calls of one batch, generously
+    (six timeouts plus a minute, for the active connection with the longest timeout)."""
+    timeouts = [30.0]
+    for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
+        try:
+            timeouts.append(ErpOptions.from_json(conn.settings_json).timeout_seconds)
+        except (ErpConfigError, ValueError):
+            continue
+    return max(timeouts) * 6 + 60
 
 
-def _prepare(session: Session, rows: list[Delivery], stats: RunStats, *, now: datetime | None) -> list[_Batch]:
-    """Load what the batch needs and lease its rows (state ``retry`` until the lease ends).
+def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> list[_Batch]:
+    """Load what the batch's leased rows need from the store (plain data for the ERP calls).
 
     A worker that dies during the ERP calls leaves leased rows; they fall due again when the lease
     ends and the POReference pre-check finds whatever the ERP already committed.
     """
+    rows = [lease.row for lease in leases]
     orders = {o.id: o for o in session.scalars(
         select(Order).where(Order.id.in_([r.oms_order_id for r in rows])).options(selectinload(Order.lines)))}
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders.values()})))}
     batches: dict[int, _Batch] = {}
-    for row in rows:
+    for lease in leases:
+        row = lease.row
         order = orders[row.oms_order_id]
         channel = channels[order.oms_channel_id]
         conn = resolve_connection(session, channel)
@@ -215,11 +224,7 @@ def _prepare(session: Session, rows: list[Delivery], stats: RunStats, *, now: da
                   f"{channel.value} (add one: oms-bridge erp connection add, or link the channel to one)",
                   "no_erp_connection")
             continue
-        batch = batches.setdefault(conn.id, _Batch(conn, [], []))
-        lease_until = (now or utcnow()) + timedelta(seconds=_lease_seconds(conn))
-        batch.work.append(_Work(row, order, channel, version=row.order_version, attempts=row.attempts,
-                                lease_until=lease_until))
-        row.state, row.next_attempt_at = "retry", lease_until
+        batches.setdefault(conn.id, _Batch(conn, [], [])).work.append(_Work(lease, order, channel))
     skus = {line.sku for o in orders.values() for line in o.lines if line.sku}
     maps = list(session.scalars(select(SkuMap).where(SkuMap.sku.in_(skus), SkuMap.isactive.in_([True])))) \
         if skus else []
@@ -231,13 +236,10 @@ def _prepare(session: Session, rows: list[Delivery], stats: RunStats, *, now: da
 
 def _record(session: Session, work: list[_Work], stats: RunStats) -> None:
     """Copy each outcome onto the stored row, unless the row changed meanwhile (re-armed for a new version)."""
-    lock = session.get_bind().dialect.name == "postgresql"
     superseded = 0
     for w in work:
-        fresh = session.get(Delivery, w.row.id, with_for_update=lock)
-        if (fresh is None or fresh.state != "retry" or fresh.order_version != w.version
-                or fresh.attempts != w.attempts or fresh.next_attempt_at is None or w.lease_until is None
-                or abs((fresh.next_attempt_at - w.lease_until).total_seconds()) > 1):
+        fresh = outbox.leased_row(session, w.lease)
+        if fresh is None:
             superseded += 1  # the next run handles the new version; the pre-check finds what was sent
             continue
         for name in _OUTCOME:

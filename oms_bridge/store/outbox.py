@@ -1,10 +1,20 @@
 """The delivery outbox: one mechanism for every destination (ERP, OMS, logistics push-back).
 
-GetOrder arms rows (:func:`arm`) when an order is new or changed; a destination worker claims due
-rows (:func:`claim_due`), tries them, and records the outcome with exactly one of
-:func:`mark_sent`, :func:`mark_held`, :func:`mark_retry` (which turns into ``dead`` after
-``max_attempts``). A fix (e.g. a new SKU mapping) re-arms the held rows it cures with
-:func:`rearm_held`.
+GetOrder arms rows (:func:`arm`) when an order is new or changed; a destination worker leases due
+rows (:func:`lease_due`), tries them with no store transaction open, and records the outcome on the
+row it gets back from :func:`leased_row` with exactly one of :func:`mark_sent`, :func:`mark_held`,
+:func:`mark_waiting`, :func:`mark_retry` (which turns into ``dead`` after ``max_attempts``). A fix
+(e.g. a new SKU mapping) re-arms the held rows it cures with :func:`rearm_held`.
+
+Leases, the one claim mechanism of every destination (ERP, logistics push-back): a worker never
+talks to the outside world inside a store transaction (on SQLite that would hold the file's write
+lock, and every other writer's 30 s busy timeout, for as long as a slow ERP or marketplace takes; on
+PostgreSQL it would hold row locks during I/O). So a short transaction takes the due rows and marks
+them leased: state ``retry`` with ``next_attempt_at`` = the lease's end, which makes them invisible
+to other workers until then. If the worker dies, its rows simply fall due again when the lease ends
+(each destination makes that safe: the ERP's POReference pre-check, the logistics push rows). The
+outcome is recorded only while the lease still holds: a row re-armed meanwhile (a newer order
+version, an admin retry) or taken by a later lease is left alone.
 
 States: ``pending`` (due now), ``retry`` (due at ``next_attempt_at``), ``sent``, ``held``
 (waits for the admin or a fix), ``waiting`` (nothing is wrong: the order is not ready for this
@@ -15,7 +25,9 @@ destination yet, e.g. unpaid; the marketplace change that makes it ready re-arms
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -23,8 +35,8 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.store.models import Delivery, Order, utcnow
 
-__all__ = ["arm", "claim_due", "mark_sent", "mark_held", "mark_waiting", "mark_retry", "rearm_held", "rearm",
-           "backoff_delay"]
+__all__ = ["arm", "claim_due", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting",
+           "mark_retry", "rearm_held", "rearm", "backoff_delay"]
 
 
 def arm(session: Session, order: Order, destinations: Iterable[str], *, action: str = "create") -> list[Delivery]:
@@ -57,21 +69,92 @@ def claim_due(session: Session, destination: str, *, now: datetime | None = None
               lock: bool = True) -> Sequence[Delivery]:
     """Rows of ``destination`` due now (pending, or retry whose time has come), oldest first.
 
-    On PostgreSQL ``lock=True`` uses ``FOR UPDATE SKIP LOCKED`` so two workers never take the same
-    row; on SQLite, begin the session with ``session_scope(immediate=True)`` for the same effect.
+    A read for dashboards and tests; workers use :func:`lease_due` (no I/O inside a transaction).
+    On PostgreSQL ``lock=True`` uses ``FOR UPDATE SKIP LOCKED``; on SQLite, begin the session with
+    ``session_scope(immediate=True)`` for the same effect.
+    """
+    stmt = _due(destination, now or utcnow()).limit(limit)
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.scalars(stmt).all()
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One leased row, and what identifies the lease when the outcome is recorded.
+
+    ``row`` is the :class:`Delivery` as leased (attached to the leasing session, plain data after it
+    closes: sessions do not expire on commit). ``deadline`` is a ``time.monotonic()`` value a little
+    before the lease ends: past it, the worker must not start another outside call for this row,
+    because another worker may own it by now.
+    """
+
+    row: Delivery = field(compare=False)
+    delivery_id: int
+    order_version: int
+    attempts: int
+    until: datetime
+    deadline: float = field(compare=False)
+
+    def expired(self) -> bool:
+        """True once the lease is (nearly) over: start no more outside calls for this row."""
+        return time.monotonic() >= self.deadline
+
+
+def lease_due(session: Session, destination: str, *, lease_seconds: float, now: datetime | None = None,
+              limit: int = 100, exclude: Collection[int] = ()) -> list[Lease]:
+    """Claim up to ``limit`` due rows of ``destination`` and lease them for ``lease_seconds``.
+
+    Why: the caller then closes this (short) transaction and does its I/O with no store transaction
+    open; a worker that dies leaves leased rows that fall due again when the lease ends (see the
+    module doc). Claiming is race-free: PostgreSQL ``FOR UPDATE SKIP LOCKED``; on SQLite call it
+    inside ``session_scope(settings, immediate=True)`` (BEGIN IMMEDIATE). ``exclude`` skips rows
+    this run already worked on. The lease is written with the caller's ``now`` (default: the current
+    UTC time); the returned :class:`Lease` names the row's version, attempts and lease end, which
+    :func:`leased_row` checks before the outcome is recorded.
     """
     now = now or utcnow()
-    stmt = (
+    started = time.monotonic()
+    until = now + timedelta(seconds=lease_seconds)
+    stmt = _due(destination, now).limit(limit)
+    if exclude:
+        stmt = stmt.where(Delivery.id.notin_(list(exclude)))
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    leases = []
+    for row in session.scalars(stmt).all():
+        row.state, row.next_attempt_at = "retry", until
+        leases.append(Lease(row, row.id, row.order_version, row.attempts, until,
+                            started + lease_seconds * 0.9))
+    session.flush()
+    return leases
+
+
+def leased_row(session: Session, lease: Lease) -> Delivery | None:
+    """The stored row, locked (PostgreSQL), if ``lease`` still holds it; ``None`` when it does not.
+
+    ``None`` means the row changed since it was leased: re-armed for a newer order version or by an
+    admin retry, or leased again by another worker after this lease ended. Its outcome belongs to
+    that newer claim, so the caller drops its own (and counts it as superseded).
+    """
+    lock = session.get_bind().dialect.name == "postgresql"
+    row = session.get(Delivery, lease.delivery_id, with_for_update=lock, populate_existing=True)
+    if (row is None or row.state != "retry" or row.order_version != lease.order_version
+            or row.attempts != lease.attempts or row.next_attempt_at is None
+            or abs((row.next_attempt_at - lease.until).total_seconds()) > 0.001):
+        return None
+    return row
+
+
+def _due(destination: str, now: datetime):
+    """Rows of ``destination`` due at ``now`` (pending, or retry whose time has come), oldest first."""
+    return (
         select(Delivery)
         .where(Delivery.destination == destination)
         .where(or_(Delivery.state == "pending",
                    and_(Delivery.state == "retry", Delivery.next_attempt_at <= now)))
         .order_by(Delivery.id)
-        .limit(limit)
     )
-    if lock and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return session.scalars(stmt).all()
 
 
 def mark_sent(row: Delivery, *, now: datetime | None = None, erp_record_id: int | None = None,
