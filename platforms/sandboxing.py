@@ -27,14 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
+import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from platforms.http import install_log_masking
 
 __all__ = ["SandboxClock", "Fault", "FaultPlan", "RateLimiter", "SandboxServer", "Sandbox", "FAULT_KINDS",
-           "json_response"]
+           "json_response", "bearer_token"]
 
 FAULT_KINDS = ("429", "500", "502", "503", "timeout", "malformed_json", "truncated_json", "error_envelope")
 
@@ -145,6 +147,12 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     """A JSON response with UTF-8 (non-ASCII kept as-is, as the real APIs do)."""
     return Response(json.dumps(body, ensure_ascii=False), status=status, headers=dict(headers or {}),
                     content_type="application/json; charset=utf-8")
+
+
+def bearer_token(request: Request) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header (scheme case-insensitive), else ``""``."""
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else ""
 
 
 class SandboxServer:
@@ -272,6 +280,15 @@ class Sandbox(abc.ABC):
     def consent(self, authorize_url: str) -> dict[str, str]:
         """Play the merchant approving the app at ``authorize_url``; returns the callback query parameters."""
         raise NotImplementedError(f"{self.platform_type} has no OAuth consent")
+
+    def follow_authorize(self, authorize_url: str, *, deny: bool = False) -> dict[str, str]:
+        """Open a sandbox's own authorize page as the merchant, approving (or denying with ``decision=deny``),
+        and return the query of the redirect it answers: what the OAuth callback would receive."""
+        url = authorize_url + ("&decision=deny" if deny else "")
+        response = requests.get(url, allow_redirects=False, timeout=5)
+        if response.status_code != 302:
+            raise RuntimeError(f"the sandbox authorize page answered {response.status_code}: {response.text}")
+        return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
 
     @abc.abstractmethod
     def generate_orders(self, shop_id: str, count: int, *, start: datetime | None = None,

@@ -46,16 +46,15 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import requests
 from werkzeug.wrappers import Request, Response
 
 from platforms import sandbox_data
 from platforms.cyberbiz.carriers import TRACKING_COMPANIES
 from platforms.cyberbiz.signing import body_digest, parse_authorization, parse_http_date, signature
-from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, json_response
+from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, bearer_token, json_response
 
 __all__ = ["CyberbizSandbox", "TRACKING_COMPANIES", "CANONICAL_TO_AXES"]
 
@@ -181,11 +180,7 @@ class CyberbizSandbox(Sandbox):
 
     def consent(self, authorize_url: str, *, deny: bool = False) -> dict[str, str]:
         """Open the authorize page as the merchant and approve (or deny); return the callback parameters."""
-        url = authorize_url + ("&decision=deny" if deny else "")
-        response = requests.get(url, allow_redirects=False, timeout=5)
-        if response.status_code != 302:
-            raise RuntimeError(f"the sandbox authorize page answered {response.status_code}: {response.text}")
-        return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
+        return self.follow_authorize(authorize_url, deny=deny)
 
     def generate_orders(self, shop_id: str, count: int, *, start: datetime | None = None,
                         end: datetime | None = None, **options: Any) -> list[str]:
@@ -351,8 +346,9 @@ class CyberbizSandbox(Sandbox):
     # -- authentication ---------------------------------------------------------------------------
     def _authenticate(self, request: Request) -> tuple[_Shop | None, Response | None]:
         header = request.headers.get("Authorization", "")
-        if header.lower().startswith("bearer "):
-            shop, key, denied = self._bearer(header[7:].strip(), request.method)
+        token = bearer_token(request)
+        if token:
+            shop, key, denied = self._bearer(token, request.method)
         elif header.lower().startswith("hmac "):
             shop, key, denied = self._hmac(request, header)
         else:

@@ -31,13 +31,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
-import requests
 from werkzeug.wrappers import Request, Response
 
 from platforms import sandbox_data as data
-from platforms.sandboxing import RateLimiter, Sandbox, SandboxClock, json_response
+from platforms.sandboxing import RateLimiter, Sandbox, SandboxClock, bearer_token, json_response
 
 __all__ = ["ShoplineSandbox", "CANONICAL_TO_AXES"]
 
@@ -214,8 +213,7 @@ class ShoplineSandbox(Sandbox):
         return dict(request.form)
 
     def _bearer(self, request: Request) -> _Token:
-        header = request.headers.get("Authorization", "")
-        value = header[7:].strip() if header.lower().startswith("bearer ") else ""
+        value = bearer_token(request)
         with self._lock:
             token = self.tokens.get(value)
             if token is None:
@@ -360,11 +358,7 @@ class ShoplineSandbox(Sandbox):
 
     def consent(self, authorize_url: str, *, deny: bool = False) -> dict[str, str]:
         """Play the merchant approving the app: follow the authorize page, return the callback parameters."""
-        url = authorize_url + ("&decision=deny" if deny else "")
-        response = requests.get(url, allow_redirects=False, timeout=5)
-        if response.status_code != 302:
-            raise AssertionError(f"authorize page answered {response.status_code}: {response.text}")
-        return dict(parse_qsl(urlsplit(response.headers["Location"]).query))
+        return self.follow_authorize(authorize_url, deny=deny)
 
     def revoke(self, shop_id: str) -> None:
         """The merchant uninstalls the app: every token of the shop dies."""
