@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from click.testing import CliRunner
 
+from channels.authorization import check_credentials, complete_authorization, start_authorization
+from channels.binding import needs_token_refresh
 from oms_bridge.cli.main import cli
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order, OrderLine, Platform
 from oms_bridge.store.outbox import arm
+from oms_bridge.vault import Vault
+from platforms.http import RetryPolicy
+from platforms.sandboxing import Sandbox
+
+FAST = RetryPolicy(max_attempts=2, sleep=lambda s: None, connect_timeout=0.5, read_timeout=2.0)
 
 T0 = datetime(2026, 3, 1, 4, 0, tzinfo=UTC)
 
@@ -73,3 +81,40 @@ def setup_json(*args: str) -> dict:
     result = CliRunner().invoke(cli, ["oms", "settings", "--json", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+@dataclass
+class Shop:
+    sandbox: Sandbox
+    shop_id: str
+    channel_id: int
+    settings: Settings
+
+
+def bind_shop(settings: Settings, sandbox: Sandbox, value: str = "shop-a") -> Shop:
+    """Platform + channel rows as the admin enters them, then authorized as the admin would."""
+    vault = Vault.from_settings(settings)
+    fields = sandbox.platform_fields()
+    shop = sandbox.add_shop()
+    with session_scope(settings) as session:
+        platform = Platform(value=sandbox.platform_type, name=sandbox.platform_type.title(),
+                            platform_type=sandbox.platform_type, host=fields["host"], app_id=fields.get("app_id"),
+                            app_secret_enc=vault.encrypt(fields.get("app_secret")),
+                            settings_json=json.dumps(fields.get("settings") or {}))
+        session.add(platform)
+        session.flush()
+        channel = Channel(value=value, name=value, oms_platform_id=platform.id, shop_id=shop["shop_id"],
+                          credentials_enc=vault.encrypt(json.dumps(shop.get("credentials") or {})),
+                          settings_json=json.dumps(shop.get("settings") or {}))
+        session.add(channel)
+        session.flush()
+        channel_id = channel.id
+        oauth = needs_token_refresh(channel, session, vault=vault)
+    if oauth:
+        url = start_authorization(value, settings=settings, clock=sandbox.clock.now)
+        complete_authorization(sandbox.platform_type, sandbox.consent(url), settings=settings,
+                               clock=sandbox.clock.now, policy=FAST)
+    else:
+        ok, message = check_credentials(value, settings=settings, policy=FAST, clock=sandbox.clock.now)
+        assert ok, message
+    return Shop(sandbox, shop["shop_id"], channel_id, settings)

@@ -5,75 +5,33 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from oms_fake_client import FakeOms, package_payload
-from oms_helpers import setup_json
+from oms_helpers import FAST, Shop, setup_json
+from oms_helpers import bind_shop as _bind
 from sqlalchemy import select
 
-from channels.authorization import check_credentials, complete_authorization, start_authorization
-from channels.binding import needs_token_refresh
 from channels.getorder import run_getorder
 from channels.logistics import run_logistics_delivery
 from oms_bridge.cli.main import cli
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, Order, Platform, ProcessRun
+from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun
 from oms_bridge.store.models.oms import OmsPackagePush
-from oms_bridge.vault import Vault
 from oms_bridge.web.app import create_app
 from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.http import RetryPolicy
 from platforms.momo.sandbox import MomoSandbox
 from platforms.sandboxing import Sandbox, SandboxClock
 from platforms.shopee.sandbox import ShopeeSandbox
 from platforms.shopline.sandbox import ShoplineSandbox
 
-FAST = RetryPolicy(max_attempts=2, sleep=lambda s: None, connect_timeout=0.5, read_timeout=2.0)
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 HOURS_AGO_3, HOURS_AGO_1 = NOW - timedelta(hours=3), NOW - timedelta(hours=1)
 SANDBOXES: list[type[Sandbox]] = [ShopeeSandbox, CyberbizSandbox, MomoSandbox, ShoplineSandbox]
-
-
-@dataclass
-class Shop:
-    sandbox: Sandbox
-    shop_id: str
-    channel_id: int
-    settings: Settings
-
-
-def _bind(settings: Settings, sandbox: Sandbox, value: str = "shop-a") -> Shop:
-    """Platform + channel rows as the admin enters them, then authorized as the admin would."""
-    vault = Vault.from_settings(settings)
-    fields = sandbox.platform_fields()
-    shop = sandbox.add_shop()
-    with session_scope(settings) as session:
-        platform = Platform(value=sandbox.platform_type, name=sandbox.platform_type.title(),
-                            platform_type=sandbox.platform_type, host=fields["host"], app_id=fields.get("app_id"),
-                            app_secret_enc=vault.encrypt(fields.get("app_secret")),
-                            settings_json=json.dumps(fields.get("settings") or {}))
-        session.add(platform)
-        session.flush()
-        channel = Channel(value=value, name=value, oms_platform_id=platform.id, shop_id=shop["shop_id"],
-                          credentials_enc=vault.encrypt(json.dumps(shop.get("credentials") or {})),
-                          settings_json=json.dumps(shop.get("settings") or {}))
-        session.add(channel)
-        session.flush()
-        channel_id = channel.id
-        oauth = needs_token_refresh(channel, session, vault=vault)
-    if oauth:
-        url = start_authorization(value, settings=settings, clock=sandbox.clock.now)
-        complete_authorization(sandbox.platform_type, sandbox.consent(url), settings=settings,
-                               clock=sandbox.clock.now, policy=FAST)
-    else:
-        ok, message = check_credentials(value, settings=settings, policy=FAST, clock=sandbox.clock.now)
-        assert ok, message
-    return Shop(sandbox, shop["shop_id"], channel_id, settings)
 
 
 @pytest.fixture(params=SANDBOXES, ids=lambda cls: cls.platform_type)
