@@ -50,8 +50,12 @@ from platforms.shopline.sandbox import ShoplineSandbox
 #: Every platform's sandbox class; platform engineers append theirs.
 SANDBOXES = [ShopeeSandbox, MomoSandbox, ShoplineSandbox, CyberbizSandbox]
 
-RETRYING = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
-ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
+#: generous timeouts: a local sandbox answers in milliseconds, but a loaded 2-core machine can stall a second
+RETRYING = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=3.0, read_timeout=3.0)
+ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=3.0, read_timeout=3.0)
+#: only for the test that provokes a timeout: the client gives up after 0.5 s, the sandbox stalls 3 s
+TIMEOUT_SHOT = replace(ONE_SHOT, read_timeout=0.5)
+STALL = 3.0
 
 
 class Env:
@@ -157,8 +161,8 @@ def test_contract_500_is_retried(env):
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_contract_every_fault_is_a_typed_transient_error(env, kind):
     env.generate(1)
-    adapter = env.with_policy(ONE_SHOT)
-    env.sandbox.faults.inject(kind, count=1, delay=1.0)
+    adapter = env.with_policy(TIMEOUT_SHOT if kind == "timeout" else ONE_SHOT)
+    env.sandbox.faults.inject(kind, count=1, delay=STALL)
     with pytest.raises(RateLimited if kind == "429" else TransientError) as info:
         list(adapter.fetch_orders(*env.window()))
     assert str(info.value)

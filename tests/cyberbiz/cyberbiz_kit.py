@@ -14,10 +14,17 @@ from platforms.sandboxing import RateLimiter, SandboxClock
 
 #: 2026-03-15 12:00:00 Asia/Taipei
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
-NO_SLEEP = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=1, read_timeout=2)
-ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=1.0, read_timeout=1.0)
-#: a timeout fault stalls this long: longer than any client read timeout above
-STALL = 1.5
+#: timeouts generous enough for a loaded 2-core CI machine; only tests provoking a timeout use short ones
+NO_SLEEP = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=3, read_timeout=3)
+ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=3.0, read_timeout=3.0)
+#: a timeout fault stalls this long: comfortably longer than the short read timeouts tests use (0.5-1 s)
+STALL = 3.0
+
+
+def one_try(kind: str = "") -> RetryPolicy:
+    """A single attempt; a short read timeout only when the test provokes a timeout."""
+    return RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=3.0,
+                       read_timeout=0.5 if kind == "timeout" else 3.0)
 REDIRECT = "https://bridge.example/oauth/cyberbiz"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -350,14 +352,24 @@ def test_cyberbiz_times_in_the_payload_are_taipei_local(cbz_sandbox, make_adapte
 
 
 def test_cyberbiz_ship_retried_after_a_lost_answer_records_one_fulfillment(cbz_sandbox, make_adapter):
-    """The first POST is processed but its answer comes too late; the retry sees 422 and finds the fulfillment."""
-    import time
+    """The first POST is processed but its answer comes too late; the retry sees 422 and finds the fulfillment.
 
-    policy = RetryPolicy(max_attempts=2, sleep=lambda s: time.sleep(1.0), connect_timeout=1.0, read_timeout=0.5)
-    adapter, shop = make_adapter("v1", policy=policy)
+    No wall-clock guess: the retry waits until the stalled POST has really been applied, and from then on
+    the client is patient again, so a loaded machine cannot turn the retry itself into a timeout.
+    """
+    short = RetryPolicy(max_attempts=2, connect_timeout=3.0, read_timeout=0.5, sleep=lambda s: applied())
+    adapter, shop = make_adapter("v1", policy=short)
     (order_id,) = cbz_sandbox.generate_orders(shop["shop_id"], 1, status="paid")
     (order,) = adapter.get_orders([order_id])
-    cbz_sandbox.faults.inject("timeout", path="custom_shipping", delay=0.8)
+
+    def applied() -> None:
+        deadline = time.monotonic() + 15
+        while not cbz_sandbox.order(shop["shop_id"], order_id)["fulfillments"]:
+            assert time.monotonic() < deadline, "the stalled custom_shipping was never applied"
+            time.sleep(0.02)
+        adapter.client.http.policy = replace(short, read_timeout=3.0)
+
+    cbz_sandbox.faults.inject("timeout", path="custom_shipping", delay=1.5)
     result = adapter.ship(order, Shipment("LOST-1", carrier="tcat"))
     assert result.tracking_number == "LOST-1"
     assert len(cbz_sandbox.order(shop["shop_id"], order_id)["fulfillments"]) == 1

@@ -11,17 +11,19 @@ from platforms.momo.sandbox import MomoSandbox
 
 #: 2026-03-15 12:00 Asia/Taipei
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
-#: no sleeping between attempts; timeouts generous enough for a loaded CI machine
-FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=2.0, read_timeout=2.0)
-#: for tests that provoke a timeout: the sandbox stalls 1 s, the client gives up after 0.3 s
-SHORT = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=2.0, read_timeout=0.3)
-STALL = 1.0
+#: no sleeping between attempts; timeouts generous enough for a loaded 2-core CI machine
+FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=3.0, read_timeout=3.0)
+#: for tests that provoke a timeout and then need the retry to succeed under the same policy: the
+#: client gives up after 1 s (an ordinary local answer never takes that long), the sandbox stalls 3 s
+SHORT = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=3.0, read_timeout=1.0)
+#: how long a "timeout" fault stalls: comfortably longer than any short read timeout above
+STALL = 3.0
 
 
 def one_try(kind: str = "") -> RetryPolicy:
     """A single attempt; a short read timeout only when the test provokes a timeout."""
-    return RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=2.0,
-                       read_timeout=0.3 if kind == "timeout" else 2.0)
+    return RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=3.0,
+                       read_timeout=0.5 if kind == "timeout" else 3.0)
 
 
 def make_adapter(sandbox: MomoSandbox, shop: dict, *, policy: RetryPolicy = FAST, **settings) -> MomoAdapter:

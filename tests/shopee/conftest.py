@@ -13,8 +13,9 @@ from platforms.sandboxing import SandboxClock
 from platforms.shopee.adapter import ShopeeAdapter
 from platforms.shopee.sandbox import ShopeeSandbox
 
-NO_SLEEP = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=1, read_timeout=2)
-ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=1, read_timeout=2)
+#: timeouts generous enough for a loaded 2-core CI machine; only tests provoking a timeout use short ones
+NO_SLEEP = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=3, read_timeout=3)
+ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=3, read_timeout=3)
 START = datetime(2026, 3, 1, 4, 0, 0, tzinfo=UTC)
 
 

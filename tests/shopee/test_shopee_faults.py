@@ -12,7 +12,17 @@ from platforms.http import RetryPolicy
 from platforms.sandboxing import FAULT_KINDS, RateLimiter
 from platforms.shopee.client import classify
 
-FAST_ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5, read_timeout=0.5)
+#: a "timeout" fault stalls this long: comfortably longer than the short read timeout of :func:`_policy`
+STALL = 3.0
+
+
+def _policy(kind: str = "", attempts: int = 1, sleep=lambda s: None) -> RetryPolicy:
+    """A short read timeout only when the test provokes one (a 1 s answer is no timeout on a loaded machine)."""
+    return RetryPolicy(max_attempts=attempts, sleep=sleep, connect_timeout=3.0,
+                       read_timeout=(0.5 if attempts == 1 else 1.0) if kind == "timeout" else 3.0)
+
+
+FAST_ONE_SHOT = _policy()
 
 
 def _window(sandbox):
@@ -22,9 +32,9 @@ def _window(sandbox):
 
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_shopee_fault_gives_typed_error_without_retry(sandbox, shop, make_adapter, kind):
-    adapter = make_adapter(FAST_ONE_SHOT)
+    adapter = make_adapter(_policy(kind))
     sandbox.generate_orders(shop["shop_id"], 2)
-    sandbox.faults.inject(kind, path="get_order_list", delay=1.0)
+    sandbox.faults.inject(kind, path="get_order_list", delay=STALL)
     expected = RateLimited if kind == "429" else TransientError
     with pytest.raises(expected) as info:
         list(adapter.fetch_orders(*_window(sandbox)))
@@ -39,10 +49,9 @@ def test_shopee_fault_gives_typed_error_without_retry(sandbox, shop, make_adapte
 @pytest.mark.parametrize("kind", FAULT_KINDS)
 def test_shopee_fault_is_retried_to_success(sandbox, shop, make_adapter, kind):
     slept: list[float] = []
-    policy = RetryPolicy(max_attempts=3, sleep=slept.append, connect_timeout=0.5, read_timeout=0.5)
-    adapter = make_adapter(policy)
+    adapter = make_adapter(_policy(kind, attempts=3, sleep=slept.append))
     sns = sandbox.generate_orders(shop["shop_id"], 60)
-    sandbox.faults.inject(kind, path="get_order_detail", delay=1.0)
+    sandbox.faults.inject(kind, path="get_order_detail", delay=STALL)
     orders = list(adapter.fetch_orders(*_window(sandbox)))
     assert sorted(o.external_id for o in orders) == sorted(sns)
     assert adapter.api_calls == 1 + 2 + 1  # list, two detail batches, one retry
@@ -132,9 +141,9 @@ def test_shopee_no_token_or_sign_in_logs_or_errors(sandbox, shop, adapter, caplo
     sandbox.faults.inject("500", path="get_order_list")
     list(adapter.fetch_orders(*_window(sandbox)))
     adapter.refresh(adapter.tokens)
-    sandbox.faults.inject("timeout", path="get_shop_info", delay=1.0)
-    adapter.policy = FAST_ONE_SHOT
-    adapter.client.http.policy = FAST_ONE_SHOT
+    sandbox.faults.inject("timeout", path="get_shop_info", delay=STALL)
+    adapter.policy = _policy("timeout")
+    adapter.client.http.policy = adapter.policy
     with pytest.raises(TransientError) as info:
         adapter.check_credentials()
     assert "get_order_list" in caplog.text and "sign=****" in caplog.text and "access_token=****" in caplog.text
