@@ -44,10 +44,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from platforms.amounts import AmountError, decimal_amount, round_to_places
 from platforms.base import Address, Buyer, Order, OrderLine, UnmappableOrder
 
 __all__ = ["TAIPEI", "map_order", "canonical_status", "platform_status", "parse_local", "format_local", "money",
@@ -116,16 +117,11 @@ def money(value: Any, field: str, currency: str = "TWD") -> Decimal:
     """A JSON number (float in Cyberbiz) → Decimal with the currency's decimals, never via binary float."""
     if value is None or value == "":
         return Decimal("0")
-    if isinstance(value, bool):
-        raise MappingError(f"{field} {value!r} is not a number")
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise MappingError(f"{field} {value!r} is not a number") from None
-    if not amount.is_finite():
-        raise MappingError(f"{field} {value!r} is not a finite number")
-    places = _CURRENCY_DECIMALS.get(currency.upper(), 2)
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        amount = decimal_amount(value, field)
+    except AmountError as exc:
+        raise MappingError(str(exc)) from None
+    return round_to_places(amount, _CURRENCY_DECIMALS.get(currency.upper(), 2))
 
 
 def _quantity(value: Any, field: str) -> Decimal:

@@ -29,9 +29,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from platforms.amounts import AmountError, decimal_amount, round_to_places
 from platforms.base import Address, Buyer, Order, OrderLine, UnmappableOrder
 
 __all__ = ["STATUS_MAP", "CURRENCY_DECIMALS", "canonical_status", "map_order", "money", "utc_from_unix",
@@ -76,16 +77,11 @@ def utc_from_unix(value: Any, field: str) -> datetime:
 
 def money(value: Any, currency: str, field: str) -> Decimal:
     """A Shopee amount (float/int/str) as Decimal with the currency's decimals, never via float math."""
-    if isinstance(value, bool) or value is None:
-        raise _Unmappable(f"{field} is not an amount: {value!r}")
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise _Unmappable(f"{field} is not an amount: {value!r}") from None
-    if not amount.is_finite():
-        raise _Unmappable(f"{field} is not a finite amount: {value!r}")
-    places = CURRENCY_DECIMALS.get(currency, 2)
-    return amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        amount = decimal_amount(value, field)
+    except AmountError as exc:
+        raise _Unmappable(str(exc)) from None
+    return round_to_places(amount, CURRENCY_DECIMALS.get(currency, 2))
 
 
 def is_masked(value: Any) -> bool:
