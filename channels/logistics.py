@@ -34,9 +34,11 @@ admin pages; on PostgreSQL it would hold row locks during I/O):
    (always, even when the row was re-armed meanwhile, so it is never pushed twice), and the row's
    outcome is written only while this run's lease still holds (:func:`~oms_bridge.store.outbox.leased_row`).
 
-A worker that dies mid-batch leaves its rows leased; they fall due again when the lease ends
-(``logistics_lease_seconds`` in config.toml, default 300; a short lease only delays nothing but
-recovery, because calls stop at the lease's end) and the pushes it did not record are tried again.
+A worker that dies mid-batch leaves its rows leased; they fall due again when the lease ends and the
+pushes it did not record are tried again. The lease lasts ``logistics_lease_seconds`` (config.toml,
+default 300, a choice: ten rows of three marketplace calls each, with retries, fit comfortably). A
+long lease only delays recovery after a crash; a short one is safe, because no call starts after
+90 % of the lease (the row is then left for its next lease).
 """
 
 from __future__ import annotations
@@ -160,7 +162,10 @@ class _Job:
 def run_logistics_delivery(*, settings: Settings | None = None, now: datetime | None = None, policy: Any = None,
                            clock: Callable[[], datetime] | None = None, batch_size: int = BATCH_SIZE,
                            lease_seconds: float | None = None) -> RunStats:
-    """Push every due shipment to its marketplace (see module doc); counts also in ``oms_process_run``."""
+    """Push every due shipment to its marketplace (see module doc); counts also in ``oms_process_run``.
+
+    ``lease_seconds`` overrides the configured lease (``logistics_lease_seconds``).
+    """
     settings = settings or get_settings()
     if lease_seconds is None:
         lease_seconds = float(settings.extra.get("logistics_lease_seconds", DEFAULT_LEASE_SECONDS))
@@ -177,7 +182,7 @@ def run_logistics_delivery(*, settings: Settings | None = None, now: datetime | 
                 stats.fetched += len(leases)
                 jobs = [job for lease in leases if (job := _load(session, lease, run)) is not None]
             for job in jobs:  # phase 2: the marketplace, no store transaction open
-                _ship(job, run)
+                _ship_safely(job, run)
             with session_scope(settings, immediate=True) as session:  # phase 3: record
                 for job in jobs:
                     _record(session, job, run)
@@ -259,6 +264,17 @@ def _plain_push(session: Session, push: OmsPackagePush, platform_type: str) -> _
     return _Push(push.id, push.tracking_number, push.carrier, mapped.platform_carrier)
 
 
+def _ship_safely(job: _Job, run: _Run) -> None:
+    """:func:`_ship`, with an unexpected error turned into a retry of this row: phase 3 must still run,
+    or the pushes the marketplace already accepted in this batch would be pushed again after the lease."""
+    try:
+        _ship(job, run)
+    except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not lose the batch's records
+        log.exception("logistics: pushing order %s failed unexpectedly", job.order_id)
+        job.outcome = "retry"
+        job.message = f"unexpected error talking to {job.platform_type}: {type(exc).__name__}: {exc}"
+
+
 def _ship(job: _Job, run: _Run) -> None:
     """Phase 2: tell the marketplace, push by push, and note the outcome on the job (no store access)."""
     adapter = run.adapters[job.channel_id]  # built in phase 1; dropped only by a refresh after phase 3
@@ -270,6 +286,7 @@ def _ship(job: _Job, run: _Run) -> None:
             return
         if job.lease.expired():
             log.warning("logistics: lease of order %s ran out; its next lease pushes the rest", job.order_id)
+            run.stats.details["lease_ran_out"] = run.stats.details.get("lease_ran_out", 0) + 1
             return
         if job.channel_id in run.expired:  # another row just found the token expired: try after the refresh
             job.outcome = "refresh"

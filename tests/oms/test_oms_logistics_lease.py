@@ -164,3 +164,17 @@ def test_oms_logistics_admin_retry_during_the_push_records_it_once(sqlite_settin
         assert (again.fetched, again.sent) == (1, 1) and sandbox.calls() == calls  # no second push
         assert sandbox.shipment_of(shop.shop_id, sn)["tracking_number"]
         assert sandbox.calls(SHIP) == 1
+
+
+def test_oms_logistics_starts_no_call_once_its_lease_is_over(sqlite_settings: Settings):
+    """A lease shorter than the work: the run calls nothing for the row (another worker may own it by now)
+    and leaves it due; the next run pushes it."""
+    with ShopeeSandbox(clock=SandboxClock(), seed=24) as sandbox:
+        shop, sn, order_id = _shipped_order(sqlite_settings, sandbox, "T-24")
+        calls = sandbox.calls()
+        short = run_logistics_delivery(settings=sqlite_settings, policy=FAST, clock=sandbox.clock.now,
+                                       lease_seconds=0.001)
+        assert short.details["lease_ran_out"] == 1 and (short.sent, short.failed) == (0, 0)
+        assert sandbox.calls() == calls and _logistics(sqlite_settings, order_id).state == "retry"
+        assert run_logistics_delivery(settings=sqlite_settings, policy=FAST, clock=sandbox.clock.now).sent == 1
+        assert sandbox.calls(SHIP) == 1 and sandbox.shipment_of(shop.shop_id, sn)["tracking_number"]
