@@ -267,3 +267,16 @@ def test_get_orders_batches_numbers_into_windows(momo_adapter, momo_sandbox, mom
     # three windows (2020, 100 days ago, the last 10 days) x three lists, then one stop-list call
     assert momo_sandbox.calls() == 3 * 3 + 1
     assert "'not-a-number' has no timestamp" in caplog.text and "20200101000000 not re-read" in caplog.text
+
+
+@pytest.mark.parametrize("days", [0, -3, 63, "two months", None])
+def test_a_bad_max_window_days_is_a_setting_error_not_an_endless_loop(momo_sandbox, momo_shop, days):
+    adapter = make_adapter(momo_sandbox, momo_shop, max_window_days=days)
+    if days is None:  # null means "not set": the default 59 applies
+        assert list(adapter.fetch_orders(NOW - timedelta(days=1), NOW)) == []
+        return
+    with pytest.raises(PermanentError, match="max_window_days must be a whole number of days from 1 to 62"):
+        list(adapter.fetch_orders(NOW - timedelta(days=1), NOW))
+    with pytest.raises(PermanentError, match="max_window_days"):
+        adapter.get_orders(["20260315123456789"])
+    assert momo_sandbox.calls() == 0
