@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from momo_kit import NOW, SHORT, STALL, make_adapter
+from momo_kit import LOST_STALL, NOW, lost_answer_policy, make_adapter
 
 from platforms.base import CredentialsInvalid, NotSupported, Order, PermanentError, Shipment, TokenSet
 from platforms.momo.adapter import MomoAdapter, query_bounds, split_windows
@@ -193,10 +193,12 @@ def test_get_orders_rereads_by_order_number(momo_adapter, momo_sandbox, momo_sho
 def test_ship_whose_answer_times_out_is_retried_without_doubling(momo_sandbox, momo_shop):
     shop = momo_shop["shop_id"]
     (oid,) = momo_sandbox.generate_orders(shop, 1, start=NOW - timedelta(hours=1), end=NOW)
-    adapter = make_adapter(momo_sandbox, momo_shop, stop_query=False, policy=SHORT)
+    policy = lost_answer_policy(lambda: momo_sandbox.shipment_of(shop, oid) is not None,
+                                lambda: adapter.client.http)
+    adapter = make_adapter(momo_sandbox, momo_shop, stop_query=False, policy=policy)
     (order,) = _fetch(adapter, NOW - timedelta(days=1), NOW)
     # momo applies the confirm, but only after our read timeout; the retry finds it shipped
-    momo_sandbox.faults.inject("timeout", delay=STALL)
+    momo_sandbox.faults.inject("timeout", delay=LOST_STALL)
     result = adapter.ship(order, Shipment(tracking_number="PEL-778899", carrier="宅配通"))
     assert result.tracking_number == "PEL-778899"
     assert momo_sandbox.shipment_of(shop, oid)["tracking_number"] == "PEL-778899"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from shopline_kit import NOW, SHORT, STALL, authorize, make_adapter
+from shopline_kit import LOST_STALL, NOW, authorize, lost_answer_policy, make_adapter
 
 from platforms.base import (
     AuthExpired,
@@ -280,9 +280,13 @@ def test_sandboxes_are_deterministic():
 def test_ship_whose_answer_times_out_is_retried_without_doubling(shopline_sandbox, token_shop):
     shop = token_shop["shop_id"]
     (oid,) = shopline_sandbox.generate_orders(shop, 1, status="ready_to_ship")
-    token_adapter = make_adapter(shopline_sandbox, token_shop, policy=SHORT)
+    def shipped() -> bool:
+        return (shopline_sandbox.shipment_of(shop, oid) or {}).get("tracking_number") == "TW-42"
+
+    policy = lost_answer_policy(shipped, lambda: token_adapter.client.http)
+    token_adapter = make_adapter(shopline_sandbox, token_shop, policy=policy)
     (order,) = _fetch(token_adapter, NOW - timedelta(days=1), NOW)
-    shopline_sandbox.faults.inject("timeout", path="/execute_shipment", delay=STALL)
+    shopline_sandbox.faults.inject("timeout", path="/execute_shipment", delay=LOST_STALL)
     assert token_adapter.ship(order, Shipment(tracking_number="TW-42")).tracking_number == "TW-42"
     assert shopline_sandbox.shipment_of(shop, oid)["tracking_number"] == "TW-42"
 
@@ -305,9 +309,11 @@ def test_endless_paging_is_cut_by_max_pages(shopline_sandbox, token_shop):
 
 def test_refresh_whose_answer_is_lost_can_be_retried(shopline_sandbox, oauth_shop):
     authorized = authorize(shopline_sandbox, oauth_shop)
-    adapter = make_adapter(shopline_sandbox, oauth_shop, authorized.tokens, policy=SHORT)
+    issued = len(shopline_sandbox.tokens)
+    policy = lost_answer_policy(lambda: len(shopline_sandbox.tokens) > issued, lambda: adapter.oauth.http)
+    adapter = make_adapter(shopline_sandbox, oauth_shop, authorized.tokens, policy=policy)
     old = adapter.tokens
-    shopline_sandbox.faults.inject("timeout", path="/oauth/token", delay=STALL)
+    shopline_sandbox.faults.inject("timeout", path="/oauth/token", delay=LOST_STALL)
     new = adapter.refresh(old)  # the first grant times out after Shopline issued it; the retry still works
     assert new.access_token != old.access_token
     assert shopline_sandbox.calls("/oauth/token") >= 3  # code grant, lost refresh, retried refresh
