@@ -15,14 +15,14 @@ your sandbox must:
 - inject faults via ``sandbox.faults`` (kit :class:`~platforms.sandboxing.FaultPlan`): every kind must come back
   from the adapter as a :class:`TransientError` (``"429"`` as :class:`RateLimited`), and be retried to success.
 
-The adapter is built as ``adapter_class(sandbox.platform_type)(platform, channel, policy=...,
-clock=sandbox.clock.now)``.
+The sandbox is built as ``sandbox_cls(clock=SandboxClock(START, frozen=True))`` and the adapter as
+``adapter_class(sandbox.platform_type)(platform, channel, policy=..., clock=sandbox.clock.now)``.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -43,7 +43,7 @@ from platforms.cyberbiz.sandbox import CyberbizSandbox
 from platforms.http import RetryPolicy
 from platforms.momo.sandbox import MomoSandbox
 from platforms.registry import adapter_class
-from platforms.sandboxing import FAULT_KINDS
+from platforms.sandboxing import FAULT_KINDS, SandboxClock
 from platforms.shopee.sandbox import ShopeeSandbox
 from platforms.shopline.sandbox import ShoplineSandbox
 
@@ -56,13 +56,16 @@ ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=3.0
 #: only for the test that provokes a timeout: the client gives up after 0.5 s, the sandbox stalls 3 s
 TIMEOUT_SHOT = replace(ONE_SHOT, read_timeout=0.5)
 STALL = 3.0
+#: 2026-03-15 12:00 Asia/Taipei
+START = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 
 
 class Env:
     """A started sandbox, its shop, and a ready (authorized) adapter."""
 
     def __init__(self, sandbox_cls):
-        self.sandbox = sandbox_cls().start()
+        # a frozen sandbox clock: token lifetimes, signatures and windows never depend on how slow the machine is
+        self.sandbox = sandbox_cls(clock=SandboxClock(START, frozen=True)).start()
         self.shop = self.sandbox.add_shop()
         self.shop_id = self.shop.get("shop_id")
         self.adapter = self.make_adapter(RETRYING)
