@@ -156,7 +156,7 @@ def test_dashboard_shows_warnings_and_counts(page):
         stale = configure.add_channel(s, vault, value="stale-shop", platform="momo-app", shop_id="S2")
         stale.auth_state = "active"
         stale.access_expires_at = utcnow() + timedelta(hours=3, minutes=30, seconds=30)
-        stale.refresh_expires_at = utcnow() + timedelta(days=2)
+        stale.refresh_expires_at = utcnow() + timedelta(hours=2)  # dies before the refresh is due: warn
         s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=utcnow(), ended=utcnow(),
                          outcome="reauth_required", fetched=0))
     _held_order(settings, channel_id, "A-1", reason="SKU ABC-1 has no ERP product", code="missing_sku:ABC-1")
