@@ -25,7 +25,10 @@ Why this shape (see DESIGN principle 3 and the peers' token races):
 
 Warnings ahead of expiry (:func:`token_warnings`): refresh token within ``refresh_token_warn_days``
 (default 5; Shopee refresh tokens live 30 days but rotate every refresh, so this only fires when
-refreshing has been failing for weeks) and authorization within ``auth_warn_days`` (default 14;
+refreshing has been failing for weeks) *and* late - the refresh is already due and has not happened,
+or the refresh token dies before it would be due (a short-lived refresh token such as Shopline's,
+one day past the access token, is normal and not reported while refreshing keeps up) and
+authorization within ``auth_warn_days`` (default 14;
 Shopee authorizations end after at most 365 days, Shopee itself warns 7 days ahead). Both are
 settings (``OMS_BRIDGE_REFRESH_TOKEN_WARN_DAYS``, ``OMS_BRIDGE_AUTH_WARN_DAYS``). Times in
 messages are shown in Asia/Taipei, the merchants' zone.
@@ -232,7 +235,8 @@ def token_warnings(channel: Channel, now: datetime, *, settings: Settings | None
     if refresh_at is not None:
         if refresh_at <= now:
             warnings.append(f"the refresh token of channel {label} expired on {_fmt_local(refresh_at)}: {authorize}")
-        elif refresh_at - now <= timedelta(days=settings.refresh_token_warn_days):
+        elif (refresh_at - now <= timedelta(days=settings.refresh_token_warn_days)
+              and _refresh_is_late(channel, refresh_at, now, settings)):
             warnings.append(f"the refresh token of channel {label} expires on {_fmt_local(refresh_at)} "
                             f"(in {_human(refresh_at - now)}); RefreshToken has not succeeded for a long time - "
                             f"check its runs, or {authorize}")
@@ -245,6 +249,21 @@ def token_warnings(channel: Channel, now: datetime, *, settings: Settings | None
             warnings.append(f"the merchant's authorization of channel {label} ends on {_fmt_local(auth_at)} "
                             f"(in {_human(auth_at - now)}): {authorize} before then")
     return warnings
+
+
+def _refresh_is_late(channel: Channel, refresh_at: datetime, now: datetime, settings: Settings) -> bool:
+    """Whether a soon-expiring refresh token means trouble, i.e. RefreshToken will not roll it in time.
+
+    A refresh token that simply has a short life (Shopline: one day after the access token) is not
+    a problem while the next refresh - due when the access token enters the refresh margin - comes
+    before it expires. It is one when that refresh is already due and has not happened, or when the
+    refresh token expires before the refresh would even be due.
+    """
+    access_at = channel.access_expires_at
+    if access_at is None:
+        return True
+    due_at = access_at - timedelta(minutes=settings.refresh_margin_minutes)
+    return due_at <= now or refresh_at <= due_at
 
 
 def _human(delta: timedelta) -> str:

@@ -334,14 +334,15 @@ def platform_add(value, platform_type, host, name, app_id, description, settings
     """Add a platform VALUE. The app secret comes from --secret-stdin, --secret-env or --prompt-secret."""
     secret = _read_secret("app secret", from_stdin=secret_stdin, env_name=secret_env, prompt=prompt_secret)
     settings = _parse_json_object(settings_json, "--settings-json")
-    if secret is None:
-        click.echo(f"note: no app secret given; set it later with `oms-bridge platform update {value} --prompt-secret`",
-                   err=True)
     with _errors(), _unit() as (session, vault, _):
         platform = configure.add_platform(session, vault, value=value, platform_type=platform_type, host=host,
                                           name=name, app_id=app_id, app_secret=secret, description=description,
                                           settings=settings)
         view = configure.platform_view(platform, vault)
+    # Only after the add succeeded: a note ahead of "unknown platform type" reads like a second problem.
+    if secret is None:
+        click.echo(f"note: no app secret stored (a platform without app credentials, such as momo, needs none); "
+                   f"set one later with `oms-bridge platform update {value} --prompt-secret`", err=True)
     _emit(view, as_json, f"platform {value} added")
 
 

@@ -1,14 +1,18 @@
-"""ERP destination commands: erp connection/check/retry/status, sku map/unmap/list/import/unmapped.
+"""ERP destination commands: erp connection/check/retry/deliver/status, sku map/unmap/list/import/unmapped.
 
 Passwords are read from a hidden prompt, ``--password-stdin`` or ``OMS_BRIDGE_ERP_PASSWORD``, stored
 encrypted (vault) and only ever shown masked. A fix re-arms exactly the held orders it cures:
 ``sku map`` → ``missing_sku:<SKU>``; ``erp connection add/update`` → ``erp_login:<NAME>`` and
 ``no_erp_connection``; a clean ``erp check`` → ``erp_config:*`` and ``erp_login:<NAME>``.
+``erp deliver`` runs one delivery now (the scheduler does it every minute), so an admin working
+from the CLI alone sees the effect of a fix without ``oms-bridge run``. ``sku import`` reads
+UTF-8 only and says so (Taiwanese Excel saves Big5 by default).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import sys
@@ -24,8 +28,8 @@ from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
-from oms_bridge.erp.connections import save_connection
-from oms_bridge.erp.delivery import client_for
+from oms_bridge.erp.connections import ErpConnectionError, check_url, remove_connection, save_connection
+from oms_bridge.erp.delivery import client_for, run_erp_delivery
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
@@ -86,6 +90,13 @@ def _connection(session: Session, name: str | None) -> ErpConnection:
     return conns[0]
 
 
+def _valid_url(url: str) -> None:
+    try:
+        check_url(url)
+    except ErpConnectionError as exc:
+        fail(str(exc))
+
+
 def _describe(conn: ErpConnection) -> dict[str, Any]:
     return {"name": conn.value, "url": conn.url, "user": conn.username, "password": "****" if conn.password_enc else "",
             "client_id": conn.erp_client_id, "role_id": conn.erp_role_id, "org_id": conn.erp_org_id,
@@ -126,6 +137,7 @@ def connection_add(name: str, url: str | None, username: str | None, client_id: 
     missing = [k for k, v in required.items() if v is None]
     if missing:
         fail(f"missing {', '.join(missing)}")
+    _valid_url(url)
     with cli_errors():
         settings = get_settings()
         password = _read_password(password_stdin, prompt=True)
@@ -148,6 +160,8 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
                       org_id: int | None, warehouse_id: int | None, lang: str | None, stage: int | None,
                       settings_json: str | None, password_stdin: bool, change_password: bool) -> None:
     """Change an ERP connection; orders held for its login are re-armed."""
+    if url is not None:
+        _valid_url(url)
     with cli_errors():
         settings = get_settings()
         with session_scope(settings) as s:
@@ -163,6 +177,18 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
             rearmed = outbox.rearm_held(s, "erp", code=f"erp_login:{name}")
             rearmed += outbox.rearm_held(s, "erp", code="no_erp_connection")
     click.echo(f"ERP connection {name} updated." + (f" {rearmed} held order(s) re-armed." if rearmed else ""))
+
+
+@connection_group.command("remove")
+@click.argument("name")
+def connection_remove(name: str) -> None:
+    """Remove an ERP connection that no channel uses (move the channels first)."""
+    with cli_errors(), session_scope(get_settings()) as s:
+        try:
+            remove_connection(s, name)
+        except ErpConnectionError as exc:
+            fail(str(exc))
+    click.echo(f"ERP connection {name} removed.")
 
 
 @connection_group.command("list")
@@ -256,9 +282,32 @@ def retry_command(order_number: str | None, channel_name: str | None, all_held: 
     click.echo(f"{count} ERP deliver{'y' if count == 1 else 'ies'} re-armed")
 
 
-@erp_group.command("status")
+@erp_group.command("deliver")
 @json_option
-def status_command(as_json: bool) -> None:
+def deliver_command(as_json: bool) -> None:
+    """Send every due ERP delivery now (what the scheduler does every minute), e.g. after `erp retry`."""
+    with cli_errors():
+        stats = run_erp_delivery(settings=get_settings())
+    data = {"run": stats.id, "outcome": stats.outcome, "due": stats.fetched, "sent": stats.sent,
+            "held": stats.held, "failed": stats.failed, "api_calls": stats.api_calls, "error": stats.error_text}
+    if as_json:
+        emit_json(data)
+    else:
+        click.echo(f"ERP delivery {stats.outcome}: due {stats.fetched}, sent {stats.sent}, held {stats.held}, "
+                   f"failed {stats.failed}, SOAP calls {stats.api_calls} (run {stats.id})")
+        if stats.error_text:
+            click.echo(f"  {stats.error_text}")
+        if stats.held:
+            click.echo("  why orders are held: oms-bridge erp status")
+    if stats.outcome == "failed":
+        sys.exit(1)
+
+
+@erp_group.command("status")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100000),
+              help="Show at most this many hold reasons (most frequent first).")
+@json_option
+def status_command(limit: int, as_json: bool) -> None:
     """ERP delivery counts per state and the reasons orders are held."""
     with cli_errors(), session_scope(get_settings()) as s:
         states = dict(s.execute(select(Delivery.state, func.count()).where(Delivery.destination == "erp")
@@ -270,8 +319,12 @@ def status_command(as_json: bool) -> None:
         emit_json(data)
         return
     click.echo("ERP deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"))
-    for item in data["held_reasons"]:
+    for item in data["held_reasons"][:limit]:
         click.echo(f"  {item['orders']:>5}  {item['reason']}")
+    rest = data["held_reasons"][limit:]
+    if rest:
+        click.echo(f"  ... and {len(rest)} more reason(s) for {sum(i['orders'] for i in rest)} order(s) "
+                   f"(--limit N, or --json for all)")
 
 
 # -- sku ------------------------------------------------------------------------------------------
@@ -337,6 +390,8 @@ def sku_list(as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo("no SKU mappings (oms-bridge sku map SKU --product ID | --value VALUE)")
     for r in rows:
         target = r["m_product_id"] if r["m_product_id"] is not None else f"value={r['m_product_value']}"
         click.echo(f"{r['sku']}\t{target}\t{r['channel'] or '(all channels)'}")
@@ -349,24 +404,28 @@ def sku_import(file: Path) -> None:
 
     Bad rows are reported with their line number and skipped; good rows are imported.
     """
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as \"CSV UTF-8\" (Excel: Save As → CSV UTF-8), "
+             "not Big5/ANSI")
     errors: list[str] = []
     imported = rearmed = 0
     with cli_errors(), session_scope(get_settings()) as s:
         channels = {c.value: c.id for c in s.scalars(select(Channel))}
-        with file.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            if "sku" not in header or not ({"m_product_id", "m_product_value"} & set(header)):
-                fail(f"{file}: header must be sku,m_product_id or sku,m_product_value[,channel]; got "
-                     f"{','.join(header) or 'nothing'}")
-            for line_no, raw in enumerate(reader, start=2):
-                row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-                problem, args = _import_row(row, channels)
-                if problem:
-                    errors.append(f"line {line_no}: {problem}")
-                    continue
-                rearmed += _map(s, *args)
-                imported += 1
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        if "sku" not in header or not ({"m_product_id", "m_product_value"} & set(header)):
+            fail(f"{file}: header must be sku,m_product_id or sku,m_product_value[,channel]; got "
+                 f"{','.join(header) or 'nothing'}")
+        for line_no, raw in enumerate(reader, start=2):
+            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
+            problem, args = _import_row(row, channels)
+            if problem:
+                errors.append(f"line {line_no}: {problem}")
+                continue
+            rearmed += _map(s, *args)
+            imported += 1
     for message in errors:
         click.echo(message, err=True)
     click.echo(f"{imported} mapping(s) imported, {len(errors)} row(s) skipped" +

@@ -29,6 +29,7 @@ from oms_bridge.store.models import Channel, ProcessRun, utcnow
 from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
 from oms_bridge.store.runs import RunStats
 from oms_bridge.vault import Vault
+from platforms.base import CANONICAL_STATUSES
 
 __all__ = ["authorize_command", "process_group", "orders_group"]
 
@@ -164,10 +165,11 @@ def process_runs(channel: str | None, process: str | None, limit: int, as_json: 
     if not data:
         click.echo("no runs yet")
         return
-    click.echo(f"{'run':>6}  {'process':<12} {'channel':<16} {'started (Taipei)':<19}  {'outcome':<15} "
+    width = max(12, *(len(d["process"]) for d in data))  # logistics_delivery is longer than getorder
+    click.echo(f"{'run':>6}  {'process':<{width}} {'channel':<16} {'started (Taipei)':<19}  {'outcome':<15} "
                f"{'fetched':>7} {'new':>5} {'chg':>5} {'same':>5} {'held':>4} {'calls':>5}")
     for d in data:
-        click.echo(f"{d['run']:>6}  {d['process']:<12} {(d['channel'] or '-'):<16} {_local(d['started']):<19}  "
+        click.echo(f"{d['run']:>6}  {d['process']:<{width}} {(d['channel'] or '-'):<16} {_local(d['started']):<19}  "
                    f"{d['outcome']:<15} {d['fetched']:>7} {d['new']:>5} {d['changed']:>5} {d['unchanged']:>5} "
                    f"{d['held']:>4} {d['api_calls']:>5}")
         if d["error"]:
@@ -184,7 +186,7 @@ def orders_group() -> None:
 
 @orders_group.command("list")
 @click.option("--channel", help="Only this channel.")
-@click.option("--status", help="Only this canonical status (paid, cancelled, ...).")
+@click.option("--status", type=click.Choice(CANONICAL_STATUSES), help="Only this canonical status.")
 @click.option("--held/--not-held", default=None, help="Only held (unmappable) orders, or only the others.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
 @json_option
