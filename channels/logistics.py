@@ -35,10 +35,13 @@ admin pages; on PostgreSQL it would hold row locks during I/O):
    outcome is written only while this run's lease still holds (:func:`~oms_bridge.store.outbox.leased_row`).
 
 A worker that dies mid-batch leaves its rows leased; they fall due again when the lease ends and the
-pushes it did not record are tried again. The lease lasts ``logistics_lease_seconds`` (config.toml,
-default 300, a choice: ten rows of three marketplace calls each, with retries, fit comfortably). A
-long lease only delays recovery after a crash; a short one is safe, because no call starts after
-90 % of the lease (the row is then left for its next lease).
+pushes it did not record are tried again. The one window left: a push the marketplace accepted just
+before the worker died is sent once more with the same tracking number; a marketplace that refuses
+a second shipment (Shopee: "logistic status not ready to ship") holds the row with that reason.
+The lease lasts ``logistics_lease_seconds`` (config.toml, default 300, a choice: ten rows of three
+marketplace calls each, with retries, fit comfortably). A long lease only delays recovery after a
+crash; a short one is safe, because no call starts after 90 % of the lease (the row is then left
+for its next lease).
 """
 
 from __future__ import annotations

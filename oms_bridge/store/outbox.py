@@ -12,9 +12,10 @@ lock, and every other writer's 30 s busy timeout, for as long as a slow ERP or m
 PostgreSQL it would hold row locks during I/O). So a short transaction takes the due rows and marks
 them leased: state ``retry`` with ``next_attempt_at`` = the lease's end, which makes them invisible
 to other workers until then. If the worker dies, its rows simply fall due again when the lease ends
-(each destination makes that safe: the ERP's POReference pre-check, the logistics push rows). The
-outcome is recorded only while the lease still holds: a row re-armed meanwhile (a newer order
-version, an admin retry) or taken by a later lease is left alone.
+(the destination makes the repeat safe: the ERP looks the order up by POReference first; logistics
+records each accepted push and only repeats the one in flight when the worker died). The outcome
+is recorded only while the lease still holds: a row re-armed meanwhile (a newer order version, an
+admin retry) or taken by a later lease is left alone.
 
 States: ``pending`` (due now), ``retry`` (due at ``next_attempt_at``), ``sent``, ``held``
 (waits for the admin or a fix), ``waiting`` (nothing is wrong: the order is not ready for this
@@ -35,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.store.models import Delivery, Order, utcnow
 
-__all__ = ["arm", "claim_due", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting",
+__all__ = ["arm", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting",
            "mark_retry", "rearm_held", "rearm", "backoff_delay"]
 
 
@@ -63,20 +64,6 @@ def arm(session: Session, order: Order, destinations: Iterable[str], *, action: 
         row.order_version = order.version
         rows.append(row)
     return rows
-
-
-def claim_due(session: Session, destination: str, *, now: datetime | None = None, limit: int = 100,
-              lock: bool = True) -> Sequence[Delivery]:
-    """Rows of ``destination`` due now (pending, or retry whose time has come), oldest first.
-
-    A read for dashboards and tests; workers use :func:`lease_due` (no I/O inside a transaction).
-    On PostgreSQL ``lock=True`` uses ``FOR UPDATE SKIP LOCKED``; on SQLite, begin the session with
-    ``session_scope(immediate=True)`` for the same effect.
-    """
-    stmt = _due(destination, now or utcnow()).limit(limit)
-    if lock and session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
-    return session.scalars(stmt).all()
 
 
 @dataclass(frozen=True)
