@@ -23,7 +23,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,18 +121,24 @@ class FaultPlan:
 
 
 class RateLimiter:
-    """At most ``per_second`` requests per key in any sliding second of the sandbox clock."""
+    """At most ``per_second`` requests per key in any sliding real second.
 
-    def __init__(self, per_second: int, clock: SandboxClock):
+    Real (monotonic) time, not the sandbox clock: a frozen sandbox clock would otherwise never let a
+    second pass. ``monotonic`` is injectable so a test can hold time still and count requests exactly,
+    however slowly a loaded machine sends them.
+    """
+
+    def __init__(self, per_second: int, clock: SandboxClock, *, monotonic: Callable[[], float] = time.monotonic):
         self.per_second = per_second
         self.clock = clock
+        self._monotonic = monotonic
         self._lock = threading.Lock()
         self._hits: dict[str, deque[float]] = defaultdict(deque)
 
     def allow(self, key: str) -> bool:
         if self.per_second <= 0:
             return True
-        now = time.monotonic()
+        now = self._monotonic()
         with self._lock:
             hits = self._hits[key]
             while hits and now - hits[0] >= 1.0:

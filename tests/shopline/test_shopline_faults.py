@@ -8,7 +8,7 @@ import pytest
 from shopline_kit import NOW, STALL, make_adapter, one_try
 
 from platforms.base import PermanentError, RateLimited, TransientError
-from platforms.sandboxing import SandboxClock
+from platforms.sandboxing import RateLimiter, SandboxClock
 from platforms.shopline.client import ShoplineClient
 from platforms.shopline.sandbox import ShoplineSandbox
 
@@ -58,6 +58,7 @@ def test_retry_after_is_passed_on(shopline_sandbox, token_shop):
 
 def test_sandbox_rate_limit_is_per_token():
     with ShoplineSandbox(clock=SandboxClock(NOW, frozen=True), rate_limit=2) as sandbox:
+        sandbox.limiter = RateLimiter(2, sandbox.clock, monotonic=lambda: 0.0)  # all calls in one second
         shop, other = sandbox.add_shop(), sandbox.add_shop()
         client = ShoplineClient(sandbox.base_url, lambda: shop["credentials"]["access_token"], policy=ONE_TRY)
         limited = []
@@ -66,7 +67,7 @@ def test_sandbox_rate_limit_is_per_token():
                 client.token_info()
             except RateLimited as exc:
                 limited.append(exc)
-        assert limited and limited[0].retry_after == 1
+        assert len(limited) == 2 and limited[0].retry_after == 1
         ShoplineClient(sandbox.base_url, lambda: other["credentials"]["access_token"], policy=ONE_TRY).token_info()
 
 
