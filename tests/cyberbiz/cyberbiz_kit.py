@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import defaultdict, deque
 from datetime import UTC, datetime
 
 from platforms.base import ChannelConfig, PlatformConfig
@@ -46,22 +44,10 @@ class VirtualLimiter(RateLimiter):
     """
 
     def __init__(self, per_second: int):
-        super().__init__(per_second, SandboxClock())
+        super().__init__(per_second, SandboxClock(), monotonic=lambda: self.now)
         self.now = 0.0
         self.slept: list[float] = []
-        self._virtual_hits: dict[str, deque[float]] = defaultdict(deque)
-        self._virtual_lock = threading.Lock()
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.now += seconds
-
-    def allow(self, key: str) -> bool:
-        with self._virtual_lock:
-            hits = self._virtual_hits[key]
-            while hits and self.now - hits[0] >= 1.0:
-                hits.popleft()
-            if len(hits) >= self.per_second:
-                return False
-            hits.append(self.now)
-            return True
