@@ -7,6 +7,7 @@ traceback: see :func:`cli_errors`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -38,9 +39,18 @@ def cli_errors() -> Iterator[None]:
         fail(str(exc))
     except (OperationalError, ProgrammingError) as exc:
         msg = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
-        if "no such table" in msg or "does not exist" in msg:
-            fail(f"the database has no oms-bridge schema yet ({msg.splitlines()[0]}); run `oms-bridge init`")
-        fail(f"database error: {msg.splitlines()[0]}")
+        first = msg.splitlines()[0] if msg else type(exc).__name__
+        missing_db = re.search(r'database "([^"]+)" does not exist', msg)
+        if missing_db:
+            # `init` creates the schema, not the database: saying "run init" here sent admins in a circle.
+            fail(f"PostgreSQL database {missing_db.group(1)!r} does not exist: create it first "
+                 f"(e.g. `createdb {missing_db.group(1)}`, or CREATE DATABASE as its owner), then run "
+                 "`oms-bridge init`")
+        if "no such table" in msg or re.search(r'relation "[^"]+" does not exist', msg):
+            fail(f"the database has no oms-bridge schema yet ({first}); run `oms-bridge init`")
+        if "no such column" in msg or re.search(r'column "?[\w.]+"? (of relation "[^"]+" )?does not exist', msg):
+            fail(f"the database schema is older than this oms-bridge ({first}); run `oms-bridge db upgrade`")
+        fail(f"database error: {first}")
 
 
 def to_jsonable(value: Any) -> Any:
