@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["lookup_setting"]
+__all__ = ["lookup_setting", "as_flag"]
 
 
 def lookup_setting(name: str, channel: Mapping[str, Any], platform: Mapping[str, Any], default: Any = None, *,
@@ -24,3 +24,16 @@ def lookup_setting(name: str, channel: Mapping[str, Any], platform: Mapping[str,
             continue
         return value
     return default
+
+
+_TRUE = frozenset({"1", "true", "yes", "y", "on"})
+
+
+def as_flag(value: Any, default: bool) -> bool:
+    """A yes/no setting: JSON booleans as they are, strings typed into a form read as words
+    (``"false"`` is False, not a truthy non-empty string), ``None`` is ``default``."""
+    if value is None:
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return bool(value)

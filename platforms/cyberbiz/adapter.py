@@ -63,7 +63,7 @@ from platforms.cyberbiz.oauth import CyberbizOAuth
 from platforms.cyberbiz.signing import HmacAuth
 from platforms.http import RetryPolicy
 from platforms.oauth import callback_code, expires_after
-from platforms.settings import lookup_setting
+from platforms.settings import as_flag, lookup_setting
 from platforms.windows import split_range
 
 __all__ = ["CyberbizAdapter", "DEFAULT_V1_HOST", "DEFAULT_V2_HOST", "AUTH_MODELS"]
@@ -77,14 +77,6 @@ _ONE_SECOND = timedelta(seconds=1)
 def _ceil_second(when: datetime) -> datetime:
     floor = when.replace(microsecond=0)
     return floor if floor == when else floor + _ONE_SECOND
-
-
-def _truthy(value: Any, default: bool) -> bool:
-    if value is None:
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "y", "on")
-    return bool(value)
 
 
 class CyberbizAdapter(Adapter):
@@ -144,7 +136,7 @@ class CyberbizAdapter(Adapter):
                     raise PermanentError(f"channel {self.channel.name}: Cyberbiz V1 needs credentials "
                                          "'username' and 'secret' (HMAC key and secret)", platform=PLATFORM)
                 auth: Any = HmacAuth(str(username), str(secret), lambda: self.clock(),
-                                     sign_digest=_truthy(self._setting("v1_sign_digest", None), False))
+                                     sign_digest=as_flag(self._setting("v1_sign_digest", None), False))
                 host = self._setting("v1_host", DEFAULT_V1_HOST)
             else:
                 auth = BearerAuth(lambda: self.tokens.access_token if self.tokens else None)
@@ -318,7 +310,7 @@ class CyberbizAdapter(Adapter):
             "tracking_number": shipment.tracking_number,
             "tracking_company": tracking_company(shipment.carrier, carrier_map=self._carrier_map(),
                                                  default=str(self._setting("default_tracking_company", "other"))),
-            "notify_customer": _truthy(self._setting("notify_customer", None), True),
+            "notify_customer": as_flag(self._setting("notify_customer", None), True),
         }
         try:
             answer = self.client.custom_shipping(order.external_id, body)

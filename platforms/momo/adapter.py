@@ -60,7 +60,7 @@ from platforms.base import (
 from platforms.http import RetryPolicy
 from platforms.momo.client import QUERIES, STOP_QUERY, MomoClient
 from platforms.momo.mapping import iter_orders, order_number, order_time
-from platforms.settings import lookup_setting
+from platforms.settings import as_flag, lookup_setting
 from platforms.windows import split_range
 
 __all__ = ["MomoAdapter", "CARRIERS", "CARRIER_ALIASES", "split_windows", "query_bounds"]
@@ -210,14 +210,14 @@ class MomoAdapter(Adapter):
 
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
         """Every configured unsent query over ``[since, until)`` split into <= ``max_window_days`` windows."""
-        inclusive = bool(self.setting("to_minute_inclusive"))
+        inclusive = as_flag(self.setting("to_minute_inclusive"), True)
         windows = split_windows(since, until, self._window_days())
         for start, stop in windows:
             fr, to = query_bounds(start, stop, to_inclusive=inclusive)
             for query in self._queries():
                 for filters in self._variants(query):
                     yield from self._map(self.client.query_unsent(query, fr, to, filters), query)
-        if windows and self.setting("stop_query"):
+        if windows and as_flag(self.setting("stop_query"), True):
             yield from self._map(self.client.query_stop_sending(), STOP_QUERY)
 
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
@@ -245,7 +245,7 @@ class MomoAdapter(Adapter):
                     rows = self.client.query_unsent(query, start, stop, extra)
                     found.update((o.external_id, o) for o in self._map(rows, query) if o.external_id in group)
         missing = [i for _t, i in timed if i not in found]
-        if missing and self.setting("stop_query"):
+        if missing and as_flag(self.setting("stop_query"), True):
             rows = self.client.query_stop_sending(missing[0] if len(missing) == 1 else "")
             found.update((o.external_id, o) for o in self._map(rows, STOP_QUERY) if o.external_id in missing)
         left = [i for _t, i in timed if i not in found]

@@ -55,7 +55,7 @@ from platforms.base import (
 )
 from platforms.http import RetryPolicy
 from platforms.oauth import callback_code, expires_after
-from platforms.settings import lookup_setting
+from platforms.settings import as_flag, lookup_setting
 from platforms.shopline.client import PLATFORM, ShoplineClient, ShoplineOAuth
 from platforms.shopline.mapping import map_order
 
@@ -253,7 +253,7 @@ class ShoplineAdapter(Adapter):
         read with ``GET /v1/orders/{id}`` instead (``reread_by_list`` False: always that way).
         """
         ids = [str(i) for i in external_ids]
-        if not self.setting("reread_by_list"):
+        if not as_flag(self.setting("reread_by_list"), True):
             return self._get_each(ids)
         per_page = int(self.setting("per_page"))
         found: dict[str, Order | UnmappableOrder] = {}

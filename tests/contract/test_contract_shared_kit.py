@@ -18,7 +18,7 @@ from platforms.base import PermanentError, ReauthRequired, TransientError
 from platforms.http import HttpClient, RetryPolicy, json_body, json_headers
 from platforms.oauth import authorize_link, callback_code, expires_after, lifetime, token_answer
 from platforms.sandboxing import FAULT_KINDS, Sandbox, json_response
-from platforms.settings import lookup_setting
+from platforms.settings import as_flag, lookup_setting
 from platforms.windows import split_range
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -136,3 +136,11 @@ def test_kit_malformed_bodies_are_transient_and_never_quoted(kind):
 def test_kit_json_headers():
     assert json_headers() == {"Accept": "application/json"}
     assert json_headers("UA/1") == {"Accept": "application/json", "User-Agent": "UA/1"}
+
+
+def test_kit_yes_no_settings_read_words_not_truthiness():
+    for yes in (True, 1, "true", "Yes", " on ", "1", "y"):
+        assert as_flag(yes, False) is True
+    for no in (False, 0, "false", "no", "off", "0", ""):
+        assert as_flag(no, True) is False
+    assert as_flag(None, True) is True and as_flag(None, False) is False

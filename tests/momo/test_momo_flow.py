@@ -282,3 +282,10 @@ def test_a_bad_max_window_days_is_a_setting_error_not_an_endless_loop(momo_sandb
     with pytest.raises(PermanentError, match="max_window_days"):
         adapter.get_orders(["20260315123456789"])
     assert momo_sandbox.calls() == 0
+
+
+def test_stop_query_setting_typed_as_text_false_is_off(momo_sandbox, momo_shop):
+    adapter = make_adapter(momo_sandbox, momo_shop, stop_query="false")
+    list(adapter.fetch_orders(NOW - timedelta(days=1), NOW))
+    assert momo_sandbox.calls() == 3 and momo_sandbox.calls() == momo_sandbox.calls("/OrderServlet.do")
+    assert adapter.api_calls == 3  # the three unsent lists; "false" did not read as a truthy string
