@@ -297,8 +297,8 @@ def deliver_command(as_json: bool) -> None:
                    f"failed {stats.failed}, SOAP calls {stats.api_calls} (run {stats.id})")
         if stats.error_text:
             click.echo(f"  {stats.error_text}")
-        if stats.held:
-            click.echo("  why orders are held: oms-bridge erp status")
+        if stats.held or stats.failed:
+            click.echo("  why orders are held or failed: oms-bridge erp status")
     if stats.outcome == "failed":
         sys.exit(1)
 
@@ -314,7 +314,12 @@ def status_command(limit: int, as_json: bool) -> None:
                                 .group_by(Delivery.state)).all())
         reasons = Counter(r for r in s.scalars(select(Delivery.last_error).where(
             Delivery.destination == "erp", Delivery.state.in_(["held", "dead"]))) if r)
-    data = {"states": states, "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()]}
+        # Rows waiting to be retried (ERP down, timeouts) carry their error too; without it the admin
+        # sees "retry 7" and no reason at all.
+        retrying = Counter(r for r in s.scalars(select(Delivery.last_error).where(
+            Delivery.destination == "erp", Delivery.state == "retry")) if r)
+    data = {"states": states, "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()],
+            "retry_reasons": [{"reason": r, "orders": n} for r, n in retrying.most_common()]}
     if as_json:
         emit_json(data)
         return
@@ -325,6 +330,8 @@ def status_command(limit: int, as_json: bool) -> None:
     if rest:
         click.echo(f"  ... and {len(rest)} more reason(s) for {sum(i['orders'] for i in rest)} order(s) "
                    f"(--limit N, or --json for all)")
+    for item in data["retry_reasons"][:limit]:
+        click.echo(f"  {item['orders']:>5}  retrying after: {item['reason']}")
 
 
 # -- sku ------------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_qa_admin_journey_shopee_to_erp_with_a_held_sku(sqlite_settings: Setting
 
     first = ok("erp", "deliver")
     assert first.startswith("ERP delivery partial") and f"held {len(with_renamed)}" in first
-    assert "why orders are held: oms-bridge erp status" in first
+    assert "why orders are held or failed: oms-bridge erp status" in first
     assert {o["POReference"] for o in erp.orders()} == {o["number"] for o in stored} - with_renamed
     assert f"{len(with_renamed):>5}  SKU {RENAMED} has no ERP product" in ok("erp", "status")
     assert f"{RENAMED}\t{len(with_renamed)} order(s)" in ok("sku", "unmapped")
@@ -175,3 +175,15 @@ def test_qa_erp_status_caps_the_reasons(sqlite_settings: Settings) -> None:
     assert "held 25" in text and text.count("has no buyer email") == 5
     assert "... and 20 more reason(s) for 20 order(s)" in text
     assert len(json.loads(ok("erp", "status", "--json"))["held_reasons"]) == 25
+
+
+def test_qa_erp_down_shows_why_orders_wait(sqlite_settings: Settings, shopee: ShopeeSandbox, erp: ErpSandbox) -> None:
+    _configure(sqlite_settings, shopee, erp)
+    ok("process", "run", "getorder", "--channel", "shop-a")
+    erp.stop()  # the iDempiere server is down
+    down = oms("erp", "deliver")
+    assert down.exit_code == 1 and "ERP delivery failed" in down.output and "failed 12" in down.output
+    assert "oms-bridge erp status" in down.output
+    status = ok("erp", "status")
+    assert "retry 12" in status and "retrying after: " in status and "Connection refused" in status
+    assert json.loads(ok("erp", "status", "--json"))["retry_reasons"][0]["orders"] == 12
