@@ -175,6 +175,9 @@ def shipments_command(held: bool, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo("no held or dead shipments" if held else "no shipments yet (they appear when the OMS reports a "
+                   "package shipped)")
     for r in rows:
         click.echo("  ".join(f"{k}={v}" for k, v in r.items() if v is not None))
 
@@ -208,5 +211,7 @@ def packages_command(limit: int, problems: bool, as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
+    if not rows:
+        click.echo("no webhook events that need a look" if problems else "no packages reported by the OMS yet")
     for r in rows:
         click.echo("  ".join(f"{k}={v}" for k, v in r.items() if v is not None))

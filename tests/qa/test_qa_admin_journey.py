@@ -187,3 +187,10 @@ def test_qa_erp_down_shows_why_orders_wait(sqlite_settings: Settings, shopee: Sh
     status = ok("erp", "status")
     assert "retry 12" in status and "retrying after: " in status and "Connection refused" in status
     assert json.loads(ok("erp", "status", "--json"))["retry_reasons"][0]["orders"] == 12
+
+
+def test_qa_empty_oms_lists_say_so(sqlite_settings: Settings) -> None:
+    assert "no shipments yet" in ok("oms", "shipments")
+    assert "no held or dead shipments" in ok("oms", "shipments", "--held")
+    assert "no packages reported by the OMS yet" in ok("oms", "packages")
+    assert "no webhook events that need a look" in ok("oms", "packages", "--problems")
