@@ -28,6 +28,7 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import utcnow
 from oms_bridge.store.runs import RunStats, record_run
 from oms_bridge.vault import VaultError
+from platforms.base import PermanentError
 
 __all__ = ["run_refreshtoken"]
 
@@ -49,8 +50,11 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
                     version = load_channel(session, channel_id).token_version
             result = refresh_channel_tokens(channel_id, settings=settings, clock=now_fn, force=force,
                                             policy=policy, if_version=version)
-        except (BindingError, VaultError) as exc:
-            stats.outcome, stats.error_text = "failed", f"channel {channel_id} cannot be used: {exc}"
+        except (BindingError, VaultError, PermanentError) as exc:
+            # PermanentError: the adapter refuses the channel's own settings (e.g. an unknown auth model)
+            # before any call. A failed run says so; raising would stop `process run --all` at this channel.
+            label = _label(settings, channel_id)
+            stats.outcome, stats.error_text = "failed", f"channel {label} cannot be used: {exc}"
             return stats
         stats.api_calls = result.api_calls
         stats.outcome = _RUN_OUTCOME.get(result.outcome, "failed")
@@ -63,3 +67,12 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
         if warnings:
             stats.details["warnings"] = warnings
     return stats
+
+
+def _label(settings: Settings, channel_id: int) -> str:
+    """The channel's search key for a message (its id if even that cannot be read)."""
+    try:
+        with session_scope(settings) as session:
+            return load_channel(session, channel_id).value
+    except Exception:  # noqa: BLE001 - only for the wording of an error already being reported
+        return str(channel_id)

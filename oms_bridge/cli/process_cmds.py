@@ -29,7 +29,7 @@ from oms_bridge.store.models import Channel, ProcessRun, utcnow
 from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
 from oms_bridge.store.runs import RunStats
 from oms_bridge.vault import Vault
-from platforms.base import CANONICAL_STATUSES
+from platforms.base import CANONICAL_STATUSES, PlatformError
 
 __all__ = ["authorize_command", "process_group", "orders_group"]
 
@@ -44,6 +44,8 @@ def _errors() -> Iterator[None]:
             yield
         except (BindingError, AuthorizationError, OrderNotFound) as exc:
             fail(str(exc))
+        except PlatformError as exc:  # e.g. a channel setting the adapter refuses (auth_model 'bogus')
+            fail(f"{exc} (fix it with `oms-bridge channel update ... --settings-json`)")
 
 
 def _local(when: datetime | None) -> str:

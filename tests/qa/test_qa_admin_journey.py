@@ -194,3 +194,21 @@ def test_qa_empty_oms_lists_say_so(sqlite_settings: Settings) -> None:
     assert "no held or dead shipments" in ok("oms", "shipments", "--held")
     assert "no packages reported by the OMS yet" in ok("oms", "packages")
     assert "no webhook events that need a look" in ok("oms", "packages", "--problems")
+
+
+def test_qa_a_channel_setting_the_adapter_refuses_is_one_line_and_does_not_stop_all(sqlite_settings: Settings,
+                                                                                      shopee: ShopeeSandbox) -> None:
+    ok("platform", "add", "sl", "--type", "shopline", "--host", "http://127.0.0.1:9", "--app-id", "a",
+       "--secret-stdin", input="s\n")
+    ok("channel", "add", "bad", "--platform", "sl", "--shop-id", "1", "--settings-json", '{"auth_model": "bogus"}')
+    pf = shopee.platform_fields()
+    ok("platform", "add", "shp", "--type", "shopee", "--host", pf["host"], "--app-id", pf["app_id"],
+       "--secret-stdin", input=pf["app_secret"] + "\n")
+    ok("channel", "add", "zz-good", "--platform", "shp", "--shop-id", shopee.add_shop()["shop_id"])
+    authorize = oms("channel", "authorize", "bad")
+    assert authorize.exit_code == 1 and "auth_model 'bogus'" in authorize.output
+    assert not isinstance(authorize.exception, Exception) or isinstance(authorize.exception, SystemExit)
+    everything = oms("process", "run", "refreshtoken", "--all")
+    assert everything.exit_code == 1, everything.output
+    assert "bad: refreshtoken failed" in everything.output and "channel bad cannot be used" in everything.output
+    assert "zz-good: refreshtoken failed" in everything.output  # the next channel still ran (not authorized yet)
