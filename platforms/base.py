@@ -264,7 +264,10 @@ class Adapter(abc.ABC):
     """One marketplace, bound to one channel's configuration and current tokens.
 
     Subclasses set :attr:`platform_type` (the registry key) and implement the abstract methods.
-    ``api_calls`` counts HTTP requests sent (including retries), for process-run statistics.
+    ``api_calls`` counts HTTP requests sent (including retries), for process-run statistics: an adapter
+    names its HTTP clients in :meth:`call_counters` and the count follows them; setting ``api_calls``
+    (e.g. to 0 before a run) counts on from that value. An adapter that names none can count itself
+    (``self.api_calls += 1``).
 
     ``policy`` is a :class:`platforms.http.RetryPolicy` (tests pass one that does not sleep);
     ``clock`` returns aware-UTC now and is used for signatures, token expiry and windows (tests
@@ -284,6 +287,26 @@ class Adapter(abc.ABC):
         self.policy = policy
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.api_calls = 0
+
+    # -- call counting ---------------------------------------------------------------------------
+    def call_counters(self) -> Iterable[Any]:
+        """The objects (HTTP clients) whose ``calls`` this adapter's requests add to; None entries are skipped.
+
+        Called from ``__init__`` too, before a subclass has built its clients: read them with a default.
+        """
+        return ()
+
+    def _counted_calls(self) -> int:
+        return sum(counter.calls for counter in self.call_counters() if counter is not None)
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests sent by this adapter (retries included) since the counter was last set."""
+        return self._api_calls_base + self._counted_calls()
+
+    @api_calls.setter
+    def api_calls(self, value: int) -> None:
+        self._api_calls_base = value - self._counted_calls()
 
     # -- auth ------------------------------------------------------------------------------------
     @property

@@ -96,7 +96,6 @@ class CyberbizAdapter(Adapter):
             "v1" if self.channel.credentials.get("username") else "v2")
         self._client: CyberbizClient | None = None
         self._oauth: CyberbizOAuth | None = None
-        self._counted = 0
 
     # -- configuration ---------------------------------------------------------------------------
     def _check_auth_model(self) -> None:
@@ -162,11 +161,8 @@ class CyberbizAdapter(Adapter):
                 token_path=self._setting("oauth_token_path", "/admin/oauth/token"))
         return self._oauth
 
-    def _sync_calls(self) -> None:
-        """Add the HTTP requests sent since the last sync (callers may reset ``api_calls`` to 0)."""
-        total = (self._client.calls if self._client else 0) + (self._oauth.calls if self._oauth else 0)
-        self.api_calls += total - self._counted
-        self._counted = total
+    def call_counters(self) -> Iterable[Any]:
+        return (getattr(self, "_client", None), getattr(self, "_oauth", None))
 
     # -- auth ------------------------------------------------------------------------------------
     @property
@@ -183,10 +179,7 @@ class CyberbizAdapter(Adapter):
         if self.channel.shop_id and shop != self.channel.shop_id:
             raise PermanentError(f"the OAuth callback is for shop {shop!r}, this channel is {self.channel.shop_id!r}",
                                  platform=PLATFORM)
-        try:
-            body = self.oauth.exchange_code(shop, code, redirect_uri)
-        finally:
-            self._sync_calls()
+        body = self.oauth.exchange_code(shop, code, redirect_uri)
         return self._token_set(body, shop)
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
@@ -194,10 +187,7 @@ class CyberbizAdapter(Adapter):
             raise ReauthRequired("no refresh token stored: the merchant must authorize the app again",
                                  platform=PLATFORM)
         shop = str(tokens.extra.get("shop") or self.channel.shop_id or "")
-        try:
-            body = self.oauth.refresh(shop, tokens.refresh_token)
-        finally:
-            self._sync_calls()
+        body = self.oauth.refresh(shop, tokens.refresh_token)
         return self._token_set(body, shop, previous=tokens)
 
     def _token_set(self, body: Mapping[str, Any], shop: str, previous: TokenSet | None = None) -> TokenSet:
@@ -217,10 +207,7 @@ class CyberbizAdapter(Adapter):
                         access_expires_at=access_expires, refresh_expires_at=refresh_expires, extra=extra)
 
     def check_credentials(self) -> str:
-        try:
-            page = self.client.list_orders(per_page=1)
-        finally:
-            self._sync_calls()
+        page = self.client.list_orders(per_page=1)
         model = "V1 HMAC key" if self.auth_model == "v1" else "V2 access token"
         seen = f"{page.total} orders visible" if page.total is not None else "orders readable"
         return f"Cyberbiz {model} accepted for {self.channel.shop_id or self.channel.name} ({seen})"
@@ -266,10 +253,7 @@ class CyberbizAdapter(Adapter):
     def _pages(self, start: str, end: str, per_page: int) -> Iterator[Any]:
         page_no = 1
         for _guard in range(100_000):
-            try:
-                page = self.client.list_orders(updated_start=start, updated_end=end, page=page_no, per_page=per_page)
-            finally:
-                self._sync_calls()
+            page = self.client.list_orders(updated_start=start, updated_end=end, page=page_no, per_page=per_page)
             yield page
             following = page.next_page
             if following is None and page.total_pages is not None and page_no < page.total_pages and page.orders:
@@ -283,10 +267,7 @@ class CyberbizAdapter(Adapter):
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
         found: list[Order | UnmappableOrder] = []
         for external_id in external_ids:
-            try:
-                raw = self.client.get_order(str(external_id))
-            finally:
-                self._sync_calls()
+            raw = self.client.get_order(str(external_id))
             if raw is not None:
                 found.append(self._map(raw))
         return found
@@ -318,8 +299,6 @@ class CyberbizAdapter(Adapter):
             if exc.status not in (400, 409, 422):
                 raise
             answer = self._already_recorded(order.external_id, shipment.tracking_number, exc)
-        finally:
-            self._sync_calls()
         return ShipResult(tracking_number=answer.get("tracking_number") or shipment.tracking_number, raw=answer)
 
     def _carrier_map(self) -> Mapping[str, str]:
@@ -331,10 +310,7 @@ class CyberbizAdapter(Adapter):
 
     def _already_recorded(self, order_id: str, tracking_number: str, refusal: PermanentError) -> dict[str, Any]:
         """The fulfillment recorded with this tracking number, else the refusal, naming other tracking numbers."""
-        try:
-            recorded = self.client.fulfillments(order_id)
-        finally:
-            self._sync_calls()
+        recorded = self.client.fulfillments(order_id)
         for fulfillment in recorded:
             if str(fulfillment.get("tracking_number")) == tracking_number:
                 return fulfillment

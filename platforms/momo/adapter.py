@@ -150,13 +150,8 @@ class MomoAdapter(Adapter):
                                       policy=self.policy or RetryPolicy(), user_agent=self.setting("user_agent"))
         return self._client
 
-    @property
-    def api_calls(self) -> int:  # type: ignore[override]
-        return self._client.calls if self._client else 0
-
-    @api_calls.setter
-    def api_calls(self, value: int) -> None:  # the base class initialises the counter
-        pass
+    def call_counters(self) -> Iterable[Any]:
+        return (getattr(self, "_client", None),)
 
     # -- auth ---------------------------------------------------------------------------------------
     @property

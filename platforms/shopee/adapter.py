@@ -81,22 +81,13 @@ class ShopeeAdapter(Adapter):
 
     def __init__(self, platform: PlatformConfig, channel: ChannelConfig, tokens: TokenSet | None = None, *,
                  policy: Any = None, clock: Any = None):
-        self._calls_base = 0
         super().__init__(platform, channel, tokens, policy=policy, clock=clock)
         self.client = ShopeeClient(platform.host, platform.app_id or "", platform.app_secret or "",
                                    clock=self.clock, policy=policy)
 
     # -- settings --------------------------------------------------------------------------------
-    @property
-    def api_calls(self) -> int:  # type: ignore[override]
-        """HTTP requests sent by this adapter, retries included."""
-        client = self.__dict__.get("client")
-        return self._calls_base + (client.calls if client else 0)
-
-    @api_calls.setter
-    def api_calls(self, value: int) -> None:
-        client = self.__dict__.get("client")
-        self._calls_base = value - (client.calls if client else 0)
+    def call_counters(self) -> Iterable[Any]:
+        return (self.__dict__.get("client"),)
 
     def _setting(self, name: str, default: Any) -> Any:
         return lookup_setting(name, self.channel.settings, self.platform.settings, default)

@@ -131,13 +131,8 @@ class ShoplineAdapter(Adapter):
                                         token_path=self.setting("token_path"), user_agent=self.setting("user_agent"))
         return self._oauth
 
-    @property
-    def api_calls(self) -> int:  # type: ignore[override]
-        return sum(c.calls for c in (self._client, self._oauth) if c is not None)
-
-    @api_calls.setter
-    def api_calls(self, value: int) -> None:  # the base class initialises the counter
-        pass
+    def call_counters(self) -> Iterable[Any]:
+        return (getattr(self, "_client", None), getattr(self, "_oauth", None))
 
     # -- auth -----------------------------------------------------------------------------------------
     @property

@@ -183,3 +183,17 @@ def test_contract_bad_credentials_are_a_permanent_typed_error(env):
         adapter.check_credentials()
     assert not isinstance(info.value, TransientError)
     assert "wrong-secret-0000" not in str(info.value)
+
+
+def test_contract_api_calls_count_every_request_and_can_be_reset(env):
+    env.generate(2)
+    env.adapter.api_calls = 0
+    env.sandbox.reset_calls()
+    list(env.adapter.fetch_orders(*env.window()))
+    env.adapter.check_credentials()
+    assert env.adapter.api_calls == env.sandbox.calls() > 0
+    before = env.sandbox.calls()
+    env.adapter.api_calls = 0
+    assert env.adapter.api_calls == 0
+    env.adapter.check_credentials()
+    assert 0 < env.adapter.api_calls == env.sandbox.calls() - before
