@@ -41,6 +41,8 @@ class CheckItem:
     ok: bool
     detail: str = ""
     todo: str = ""
+    #: The fix is on the bridge's side or the network (login data, URL), not in a Web Service Type window.
+    connection_step: bool = False
 
 
 @dataclass
@@ -110,11 +112,14 @@ def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_i
         report.items.append(CheckItem(f"{names['query_order']}: {SERVICE_SPECS['query_order'].purpose}", True))
     except ErpLoginError as exc:
         report.items.append(CheckItem(f"login as {client.login.user}", False, str(exc),
-                                      "Fix the login data: oms-bridge erp connection update " + connection))
+                                      "Fix the login data: oms-bridge erp connection update " + connection,
+                                      connection_step=True))
         return report
     except ErpError as exc:
         if not _CONFIG_ERRORS.search(str(exc)):
-            report.items.append(CheckItem(f"reach {client.url}", False, str(exc), "Check the URL and the server."))
+            report.items.append(CheckItem(f"reach {client.url}", False, str(exc),
+                                          "Check the URL and the server. A wrong URL: oms-bridge erp connection "
+                                          f"update {connection} --url URL", connection_step=True))
             return report
         report.items.append(CheckItem(f"login as {client.login.user} (role {role_id})", True))
         spec = SERVICE_SPECS["query_order"]
@@ -185,7 +190,11 @@ def format_report(report: CheckReport) -> str:
     if not todo:
         lines.append("Everything the bridge needs is configured.")
         return "\n".join(lines)
-    lines.append("To do in iDempiere (log in as System or the tenant admin; window \"Web Service Type\"):")
+    failing = [i for i in report.items if not i.ok and i.todo]
+    if all(i.connection_step for i in failing):
+        lines.append("To do before anything in iDempiere can be checked:")
+    else:
+        lines.append("To do in iDempiere (log in as System or the tenant admin; window \"Web Service Type\"):")
     for number, step in enumerate(dict.fromkeys(todo), start=1):
         lines.append(f"  {number}. {step}")
     lines.append("")

@@ -212,3 +212,23 @@ def test_qa_a_channel_setting_the_adapter_refuses_is_one_line_and_does_not_stop_
     assert everything.exit_code == 1, everything.output
     assert "bad: refreshtoken failed" in everything.output and "channel bad cannot be used" in everything.output
     assert "zz-good: refreshtoken failed" in everything.output  # the next channel still ran (not authorized yet)
+
+
+def test_qa_erp_check_on_a_wrong_password_or_url_says_fix_the_connection(sqlite_settings: Settings,
+                                                                           erp: ErpSandbox) -> None:
+    f = erp.connection_fields()
+    ok("erp", "connection", "add", "gw", "--url", f["url"], "--user", f["username"], "--client-id",
+       str(f["client_id"]), "--role-id", str(f["role_id"]), "--org-id", str(f["org_id"]), "--warehouse-id",
+       str(f["warehouse_id"]), "--password-stdin", input="wrong-password\n")
+    login = oms("erp", "check")
+    assert login.exit_code == 1 and "[MISSING] login as WebService" in login.output
+    assert "To do before anything in iDempiere can be checked:" in login.output
+    assert "Web Service Type" not in login.output and "oms-bridge erp connection update gw" in login.output
+    assert "wrong-password" not in login.output
+    ok("erp", "connection", "update", "gw", "--password-stdin", input=f["password"] + "\n")
+    ok("erp", "connection", "update", "gw", "--url", "http://127.0.0.1:9/ADInterface/services")
+    down = oms("erp", "check")
+    assert down.exit_code == 1 and "Check the URL and the server" in down.output
+    assert "oms-bridge erp connection update gw --url URL" in down.output
+    ok("erp", "connection", "update", "gw", "--url", f["url"])
+    assert "Everything the bridge needs is configured." in ok("erp", "check")
