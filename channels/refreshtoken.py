@@ -64,6 +64,8 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
             stats.error_text = result.message
         with session_scope(settings) as session:
             warnings = token_warnings(load_channel(session, channel_id), now_fn(), settings=settings)
+        # reauth_required: the channel's message is already the run's error; saying it twice is noise.
+        warnings = [w for w in warnings if w != stats.error_text]
         if warnings:
             stats.details["warnings"] = warnings
     return stats

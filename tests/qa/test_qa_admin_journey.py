@@ -232,3 +232,22 @@ def test_qa_erp_check_on_a_wrong_password_or_url_says_fix_the_connection(sqlite_
     assert "oms-bridge erp connection update gw --url URL" in down.output
     ok("erp", "connection", "update", "gw", "--url", f["url"])
     assert "Everything the bridge needs is configured." in ok("erp", "check")
+
+
+def test_qa_rejected_refresh_token_is_said_once_and_getorder_reports_it(sqlite_settings: Settings,
+                                                                        shopee: ShopeeSandbox) -> None:
+    pf = shopee.platform_fields()
+    ok("platform", "add", "shp", "--type", "shopee", "--host", pf["host"], "--app-id", pf["app_id"],
+       "--secret-stdin", input=pf["app_secret"] + "\n")
+    shop = shopee.add_shop()
+    ok("channel", "add", "shop-a", "--platform", "shp", "--shop-id", shop["shop_id"])
+    params = shopee.consent(start_authorization("shop-a", settings=sqlite_settings), shop_id=shop["shop_id"])
+    complete_authorization("shopee", params, settings=sqlite_settings)
+    shopee.deauthorize(shop["shop_id"])  # the merchant revoked the app in Shopee's seller centre
+    refresh = oms("process", "run", "refreshtoken", "--channel", "shop-a", "--force")
+    assert refresh.exit_code == 1 and "refreshtoken reauth_required" in refresh.output
+    assert refresh.output.count("Shopee refused the refresh token for channel shop-a") == 1
+    assert "oms-bridge channel authorize shop-a" in refresh.output
+    pull = oms("process", "run", "getorder", "--channel", "shop-a")
+    assert pull.exit_code == 1 and "getorder reauth_required" in pull.output and "api calls 0" in pull.output
+    assert "reauth_required" in ok("channel", "list")
