@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import click
@@ -46,6 +47,18 @@ def _errors() -> Iterator[None]:
             fail(str(exc))
         except PlatformError as exc:  # e.g. a channel setting the adapter refuses (auth_model 'bogus')
             fail(f"{exc} (fix it with `oms-bridge channel update ... --settings-json`)")
+
+
+def _num(value: Any) -> str:
+    """A Decimal as an admin reads it: ``1680``, ``590.5`` - the same on SQLite and PostgreSQL.
+
+    PostgreSQL's NUMERIC(…, 6) hands back ``1680.000000``; SQLite what was stored. Never ``1.68E+3``.
+    """
+    if value is None:
+        return "-"
+    if not isinstance(value, Decimal):
+        return str(value)
+    return format(value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize(), "f")
 
 
 def _local(when: datetime | None) -> str:
@@ -207,7 +220,7 @@ def orders_list(channel: str | None, status: str | None, held: bool | None, limi
         return
     click.echo(f"{'number':<26} {'channel':<16} {'status':<14} {'created (Taipei)':<19}  {'total':>12} {'v':>3}  held")
     for r in rows:
-        total = f"{r['total']} {r['currency'] or ''}".strip() if r["total"] is not None else "-"
+        total = f"{_num(r['total'])} {r['currency'] or ''}".strip() if r["total"] is not None else "-"
         click.echo(f"{r['number']:<26} {r['channel']:<16} {(r['status'] or '-'):<14} {_local(r['created']):<19}  "
                    f"{total:>12} {r['version']:>3}  {'HELD: ' + (r['held_reason'] or '') if r['held'] else ''}")
 
@@ -229,8 +242,8 @@ def orders_show(number: str, channel: str | None, as_json: bool) -> None:
         click.echo(f"  HELD: {d['held_reason']}")
     click.echo(f"  status:   {d['status']} ({d['platform_status']})")
     click.echo(f"  created:  {_local(d['created'])} Taipei   updated: {_local(d['updated'])} Taipei")
-    click.echo(f"  total:    {d['total']} {d['currency'] or ''}  "
-               f"shipping {d['shipping_fee']}  discount {d['discount']}")
+    click.echo(f"  total:    {_num(d['total'])} {d['currency'] or ''}  "
+               f"shipping {_num(d['shipping_fee'])}  discount {_num(d['discount'])}")
     click.echo(f"  buyer:    {d['buyer'] or '-'}")
     ship = d["ship_to"]
     click.echo(f"  ship to:  {ship['name'] or '-'} {ship['phone'] or ''} "
@@ -238,7 +251,7 @@ def orders_show(number: str, channel: str | None, as_json: bool) -> None:
     click.echo("  lines:")
     for ln in d["lines"]:
         click.echo(f"    {ln['line']:>4} {ln['sku'] or '-':<20} {ln['name'] or '':<30} "
-                   f"{ln['qty']} x {ln['unit_price']}")
+                   f"{_num(ln['qty'])} x {_num(ln['unit_price'])}")
     click.echo("  status history:")
     for h in d["history"]:
         click.echo(f"    {_local(h['at'])}  {h['status']} ({h['platform_status']})")
