@@ -19,6 +19,7 @@ import click
 from alembic.util import CommandError
 from sqlalchemy.orm import Session
 
+from channels.binding import BindingError, needs_token_refresh
 from oms_bridge import configure
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, to_jsonable
 from oms_bridge.keys import (
@@ -34,6 +35,7 @@ from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import schema
 from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.vault import Vault, create_key_file, generate_key
+from platforms.base import PlatformError
 
 __all__ = ["init_command", "db_group", "keys_group", "platform_group", "channel_group"]
 
@@ -499,8 +501,23 @@ def channel_add(value, platform, name, shop_id, credential_keys, prompt_credenti
             settings=_parse_json_object(settings_json, "--settings-json"),
             getorder_interval_minutes=getorder_interval, refreshtoken_interval_minutes=refreshtoken_interval,
             erp_connection=erp_connection, **_given(**erp))
+        _adapter_accepts(session, channel, vault)
         view = configure.channel_view(channel, vault)
     _emit(view, as_json, f"channel {value} added")
+
+
+def _adapter_accepts(session: Session, channel: Any, vault: Vault) -> None:
+    """Refuse (and so roll back) channel settings the platform adapter rejects, e.g. ``auth_model: bogus``.
+
+    Without this the bad value was stored and every later authorize/RefreshToken/GetOrder failed on it.
+    Secrets that cannot be decrypted are not this command's concern (BindingError: reported where used).
+    """
+    try:
+        needs_token_refresh(channel, session, vault=vault)
+    except BindingError:
+        return
+    except PlatformError as exc:
+        fail(f"channel {channel.value}: {exc}; nothing was saved")
 
 
 @channel_group.command("list")
@@ -551,6 +568,8 @@ def channel_update(value, platform, replace_credentials, name, shop_id, credenti
     with _errors(), _unit() as (session, vault, _):
         channel = configure.update_channel(session, vault, value, credentials=creds,
                                            replace_credentials=replace_credentials, **changes)
+        if "settings" in changes or "platform" in changes:
+            _adapter_accepts(session, channel, vault)
         view = configure.channel_view(channel, vault)
     _emit(view, as_json, f"channel {value} updated")
 

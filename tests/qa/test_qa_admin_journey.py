@@ -200,7 +200,18 @@ def test_qa_a_channel_setting_the_adapter_refuses_is_one_line_and_does_not_stop_
                                                                                       shopee: ShopeeSandbox) -> None:
     ok("platform", "add", "sl", "--type", "shopline", "--host", "http://127.0.0.1:9", "--app-id", "a",
        "--secret-stdin", input="s\n")
-    ok("channel", "add", "bad", "--platform", "sl", "--shop-id", "1", "--settings-json", '{"auth_model": "bogus"}')
+    refused = oms("channel", "add", "bad", "--platform", "sl", "--shop-id", "1", "--settings-json",
+                  '{"auth_model": "bogus"}')
+    assert refused.exit_code == 1 and "auth_model 'bogus'" in refused.output and "nothing was saved" in refused.output
+    assert "bad" not in ok("channel", "list")
+    ok("channel", "add", "bad", "--platform", "sl", "--shop-id", "1", "--settings-json", '{"auth_model": "token"}')
+    again = oms("channel", "update", "bad", "--settings-json", '{"auth_model": "bogus"}')
+    assert again.exit_code == 1 and "nothing was saved" in again.output
+    # a value stored before this check existed (or written by another tool): commands still fail cleanly
+    from oms_bridge.store.db import session_scope
+    from oms_bridge.store.models import Channel
+    with session_scope(sqlite_settings) as s:
+        s.query(Channel).filter(Channel.value == "bad").update({"settings_json": '{"auth_model": "bogus"}'})
     pf = shopee.platform_fields()
     ok("platform", "add", "shp", "--type", "shopee", "--host", pf["host"], "--app-id", pf["app_id"],
        "--secret-stdin", input=pf["app_secret"] + "\n")
