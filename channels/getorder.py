@@ -23,6 +23,8 @@ One run (:func:`run_getorder`):
 7. Afterwards, held orders (with an id) are re-read by id - up to 50 per run - so a held order whose
    cause was fixed is released without waiting for the marketplace to change it.
 8. Token warnings (:func:`channels.tokens.token_warnings`) go into the run's ``details.warnings``.
+9. Credentials the marketplace rejects mark the channel ``auth_state='error'`` with the fix; the next
+   run that gets through sets it back to ``active``.
 
 Counts on the ``oms_process_run`` row: fetched / new / changed / unchanged / held / api_calls.
 Outcome ``partial`` when new or changed orders were held; ``failed`` with the error text when a
@@ -31,7 +33,8 @@ platform error survived the retries (the watermark stays; the next run retries).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,6 +49,7 @@ from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, utcnow
 from oms_bridge.store.runs import RunStats, record_run
+from platforms.base import CredentialsInvalid
 
 __all__ = ["run_getorder", "getorder_window", "advance_watermark"]
 
@@ -83,7 +87,7 @@ def run_getorder(channel_id: int, *, settings: Settings | None = None, clock: Ca
                 return stats
             run_start = now_fn()
             puller = ChannelPuller(channel_id, stats, settings, now_fn, policy)
-            with puller.guard():
+            with puller.guard(), _credential_state(settings, channel_id, stats):
                 if not puller.prepare():
                     return stats
                 since, until = getorder_window(puller.watermark, run_start, settings)
@@ -103,6 +107,29 @@ def run_getorder(channel_id: int, *, settings: Settings | None = None, clock: Ca
                     stats.outcome = "partial"
                     stats.details["held_note"] = f"{stats.held} order(s) held; see `oms-bridge orders list --held`"
     return stats
+
+
+@contextmanager
+def _credential_state(settings: Settings, channel_id: int, stats: RunStats) -> Iterator[None]:
+    """Keep ``auth_state`` honest: the marketplace rejecting the credentials mid-run marks the channel
+    ``error`` with what to do (the dashboard and ``channel list`` showed "active" while every run failed);
+    a run that got through clears an earlier ``error``. The exception still ends the run as ``failed``."""
+    try:
+        yield
+    except CredentialsInvalid as exc:
+        with session_scope(settings) as session:
+            label = load_channel(session, channel_id).value
+            session.execute(update(Channel).where(Channel.id == channel_id).values(
+                auth_state="error", auth_message=(
+                    f"the marketplace rejected the credentials of channel {label} ({exc}); correct them "
+                    f"(oms-bridge channel update {label} --credential KEY, or the platform's app secret) and "
+                    f"run `oms-bridge channel authorize {label}`")).execution_options(synchronize_session=False))
+        raise
+    if stats.outcome not in ("success", "partial"):
+        return
+    with session_scope(settings) as session:
+        session.execute(update(Channel).where(Channel.id == channel_id, Channel.auth_state == "error")
+                        .values(auth_state="active", auth_message=None).execution_options(synchronize_session=False))
 
 
 def _record_warnings(settings: Settings, channel_id: int, stats: RunStats, now_fn: Callable[[], datetime]) -> None:

@@ -262,3 +262,31 @@ def test_qa_rejected_refresh_token_is_said_once_and_getorder_reports_it(sqlite_s
     pull = oms("process", "run", "getorder", "--channel", "shop-a")
     assert pull.exit_code == 1 and "getorder reauth_required" in pull.output and "api calls 0" in pull.output
     assert "reauth_required" in ok("channel", "list")
+
+
+def test_qa_rejected_credentials_during_getorder_show_on_the_channel(sqlite_settings: Settings) -> None:
+    from platforms.momo.sandbox import MomoSandbox
+
+    momo = MomoSandbox().start()
+    try:
+        ok("platform", "add", "momo", "--type", "momo", "--host", momo.platform_fields()["host"])
+        shop = momo.add_shop()
+        ok("channel", "add", "m1", "--platform", "momo", "--shop-id", shop["shop_id"], "--credentials-json-stdin",
+           input=json.dumps(shop["credentials"]))
+        assert "credentials work" in ok("channel", "authorize", "m1")
+        ok("process", "run", "getorder", "--channel", "m1")
+        # the vendor changed the momo password; the bridge still has the old one
+        ok("channel", "update", "m1", "--credentials-json-stdin", input='{"entpPwd": "changed-elsewhere"}')
+        failed = oms("process", "run", "getorder", "--channel", "m1")
+        assert failed.exit_code == 1 and "getorder failed" in failed.output and "login rejected" in failed.output
+        view = json.loads(ok("channel", "show", "m1", "--json"))
+        assert view["auth_state"] == "error"
+        assert "rejected the credentials of channel m1" in view["auth_message"]
+        assert "oms-bridge channel authorize m1" in view["auth_message"]
+        assert "changed-elsewhere" not in failed.output + json.dumps(view)
+        ok("channel", "update", "m1", "--credentials-json-stdin", input=json.dumps(shop["credentials"]))
+        assert "getorder success" in ok("process", "run", "getorder", "--channel", "m1")
+        view = json.loads(ok("channel", "show", "m1", "--json"))
+        assert view["auth_state"] == "active" and view["auth_message"] is None
+    finally:
+        momo.stop()
