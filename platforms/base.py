@@ -31,6 +31,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from platforms.masking import mask_text
+
 __all__ = [
     "CANONICAL_STATUSES", "Address", "Buyer", "OrderLine", "Order", "UnmappableOrder", "TokenSet",
     "Shipment", "ShipResult", "PlatformConfig", "ChannelConfig", "Adapter",
@@ -43,10 +45,15 @@ CANONICAL_STATUSES = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered",
 
 # --------------------------------------------------------------------------------------------- errors
 class PlatformError(Exception):
-    """Root of every adapter error. ``code`` is the platform's error code, ``request_id`` its trace id."""
+    """Root of every adapter error. ``code`` is the platform's error code, ``request_id`` its trace id.
+
+    The message is masked (:func:`platforms.masking.mask_text`) here, once for every client: a message that
+    quotes a broken answer or a request line cannot carry a token, signature or secret into a log or a run row.
+    """
 
     def __init__(self, message: str, *, platform: str = "", code: str = "", request_id: str = "",
                  status: int | None = None):
+        message = mask_text(str(message))
         super().__init__(message)
         self.message = message
         self.platform = platform

@@ -18,58 +18,37 @@ get a :class:`MaskingFilter` on their logger, so a debug log never shows a token
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from platforms.base import RateLimited, TransientError
+from platforms.masking import SECRET_PARAM_NAMES, mask_mapping, mask_text, mask_url
 
 __all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "mask_text", "MaskingFilter",
            "install_log_masking", "SECRET_PARAM_NAMES", "json_body", "json_headers", "parse_retry_after"]
 
 log = logging.getLogger("oms_bridge.platforms.http")
 
-SECRET_PARAM_NAMES = frozenset({
-    "sign", "signature", "access_token", "refresh_token", "code", "partner_key", "client_secret",
-    "password", "entppwd", "token", "authorization", "secret", "api_key", "apikey",
-})
-_SECRET_RE = re.compile(r"(token|secret|sign|password|pwd|key)", re.I)
-
-
-def _is_secret(name: str) -> bool:
-    return name.lower() in SECRET_PARAM_NAMES or bool(_SECRET_RE.search(name))
-
-
-def mask_url(url: str) -> str:
-    """The URL with every secret-looking query parameter replaced by ``****``."""
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [(k, "****" if _is_secret(k) else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*,")))
-
-
-_QUERY_PARAM_RE = re.compile(r"([?&])([^=&\s\"'#]+)=([^&\s\"'#]*)")
-
-
-def mask_text(text: str) -> str:
-    """Free text (a log line) with the value of every secret-looking ``?name=value`` / ``&name=value`` masked."""
-    return _QUERY_PARAM_RE.sub(lambda m: f"{m[1]}{m[2]}=****" if _is_secret(m[2]) else m[0], text)
-
 
 class MaskingFilter(logging.Filter):
-    """Masks secret query parameters in a record's message and string arguments (never drops a record)."""
+    """Masks secret values in a record's message (never drops a record).
+
+    The message is formatted first and then masked: masking the format string alone could turn a
+    ``token=%s`` placeholder into ``token=****`` and leave an argument without a place.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = mask_text(record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a broken format: mask what is there, keep the record
+            message = f"{record.msg} {record.args!r}"
+        masked = mask_text(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, ()
         return True
 
 
@@ -82,13 +61,6 @@ def install_log_masking(*logger_names: str) -> None:
 
 
 install_log_masking("urllib3.connectionpool")
-
-
-def mask_mapping(data: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A shallow copy with secret-looking keys masked (for logs and error messages)."""
-    if not data:
-        return {}
-    return {k: ("****" if _is_secret(str(k)) else v) for k, v in data.items()}
 
 
 @dataclass(frozen=True)
@@ -162,10 +134,12 @@ class HttpClient:
                 method, url, timeout=(self.policy.connect_timeout, self.policy.read_timeout), **kwargs
             )
         except requests.Timeout as exc:
-            raise TransientError(f"timeout calling {method} {mask_url(url)}", platform=self.platform) from exc
+            # "from None": the requests exception's text holds the full URL, query secrets included
+            raise TransientError(f"timeout calling {method} {mask_url(url)} ({type(exc).__name__})",
+                                 platform=self.platform) from None
         except requests.ConnectionError as exc:
             raise TransientError(f"cannot connect to {mask_url(url)}: {type(exc).__name__}",
-                                 platform=self.platform) from exc
+                                 platform=self.platform) from None
         log.debug("%s %s -> %s", method, mask_url(response.url), response.status_code)
         return check(response)
 
