@@ -2,8 +2,9 @@
 
 :func:`run_backfill` walks ``[since, until)`` in windows (default one day; the adapter splits further
 as its API needs) and records its checkpoint on an ``oms_backfill`` row after each window commits.
-Started again with the same range after an interruption (Ctrl-C, crash, a platform failure), it
-resumes at the checkpoint instead of starting over.
+Started again with the same start after an interruption (Ctrl-C, SIGTERM, crash, a platform failure),
+it resumes at the checkpoint instead of starting over - also without ``--until`` (whose end, "now",
+moves on between runs) and with another window size (windows restart at the checkpoint).
 
 Why it is safe beside the scheduler's GetOrder: it uses the same upsert (unique (channel, external
 id) key, unchanged re-read is a no-op) so an order both read is still stored once; it never touches
@@ -59,12 +60,18 @@ def _windows(start: datetime, end: datetime, size: timedelta) -> list[tuple[date
 
 def _checkpoint_row(settings: Settings, channel_id: int, since: datetime, until: datetime,
                     window: timedelta, run_id: int | None) -> tuple[int, datetime, bool]:
-    """The unfinished backfill of this exact range (resume), or a new one. Returns (id, next_start, resumed)."""
+    """The unfinished backfill of this range (resume), or a new one. Returns (id, next_start, resumed).
+
+    Same start and an end at or before ``until``: without ``--until`` the end is "now", which is later
+    on every run, so an exact match never resumed anything. The resumed row's end moves to ``until``.
+    """
     with session_scope(settings) as session:
         row = session.scalars(select(Backfill).where(Backfill.oms_channel_id == channel_id, Backfill.since == since,
-                                                     Backfill.until == until, Backfill.state != "done")
+                                                     Backfill.until <= until, Backfill.state != "done")
                               .order_by(Backfill.id.desc())).first()
         resumed = row is not None
+        if row is not None:
+            row.until = until
         if row is None:
             row = Backfill(oms_channel_id=channel_id, since=since, until=until, next_start=since,
                            window_minutes=int(window.total_seconds() // 60))
@@ -107,11 +114,13 @@ def run_backfill(channel_id: int, since: datetime, until: datetime, *, settings:
                 return stats
             backfill_id, next_start, resumed = _checkpoint_row(settings, channel_id, since, until, window, stats.id)
             stats.details.update(backfill_id=backfill_id, resumed_from=next_start.isoformat() if resumed else None)
-            all_windows = _windows(since, until, window)
-            todo = [w for w in all_windows if w[0] >= next_start]
-            done = len(all_windows) - len(todo)
+            # Windows start at the checkpoint, not on a grid from ``since``: a resume with another
+            # --window-days would otherwise skip the part of a window before the checkpoint's grid line.
+            done = len(_windows(since, next_start, window))
+            todo = _windows(next_start, until, window)
+            total = done + len(todo)
             if progress:
-                progress(done, len(all_windows))
+                progress(done, total)
             puller = ChannelPuller(channel_id, stats, settings, now_fn, policy)
             with puller.guard():
                 if puller.prepare():
@@ -123,8 +132,8 @@ def run_backfill(channel_id: int, since: datetime, until: datetime, *, settings:
                                          {n: getattr(stats, n) - v for n, v in before.items()})
                         done += 1
                         if progress:
-                            progress(done, len(all_windows))
-            stats.details["windows"] = f"{done}/{len(all_windows)}"
+                            progress(done, total)
+            stats.details["windows"] = f"{done}/{total}"
             if stats.outcome in ("failed", "reauth_required", "skipped"):
                 _finish(settings, backfill_id, "failed", stats.error_text)
             else:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -20,7 +22,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from oms_bridge.settings import SettingsError
 from oms_bridge.vault import VaultError
 
-__all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable"]
+__all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable", "terminate_as_exit"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 
@@ -68,3 +70,25 @@ def to_jsonable(value: Any) -> Any:
 
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
+
+
+@contextmanager
+def terminate_as_exit() -> Iterator[None]:
+    """SIGTERM (``kill``, ``timeout``, a cron or systemd stop) ends a one-shot command like Ctrl-C does.
+
+    Python's default SIGTERM kills the process on the spot, leaving its ``oms_process_run`` row
+    ``running`` forever; as a ``SystemExit`` the run is recorded ``interrupted`` and the work already
+    committed stays (a backfill resumes from its checkpoint). Only the main thread can set handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

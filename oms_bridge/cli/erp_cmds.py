@@ -24,7 +24,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, terminate_as_exit
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
@@ -286,7 +286,7 @@ def retry_command(order_number: str | None, channel_name: str | None, all_held: 
 @json_option
 def deliver_command(as_json: bool) -> None:
     """Send every due ERP delivery now (what the scheduler does every minute), e.g. after `erp retry`."""
-    with cli_errors():
+    with cli_errors(), terminate_as_exit():
         stats = run_erp_delivery(settings=get_settings())
     data = {"run": stats.id, "outcome": stats.outcome, "due": stats.fetched, "sent": stats.sent,
             "held": stats.held, "failed": stats.failed, "api_calls": stats.api_calls, "error": stats.error_text}

@@ -23,7 +23,7 @@ from channels.binding import BindingError, load_channel, needs_token_refresh
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
 from channels.tokens import TAIPEI
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, terminate_as_exit
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, ProcessRun, utcnow
@@ -134,7 +134,7 @@ def process_run(process: str, channels: tuple[str, ...], all_: bool, force: bool
         fail("name a channel with --channel NAME, or use --all")
     if channels and all_:
         fail("use either --channel or --all, not both")
-    with _errors():
+    with _errors(), terminate_as_exit():
         settings = get_settings()
         results = []
         for channel_id, name in _channel_ids(channels, all_):
@@ -282,8 +282,8 @@ def orders_backfill(channel: str, since: datetime, until: datetime | None, windo
         start, end = backfill_range(since.date(), until.date() if until else None, utcnow())
         if start >= end:
             fail("nothing to backfill: the range starts in the future")
-        with click.progressbar(length=1, label=f"backfill {channel}", show_pos=True,
-                               file=sys.stderr) as bar:
+        with terminate_as_exit(), click.progressbar(length=1, label=f"backfill {channel}", show_pos=True,
+                                                    file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
                 bar.length = total
                 bar.update(done - bar.pos)
