@@ -324,6 +324,8 @@ def status_command(limit: int, as_json: bool) -> None:
         emit_json(data)
         return
     click.echo("ERP deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"))
+    if states.get("waiting"):
+        click.echo("  (waiting: not paid yet on the marketplace; they go to the ERP once it reports them paid)")
     for item in data["held_reasons"][:limit]:
         click.echo(f"  {item['orders']:>5}  {item['reason']}")
     rest = data["held_reasons"][limit:]

@@ -171,7 +171,12 @@ def test_qa_erp_status_caps_the_reasons(sqlite_settings: Settings) -> None:
             s.flush()
             s.add(Delivery(oms_order_id=order.id, destination="erp", state="held",
                            last_error=f"order N{n} has no buyer email", hold_code="config:m1"))
+        waiting = Order(oms_channel_id=channel_id, external_id="UNPAID-1", status="unpaid", currency="TWD")
+        s.add(waiting)
+        s.flush()
+        s.add(Delivery(oms_order_id=waiting.id, destination="erp", state="waiting"))
     text = ok("erp", "status", "--limit", "5")
+    assert "waiting 1" in text and "(waiting: not paid yet on the marketplace" in text
     assert "held 25" in text and text.count("has no buyer email") == 5
     assert "... and 20 more reason(s) for 20 order(s)" in text
     assert len(json.loads(ok("erp", "status", "--json"))["held_reasons"]) == 25
