@@ -35,20 +35,26 @@ log = logging.getLogger("oms_bridge.platforms.http")
 
 
 class MaskingFilter(logging.Filter):
-    """Masks secret values in a record's message (never drops a record).
+    """Masks secret values in a record's message and string arguments (never drops a record).
 
-    The message is formatted first and then masked: masking the format string alone could turn a
-    ``token=%s`` placeholder into ``token=****`` and leave an argument without a place.
+    The arguments keep their shape (uvicorn's access formatter unpacks them). When masking the format string
+    would eat a placeholder (``token=%s``), the message is formatted first and masked whole instead.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except (TypeError, ValueError):  # a broken format: mask what is there, keep the record
-            message = f"{record.msg} {record.args!r}"
-        masked = mask_text(message)
-        if masked != message or record.args:
-            record.msg, record.args = masked, ()
+        if isinstance(record.args, tuple):
+            record.args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {k: mask_text(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        if isinstance(record.msg, str):
+            masked = mask_text(record.msg)
+            if not record.args or masked.count("%") == record.msg.count("%"):
+                record.msg = masked
+            else:
+                try:
+                    record.msg, record.args = mask_text(record.getMessage()), ()
+                except (TypeError, ValueError):  # a broken format: keep the masked parts, lose no record
+                    record.msg, record.args = f"{masked} {record.args!r}", ()
         return True
 
 
@@ -60,7 +66,8 @@ def install_log_masking(*logger_names: str) -> None:
             target.addFilter(MaskingFilter())
 
 
-install_log_masking("urllib3.connectionpool")
+# urllib3 logs request lines (with the query) at DEBUG; uvicorn's access log has the OAuth callback's ?code=
+install_log_masking("urllib3.connectionpool", "uvicorn.access")
 
 
 @dataclass(frozen=True)
