@@ -36,8 +36,9 @@ class Settings:
     """Everything the bridge reads from its environment; immutable once loaded."""
 
     home: Path
-    database_url: str = ""
-    secret_keys: str = ""
+    # repr=False: the URL may hold the database password, the keys decrypt every stored secret
+    database_url: str = field(default="", repr=False)
+    secret_keys: str = field(default="", repr=False)
     config_file: Path | None = None
     # GetOrder / RefreshToken defaults (a channel may override intervals).
     getorder_overlap_minutes: int = 10
