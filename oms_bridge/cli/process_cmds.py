@@ -7,6 +7,8 @@ Every failure an admin can act on is one clear line (exit code 1), never a trace
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -171,7 +173,7 @@ def process_runs(channel: str | None, process: str | None, limit: int, as_json: 
                 stmt = stmt.where(ProcessRun.process == process)
             rows = session.execute(stmt).all()
     data = [{"run": r.id, "process": r.process, "channel": chan, "started": r.started, "ended": r.ended,
-             "outcome": r.outcome, "window_from": r.window_from, "window_to": r.window_to,
+             "outcome": _outcome(r), "window_from": r.window_from, "window_to": r.window_to,
              **{n: getattr(r, n) for n in COUNTS}, "error": r.error_text,
              "warnings": json.loads(r.details_json or "{}").get("warnings", [])} for r, chan in rows]
     if as_json:
@@ -191,6 +193,24 @@ def process_runs(channel: str | None, process: str | None, limit: int, as_json: 
             click.echo(f"{'':>8}{d['error']}")
         for warning in d["warnings"]:
             click.echo(f"{'':>8}warning: {warning}")
+
+
+def _outcome(run: ProcessRun) -> str:
+    """``running``, unless the process that wrote the row is gone from this host (``kill -9``, a crash):
+    then ``lost`` - a row that says "running" forever sends the admin looking for a process that is not there."""
+    if run.outcome != "running":
+        return run.outcome
+    runner = str(json.loads(run.details_json or "{}").get("runner") or "")
+    host, _, pid = runner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return run.outcome  # another machine's run: cannot tell from here
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return "lost"
+    except PermissionError:
+        pass  # alive, another user's process
+    return run.outcome
 
 
 # ----------------------------------------------------------------------------------------- orders

@@ -115,3 +115,21 @@ def test_qa_backfill_resumes_with_a_later_end_and_another_window_size(sqlite_set
         assert len(stored) == len(set(stored)) == 40  # nothing skipped at the window-size change, nothing doubled
     finally:
         shopee.stop()
+
+
+def test_qa_a_run_whose_process_died_shows_as_lost(sqlite_settings: Settings) -> None:
+    """kill -9 leaves the row `running`; `process runs` tells it apart from a run that is still going."""
+    import socket
+
+    from click.testing import CliRunner
+
+    from oms_bridge.cli.main import cli
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid that no longer exists
+    with session_scope(sqlite_settings) as s:
+        for pid in (dead.pid, os.getpid()):
+            s.add(ProcessRun(process="getorder", started=datetime.now(UTC), outcome="running",
+                             details_json=json.dumps({"runner": f"{socket.gethostname()}:{pid}"})))
+    rows = json.loads(CliRunner().invoke(cli, ["process", "runs", "--json"]).output)
+    assert [r["outcome"] for r in rows] == ["running", "lost"]
