@@ -26,6 +26,7 @@ from typing import Any
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import ProcessRun, utcnow
+from platforms.masking import mask_text
 
 __all__ = ["RunStats", "record_run"]
 
@@ -78,7 +79,8 @@ def record_run(process: str, *, channel_id: int | None = None, settings: Setting
         yield stats
     except BaseException as exc:
         stats.outcome = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
-        stats.error_text = stats.error_text or f"{type(exc).__name__}: {exc}"
+        # Masked: an unexpected exception may quote a URL or body with a token in it.
+        stats.error_text = stats.error_text or mask_text(f"{type(exc).__name__}: {exc}")
         _finish(stats, settings)
         raise
     _finish(stats, settings)
