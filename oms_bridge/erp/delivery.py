@@ -261,7 +261,7 @@ def _deliver_batch(batch: _Batch, settings: Settings, stats: RunStats, clients: 
         return
     calls_before = client.calls
     try:
-        _send(client, conn, options, work, batch.maps, stats, now=now)
+        _send(client, conn, options, work, batch.maps, stats, now=now, settings=settings)
     except ErpLoginError as exc:
         for w in _open(work):
             _held(stats, w.row, f"ERP login failed for connection {conn.value}: {exc} (fix it: oms-bridge erp "
@@ -309,14 +309,15 @@ def _sent(stats: RunStats, w: _Work, *, record_id: int | None, document_no: str 
 
 
 def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: list[_Work], maps: list[SkuMap],
-          stats: RunStats, *, now: datetime | None) -> None:
+          stats: RunStats, *, now: datetime | None, settings: Settings) -> None:
     for w in work:
         _gate(w, options, stats)
     work = _open(work)
     existing = _precheck(client, options, work)
+    owners = _owners(settings, existing)
     creates: list[_Work] = []
     for w in work:
-        found = _match(existing, w)
+        found = _match(existing, w, owners)
         if w.row.action == "cancel" or w.order.status == "cancelled":
             record_id = w.row.erp_record_id or (int(found["C_Order_ID"]) if found else None)
             if record_id is None:
@@ -396,11 +397,33 @@ def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict
     return found
 
 
-def _match(existing: dict[str, list[dict[str, str]]], w: _Work) -> dict[str, str] | None:
-    """The ERP order for this marketplace order: same POReference and (when known) the channel's order source."""
+def _owners(settings: Settings, existing: dict[str, list[dict[str, str]]]) -> dict[int, int]:
+    """C_Order_ID → our order that already recorded it, for the C_Orders the pre-check found.
+
+    A short read, no lock: the ERP is never called inside a store transaction.
+    """
+    ids = {int(r["C_Order_ID"]) for rows in existing.values() for r in rows if r.get("C_Order_ID")}
+    if not ids:
+        return {}
+    with session_scope(settings) as session:
+        return dict(session.execute(
+            select(Delivery.erp_record_id, Delivery.oms_order_id)
+            .where(Delivery.destination == DESTINATION, Delivery.erp_record_id.in_(ids))).all())
+
+
+def _match(existing: dict[str, list[dict[str, str]]], w: _Work, owners: dict[int, int]) -> dict[str, str] | None:
+    """The ERP order for this marketplace order: same POReference, (when known) the channel's order source,
+    and not already recorded by another of our orders.
+
+    Marketplace order numbers are only unique per shop (Cyberbiz #1101 exists in every shop): a C_Order
+    another channel's order already owns is that order's, never a crash-recovered copy of this one.
+    """
     source = w.channel.erp_ordersource_id
     for row in existing.get(w.order.external_id, []):
         if source and row.get("C_OrderSource_ID") not in (None, "", str(source)):
+            continue
+        owner = owners.get(int(row["C_Order_ID"])) if row.get("C_Order_ID") else None
+        if owner is not None and owner != w.order.id:
             continue
         return row
     return None

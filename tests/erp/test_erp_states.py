@@ -301,3 +301,35 @@ def test_erp_draft_with_same_po_reference_is_completed_not_duplicated(erp_env: E
     row = erp_env.delivery(ext)
     assert row.erp_record_id == draft and row.erp_document_no == erp["DocumentNo"]
     assert row.external_ref == "draft found by POReference, completed"
+
+
+def test_erp_same_order_number_in_two_channels_makes_two_sales_orders(erp_env: ErpEnv) -> None:
+    """Order numbers are unique per shop only (Cyberbiz #1101 exists in every shop): the POReference
+    pre-check must not take channel A's C_Order for channel B's order, in one batch or in two."""
+    from sqlalchemy import select
+
+    from oms_bridge.store.models import Delivery, Order
+
+    with session_scope(erp_env.settings) as s:
+        first = s.get(Channel, erp_env.channel_id)
+        other = Channel(value="shop-b", name="Shop B", oms_platform_id=first.oms_platform_id, shop_id="2002",
+                        oms_erp_connection_id=first.oms_erp_connection_id, **erp_env.sandbox.channel_mapping())
+        s.add(other)
+        s.flush()
+        other_id = other.id
+    erp_env.add_order("1101")
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    erp_env.add_order("1101", channel_id=other_id)
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    erp = erp_env.erp_orders("1101")
+    assert len(erp) == 2 and {o["DocStatus"] for o in erp} == {"CO"}
+    with session_scope(erp_env.settings) as s:
+        records = s.scalars(select(Delivery.erp_record_id).join(Order, Order.id == Delivery.oms_order_id)
+                            .where(Order.external_id == "1101", Delivery.destination == "erp")).all()
+    assert sorted(records) == sorted(o["C_Order_ID"] for o in erp)
+    # A re-run (e.g. after a crash) still finds each channel's own C_Order and creates nothing more.
+    with session_scope(erp_env.settings) as s:
+        for row in s.scalars(select(Delivery).where(Delivery.destination == "erp")):
+            row.state = "pending"
+    run_erp_delivery(settings=erp_env.settings)
+    assert len(erp_env.erp_orders("1101")) == 2
