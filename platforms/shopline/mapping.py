@@ -35,12 +35,17 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from platforms.amounts import round_to_places
 from platforms.base import Address, Buyer, Order, OrderLine, UnmappableOrder
 
 __all__ = ["CURRENCY_DECIMALS", "money", "parse_time", "canonical_status", "map_order"]
 
 CURRENCY_DECIMALS = {"TWD": 2, "HKD": 2, "USD": 2, "SGD": 2, "MYR": 2, "THB": 2, "CNY": 2, "PHP": 2, "IDR": 2,
                      "EUR": 2, "GBP": 2, "AUD": 2, "JPY": 0, "KRW": 0, "VND": 0}
+# Cents use ISO minor units (TWD 2), but TWD is priced in whole dollars: a whole amount carries the
+# currency's presented decimals, as Shopee's and Cyberbiz's mappers do (280.00 → 280). An amount with
+# real cents keeps them: exact beats pretty.
+PRESENTED_DECIMALS = {"TWD": 0}
 PAID_PAYMENT = {"completed", "paid"}
 COD_TYPES = {"cash_on_delivery", "cod"}
 _NAME_LANGS = ("zh-hant", "zh-TW", "zh-tw", "en")
@@ -71,6 +76,9 @@ def money(value: Any, field: str, decimals: Mapping[str, int] | None = None) -> 
                 raise _Unmappable(f"{field}: cents {cents} and dollars {dollars} disagree for {currency}")
         except InvalidOperation:
             pass
+    places = PRESENTED_DECIMALS.get(currency)
+    if places is not None and amount == round_to_places(amount, places):
+        return round_to_places(amount, places)
     return amount
 
 

@@ -102,3 +102,10 @@ def test_bad_orders_are_unmappable_with_the_field_named(change, reason):
 def test_order_without_id_is_unmappable():
     result = map_order({"status": "pending"})
     assert isinstance(result, UnmappableOrder) and result.external_id is None
+
+
+def test_whole_twd_amounts_carry_no_decimals_like_the_other_platforms():
+    """TWD is priced in whole dollars: 28000 cents is 280 (not 280.00), real cents stay exact."""
+    assert str(money({"cents": 28000, "currency_iso": "TWD"}, "total")) == "280"
+    assert str(money({"cents": 28050, "currency_iso": "TWD"}, "total")) == "280.50"
+    assert str(money({"cents": 28000, "currency_iso": "HKD"}, "total")) == "280.00"
