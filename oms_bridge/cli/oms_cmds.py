@@ -47,15 +47,23 @@ def oms_group() -> None:
 @click.option("--omnitron-url", help="Omnitron URL for OMNITRON_CLIENT_SETTINGS.urls (default: the bridge URL).")
 @click.option("--omnitron-username", help="Omnitron user for OMNITRON_CLIENT_SETTINGS.auth (password: fill in).")
 @click.option("--hmac", "with_hmac", is_flag=True, help="Also enable webhook HMAC signatures with a new secret_key.")
+@click.option("--rotate", is_flag=True,
+              help="Required once tokens exist: make new tokens (the OMS's current ones stop working).")
 @json_option
 def settings_command(base_url: str | None, omnitron_url: str | None, omnitron_username: str | None,
-                     with_hmac: bool, as_json: bool) -> None:
+                     with_hmac: bool, rotate: bool, as_json: bool) -> None:
     """Print the complete OMS setup (OMNITRON_CLIENT_SETTINGS, supplier_code, webhooks).
 
-    This ROTATES every token: the OMS's current tokens stop working until the new ones are entered.
+    Tokens are stored hashed, so they can only be printed when they are made: the first run makes
+    them; later runs need ``--rotate``, because the OMS's current tokens stop working.
     """
     with _unit() as (session, settings):
         config = oms_config(settings)
+        existing = session.scalars(select(OmsApiToken.endpoint).where(OmsApiToken.endpoint.in_(auth.TOKEN_NAMES))).all()
+        if existing and not rotate:
+            fail("the OMS already has tokens for this bridge and only their hashes are stored; printing the settings "
+                 "means new tokens, and the OMS's current ones stop working until you enter the new ones. "
+                 "Run `oms-bridge oms settings --rotate` to do that.")
         tokens = auth.rotate_many(session)
         secret = auth.rotate_hmac_secret(session, Vault.from_settings(settings)) if with_hmac else None
         if secret is None:

@@ -23,6 +23,8 @@ CODE = "AuthCodeAudit0123456789"
 
 def test_audit_uvicorn_access_log_masks_the_oauth_code(home, caplog) -> None:
     caplog.set_level(logging.INFO)
+    # An earlier uvicorn.Config(log_level="warning") in the same process leaves uvicorn.access at WARNING.
+    caplog.set_level(logging.INFO, logger="uvicorn.access")
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

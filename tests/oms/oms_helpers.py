@@ -77,8 +77,8 @@ def bump_order(settings: Settings, order_id: int, **changes) -> None:
 
 
 def setup_json(*args: str) -> dict:
-    """Run ``oms-bridge oms settings --json`` and parse its output."""
-    result = CliRunner().invoke(cli, ["oms", "settings", "--json", *args], catch_exceptions=False)
+    """Run ``oms-bridge oms settings --json --rotate`` (new tokens each call) and parse its output."""
+    result = CliRunner().invoke(cli, ["oms", "settings", "--json", "--rotate", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 

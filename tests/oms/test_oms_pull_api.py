@@ -35,7 +35,11 @@ def test_oms_settings_lists_every_endpoint_with_its_own_token(sqlite_settings):
     with session_scope(sqlite_settings) as s:  # only hashes are stored
         stored = {r.endpoint: r.token_hash for r in s.scalars(select(OmsApiToken))}
     assert set(tokens).isdisjoint(stored.values())
-    text = CliRunner().invoke(cli, ["oms", "settings"]).output
+    again = CliRunner().invoke(cli, ["oms", "settings"])  # a look must not break a live OMS
+    assert again.exit_code == 1 and "--rotate" in again.output and "Traceback" not in again.output
+    with session_scope(sqlite_settings) as s:
+        assert {r.endpoint: r.token_hash for r in s.scalars(select(OmsApiToken))} == stored
+    text = CliRunner().invoke(cli, ["oms", "settings", "--rotate"]).output
     assert "OMNITRON_CLIENT_SETTINGS" in text and "whisperer/hooks" in text and "no longer work" in text
 
 
