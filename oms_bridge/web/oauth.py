@@ -57,5 +57,6 @@ def oauth_callback(platform: str, request: Request) -> HTMLResponse:
         return _page("Authorization not completed",
                      "Something unexpected went wrong; the administrator can see the details in the bridge's log. "
                      "Please ask them to start the authorization again.", 400)
-    return _page("Authorization complete",
-                 f"Channel {channel.value} ({channel.name}) is now connected. You can close this window.", 200, ok=True)
+    label = channel.value if channel.name in (None, "", channel.value) else f"{channel.value} ({channel.name})"
+    return _page("Authorization complete", f"Channel {label} is now connected. You can close this window.", 200,
+                 ok=True)
