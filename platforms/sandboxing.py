@@ -26,7 +26,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
@@ -35,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from platforms.http import install_log_masking
 
-__all__ = ["SandboxClock", "Fault", "FaultPlan", "RateLimiter", "SandboxServer", "Sandbox", "FAULT_KINDS",
+__all__ = ["SandboxClock", "Fault", "FaultPlan", "RateLimiter", "SandboxServer", "Served", "Sandbox", "FAULT_KINDS",
            "json_response", "bearer_token"]
 
 FAULT_KINDS = ("429", "500", "502", "503", "timeout", "malformed_json", "truncated_json", "error_envelope")
@@ -187,7 +187,41 @@ class SandboxServer:
             self._thread.join(timeout=5)
 
 
-class Sandbox(abc.ABC):
+class Served:
+    """Lifecycle of an object serving its ``wsgi_app`` on 127.0.0.1: start / stop / ``with`` / URL.
+
+    Shared by the marketplace sandboxes and the iDempiere sandbox, which differ in everything else.
+    """
+
+    _server: SandboxServer | None = None
+
+    def wsgi_app(self, environ, start_response):  # pragma: no cover - subclasses answer requests
+        raise NotImplementedError
+
+    def start(self, port: int = 0) -> Self:
+        self._server = SandboxServer(self.wsgi_app, port=port).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def server_url(self) -> str:
+        """``http://127.0.0.1:<port>`` of the running server."""
+        if not self._server:
+            raise RuntimeError(f"{type(self).__name__} not started")
+        return self._server.base_url
+
+
+class Sandbox(Served, abc.ABC):
     """Base of every sandbox: a WSGI app with logging and fault injection around :meth:`dispatch`."""
 
     #: registry key of the adapter this sandbox imitates
@@ -201,27 +235,9 @@ class Sandbox(abc.ABC):
         self._log_lock = threading.Lock()
         self._server: SandboxServer | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self, port: int = 0) -> Sandbox:
-        self._server = SandboxServer(self.wsgi_app, port=port).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> Sandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
-        if not self._server:
-            raise RuntimeError("sandbox not started")
-        return self._server.base_url
+        return self.server_url
 
     # -- request pipeline ------------------------------------------------------------------------
     def calls(self, path_contains: str = "") -> int:

@@ -39,7 +39,7 @@ from werkzeug.wrappers import Request, Response
 from oms_bridge.erp.sandbox_config import MODEL_AD_METHODS, ServiceType, default_realm, default_service_types
 from oms_bridge.erp.sandbox_db import SEED, ErpDatabase, ModelError, column_kind
 from oms_bridge.erp.wsdl import NS, composite_wsdl, model_ad_service_wsdl
-from platforms.sandboxing import Fault, FaultPlan, SandboxServer
+from platforms.sandboxing import Fault, FaultPlan, SandboxServer, Served
 
 __all__ = ["ErpSandbox", "ServiceError"]
 
@@ -65,7 +65,7 @@ def _text(el: etree._Element | None, name: str, default: str | None = None) -> s
     return child.text or ""
 
 
-class ErpSandbox:
+class ErpSandbox(Served):
     """A faithful local iDempiere ADInterface (see module doc). ``start()`` / ``stop()`` / ``base_url``."""
 
     def __init__(self) -> None:
@@ -87,28 +87,10 @@ class ErpSandbox:
         self._server: SandboxServer | None = None
         self._lock = threading.Lock()
 
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self, port: int = 0) -> ErpSandbox:
-        self._server = SandboxServer(self.wsgi_app, port=port).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.stop()
-            self._server = None
-
-    def __enter__(self) -> ErpSandbox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
         """What an admin enters as the connection URL (the ``.../ADInterface/services`` root)."""
-        if not self._server:
-            raise RuntimeError("ERP sandbox not started")
-        return self._server.base_url + "/ADInterface/services"
+        return self.server_url + "/ADInterface/services"
 
     # -- admin helpers ---------------------------------------------------------------------------
     def connection_fields(self) -> dict[str, Any]:
