@@ -241,9 +241,11 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
         echo(f"\n{len(result.held)} order(s) held for the ERP, each with its reason:")
         for chan, number, reason in result.held:
             echo(f"  {chan} {number}: {reason}")
-        echo(f"\n(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. Fix it with\n"
-             f"  oms-bridge sku map {UNMAPPED_SKU} --value {ERP_RENAMED_VALUE}\n"
-             "and the held orders go to the ERP on the next delivery run.)")
+        echo(f"\n(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. To release them, run\n"
+             "  oms-bridge demo --serve\n"
+             f"and map it on the SKU mapping page (or: oms-bridge sku map {UNMAPPED_SKU} --value "
+             f"{ERP_RENAMED_VALUE}); the held orders go to the ERP on the next delivery run. The sandboxes of this "
+             "run have stopped, so the ERP is not reachable from this data directory any more.)")
     echo(f"\nDemo data directory: {result.home} (fresh; delete it when done). Look around with")
     echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge orders list")
     echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge sku unmapped")
