@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from channels.binding import BindingError, needs_token_refresh
 from oms_bridge import configure
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, to_jsonable
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret, to_jsonable
 from oms_bridge.keys import (
     key_fingerprint,
     key_mode,
@@ -62,23 +62,10 @@ def _unit() -> Iterator[tuple[Session, Vault, Settings]]:
 
 # ------------------------------------------------------------------------------------- secrets in
 def _read_secret(label: str, *, from_stdin: bool, env_name: str | None, prompt: bool) -> str | None:
-    """One secret from stdin, an environment variable or a hidden prompt (None: not given)."""
-    sources = sum([from_stdin, bool(env_name), prompt])
-    if sources > 1:
+    """The app secret from --secret-stdin / --secret-env / --prompt-secret (None: not given)."""
+    if sum([from_stdin, bool(env_name), prompt]) > 1:
         fail(f"give the {label} one way only: --secret-stdin, --secret-env or --prompt-secret")
-    if from_stdin:
-        value = sys.stdin.readline().rstrip("\r\n")
-        if not value:
-            fail(f"--secret-stdin given but stdin held no {label}")
-        return value
-    if env_name:
-        value = os.environ.get(env_name)
-        if not value:
-            fail(f"environment variable {env_name} (named by --secret-env) is not set or empty")
-        return value
-    if prompt:
-        return click.prompt(label, hide_input=True, confirmation_prompt=False)
-    return None
+    return read_secret(label, from_stdin=from_stdin, env_name=env_name, prompt=prompt)
 
 
 def _secret_options(fn):

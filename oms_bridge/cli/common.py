@@ -7,8 +7,10 @@ traceback: see :func:`cli_errors`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +24,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from oms_bridge.settings import SettingsError
 from oms_bridge.vault import VaultError
 
-__all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable", "terminate_as_exit"]
+__all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable", "terminate_as_exit", "read_secret"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 
@@ -92,3 +94,28 @@ def terminate_as_exit() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def read_secret(label: str, *, from_stdin: bool = False, env_name: str | None = None, prompt: bool = False,
+                confirm: bool = False) -> str | None:
+    """One secret from stdin, an environment variable or a hidden prompt (None: none was asked for).
+
+    The one way every command takes a secret: never from an argv value (it would sit in the shell
+    history and the process list), and one source at a time so it is clear which one was used.
+    """
+    sources = sum([from_stdin, bool(env_name), prompt])
+    if sources > 1:
+        fail(f"give the {label} one way only: stdin, an environment variable or the prompt")
+    if from_stdin:
+        value = sys.stdin.readline().rstrip("\r\n")
+        if not value:
+            fail(f"stdin held no {label}")
+        return value
+    if env_name:
+        value = os.environ.get(env_name)
+        if not value:
+            fail(f"environment variable {env_name} is not set or empty")
+        return value
+    if prompt:
+        return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
+    return None

@@ -24,7 +24,7 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, terminate_as_exit
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret, terminate_as_exit
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
@@ -56,13 +56,10 @@ def connection_group() -> None:
 
 
 def _read_password(password_stdin: bool, prompt: bool) -> str | None:
-    if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    if os.environ.get(PASSWORD_ENV):
-        return os.environ[PASSWORD_ENV]
-    if prompt:
-        return click.prompt("iDempiere password", hide_input=True)
-    return None
+    """--password-stdin, else $OMS_BRIDGE_ERP_PASSWORD when set, else the hidden prompt."""
+    from_env = not password_stdin and bool(os.environ.get(PASSWORD_ENV))
+    return read_secret("iDempiere password", from_stdin=password_stdin, env_name=PASSWORD_ENV if from_env else None,
+                       prompt=prompt and not password_stdin and not from_env)
 
 
 def _parse_settings(settings_json: str | None, base: str | None = None) -> str | None:

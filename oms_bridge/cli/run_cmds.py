@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from oms_bridge.cli.common import cli_errors, fail
+from oms_bridge.cli.common import cli_errors, fail, read_secret
 from oms_bridge.settings import get_settings
 
 __all__ = ["run_command", "demo_command", "admin_group"]
@@ -71,10 +69,7 @@ def set_password_command(username: str, password_stdin: bool) -> None:
     """Create the admin account or change its password (signs every session out)."""
     from oms_bridge.web.security import PasswordError, set_admin_password
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt("New admin password", hide_input=True, confirmation_prompt=True)
+    password = read_secret("new admin password", from_stdin=password_stdin, prompt=not password_stdin, confirm=True)
     with cli_errors():
         try:
             set_admin_password(username, password, settings=get_settings())
