@@ -16,17 +16,13 @@ Usage: python benchmarks/bench_momo_fetch.py [--window-days D] [N ...]   (defaul
 
 from __future__ import annotations
 
-import gc
-import logging
 import math
 import sys
-import time
-import tracemalloc
 from datetime import UTC, datetime, timedelta
-from multiprocessing import Pipe, Process
-from multiprocessing.connection import Connection
 
-from platforms.base import ChannelConfig, Order, PlatformConfig
+from fetch_harness import measure_fetch, sandbox_in_child
+
+from platforms.base import ChannelConfig, PlatformConfig
 from platforms.http import RetryPolicy
 from platforms.momo.adapter import MomoAdapter
 from platforms.momo.sandbox import MomoSandbox
@@ -34,60 +30,27 @@ from platforms.momo.sandbox import MomoSandbox
 DAYS = 150
 
 
-def _serve(count: int, conn: Connection) -> None:
-    """Child process: ``count`` company orders over the last DAYS days; runs until told to stop."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    sandbox = MomoSandbox(rate_limit=0, seed=42).start()
-    shop = sandbox.add_shop()
-    now = sandbox.clock.now()
-    sandbox.generate_orders(shop["shop_id"], count, start=now - timedelta(days=DAYS), end=now)
-    rows = len(sandbox.rows[shop["shop_id"]])
-    conn.send({"fields": sandbox.platform_fields(), "shop": shop, "rows": rows})
-    conn.recv()  # "calls?"
-    conn.send(sandbox.calls("/OrderServlet.do"))
-    conn.recv()  # "stop"
-    sandbox.stop()
-
-
-def _fetch(adapter: MomoAdapter, since: datetime, until: datetime, *, traced: bool) -> tuple[int, float, float]:
-    gc.collect()
-    if traced:
-        tracemalloc.start()
-    started = time.perf_counter()
-    mapped = sum(isinstance(o, Order) for o in adapter.fetch_orders(since, until))
-    elapsed = time.perf_counter() - started
-    peak = 0.0
-    if traced:
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    return mapped, elapsed, peak
+def _rows(sandbox: MomoSandbox, shop: dict) -> dict:
+    return {"rows": len(sandbox.rows[shop["shop_id"]])}
 
 
 def run(count: int, window_days: int = 59) -> dict[str, float]:
-    parent, child = Pipe()
-    server = Process(target=_serve, args=(count, child), daemon=True)
-    server.start()
-    try:
-        info = parent.recv()
-        shop = info["shop"]
-
+    with sandbox_in_child(MomoSandbox, count, days=DAYS, call_paths=("/OrderServlet.do",), describe=_rows) as child:
         def make() -> MomoAdapter:
-            return MomoAdapter(PlatformConfig(**info["fields"]),
-                               ChannelConfig(name="bench", shop_id=shop["shop_id"], credentials=shop["credentials"],
+            return MomoAdapter(PlatformConfig(**child.fields),
+                               ChannelConfig(name="bench", shop_id=child.shop["shop_id"],
+                                             credentials=child.shop["credentials"],
                                              settings={"max_window_days": window_days}),
                                policy=RetryPolicy(max_attempts=1, read_timeout=120))
 
         now = datetime.now(UTC)
         since, until = now - timedelta(days=DAYS, minutes=1), now + timedelta(minutes=2)
-        mapped, seconds, _ = _fetch(make(), since, until, traced=False)
-        parent.send("calls?")
-        calls = parent.recv()
-        _, _, peak = _fetch(make(), since, until, traced=True)
-        parent.send("stop")
-    finally:
-        server.join(timeout=10)
+        mapped, seconds, _ = measure_fetch(make(), since, until, traced=False)
+        (calls,) = child.calls()
+        _, _, peak = measure_fetch(make(), since, until, traced=True)
+        rows = child.extra["rows"]
     expected_calls = math.ceil((DAYS * 1440 + 3) / (window_days * 1440)) * 3 + 1
-    return {"orders": count, "rows": info["rows"], "mapped": mapped, "calls": calls, "expected_calls": expected_calls,
+    return {"orders": count, "rows": rows, "mapped": mapped, "calls": calls, "expected_calls": expected_calls,
             "seconds": seconds, "orders_per_s": mapped / seconds if seconds else 0.0, "peak_mib": peak}
 
 

@@ -11,54 +11,18 @@ Usage: python benchmarks/bench_shopee_fetch.py [N ...]   (default: 1000 10000 10
 
 from __future__ import annotations
 
-import gc
-import logging
 import math
 import sys
-import time
-import tracemalloc
 from datetime import UTC, datetime, timedelta
-from multiprocessing import Pipe, Process
-from multiprocessing.connection import Connection
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
+from fetch_harness import measure_fetch, sandbox_in_child
 
-from platforms.base import ChannelConfig, Order, PlatformConfig
+from platforms.base import ChannelConfig, PlatformConfig
 from platforms.http import RetryPolicy
 from platforms.shopee.adapter import ShopeeAdapter
 from platforms.shopee.sandbox import ShopeeSandbox
-
-
-def _fetch(adapter: ShopeeAdapter, since, until, *, traced: bool) -> tuple[int, float, float]:
-    """Mapped orders, seconds, and peak traced MiB (0 when untraced: tracing slows Python several-fold)."""
-    gc.collect()
-    if traced:
-        tracemalloc.start()
-    started = time.perf_counter()
-    mapped = 0
-    for order in adapter.fetch_orders(since, until):
-        mapped += isinstance(order, Order)
-    elapsed = time.perf_counter() - started
-    peak = 0.0
-    if traced:
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-    return mapped, elapsed, peak
-
-
-def _serve(count: int, conn: Connection) -> None:
-    """Child process: a sandbox with ``count`` orders over the last 10 days; runs until told to stop."""
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    sandbox = ShopeeSandbox(rate_limit=0, seed=42).start()
-    shop = sandbox.add_shop()
-    now = sandbox.clock.now()
-    sandbox.generate_orders(shop["shop_id"], count, start=now - timedelta(days=10), end=now)
-    conn.send({"fields": sandbox.platform_fields(), "shop_id": shop["shop_id"]})
-    conn.recv()  # "calls?"
-    conn.send((sandbox.calls("get_order_list"), sandbox.calls("get_order_detail")))
-    conn.recv()  # "stop"
-    sandbox.stop()
 
 
 def _authorize(adapter: ShopeeAdapter) -> None:
@@ -68,30 +32,24 @@ def _authorize(adapter: ShopeeAdapter) -> None:
 
 
 def run(count: int) -> dict[str, float]:
-    parent, child = Pipe()
-    server = Process(target=_serve, args=(count, child), daemon=True)
-    server.start()
-    try:
-        info = parent.recv()
-        adapter = ShopeeAdapter(PlatformConfig(**info["fields"]), ChannelConfig(name="bench", shop_id=info["shop_id"]),
+    paths = ("get_order_list", "get_order_detail")
+    with sandbox_in_child(ShopeeSandbox, count, days=10, call_paths=paths) as child:
+        adapter = ShopeeAdapter(PlatformConfig(**child.fields),
+                                ChannelConfig(name="bench", shop_id=child.shop["shop_id"]),
                                 policy=RetryPolicy(max_attempts=1))
         _authorize(adapter)
         now = datetime.now(UTC)
         since, until = now - timedelta(days=10, minutes=1), now + timedelta(seconds=1)
         adapter.api_calls = 0
-        mapped, elapsed, _ = _fetch(adapter, since, until, traced=False)
-        _, _, peak = _fetch(adapter, since, until, traced=True)
-        parent.send("calls?")
-        list_calls, detail_calls = (c // 2 for c in parent.recv())  # the timed pass and the traced pass
-        expected = (max(1, math.ceil(count / 100)), math.ceil(count / 50))
-        assert mapped == count, f"mapped {mapped} of {count}"
-        assert (list_calls, detail_calls) == expected, f"calls {(list_calls, detail_calls)} != {expected}"
-        assert adapter.api_calls == 2 * sum(expected)
-        return {"n": count, "list": list_calls, "detail": detail_calls, "calls_per_1000": 1000 * sum(expected) / count,
-                "orders_per_s": mapped / elapsed, "seconds": elapsed, "peak_mib": peak}
-    finally:
-        parent.send("stop")
-        server.join(timeout=10)
+        mapped, elapsed, _ = measure_fetch(adapter, since, until, traced=False)
+        _, _, peak = measure_fetch(adapter, since, until, traced=True)
+        list_calls, detail_calls = (c // 2 for c in child.calls())  # the timed pass and the traced pass
+    expected = (max(1, math.ceil(count / 100)), math.ceil(count / 50))
+    assert mapped == count, f"mapped {mapped} of {count}"
+    assert (list_calls, detail_calls) == expected, f"calls {(list_calls, detail_calls)} != {expected}"
+    assert adapter.api_calls == 2 * sum(expected)
+    return {"n": count, "list": list_calls, "detail": detail_calls, "calls_per_1000": 1000 * sum(expected) / count,
+            "orders_per_s": mapped / elapsed, "seconds": elapsed, "peak_mib": peak}
 
 
 def main(argv: list[str]) -> None:
