@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 
+from retry_kit import lost_answer_policy  # noqa: F401 - re-exported for this folder's tests
+
 from platforms.base import ChannelConfig, PlatformConfig
-from platforms.http import HttpClient, RetryPolicy
+from platforms.http import RetryPolicy
 from platforms.momo.adapter import MomoAdapter
 from platforms.momo.sandbox import MomoSandbox
 
@@ -34,19 +33,3 @@ def make_adapter(sandbox: MomoSandbox, shop: dict, *, policy: RetryPolicy = FAST
     channel = ChannelConfig(name="momo-test", shop_id=shop["shop_id"], credentials=shop["credentials"],
                             settings={**shop["settings"], **settings})
     return MomoAdapter(platform, channel, policy=policy, clock=sandbox.clock.now)
-
-
-def lost_answer_policy(applied: Callable[[], bool], http: Callable[[], HttpClient]) -> RetryPolicy:
-    """For "the answer was lost" tests: the first attempt times out after 0.5 s while the sandbox stalls;
-    before the retry we wait until the stalled request has really been applied (no wall-clock guess) and
-    give the client a generous timeout, so a loaded machine cannot turn the retry into a timeout too."""
-
-    def wait_until_applied(_seconds: float) -> None:
-        deadline = time.monotonic() + 15
-        while not applied():
-            assert time.monotonic() < deadline, "the stalled request was never applied"
-            time.sleep(0.02)
-        client = http()
-        client.policy = replace(client.policy, read_timeout=3.0)
-
-    return RetryPolicy(max_attempts=2, sleep=wait_until_applied, connect_timeout=3.0, read_timeout=0.5)

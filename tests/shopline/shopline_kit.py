@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 
+from retry_kit import lost_answer_policy  # noqa: F401 - re-exported for this folder's tests
+
 from platforms.base import ChannelConfig, PlatformConfig, TokenSet
-from platforms.http import HttpClient, RetryPolicy
+from platforms.http import RetryPolicy
 from platforms.shopline.adapter import ShoplineAdapter
 from platforms.shopline.sandbox import ShoplineSandbox
 
@@ -45,19 +44,3 @@ def authorize(sandbox: ShoplineSandbox, shop: dict) -> ShoplineAdapter:
     assert params["state"] == "st4te"
     adapter.set_tokens(adapter.exchange_code(params, "http://127.0.0.1:9/callback"))
     return adapter
-
-
-def lost_answer_policy(applied: Callable[[], bool], http: Callable[[], HttpClient]) -> RetryPolicy:
-    """For "the answer was lost" tests: the first attempt times out after 0.5 s while the sandbox stalls;
-    before the retry we wait until the stalled request has really been applied (no wall-clock guess) and
-    give the client a generous timeout, so a loaded machine cannot turn the retry into a timeout too."""
-
-    def wait_until_applied(_seconds: float) -> None:
-        deadline = time.monotonic() + 15
-        while not applied():
-            assert time.monotonic() < deadline, "the stalled request was never applied"
-            time.sleep(0.02)
-        client = http()
-        client.policy = replace(client.policy, read_timeout=3.0)
-
-    return RetryPolicy(max_attempts=2, sleep=wait_until_applied, connect_timeout=3.0, read_timeout=0.5)
