@@ -186,7 +186,7 @@ class ChannelPuller:
         with session_scope(self.settings) as session:
             ids = session.scalars(
                 select(OrderRow.external_id)
-                .where(OrderRow.oms_channel_id == self.channel_id, OrderRow.is_held == True,  # noqa: E712 - YesNo binds True as 'Y'; IS TRUE would not match
+                .where(OrderRow.oms_channel_id == self.channel_id, OrderRow.is_held.is_(True),
                        ~OrderRow.external_id.startswith("unmappable-"))
                 .order_by(OrderRow.id).limit(limit)).all()
         if not ids:

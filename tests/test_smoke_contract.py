@@ -44,3 +44,15 @@ def test_naive_datetime_and_float_money_are_refused(sqlite_settings):
             s.add_all([p, c])
             s.flush()
             s.add(Order(external_id="x", oms_channel_id=c.id, total_amount=1.5))
+
+
+def test_yes_no_is_true_compares_as_y_on_both_stores(store_settings):
+    """``is_(True)`` on a Y/N column must not render ``IS 'Y'`` (a syntax error on PostgreSQL)."""
+    with session_scope(store_settings) as s:
+        s.add_all([Platform(value="on", name="on", platform_type="shopee", host="h"),
+                   Platform(value="off", name="off", platform_type="shopee", host="h", isactive=False)])
+    with session_scope(store_settings) as s:
+        assert [p.value for p in s.query(Platform).filter(Platform.isactive.is_(True))] == ["on"]
+        assert [p.value for p in s.query(Platform).filter(Platform.isactive.is_(False))] == ["off"]
+        assert [p.value for p in s.query(Platform).filter(Platform.isactive.is_not(True))] == ["off"]
+        assert s.query(Platform).filter(Platform.description.is_(None)).count() == 2

@@ -100,7 +100,7 @@ def _channel_ids(names: tuple[str, ...], all_: bool) -> list[tuple[int, str]]:
     settings = get_settings()
     with session_scope(settings) as session:
         if all_:
-            active = Channel.isactive == True  # noqa: E712 - YesNo binds True as 'Y' (IS TRUE would not match)
+            active = Channel.isactive.is_(True)
             rows = session.execute(select(Channel.id, Channel.value).where(active).order_by(Channel.value)).all()
             return [(r[0], r[1]) for r in rows]
         return [(load_channel(session, n).id, n) for n in names]

@@ -161,7 +161,7 @@ def list_items(request: Request, limit: int | None = LimitQ, page: int | None = 
         mod_lte = parse_datetime("modified_date__lte", modified_date__lte)
     ensure_missing_items(session)
     stmt = (select(OmsOrderItem).join(Order, OmsOrderItem.oms_order_id == Order.id)
-            .where(OmsOrderItem.isactive == True, NOT_HELD))  # noqa: E712
+            .where(OmsOrderItem.isactive.is_(True), NOT_HELD))
     if order is not None or order__in is not None:
         stmt = stmt.where(OmsOrderItem.oms_order_id.in_(order_ids))
     if order__number:

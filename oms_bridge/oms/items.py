@@ -27,8 +27,8 @@ from oms_bridge.store.models.oms import OmsOrderItem
 
 __all__ = ["NOT_HELD", "units_of", "ensure_items", "ensure_missing_items", "ItemUpdate", "apply_item_updates"]
 
-# Servable orders. ``== False`` (not ``is_``): YesNo binds False as 'N'; ``IS 'N'`` is invalid on PostgreSQL.
-NOT_HELD = Order.is_held == False  # noqa: E712
+# Servable orders.
+NOT_HELD = Order.is_held.is_(False)
 
 
 def units_of(qty: Decimal) -> int:

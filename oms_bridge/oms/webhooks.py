@@ -267,13 +267,13 @@ def _current_slug(session: Session, pkg: Package) -> str | None:
     """Our slug of the package's current state (its latest applied state row)."""
     return session.scalars(
         select(OmsPackageState.state_slug).where(OmsPackageState.oms_package_id == pkg.id,
-                                                 OmsPackageState.is_applied == True)  # noqa: E712
+                                                 OmsPackageState.is_applied.is_(True))
         .order_by(OmsPackageState.state_at.desc(), OmsPackageState.id.desc()).limit(1)).first()
 
 
 def _current_state_at(session: Session, pkg: Package) -> datetime | None:
     return session.scalar(select(func.max(OmsPackageState.state_at)).where(
-        OmsPackageState.oms_package_id == pkg.id, OmsPackageState.is_applied == True))  # noqa: E712
+        OmsPackageState.oms_package_id == pkg.id, OmsPackageState.is_applied.is_(True)))
 
 
 def apply_event(session: Session, env: Envelope, config: OmsConfig, *, raw: str,

@@ -14,16 +14,29 @@ from decimal import Decimal
 
 from sqlalchemy import CHAR, DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = ["YesNo", "UtcDateTime", "Money", "Quantity"]
 
 
 class YesNo(TypeDecorator[bool]):
-    """iDempiere boolean: CHAR(1) 'Y'/'N'."""
+    """iDempiere boolean: CHAR(1) 'Y'/'N'.
+
+    ``column.is_(True)`` compares with ``= 'Y'``: SQL's ``IS`` takes only TRUE/FALSE/NULL, and
+    ``IS 'Y'`` is a syntax error on PostgreSQL (SQLite accepts it, which hid the bug once).
+    """
 
     impl = CHAR(1)
     cache_ok = True
+
+    class Comparator(TypeDecorator.Comparator):
+        def operate(self, op, *other, **kwargs):
+            if op in (operators.is_, operators.is_not) and other and isinstance(other[0], bool):
+                op = operators.eq if op is operators.is_ else operators.ne
+            return super().operate(op, *other, **kwargs)
+
+    comparator_factory = Comparator
 
     def process_bind_param(self, value: bool | str | None, dialect: Dialect) -> str | None:
         if value is None:

@@ -69,7 +69,7 @@ def held_page(request: Request, destination: str = "", limit: int = 500,
         unmappable = [{"order": o.external_id, "channel": chan, "reason": o.held_reason}
                       for o, chan in session.execute(select(Order, Channel.value)
                                                      .join(Channel, Channel.id == Order.oms_channel_id)
-                                                     .where(Order.is_held == True).order_by(Order.id)  # noqa: E712 - YesNo binds True as 'Y'
+                                                     .where(Order.is_held.is_(True)).order_by(Order.id)
                                                      .limit(max(1, min(limit, 5000))))]
     return pages.render(request, "held.html", admin=admin, rows=rows, unmappable=unmappable, destination=destination,
                         total=total)

@@ -92,7 +92,7 @@ def authenticate(username: str, password: str, *, settings: Settings) -> int | N
     read-then-write fails at once (stale snapshot) when the scheduler committed in between."""
     with session_scope(settings, immediate=True) as session:
         user = session.scalars(select(AdminUser).where(AdminUser.username == username,
-                                                       AdminUser.isactive == True)).first()  # noqa: E712 - YesNo binds as 'Y'
+                                                       AdminUser.isactive.is_(True))).first()
         if user is None:
             verify_password(password, hash_password("timing-equaliser"))
             return None
