@@ -20,6 +20,9 @@ caller does):
 - :class:`RateLimited` (a :class:`TransientError`): wait ``retry_after`` seconds, then retry.
 - :class:`TransientError`: network, timeout, 5xx, malformed body → retry with backoff.
 - :class:`PermanentError`: the request itself is wrong → no retry; quarantine with the message.
+- :class:`OutcomeUnknown`: a call that changes state on the marketplace (ship, confirm) may have been
+  applied but its answer was lost → never send it again blindly: read the remote state
+  (:meth:`Adapter.shipment_state`) and record what really happened.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ __all__ = [
     "CANONICAL_STATUSES", "Address", "Buyer", "OrderLine", "Order", "UnmappableOrder", "TokenSet",
     "Shipment", "ShipResult", "PlatformConfig", "ChannelConfig", "Adapter",
     "PlatformError", "AuthExpired", "ReauthRequired", "CredentialsInvalid", "TransientError",
-    "RateLimited", "PermanentError", "NotSupported",
+    "RateLimited", "PermanentError", "NotSupported", "OutcomeUnknown", "CancelRequest", "OrderRef",
 ]
 
 CANONICAL_STATUSES = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered", "completed", "cancelled", "returned")
@@ -102,6 +105,18 @@ class NotSupported(PermanentError):
     """The platform has no such operation (e.g. OAuth on momo)."""
 
 
+class OutcomeUnknown(PlatformError):
+    """A state-changing call (ship, confirm) may or may not have been applied: its answer was lost.
+
+    Raised by :meth:`platforms.http.HttpClient.request` with ``idempotent=False`` for a timeout after
+    the request was sent, a dropped connection, a 5xx or an unreadable body. It is deliberately *not* a
+    :class:`TransientError`: sending the call again could ship or confirm twice (Shopee refuses a second
+    ``ship_order`` as "not ready to ship", and the tracking number it assigned would never be recorded).
+    The caller reads the remote state instead (:meth:`Adapter.shipment_state`) and records what the
+    marketplace did; only when the state proves the call was not applied may it be sent again.
+    """
+
+
 # ----------------------------------------------------------------------------------- canonical data
 def _require_aware(name: str, value: datetime | None) -> None:
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
@@ -157,6 +172,27 @@ class OrderLine:
 
 
 @dataclass(frozen=True)
+class CancelRequest:
+    """A buyer's or the marketplace's request to cancel or stop shipping, which the seller may refuse.
+
+    Not a cancellation: Shopee ``IN_CANCEL`` (the seller may reject it) and momo ``stopSendingQuery`` rows
+    (攔貨, stop-shipping requests answered with ``stopSendingConfirm``) both mean "do not ship this if you
+    still can". Destinations hold the order while a request is open; only an accepted (intercepted)
+    request makes the order ``cancelled``, a refused ("too late") one follows the return path.
+    ``reference`` is what the platform needs to answer it (momo: the completeOrderNo), ``reason`` the
+    platform's text, ``allowed`` whether the platform lets the seller intercept (momo ``allowExecuteYN``).
+    """
+
+    requested_at: datetime | None = None
+    reason: str | None = None
+    reference: str | None = None
+    allowed: bool | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware("CancelRequest.requested_at", self.requested_at)
+
+
+@dataclass(frozen=True)
 class Order:
     """The canonical order every destination consumes."""
 
@@ -180,6 +216,8 @@ class Order:
     # The platform's payload as received (JSON-compatible); kept verbatim in the store.
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     channel: str | None = None
+    # An open cancellation / stop-shipping request the seller may still refuse (None: there is none).
+    cancel_request: CancelRequest | None = None
 
     def __post_init__(self) -> None:
         if self.status not in CANONICAL_STATUSES:
@@ -190,6 +228,20 @@ class Order:
             _require_decimal(f"Order.{name}", getattr(self, name))
         if not self.external_id:
             raise ValueError("Order.external_id is empty")
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """One order as a listing shows it, without its details (reconciliation's list-only pass)."""
+
+    external_id: str
+    updated_at: datetime | None = None
+    created_at: datetime | None = None
+    platform_status: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("updated_at", "created_at"):
+            _require_aware(f"OrderRef.{name}", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -355,7 +407,29 @@ class Adapter(abc.ABC):
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
         """Re-read specific orders."""
 
+    def list_orders(self, since: datetime, until: datetime) -> Iterator[OrderRef]:
+        """Every order created or updated in ``[since, until)`` as the listing shows it, with no detail call.
+
+        Reconciliation compares this with the store; it must use the same windows and paging guarantees as
+        :meth:`fetch_orders` (no order lost between pages) at the cost of the list calls alone.
+        """
+        raise NotSupported("this platform cannot list orders without reading them", platform=self.platform_type)
+
     # -- logistics -------------------------------------------------------------------------------
     @abc.abstractmethod
     def ship(self, order: Order, shipment: Shipment) -> ShipResult:
-        """Tell the marketplace the order (or package) shipped with this tracking number."""
+        """Tell the marketplace the order (or package) shipped with this tracking number.
+
+        The state-changing call goes out with ``idempotent=False``: a lost answer raises
+        :class:`OutcomeUnknown` and is never re-sent here; the caller asks :meth:`shipment_state`.
+        """
+
+    def shipment_state(self, order: Order) -> ShipResult | None:
+        """What the marketplace has recorded for the order's shipment, read without changing anything.
+
+        A :class:`ShipResult` (with the tracking number the marketplace holds, if any) when the order is
+        already shipped or its shipment arranged there; ``None`` when it is not, so shipping it is safe.
+        Called after :class:`OutcomeUnknown` and before re-sending a push whose earlier attempt may have
+        reached the marketplace.
+        """
+        raise NotSupported("this platform cannot read back a shipment", platform=self.platform_type)

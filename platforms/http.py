@@ -9,6 +9,12 @@ A platform client builds a :class:`HttpClient` and passes a ``classify`` functio
   backoff with jitter, up to ``max_attempts``;
 - anything else is raised at once.
 
+A call that changes state outside (ship, confirm, create) passes ``idempotent=False``: it is retried
+only when the request provably never reached the server (the connection could not be opened) or the
+server refused it unprocessed (429). A timeout after sending, a dropped connection, a 5xx or an
+unreadable answer raise :class:`~platforms.base.OutcomeUnknown` at once: the caller reads the remote
+state rather than sending the call a second time.
+
 URLs and parameters that reach a log go through :func:`mask_url`, which hides ``sign``,
 ``access_token``, ``refresh_token``, ``code`` and other secret-looking parameters. Libraries that log
 request lines themselves (urllib3's connection pool at DEBUG, werkzeug's access log in the sandboxes)
@@ -24,8 +30,9 @@ from typing import Any
 
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from urllib3 import exceptions as urllib3_exceptions
 
-from platforms.base import RateLimited, TransientError
+from platforms.base import OutcomeUnknown, RateLimited, TransientError
 from platforms.masking import SECRET_PARAM_NAMES, mask_mapping, mask_text, mask_url
 
 __all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "mask_text", "MaskingFilter",
@@ -104,11 +111,13 @@ class HttpClient:
     def request(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                 json: Any = None, data: Any = None, headers: Mapping[str, str] | None = None,
                 prepare: Callable[[], dict[str, Any]] | None = None,
-                classify: Callable[[requests.Response], Any] | None = None) -> Any:
+                classify: Callable[[requests.Response], Any] | None = None, idempotent: bool = True) -> Any:
         """Send with the retry policy; return what ``classify`` returns.
 
         ``prepare`` (optional) is called before *each* attempt and returns keyword overrides
         (``params``, ``headers``, ``json``...): signatures with timestamps must be fresh per attempt.
+        ``idempotent=False`` (a call that changes state outside): see the module doc; an answer that may
+        hide an applied change raises :class:`~platforms.base.OutcomeUnknown` instead of being retried.
         """
         policy = self.policy
         retrying = Retrying(
@@ -124,8 +133,24 @@ class HttpClient:
                 kwargs: dict[str, Any] = {"params": params, "json": json, "data": data, "headers": headers}
                 if prepare:
                     kwargs.update(prepare())
-                return self._send_once(method, path, check, **kwargs)
+                if idempotent:
+                    return self._send_once(method, path, check, **kwargs)
+                return self._send_state_changing(method, path, check, **kwargs)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send_state_changing(self, method: str, path: str, check: Callable[[requests.Response], Any],
+                             **kwargs: Any) -> Any:
+        """One attempt of a non-idempotent call: only a provably unsent or refused request stays retryable."""
+        try:
+            return self._send_once(method, path, check, **kwargs)
+        except RateLimited:
+            raise  # refused before processing: safe to send again after the wait
+        except TransientError as exc:
+            if getattr(exc, "request_sent", True):
+                raise OutcomeUnknown(f"{method} {path.split('?')[0]}: the answer was lost ({exc.message}); the "
+                                     "call may have been applied, so it is not sent again",
+                                     platform=self.platform, code=exc.code, status=exc.status) from None
+            raise
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -142,13 +167,29 @@ class HttpClient:
             )
         except requests.Timeout as exc:
             # "from None": the requests exception's text holds the full URL, query secrets included
-            raise TransientError(f"timeout calling {method} {mask_url(url)} ({type(exc).__name__})",
-                                 platform=self.platform) from None
+            error = TransientError(f"timeout calling {method} {mask_url(url)} ({type(exc).__name__})",
+                                   platform=self.platform)
+            error.request_sent = not isinstance(exc, requests.ConnectTimeout)
+            raise error from None
         except requests.ConnectionError as exc:
-            raise TransientError(f"cannot connect to {mask_url(url)}: {type(exc).__name__}",
-                                 platform=self.platform) from None
+            error = TransientError(f"cannot connect to {mask_url(url)}: {type(exc).__name__}", platform=self.platform)
+            error.request_sent = not _never_sent(exc)
+            raise error from None
         log.debug("%s %s -> %s", method, mask_url(response.url), response.status_code)
         return check(response)
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the connection was never opened (refused, no route, DNS), so the server saw nothing.
+
+    requests wraps urllib3's ``MaxRetryError`` whose ``reason`` tells: ``NewConnectionError`` (and its
+    DNS subclass) or ``ConnectTimeoutError`` before anything was sent; a ``ProtocolError`` (connection
+    aborted) may come after the request went out.
+    """
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, urllib3_exceptions.MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, (urllib3_exceptions.NewConnectionError, urllib3_exceptions.ConnectTimeoutError))
 
 
 def _default_sleep(seconds: float) -> None:

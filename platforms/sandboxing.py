@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import abc
 import json
+import socket
 import threading
 import time
 from collections import defaultdict, deque
@@ -38,7 +39,8 @@ from platforms.http import install_log_masking
 __all__ = ["SandboxClock", "Fault", "FaultPlan", "RateLimiter", "SandboxServer", "Served", "Sandbox", "FAULT_KINDS",
            "json_response", "bearer_token"]
 
-FAULT_KINDS = ("429", "500", "502", "503", "timeout", "malformed_json", "truncated_json", "error_envelope")
+FAULT_KINDS = ("429", "500", "502", "503", "timeout", "malformed_json", "truncated_json", "error_envelope",
+               "lost_answer")
 
 
 class SandboxClock:
@@ -161,6 +163,19 @@ def bearer_token(request: Request) -> str:
     return header[7:].strip() if header.lower().startswith("bearer ") else ""
 
 
+def drop_connection(environ, start_response):
+    """Close the client's connection without an answer: what a proxy or a network cut does *after* the
+    server applied the request. The client cannot tell whether the call took effect."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    start_response("500 Connection Dropped", [("Content-Length", "0")])
+    return [b""]
+
+
 class SandboxServer:
     """Runs a WSGI callable on 127.0.0.1 in a daemon thread (its access log masks tokens and signs)."""
 
@@ -260,6 +275,8 @@ class Sandbox(Served, abc.ABC):
                 response = self.dispatch(request)
             except Exception as exc:  # noqa: BLE001 - a sandbox bug must show as a 500, not hang
                 response = json_response({"error": "sandbox_internal", "message": repr(exc)}, 500)
+        if fault is not None and fault.kind == "lost_answer":
+            return drop_connection(environ, start_response)
         return response(environ, start_response)
 
     def apply_fault(self, fault: Fault, request: Request) -> Response | None:
@@ -280,7 +297,7 @@ class Sandbox(Served, abc.ABC):
                             content_type="application/json")
         if fault.kind == "error_envelope":
             return json_response(self.error_body("error_server", "Something wrong. Please try later."), 200)
-        return None
+        return None  # "lost_answer": the request is applied first, then the connection drops (wsgi_app)
 
     def error_body(self, code: str, message: str) -> Any:
         """The platform's error body shape (override per platform)."""

@@ -150,13 +150,14 @@ def test_sql_files_applied_to_postgresql_equal_models(db_a: Engine, db_b: Engine
 @pytest.mark.postgres
 def test_upgrade_twice_and_stamp_existing_create_all_database(db_a: Engine, db_b: Engine, tmp_path: Path) -> None:
     settings = _settings_for(db_a, tmp_path)
-    assert schema.upgrade(settings) == (None, "0001")
-    assert schema.upgrade(settings) == ("0001", "0001")
-    assert schema.current(settings) == "0001"
+    head = schema.head()
+    assert schema.upgrade(settings) == (None, head)
+    assert schema.upgrade(settings) == (head, head)
+    assert schema.current(settings) == head
     # A database built by create_all (tests, early installs) is stamped rather than failing on "exists".
     Base.metadata.create_all(db_b)
     settings_b = _settings_for(db_b, tmp_path)
-    assert schema.upgrade(settings_b) == (None, "0001")
+    assert schema.upgrade(settings_b) == (None, head)
 
 
 def test_render_sql_is_deterministic() -> None:
@@ -175,7 +176,7 @@ def test_cli_init_and_db_upgrade_on_postgresql(home: Path, db_a: Engine, monkeyp
     assert json.loads(first.output)["schema_before"] is None
     assert set(Base.metadata.tables) <= set(inspect(db_a).get_table_names())
     second = runner.invoke(cli, ["init", "--json"])
-    assert second.exit_code == 0 and json.loads(second.output)["schema_before"] == "0001"
+    assert second.exit_code == 0 and json.loads(second.output)["schema_before"] == schema.head()
     assert "nothing to do" in runner.invoke(cli, ["db", "upgrade"]).output
     assert json.loads(runner.invoke(cli, ["db", "current", "--json"]).output)["up_to_date"] is True
     add = runner.invoke(cli, ["platform", "add", "sh", "--type", "shopee", "--host", "https://p.example",
@@ -197,3 +198,32 @@ def test_downgrade_to_base_removes_every_table(tmp_path: Path) -> None:
     remaining = set(inspect(engine).get_table_names()) - {"alembic_version"}
     engine.dispose()
     assert remaining == set()
+
+
+def _store_at_released_head_with_rows(engine: Engine) -> None:
+    """A store as the first release left it: schema 0001 and a platform with a channel."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(schema.alembic_config(connection=conn), "0001")
+        conn.execute(text("INSERT INTO oms_platform (oms_platform_uu, value, name, platform_type, host) "
+                          "VALUES ('8a3c6f0e-1d7e-4c59-9a43-0c1f3b8f2b11', 'sh', 'Shopee', 'shopee', 'https://p')"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_released_store_upgrades_to_head_keeping_its_rows(backend: str, tmp_path: Path,
+                                                          request: pytest.FixtureRequest) -> None:
+    """`db upgrade` brings a store at the released revision 0001 to head (SQLite in batch mode too)."""
+    if backend == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    else:
+        engine = request.getfixturevalue("db_a")
+    _store_at_released_head_with_rows(engine)
+    _upgrade(engine)
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == schema.head()
+        assert conn.execute(text("SELECT value FROM oms_platform")).scalar_one() == "sh"
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    if backend == "sqlite":
+        engine.dispose()
+    assert diff == []

@@ -1,11 +1,17 @@
-"""Dev tool: rebuild ``versions/0001_initial.py`` from the models, then the SQL files from it.
+"""Dev tool: rebuild the open migration from the models, then the SQL files from every migration.
 
-Run ``python -m oms_bridge.store.migrations.regenerate`` after changing any model (pre-release there
-is just one initial migration; once released, add new revisions instead). It is deterministic and
-idempotent: the revision id is fixed (``0001``), the SQL file stamp is fixed, and running it twice
-changes nothing. It writes:
+Run ``python -m oms_bridge.store.migrations.regenerate`` after changing any model. Released migrations
+are frozen (``0001_initial`` shipped with the first version: installed stores are at it); the tool
+writes only the *open* revision (:data:`OPEN_REVISION`), as the autogenerate difference between the
+released head and the models. A store at ``0001`` upgrades with ``oms-bridge db upgrade``. When a
+version is released, its open revision is frozen the same way and the next one opens.
 
-- ``oms_bridge/store/migrations/versions/0001_initial.py`` (autogenerate against an empty database),
+It is deterministic and idempotent (fixed revision ids and SQL stamps; running it twice changes
+nothing), so a merge that touches the models is settled by running it again. It writes:
+
+- ``oms_bridge/store/migrations/versions/<open>_<slug>.py`` (autogenerate against a SQLite database
+  upgraded to the released head, rendered in batch mode so SQLite can apply it too); no file when the
+  models equal the released head;
 - ``sql/postgresql/<stamp>_oms-bridge_<rev>_<slug>.sql`` for every revision (Alembic offline mode).
 
 Oracle SQL is not generated: Alembic's Oracle offline output is not clean. The integer primary keys
@@ -31,10 +37,16 @@ from oms_bridge.store.migrations.rendering import STORE_TYPES_IMPORT, render_ite
 from oms_bridge.store.models import Base
 from oms_bridge.store.schema import alembic_config, render_sql
 
-__all__ = ["main", "write_initial_migration", "write_sql_files", "sql_file_name", "SQL_DIALECTS"]
+__all__ = ["main", "write_initial_migration", "write_open_migration", "write_sql_files", "sql_file_name",
+           "SQL_DIALECTS"]
 
 INITIAL_REVISION = "0001"
 INITIAL_STAMP = "202611231400"
+#: The revision this tool (re)writes: everything changed since the released head, in one step.
+OPEN_REVISION = "0002"
+OPEN_DOWN_REVISION = INITIAL_REVISION
+OPEN_SLUG = "round2"
+OPEN_STAMP = "202612061900"
 SQL_DIALECTS = ("postgresql",)
 REPO_ROOT = MIGRATIONS_DIR.parents[2]
 
@@ -93,9 +105,33 @@ def _add_column_checks(upgrade_ops: ops.UpgradeOps) -> None:
         if not isinstance(op, ops.CreateTableOp):
             continue
         for column in [c for c in op.columns if isinstance(c, Column)]:
-            for check in sorted((c for c in column.constraints if isinstance(c, CheckConstraint)),
-                                key=lambda c: str(c.name)):
+            for check in _checks(column):
                 op.columns.append(CheckConstraint(check.sqltext, name=conv(str(check.name))))
+
+
+def _checks(column: Column) -> list[CheckConstraint]:
+    return sorted((c for c in column.constraints if isinstance(c, CheckConstraint)), key=lambda c: str(c.name))
+
+
+def _add_added_column_checks(upgrade_ops: ops.UpgradeOps, downgrade_ops: ops.DowngradeOps) -> None:
+    """A column added to an existing table gets its CHECK (Y/N) as a separate constraint op; the
+    downgrade drops that CHECK before the column (SQLite's batch copy would keep a dangling one)."""
+    drops: dict[str, list[ops.MigrateOperation]] = {}
+    for table_ops in upgrade_ops.ops:
+        if not isinstance(table_ops, ops.ModifyTableOps):
+            continue
+        extra: list[ops.MigrateOperation] = []
+        for op in table_ops.ops:
+            if isinstance(op, ops.AddColumnOp):
+                for check in _checks(op.column):
+                    name = conv(str(check.name))
+                    extra.append(ops.CreateCheckConstraintOp(name, table_ops.table_name, check.sqltext))
+                    drops.setdefault(table_ops.table_name, []).append(
+                        ops.DropConstraintOp(name, table_ops.table_name, type_="check"))
+        table_ops.ops.extend(extra)
+    for table_ops in downgrade_ops.ops:
+        if isinstance(table_ops, ops.ModifyTableOps) and table_ops.table_name in drops:
+            table_ops.ops[:0] = drops.pop(table_ops.table_name)
 
 
 def _body(code: str) -> str:
@@ -105,9 +141,78 @@ def _body(code: str) -> str:
 
 
 def write_initial_migration() -> Path:
-    """(Re)write ``versions/0001_initial.py``; returns its path."""
+    """(Re)write ``versions/0001_initial.py``; returns its path. Released: only for an empty history."""
     path = MIGRATIONS_DIR / "versions" / f"{INITIAL_REVISION}_initial.py"
     path.write_text(_render_initial(), encoding="utf-8")
+    return path
+
+
+_OPEN_TEMPLATE = '''"""{slug}: the store's changes since revision {down} (by oms_bridge.store.migrations.regenerate).
+
+Revision ID: {rev}
+Revises: {down}
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+{imports}
+
+revision = {rev!r}
+down_revision = {down!r}
+branch_labels = None
+depends_on = None
+# Timestamp of the iDempiere-style SQL file name (sql/postgresql/<stamp>_oms-bridge_<rev>_<slug>.sql).
+sql_stamp = {stamp!r}
+
+
+def upgrade() -> None:
+{upgrade}
+
+
+def downgrade() -> None:
+{downgrade}
+'''
+
+
+def _render_open() -> str | None:
+    """The open revision's source: models minus the released head (None when they are equal)."""
+    from alembic import command
+
+    from oms_bridge.store.schema import alembic_config
+
+    engine = create_engine("sqlite://")
+    try:
+        with engine.begin() as conn:
+            command.upgrade(alembic_config(connection=conn), OPEN_DOWN_REVISION)
+            mc = MigrationContext.configure(conn, opts={"target_metadata": Base.metadata,
+                                                        "render_item": render_item, "compare_type": True})
+            script = produce_migrations(mc, Base.metadata)
+    finally:
+        engine.dispose()
+    if script.upgrade_ops.is_empty():
+        return None
+    _add_column_checks(script.upgrade_ops)
+    _add_added_column_checks(script.upgrade_ops, script.downgrade_ops)
+    render_mc = MigrationContext.configure(dialect_name="postgresql")
+    opts = {"render_item": render_item, "alembic_module_prefix": "op.", "sqlalchemy_module_prefix": "sa.",
+            "migration_context": render_mc, "render_as_batch": True}
+    up = render_python_code(script.upgrade_ops, **opts)
+    down = render_python_code(script.downgrade_ops, **opts)
+    return _OPEN_TEMPLATE.format(rev=OPEN_REVISION, down=OPEN_DOWN_REVISION, slug=OPEN_SLUG, stamp=OPEN_STAMP,
+                                 imports=STORE_TYPES_IMPORT, upgrade=_body(up), downgrade=_body(down))
+
+
+def write_open_migration() -> Path | None:
+    """(Re)write the open revision from the models; remove it when there is nothing to migrate."""
+    path = MIGRATIONS_DIR / "versions" / f"{OPEN_REVISION}_{OPEN_SLUG}.py"
+    path.unlink(missing_ok=True)  # rendered against the released head, never against itself
+    source = _render_open()
+    if source is None:
+        return None
+    path.write_text(source, encoding="utf-8")
     return path
 
 
@@ -161,7 +266,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sql-only", action="store_true", help="keep the migration, rewrite only the SQL files")
     args = parser.parse_args(argv)
     if not args.sql_only:
-        print(f"wrote {write_initial_migration()}")
+        written = write_open_migration()
+        print(f"wrote {written}" if written else f"models equal revision {OPEN_DOWN_REVISION}: no open migration")
     for path in write_sql_files():
         print(f"wrote {path}")
 
