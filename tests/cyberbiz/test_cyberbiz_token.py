@@ -93,3 +93,44 @@ def test_cyberbiz_token_claims_are_read_but_not_trusted():
     assert token_claims("not-a-jwt") == {}
     assert token_claims("a.b.c") == {}
     assert token_claims("eyJhbGciOiJIUzI1NiJ9.eyJzY29wZXMiOlsicmVhZF9vcmRlcnMiXX0.x") == {"scopes": ["read_orders"]}
+
+
+def test_cyberbiz_token_channel_rejected_mid_run_says_so_and_recovers(sqlite_settings):
+    """GetOrder with a token the merchant replaced: the run fails, the channel shows the fix, no refresh runs."""
+    from channels.authorization import check_credentials
+    from channels.getorder import run_getorder
+    from channels.refreshtoken import run_refreshtoken
+    from cyberbiz_kit import NO_SLEEP
+    from test_cyberbiz_channel import _configure
+
+    from oms_bridge import configure
+    from oms_bridge.store.db import session_scope
+    from oms_bridge.store.models import Channel
+    from oms_bridge.vault import Vault
+    from platforms.cyberbiz.sandbox import CyberbizSandbox
+    from platforms.sandboxing import SandboxClock
+
+    with CyberbizSandbox(clock=SandboxClock(NOW, frozen=True), seed=17) as sandbox:
+        clock = sandbox.clock.now
+        channel_id, value, shop_id = _configure(sqlite_settings, sandbox, "token")
+        assert check_credentials(value, settings=sqlite_settings, policy=NO_SLEEP, clock=clock)[0]
+        sandbox.generate_orders(shop_id, 2, start=NOW - 2 * HOUR, end=NOW - timedelta(minutes=5))
+        assert run_getorder(channel_id, settings=sqlite_settings, clock=clock, policy=NO_SLEEP).outcome == "success"
+        skipped = run_refreshtoken(channel_id, settings=sqlite_settings, clock=clock, policy=NO_SLEEP, force=True)
+        assert skipped.outcome == "skipped" and "does not use OAuth" in skipped.error_text
+
+        fresh = sandbox.rotate_api_token(shop_id)
+        stats = run_getorder(channel_id, settings=sqlite_settings, clock=clock, policy=NO_SLEEP)
+        assert stats.outcome == "failed" and "--token-stdin" in stats.error_text
+        with session_scope(sqlite_settings) as s:
+            channel = s.get(Channel, channel_id)
+            assert channel.auth_state == "error" and f"channel update {value} --token-stdin" in channel.auth_message
+        assert sandbox.calls("/oauth") == 0
+
+        with session_scope(sqlite_settings) as s:
+            configure.update_channel(s, Vault.from_settings(sqlite_settings), value,
+                                     credentials={"access_token": fresh})
+        stats = run_getorder(channel_id, settings=sqlite_settings, clock=clock, policy=NO_SLEEP)
+        assert stats.outcome == "success", stats.error_text
+        with session_scope(sqlite_settings) as s:
+            assert s.get(Channel, channel_id).auth_state == "active"
