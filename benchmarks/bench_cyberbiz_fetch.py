@@ -45,7 +45,8 @@ def main(count: int = 5000, auth_model: str = "v1", combo: bool = False) -> None
             pass
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    print(f"cyberbiz {auth_model}{' with combos' if combo else ''}: {mapped}/{count} orders in {elapsed:.2f} s = {mapped / elapsed:,.0f} orders/s; "
+    label = f"{auth_model} with combos" if combo else auth_model
+    print(f"cyberbiz {label}: {mapped}/{count} orders in {elapsed:.2f} s = {mapped / elapsed:,.0f} orders/s; "
           f"{calls} API calls ({count / max(calls, 1):.1f} orders/call); "
           f"peak traced memory during a fetch {peak / 1e6:.1f} MB (includes the in-process sandbox's pages)")
 

@@ -10,10 +10,20 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from cyberbiz_kit import NOW, build_adapter
+from cyberbiz_kit import NO_SLEEP, NOW, build_adapter
+from test_cyberbiz_channel import _configure
 
+from channels.authorization import check_credentials
+from channels.getorder import run_getorder
+from channels.refreshtoken import run_refreshtoken
+from oms_bridge import configure
+from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel
+from oms_bridge.vault import Vault
 from platforms.base import CredentialsInvalid, NotSupported, PermanentError, Shipment
 from platforms.cyberbiz.adapter import CyberbizAdapter, token_claims
+from platforms.cyberbiz.sandbox import CyberbizSandbox
+from platforms.sandboxing import SandboxClock
 
 HOUR = timedelta(hours=1)
 
@@ -97,19 +107,6 @@ def test_cyberbiz_token_claims_are_read_but_not_trusted():
 
 def test_cyberbiz_token_channel_rejected_mid_run_says_so_and_recovers(sqlite_settings):
     """GetOrder with a token the merchant replaced: the run fails, the channel shows the fix, no refresh runs."""
-    from channels.authorization import check_credentials
-    from channels.getorder import run_getorder
-    from channels.refreshtoken import run_refreshtoken
-    from cyberbiz_kit import NO_SLEEP
-    from test_cyberbiz_channel import _configure
-
-    from oms_bridge import configure
-    from oms_bridge.store.db import session_scope
-    from oms_bridge.store.models import Channel
-    from oms_bridge.vault import Vault
-    from platforms.cyberbiz.sandbox import CyberbizSandbox
-    from platforms.sandboxing import SandboxClock
-
     with CyberbizSandbox(clock=SandboxClock(NOW, frozen=True), seed=17) as sandbox:
         clock = sandbox.clock.now
         channel_id, value, shop_id = _configure(sqlite_settings, sandbox, "token")
