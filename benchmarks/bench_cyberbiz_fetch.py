@@ -1,6 +1,7 @@
 """Cyberbiz fetch benchmark: orders/s, API calls and peak memory of fetch_orders against the sandbox.
 
-Run: ``python benchmarks/bench_cyberbiz_fetch.py [orders] [auth_model]`` (defaults 5000, v1). Client pacing
+Run: ``python benchmarks/bench_cyberbiz_fetch.py [orders] [auth_model] [combo]`` (defaults 5000, v1; auth_model
+``token``, ``v2`` or ``v1``; ``combo`` gives every order a combo product line to expand). Client pacing
 is switched off here (the sandbox's 5 requests/s limit too) so the numbers show the adapter's own cost:
 HMAC signing, JSON parsing, mapping. With pacing on, a fetch costs at least pages / 5 seconds.
 """
@@ -19,11 +20,11 @@ from platforms.http import RetryPolicy
 from platforms.sandboxing import SandboxClock
 
 
-def main(count: int = 5000, auth_model: str = "v1") -> None:
+def main(count: int = 5000, auth_model: str = "v1", combo: bool = False) -> None:
     now = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
     with CyberbizSandbox(clock=SandboxClock(now, frozen=True), rate_limit=0) as sandbox:
         shop = sandbox.add_shop(auth_model=auth_model)
-        sandbox.generate_orders(shop["shop_id"], count, start=now - timedelta(days=20), end=now)
+        sandbox.generate_orders(shop["shop_id"], count, start=now - timedelta(days=20), end=now, combo=combo)
         fields = sandbox.platform_fields()
         adapter = CyberbizAdapter(
             PlatformConfig(host=fields["host"], app_id=fields["app_id"], app_secret=fields["app_secret"],
@@ -44,10 +45,12 @@ def main(count: int = 5000, auth_model: str = "v1") -> None:
             pass
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-    print(f"cyberbiz {auth_model}: {mapped}/{count} orders in {elapsed:.2f} s = {mapped / elapsed:,.0f} orders/s; "
+    label = f"{auth_model} with combos" if combo else auth_model
+    print(f"cyberbiz {label}: {mapped}/{count} orders in {elapsed:.2f} s = {mapped / elapsed:,.0f} orders/s; "
           f"{calls} API calls ({count / max(calls, 1):.1f} orders/call); "
           f"peak traced memory during a fetch {peak / 1e6:.1f} MB (includes the in-process sandbox's pages)")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000, sys.argv[2] if len(sys.argv) > 2 else "v1")
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000, sys.argv[2] if len(sys.argv) > 2 else "v1",
+         len(sys.argv) > 3 and sys.argv[3] == "combo")

@@ -4,7 +4,7 @@
 :func:`channels.tokens.refresh_channel_tokens` and maps its outcome onto the run:
 
 - ``refreshed`` → ``success``; ``not_due`` → ``not_due``;
-- a channel that does not use OAuth (Cyberbiz V1, momo) → ``skipped`` with the reason;
+- a channel that does not use OAuth (a Cyberbiz API token or V1 key, momo) → ``skipped`` with the reason;
 - ``reauth_required`` → ``reauth_required`` with the admin's message (also on the channel);
 - ``transient`` / ``failed`` / not authorized yet → ``failed`` with the message.
 

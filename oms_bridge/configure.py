@@ -19,7 +19,12 @@ Choices where nothing is specified:
 
 - Credential keys a channel may hold come from the adapter's ``credential_fields``; unknown keys
   are refused when the adapter declares any. Missing ones are allowed (a channel can be created
-  before the merchant sends them) and listed in the view as ``credentials_missing``.
+  before the merchant sends them) and listed in the view as ``credentials_missing``: the ones the
+  adapter needs for the channel's settings (``required_credentials``: a Cyberbiz token channel is
+  asked for its API token, not for HMAC keys).
+- A channel's settings are shown to its adapter when they are added or changed
+  (``Adapter.required_credentials``): a value it refuses (an ``auth_model`` typo) is an error then,
+  with nothing saved, not at the channel's first run.
 - A channel with stored orders or runs cannot be removed (history would be lost); disable it.
 """
 
@@ -37,13 +42,15 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.store.models import Channel, ErpConnection, Order, Platform
 from oms_bridge.vault import DecryptionFailed, Vault, mask
+from platforms.base import PlatformError
 from platforms.registry import UnknownPlatform, adapter_class, platform_types
 
 __all__ = [
     "ConfigError", "NotFound", "Duplicate", "ERP_FIELDS", "BP_IDENTIFIERS", "UNSET",
     "add_platform", "update_platform", "remove_platform", "get_platform", "list_platforms", "platform_view",
     "add_channel", "update_channel", "set_channel_active", "remove_channel", "get_channel", "list_channels",
-    "channel_view", "credential_fields", "decrypt_channel_credentials", "decrypt_platform_secret",
+    "channel_view", "credential_fields", "required_credentials", "decrypt_channel_credentials",
+    "decrypt_platform_secret",
 ]
 
 
@@ -170,6 +177,20 @@ def _check_interval(name: str, minutes: Any) -> int | None:
 def credential_fields(platform_type: str) -> dict[str, str]:
     """Static credential keys a channel of this platform type takes (name -> help text)."""
     return dict(adapter_class(_check_type(platform_type)).credential_fields)
+
+
+def required_credentials(platform: Platform, settings: Mapping[str, Any] | None,
+                         credentials: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The credential keys a channel with these settings needs on this platform (name -> help text).
+
+    Asks the adapter (channel settings over the platform's); a setting it refuses is a :class:`ConfigError`.
+    """
+    merged = {**_settings_dict(platform.settings_json), **dict(settings or {})}
+    try:
+        cls = adapter_class(_check_type(platform.platform_type))
+        return dict(cls.required_credentials(merged, tuple(credentials or ())))
+    except PlatformError as exc:
+        raise ConfigError(exc.message) from None
 
 
 def _check_credentials(platform_type: str, credentials: Mapping[str, Any]) -> dict[str, str]:
@@ -333,6 +354,7 @@ def add_channel(session: Session, vault: Vault, *, value: str, platform: str, na
     if session.scalar(select(Channel.id).where(Channel.value == value)) is not None:
         raise Duplicate(f"channel {value!r} already exists; use `channel update` to change it")
     creds = _check_credentials(parent.platform_type, credentials or {})
+    _check_settings(value, parent, settings, creds)
     channel = Channel(
         value=value, name=(name or value).strip(), oms_platform_id=parent.id, shop_id=shop_id or None,
         credentials_enc=vault.encrypt(json.dumps(creds, sort_keys=True)) if creds else None,
@@ -346,6 +368,17 @@ def add_channel(session: Session, vault: Vault, *, value: str, platform: str, na
     _flush(session, f"channel {value!r}")
     session.refresh(channel)
     return channel
+
+
+def _check_settings(value: str, platform: Platform, settings: Mapping[str, Any] | None,
+                    credentials: Mapping[str, Any]) -> None:
+    """Refuse settings the platform's adapter refuses (e.g. ``auth_model: bogus``) before anything is saved."""
+    if settings is not None and not isinstance(settings, Mapping):
+        return  # _settings_text says what is wrong
+    try:
+        required_credentials(platform, settings, credentials)
+    except ConfigError as exc:
+        raise ConfigError(f"channel {value}: {exc}; nothing was saved") from None
 
 
 def _erp_connection_id(session: Session, value: str | None) -> int | None:
@@ -398,6 +431,9 @@ def update_channel(session: Session, vault: Vault, value: str, *, name: Any = UN
         channel.oms_erp_connection_id = _erp_connection_id(session, erp_connection)
     for key, val in _check_erp(erp_mapping).items():
         setattr(channel, key, val)
+    if settings is not UNSET or platform is not UNSET:
+        _check_settings(value, channel.platform, _settings_dict(channel.settings_json),
+                        decrypt_channel_credentials(vault, channel))
     _flush(session, f"channel {value!r}")
     return channel
 
@@ -449,9 +485,12 @@ def channel_view(channel: Channel, vault: Vault | None = None) -> dict[str, Any]
     else:
         creds = {"(encrypted)": "****"} if channel.credentials_enc else {}
     try:
-        declared = list(credential_fields(platform.platform_type))
+        declared = list(required_credentials(platform, _settings_dict(channel.settings_json), creds))
     except ConfigError:
-        declared = []
+        try:  # settings the adapter refuses (stored before they were checked): every declared key
+            declared = list(credential_fields(platform.platform_type))
+        except ConfigError:
+            declared = []
     return {
         "value": channel.value,
         "name": channel.name,

@@ -338,6 +338,19 @@ class Adapter(abc.ABC):
     #: Fields the admin must give for a channel's static credentials (name -> help text).
     credential_fields: ClassVar[Mapping[str, str]] = {}
 
+    @classmethod
+    def required_credentials(cls, settings: Mapping[str, Any],
+                             credentials: Iterable[str] = ()) -> Mapping[str, str]:
+        """The credential fields a channel with these settings needs (name -> help text).
+
+        ``settings`` are the channel's over the platform's; ``credentials`` the names already stored (some
+        adapters infer their auth model from them). The channel view lists the missing ones, so the hint
+        fits the channel's auth model. A setting the adapter refuses (an unknown ``auth_model``) raises
+        :class:`PermanentError`, so configuration catches a typo when it is typed, not at first use.
+        Default: every declared field.
+        """
+        return cls.credential_fields
+
     def __init__(self, platform: PlatformConfig, channel: ChannelConfig, tokens: TokenSet | None = None, *,
                  policy: Any = None, clock: Callable[[], datetime] | None = None):
         self.platform = platform

@@ -423,6 +423,14 @@ def _channel_options(fn):
     fn = click.option("--refreshtoken-interval", type=int, help="Minutes between RefreshToken runs.")(fn)
     fn = click.option("--getorder-interval", type=int, help="Minutes between GetOrder runs.")(fn)
     fn = click.option("--settings-json", help="Non-secret adapter options as a JSON object.")(fn)
+    fn = click.option("--prompt-token", is_flag=True,
+                      help="Ask for the shop's API token (hidden input); stored as credential access_token.")(fn)
+    fn = click.option("--token-env", metavar="NAME",
+                      help="Read the shop's API token from this environment variable.")(fn)
+    fn = click.option("--token-stdin", is_flag=True, help="Read the shop's API token from the first line of stdin.")(fn)
+    fn = click.option("--auth-model", help="How the channel authenticates, where the platform offers a choice "
+                                           "(Cyberbiz: token, v2, v1; Shopline: token, oauth); "
+                                           "stored as the auth_model setting.")(fn)
     fn = click.option("--credentials-env", metavar="NAME",
                       help="Read all credentials as a JSON object from this environment variable.")(fn)
     fn = click.option("--credentials-json-stdin", is_flag=True,
@@ -453,8 +461,35 @@ def _read_credentials(keys: tuple[str, ...], from_stdin: bool, env_name: str | N
     return creds
 
 
-def _declared_keys(session: Session, platform_value: str) -> tuple[str, ...]:
-    return tuple(configure.credential_fields(configure.get_platform(session, platform_value).platform_type))
+def _declared_keys(session: Session, platform_value: str, settings: dict[str, Any] | None,
+                   credentials: dict[str, Any] | None = None) -> tuple[str, ...]:
+    """The credentials the channel needs with these settings (the Cyberbiz token model: only its API token)."""
+    return tuple(configure.required_credentials(configure.get_platform(session, platform_value), settings,
+                                                credentials))
+
+
+def _to_prompt(needed: tuple[str, ...], token_given: bool) -> tuple[str, ...]:
+    """The credentials --prompt-credentials asks for: the needed ones, less a token given by the token options."""
+    return tuple(k for k in needed if not (token_given and k == "access_token"))
+
+
+def _with_token(creds: dict[str, Any] | None, token_stdin: bool, token_env: str | None,
+                prompt_token: bool) -> dict[str, Any] | None:
+    """Add the API token given by --token-stdin / --token-env / --prompt-token (cli.common's one secret reader)."""
+    if sum([token_stdin, bool(token_env), prompt_token]) > 1:
+        fail("give the API token one way only: --token-stdin, --token-env or --prompt-token")
+    token = read_secret("API token", from_stdin=token_stdin, env_name=token_env, prompt=prompt_token)
+    if token is None:
+        return creds
+    return {**(creds or {}), "access_token": token.strip()}
+
+
+def _with_auth_model(settings: dict[str, Any] | None, auth_model: str | None,
+                     current: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """``--auth-model`` folded into the settings (over --settings-json, else over the stored settings)."""
+    if auth_model is None:
+        return settings
+    return {**(settings if settings is not None else (current or {})), "auth_model": auth_model.strip().lower()}
 
 
 def _given(**kwargs: Any) -> dict[str, Any]:
@@ -476,21 +511,34 @@ def _emit(view: dict[str, Any], as_json: bool, headline: str | None = None) -> N
 @_channel_options
 @json_option
 def channel_add(value, platform, name, shop_id, credential_keys, prompt_credentials, credentials_json_stdin,
-                credentials_env, settings_json, getorder_interval, refreshtoken_interval, erp_connection, as_json,
-                **erp) -> None:
-    """Add a channel VALUE of a platform."""
+                credentials_env, auth_model, token_stdin, token_env, prompt_token, settings_json, getorder_interval,
+                refreshtoken_interval, erp_connection, as_json, **erp) -> None:
+    """Add a channel VALUE of a platform.
+
+    A Cyberbiz shop with an API token: ``--auth-model token --token-stdin`` (or ``--token-env NAME`` /
+    ``--prompt-token``); no OAuth, then ``channel authorize VALUE`` checks the token.
+    """
+    _one_stdin(credentials_json_stdin, token_stdin)
+    settings = _with_auth_model(_parse_json_object(settings_json, "--settings-json"), auth_model)
     with _errors(), _unit() as (session, vault, _):
         if prompt_credentials:
-            credential_keys = credential_keys + _declared_keys(session, platform)
-        creds = _read_credentials(credential_keys, credentials_json_stdin, credentials_env)
+            credential_keys += _to_prompt(_declared_keys(session, platform, settings),
+                                          token_stdin or bool(token_env) or prompt_token)
+        creds = _with_token(_read_credentials(credential_keys, credentials_json_stdin, credentials_env),
+                            token_stdin, token_env, prompt_token)
         channel = configure.add_channel(
             session, vault, value=value, platform=platform, name=name, shop_id=shop_id, credentials=creds,
-            settings=_parse_json_object(settings_json, "--settings-json"),
+            settings=settings,
             getorder_interval_minutes=getorder_interval, refreshtoken_interval_minutes=refreshtoken_interval,
             erp_connection=erp_connection, **_given(**erp))
         _adapter_accepts(session, channel, vault)
         view = configure.channel_view(channel, vault)
     _emit(view, as_json, f"channel {value} added")
+
+
+def _one_stdin(credentials_json_stdin: bool, token_stdin: bool) -> None:
+    if credentials_json_stdin and token_stdin:
+        fail("stdin can carry one thing: give --credentials-json-stdin or --token-stdin, not both")
 
 
 def _adapter_accepts(session: Session, channel: Any, vault: Vault) -> None:
@@ -540,16 +588,28 @@ def channel_show(value: str, as_json: bool) -> None:
 @_channel_options
 @json_option
 def channel_update(value, platform, replace_credentials, name, shop_id, credential_keys, prompt_credentials,
-                   credentials_json_stdin, credentials_env, settings_json, getorder_interval, refreshtoken_interval,
-                   erp_connection, as_json, **erp) -> None:
-    """Change a channel; only the options given change (credentials merge unless --replace-credentials)."""
-    if prompt_credentials:
-        with _errors(), _unit() as (session, _vault, _):
+                   credentials_json_stdin, credentials_env, auth_model, token_stdin, token_env, prompt_token,
+                   settings_json, getorder_interval, refreshtoken_interval, erp_connection, as_json, **erp) -> None:
+    """Change a channel; only the options given change (credentials merge unless --replace-credentials).
+
+    A new API token: ``--token-stdin`` (or ``--token-env NAME`` / ``--prompt-token``).
+    """
+    _one_stdin(credentials_json_stdin, token_stdin)
+    settings = _parse_json_object(settings_json, "--settings-json")
+    if prompt_credentials or auth_model is not None:
+        with _errors(), _unit() as (session, vault, _):
             channel = configure.get_channel(session, value)
-            credential_keys = credential_keys + _declared_keys(session, platform or channel.platform.value)
-    creds = _read_credentials(credential_keys, credentials_json_stdin, credentials_env)
+            stored_settings = configure.channel_view(channel)["settings"]
+            settings = _with_auth_model(settings, auth_model, stored_settings)
+            if prompt_credentials:
+                needed = _declared_keys(session, platform or channel.platform.value,
+                                        stored_settings if settings is None else settings,
+                                        configure.decrypt_channel_credentials(vault, channel))
+                credential_keys += _to_prompt(needed, token_stdin or bool(token_env) or prompt_token)
+    creds = _with_token(_read_credentials(credential_keys, credentials_json_stdin, credentials_env),
+                        token_stdin, token_env, prompt_token)
     changes = _given(platform=platform, name=name, shop_id=shop_id, erp_connection=erp_connection,
-                     settings=_parse_json_object(settings_json, "--settings-json"),
+                     settings=settings,
                      getorder_interval_minutes=getorder_interval,
                      refreshtoken_interval_minutes=refreshtoken_interval, **erp)
     with _errors(), _unit() as (session, vault, _):

@@ -113,10 +113,13 @@ def _channel_context(session, value: str) -> dict[str, Any]:
     vault = pages.vault()
     channel = configure.get_channel(session, value)
     view = configure.channel_view(channel, vault)
-    try:
-        fields = configure.credential_fields(channel.platform.platform_type)
+    try:  # the credentials this channel's auth model needs (a Cyberbiz token channel: its API token only)
+        fields = configure.required_credentials(channel.platform, view["settings"], view["credentials"])
     except configure.ConfigError:
-        fields = {}
+        try:
+            fields = configure.credential_fields(channel.platform.platform_type)
+        except configure.ConfigError:
+            fields = {}
     try:
         oauth = needs_token_refresh(channel, session)
     except Exception:  # noqa: BLE001 - a misconfigured platform: show the page, Authorize reports why

@@ -1,4 +1,5 @@
-"""Cyberbiz HTTP I/O: the order endpoints (V1 HMAC or V2 bearer); OAuth is in :mod:`platforms.cyberbiz.oauth`.
+"""Cyberbiz HTTP I/O: the order endpoints (V1 HMAC, V2 OAuth bearer or a static API token); OAuth is in
+:mod:`platforms.cyberbiz.oauth`.
 
 Only I/O lives here: building request lines, signing, sending through :class:`platforms.http.HttpClient`
 (the one place that retries) and turning responses into data or typed errors (:func:`classify`).
@@ -11,16 +12,24 @@ Endpoints (spec §2, CBZ-SPEC):
   ``X-Total``/``X-Total-Pages``/``X-Next-Page`` headers.
 - ``GET /v1/orders/{id}`` (404 ``{"error":["無此資源"]}`` or ``200 null`` when absent).
 - ``GET /v1/orders/{id}/fulfillments``.
-- ``POST /v1/orders/{id}/fulfillments/custom_shipping`` → 201 fulfillment.
+- ``POST /v1/orders/{id}/fulfillments/custom_shipping`` → 201 fulfillment. It changes state, so it is
+  sent with ``idempotent=False``: a lost answer is :class:`~platforms.base.OutcomeUnknown`, never re-sent
+  (the adapter reads the fulfillments instead).
 
-Error shapes (all seen in CBZ-SPEC): ``{"error":["…"]}``, ``{"error":"…"}``, ``{"message":"…"}``,
+Error shapes (cyberbiz-openapi-v1.yaml): ``{"error":["…"]}``, ``{"error":"…"}``, ``{"message":"…"}``,
 ``{"messages":"…"}``; Kong answers ``{"message":"…"}``. How statuses are classified:
 
 ===============  =========================================================================
-401 / 403        V1 (Kong hmac-auth): :class:`CredentialsInvalid` (message says bad signature,
-                 unknown key or clock skew). V2 401: :class:`AuthExpired` (refresh, retry once);
-                 V2 403 (a scope the token lacks): :class:`ReauthRequired` (a refresh keeps the
-                 same scopes, only a new consent helps) — a choice, CBZ-SPEC only lists 403.
+401/403/422      naming a feature the shop has not licensed (``無「電子票券」功能，請聯絡您的開店
+                 顧問``, ``Must have … plugin``; :mod:`platforms.cyberbiz.refusals`):
+                 :class:`FeatureNotLicensed` (permanent; no refresh can license a feature).
+401 / 403        Kong hmac-auth (V1; 401 in current Kong, 403 before 1.0): :class:`CredentialsInvalid`
+                 (message says bad signature, unknown key or clock skew).
+401              static API token: :class:`CredentialsInvalid` (nothing to refresh: the merchant
+                 copies the token again). V2 OAuth: :class:`AuthExpired` (refresh, retry once).
+                 V1 (behind Kong): :class:`CredentialsInvalid`.
+403 (other)      :class:`PermanentError`: the yaml's 403 is "not allowed in the resource's current
+                 state, or a required plugin is missing" — not a token problem.
 404              :class:`PermanentError` (``無此資源``); lookups turn it into "absent".
 429              :class:`RateLimited` with ``Retry-After`` (5 requests/s per token).
 5xx              :class:`TransientError`.
@@ -49,16 +58,19 @@ from platforms.base import (
     CredentialsInvalid,
     PermanentError,
     RateLimited,
-    ReauthRequired,
     TransientError,
 )
+from platforms.cyberbiz.refusals import FeatureNotLicensed, is_kong_hmac_refusal, unlicensed_feature
 from platforms.http import HttpClient, RetryPolicy, json_body, parse_retry_after
 
 __all__ = ["Reply", "OrderPage", "Pacer", "BearerAuth", "CyberbizClient", "classify", "error_message",
-           "body_or_text", "path_with_query", "PLATFORM", "PER_PAGE_MAX"]
+           "body_or_text", "path_with_query", "PLATFORM", "PER_PAGE_MAX", "TOKEN_FIX"]
 
 PLATFORM = "cyberbiz"
 PER_PAGE_MAX = 50
+#: what the admin does when a pasted API token is refused
+TOKEN_FIX = ("copy the shop's API token from the CYBERBIZ admin again (it must carry read_orders, and write_orders "
+             "to ship) and store it with `oms-bridge channel update {channel} --token-stdin`")
 _ERROR_KEYS = ("error", "errors", "message", "messages", "error_description")
 
 
@@ -106,7 +118,8 @@ def body_or_text(response: requests.Response) -> Any:
         return response.text.strip()[:200] or response.reason
 
 
-def classify(response: requests.Response, *, auth_model: str = "v2") -> Reply:
+def classify(response: requests.Response, *, auth_model: str = "v2", channel: str = "",
+             unlicensed_patterns: tuple[str, ...] = ()) -> Reply:
     """Turn one response into a :class:`Reply` or raise the typed error (table in the module docstring)."""
     status = response.status_code
     if 200 <= status < 300:
@@ -121,15 +134,28 @@ def classify(response: requests.Response, *, auth_model: str = "v2") -> Reply:
         raise RateLimited(f"rate limited: {message}", retry_after=retry_after, platform=PLATFORM, status=status)
     if status >= 500:
         raise TransientError(f"server error HTTP {status}: {message}", platform=PLATFORM, status=status)
-    if status in (401, 403):
-        if auth_model == "v1":
-            raise CredentialsInvalid(f"HMAC credentials rejected (HTTP {status}): {message}"
-                                     + _v1_hint(message), platform=PLATFORM, status=status)
-        if status == 403:
-            raise ReauthRequired(f"the app may not do this for the shop (HTTP 403): {message}; authorize the app "
-                                 "again granting the scopes it asks for (read_orders, write_orders)",
+    if status in (401, 403, 422):
+        feature = unlicensed_feature(message, unlicensed_patterns)
+        if feature is not None:
+            named = f"the feature 「{feature}」" if feature else "a feature this call needs"
+            raise FeatureNotLicensed(
+                f"the shop's CYBERBIZ plan does not include {named} (HTTP {status}: {message}). This is not a "
+                "token problem, so no token refresh is tried: ask the shop's CYBERBIZ consultant (開店顧問) to "
+                "enable it for the shop, then run the process again", feature=feature, platform=PLATFORM,
+                code="feature_not_licensed", status=status)
+    if auth_model == "v1" and (status == 401 or (status == 403 and is_kong_hmac_refusal(message))):
+        raise CredentialsInvalid(f"HMAC credentials rejected (HTTP {status}): {message}" + _v1_hint(message),
                                  platform=PLATFORM, status=status)
+    if status == 401:
+        if auth_model == "token":
+            raise CredentialsInvalid(
+                f"Cyberbiz refused the API token (HTTP 401: {message}): it is wrong, was replaced by a new one in "
+                f"the shop admin, or lacks the scope this call needs; "
+                + TOKEN_FIX.format(channel=channel or "<channel>"), platform=PLATFORM, status=status)
         raise AuthExpired(f"access token rejected (HTTP {status}): {message}", platform=PLATFORM, status=status)
+    if status == 403:
+        raise PermanentError(f"Cyberbiz refused the request (HTTP 403: {message}): not allowed in the order's "
+                             "current state, or a plugin the shop lacks", platform=PLATFORM, status=status)
     if status == 404:
         raise PermanentError(f"not found: {message}", platform=PLATFORM, code="not_found", status=status)
     raise PermanentError(f"request refused (HTTP {status}): {message}", platform=PLATFORM, status=status)
@@ -144,15 +170,21 @@ def _v1_hint(message: str) -> str:
 
 
 class BearerAuth:
-    """V2: ``Authorization: Bearer <token>``; the token is read per request (it may have been refreshed)."""
+    """``Authorization: Bearer <token>`` (V2 OAuth access token or the shop's static API token).
 
-    def __init__(self, token: Callable[[], str | None]):
+    The token is read per request (an OAuth token may have been refreshed); ``missing`` is the error to
+    raise when there is none (not authorized yet / no API token stored).
+    """
+
+    def __init__(self, token: Callable[[], str | None], missing: Callable[[], Exception] | None = None):
         self._token = token
+        self._missing = missing or (lambda: AuthExpired("no access token for this channel yet (authorize it "
+                                                        "first)", platform=PLATFORM))
 
     def headers(self, method: str, path_with_query: str, body: bytes | None = None) -> dict[str, str]:
         token = self._token()
         if not token:
-            raise AuthExpired("no access token for this channel yet (authorize it first)", platform=PLATFORM)
+            raise self._missing()
         return {"Authorization": f"Bearer {token}", "Accept": "application/json"}
 
     def __repr__(self) -> str:
@@ -209,18 +241,20 @@ class CyberbizClient:
     """The order endpoints on one API host, authenticated by an ``auth`` object (HmacAuth or BearerAuth)."""
 
     def __init__(self, base_url: str, auth: Any, *, auth_model: str, policy: RetryPolicy | None = None,
-                 requests_per_second: float = 5):
+                 requests_per_second: float = 5, channel: str = "", unlicensed_patterns: tuple[str, ...] = ()):
         self.auth = auth
         self.auth_model = auth_model
         self.pacer = Pacer(requests_per_second)
         self.http = HttpClient(base_url, platform=PLATFORM, policy=policy,
-                               classify=lambda r: classify(r, auth_model=auth_model))
+                               classify=lambda r: classify(r, auth_model=auth_model, channel=channel,
+                                                           unlicensed_patterns=unlicensed_patterns))
 
     @property
     def calls(self) -> int:
         return self.http.calls
 
-    def _send(self, method: str, path: str, params: Mapping[str, Any] | None = None, json_body: Any = None) -> Reply:
+    def _send(self, method: str, path: str, params: Mapping[str, Any] | None = None, json_body: Any = None, *,
+              idempotent: bool = True) -> Reply:
         target = path_with_query(path, params)
 
         # The body is serialised here, once, so a signed Digest covers exactly the bytes sent.
@@ -233,7 +267,7 @@ class CyberbizClient:
                 headers["Content-Type"] = "application/json; charset=utf-8"
             return {"headers": headers}
 
-        return self.http.request(method, target, data=body, prepare=prepare)
+        return self.http.request(method, target, data=body, prepare=prepare, idempotent=idempotent)
 
     def list_orders(self, *, updated_start: str | None = None, updated_end: str | None = None, page: int = 1,
                     per_page: int = PER_PAGE_MAX, **filters: Any) -> OrderPage:
@@ -274,7 +308,10 @@ class CyberbizClient:
         return list(reply.body or [])
 
     def custom_shipping(self, order_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Record a self-shipped fulfillment with a tracking number (201 with the fulfillment)."""
+        """Record a self-shipped fulfillment with a tracking number (201 with the fulfillment).
+
+        State-changing: sent once (``idempotent=False``); a lost answer raises OutcomeUnknown.
+        """
         reply = self._send("POST", f"/v1/orders/{quote(str(order_id), safe='')}/fulfillments/custom_shipping",
-                           json_body=dict(body))
+                           json_body=dict(body), idempotent=False)
         return dict(reply.body or {})

@@ -6,7 +6,10 @@ Cyberbiz quirks handled here (spec §2.2/§2.3):
 - money is a JSON float → ``Decimal(str(value))`` quantized to the currency's decimals (TWD: 0,
   half-up), so 9999.0 becomes ``Decimal("9999")`` and no binary-float error leaks in;
 - the currency is not in the payload: the channel's ``currency`` setting, default TWD;
-- ``sku`` may be null and is kept null (the SKU map decides what to do with it);
+- ``sku`` may be null: a combo product line (``sku: null`` with the real products under
+  ``related_items``) becomes one line per product inside it (:mod:`platforms.cyberbiz.combos`: quantities
+  multiplied, price split, totals exact, the rules settings ``combo_lines``, ``combo_quantity_rule`` and
+  ``combo_price_fallback``); any other null SKU is kept null (the SKU map decides what to do with it);
 - a line's ``discount`` is its ``total_discount`` (else price × quantity − ``total_price_after_discounts``);
   the order's ``discount`` is what is left between the lines' net total + shipping and ``total_price``
   (coupons, bonus points and other order-level discounts);
@@ -50,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 from platforms.amounts import AmountError, decimal_amount, round_to_places
 from platforms.base import Address, Buyer, Order, OrderLine, UnmappableOrder
+from platforms.cyberbiz.combos import ComboError, ComboRules, expand
 
 __all__ = ["TAIPEI", "map_order", "canonical_status", "platform_status", "parse_local", "format_local", "money",
            "ORDER_STATUSES", "FINANCIAL_STATUSES", "FULFILLMENT_STATUSES", "RETURN_STATUSES", "MappingError"]
@@ -121,7 +125,7 @@ def money(value: Any, field: str, currency: str = "TWD") -> Decimal:
         amount = decimal_amount(value, field)
     except AmountError as exc:
         raise MappingError(str(exc)) from None
-    return round_to_places(amount, _CURRENCY_DECIMALS.get(currency.upper(), 2))
+    return round_to_places(amount, _places(currency))
 
 
 def _quantity(value: Any, field: str) -> Decimal:
@@ -188,6 +192,19 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _places(currency: str) -> int:
+    return _CURRENCY_DECIMALS.get(currency.upper(), 2)
+
+
+def _lines(raw: Mapping[str, Any], index: int, currency: str, combos: ComboRules) -> list[OrderLine]:
+    """One Cyberbiz line as canonical lines: itself, or the products of a combo."""
+    line = _line(raw, index, currency)
+    try:
+        return expand(line, raw, f"line_items[{index}]", places=_places(currency), rules=combos)
+    except ComboError as exc:
+        raise MappingError(str(exc)) from None
+
+
 def _line(raw: Mapping[str, Any], index: int, currency: str) -> OrderLine:
     where = f"line_items[{index}]"
     qty = _quantity(raw.get("quantity"), f"{where}.quantity")
@@ -231,7 +248,8 @@ def _buyer(raw: Mapping[str, Any]) -> Buyer:
 
 
 # ------------------------------------------------------------------------------------------ order
-def map_order(raw: Any, *, channel: str | None = None, currency: str = "TWD") -> Order | UnmappableOrder:
+def map_order(raw: Any, *, channel: str | None = None, currency: str = "TWD",
+              combos: ComboRules | None = None) -> Order | UnmappableOrder:
     """One Cyberbiz order object → :class:`Order`, or :class:`UnmappableOrder` naming what is wrong."""
     if not isinstance(raw, Mapping):
         return UnmappableOrder(None, raw if isinstance(raw, str) else repr(raw), "order is not a JSON object")
@@ -239,17 +257,18 @@ def map_order(raw: Any, *, channel: str | None = None, currency: str = "TWD") ->
     if not external_id:
         return UnmappableOrder(None, raw, "order has no id")
     try:
-        return _map(raw, external_id, channel, currency)
+        return _map(raw, external_id, channel, currency, combos or ComboRules())
     except MappingError as exc:
         return UnmappableOrder(external_id, raw, str(exc))
 
 
-def _map(raw: Mapping[str, Any], external_id: str, channel: str | None, currency: str) -> Order:
+def _map(raw: Mapping[str, Any], external_id: str, channel: str | None, currency: str, combos: ComboRules) -> Order:
     order_status, financial, fulfillment, return_status = _axes(raw)
     items = raw.get("line_items")
     if not isinstance(items, list) or not items:
         raise MappingError("line_items is missing or empty")
-    lines = tuple(_line(item if isinstance(item, Mapping) else {}, i, currency) for i, item in enumerate(items))
+    lines = tuple(line for i, item in enumerate(items)
+                  for line in _lines(item if isinstance(item, Mapping) else {}, i, currency, combos))
     prices = raw.get("prices") or {}
     shipping = money(prices.get("shipping_rate_price"), "prices.shipping_rate_price", currency)
     total_raw = prices.get("total_price", raw.get("total_price"))

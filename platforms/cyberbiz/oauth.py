@@ -9,6 +9,11 @@ scope&state`` and ``POST {shop_url}/admin/oauth/token`` with ``grant_type=author
 usual Shopify-style shape the documented refresh call already follows). ``shop_url`` comes from
 ``shop_url_template`` (default ``https://{shop}``), so a sandbox only changes that URL.
 
+Token calls change state at Cyberbiz (a code is consumed, a refresh may rotate the refresh token), so they
+go out with ``idempotent=False``: a lost answer raises :class:`~platforms.base.OutcomeUnknown` after one
+request instead of being re-sent with a refresh token that may already be dead (the adapter decides what
+that means for the channel).
+
 Token endpoint answers: ``invalid_client`` (or a 401 that is not ``invalid_grant``) →
 :class:`CredentialsInvalid` (the app's id/secret are wrong); any other 4xx (``invalid_grant``: a used,
 expired or unknown code/refresh token) → :class:`ReauthRequired`; 429/5xx/bad JSON as everywhere
@@ -82,7 +87,7 @@ class CyberbizOAuth:
         try:
             reply = http.request("POST", self.token_path, json={**payload, "client_id": self.client_id,
                                                                  "client_secret": self._client_secret},
-                                 headers={"Accept": "application/json"})
+                                 headers={"Accept": "application/json"}, idempotent=False)
         finally:
             self.calls += http.calls - before
         return token_answer(reply.body, platform=PLATFORM, status=reply.status)

@@ -42,6 +42,7 @@ CASES = [
     (ShoplineSandbox, {"auth_model": "oauth"}),
     (CyberbizSandbox, {}),
     (CyberbizSandbox, {"auth_model": "v1"}),
+    (CyberbizSandbox, {"auth_model": "token"}),
 ]
 
 

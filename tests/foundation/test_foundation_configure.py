@@ -61,7 +61,7 @@ def test_add_update_view_remove(store_settings: Settings, vault: Vault) -> None:
     ({"erp_bp_identifier": "fax"}, "erp_bp_identifier 'fax' is not one of"),
     ({"erp_colour": 1}, "unknown ERP mapping field"),
     ({"credentials": {"apikey": "x"}},
-     "unknown credential(s) apikey for a cyberbiz channel; expected: username, secret"),
+     "unknown credential(s) apikey for a cyberbiz channel; expected: access_token, username, secret"),
     ({"settings": ["a"]}, "settings must be a JSON object"),
     ({"erp_connection": "erp-x"}, "no ERP connection 'erp-x'"),
 ])

@@ -310,3 +310,40 @@ def test_check_credentials_button_on_a_credential_platform(page):
         assert "credentials work" in page.locator("#flash-ok").inner_text()
         assert page.locator("#auth-state").inner_text() == "active"
         shot(page, "credentials_checked")
+
+
+def test_cyberbiz_token_channel_in_the_browser(page):
+    """The add form refuses an auth_model typo; a token channel asks for its API token only, then checks it."""
+    from platforms.cyberbiz.sandbox import CyberbizSandbox
+
+    settings = get_settings()
+    with CyberbizSandbox() as sandbox:
+        shop = sandbox.add_shop(auth_model="token")
+        token = shop["credentials"]["access_token"]
+        with session_scope(settings) as s:
+            configure.add_platform(s, Vault.from_settings(settings), value="cbz", platform_type="cyberbiz",
+                                   host=sandbox.base_url)
+        login(page)
+        page.goto("/admin/channels")
+        page.fill("#add-channel input[name=value]", "cbz-a")
+        page.fill("#add-channel input[name=shop_id]", shop["shop_id"])
+        page.fill("#add-channel input[name=settings_json]", '{"auth_model": "tokne"}')
+        page.click("#add-channel button[type=submit]")
+        assert "auth_model 'tokne' must be one of" in page.locator("#flash-err").inner_text()
+        assert "cbz-a" not in page.locator("#channels").inner_text()
+        page.fill("#add-channel input[name=value]", "cbz-a")
+        page.fill("#add-channel input[name=shop_id]", shop["shop_id"])
+        page.fill("#add-channel input[name=settings_json]", '{"auth_model": "token"}')
+        page.click("#add-channel button[type=submit]")
+        page.wait_for_url("**/admin/channels/cbz-a**")
+        assert page.locator("input[name=cred_access_token]").count() == 1
+        assert page.locator("input[name=cred_username]").count() == 0  # no HMAC fields for a token channel
+        assert page.locator("#authorize").inner_text() == "Check credentials"
+        page.fill("input[name=cred_access_token]", token)
+        page.click("#edit-channel button[type=submit]")
+        assert page.locator("#flash-ok").inner_text() == "saved"
+        page.click("#authorize")
+        assert "API token accepted" in page.locator("#flash-ok").inner_text()
+        assert page.locator("#auth-state").inner_text() == "active"
+        assert token not in page.content()
+        shot(page, "cyberbiz_token_channel")
