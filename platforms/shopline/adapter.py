@@ -23,7 +23,9 @@ Every fact it relies on is in docs/contracts/shopline.md (confirmed / inferred /
   ``get_orders`` asks ``GET /v1/orders?order_ids[]=…``, falling back to ``GET /v1/orders/{id}`` when the
   listing answers orders it was not asked for).
 - ``cents_per_unit`` (``{"TWD": 1}``) and ``decimals``: how money objects are read
-  (:mod:`platforms.shopline.mapping`).
+  (:mod:`platforms.shopline.mapping`). ``extra_discount_fields`` (none): order money fields added to the
+  discount besides ``order_discount`` (``user_credit``, ``order_points_to_cash``): whether ``total`` already
+  deducts store credit and points is not public, so by default they are kept in the raw payload only.
 - ``archived_flag`` (``"archived"``): the key that marks an archived order in Get Orders (the mark's shape
   is not public). Marked orders are left out of fetches, listings and re-reads: their data lives in Get
   Archived Orders (orders over two years old, or deleted), the stored copy stays as it is, never held.
@@ -81,9 +83,9 @@ DEFAULTS: dict[str, Any] = {
     "auth_model": "token", "oauth_host": "https://developers.shoplineapp.com", "authorize_path": "/oauth/authorize",
     "token_path": "/oauth/token", "oauth_scope": "orders", "redirect_uri": None, "access_token_ttl": 15778476,
     "refresh_grace": 86400, "per_page": 50, "max_pages": 10000, "user_agent": None, "cents_per_unit": None,
-    "decimals": None, "reread_by_list": True, "archived_flag": "archived", "shipment_call": "auto",
-    "integrated_region_types": None, "execute_shipment_region_types": None, "mail_notify": False,
-    "tracking_write": "none",
+    "decimals": None, "extra_discount_fields": None, "reread_by_list": True, "archived_flag": "archived",
+    "shipment_call": "auto", "integrated_region_types": None, "execute_shipment_region_types": None,
+    "mail_notify": False, "tracking_write": "none",
 }
 SHIPMENT_CALLS = ("auto", delivery.EXECUTE, delivery.STATUS)
 TRACKING_WRITES = ("none", "update_order")
@@ -287,7 +289,8 @@ class ShoplineAdapter(Adapter):
     # -- orders ---------------------------------------------------------------------------------------
     def _map(self, raw: Any) -> Order | UnmappableOrder:
         return map_order(raw, channel=self.channel.name, cents_per_unit=self.setting("cents_per_unit"),
-                         decimals=self.setting("decimals"))
+                         decimals=self.setting("decimals"),
+                         extra_discount_fields=tuple(self.setting("extra_discount_fields") or ()))
 
     def _archived(self, raw: Any) -> bool:
         if is_archived_mark(raw, str(self.setting("archived_flag"))):

@@ -41,7 +41,7 @@ instead of its data (:func:`is_archived_mark`); the adapter leaves those out bef
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -226,8 +226,13 @@ def _order_currency(raw: Mapping[str, Any]) -> str:
 
 
 def map_order(raw: Mapping[str, Any], *, channel: str | None = None, cents_per_unit: Mapping[str, Any] | None = None,
-              decimals: Mapping[str, int] | None = None) -> Order | UnmappableOrder:
-    """One canonical order, or an :class:`UnmappableOrder` naming the field that failed."""
+              decimals: Mapping[str, int] | None = None,
+              extra_discount_fields: Sequence[str] = ()) -> Order | UnmappableOrder:
+    """One canonical order, or an :class:`UnmappableOrder` naming the field that failed.
+
+    ``discount`` is ``order_discount`` plus the money fields named in ``extra_discount_fields`` (e.g.
+    ``user_credit``, ``order_points_to_cash``: whether ``total`` already deducts them is not public).
+    """
     external_id = str(raw.get("id") or "") if isinstance(raw, Mapping) else ""
     if not external_id:
         return UnmappableOrder(None, raw if isinstance(raw, Mapping) else str(raw), "Shopline order without id")
@@ -251,7 +256,8 @@ def map_order(raw: Mapping[str, Any], *, channel: str | None = None, cents_per_u
             lines=tuple(_line(item, i, amount) for i, item in enumerate(items)),
             total=amount(raw.get("total"), "total"),
             shipping_fee=amount.or_zero(delivery.get("total") or raw.get("delivery_fee"), "order_delivery.total"),
-            discount=amount.or_zero(raw.get("order_discount"), "order_discount"),
+            discount=sum((amount.or_zero(raw.get(name), name)
+                          for name in ("order_discount", *extra_discount_fields)), Decimal(0)),
             payment_method=payment.get("payment_type") or None,
             buyer=Buyer(id=str(raw["customer_id"]) if raw.get("customer_id") else None,
                         name=raw.get("customer_name"), email=raw.get("customer_email"),

@@ -167,3 +167,11 @@ def test_archived_mark_and_order_ref():
                            platform_status="confirmed/completed/pending")
     assert order_ref({"id": "y", "updated_at": "garbage"}).updated_at is None
     assert order_ref({"status": "pending"}) is None and order_ref("junk") is None
+
+
+def test_store_credit_counts_as_discount_only_when_the_admin_says_so():
+    raw = {**copy.deepcopy(ORDER), "user_credit": _m(30), "order_points_to_cash": _m(20)}
+    assert map_order(raw).discount == Decimal(50)
+    assert map_order(raw, extra_discount_fields=("user_credit", "order_points_to_cash")).discount == Decimal(100)
+    broken = map_order({**raw, "user_credit": {**_m(30), "label": "NT$3"}}, extra_discount_fields=("user_credit",))
+    assert isinstance(broken, UnmappableOrder) and "user_credit: label" in broken.reason
