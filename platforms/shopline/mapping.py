@@ -42,9 +42,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from platforms.amounts import AmountError, decimal_amount, round_to_places
@@ -77,6 +77,12 @@ def _label_amount(label: Any) -> tuple[Decimal, int] | None:
     return Decimal(text), len(text.partition(".")[2])
 
 
+@lru_cache(maxsize=16)
+def _half_unit(places: int) -> Decimal:
+    """Half a unit of a label's last shown digit: how far a rounded label may be from ``dollars``."""
+    return Decimal(5).scaleb(-places - 1)
+
+
 def _currency(value: Mapping[str, Any], field: str, expected: str | None) -> str:
     currency = str(value.get("currency_iso") or "").upper()
     if not currency:
@@ -86,54 +92,69 @@ def _currency(value: Mapping[str, Any], field: str, expected: str | None) -> str
     return currency
 
 
+def _scale(code: str, cents_per_unit: Mapping[str, Any] | None) -> Decimal | None:
+    value = {**CENTS_PER_UNIT, **(cents_per_unit or {})}.get(code)
+    return None if value is None else Decimal(str(value))
+
+
+def _places(code: str, decimals: Mapping[str, int] | None) -> int | None:
+    return {**CURRENCY_DECIMALS, **(decimals or {})}.get(code)
+
+
 def money(value: Any, field: str, *, currency: str | None = None, cents_per_unit: Mapping[str, Any] | None = None,
           decimals: Mapping[str, int] | None = None) -> Decimal:
     """A money object as ``Decimal`` from ``dollars``, cross-checked with ``label`` and ``cents`` (module doc)."""
     if not isinstance(value, Mapping):
         raise _Unmappable(f"{field} is {value!r}, expected a money object")
     code = _currency(value, field, currency)
-    scale_text = {**CENTS_PER_UNIT, **(cents_per_unit or {})}.get(code)
-    scale = Decimal(str(scale_text)) if scale_text is not None else None
+    return _read(value, field, code, _scale(code, cents_per_unit), _places(code, decimals))
+
+
+def _read(value: Mapping[str, Any], field: str, code: str, scale: Decimal | None, places: int | None) -> Decimal:
+    """:func:`money` once the currency's ``cents_per_unit`` (``scale``) and minor units (``places``) are known."""
     cents, dollars = value.get("cents"), value.get("dollars")
-    if cents is not None and (isinstance(cents, bool) or not isinstance(cents, int | str)):
+    if cents is not None and (isinstance(cents, bool) or not isinstance(cents, (int, str))):  # noqa: UP038
         raise _Unmappable(f"{field}.cents is {cents!r}, expected an integer")
     try:
+        counted = None if cents is None else decimal_amount(cents, f"{field}.cents")
         if dollars is not None:
             amount = decimal_amount(dollars, f"{field}.dollars")
-        elif cents is not None and scale:
-            amount = decimal_amount(cents, f"{field}.cents") / scale
+        elif counted is not None and scale:
+            amount = counted / scale
         else:
             raise _Unmappable(f"{field} has no dollars, and what cents counts in {code} is not known "
                               f"(set cents_per_unit, e.g. {{\"{code}\": 100}})")
-        if cents is not None and scale is not None and decimal_amount(cents, f"{field}.cents") != amount * scale:
-            raise _Unmappable(f"{field}: cents {cents} and dollars {dollars} disagree "
-                              f"(in {code} cents are {scale_text} × dollars)")
     except AmountError as exc:
         raise _Unmappable(str(exc)) from None
+    if counted is not None and scale is not None and counted != amount * scale:
+        raise _Unmappable(f"{field}: cents {cents} and dollars {dollars} disagree (in {code} cents are "
+                          f"{scale:f} × dollars)")
     shown = _label_amount(value.get("label"))
-    if shown is not None and abs(shown[0] - abs(amount)) > Decimal(5).scaleb(-shown[1] - 1):
+    if shown is not None and abs(shown[0] - abs(amount)) > _half_unit(shown[1]):
         raise _Unmappable(f"{field}: label {value.get('label')!r} does not show dollars {dollars}")
-    places = {**CURRENCY_DECIMALS, **(decimals or {})}.get(code)
     if places is None:
         return amount
-    if amount != round_to_places(amount, places):
+    rounded = round_to_places(amount, places)
+    if amount != rounded:
         if code == "TWD":  # TWD is whole dollars on Shopline; a fraction is kept exact rather than rounded
             return amount
         raise _Unmappable(f"{field}: dollars {dollars} has more decimals than {code} has ({places})")
-    return round_to_places(amount, places)
+    return rounded
 
 
-@dataclass(frozen=True)
 class _Money:
-    """How this order's money objects are read: its currency and the admin's settings."""
+    """How this order's money objects are read: its currency, with the settings resolved once per order."""
 
-    currency: str
-    cents_per_unit: Mapping[str, Any] | None = None
-    decimals: Mapping[str, int] | None = None
+    def __init__(self, currency: str, cents_per_unit: Mapping[str, Any] | None = None,
+                 decimals: Mapping[str, int] | None = None):
+        self.currency = currency
+        self.scale = _scale(currency, cents_per_unit)
+        self.places = _places(currency, decimals)
 
     def __call__(self, value: Any, field: str) -> Decimal:
-        return money(value, field, currency=self.currency, cents_per_unit=self.cents_per_unit,
-                     decimals=self.decimals)
+        if not isinstance(value, Mapping):
+            raise _Unmappable(f"{field} is {value!r}, expected a money object")
+        return _read(value, field, _currency(value, field, self.currency), self.scale, self.places)
 
     def or_zero(self, value: Any, field: str) -> Decimal:
         return Decimal(0) if value is None else self(value, field)
