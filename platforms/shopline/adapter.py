@@ -163,7 +163,8 @@ class ShoplineAdapter(Adapter):
             raise PermanentError(
                 "Shopline requires a User-Agent carrying the app's handle code on every Open API call: set the "
                 "platform setting user_agent (oms-bridge platform update <platform> --settings-json "
-                "'{\"user_agent\": \"<handle code>\"}')", platform=PLATFORM, code="user_agent")
+                "'{..., \"user_agent\": \"<handle code>\"}', the whole settings object)", platform=PLATFORM,
+                code="user_agent")
         return agent
 
     @property
