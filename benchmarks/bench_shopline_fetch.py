@@ -2,9 +2,9 @@
 
 Fetching N orders costs ``GET /v1/orders`` calls for page 1, then the last page back to page 2, then page 1
 again (so an order updated while paging never hides another): P + 1 calls for P = ceil(N / per_page) > 1 pages
-(per_page 50 by default; the real maximum is unconfirmed). The adapter yields orders page by page; only the
-ids of the window are remembered (to yield each once), so memory grows by those ids alone. The sandbox runs
-in a child process on 127.0.0.1, so tracemalloc's peak is the client's alone.
+(per_page 50 by default; the real maximum is unconfirmed). The adapter yields orders page by page and remembers
+the ids of three pages at most, so its memory must stay flat as N grows. The sandbox runs in a child process on
+127.0.0.1, so tracemalloc's peak is the client's alone.
 
 Usage: python benchmarks/bench_shopline_fetch.py [N ...]   (default: 1000 10000 50000)
 """
