@@ -325,6 +325,10 @@ def _ship(job: _Job, run: _Run) -> None:
             job.message = f"{job.platform_type} refused the shipment of order {job.external_id}: {exc}"
             return
         job.shipped.append((push, result.tracking_number, shipped_at))
+        if result.note:  # e.g. the marketplace cannot hold our tracking number: the run says so, once per text
+            warnings = run.stats.details.setdefault("warnings", [])
+            if result.note not in warnings:
+                warnings.append(result.note)
     job.outcome = "sent"
 
 

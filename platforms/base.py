@@ -292,10 +292,16 @@ class Shipment:
 
 @dataclass(frozen=True)
 class ShipResult:
-    """The marketplace's answer to a ship call."""
+    """The marketplace's answer to a ship call.
+
+    ``note``: what the admin should know about this shipment beyond success, in one sentence without order
+    or buyer data (e.g. "Shopline cannot store the tracking number; it is kept in the bridge"); the
+    logistics run lists each distinct note among its warnings.
+    """
 
     tracking_number: str | None
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,43 +1,58 @@
-"""Shopline adapter: bearer token, UTC ``updated_after/before`` paging, optional OAuth with refresh.
+"""Shopline adapter: bearer token, UTC ``updated_after/before`` paging, OAuth on the developers host, shipments.
 
-Settings (``ChannelConfig.settings`` override ``PlatformConfig.settings`` override the default),
-each a choice where spec §4 says unknown:
+Every fact it relies on is in docs/contracts/shopline.md (confirmed / inferred / unknown). Settings
+(``ChannelConfig.settings`` override ``PlatformConfig.settings`` override :data:`DEFAULTS`):
 
-- ``auth_model`` (``"token"``): ``"token"`` = a static API token the merchant pastes
-  (``credentials["access_token"]``), no refresh, ``uses_oauth`` False, a 401 means the token is wrong
-  (:class:`CredentialsInvalid`); ``"oauth"`` = app authorization: authorize page, code grant and
-  refresh at ``oauth_host`` (default ``platform.host``) ``authorize_path`` (``/oauth/authorize``) and
-  ``token_path`` (``/oauth/token``), Doorkeeper-style (``grant_type=refresh_token``).
-- ``access_token_ttl`` (86400 s) when the token answer has no ``expires_in``. The refresh token
-  dies one day after the access token expires (Shopline's docs): ``refresh_expires_at`` =
-  ``access_expires_at + refresh_grace`` (86400 s), and :meth:`refresh` past it raises
-  :class:`ReauthRequired` saying so, without calling Shopline.
-  A refresh grant is retried on transient errors like any call: safe with Doorkeeper's
-  ``refresh_token_revoked_on_use`` (the used refresh token dies when the new access token is first
-  used), which is what the sandbox does; were Shopline to revoke on use, a lost answer ends in
-  ReauthRequired with Shopline's ``invalid_grant`` message.
-- ``per_page`` (50; the maximum is unconfirmed), ``max_pages`` (10000, loop guard).
-- ``shipment_call`` (``"execute_shipment"``): ``POST /v1/orders/{id}/execute_shipment`` (the OMS
-  plugin) or ``"order_delivery"``: ``PUT /v1/order_deliveries/{delivery_id}`` with ``tracking_number``
-  (third-party MCP servers). Sources disagree; both are implemented.
-- ``user_agent`` (``"oms-bridge"``; the OMS plugin sends ``OneEC``; whether it is required is unknown).
-- ``decimals``: currency minor-unit overrides for money (see :mod:`platforms.shopline.mapping`).
-- ``reread_by_list`` (True): ``get_orders`` asks ``GET /v1/orders?order_ids[]=…`` for ``per_page``
-  orders per call (falls back to one ``GET /v1/orders/{id}`` each if Shopline ignores the filter).
+- ``user_agent`` (no default, required): the app's handle code. "OpenAPI request example" makes the
+  User-Agent a must-have header carrying it; a missing setting stops every API call with a sentence
+  saying what to set.
+- ``auth_model`` (``"token"``): ``"token"`` = an Open API token the merchant pastes (or the app installation
+  token), no refresh, a 401 means the token is wrong (:class:`CredentialsInvalid`); ``"oauth"`` = app
+  authorization at ``oauth_host`` (``https://developers.shoplineapp.com``) ``authorize_path``
+  (``/oauth/authorize``) and ``token_path`` (``/oauth/token``). The token answer's ``expires_in`` (about
+  6 months) sets the access token's life (``access_token_ttl``, 15778476 s, only when it is missing);
+  ``resource_owner_id`` is the merchant id and becomes the channel's shop id.
+- ``redirect_uri`` (none): the callback URL registered on the app's App Keys page. The refresh grant
+  needs it (the refresh-token page lists it); without the setting the URL used at authorization is
+  reused while the adapter lives, else refresh stops with a sentence saying what to set.
+- ``refresh_grace`` (86400 s): "The refresh token will expire within one day after the access token has
+  expired" (shopline-developers.readme.io/docs/refresh-token). :meth:`refresh` past that point raises
+  :class:`ReauthRequired` without calling Shopline. A refresh grant is retried on transient errors like any
+  read: Doorkeeper keeps the used refresh token alive until the new access token is first used (inferred).
+- ``per_page`` (50, the docs' advice), ``max_pages`` (10000, loop guard), ``reread_by_list`` (True:
+  ``get_orders`` asks ``GET /v1/orders?order_ids[]=…``, falling back to ``GET /v1/orders/{id}`` when the
+  listing answers orders it was not asked for).
+- ``cents_per_unit`` (``{"TWD": 1}``) and ``decimals``: how money objects are read
+  (:mod:`platforms.shopline.mapping`). ``extra_discount_fields`` (none): order money fields added to the
+  discount besides ``order_discount`` (``user_credit``, ``order_points_to_cash``): whether ``total`` already
+  deducts store credit and points is not public, so by default they are kept in the raw payload only.
+- ``archived_flag`` (``"archived"``): the key that marks an archived order in Get Orders (the mark's shape
+  is not public). Marked orders are left out of fetches, listings and re-reads: their data lives in Get
+  Archived Orders (orders over two years old, or deleted), the stored copy stays as it is, never held.
+- ``shipment_call`` (``"auto"``): ``auto`` picks the call from the region type of the order's delivery
+  option (one ``GET /v1/delivery_options/{id}`` per option and adapter): ``execute_shipment`` for the
+  carriers in ``execute_shipment_region_types`` (documented list), ``order_delivery_status`` for deliveries
+  without carrier integration; ``execute_shipment`` / ``order_delivery_status`` force one call.
+  ``integrated_region_types`` (documented list) no single call can ship: held with the reason.
+- ``mail_notify`` (False, the documented default): whether Shopline mails the buyer on the status change.
+- ``tracking_write`` (``"none"``): no documented call stores a tracking number for a delivery without
+  carrier integration, so the OMS's number stays in the bridge (``oms_package_push``) and the run says so.
+  ``"update_order"`` writes it with ``PATCH /v1/orders/{id}`` ``{tracking_number, delivery_provider_name}``,
+  as one public client does (JasonSung0724/bagel_shopline), before the status change.
 
 Windows: the filters are inclusive and second-granular, so ``[since, until)`` is sent as
-``updated_after=floor(since)``, ``updated_before=ceil(until)`` and the mapped orders are kept only when
-``since <= updated_at < until``: adjacent windows never yield an order twice (and the channel's
-upsert would absorb it anyway). An order updated while we page moves past ``until`` and can shift
-another off a page; it is re-read by the next run because its new ``updated_at`` is later than this
-run's ``until``. ``order_delivery`` changes do not bump ``updated_at`` (spec): shipping progress is
-seen on the next order-level change or through ``get_orders``.
+``updated_after=floor(since)``, ``updated_before=ceil(until)`` and orders are kept only when
+``since <= updated_at < until``. Pages are numbered over a list sorted by creation time; an order updated
+while we page leaves the window and shifts every later order up by one place. So the pass reads page 1
+(for the page count), then the last page back to page 2, then page 1 again: an order can only move towards
+page 1, ahead of the reader, and none is skipped; ids read twice are yielded once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -46,6 +61,7 @@ from platforms.base import (
     AuthExpired,
     CredentialsInvalid,
     Order,
+    OrderRef,
     PermanentError,
     ReauthRequired,
     Shipment,
@@ -56,19 +72,30 @@ from platforms.base import (
 from platforms.http import RetryPolicy
 from platforms.oauth import callback_code, expires_after
 from platforms.settings import as_flag, lookup_setting
+from platforms.shopline import delivery
 from platforms.shopline.client import PLATFORM, ShoplineClient, ShoplineOAuth
-from platforms.shopline.mapping import map_order
+from platforms.shopline.mapping import is_archived_mark, map_order, order_ref
 
-__all__ = ["ShoplineAdapter", "DEFAULTS", "filter_bounds"]
+__all__ = ["ShoplineAdapter", "DEFAULTS", "filter_bounds", "NOT_STORED_NOTE"]
 
 log = logging.getLogger("oms_bridge.platforms.shopline")
 
 DEFAULTS: dict[str, Any] = {
-    "auth_model": "token", "oauth_host": None, "authorize_path": "/oauth/authorize", "token_path": "/oauth/token",
-    "oauth_scope": "orders", "access_token_ttl": 86400, "refresh_grace": 86400, "per_page": 50, "max_pages": 10000,
-    "shipment_call": "execute_shipment", "user_agent": "oms-bridge", "decimals": None, "reread_by_list": True,
+    "auth_model": "token", "oauth_host": "https://developers.shoplineapp.com", "authorize_path": "/oauth/authorize",
+    "token_path": "/oauth/token", "oauth_scope": "orders", "redirect_uri": None, "access_token_ttl": 15778476,
+    "refresh_grace": 86400, "per_page": 50, "max_pages": 10000, "user_agent": None, "cents_per_unit": None,
+    "decimals": None, "extra_discount_fields": None, "reread_by_list": True, "archived_flag": "archived",
+    "shipment_call": "auto", "integrated_region_types": None, "execute_shipment_region_types": None,
+    "mail_notify": False, "tracking_write": "none",
 }
-SHIPMENT_CALLS = ("execute_shipment", "order_delivery")
+SHIPMENT_CALLS = ("auto", delivery.EXECUTE, delivery.STATUS)
+TRACKING_WRITES = ("none", "update_order")
+#: what a run reports when Shopline cannot hold the OMS's tracking number (no order data: a run message)
+NOT_STORED_NOTE = ("Shopline has no documented call that stores a tracking number for a delivery without carrier "
+                   "integration: the order is marked shipped there and the OMS's tracking number is kept in the "
+                   "bridge (oms_package_push); tracking_write 'update_order' writes it with PATCH /v1/orders/{id}")
+BOOKED_NOTE = ("Shopline booked its integrated carrier (execute_shipment): the parcel carries Shopline's tracking "
+               "number, not the OMS's")
 
 
 def _floor_second(when: datetime) -> datetime:
@@ -92,18 +119,20 @@ class ShoplineAdapter(Adapter):
     platform_type = "shopline"
     display_name = "Shopline"
     credential_fields: ClassVar[Mapping[str, str]] = {
-        "access_token": "API token from Shopline admin (auth_model 'token'; leave empty for OAuth apps)",
+        "access_token": "Open API token from Shopline admin (auth_model 'token'; leave empty for OAuth apps)",
     }
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._client: ShoplineClient | None = None
         self._oauth: ShoplineOAuth | None = None
+        self._region_types: dict[str, str] = {}  # delivery option id -> region type
 
     # -- configuration ----------------------------------------------------------------------------
     def setting(self, name: str) -> Any:
         """A setting: channel overrides platform overrides the documented default."""
-        return lookup_setting(name, self.channel.settings, self.platform.settings, DEFAULTS[name])
+        return lookup_setting(name, self.channel.settings, self.platform.settings, DEFAULTS[name],
+                              blank_is_unset=True)
 
     @property
     def auth_model(self) -> str:
@@ -112,23 +141,48 @@ class ShoplineAdapter(Adapter):
             raise PermanentError(f"Shopline auth_model {model!r} is not 'token' or 'oauth'", platform=PLATFORM)
         return model
 
+    def _choice(self, name: str, allowed: tuple[str, ...]) -> str:
+        value = str(self.setting(name)).strip()
+        if value not in allowed:
+            raise PermanentError(f"Shopline {name} {value!r} is not one of {', '.join(allowed)}", platform=PLATFORM)
+        return value
+
+    def _region_set(self, name: str, default: Collection[str]) -> frozenset[str]:
+        value = self.setting(name)
+        if value is None:
+            return frozenset(default)
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            raise PermanentError(f"Shopline {name} must be a list of region types", platform=PLATFORM)
+        return frozenset(str(v) for v in value)
+
     def _policy(self) -> RetryPolicy:
         return self.policy or RetryPolicy()
+
+    def _user_agent(self) -> str:
+        agent = str(self.setting("user_agent") or "").strip()
+        if not agent:
+            raise PermanentError(
+                "Shopline requires a User-Agent carrying the app's handle code on every Open API call: set the "
+                "platform setting user_agent (oms-bridge platform update <platform> --settings-json "
+                "'{..., \"user_agent\": \"<handle code>\"}', the whole settings object)", platform=PLATFORM,
+                code="user_agent")
+        return agent
 
     @property
     def client(self) -> ShoplineClient:
         if self._client is None:
             self._client = ShoplineClient(self.platform.host, self._access_token, policy=self._policy(),
-                                          user_agent=self.setting("user_agent"))
+                                          user_agent=self._user_agent())
         return self._client
 
     @property
     def oauth(self) -> ShoplineOAuth:
         if self._oauth is None:
-            self._oauth = ShoplineOAuth(self.setting("oauth_host") or self.platform.host, self.platform.app_id,
+            self._oauth = ShoplineOAuth(str(self.setting("oauth_host")), self.platform.app_id,
                                         self.platform.app_secret, policy=self._policy(),
                                         authorize_path=self.setting("authorize_path"),
-                                        token_path=self.setting("token_path"), user_agent=self.setting("user_agent"))
+                                        token_path=self.setting("token_path"),
+                                        user_agent=self.setting("user_agent"))
         return self._oauth
 
     def call_counters(self) -> Iterable[Any]:
@@ -167,12 +221,21 @@ class ShoplineAdapter(Adapter):
         return self.oauth.authorize_url(redirect_uri, state, str(self.setting("oauth_scope")), extra)
 
     def exchange_code(self, params: Mapping[str, str], redirect_uri: str | None = None) -> TokenSet:
+        """The code grant; ``redirect_uri`` must be the one of the authorize step (the token page lists it)."""
         self._require_oauth()
         code = callback_code(params, platform=PLATFORM)
-        fields = {"grant_type": "authorization_code", "code": code}
-        if redirect_uri:
-            fields["redirect_uri"] = redirect_uri
-        return self._token_set(self.oauth.grant(**fields))
+        redirect = redirect_uri or self.setting("redirect_uri")
+        if not redirect:
+            raise PermanentError("Shopline's code grant needs the redirect URI of the authorization",
+                                 platform=PLATFORM)
+        tokens = self._token_set(self.oauth.grant(grant_type="authorization_code", code=code,
+                                                  redirect_uri=str(redirect)), redirect_uri=str(redirect))
+        owner = tokens.extra.get("resource_owner_id")
+        if self.channel.shop_id and owner and owner != self.channel.shop_id:
+            raise PermanentError(f"the merchant authorized Shopline merchant {owner}, but channel {self.channel.name} "
+                                 f"is set up for merchant {self.channel.shop_id}: authorize again as that merchant "
+                                 "(or correct the channel's shop id)", platform=PLATFORM, code="wrong_merchant")
+        return tokens
 
     def refresh(self, tokens: TokenSet) -> TokenSet:
         """A new token set (the old refresh token is dead); ReauthRequired once the refresh token died."""
@@ -186,22 +249,32 @@ class ShoplineAdapter(Adapter):
                 f"Shopline refresh token expired at {tokens.refresh_expires_at.isoformat()} (one day after the "
                 f"access token expired at {_iso(tokens.access_expires_at)}): the merchant must authorize the "
                 "app again", platform=PLATFORM, code="refresh_token_expired")
-        return self._token_set(self.oauth.grant(grant_type="refresh_token", refresh_token=tokens.refresh_token),
-                               previous=tokens)
+        redirect = self.setting("redirect_uri") or tokens.extra.get("redirect_uri")
+        if not redirect:
+            raise PermanentError(
+                "Shopline's refresh grant needs the app's redirect URI: set the platform setting redirect_uri to the "
+                "callback URL registered on the App Keys page (e.g. https://<bridge>/oauth/callback/shopline)",
+                platform=PLATFORM, code="redirect_uri")
+        answer = self.oauth.grant(grant_type="refresh_token", refresh_token=tokens.refresh_token,
+                                  redirect_uri=str(redirect))
+        return self._token_set(answer, previous=tokens, redirect_uri=str(redirect))
 
     def _require_oauth(self) -> None:
         if self.auth_model != "oauth":
             raise PermanentError("this Shopline channel uses a static API token (auth_model 'token'); "
                                  "OAuth is not used", platform=PLATFORM)
 
-    def _token_set(self, body: Mapping[str, Any], previous: TokenSet | None = None) -> TokenSet:
+    def _token_set(self, body: Mapping[str, Any], previous: TokenSet | None = None, *,
+                   redirect_uri: str | None = None) -> TokenSet:
         now = self.clock()
         access_expires = expires_after(now, body.get("expires_in"), float(self.setting("access_token_ttl")))
-        extra = {k: body[k] for k in ("scope", "token_type", "merchant_id") if k in body}
-        if body.get("merchant_id"):
-            extra["shop_id"] = str(body["merchant_id"])  # the channel's shop id, when the admin left it empty
-        if previous is not None:
-            extra = {**previous.extra, **extra}
+        extra: dict[str, Any] = {**(previous.extra if previous is not None else {})}
+        extra.update({k: body[k] for k in ("scope", "token_type", "resource_owner_id") if body.get(k)})
+        if body.get("resource_owner_id"):
+            # the merchant id (token info shows resource_owner_id == merchant._id): the channel's shop id
+            extra["shop_id"] = str(body["resource_owner_id"])
+        if redirect_uri:
+            extra["redirect_uri"] = redirect_uri
         return TokenSet(access_token=str(body["access_token"]),
                         refresh_token=str(body.get("refresh_token") or "") or None,
                         access_expires_at=access_expires,
@@ -217,35 +290,80 @@ class ShoplineAdapter(Adapter):
 
     # -- orders ---------------------------------------------------------------------------------------
     def _map(self, raw: Any) -> Order | UnmappableOrder:
-        return map_order(raw, channel=self.channel.name, decimals=self.setting("decimals"))
+        return map_order(raw, channel=self.channel.name, cents_per_unit=self.setting("cents_per_unit"),
+                         decimals=self.setting("decimals"),
+                         extra_discount_fields=tuple(self.setting("extra_discount_fields") or ()))
+
+    def _archived(self, raw: Any) -> bool:
+        if is_archived_mark(raw, str(self.setting("archived_flag"))):
+            log.info("Shopline order %s is archived (Get Archived Orders holds it); left as stored", raw.get("id"))
+            return True
+        return False
+
+    def _window_items(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        """Every listed item of ``[since, until)``'s filter, none skipped (module docstring).
+
+        An item read twice (moved up a page between two reads, or on page 1 at both ends of the pass) is
+        yielded once: the ids of page 1 and of the last two pages read are remembered, so memory stays flat.
+        More than a page of orders leaving the window between two reads could still repeat one; the store's
+        upsert absorbs that.
+        """
+        per_page, max_pages = int(self.setting("per_page")), int(self.setting("max_pages"))
+        after, before = filter_bounds(since, until)
+        first: set[str] = set()
+        recent: deque[set[str]] = deque(maxlen=2)
+        pages = [0]  # total_pages of the latest answer
+
+        def page(number: int) -> Iterator[dict[str, Any]]:
+            body = self._call(self.client.list_orders, updated_after=after, updated_before=before, page=number,
+                              per_page=per_page)
+            read: set[str] = set()
+            for raw in body["items"]:
+                key = str(raw.get("id")) if isinstance(raw, Mapping) else repr(raw)
+                if key not in read and key not in first and not any(key in ids for ids in recent):
+                    yield raw
+                read.add(key)
+            recent.append(read)
+            pages[0] = int((body.get("pagination") or {}).get("total_pages") or 0)
+
+        yield from page(1)
+        first.update(recent[-1])
+        total = pages[0]
+        if total > max_pages:
+            raise PermanentError(f"Shopline paging did not end after {max_pages} pages (max_pages)",
+                                 platform=PLATFORM)
+        if total > 1:
+            for number in range(total, 1, -1):
+                yield from page(number)
+            yield from page(1)
 
     def fetch_orders(self, since: datetime, until: datetime) -> Iterator[Order | UnmappableOrder]:
-        """Orders with ``since <= updated_at < until``, page by page (see the module docstring)."""
-        per_page = int(self.setting("per_page"))
-        after, before = filter_bounds(since, until)
-        page, max_pages = 1, int(self.setting("max_pages"))
-        while page <= max_pages:
-            body = self._call(self.client.list_orders, updated_after=after, updated_before=before, page=page,
-                              per_page=per_page)
-            for raw in body["items"]:
-                order = self._map(raw)
-                if isinstance(order, Order) and not since <= order.updated_at < until:
-                    continue
-                yield order
-            pagination = body.get("pagination") or {}
-            total_pages = int(pagination.get("total_pages") or 0)
-            if not body["items"] or page >= total_pages:
-                return
-            page += 1
-        raise PermanentError(f"Shopline paging did not end after {max_pages} pages (max_pages)", platform=PLATFORM)
+        """Orders with ``since <= updated_at < until`` (see the module docstring for the paging)."""
+        for raw in self._window_items(since, until):
+            if self._archived(raw):
+                continue
+            order = self._map(raw)
+            if isinstance(order, Order) and not since <= order.updated_at < until:
+                continue
+            yield order
+
+    def list_orders(self, since: datetime, until: datetime) -> Iterator[OrderRef]:
+        """The same pass as :meth:`fetch_orders` without mapping: the listing's ids, times and statuses."""
+        for raw in self._window_items(since, until):
+            if self._archived(raw):
+                continue
+            ref = order_ref(raw)
+            if ref is None or (ref.updated_at is not None and not since <= ref.updated_at < until):
+                continue
+            yield ref
 
     def get_orders(self, external_ids: Iterable[str]) -> list[Order | UnmappableOrder]:
         """Re-read orders, ``per_page`` at a time through ``GET /v1/orders?order_ids[]=…`` (minimal calls).
 
         A missing or archived order is left out and logged, rather than returned as unmappable: the
-        stored copy of an archived order is still right and must not be replaced by a held
-        placeholder. Should Shopline ignore ``order_ids[]`` (it answers other orders), that batch is
-        read with ``GET /v1/orders/{id}`` instead (``reread_by_list`` False: always that way).
+        stored copy of an archived order is still right and must neither be held nor replaced. Should
+        Shopline ignore ``order_ids[]`` (it answers other orders), that batch is read with
+        ``GET /v1/orders/{id}`` instead (``reread_by_list`` False: always that way).
         """
         ids = [str(i) for i in external_ids]
         if not as_flag(self.setting("reread_by_list"), True):
@@ -260,7 +378,8 @@ class ShoplineAdapter(Adapter):
                 found.update((o.external_id, o) for o in self._get_each(batch))
                 continue
             for raw in items:
-                found[str(raw.get("id"))] = self._map(raw)
+                if not self._archived(raw):
+                    found[str(raw.get("id"))] = self._map(raw)
         missing = [i for i in ids if i not in found]
         if missing:
             log.warning("Shopline orders %s not re-read: not found or archived", ", ".join(missing))
@@ -291,38 +410,78 @@ class ShoplineAdapter(Adapter):
         return found
 
     # -- logistics ------------------------------------------------------------------------------------
-    def ship(self, order: Order, shipment: Shipment) -> ShipResult:
-        """Record the tracking number with the configured ``shipment_call``.
+    def _region_type(self, order: Order) -> str | None:
+        """The region type of the order's delivery option (cached per option for this adapter's life)."""
+        order_delivery = order.raw.get("order_delivery") if isinstance(order.raw, Mapping) else None
+        option_id = str((order_delivery or {}).get("delivery_option_id") or "")
+        if not option_id:
+            return None
+        if option_id not in self._region_types:
+            option = self._call(self.client.delivery_option, option_id)
+            self._region_types[option_id] = str(option.get("region_type") or "")
+        return self._region_types[option_id] or None
 
-        A refusal is checked against the order itself: when Shopline already holds this tracking
-        number (our earlier call went through but its answer was lost), it is a success.
+    def _shipment_call(self, order: Order) -> tuple[str, str | None]:
+        forced = self._choice("shipment_call", SHIPMENT_CALLS)
+        if forced != "auto":
+            return forced, None
+        region = self._region_type(order)
+        call = delivery.shipment_call(
+            region, integrated=self._region_set("integrated_region_types", delivery.INTEGRATED_REGION_TYPES),
+            executable=self._region_set("execute_shipment_region_types", delivery.EXECUTE_SHIPMENT_REGION_TYPES))
+        return call, region
+
+    def ship(self, order: Order, shipment: Shipment) -> ShipResult:
+        """Tell Shopline the order shipped, with the call its delivery needs (module docstring).
+
+        Both calls change state on Shopline and are sent once (``idempotent=False``); a lost answer raises
+        :class:`~platforms.base.OutcomeUnknown` and :meth:`shipment_state` tells what happened. A refusal of
+        ``execute_shipment`` is checked against the order: if Shopline already booked it (an earlier call went
+        through), that booking is the result.
         """
-        call = str(self.setting("shipment_call"))
-        if call not in SHIPMENT_CALLS:
-            raise PermanentError(f"Shopline shipment_call {call!r} is not one of {SHIPMENT_CALLS}", platform=PLATFORM)
-        if not shipment.tracking_number:
-            raise PermanentError("Shopline shipment needs a tracking number", platform=PLATFORM)
+        if order.status in ("delivered", "completed", "returned"):
+            return ShipResult(tracking_number=None, note=f"Shopline already shows the order as {order.status}; "
+                                                         "its delivery status was not set back to shipped")
+        call, region = self._shipment_call(order)
+        if call == delivery.NOT_BY_API:
+            raise PermanentError(f"Shopline order {order.external_id} is delivered by {region}, an integrated "
+                                 "carrier no single-order API call can book (Bulk Execute Shipment or Shopline's "
+                                 "admin do): ship it there", platform=PLATFORM, code="integrated_carrier")
+        if call == delivery.EXECUTE:
+            return self._execute_shipment(order)
+        tracking_write = self._choice("tracking_write", TRACKING_WRITES)
+        written = tracking_write == "update_order" and bool(shipment.tracking_number)
+        if written:  # before the status change, which is the step shipment_state reads back
+            body: dict[str, Any] = {"tracking_number": shipment.tracking_number}
+            if shipment.carrier:
+                body["delivery_provider_name"] = {"zh-hant": shipment.carrier}
+            self._call(self.client.update_order, order.external_id, body)
+        answer = self._call(self.client.update_delivery_status, order.external_id, "shipped",
+                            as_flag(self.setting("mail_notify"), False))
+        return ShipResult(tracking_number=shipment.tracking_number if written else None, raw=answer,
+                          note=None if written else NOT_STORED_NOTE)
+
+    def _execute_shipment(self, order: Order) -> ShipResult:
         try:
-            if call == "execute_shipment":
-                body = {"tracking_number": shipment.tracking_number}
-                if shipment.carrier:
-                    body["delivery_provider_name"] = shipment.carrier
-                raw = self._call(self.client.execute_shipment, order.external_id, body)
-            else:
-                delivery_id = shipment.package_number or (order.packages[0] if order.packages else None)
-                if not delivery_id:
-                    raise PermanentError(f"Shopline order {order.external_id} has no order_delivery id to update",
-                                         platform=PLATFORM)
-                raw = self._call(self.client.update_delivery, delivery_id,
-                                 {"tracking_number": shipment.tracking_number})
+            answer = self._call(self.client.execute_shipment, order.external_id)
         except PermanentError as exc:
             if isinstance(exc, CredentialsInvalid) or exc.status != 422:
                 raise
-            current = self._call(self.client.get_order, order.external_id)
-            if (current.get("order_delivery") or {}).get("tracking_number") != shipment.tracking_number:
+            booked = self.shipment_state(order)
+            if booked is None:
                 raise
-            raw = current
-        return ShipResult(tracking_number=shipment.tracking_number, raw=raw)
+            return booked
+        number = str(answer.get("tracking_number") or "").strip() or None
+        note = BOOKED_NOTE if number else (BOOKED_NOTE + "; Shopline assigns it later (read it from the order)")
+        return ShipResult(tracking_number=number, raw=answer, note=note)
+
+    def shipment_state(self, order: Order) -> ShipResult | None:
+        """What Shopline holds for the order's shipment, read with ``GET /v1/orders/{id}``: a result when the
+        delivery left ``pending`` or a carrier booking exists, with ``delivery_data.tracking_number``; else None."""
+        raw = self._call(self.client.get_order, order.external_id)
+        if not delivery.shipment_recorded(raw):
+            return None
+        return ShipResult(tracking_number=delivery.tracking_number_of(raw), raw=raw)
 
 
 def _iso(when: datetime | None) -> str:

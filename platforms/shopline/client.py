@@ -1,4 +1,5 @@
-"""Shopline Open API client: bearer auth, ``GET /v1/orders`` paging, token info, shipment calls, OAuth token.
+"""Shopline Open API client: bearer auth, ``GET /v1/orders`` paging, orders, delivery options, shipment calls,
+and the OAuth token endpoint on the developers host.
 
 Only I/O lives here (mapping is in :mod:`platforms.shopline.mapping`). Retries are decided by
 :mod:`platforms.http`; :func:`classify` only sorts answers into the error tree:
@@ -6,17 +7,21 @@ Only I/O lives here (mapping is in :mod:`platforms.shopline.mapping`). Retries a
 =============================================  ==================================================
 answer                                         error
 =============================================  ==================================================
-401 (bad, expired or revoked access token)     AuthExpired (refresh and retry once)
-403                                            PermanentError (scope / app not installed)
-404, 410 (archived order), 422, other 4xx      PermanentError with Shopline's message
-429                                            RateLimited (Retry-After honoured)
+401 (missing, expired or revoked token)        AuthExpired (refresh and retry once)
+403 (e.g. User-Agent without the handle code)  PermanentError
+404, 410 (archived order), 422, other 4xx      PermanentError with Shopline's message and code
+429 ``{error, code: "RateLimitExceeded"}``     RateLimited (Retry-After when sent, else 1 s: the
+                                               documented limit is per second)
 5xx, body that is not JSON                     TransientError
 =============================================  ==================================================
 
-OAuth token endpoint (spec: unknown; Shopline is a Rails shop and this is Doorkeeper's shape):
-``POST {oauth_host}/oauth/token`` with ``grant_type=authorization_code|refresh_token``,
-``client_id``, ``client_secret``; a 400/401 ``{"error":"invalid_grant"}`` there means the grant or
-refresh token is dead: :class:`~platforms.base.ReauthRequired`.
+Every request carries the User-Agent the adapter gives (the app's handle code: a must-have header per
+"OpenAPI request example"). The two shipment calls and the order update change state on Shopline and go out
+with ``idempotent=False``: a lost answer is :class:`~platforms.base.OutcomeUnknown`, never a second send.
+
+OAuth (shopline-developers.readme.io): ``POST {oauth_host}/oauth/token`` with ``grant_type``,
+``client_id``, ``client_secret``, ``redirect_uri`` and the code or refresh token; a 400/401
+``invalid_grant`` there means the grant or refresh token is dead: :class:`~platforms.base.ReauthRequired`.
 """
 
 from __future__ import annotations
@@ -34,6 +39,8 @@ from platforms.oauth import authorize_link, token_answer
 __all__ = ["ShoplineClient", "ShoplineOAuth", "classify", "classify_token", "format_time", "PLATFORM"]
 
 PLATFORM = "shopline"
+#: the documented limit is 20 requests per second: a refused request may go again in the next second
+RATE_WINDOW_SECONDS = 1.0
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
@@ -42,10 +49,16 @@ def format_time(when: datetime) -> str:
     return when.astimezone(UTC).strftime(TIME_FORMAT)
 
 
-def _message(response: requests.Response) -> str:
+def _body_of(response: requests.Response) -> Any:
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
+        return None
+
+
+def _message(response: requests.Response) -> str:
+    body = _body_of(response)
+    if body is None:
         return (response.text or "").strip()[:200] or f"HTTP {response.status_code}"
     if isinstance(body, Mapping):
         for key in ("error_description", "message", "messages", "error"):
@@ -56,39 +69,42 @@ def _message(response: requests.Response) -> str:
 
 
 def _error_code(response: requests.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
+    """Shopline's ``code`` (``RateLimitExceeded``, ``TOKEN_EXPIRED``, ``0004`` …), else an OAuth ``error``."""
+    body = _body_of(response)
+    if not isinstance(body, Mapping):
         return ""
-    return str(body.get("error") or "") if isinstance(body, Mapping) else ""
+    return str(body.get("code") or body.get("error") or "")
 
 
 def classify(response: requests.Response) -> Any:
     """The JSON body of a good answer, or the typed error (table in the module docstring)."""
-    status = response.status_code
+    status, code = response.status_code, _error_code(response)
     if status == 401:
         raise AuthExpired(f"Shopline rejected the access token: {_message(response)}", platform=PLATFORM,
-                          status=status)
+                          status=status, code=code)
     if status == 429:
-        raise RateLimited(f"Shopline rate limit: {_message(response)}", platform=PLATFORM, status=status,
-                          retry_after=parse_retry_after(response.headers.get("Retry-After")))
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        raise RateLimited(f"Shopline rate limit: {_message(response)}", platform=PLATFORM, status=status, code=code,
+                          retry_after=RATE_WINDOW_SECONDS if retry_after is None else retry_after)
     if status >= 500:
         raise TransientError(f"Shopline server error HTTP {status}", platform=PLATFORM, status=status)
     if status == 410:
         raise PermanentError(f"Shopline order is archived (HTTP 410; read it with Get Archived Orders): "
                              f"{_message(response)}", platform=PLATFORM, status=status, code="archived")
     if status >= 400:
-        raise PermanentError(f"Shopline refused the request (HTTP {status}): {_message(response)}",
-                             platform=PLATFORM, status=status)
+        hint = " (the platform setting user_agent must be the app's handle code)" \
+            if status == 403 and "user-agent" in _message(response).lower() else ""
+        raise PermanentError(f"Shopline refused the request (HTTP {status}): {_message(response)}{hint}",
+                             platform=PLATFORM, status=status, code=code)
     body = json_body(response, platform=PLATFORM)
     if isinstance(body, Mapping) and _is_error_envelope(body):
-        raise TransientError(f"Shopline answered HTTP {status} with an error: {body.get('message') or body}",
+        raise TransientError(f"Shopline answered HTTP {status} with an error: {_message(response)}",
                              platform=PLATFORM, status=status, code=str(body.get("code") or ""))
     return body
 
 
 def _is_error_envelope(body: Mapping[str, Any]) -> bool:
-    """A success status carrying only ``{code, message}`` / ``{error, ...}``: Shopline failed inside."""
+    """A success status carrying only ``{code, message}`` / ``{error, code}``: Shopline failed inside."""
     keys = set(body)
     return bool(keys) and (keys <= {"code", "message", "error", "error_description", "status"}) and (
         "error" in keys or "message" in keys)
@@ -96,10 +112,16 @@ def _is_error_envelope(body: Mapping[str, Any]) -> bool:
 
 def classify_token(response: requests.Response) -> dict[str, Any]:
     """Like :func:`classify`, but a refused grant means the merchant must authorize again."""
-    if response.status_code in (400, 401) and _error_code(response) == "invalid_client":
+    body = _body_of(response)
+    error = str(body.get("error") or "") if isinstance(body, Mapping) else ""
+    if response.status_code in (400, 401) and error == "invalid_client":
         raise CredentialsInvalid(f"Shopline refused the app credentials ({_message(response)}): check the "
                                  "platform's app id and app secret", platform=PLATFORM,
                                  status=response.status_code, code="invalid_client")
+    if response.status_code == 400 and error in ("invalid_request", "unsupported_grant_type"):
+        raise PermanentError(f"Shopline refused the token request ({_message(response)}): check the platform "
+                             "settings redirect_uri (the callback URL registered on the App Keys page) and "
+                             "oauth_host", platform=PLATFORM, status=response.status_code, code=error)
     if response.status_code in (400, 401):
         raise ReauthRequired(f"Shopline refused the token grant ({_message(response)}): the merchant must "
                              "authorize the app again", platform=PLATFORM, status=response.status_code,
@@ -153,18 +175,31 @@ class ShoplineClient:
         return body
 
     def get_order(self, order_id: str) -> dict[str, Any]:
-        """ref: docs "Get Order" ``GET /v1/orders/{id}`` (410 when archived)."""
+        """ref: docs "Get Order" ``GET /v1/orders/{id}`` (404 unknown, 410 archived)."""
         return _expect_object(self._request("GET", f"/v1/orders/{order_id}"), "order")
 
-    def execute_shipment(self, order_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """ref: OMS ``ShoplineApiMethod.java`` ``POST /v1/orders/{id}/execute_shipment``."""
-        return _expect_object(self._request("POST", f"/v1/orders/{order_id}/execute_shipment", json=dict(body)),
+    def delivery_option(self, option_id: str) -> dict[str, Any]:
+        """ref: docs "Get Delivery Option" ``GET /v1/delivery_options/{id}`` (its ``region_type`` names the carrier)."""
+        return _expect_object(self._request("GET", f"/v1/delivery_options/{option_id}"), "delivery option")
+
+    def execute_shipment(self, order_id: str) -> dict[str, Any]:
+        """ref: docs "Execute Shipment" ``PATCH /v1/orders/{id}/execute_shipment`` (no body) ->
+        ``{delivery_status, tracking_number}``. Books Shopline's carrier: state-changing."""
+        return _expect_object(self._request("PATCH", f"/v1/orders/{order_id}/execute_shipment", idempotent=False),
                               "execute_shipment")
 
-    def update_delivery(self, delivery_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """ref: 3P MCP servers ``PUT /v1/order_deliveries/{delivery_id}`` with ``tracking_number``."""
-        return _expect_object(self._request("PUT", f"/v1/order_deliveries/{delivery_id}", json=dict(body)),
-                              "order_delivery")
+    def update_delivery_status(self, order_id: str, status: str, mail_notify: bool) -> dict[str, Any]:
+        """ref: docs "Update Order Delivery Status" ``PATCH /v1/orders/{id}/order_delivery_status``
+        ``{status, mail_notify}`` -> ``{order_id, status, updated_at}``. State-changing."""
+        return _expect_object(self._request("PATCH", f"/v1/orders/{order_id}/order_delivery_status",
+                                            json={"status": status, "mail_notify": mail_notify}, idempotent=False),
+                              "order_delivery_status")
+
+    def update_order(self, order_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """``PATCH /v1/orders/{id}``; ref: JasonSung0724/bagel_shopline shopline_repository.py
+        ``update_tracking_info`` (tracking_number, tracking_url, delivery_provider_name). State-changing."""
+        return _expect_object(self._request("PATCH", f"/v1/orders/{order_id}", json=dict(body), idempotent=False),
+                              "order")
 
 
 class ShoplineOAuth:

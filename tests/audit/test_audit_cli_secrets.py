@@ -44,7 +44,8 @@ def test_audit_cli_outputs_show_no_secret(home, caplog) -> None:
                    WRONG}
         run("platform", "add", "momo", "--type", "momo", "--host", momo.base_url)
         run("platform", "add", "shopline", "--type", "shopline", "--host", s_fields["host"], "--app-id",
-            s_fields["app_id"], "--secret-stdin", stdin=s_fields["app_secret"] + "\n")
+            s_fields["app_id"], "--settings-json", json.dumps(s_fields["settings"]), "--secret-stdin",
+            stdin=s_fields["app_secret"] + "\n")
         run("channel", "add", "m1", "--platform", "momo", "--shop-id", m_shop["shop_id"], "--credentials-json-stdin",
             stdin=json.dumps(m_shop["credentials"]))
         run("channel", "add", "s1", "--platform", "shopline", "--shop-id", s_shop["shop_id"],

@@ -149,7 +149,10 @@ def test_contract_ship_records_the_tracking_number(env):
     order = env.adapter.get_orders([sn])[0]
     result = env.adapter.ship(order, Shipment(tracking_number="CT0000123456", carrier="other"))
     recorded = env.sandbox.shipment_of(env.shop_id, sn)
-    assert recorded and result.tracking_number and recorded["tracking_number"] == result.tracking_number
+    assert recorded and recorded["tracking_number"] == result.tracking_number
+    # A marketplace whose API cannot hold our number (Shopline without carrier integration) records the shipment
+    # and says so in the result's note, rather than reporting a number it does not have.
+    assert result.tracking_number or result.note
 
 
 def test_contract_500_is_retried(env):

@@ -83,7 +83,11 @@ def test_oms_shipped_package_ends_as_tracking_number_on_the_marketplace(shop: Sh
         assert (second.sent, second.held, second.failed) == (1, 0, 0), _logistics(settings, target["id"]).last_error
         recorded = sandbox.shipment_of(shop.shop_id, sns[0])
         assert recorded is not None
-        assert "TW2026031500001" in json.dumps(recorded, ensure_ascii=False, default=str)
+        if sandbox.platform_type == "shopline":  # no documented call stores our number: kept here, and said so
+            assert recorded["status"] == "shipped" and recorded["tracking_number"] is None
+            assert any("kept in the bridge" in warning for warning in second.details.get("warnings", []))
+        else:
+            assert "TW2026031500001" in json.dumps(recorded, ensure_ascii=False, default=str)
         assert sandbox.shipment_of(shop.shop_id, sns[1]) is None
         row = _logistics(settings, target["id"])
         assert row.state == "sent" and row.external_ref
@@ -95,7 +99,8 @@ def test_oms_shipped_package_ends_as_tracking_number_on_the_marketplace(shop: Sh
         third = _push(shop)
         assert (third.fetched, third.sent) == (0, 0) and sandbox.calls() == calls_before
         with session_scope(settings) as s:
-            assert s.scalars(select(OmsPackagePush)).one().state == "sent"
+            push = s.scalars(select(OmsPackagePush)).one()
+            assert push.state == "sent" and push.tracking_number == "TW2026031500001"
             assert s.scalars(select(ProcessRun).where(ProcessRun.process == "logistics_delivery")).first()
 
 

@@ -44,23 +44,25 @@ def test_a_fault_on_page_two_is_retried_and_nothing_is_lost(shopline_sandbox, to
         if len(got) == 3:
             shopline_sandbox.faults.inject(kind, count=2)
     assert sorted(got) == sorted(ids)
-    assert shopline_sandbox.calls("/v1/orders") == 3 + 2
+    assert shopline_sandbox.calls("/v1/orders") == 4 + 2  # pages 1, 3, 2, 1 and the two faulted attempts
 
 
-def test_retry_after_is_passed_on(shopline_sandbox, token_shop):
-    shopline_sandbox.faults.inject("429", retry_after=9)
+def test_the_documented_429_waits_for_the_next_second(shopline_sandbox, token_shop):
+    """The documented 429 carries no Retry-After: the limit is per second, so the client waits one second."""
+    shopline_sandbox.faults.inject("429")
     client = ShoplineClient(shopline_sandbox.base_url, lambda: token_shop["credentials"]["access_token"],
-                            policy=ONE_TRY)
-    with pytest.raises(RateLimited) as info:
+                            policy=ONE_TRY, user_agent=shopline_sandbox.app_handle)
+    with pytest.raises(RateLimited, match="Rate limit exceeded for attempts to access Open API") as info:
         client.token_info()
-    assert info.value.retry_after == 9
+    assert info.value.retry_after == 1.0 and info.value.code == "RateLimitExceeded"
 
 
 def test_sandbox_rate_limit_is_per_token():
     with ShoplineSandbox(clock=SandboxClock(NOW, frozen=True), rate_limit=2) as sandbox:
         sandbox.limiter = RateLimiter(2, sandbox.clock, monotonic=lambda: 0.0)  # all calls in one second
         shop, other = sandbox.add_shop(), sandbox.add_shop()
-        client = ShoplineClient(sandbox.base_url, lambda: shop["credentials"]["access_token"], policy=ONE_TRY)
+        client = ShoplineClient(sandbox.base_url, lambda: shop["credentials"]["access_token"], policy=ONE_TRY,
+                                user_agent=sandbox.app_handle)
         limited = []
         for _ in range(4):
             try:
@@ -68,16 +70,18 @@ def test_sandbox_rate_limit_is_per_token():
             except RateLimited as exc:
                 limited.append(exc)
         assert len(limited) == 2 and limited[0].retry_after == 1
-        ShoplineClient(sandbox.base_url, lambda: other["credentials"]["access_token"], policy=ONE_TRY).token_info()
+        ShoplineClient(sandbox.base_url, lambda: other["credentials"]["access_token"], policy=ONE_TRY,
+                       user_agent=sandbox.app_handle).token_info()
 
 
 def test_validation_error_is_permanent_and_not_retried(shopline_sandbox, token_shop):
     import requests
 
     response = requests.get(f"{shopline_sandbox.base_url}/v1/orders", params={"updated_after": "2026-03-01T00:00:00Z"},
-                            headers={"Authorization": f"Bearer {token_shop['credentials']['access_token']}"},
+                            headers={"Authorization": f"Bearer {token_shop['credentials']['access_token']}",
+                                     "User-Agent": shopline_sandbox.app_handle},
                             timeout=5)
-    assert response.status_code == 422 and "YYYY-MM-DD HH:MM:SS" in response.json()["message"]
+    assert response.status_code == 422 and "YYYY-MM-DD HH:MM:SS" in response.json()["error"]
     from platforms.shopline.client import classify
 
     with pytest.raises(PermanentError, match="HTTP 422"):

@@ -1,4 +1,4 @@
-"""Properties: money is exact from cents for any amount; adjacent fetch windows keep each update once."""
+"""Properties: money is exact from dollars for any amount; adjacent fetch windows keep each update once."""
 
 from __future__ import annotations
 
@@ -14,12 +14,21 @@ from platforms.shopline.mapping import money
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-@given(st.integers(min_value=-10**15, max_value=10**15), st.sampled_from(["TWD", "HKD", "USD", "JPY"]))
+@given(st.integers(min_value=0, max_value=10**12))
 @settings(max_examples=200, deadline=None)
-def test_money_is_exact_from_cents(cents, currency):
-    places = 0 if currency == "JPY" else 2
-    value = money({"cents": cents, "currency_iso": currency}, "total")
-    assert isinstance(value, Decimal) and value == Decimal(cents) / (10 ** places)
+def test_twd_money_is_its_dollars(dollars):
+    """Whatever the amount, a TWD object as Shopline writes it (cents == dollars, label NT$1,234) is that amount."""
+    value = money({"cents": dollars, "currency_symbol": "NT$", "currency_iso": "TWD", "label": f"NT${dollars:,}",
+                   "dollars": float(dollars)}, "total")
+    assert isinstance(value, Decimal) and value == dollars and value.as_tuple().exponent == 0
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.sampled_from(["HKD", "USD", "SGD"]))
+@settings(max_examples=200, deadline=None)
+def test_two_decimal_money_is_exact_from_dollars(hundredths, currency):
+    dollars = Decimal(hundredths).scaleb(-2)
+    value = money({"currency_iso": currency, "label": f"${dollars:,.2f}", "dollars": float(dollars)}, "total")
+    assert value == dollars and value.as_tuple().exponent == -2
 
 
 micros = st.integers(min_value=0, max_value=10 * 86400 * 10**6)
