@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -211,12 +212,16 @@ class ShopeeAdapter(Adapter):
         lister = self._lister()
         for time_from, time_to in self._windows(since, until):
             listing = lister.one_pass(time_from, time_to)
-            moved = False
+            moved, times = False, array("q")  # update_time seconds of the listed orders, as their details say
             for item in self._details(list(listing.orders)):
-                moved = moved or _left_window(item, time_from, time_to)
+                updated = _update_time(item)
+                if updated is None or not time_from <= updated <= time_to:
+                    moved = True  # it left the window during the pass (or cannot tell): a later one may be missed
+                else:
+                    times.append(updated)
                 yield item
             if moved and not listing.one_page:
-                complete = lister.complete_in_halves(time_from, time_to)
+                complete = lister.complete_in_parts(time_from, time_to, times, self._page_size())
                 yield from self._details([sn for sn in complete if sn not in listing.orders])
 
     def list_orders(self, since: datetime, until: datetime) -> Iterator[OrderRef]:
@@ -232,8 +237,11 @@ class ShopeeAdapter(Adapter):
     def _windows(self, since: datetime, until: datetime) -> Iterator[tuple[int, int]]:
         return window_bounds(since, until, self._number_setting("window_days", 15, 1 / 24, 15))
 
+    def _page_size(self) -> int:
+        return int(self._number_setting("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE))
+
     def _lister(self) -> WindowLister:
-        page_size = int(self._number_setting("page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE))
+        page_size = self._page_size()
         max_passes = int(self._number_setting("max_list_passes", 5, 2, 50))
 
         def list_page(time_from: int, time_to: int, cursor: str) -> Mapping[str, Any]:
@@ -435,11 +443,9 @@ def _package_numbers(raw: Mapping[str, Any]) -> list[str]:
             if isinstance(p, Mapping) and p.get("package_number")]
 
 
-def _left_window(item: Mapping[str, Any] | Order | UnmappableOrder, time_from: int, time_to: int) -> bool:
-    """True when a detail read after the listing shows the order outside the window it was listed in (or
-    cannot tell): such an order may have shifted a later one off the pages (platforms.shopee.listing)."""
-    raw = item.raw if isinstance(item, Order | UnmappableOrder) else item
-    updated = raw.get("update_time") if isinstance(raw, Mapping) else None
+def _update_time(item: Order | UnmappableOrder) -> int | None:
+    """The order's ``update_time`` as its detail (read after the listing) gives it; None when it has none."""
+    updated = item.raw.get("update_time") if isinstance(item.raw, Mapping) else None
     if isinstance(updated, bool) or not isinstance(updated, int | float):
-        return True
-    return not time_from <= int(updated) <= time_to
+        return None
+    return int(updated)

@@ -25,18 +25,24 @@ Two proofs that a pass skipped nothing, whatever the sort order:
   second pass that lists exactly the same orders proves the first one complete, because an order that left
   during the first pass is missing from the second.
 
-When a proof fails, the window is cut in halves (by ``update_time`` second) and each half is proven on its
-own; halves shrink until they fit one page (fact 3) or are quiet enough for two passes to agree. A single
-second that keeps changing through ``max_passes`` passes raises :class:`~platforms.base.TransientError`
-(nothing is claimed complete; the run fails and the next one reads the window again).
+When the proof by detail fails, the details have told where the window's orders lie in time: the window is
+cut at those ``update_time`` seconds into parts of at most 90 % of a page each (:meth:`WindowLister.complete_in_parts`),
+so each part is one list call that is complete by itself (fact 3) - about 1.1 list calls per page of the
+window, instead of two passes. A part that overflows anyway (orders that were missed or arrived late), and
+any window whose proof by agreement fails, is cut in halves by ``update_time`` second and each half proven on
+its own; halves shrink until they fit one page or are quiet enough for two passes to agree. A single second
+that keeps changing through ``max_passes`` passes raises :class:`~platforms.base.TransientError` (nothing is
+claimed complete; the run fails and the next one reads the window again).
 
-Memory: the order numbers of one window (one ≤15-day window at a time), never the orders themselves.
+Memory: the order numbers (and, after a failed proof, the ``update_time`` seconds) of one window - about
+120 bytes per order of the window, one ≤15-day window at a time - never the orders themselves.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,8 +84,8 @@ class WindowLister:
             page = self.list_page(time_from, time_to, cursor)
             listing.pages += 1
             for entry in page.get("order_list") or []:
-                if entry.get("order_sn"):
-                    listing.orders.setdefault(str(entry["order_sn"]), str(entry.get("order_status") or ""))
+                if entry.get("order_sn"):  # statuses interned: a window holds few distinct ones, many times
+                    listing.orders.setdefault(str(entry["order_sn"]), sys.intern(str(entry.get("order_status") or "")))
             cursor = str(page.get("next_cursor") or "")
             if not page.get("more") or not cursor:
                 return listing
@@ -91,6 +97,15 @@ class WindowLister:
     def complete(self, time_from: int, time_to: int) -> dict[str, str]:
         """Every order in the window, proven complete by one page, by agreement, or by halves (module doc)."""
         return self._complete(time_from, time_to, first_is_extra=False)
+
+    def complete_in_parts(self, time_from: int, time_to: int, known_times: Iterable[int],
+                          page_size: int) -> dict[str, str]:
+        """The window proven part by part, cut where the known orders' ``update_time`` puts at most 90 % of a
+        page in each part: one call per part when nothing changes again (module doc)."""
+        orders: dict[str, str] = {}
+        for lo, hi in _parts(time_from, time_to, sorted(known_times), max(1, page_size - max(1, page_size // 10))):
+            orders.update(self._complete(lo, hi, first_is_extra=True))
+        return orders
 
     def complete_in_halves(self, time_from: int, time_to: int) -> dict[str, str]:
         """The window proven half by half (for a window whose first pass already failed its proof)."""
@@ -131,3 +146,23 @@ class WindowLister:
         raise TransientError(f"the Shopee orders updated at {second} kept changing through {self.max_passes} "
                              "listings; nothing was taken as complete and the next run reads the window again",
                              platform="shopee")
+
+
+def _parts(time_from: int, time_to: int, times: list[int], per_part: int) -> list[tuple[int, int]]:
+    """``[time_from, time_to]`` cut between distinct seconds so that each part holds at most ``per_part`` of the
+    sorted ``times`` (a second holding more stays whole: it cannot be cut). Consecutive, no gap, no overlap."""
+    parts: list[tuple[int, int]] = []
+    start, count, i = time_from, 0, 0
+    times = [t for t in times if time_from <= t <= time_to]
+    while i < len(times):
+        second = times[i]
+        same = 1
+        while i + same < len(times) and times[i + same] == second:
+            same += 1
+        if count and count + same > per_part:  # close the part before this second
+            parts.append((start, second - 1))
+            start, count = second, 0
+        count += same
+        i += same
+    parts.append((start, time_to))
+    return parts

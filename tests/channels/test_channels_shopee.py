@@ -40,17 +40,18 @@ def test_backfill_with_an_order_changing_mid_read_stores_all_1000_and_getorder_k
     b = shopee_bound
     since, until = NOW - timedelta(days=3), NOW - timedelta(minutes=5)
     sns = b.sandbox.generate_orders(b.shop_id, 1000, start=NOW - timedelta(days=2), end=NOW - timedelta(hours=2))
-    calls = {"n": 0}
+    changed: list[str] = []
 
-    def change_first_of_page_one(_shop: int, _cursor: str, page: list[str]) -> None:
-        calls["n"] += 1
-        if calls["n"] == 1:
+    def change_first_of_the_first_full_page(_shop: int, _cursor: str, page: list[str]) -> None:
+        if not changed and len(page) == 100:  # a window of several pages; its first page has just been read
             b.sandbox.update_order(b.shop_id, page[0], status="COMPLETED")
+            changed.append(page[0])
 
-    b.sandbox.on_list_page(change_first_of_page_one)
+    b.sandbox.on_list_page(change_first_of_the_first_full_page)
     stats = run_backfill(b.channel_id, since, until, settings=b.settings, clock=b.clock, policy=FAST)
     b.sandbox.on_list_page(None)
     assert stats.outcome == "success", stats.error_text
+    assert len(changed) == 1
     assert set(_stored(b.settings)) == set(sns)
     run = run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST)
     assert run.outcome in ("success", "partial"), run.error_text

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from platforms.base import Order, OrderRef, TransientError, UnmappableOrder
+from platforms.shopee.listing import _parts
 
 
 def _range(sandbox, days: int = 2):
@@ -164,3 +168,18 @@ def test_shopee_statuses_as_shopee_defines_them(sandbox, shop, adapter):
     assert request is not None and request.reason == "Need to Modify Order" and request.reference == asked
     assert request.requested_at == got[asked].updated_at
     assert got[arranged].status == "shipped" and got[arranged].cancel_request.reason == "Others"
+
+
+@given(st.integers(0, 500), st.integers(0, 2000), st.lists(st.integers(0, 2500), max_size=400), st.integers(1, 100))
+@settings(max_examples=300, deadline=None)
+def test_shopee_window_parts_cover_without_gap_and_fit_a_page(start, span, times, per_part):
+    """The cut used after a failed proof: consecutive parts, no gap, no overlap, each within ``per_part`` known
+    orders unless one second alone holds more (a second cannot be cut)."""
+    end = start + span
+    parts = _parts(start, end, sorted(times), per_part)
+    assert parts[0][0] == start and parts[-1][1] == end
+    assert all(lo <= hi for lo, hi in parts) and all(a[1] + 1 == b[0] for a, b in pairwise(parts))
+    inside = [t for t in times if start <= t <= end]
+    for lo, hi in parts:
+        held = [t for t in inside if lo <= t <= hi]
+        assert len(held) <= per_part or len(set(held)) == 1
