@@ -160,3 +160,20 @@ def test_a_forced_refresh_asked_for_after_the_last_one_still_refreshes(sqlite_se
     assert "refreshtoken success" in again.stdout, again.stderr[-2000:]
     with session_scope(sqlite_settings) as session:
         assert session.scalar(select(func.max(Channel.token_version))) == version + 1
+
+
+def test_processed_order_is_stored_shipped_with_its_tracking_number_and_keeps_it(shopee_bound: Bound):
+    """Issue 13 defect 3 in the store: PROCESSED is stored shipped with Shopee's number; a later read that
+    carries no number (SHIPPED is not in tracking_statuses) keeps it."""
+    b = shopee_bound
+    (sn,) = b.sandbox.generate_orders(b.shop_id, 1, status="PROCESSED", start=NOW - timedelta(hours=5),
+                                      end=NOW - timedelta(hours=3))
+    assert run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST).new == 1
+    shopee = b.sandbox.order(b.shop_id, sn)["package_list"][0]["tracking_number"]
+    stored = _stored(b.settings)[sn]
+    assert (stored.status, stored.tracking_number) == ("shipped", shopee)
+    b.sandbox.update_order(b.shop_id, sn, status="TO_CONFIRM_RECEIVE")
+    b.sandbox.clock.advance(minutes=20)
+    assert run_getorder(b.channel_id, settings=b.settings, clock=b.clock, policy=FAST).changed == 1
+    stored = _stored(b.settings)[sn]
+    assert (stored.status, stored.tracking_number) == ("delivered", shopee)
