@@ -33,10 +33,11 @@ from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, utcnow
 from oms_bridge.vault import Vault, VaultError
-from platforms.base import CredentialsInvalid, PlatformError, TransientError
+from platforms.base import CredentialsInvalid, OutcomeUnknown, PlatformError, TransientError
+from platforms.registry import adapter_class
 
 __all__ = ["AuthorizationError", "start_authorization", "complete_authorization", "check_credentials",
-           "default_redirect_uri", "STATE_TTL"]
+           "default_redirect_uri", "authorization_link_validity", "STATE_TTL"]
 
 STATE_TTL = timedelta(minutes=10)
 
@@ -81,6 +82,31 @@ def start_authorization(channel_value: str, redirect_uri: str | None = None, *, 
     except PlatformError as exc:
         raise AuthorizationError(f"cannot build the authorization URL: {exc}") from exc
     return url
+
+
+def authorization_link_validity(channel_value: str, *, settings: Settings | None = None) -> str:
+    """How long the link of :func:`start_authorization` works, in the admin's words, and what to do after.
+
+    The marketplace may refuse its consent link sooner than our own ``state`` expires (Shopee: 5 minutes,
+    then a bare "Invalid timestamp" page); the merchant must *open* it within that time and then has until
+    ``STATE_TTL`` to approve.
+    """
+    settings = settings or get_settings()
+    ours = int(STATE_TTL.total_seconds() // 60)
+    with session_scope(settings) as session:
+        channel = load_channel(session, channel_value)
+        label, platform = channel_label(channel), channel.platform
+        try:
+            ttl = adapter_class(platform.platform_type).consent_link_ttl
+            name = adapter_class(platform.platform_type).display_name
+        except Exception:  # noqa: BLE001 - an unknown type is reported by the authorization itself
+            ttl, name = None, platform.name
+    if ttl is None or ttl >= STATE_TTL:
+        return f"valid {ours} minutes, single use"
+    minutes = max(1, int(ttl.total_seconds() // 60))
+    return (f"open it within {minutes} minutes, single use: {name} refuses an older link with \"Invalid "
+            f"timestamp\" - then run `oms-bridge channel authorize {label}` again for a fresh one; after opening "
+            f"it the merchant has up to {ours} minutes to approve")
 
 
 def complete_authorization(platform_type: str, params: Mapping[str, str], *, settings: Settings | None = None,
@@ -130,6 +156,10 @@ def complete_authorization(platform_type: str, params: Mapping[str, str], *, set
     except TransientError as exc:
         raise AuthorizationError(f"the marketplace could not be reached to finish authorizing channel {label} "
                                  f"({exc}); run `oms-bridge channel authorize {label}` again") from exc
+    except OutcomeUnknown as exc:
+        raise AuthorizationError(f"the answer to the code exchange of channel {label} was lost ({exc}); the code "
+                                 f"is single-use and may be spent, so run `oms-bridge channel authorize {label}` "
+                                 "again and have the merchant approve once more") from exc
     except PlatformError as exc:
         raise AuthorizationError(f"the marketplace refused the authorization of channel {label}: {exc}; "
                                  f"run `oms-bridge channel authorize {label}` again") from exc

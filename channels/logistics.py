@@ -13,6 +13,19 @@ pending push of the order:
    custom_shipping, momo unsendCompanyConfirm, Shopline shipment — the adapter's business) and
    marks the push ``sent`` with what the marketplace reported back.
 
+A shipment is never sent twice blindly (DESIGN: a call that changes state outside is not retried blindly).
+Just before the call the push is recorded as attempted (``oms_package_push.attempted_at``, its own short
+transaction); a definite answer (accepted, or refused/never sent) settles it. A push still marked attempted
+is *in doubt*: its answer was lost (:class:`~platforms.base.OutcomeUnknown`) or its worker died mid-call.
+Before sending an in-doubt push again, and right after a lost answer, the run asks the adapter what the
+marketplace recorded (:meth:`~platforms.base.Adapter.shipment_state`): a shipment found there is recorded as
+the marketplace made it (its tracking number), and only a marketplace that shows none gets the call again (on
+a later lease, after reading once more). An adapter that cannot read a shipment back (``NotSupported``)
+holds an in-doubt push with code ``ship_unknown:<order id>`` and what to check; ``oms-bridge oms
+retry-shipments --order N --resend`` sends it again once the admin has seen it is not shipped. An order the
+marketplace already reports shipped (e.g. Shopee PROCESSED) is also read back first, so its shipment is
+recorded rather than refused.
+
 Outcomes per row, like the ERP destination: all pushes done → ``sent``; an error the admin must
 fix (cancelled order, unknown carrier, order not ready to ship, rejected credentials,
 re-authorization required) → ``held`` with the sentence to read; network/5xx/rate limit →
@@ -34,10 +47,8 @@ admin pages; on PostgreSQL it would hold row locks during I/O):
    (always, even when the row was re-armed meanwhile, so it is never pushed twice), and the row's
    outcome is written only while this run's lease still holds (:func:`~oms_bridge.store.outbox.leased_row`).
 
-A worker that dies mid-batch leaves its rows leased; they fall due again when the lease ends and the
-pushes it did not record are tried again. The one window left: a push the marketplace accepted just
-before the worker died is sent once more with the same tracking number; a marketplace that refuses
-a second shipment (Shopee: "logistic status not ready to ship") holds the row with that reason.
+A worker that dies mid-batch leaves its rows leased; they fall due again when the lease ends. A push it
+had started is in doubt (above), so the next lease reads the marketplace's state before anything is sent.
 The lease lasts ``logistics_lease_seconds`` (config.toml, default 300, a choice: ten rows of three
 marketplace calls each, with retries, fit comfortably). A long lease only delays recovery after a
 crash; a short one is safe, because no call starts after 90 % of the lease (the row is then left
@@ -54,7 +65,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.binding import BindingError, adapter_for, channel_label, load_channel
@@ -72,10 +83,13 @@ from platforms.base import (
     Address,
     AuthExpired,
     Buyer,
-    PermanentError,
+    NotSupported,
+    OutcomeUnknown,
+    PlatformError,
     RateLimited,
     ReauthRequired,
     Shipment,
+    ShipResult,
     TransientError,
 )
 from platforms.base import Order as CanonicalOrder
@@ -89,6 +103,8 @@ DESTINATION = "logistics"
 BATCH_SIZE = 10
 MAX_BATCHES_PER_RUN = 1000
 DEFAULT_LEASE_SECONDS = 300.0
+#: stored statuses meaning the marketplace already shipped the order: its shipment is read back before any call
+SHIPPED_STATUSES = ("shipped", "delivered", "completed")
 
 
 def canonical_order(order: Order, lines: list[OrderLine], channel_value: str) -> CanonicalOrder:
@@ -139,6 +155,7 @@ class _Push:
     oms_carrier: str | None
     carrier: str | None
     unmapped: bool = False
+    in_doubt: bool = False  # an earlier attempt's outcome is unknown (lost answer, worker died mid-call)
 
 
 @dataclass
@@ -160,6 +177,8 @@ class _Job:
     code: str = ""
     retry_after: float | None = None
     shipped: list[tuple[_Push, str | None, datetime]] = field(default_factory=list)
+    # pushes the marketplace provably did not ship in this run (refused, or never sent): their doubt is cleared
+    settled: list[int] = field(default_factory=list)
 
 
 def run_logistics_delivery(*, settings: Settings | None = None, now: datetime | None = None, policy: Any = None,
@@ -258,13 +277,14 @@ def _load(session: Session, lease: outbox.Lease, run: _Run) -> _Job | None:
 
 def _plain_push(session: Session, push: OmsPackagePush, platform_type: str) -> _Push:
     """The push with its OMS cargo company mapped through ``oms_carrier`` (``unmapped`` when it has none)."""
+    doubt = push.attempted_at is not None
     if not push.carrier:
-        return _Push(push.id, push.tracking_number, None, None)
+        return _Push(push.id, push.tracking_number, None, None, in_doubt=doubt)
     mapped = session.scalars(select(OmsCarrier).where(OmsCarrier.platform_type == platform_type,
                                                       OmsCarrier.oms_carrier == push.carrier)).one_or_none()
     if mapped is None or not mapped.isactive:
-        return _Push(push.id, push.tracking_number, push.carrier, None, unmapped=True)
-    return _Push(push.id, push.tracking_number, push.carrier, mapped.platform_carrier)
+        return _Push(push.id, push.tracking_number, push.carrier, None, unmapped=True, in_doubt=doubt)
+    return _Push(push.id, push.tracking_number, push.carrier, mapped.platform_carrier, in_doubt=doubt)
 
 
 def _ship_safely(job: _Job, run: _Run) -> None:
@@ -279,7 +299,8 @@ def _ship_safely(job: _Job, run: _Run) -> None:
 
 
 def _ship(job: _Job, run: _Run) -> None:
-    """Phase 2: tell the marketplace, push by push, and note the outcome on the job (no store access)."""
+    """Phase 2: tell the marketplace, push by push, and note the outcome on the job (no store access but the
+    short "attempted" mark before each call)."""
     adapter = run.adapters[job.channel_id]  # built in phase 1; dropped only by a refresh after phase 3
     for push in job.pushes:
         if push.unmapped:
@@ -296,33 +317,31 @@ def _ship(job: _Job, run: _Run) -> None:
             job.message = "access token expired; refreshing"
             return
         shipped_at = run.now or utcnow()
+        if push.in_doubt or job.canonical.status in SHIPPED_STATUSES:
+            found = _read_back(job, run, adapter, push, shipped_at, required=push.in_doubt)
+            if found == "stop":
+                return
+            if found == "recorded":
+                continue
         shipment = Shipment(tracking_number=push.tracking_number or "", carrier=push.carrier, shipped_at=shipped_at)
+        _mark_attempted(run, push.id, shipped_at)
         try:
             result = adapter.ship(job.canonical, shipment)
-        except AuthExpired as exc:
-            if job.channel_id in run.refreshed:
-                job.outcome, job.code = "held", f"reauth:{job.label}"
-                job.message = (f"{job.label}: the marketplace rejects the refreshed access token ({exc}); "
-                               "re-authorize the channel")
-                return
-            run.expired[job.channel_id] = job.token_version
-            # Not a failure yet: the row waits for the refresh after this batch and is tried again.
-            job.outcome, job.message = "refresh", f"access token expired ({exc}); refreshing"
-            run.stats.details["token_refreshes"] = run.stats.details.get("token_refreshes", 0) + 1
+        except OutcomeUnknown as exc:
+            run.stats.details["lost_answers"] = run.stats.details.get("lost_answers", 0) + 1
+            log.warning("logistics: the answer to the shipment of order %s was lost (%s); reading it back",
+                        job.order_id, exc)
+            found = _read_back(job, run, adapter, push, shipped_at, required=True, lost=exc)
+            if found == "recorded":
+                continue
+            if found == "ship":  # not shipped there yet: send again on the next lease, after reading once more
+                job.outcome, job.message = "retry", (
+                    f"the answer to the shipment of order {job.external_id} was lost ({exc}); {job.platform_type} "
+                    "shows no shipment yet, so it is read again and only then sent on the next run")
             return
-        except ReauthRequired as exc:
-            job.outcome, job.code = "held", f"reauth:{job.label}"
-            job.message = f"{job.label}: {exc}; re-authorize the channel (oms-bridge channel authorize {job.label})"
-            return
-        except RateLimited as exc:
-            job.outcome, job.message, job.retry_after = "retry", str(exc), exc.retry_after
-            return
-        except TransientError as exc:
-            job.outcome, job.message = "retry", str(exc)
-            return
-        except PermanentError as exc:
-            job.outcome, job.code = "held", f"ship_rejected:{job.order_id}"
-            job.message = f"{job.platform_type} refused the shipment of order {job.external_id}: {exc}"
+        except PlatformError as exc:
+            job.settled.append(push.id)  # any other error: the marketplace did not ship it (Adapter.ship)
+            _failed(job, run, exc, reading=False)
             return
         job.shipped.append((push, result.tracking_number, shipped_at))
         if result.note:  # e.g. the marketplace cannot hold our tracking number: the run says so, once per text
@@ -330,6 +349,73 @@ def _ship(job: _Job, run: _Run) -> None:
             if result.note not in warnings:
                 warnings.append(result.note)
     job.outcome = "sent"
+
+
+def _read_back(job: _Job, run: _Run, adapter: Adapter, push: _Push, shipped_at: datetime, *, required: bool,
+               lost: OutcomeUnknown | None = None) -> str:
+    """Ask the marketplace what it recorded for the order's shipment.
+
+    ``"recorded"``: it shipped (the push is recorded with its tracking number); ``"ship"``: it shows no shipment,
+    so sending is safe; ``"stop"``: the outcome is noted on the job (read failed, or it cannot be read back and
+    the push is in doubt, ``required``). A platform without read-back and no doubt just ships (``"ship"``).
+    """
+    try:
+        state: ShipResult | None = adapter.shipment_state(job.canonical)
+    except NotSupported:
+        if not required:
+            return "ship"
+        why = f"the answer was lost ({lost})" if lost else "an earlier attempt stopped before its answer arrived"
+        job.outcome, job.code = "held", f"ship_unknown:{job.order_id}"
+        job.message = (f"the shipment of order {job.external_id} may have reached {job.platform_type}: {why}, and "
+                       f"{job.platform_type} cannot be asked what it recorded. Check the order on {job.platform_type}: "
+                       f"if it is not shipped there, run `oms-bridge oms retry-shipments --order {job.order_id} "
+                       "--resend`; if it is, nothing needs sending")
+        return "stop"
+    except PlatformError as exc:
+        _failed(job, run, exc, reading=True)
+        return "stop"
+    if state is None:
+        return "ship"
+    run.stats.details["read_back"] = run.stats.details.get("read_back", 0) + 1
+    log.info("logistics: %s already shows the shipment of order %s (tracking %s); recorded, not sent again",
+             job.platform_type, job.order_id, state.tracking_number or "not assigned yet")
+    job.shipped.append((push, state.tracking_number, shipped_at))
+    return "recorded"
+
+
+def _failed(job: _Job, run: _Run, exc: PlatformError, *, reading: bool) -> None:
+    """Note a failed marketplace call on the job: refresh, hold with what to do, or retry later."""
+    if isinstance(exc, AuthExpired):
+        if job.channel_id in run.refreshed:
+            job.outcome, job.code = "held", f"reauth:{job.label}"
+            job.message = (f"{job.label}: the marketplace rejects the refreshed access token ({exc}); "
+                           "re-authorize the channel")
+            return
+        run.expired[job.channel_id] = job.token_version
+        # Not a failure yet: the row waits for the refresh after this batch and is tried again.
+        job.outcome, job.message = "refresh", f"access token expired ({exc}); refreshing"
+        run.stats.details["token_refreshes"] = run.stats.details.get("token_refreshes", 0) + 1
+    elif isinstance(exc, ReauthRequired):
+        job.outcome, job.code = "held", f"reauth:{job.label}"
+        job.message = f"{job.label}: {exc}; re-authorize the channel (oms-bridge channel authorize {job.label})"
+    elif isinstance(exc, RateLimited):
+        job.outcome, job.message, job.retry_after = "retry", str(exc), exc.retry_after
+    elif isinstance(exc, TransientError):
+        job.outcome, job.message = "retry", str(exc)
+    elif reading:
+        job.outcome, job.code = "held", f"ship_readback:{job.order_id}"
+        job.message = (f"{job.platform_type} could not say whether order {job.external_id} is shipped: {exc}; "
+                       f"nothing was sent (`oms-bridge oms retry-shipments --order {job.order_id}` asks again)")
+    else:
+        job.outcome, job.code = "held", f"ship_rejected:{job.order_id}"
+        job.message = f"{job.platform_type} refused the shipment of order {job.external_id}: {exc}"
+
+
+def _mark_attempted(run: _Run, push_id: int, when: datetime) -> None:
+    """Record, before the call, that this push may reach the marketplace (its own short transaction)."""
+    with session_scope(run.settings, immediate=True) as session:
+        session.execute(update(OmsPackagePush).where(OmsPackagePush.id == push_id, OmsPackagePush.state == "pending")
+                        .values(attempted_at=when).execution_options(synchronize_session=False))
 
 
 def _record(session: Session, job: _Job, run: _Run) -> None:
@@ -341,6 +427,11 @@ def _record(session: Session, job: _Job, run: _Run) -> None:
         if stored is not None and stored.state == "pending" and \
                 (stored.tracking_number, stored.carrier) == (push.tracking_number, push.oms_carrier):
             stored.state, stored.pushed_at, stored.platform_tracking = "sent", shipped_at, platform_tracking
+            stored.attempted_at = None
+    if job.settled:  # the marketplace answered that it did not ship these: no doubt left
+        session.execute(update(OmsPackagePush).where(OmsPackagePush.id.in_(job.settled),
+                                                     OmsPackagePush.state == "pending")
+                        .values(attempted_at=None).execution_options(synchronize_session=False))
     if job.outcome is None:
         return
     row = outbox.leased_row(session, job.lease)

@@ -11,8 +11,10 @@
 Expiry warnings (:func:`channels.tokens.token_warnings`) are stored in the run's details under
 ``warnings`` so the dashboard and ``oms-bridge process runs`` show them.
 
-``force=True`` refreshes even when not due, but still single-flight: it passes the token version it
-read, so two forced runs at the same moment make one call, not two.
+``force=True`` refreshes even when not due, but still single-flight: it passes when it was asked for
+(``requested_at``, the CLI's start; else the run's start) and the token version it read, and under the
+channel's lock a refresh stored by another run since then satisfies it without a call - so forced runs
+started together make one call, however their start-up is staggered.
 """
 
 from __future__ import annotations
@@ -37,10 +39,11 @@ _RUN_OUTCOME = {REFRESHED: "success", NOT_DUE: "not_due", SKIPPED: "skipped", RE
 
 def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
                      clock: Callable[[], datetime] | None = None, force: bool = False,
-                     policy: Any = None) -> RunStats:
+                     policy: Any = None, requested_at: datetime | None = None) -> RunStats:
     """One RefreshToken run for a channel (see module doc)."""
     settings = settings or get_settings()
     now_fn = clock or utcnow
+    requested_at = requested_at or now_fn()
     require_channel(settings, channel_id)  # ChannelNotFound, not a foreign-key error on the run row
     with record_run("refreshtoken", channel_id=channel_id, settings=settings) as stats:
         try:
@@ -49,7 +52,7 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
                 with session_scope(settings) as session:
                     version = load_channel(session, channel_id).token_version
             result = refresh_channel_tokens(channel_id, settings=settings, clock=now_fn, force=force,
-                                            policy=policy, if_version=version)
+                                            policy=policy, if_version=version, requested_at=requested_at)
         except (BindingError, VaultError, PermanentError) as exc:
             # PermanentError: the adapter refuses the channel's own settings (e.g. an unknown auth model)
             # before any call. A failed run says so; raising would stop `process run --all` at this channel.

@@ -12,6 +12,17 @@ Why this shape (see DESIGN principle 3 and the peers' token races):
   re-reads the row afterwards and finds the token fresh (or its ``token_version`` moved on), so it
   makes no call: Shopee refresh tokens are single-use, a second call with the old one would burn
   the channel.
+- **Forced refreshes are single-flight too.** ``force`` skips the "is it due?" test, never the lock: a
+  forced refresh passes ``requested_at`` (when the admin asked: the CLI's start) and, under the lock,
+  finds the tokens already refreshed at or after that moment (``oms_channel.token_refreshed_at``,
+  written with every token set) when another run did it while this one started up or waited. It then
+  uses those tokens and makes no call. Six ``process run refreshtoken --force`` started together make
+  one refresh call (before: one per process that read the token version after the first had finished).
+- **Lost answers.** The refresh call changes state (the refresh token is single-use), so it is never
+  retried blindly by the HTTP layer (:class:`~platforms.base.OutcomeUnknown`). Under the lock, it is asked
+  once more with the *same* refresh token: if the lost call never reached the marketplace, this one
+  refreshes; if it did, the marketplace refuses the used token and the channel needs re-authorization -
+  and the message says that an answer was lost rather than blaming the token.
 - **Compare and swap.** Every token write is ``UPDATE … WHERE token_version = <version read>`` and
   bumps the version. A writer holding an older version (e.g. one that did not take the lock) gets
   :class:`StaleTokenWrite` instead of overwriting a newer token.
@@ -51,7 +62,7 @@ from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, utcnow
 from oms_bridge.vault import Vault
-from platforms.base import AuthExpired, PermanentError, ReauthRequired, TokenSet, TransientError
+from platforms.base import AuthExpired, OutcomeUnknown, PermanentError, ReauthRequired, TokenSet, TransientError
 from platforms.registry import adapter_class
 
 __all__ = ["RefreshResult", "StaleTokenWrite", "refresh_channel_tokens", "store_tokens", "mark_reauth_required",
@@ -82,8 +93,8 @@ class RefreshResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _fmt_local(when: datetime) -> str:
-    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") + " (Asia/Taipei)"
+def _fmt_local(when: datetime, *, seconds: bool = False) -> str:
+    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else "")) + " (Asia/Taipei)"
 
 
 def reauth_message(platform_name: str, channel_name: str, reason: str) -> str:
@@ -104,6 +115,7 @@ def store_tokens(session: Session, channel_id: int, expected_version: int, token
         "access_expires_at": tokens.access_expires_at,
         "refresh_expires_at": tokens.refresh_expires_at,
         "token_version": expected_version + 1,
+        "token_refreshed_at": now,
         "auth_state": "active",
         "auth_message": None,
         "updated": now,
@@ -132,13 +144,14 @@ def mark_reauth_required(session: Session, channel_id: int, message: str, *, now
 def refresh_channel_tokens(channel_id: int, *, settings: Settings | None = None,
                            clock: Callable[[], datetime] | None = None, force: bool = False,
                            margin: timedelta | None = None, policy: Any = None,
-                           if_version: int | None = None) -> RefreshResult:
+                           if_version: int | None = None, requested_at: datetime | None = None) -> RefreshResult:
     """Refresh the channel's tokens if due, as the only process doing so (see module doc).
 
     ``margin``: refresh when the access token expires within it (default ``refresh_margin_minutes``).
     ``force``: refresh even if not due. ``if_version``: the token version the caller saw rejected;
     if the stored version differs, another process already refreshed and its tokens are returned
-    without a call (GetOrder's AuthExpired path and concurrent forced runs use this).
+    without a call (GetOrder's AuthExpired path and concurrent forced runs use this). ``requested_at``
+    (with ``force``): when the refresh was asked for; tokens stored at or after it satisfy it, no call.
     """
     settings = settings or get_settings()
     now_fn = clock or utcnow
@@ -168,6 +181,11 @@ def refresh_channel_tokens(channel_id: int, *, settings: Settings | None = None,
         if if_version is not None and channel.token_version != if_version:
             result.message = "another process refreshed the tokens meanwhile; using its tokens"
             return result
+        refreshed_at = channel.token_refreshed_at
+        if force and requested_at is not None and refreshed_at is not None and refreshed_at >= requested_at:
+            result.message = (f"another run refreshed the tokens at {_fmt_local(refreshed_at, seconds=True)}, after "
+                              "this forced refresh was asked for; using its tokens")
+            return result
         if not force and not tokens.expires_within(now, margin):
             result.message = f"access token valid until {_fmt_local(tokens.access_expires_at)}; not due"
             return result
@@ -182,7 +200,13 @@ def refresh_channel_tokens(channel_id: int, *, settings: Settings | None = None,
             # transaction whose first statement is the compare-and-swap UPDATE.
             session.commit()
         try:
-            new_tokens = adapter.refresh(tokens)
+            new_tokens = _refresh_call(adapter, tokens, label)
+        except _LostRefresh as exc:
+            result.api_calls = adapter.api_calls
+            if exc.refused:
+                return _reauth(session, result, channel, "", now, platform_name, message=str(exc))
+            result.outcome, result.message = TRANSIENT, str(exc)
+            return result
         except (ReauthRequired, AuthExpired) as exc:
             result.api_calls = adapter.api_calls
             return _reauth(session, result, channel, str(exc), now, platform_name)
@@ -205,6 +229,37 @@ def refresh_channel_tokens(channel_id: int, *, settings: Settings | None = None,
     return result
 
 
+class _LostRefresh(Exception):
+    """The answer to a refresh call was lost; ``refused``: asking again showed the refresh token used up."""
+
+    def __init__(self, message: str, *, refused: bool):
+        super().__init__(message)
+        self.refused = refused
+
+
+def _refresh_call(adapter: Any, tokens: TokenSet, label: str) -> TokenSet:
+    """``adapter.refresh``; after a lost answer, asked once more with the same refresh token (module doc)."""
+    try:
+        return adapter.refresh(tokens)
+    except OutcomeUnknown as lost:
+        first = lost
+    name = adapter.display_name
+    try:
+        return adapter.refresh(tokens)
+    except (ReauthRequired, AuthExpired) as exc:
+        raise _LostRefresh(
+            f"the answer to the last refresh of channel {label} was lost ({first.message}), and {name} no longer "
+            f"accepts the refresh token ({exc.message}): its refresh tokens are single-use, so the lost call most "
+            f"likely used it and the new tokens never arrived. Run `oms-bridge channel authorize {label}` and "
+            "have the merchant approve again", refused=True) from exc
+    except (OutcomeUnknown, TransientError) as exc:
+        raise _LostRefresh(
+            f"the answer to a refresh of channel {label} was lost ({first.message}) and asking again failed too "
+            f"({exc.message}); the stored tokens are unchanged and the next RefreshToken run asks again. If {name} "
+            "then refuses the refresh token, a lost call used it (refresh tokens are single-use) and the merchant "
+            "must authorize again", refused=False) from exc
+
+
 def _platform_name(channel: Channel, session: Session) -> str:
     platform = platform_of(channel, session)
     try:
@@ -214,8 +269,8 @@ def _platform_name(channel: Channel, session: Session) -> str:
 
 
 def _reauth(session: Session, result: RefreshResult, channel: Channel, reason: str, now: datetime,
-            platform_name: str | None = None) -> RefreshResult:
-    message = reauth_message(platform_name or _platform_name(channel, session), result.channel, reason)
+            platform_name: str | None = None, *, message: str | None = None) -> RefreshResult:
+    message = message or reauth_message(platform_name or _platform_name(channel, session), result.channel, reason)
     mark_reauth_required(session, channel.id, message, now=now)
     result.outcome, result.message = REAUTH, message
     return result

@@ -218,6 +218,9 @@ class Order:
     channel: str | None = None
     # An open cancellation / stop-shipping request the seller may still refuse (None: there is none).
     cancel_request: CancelRequest | None = None
+    # The tracking number the marketplace already holds for the order's shipment (arranged or shipped there,
+    # e.g. Shopee PROCESSED); None when it has none or the adapter did not read it.
+    tracking_number: str | None = None
 
     def __post_init__(self) -> None:
         if self.status not in CANONICAL_STATUSES:
@@ -343,6 +346,8 @@ class Adapter(abc.ABC):
     display_name: ClassVar[str]
     #: Fields the admin must give for a channel's static credentials (name -> help text).
     credential_fields: ClassVar[Mapping[str, str]] = {}
+    #: How long the marketplace accepts the consent link of :meth:`authorize_url` (None: no limit known).
+    consent_link_ttl: ClassVar[timedelta | None] = None
 
     @classmethod
     def required_credentials(cls, settings: Mapping[str, Any],
@@ -440,7 +445,9 @@ class Adapter(abc.ABC):
         """Tell the marketplace the order (or package) shipped with this tracking number.
 
         The state-changing call goes out with ``idempotent=False``: a lost answer raises
-        :class:`OutcomeUnknown` and is never re-sent here; the caller asks :meth:`shipment_state`.
+        :class:`OutcomeUnknown` and is never re-sent here; the caller asks :meth:`shipment_state`. Any other
+        error means the marketplace did not apply the shipment (reads that fail *after* an accepted shipment,
+        e.g. fetching the tracking number, must not raise: return what is known).
         """
 
     def shipment_state(self, order: Order) -> ShipResult | None:

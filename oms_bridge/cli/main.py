@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from oms_bridge.cli import begin_invocation
 from oms_bridge.cli.admin_cmds import channel_group, db_group, init_command, keys_group, platform_group
 from oms_bridge.cli.erp_cmds import erp_group, sku_group
 from oms_bridge.cli.oms_cmds import oms_group
@@ -19,6 +20,7 @@ __all__ = ["cli", "main"]
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr (secrets stay masked).")
 def cli(verbose: bool) -> None:
     """oms-bridge: marketplace orders into iDempiere and an OMS, exactly once."""
+    begin_invocation()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from channels.logistics import run_logistics_delivery
@@ -21,7 +21,7 @@ from oms_bridge.oms.setup import render_text, setup_document
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Delivery, Order, Package
-from oms_bridge.store.models.oms import OmsApiToken, OmsWebhookEvent
+from oms_bridge.store.models.oms import OmsApiToken, OmsPackagePush, OmsWebhookEvent
 from oms_bridge.store.outbox import rearm
 from oms_bridge.vault import Vault
 from platforms.registry import platform_types
@@ -192,11 +192,24 @@ def shipments_command(held: bool, as_json: bool) -> None:
 
 @oms_group.command("retry-shipments")
 @click.option("--order", "order_ids", type=int, multiple=True, help="Only this order id (repeatable).")
-def retry_shipments_command(order_ids: tuple[int, ...]) -> None:
+@click.option("--resend", is_flag=True,
+              help="The marketplace shows these orders NOT shipped: send pushes whose earlier outcome was unknown "
+                   "again (needs --order; without it an in-doubt push is read back or held, never re-sent).")
+def retry_shipments_command(order_ids: tuple[int, ...], resend: bool) -> None:
     """Re-arm held, retrying and dead logistics deliveries (after fixing the cause)."""
+    if resend and not order_ids:
+        fail("--resend needs --order: check each order on the marketplace first, then name it")
     with _unit() as (session, _settings):
+        cleared = 0
+        if resend:
+            cleared = session.execute(
+                update(OmsPackagePush).where(OmsPackagePush.oms_order_id.in_(order_ids),
+                                             OmsPackagePush.state == "pending",
+                                             OmsPackagePush.attempted_at.is_not(None))
+                .values(attempted_at=None).execution_options(synchronize_session=False)).rowcount or 0
         count = rearm(session, "logistics", order_ids=order_ids or None)
-    click.echo(f"{count} shipment(s) re-armed; they are pushed on the next logistics run")
+    click.echo(f"{count} shipment(s) re-armed; they are pushed on the next logistics run"
+               + (f" ({cleared} push(es) whose earlier outcome was unknown will be sent again)" if resend else ""))
 
 
 @oms_group.command("packages")

@@ -19,12 +19,18 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from channels.authorization import AuthorizationError, check_credentials, start_authorization
+from channels.authorization import (
+    AuthorizationError,
+    authorization_link_validity,
+    check_credentials,
+    start_authorization,
+)
 from channels.backfill import backfill_range, run_backfill
 from channels.binding import BindingError, load_channel, needs_token_refresh
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
 from channels.tokens import TAIPEI
+from oms_bridge.cli import invoked_at
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, terminate_as_exit
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
@@ -81,7 +87,7 @@ def authorize_command(name: str, redirect_uri: str | None) -> None:
         if oauth:
             url = start_authorization(name, redirect_uri, settings=settings)
             click.echo(f"Have the merchant of channel {name} open this link and approve the app "
-                       f"(valid 10 minutes, single use):")
+                       f"({authorization_link_validity(name, settings=settings)}):")
             click.echo(url)
             return
         ok, message = check_credentials(name, settings=settings)
@@ -143,7 +149,8 @@ def process_run(process: str, channels: tuple[str, ...], all_: bool, force: bool
             if process == "getorder":
                 stats = run_getorder(channel_id, settings=settings)
             else:
-                stats = run_refreshtoken(channel_id, settings=settings, force=force)
+                stats = run_refreshtoken(channel_id, settings=settings, force=force,
+                                         requested_at=invoked_at())
             results.append((stats, name))
     if as_json:
         emit_json([_stats_dict(s, n) for s, n in results])

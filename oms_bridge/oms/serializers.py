@@ -177,7 +177,7 @@ def order_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrde
     first, last = split_name(order.buyer_name or order.ship_name)
     currency = (order.currency or "").lower()
     item_list = items_json(order, lines, items, config)
-    tracking = next((i["tracking_number"] for i in item_list if i["tracking_number"]), None)
+    tracking = next((i["tracking_number"] for i in item_list if i["tracking_number"]), order.tracking_number)
     invoice = next((i["invoice_number"] for i in item_list if i["invoice_number"]), None)
     return {
         "pk": order.id, "id": order.id, "number": str(order.external_id), "remote_id": str(order.external_id),

@@ -121,6 +121,7 @@ def _order_values(item: CanonicalOrder) -> dict[str, Any]:
         "ship_city": a.city, "ship_district": a.district, "ship_zip": a.zip,
         "ship_address1": a.line1 or a.full, "ship_address2": a.line2 if a.line1 else None,
         "note": item.note, "raw_payload": _raw_text(item.raw), "is_held": False, "held_reason": None,
+        "tracking_number": item.tracking_number,
     }
 
 
@@ -259,7 +260,10 @@ def _update(session: Session, channel_id: int, key: str, item: CanonicalOrder | 
             setattr(order, name, value)
         return "changed"
     old_status = order.status
-    for name, value in _order_values(item).items():
+    values = _order_values(item)
+    if values["tracking_number"] is None:
+        del values["tracking_number"]  # a tracking number once known is kept (a later read may not carry it)
+    for name, value in values.items():
         setattr(order, name, value)
     order.lines.clear()
     session.flush()  # delete old lines before re-inserting the same line numbers

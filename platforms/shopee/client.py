@@ -20,8 +20,19 @@ so the envelope's ``error`` decides when it is present and the status decides ot
   is not Shopee's JSON (a wrong host answering an HTML 404) → :class:`PermanentError`.
 
 On the token endpoints (:meth:`ShopeeClient.get_token`, :meth:`ShopeeClient.refresh_access_token`) a
-permanent answer that is not about the partner's own credentials means the code or refresh token is
-dead: :class:`ReauthRequired`.
+permanent answer that is not about the partner's own credentials or this machine's clock means the code or
+refresh token is dead: :class:`ReauthRequired`.
+
+"Invalid timestamp" means the request's ``timestamp`` is more than 5 minutes off Shopee's clock (every call
+carries one, valid 5 minutes: Authorization-and-Authentication guide): :class:`ShopeeClockError`, whose
+message tells the admin to check this machine's clock.
+
+State-changing calls go out with ``idempotent=False`` (:meth:`platforms.http.HttpClient.request`): a lost
+answer raises :class:`~platforms.base.OutcomeUnknown` after one request and is never re-sent here. They are
+``ship_order`` (a second call for a shipped order is refused) and the two token calls: ``auth/token/get``
+spends a single-use code and ``auth/access_token/get`` a single-use refresh token, so a blind resend after a
+lost answer would be refused and blamed on the token. Reads sent as POST (``get_mass_tracking_number``) stay
+idempotent.
 """
 
 from __future__ import annotations
@@ -45,8 +56,9 @@ from platforms.base import (
 from platforms.http import HttpClient, RetryPolicy, parse_retry_after
 from platforms.shopee import signing
 
-__all__ = ["ShopeeClient", "classify", "PRODUCTION_HOST", "SANDBOX_HOST", "DETAIL_OPTIONAL_FIELDS",
-           "MAX_PAGE_SIZE", "MAX_DETAIL_BATCH", "MAX_WINDOW_SECONDS"]
+__all__ = ["ShopeeClient", "ShopeeClockError", "classify", "PRODUCTION_HOST", "SANDBOX_HOST",
+           "DETAIL_OPTIONAL_FIELDS", "MAX_PAGE_SIZE", "MAX_DETAIL_BATCH", "MAX_WINDOW_SECONDS", "MAX_TRACKING_BATCH",
+           "TIMESTAMP_TOLERANCE_SECONDS"]
 
 PLATFORM = "shopee"
 PRODUCTION_HOST = "https://partner.shopeemobile.com"
@@ -54,15 +66,23 @@ SANDBOX_HOST = "https://openplatform.sandbox.test-stable.shopee.sg"
 MAX_PAGE_SIZE = 100
 MAX_DETAIL_BATCH = 50
 MAX_WINDOW_SECONDS = 15 * 86400
+#: get_mass_tracking_number / get_package_detail take 1..50 packages (inferred from Shopee's other mass calls)
+MAX_TRACKING_BATCH = 50
+#: a request's timestamp (and a consent link's) is valid this long (Authorization-and-Authentication guide)
+TIMESTAMP_TOLERANCE_SECONDS = 300
 
 #: get_order_detail optional fields the canonical order needs.
 DETAIL_OPTIONAL_FIELDS = (
     "buyer_user_id", "buyer_username", "recipient_address", "item_list", "package_list", "pay_time",
     "total_amount", "payment_method", "shipping_carrier", "note", "estimated_shipping_fee",
-    "actual_shipping_fee", "cancel_reason",
+    "actual_shipping_fee", "cancel_reason", "buyer_cancel_reason", "cancel_by",
 )
 
 _TRANSIENT_CODES = ("error_server", "error_network", "error_inner", "error_busy", "error_system")
+
+
+class ShopeeClockError(PermanentError):
+    """Shopee refused the request's timestamp: this machine's clock is more than 5 minutes off."""
 
 
 def _error_code(body: Mapping[str, Any]) -> str:
@@ -120,6 +140,10 @@ def _typed_error(code: str, message: str, request_id: str, status: int, retry_af
         return AuthExpired(text, **kw)
     if short == "error_sign" or "invalid partner_id" in message.lower():
         return CredentialsInvalid(f"{text} (check the partner id and partner key)", **kw)
+    if "invalid timestamp" in message.lower():
+        return ShopeeClockError(
+            f"{text}: Shopee accepts a request only within {TIMESTAMP_TOLERANCE_SECONDS // 60} minutes of its own "
+            "clock; check this machine's clock and time zone (NTP) and try again", **kw)
     return PermanentError(text, **kw)
 
 
@@ -127,7 +151,7 @@ def classify_token(response: requests.Response) -> dict[str, Any]:
     """:func:`classify` for the token endpoints: a dead code or refresh token means re-authorize."""
     try:
         return classify(response)
-    except (TransientError, CredentialsInvalid):
+    except (TransientError, CredentialsInvalid, ShopeeClockError):
         raise
     except PlatformError as exc:
         raise ReauthRequired(f"Shopee refused the grant, the shop must authorize again: {exc.message}",
@@ -178,17 +202,20 @@ class ShopeeClient:
 
         return self.http.request("GET", path, prepare=prepare)
 
-    def _shop_post(self, path: str, access_token: str, shop_id: int | str, body: Mapping[str, Any]) -> dict:
+    def _shop_post(self, path: str, access_token: str, shop_id: int | str, body: Mapping[str, Any], *,
+                   idempotent: bool) -> dict:
         def prepare() -> dict[str, Any]:
             return {"params": self._shop_params(path, access_token, shop_id)}
 
-        return self.http.request("POST", path, json=dict(body), prepare=prepare)
+        return self.http.request("POST", path, json=dict(body), prepare=prepare, idempotent=idempotent)
 
     def _public_post(self, path: str, body: Mapping[str, Any]) -> dict:
+        """The token calls: each spends a single-use code or refresh token, so they are never re-sent."""
         def prepare() -> dict[str, Any]:
             return {"params": self._public_params(path)}
 
-        return self.http.request("POST", path, json=dict(body), prepare=prepare, classify=classify_token)
+        return self.http.request("POST", path, json=dict(body), prepare=prepare, classify=classify_token,
+                                 idempotent=False)
 
     # -- auth ------------------------------------------------------------------------------------
     def auth_partner_url(self, redirect: str) -> str:
@@ -242,8 +269,12 @@ class ShopeeClient:
                               query).get("response") or {}
 
     def ship_order(self, access_token: str, shop_id: int | str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """ref: §1 Logistics ``POST /api/v2/logistics/ship_order`` (success has no ``response``)."""
-        return self._shop_post("/api/v2/logistics/ship_order", access_token, shop_id, body)
+        """ref: §1 Logistics ``POST /api/v2/logistics/ship_order`` (success has no ``response``).
+
+        Not idempotent (a second call for a shipped order is refused "logistic status not ready to ship"):
+        a lost answer raises :class:`~platforms.base.OutcomeUnknown`; the caller reads the order's state.
+        """
+        return self._shop_post("/api/v2/logistics/ship_order", access_token, shop_id, body, idempotent=False)
 
     def get_tracking_number(self, access_token: str, shop_id: int | str, order_sn: str,
                             package_number: str | None = None) -> dict[str, Any]:
@@ -252,3 +283,26 @@ class ShopeeClient:
         return self._shop_get("/api/v2/logistics/get_tracking_number", access_token, shop_id,
                               query).get("response") or {}
 
+    def get_mass_tracking_number(self, access_token: str, shop_id: int | str,
+                                 package_numbers: Iterable[str]) -> dict[str, Any]:
+        """ref: Order Management guide §8.1 ``POST /api/v2/logistics/get_mass_tracking_number`` (a read).
+
+        Body ``{"package_list": [{"package_number"}]}``; answer ``success_list`` (tracking_number, hint per
+        package) and ``fail_list`` (fail_error / fail_message per package).
+        """
+        numbers = list(package_numbers)
+        if not 1 <= len(numbers) <= MAX_TRACKING_BATCH:
+            raise ValueError(f"get_mass_tracking_number takes 1..{MAX_TRACKING_BATCH} packages, got {len(numbers)}")
+        body = {"package_list": [{"package_number": n} for n in numbers]}
+        return self._shop_post("/api/v2/logistics/get_mass_tracking_number", access_token, shop_id, body,
+                               idempotent=True).get("response") or {}
+
+    def get_package_detail(self, access_token: str, shop_id: int | str,
+                           package_numbers: Iterable[str]) -> list[dict[str, Any]]:
+        """ref: ``GET /api/v2/order/get_package_detail`` (``fulfillment_status``, ``is_shipment_arranged``)."""
+        numbers = list(package_numbers)
+        if not 1 <= len(numbers) <= MAX_TRACKING_BATCH:
+            raise ValueError(f"get_package_detail takes 1..{MAX_TRACKING_BATCH} packages, got {len(numbers)}")
+        payload = self._shop_get("/api/v2/order/get_package_detail", access_token, shop_id,
+                                 {"package_number_list": ",".join(numbers)})
+        return list((payload.get("response") or {}).get("package_list") or [])

@@ -1,15 +1,20 @@
 """Shopee order detail → canonical :class:`~platforms.base.Order`. Pure: no network, no database.
 
-ref: shared/specs/marketplaces.md §1 "get_order_detail" and "Status values".
+ref: shared/specs/marketplaces.md §1 "get_order_detail"; the meanings are Shopee's (V2.0 Data Definition,
+guide 31: see docs/contracts/shopee.md).
 
-Status table (:data:`STATUS_MAP`), decided where the spec leaves room:
+Status table (:data:`STATUS_MAP`):
 
-- ``UNPAID`` → unpaid; ``READY_TO_SHIP``/``RETRY_SHIP`` → ready_to_ship (paid, waiting for shipment);
-  ``PROCESSED`` (shipment arranged, tracking number issued, not yet handed over) → ready_to_ship;
-- ``SHIPPED``/``TO_CONFIRM_RECEIVE`` → shipped; ``COMPLETED`` → completed;
-- ``IN_CANCEL``/``CANCELLED`` → cancelled (IN_CANCEL is a buyer request the seller has not answered:
-  destinations should stop fulfilment now rather than ship and argue later);
-- ``TO_RETURN`` → returned;
+- ``UNPAID`` → unpaid; ``READY_TO_SHIP``/``RETRY_SHIP`` → ready_to_ship (paid, the seller can arrange shipment);
+- ``PROCESSED`` ("Seller has arranged shipment online and got tracking number from 3PL") → shipped: Shopee
+  refuses to arrange it again, so no destination may offer it as shippable; the adapter adds the tracking
+  number Shopee holds (``Order.tracking_number``);
+- ``SHIPPED`` (handed to the 3PL) → shipped; ``TO_CONFIRM_RECEIVE`` ("The order has been received by buyer")
+  → delivered; ``COMPLETED`` → completed; ``CANCELLED`` → cancelled; ``TO_RETURN`` → returned;
+- ``IN_CANCEL`` ("The order's cancelation is under processing") is a request the seller may reject
+  (``v2.order.handle_buyer_cancellation`` ACCEPT/REJECT), not a cancellation: the order keeps the status its
+  package shows (:func:`in_cancel_status`) and carries :class:`~platforms.base.CancelRequest`
+  (``Order.cancel_request``), which makes the destinations hold it;
 - ``INVOICE_PENDING``/``PENDING`` → ``paid`` when ``pay_time`` is set, else ``unpaid``.
 
 Money: Shopee sends floats; each is read through ``str()`` (never float arithmetic) and quantized to
@@ -33,24 +38,28 @@ from decimal import Decimal
 from typing import Any
 
 from platforms.amounts import AmountError, decimal_amount, round_to_places
-from platforms.base import Address, Buyer, Order, OrderLine, UnmappableOrder
+from platforms.base import Address, Buyer, CancelRequest, Order, OrderLine, UnmappableOrder
 
-__all__ = ["STATUS_MAP", "CURRENCY_DECIMALS", "canonical_status", "map_order", "money", "utc_from_unix",
-           "is_masked"]
+__all__ = ["STATUS_MAP", "CURRENCY_DECIMALS", "ARRANGED_STATUSES", "canonical_status", "in_cancel_status",
+           "map_order", "money", "utc_from_unix", "is_masked"]
 
 STATUS_MAP: dict[str, str] = {
     "UNPAID": "unpaid",
     "READY_TO_SHIP": "ready_to_ship",
     "RETRY_SHIP": "ready_to_ship",
-    "PROCESSED": "ready_to_ship",
+    "PROCESSED": "shipped",
     "SHIPPED": "shipped",
-    "TO_CONFIRM_RECEIVE": "shipped",
+    "TO_CONFIRM_RECEIVE": "delivered",
     "COMPLETED": "completed",
-    "IN_CANCEL": "cancelled",
     "CANCELLED": "cancelled",
     "TO_RETURN": "returned",
 }
 _PAY_DEPENDENT = frozenset({"INVOICE_PENDING", "PENDING"})
+#: order statuses whose shipment Shopee has arranged already (ship_order refuses them; a tracking number exists)
+ARRANGED_STATUSES = frozenset({"PROCESSED", "SHIPPED", "TO_CONFIRM_RECEIVE", "COMPLETED", "TO_RETURN"})
+#: package logistics_status (guide 31, Package Fulfillment Status) → the status an IN_CANCEL order really has
+_PACKAGE_STATUS = {"LOGISTICS_REQUEST_CREATED": "shipped", "LOGISTICS_PICKUP_DONE": "shipped",
+                   "LOGISTICS_DELIVERY_DONE": "delivered"}
 
 CURRENCY_DECIMALS: dict[str, int] = {"TWD": 0, "VND": 0, "IDR": 0, "JPY": 0, "KRW": 0, "CLP": 0, "COP": 0}
 
@@ -59,13 +68,40 @@ class _Unmappable(ValueError):
     """Internal: why a field cannot be read."""
 
 
-def canonical_status(raw_status: str, pay_time: Any = None) -> str:
-    """The canonical status for Shopee's ``order_status`` (``pay_time`` decides the pending states)."""
+def canonical_status(raw_status: str, pay_time: Any = None, packages: Any = None) -> str:
+    """The canonical status for Shopee's ``order_status`` (``pay_time`` decides the pending states; the
+    ``package_list`` decides what an IN_CANCEL order really is)."""
     if raw_status in STATUS_MAP:
         return STATUS_MAP[raw_status]
     if raw_status in _PAY_DEPENDENT:
         return "paid" if pay_time else "unpaid"
+    if raw_status == "IN_CANCEL":
+        return in_cancel_status(pay_time, packages)
     raise _Unmappable(f"unknown Shopee order_status {raw_status!r}")
+
+
+def in_cancel_status(pay_time: Any, packages: Any) -> str:
+    """An IN_CANCEL order's status while the request is open, read from its packages (inferred, see module doc).
+
+    The furthest package decides: arranged or handed over → shipped, delivered → delivered; otherwise the
+    order waits for shipment (ready_to_ship) once paid, else it is unpaid.
+    """
+    rank = {"ready_to_ship": 0, "shipped": 1, "delivered": 2}
+    best = "ready_to_ship" if pay_time else "unpaid"
+    for package in packages or ():
+        found = _PACKAGE_STATUS.get(package.get("logistics_status")) if isinstance(package, Mapping) else None
+        if found and rank[found] > rank.get(best, -1):
+            best = found
+    return best
+
+
+def _cancel_request(raw: Mapping[str, Any]) -> CancelRequest | None:
+    """IN_CANCEL → the open request (reference: the order_sn that handle_buyer_cancellation answers)."""
+    if raw.get("order_status") != "IN_CANCEL":
+        return None
+    reason = raw.get("buyer_cancel_reason") or raw.get("cancel_reason") or None
+    return CancelRequest(requested_at=utc_from_unix(raw.get("update_time"), "update_time"), reason=reason,
+                         reference=str(raw["order_sn"]), allowed=True)
 
 
 def utc_from_unix(value: Any, field: str) -> datetime:
@@ -125,8 +161,13 @@ def _shipping_fee(raw: Mapping[str, Any], currency: str) -> Decimal:
     return money(0, currency, "shipping_fee")
 
 
-def map_order(raw: Mapping[str, Any], channel: str | None = None) -> Order | UnmappableOrder:
-    """One ``get_order_detail`` entry → canonical Order, or UnmappableOrder with the reason."""
+def map_order(raw: Mapping[str, Any], channel: str | None = None, *,
+              tracking_number: str | None = None) -> Order | UnmappableOrder:
+    """One ``get_order_detail`` entry → canonical Order, or UnmappableOrder with the reason.
+
+    ``tracking_number``: what ``get_(mass_)tracking_number`` returned for an arranged order (the detail itself
+    carries none).
+    """
     sn = raw.get("order_sn") if isinstance(raw, Mapping) else None
     try:
         if not sn or not isinstance(sn, str):
@@ -142,7 +183,7 @@ def map_order(raw: Mapping[str, Any], channel: str | None = None) -> Order | Unm
         total = raw.get("total_amount")
         return Order(
             external_id=sn,
-            status=canonical_status(raw_status, pay_time),
+            status=canonical_status(raw_status, pay_time, raw.get("package_list")),
             platform_status=raw_status,
             created_at=utc_from_unix(raw.get("create_time"), "create_time"),
             updated_at=utc_from_unix(raw.get("update_time"), "update_time"),
@@ -160,6 +201,8 @@ def map_order(raw: Mapping[str, Any], channel: str | None = None) -> Order | Unm
                            if isinstance(p, Mapping) and p.get("package_number")),
             raw=raw,
             channel=channel,
+            cancel_request=_cancel_request(raw),
+            tracking_number=tracking_number or None,
         )
     except (_Unmappable, KeyError, TypeError, ValueError, AttributeError) as exc:
         return UnmappableOrder(external_id=sn if isinstance(sn, str) else None, raw=raw,

@@ -11,11 +11,25 @@ ref: shared/specs/marketplaces.md §1. What it enforces, as Shopee documents it:
   5 more minutes; the authorization itself ends 365 days after consent (or at :meth:`ShopeeSandbox.deauthorize`),
   after which no token of the shop works (``error_auth``);
 - ``get_order_list``: ``update_time``/``create_time`` windows of at most 15 days with Shopee's exact error
-  text, page_size 1..100, string cursors, ``more``/``next_cursor``;
+  text, page_size 1..100, an opaque string cursor, ``more``/``next_cursor``. Paging is by *offset* under that
+  cursor (contract-evidence.md, Shopee): an order whose update moves it out of the window while pages are being
+  read shifts every later order one place up, so the first order of the next page is not returned in that pass
+  (:meth:`ShopeeSandbox.on_list_page` lets a test change orders between two pages);
 - ``get_order_detail``: 1..50 order numbers, only the optional fields asked for; TW recipient fields masked
-  ``"****"`` (per shop: ``add_shop(mask_address=...)``);
-- logistics: only READY_TO_SHIP/RETRY_SHIP orders ship; ``ship_order`` moves the order to PROCESSED and
-  issues a tracking number (non-integrated: the seller's); TW dropoff needs the ``slug``;
+  ``"****"`` (per shop: ``add_shop(mask_address=...)``); one unknown order number fails the whole call with
+  ``error_not_found`` "Wrong parameters, detail: the order is not found." (contract-evidence.md; guide 229 FAQ);
+- one package per order (Shopee creates one; only a split, :meth:`ShopeeSandbox.split_order`, makes more);
+- logistics: only READY_TO_SHIP/RETRY_SHIP orders ship; ``get_shipping_parameter`` and ``ship_order`` refuse
+  any other status (PROCESSED included) with ``logistics.error_status`` "logistic status not ready to ship", so
+  ``ship_order`` is not idempotent: a second call for a shipped order is refused. ``ship_order`` with
+  ``non_integrated`` moves the package to LOGISTICS_PICKUP_DONE at once (order SHIPPED); pickup/dropoff to
+  LOGISTICS_REQUEST_CREATED with a tracking number (order PROCESSED) - guide 229 §8.1. A shop added with
+  ``arrange_async=True`` behaves like the channels where Shopee arranges in the background: the package stays
+  LOGISTICS_READY with ``is_shipment_arranged`` true and no tracking number until
+  :meth:`ShopeeSandbox.finish_arrangement` (guide 229, get_package_detail). ``get_tracking_number`` /
+  ``get_mass_tracking_number`` read the tracking number of any arranged package (PROCESSED and later ones
+  included); ``get_package_detail`` shows ``fulfillment_status`` and ``is_shipment_arranged``;
+- lost answers: the shared ``lost_answer`` fault applies the request, then drops the connection;
 - push: :meth:`ShopeeSandbox.push` POSTs a signed notification to ``push_url``.
 
 Choices where the spec is silent (configurable, documented for the README):
@@ -29,7 +43,9 @@ Choices where the spec is silent (configurable, documented for the README):
   ``http_error_status=False`` to answer every envelope with 200 (the client reads the envelope either way);
 - a dead ``code`` or refresh token answers ``error_param`` "Invalid code" / "Invalid refresh_token";
 - ``time_from == time_to`` is accepted; ``time_from > time_to`` or a range over 15 days is refused;
-- ship_order on a wrong status: ``logistics.ship_order_invalid_status`` "logistic status not ready to ship";
+- the HTTP method and batch limit of ``get_mass_tracking_number`` (POST, 1..50 packages) and the comma-joined
+  ``package_number_list`` of ``get_package_detail`` (1..50) follow Shopee's other mass/batch calls;
+- a package whose shipment is arranged in the background refuses a second ``ship_order`` the same way;
 - :meth:`ShopeeSandbox.consent` approves for the shop added last unless ``shop_id`` is given; the HTTP
   ``auth_partner`` page does the same and redirects (302) with ``code`` and ``shop_id``;
 - push notifications are sent only when :meth:`ShopeeSandbox.push` is called (never from inside a request).
@@ -41,13 +57,14 @@ only orders that were changed (update_order, ship) are kept whole. 100,000 order
 
 from __future__ import annotations
 
+import base64
 import bisect
 import hashlib
 import json
 import random
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,6 +96,11 @@ DEFAULT_STATUS_MIX = {"READY_TO_SHIP": 5, "UNPAID": 1, "PROCESSED": 1, "SHIPPED"
 CANONICAL_TO_SHOPEE = {"unpaid": "UNPAID", "paid": "READY_TO_SHIP", "ready_to_ship": "READY_TO_SHIP",
                        "shipped": "SHIPPED", "delivered": "TO_CONFIRM_RECEIVE", "completed": "COMPLETED",
                        "cancelled": "CANCELLED", "returned": "TO_RETURN"}
+SHIPPABLE = ("READY_TO_SHIP", "RETRY_SHIP")
+#: statuses whose package already has its tracking number (shipment arranged or done)
+TRACKED = ("PROCESSED", "SHIPPED", "TO_CONFIRM_RECEIVE", "COMPLETED", "TO_RETURN")
+NOT_FOUND = "Wrong parameters, detail: the order is not found."
+NOT_READY = "logistic status not ready to ship"
 LOGISTICS_OF = {"UNPAID": "LOGISTICS_NOT_START", "READY_TO_SHIP": "LOGISTICS_READY", "RETRY_SHIP": "LOGISTICS_READY",
                 "PROCESSED": "LOGISTICS_REQUEST_CREATED", "SHIPPED": "LOGISTICS_PICKUP_DONE",
                 "TO_CONFIRM_RECEIVE": "LOGISTICS_DELIVERY_DONE", "COMPLETED": "LOGISTICS_DELIVERY_DONE",
@@ -110,7 +132,6 @@ class _Batch:
     statuses: list[str]
     weights: list[float]
     max_lines: int
-    multi_package: float
 
 
 @dataclass
@@ -119,6 +140,7 @@ class ShopState:
     name: str
     mask_address: bool = True
     logistics: str = "non_integrated"  # non_integrated | dropoff | pickup
+    arrange_async: bool = False  # integrated shipments get their tracking number later (finish_arrangement)
     authorized_until: int | None = None
     # sn -> (batch index, n, create_time, update_time, status) for generated, untouched orders
     index: dict[str, tuple[int, int, int, int, str]] = field(default_factory=dict)
@@ -126,6 +148,7 @@ class ShopState:
     changed: dict[str, dict[str, Any]] = field(default_factory=dict)  # full orders after a change
     batches: list[_Batch] = field(default_factory=list)
     shipments: dict[str, dict[str, Any]] = field(default_factory=dict)  # package_number -> shipment
+    sns: list[str] = field(default_factory=list)  # order number by generation index (n) - packages name it
 
 
 def _token() -> str:
@@ -153,6 +176,7 @@ class ShopeeSandbox(Sandbox):
         self._refresh: dict[str, tuple[int, int, str]] = {}  # token -> (shop_id, expires, its access token)
         self.counters: dict[str, int] = {"list_calls": 0, "detail_calls": 0, "orders_detailed": 0}
         self.pushes: list[dict[str, Any]] = []
+        self._list_hooks: list[Callable[[int, str, list[str]], None]] = []
 
     # ------------------------------------------------------------------------------ envelopes
     def error_body(self, code: str, message: str) -> Any:
@@ -188,6 +212,8 @@ class ShopeeSandbox(Sandbox):
             "/api/v2/logistics/get_shipping_parameter": self._shipping_parameter,
             "/api/v2/logistics/ship_order": self._ship_order,
             "/api/v2/logistics/get_tracking_number": self._tracking_number,
+            "/api/v2/logistics/get_mass_tracking_number": self._mass_tracking_number,
+            "/api/v2/order/get_package_detail": self._package_detail,
         }
         handler = routes.get(request.path)
         if handler is None:
@@ -325,11 +351,7 @@ class ShopeeSandbox(Sandbox):
         page_size = self._int_arg(request, "page_size")
         if not 1 <= page_size <= 100:
             raise ShopeeError("error_param", "Wrong parameters, detail: page_size should be between 1 and 100.")
-        cursor = request.args.get("cursor", "")
-        try:
-            offset = int(cursor) if cursor else 0
-        except ValueError:
-            raise ShopeeError("error_param", "Wrong parameters, detail: cursor is invalid.") from None
+        offset = _offset_of(request.args.get("cursor", ""))
         status_filter = request.args.get("order_status") or None
         if field_name == "update_time" and not status_filter:  # the hot path: slice the sorted index only
             lo = bisect.bisect_left(shop.by_update, (time_from, ""))
@@ -343,8 +365,10 @@ class ShopeeSandbox(Sandbox):
         with_status = "order_status" in request.args.get("response_optional_fields", "")
         order_list = [{"order_sn": sn, **({"order_status": self._status(shop, sn)} if with_status else {})}
                       for sn in page]
-        return self._ok({"more": more, "next_cursor": str(offset + page_size) if more else "",
-                         "order_list": order_list})
+        body = {"more": more, "next_cursor": _cursor_of(offset + page_size) if more else "", "order_list": order_list}
+        for hook in list(self._list_hooks):  # a test changes orders between two pages, as a buyer would
+            hook(shop.shop_id, request.args.get("cursor", ""), page)
+        return self._ok(body)
 
     def _window(self, shop: ShopState, field_name: str, time_from: int, time_to: int,
                 status: str | None) -> list[str]:
@@ -365,9 +389,9 @@ class ShopeeSandbox(Sandbox):
         if not 1 <= len(sns) <= 50:
             raise ShopeeError("error_param", "Wrong parameters, detail: order_sn_list should be between 1 and 50.")
         wanted = {f for f in request.args.get("response_optional_fields", "").split(",") if f}
-        orders = [self._public_order(shop, self._order(shop, sn), wanted) for sn in sns if self._exists(shop, sn)]
-        if not orders:
-            raise ShopeeError("error_not_found", "Wrong parameters, detail: the order is not found.")
+        if not all(self._exists(shop, sn) for sn in sns):  # one unknown number fails the whole call
+            raise ShopeeError("error_not_found", NOT_FOUND)
+        orders = [self._public_order(shop, self._order(shop, sn), wanted) for sn in sns]
         self.counters["orders_detailed"] += len(orders)
         return self._ok({"order_list": orders})
 
@@ -379,14 +403,23 @@ class ShopeeSandbox(Sandbox):
         if "recipient_address" in out and shop.mask_address:
             out["recipient_address"] = {k: ("TW" if k == "region" else "****") for k in out["recipient_address"]}
         if "package_list" in out:
-            out["package_list"] = [{k: v for k, v in p.items() if k != "tracking_number"} for p in out["package_list"]]
+            hidden = ("tracking_number", "is_shipment_arranged")  # get_tracking_number / get_package_detail only
+            out["package_list"] = [{k: v for k, v in p.items() if k not in hidden} for p in out["package_list"]]
         return out
 
     # ------------------------------------------------------------------------------ logistics
     def _shipping_parameter(self, request: Request, shop: ShopState) -> Response:
         order = self._logistics_order(shop, request.args.get("order_sn", ""))
-        self._package(order, request.args.get("package_number"))
+        self._shippable(order, self._package(order, request.args.get("package_number")))
         return self._ok(self._ship_offer(shop))
+
+    @staticmethod
+    def _shippable(order: dict[str, Any], package: dict[str, Any]) -> None:
+        """Only a READY_TO_SHIP/RETRY_SHIP package not yet arranged ships (PROCESSED is refused)."""
+        if order["order_status"] not in SHIPPABLE or package.get("is_shipment_arranged"):
+            raise ShopeeError("logistics.error_status", NOT_READY)
+        if package.get("logistics_status") not in ("LOGISTICS_READY", "LOGISTICS_NOT_START", "LOGISTICS_PICKUP_RETRY"):
+            raise ShopeeError("logistics.error_status", NOT_READY)
 
     def _ship_offer(self, shop: ShopState) -> dict[str, Any]:
         if shop.logistics == "non_integrated":
@@ -406,10 +439,7 @@ class ShopeeSandbox(Sandbox):
         body = self._json(request)
         order = self._logistics_order(shop, str(body.get("order_sn") or ""))
         package = self._package(order, body.get("package_number"))
-        if order["order_status"] not in ("READY_TO_SHIP", "RETRY_SHIP"):
-            raise ShopeeError("logistics.ship_order_invalid_status", "logistic status not ready to ship")
-        if package.get("logistics_status") not in ("LOGISTICS_READY", "LOGISTICS_NOT_START"):
-            raise ShopeeError("logistics.package_already_shipped", "The package has been shipped.")
+        self._shippable(order, package)
         method = shop.logistics
         chosen = body.get(method)
         if not isinstance(chosen, dict):
@@ -425,24 +455,87 @@ class ShopeeSandbox(Sandbox):
             if method == "pickup" and (chosen.get("address_id") != 9001 or not chosen.get("pickup_time_id")):
                 raise ShopeeError("error_param",
                                   "Wrong parameters, detail: address_id and pickup_time_id are required.")
-            tracking = "TW" + hashlib.sha256(f"{order['order_sn']}{package['package_number']}".encode()
-                                             ).hexdigest()[:10].upper()
+            tracking = _shopee_tracking(order["order_sn"], package["package_number"])
             package["logistics_status"] = "LOGISTICS_REQUEST_CREATED"
-        package["tracking_number"] = tracking
         package["shipping_carrier"] = CARRIERS[method]
         shop.shipments[package["package_number"]] = {
             "order_sn": order["order_sn"], "package_number": package["package_number"], "method": method,
             "tracking_number": tracking, "carrier": CARRIERS[method], "request": chosen,
         }
-        if all(p.get("tracking_number") for p in order["package_list"]):
-            self._set_status(shop, order, "PROCESSED")
+        if method != "non_integrated" and shop.arrange_async:
+            # arranged; Shopee assigns the tracking number later (finish_arrangement); the order still reads
+            # READY_TO_SHIP and the package LOGISTICS_READY with is_shipment_arranged
+            package["logistics_status"], package["is_shipment_arranged"] = "LOGISTICS_READY", True
+            shop.shipments[package["package_number"]]["tracking_number"] = ""
+        else:
+            package["tracking_number"] = tracking
+            self._after_arrangement(shop, order)
         self._touch(shop, order, None)
         return self._ok()
 
+    def _after_arrangement(self, shop: ShopState, order: dict[str, Any]) -> None:
+        """The order follows its packages: all handed over → SHIPPED, all arranged → PROCESSED."""
+        packages = order["package_list"]
+        if all(p.get("logistics_status") == "LOGISTICS_PICKUP_DONE" for p in packages):
+            self._set_status(shop, order, "SHIPPED")
+        elif all(p.get("tracking_number") for p in packages):
+            self._set_status(shop, order, "PROCESSED")
+
     def _tracking_number(self, request: Request, shop: ShopState) -> Response:
         order = self._logistics_order(shop, request.args.get("order_sn", ""))
-        package = self._package(order, request.args.get("package_number"))
-        return self._ok({"tracking_number": package.get("tracking_number", ""), "hint": ""})
+        number = request.args.get("package_number")
+        package = self._package(order, number) if number else order["package_list"][0]
+        return self._ok(self._tracking_entry(package))
+
+    @staticmethod
+    def _tracking_entry(package: Mapping[str, Any]) -> dict[str, Any]:
+        tracking = package.get("tracking_number") or ""
+        hint = "" if tracking else "tracking number is not available yet"
+        return {"tracking_number": tracking, "hint": hint, "first_mile_tracking_number": "", "pickup_code": ""}
+
+    def _packages_by_number(self, shop: ShopState, numbers: list[str]) -> dict[str, dict[str, Any]]:
+        """Package number → the package (with its ``order_sn``); unknown numbers are left out."""
+        found: dict[str, dict[str, Any]] = {}
+        for number in numbers:
+            try:
+                sn = shop.sns[int(number[8:16])] if number.startswith("OFG") else None
+            except (ValueError, IndexError):
+                sn = None
+            if sn is None or not self._exists(shop, sn):
+                continue
+            for package in self._order(shop, sn)["package_list"]:
+                if package["package_number"] == number:
+                    found[number] = {**package, "order_sn": sn}
+        return found
+
+    def _mass_tracking_number(self, request: Request, shop: ShopState) -> Response:
+        """POST ``{"package_list": [{"package_number"}]}`` (1..50) → success_list / fail_list."""
+        body = self._json(request)
+        numbers = [str(p.get("package_number") or "") for p in body.get("package_list") or [] if isinstance(p, dict)]
+        if not 1 <= len(numbers) <= 50:
+            raise ShopeeError("error_param", "Wrong parameters, detail: package_list should be between 1 and 50.")
+        found = self._packages_by_number(shop, [n for n in numbers if n])
+        success, fail = [], []
+        for number in numbers:
+            if number in found:
+                success.append({"package_number": number, **self._tracking_entry(found[number])})
+            else:
+                fail.append({"package_number": number, "fail_error": "logistics.package_not_exist",
+                             "fail_message": "The package number is not exist."})
+        return self._ok({"success_list": success, "fail_list": fail})
+
+    def _package_detail(self, request: Request, shop: ShopState) -> Response:
+        numbers = [n for n in request.args.get("package_number_list", "").split(",") if n]
+        if not 1 <= len(numbers) <= 50:
+            raise ShopeeError("error_param",
+                              "Wrong parameters, detail: package_number_list should be between 1 and 50.")
+        found = self._packages_by_number(shop, numbers)
+        if len(found) != len(set(numbers)):
+            raise ShopeeError("error_not_found", "Wrong parameters, detail: the package is not found.")
+        return self._ok({"package_list": [
+            {"order_sn": found[n]["order_sn"], "package_number": n, "fulfillment_status": found[n]["logistics_status"],
+             "is_shipment_arranged": bool(found[n].get("is_shipment_arranged")),
+             "shipping_carrier": found[n].get("shipping_carrier", "")} for n in numbers]})
 
     def _logistics_order(self, shop: ShopState, sn: str) -> dict[str, Any]:
         if not sn or not self._exists(shop, sn):
@@ -520,7 +613,13 @@ class ShopeeSandbox(Sandbox):
             order["pay_time"] = self.clock.timestamp()
             order["total_amount"] = order["_total"]
         for p in order["package_list"]:
-            if status != "PROCESSED" or not p.get("tracking_number"):
+            if status in TRACKED and not p.get("tracking_number"):
+                p["tracking_number"] = _shopee_tracking(order["order_sn"], p["package_number"])
+                p["is_shipment_arranged"] = False
+            if status == "IN_CANCEL":
+                continue  # a cancellation request leaves the package where it was
+            if status not in ("PROCESSED", "SHIPPED") or p.get("logistics_status") in (
+                    "LOGISTICS_READY", "LOGISTICS_NOT_START", "LOGISTICS_PICKUP_RETRY"):
                 p["logistics_status"] = LOGISTICS_OF.get(status, p["logistics_status"])
 
     def _build(self, shop: ShopState, sn: str, batch: _Batch, n: int, create: int, update: int,
@@ -538,15 +637,14 @@ class ShopeeSandbox(Sandbox):
                           "model_original_price": float(original), "model_discounted_price": float(discounted),
                           "order_item_id": n * 10 + idx + 1, "weight": 0.3})
         fee = rng.choice((0, 60, 60, 100))
-        packages_n = 2 if len(items) > 1 and rng.random() < batch.multi_package else 1
-        packages = []
-        for p in range(packages_n):
-            members = items[p::packages_n]
-            packages.append({"package_number": f"OFG{shop.shop_id % 100000:05d}{n:08d}{p}",
-                             "logistics_status": LOGISTICS_OF.get(status, "LOGISTICS_NOT_START"),
-                             "shipping_carrier": "",
-                             "item_list": [{"item_id": i["item_id"], "model_id": i["model_id"],
-                                            "quantity": i["model_quantity_purchased"]} for i in members]})
+        number = f"OFG{shop.shop_id % 100000:05d}{n:08d}0"
+        package = {"package_number": number,
+                   "logistics_status": LOGISTICS_OF.get(status, "LOGISTICS_NOT_START"), "shipping_carrier": "",
+                   "item_list": [{"item_id": i["item_id"], "model_id": i["model_id"],
+                                  "quantity": i["model_quantity_purchased"]} for i in items]}
+        if status in TRACKED:
+            package.update(tracking_number=_shopee_tracking(sn, number), shipping_carrier=CARRIERS["pickup"])
+        packages = [package]
         addr = data.tw_address(rng)
         paid = status != "UNPAID"
         order = {
@@ -561,7 +659,10 @@ class ShopeeSandbox(Sandbox):
             "pay_time": create + rng.randrange(60, 3600) if paid else None,
             "payment_method": rng.choice(("Credit Card", "ShopeePay", "Cash on Delivery")),
             "estimated_shipping_fee": float(fee), "actual_shipping_fee": float(fee), "note": "",
-            "shipping_carrier": "", "cancel_reason": "" if status != "CANCELLED" else "Out of Stock",
+            "shipping_carrier": packages[0]["shipping_carrier"],
+            "cancel_reason": "" if status != "CANCELLED" else "Out of Stock",
+            "buyer_cancel_reason": "" if status != "IN_CANCEL" else "Need to Modify Order",
+            "cancel_by": "" if status not in ("CANCELLED", "IN_CANCEL") else "buyer",
             "_total": float(total + fee),
         }
         if order["pay_time"] is not None:
@@ -576,13 +677,14 @@ class ShopeeSandbox(Sandbox):
                 "settings": {}}
 
     def add_shop(self, *, shop_id: int | None = None, name: str | None = None, mask_address: bool = True,
-                 logistics: str = "non_integrated", **options: Any) -> dict[str, Any]:
-        """A shop; ``logistics`` = non_integrated | dropoff | pickup; ``mask_address`` masks TW recipients."""
+                 logistics: str = "non_integrated", arrange_async: bool = False, **options: Any) -> dict[str, Any]:
+        """A shop; ``logistics`` = non_integrated | dropoff | pickup; ``mask_address`` masks TW recipients;
+        ``arrange_async``: integrated shipments get their tracking number only at :meth:`finish_arrangement`."""
         if logistics not in CARRIERS:
             raise ValueError(f"logistics must be one of {', '.join(CARRIERS)}")
         with self._lock:
             sid = shop_id or 100000 + len(self.shops) + 1
-            self.shops[sid] = ShopState(sid, name or f"蝦皮測試商店{sid}", mask_address, logistics)
+            self.shops[sid] = ShopState(sid, name or f"蝦皮測試商店{sid}", mask_address, logistics, arrange_async)
         return {"shop_id": str(sid), "name": self.shops[sid].name, "credentials": {}, "settings": {}}
 
     def consent(self, authorize_url: str, shop_id: int | str | None = None) -> dict[str, str]:
@@ -617,7 +719,7 @@ class ShopeeSandbox(Sandbox):
     def generate_orders(self, shop_id: str | int, count: int, *, start: datetime | None = None,
                         end: datetime | None = None, status: str | None = None,
                         status_mix: Mapping[str, float] | None = None, max_lines: int = 3,
-                        multi_package: float = 0.2, **options: Any) -> list[str]:
+                        **options: Any) -> list[str]:
         """``count`` deterministic orders created in ``[start, end)`` (default: the last day).
 
         ``status`` forces one status (Shopee or canonical name); else ``status_mix`` weights Shopee statuses.
@@ -633,7 +735,7 @@ class ShopeeSandbox(Sandbox):
             batch_no = len(shop.batches)
             t0, t1 = int(start.timestamp()), int(end.timestamp())
             batch = _Batch(f"{self.seed}/{shop.shop_id}/{batch_no}", t0, max(1, t1 - t0), count,
-                           list(mix), list(mix.values()), max_lines, multi_package)
+                           list(mix), list(mix.values()), max_lines)
             shop.batches.append(batch)
             base = sum(b.count for b in shop.batches[:-1])
             sns = []
@@ -651,6 +753,7 @@ class ShopeeSandbox(Sandbox):
                 sns.append(sn)
             shop.by_update.extend(rows)
             shop.by_update.sort()
+            shop.sns.extend(sns)
         return sns
 
     def update_order(self, shop_id: str | int, external_id: str, *, status: str | None = None,
@@ -676,6 +779,45 @@ class ShopeeSandbox(Sandbox):
         with self._lock:
             self.shops[int(shop_id)].authorized_until = self.clock.timestamp()
 
+    def split_order(self, shop_id: str | int, external_id: str) -> list[str]:
+        """The seller splits a READY_TO_SHIP order of several items into two packages (v2.order.split_order)."""
+        with self._lock:
+            shop = self.shops[int(shop_id)]
+            order = self._materialize(shop, external_id)
+            (package,) = order["package_list"]
+            items = package["item_list"]
+            if order["order_status"] != "READY_TO_SHIP" or len(items) < 2:
+                raise ValueError("only a READY_TO_SHIP order of two or more items can be split")
+            base = package["package_number"][:-1]
+            order["package_list"] = [{**package, "package_number": f"{base}{p}", "item_list": items[p::2]}
+                                     for p in range(2)]
+            order["split_up"] = True
+            self._touch(shop, order, None)
+            return [p["package_number"] for p in order["package_list"]]
+
+    def finish_arrangement(self, shop_id: str | int, external_id: str) -> None:
+        """Shopee finishes a background arrangement: the tracking number appears, the order becomes PROCESSED."""
+        with self._lock:
+            shop = self.shops[int(shop_id)]
+            order = self._materialize(shop, external_id)
+            for package in order["package_list"]:
+                if package.pop("is_shipment_arranged", False):
+                    record = shop.shipments[package["package_number"]]
+                    record["tracking_number"] = _shopee_tracking(external_id, package["package_number"])
+                    package.update(tracking_number=record["tracking_number"],
+                                   logistics_status="LOGISTICS_REQUEST_CREATED")
+            self._after_arrangement(shop, order)
+            self._touch(shop, order, None)
+
+    def on_list_page(self, hook: Callable[[int, str, list[str]], None] | None) -> None:
+        """Call ``hook(shop_id, cursor, order_sns)`` after each ``get_order_list`` page is read (None: stop).
+
+        Runs under the sandbox lock before the answer leaves, so a change it makes (``update_order``) happens
+        between this page and the next one, exactly as a buyer or Shopee changing an order mid-read would.
+        """
+        with self._lock:
+            self._list_hooks = [hook] if hook else []
+
     def shipment_of(self, shop_id: str | int, external_id: str) -> dict[str, Any] | None:
         with self._lock:
             shop = self.shops[int(shop_id)]
@@ -690,6 +832,28 @@ class ShopeeSandbox(Sandbox):
         """The full unmasked order as the sandbox holds it (for assertions)."""
         with self._lock:
             return dict(self._order(self.shops[int(shop_id)], external_id))
+
+
+def _shopee_tracking(order_sn: str, package_number: str) -> str:
+    """The tracking number Shopee's integrated logistics assigns (deterministic per package)."""
+    return "TW" + hashlib.sha256(f"{order_sn}{package_number}".encode()).hexdigest()[:10].upper()
+
+
+def _cursor_of(offset: int) -> str:
+    """Shopee's cursor is opaque; this one hides an offset (the position paging really uses)."""
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+def _offset_of(cursor: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        offset = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["offset"]
+    except (ValueError, KeyError, TypeError):
+        raise ShopeeError("error_param", "Wrong parameters, detail: cursor is invalid.") from None
+    if not isinstance(offset, int) or offset < 0:
+        raise ShopeeError("error_param", "Wrong parameters, detail: cursor is invalid.")
+    return offset
 
 
 def _as_int(value: Any) -> int | None:

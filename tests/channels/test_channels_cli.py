@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from oms_bridge.cli.main import cli
 from platforms.base import UnmappableOrder
 from platforms.momo.sandbox import MomoSandbox
-from platforms.shopee.sandbox import ShopeeSandbox
+from platforms.shopee.sandbox import ShopeeError, ShopeeSandbox
 
 
 @pytest.fixture
@@ -35,7 +35,15 @@ def test_authorize_prints_the_approval_link(sqlite_settings):
         url = result.output.strip().splitlines()[-1]
         assert url.startswith(sandbox.base_url + "/api/v2/shop/auth_partner?")
         assert "bridge.example" in url
+        # Shopee refuses its consent link 5 minutes after it was signed (a bare "Invalid timestamp" page):
+        # the admin is told the real limit and what to do after it, not "valid 10 minutes"
+        assert "open it within 5 minutes" in result.output and "valid 10 minutes" not in result.output
+        assert "Invalid timestamp" in result.output and "oms-bridge channel authorize shop-a` again" in result.output
         assert sandbox.consent(url)["code"]
+        stale = invoke("channel", "authorize", "shop-a", "--redirect-uri", "https://bridge.example/cb")
+        sandbox.clock.advance(5 * 60 + 5)
+        with pytest.raises(ShopeeError, match="Invalid timestamp"):
+            sandbox.consent(stale.output.strip().splitlines()[-1])
 
 
 def test_authorize_checks_credentials_plainly(sqlite_settings):

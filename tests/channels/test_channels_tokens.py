@@ -142,8 +142,9 @@ def test_transient_failure_keeps_tokens_and_state(shopee_bound: Bound):
     before, version = _stored_tokens(b.settings, b.channel_id)
     b.sandbox.faults.inject("503", path=REFRESH_PATH, count=10)
     run = run_refreshtoken(b.channel_id, settings=b.settings, clock=b.clock, force=True, policy=FAST)
-    assert run.outcome == "failed" and "next RefreshToken run tries again" in run.error_text
-    assert run.api_calls == FAST.max_attempts
+    # a 5xx to the (state-changing) refresh may hide an applied refresh: asked once more, never retried blindly
+    assert run.outcome == "failed" and "the next RefreshToken run asks again" in run.error_text
+    assert run.api_calls == 2
     after, after_version = _stored_tokens(b.settings, b.channel_id)
     assert (after.access_token, after_version) == (before.access_token, version)
     with session_scope(b.settings) as session:

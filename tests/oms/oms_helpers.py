@@ -91,11 +91,13 @@ class Shop:
     settings: Settings
 
 
-def bind_shop(settings: Settings, sandbox: Sandbox, value: str = "shop-a") -> Shop:
-    """Platform + channel rows as the admin enters them, then authorized as the admin would."""
+def bind_shop(settings: Settings, sandbox: Sandbox, value: str = "shop-a", **shop_options) -> Shop:
+    """Platform + channel rows as the admin enters them, then authorized as the admin would.
+
+    ``shop_options`` go to the sandbox's ``add_shop`` (e.g. Shopee ``logistics="dropoff"``)."""
     vault = Vault.from_settings(settings)
     fields = sandbox.platform_fields()
-    shop = sandbox.add_shop()
+    shop = sandbox.add_shop(**shop_options)
     with session_scope(settings) as session:
         platform = Platform(value=sandbox.platform_type, name=sandbox.platform_type.title(),
                             platform_type=sandbox.platform_type, host=fields["host"], app_id=fields.get("app_id"),

@@ -52,7 +52,8 @@ def test_shopee_full_flow_authorize_fetch_ship_tracking(sandbox, shop, make_adap
     shipment = sandbox.shipment_of(shop["shop_id"], target.external_id)
     assert shipment["tracking_number"] == "SELF-0001" and shipment["method"] == "non_integrated"
     reread = adapter.get_orders([target.external_id])[0]
-    assert reread.platform_status == "PROCESSED" and reread.status == "ready_to_ship"
+    # non-integrated: handed over at once (LOGISTICS_PICKUP_DONE), so Shopee reads SHIPPED (guide 229 §8.1)
+    assert reread.platform_status == "SHIPPED" and reread.status == "shipped"
     assert reread.updated_at >= target.updated_at
 
 
@@ -108,7 +109,9 @@ def test_shopee_ship_pickup_fills_address_and_time_slot(sandbox, make_adapter):
 
 
 def test_shopee_ship_multi_package_one_package_at_a_time(sandbox, shop, adapter):
-    sandbox.generate_orders(shop["shop_id"], 40, status="READY_TO_SHIP", multi_package=1.0, max_lines=3)
+    sns = sandbox.generate_orders(shop["shop_id"], 40, status="READY_TO_SHIP", max_lines=3)
+    split = next(sn for sn in sns if len(sandbox.order(shop["shop_id"], sn)["item_list"]) > 1)
+    sandbox.split_order(shop["shop_id"], split)  # one package per order until the seller splits it
     order = next(o for o in _fetch_all(adapter, sandbox) if len(o.packages) == 2)
     first, second = order.packages
     adapter.ship(order, Shipment(tracking_number="PKG-A", package_number=first))
@@ -116,7 +119,7 @@ def test_shopee_ship_multi_package_one_package_at_a_time(sandbox, shop, adapter)
     adapter.ship(order, Shipment(tracking_number="PKG-B", package_number=second))
     recorded = sandbox.shipment_of(shop["shop_id"], order.external_id)
     assert {p["tracking_number"] for p in recorded["packages"]} == {"PKG-A", "PKG-B"}
-    assert sandbox.order(shop["shop_id"], order.external_id)["order_status"] == "PROCESSED"
+    assert sandbox.order(shop["shop_id"], order.external_id)["order_status"] == "SHIPPED"
 
 
 def test_shopee_ship_twice_or_unpaid_is_permanent_with_shopee_text(sandbox, shop, adapter):
@@ -129,9 +132,11 @@ def test_shopee_ship_twice_or_unpaid_is_permanent_with_shopee_text(sandbox, shop
 
 def test_shopee_get_orders_rereads_and_flags_unknown(sandbox, shop, adapter):
     sns = sandbox.generate_orders(shop["shop_id"], 3)
-    got = adapter.get_orders([sns[1], "NOSUCHORDER01", sns[2]])
-    assert [g.external_id for g in got] == [sns[1], "NOSUCHORDER01", sns[2]]
-    assert isinstance(got[1], UnmappableOrder) and "did not return" in got[1].reason
+    got = {g.external_id: g for g in adapter.get_orders([sns[1], "NOSUCHORDER01", sns[2]])}
+    assert set(got) == {sns[1], "NOSUCHORDER01", sns[2]}
+    assert isinstance(got[sns[1]], Order) and isinstance(got[sns[2]], Order)  # not held with the unknown one
+    assert isinstance(got["NOSUCHORDER01"], UnmappableOrder)
+    assert "Shopee order NOSUCHORDER01 is unknown to Shopee" in got["NOSUCHORDER01"].reason
     only_unknown = adapter.get_orders(["NOSUCHORDER02"])
     assert isinstance(only_unknown[0], UnmappableOrder)
 

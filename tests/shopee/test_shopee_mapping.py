@@ -46,6 +46,28 @@ def test_shopee_status_table(raw, canonical):
     assert map_order({**DOC_EXAMPLE, "order_status": raw}).status == canonical
 
 
+@pytest.mark.parametrize(("logistics", "pay_time", "expected"), [
+    ("LOGISTICS_READY", 1712817766, "ready_to_ship"), ("LOGISTICS_NOT_START", None, "unpaid"),
+    ("LOGISTICS_REQUEST_CREATED", 1712817766, "shipped"), ("LOGISTICS_PICKUP_DONE", 1712817766, "shipped"),
+    ("LOGISTICS_DELIVERY_DONE", 1712817766, "delivered")])
+def test_shopee_in_cancel_is_a_request_on_the_status_the_package_shows(logistics, pay_time, expected):
+    """guide 31: IN_CANCEL = "The order's cancelation is under processing"; the seller may reject it
+    (handle_buyer_cancellation), so the order is not cancelled: it keeps its own status and carries the request."""
+    raw = {**DOC_EXAMPLE, "order_status": "IN_CANCEL", "pay_time": pay_time, "buyer_cancel_reason": "Others",
+           "package_list": [{**DOC_EXAMPLE["package_list"][0], "logistics_status": logistics}]}
+    order = map_order(raw)
+    assert order.status == expected and order.platform_status == "IN_CANCEL"
+    assert order.cancel_request.reason == "Others" and order.cancel_request.reference == DOC_EXAMPLE["order_sn"]
+    assert order.cancel_request.requested_at == order.updated_at and order.cancel_request.allowed is True
+    assert map_order({**raw, "order_status": "CANCELLED"}).cancel_request is None
+
+
+def test_shopee_arranged_order_carries_the_tracking_number_it_is_given():
+    order = map_order({**DOC_EXAMPLE, "order_status": "PROCESSED"}, tracking_number="TW123")
+    assert (order.status, order.tracking_number) == ("shipped", "TW123")
+    assert map_order({**DOC_EXAMPLE, "order_status": "TO_CONFIRM_RECEIVE"}).status == "delivered"
+
+
 @pytest.mark.parametrize("raw", ["PENDING", "INVOICE_PENDING"])
 def test_shopee_pending_states_depend_on_pay_time(raw):
     assert map_order({**DOC_EXAMPLE, "order_status": raw}).status == "paid"

@@ -47,4 +47,9 @@ def test_shopee_order_list_status_filter_and_create_time_field(sandbox, shop, ad
     assert {o["order_status"] for o in page["order_list"]} == {"COMPLETED"}
     by_create = adapter.client.get_order_list(token, shop_id, time_from=now - 3 * 86400, time_to=now,
                                               time_range_field="create_time", page_size=4)
-    assert by_create["more"] is True and by_create["next_cursor"] == "4" and len(by_create["order_list"]) == 4
+    assert by_create["more"] is True and by_create["next_cursor"] and len(by_create["order_list"]) == 4
+    rest = adapter.client.get_order_list(token, shop_id, time_from=now - 3 * 86400, time_to=now,
+                                         time_range_field="create_time", page_size=4,
+                                         cursor=by_create["next_cursor"])  # opaque: passed back as it came
+    assert len(rest["order_list"]) == 4 and not {o["order_sn"] for o in rest["order_list"]} & {
+        o["order_sn"] for o in by_create["order_list"]}

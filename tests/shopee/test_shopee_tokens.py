@@ -98,6 +98,10 @@ def test_shopee_timestamp_outside_five_minutes_is_error_param(sandbox, adapter):
     with pytest.raises(PermanentError, match="Invalid timestamp") as info:
         skewed.check_credentials()
     assert info.value.code == "error_param" and not isinstance(info.value, AuthExpired)
+    assert "check this machine's clock" in str(info.value)  # says what to do, not just Shopee's two words
+    with pytest.raises(PermanentError, match="check this machine's clock") as refused:
+        skewed.refresh(adapter.tokens)  # a wrong clock is not a dead refresh token: no re-authorization
+    assert not isinstance(refused.value, ReauthRequired)
     near = ShopeeAdapter(adapter.platform, adapter.channel, adapter.tokens, policy=adapter.policy,
                          clock=lambda: sandbox.clock.now() - timedelta(seconds=299))
     near.check_credentials()

@@ -48,6 +48,9 @@ class Channel(ADColumns, Base):
     auth_message: Mapped[str | None] = mapped_column(Text)
     # Incremented on every token write; a writer holding an older version must not overwrite.
     token_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # When the stored tokens were last written (authorization or refresh): a forced refresh requested before
+    # then is already satisfied (channels/tokens.py, single flight).
+    token_refreshed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Single-use OAuth state (hash) and its expiry.
     oauth_state_hash: Mapped[str | None] = mapped_column(String(128))
     oauth_state_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -181,6 +181,10 @@ class OmsPackagePush(ADColumns, Base):
     pushed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # What the marketplace reported back (may differ from ours, e.g. Shopee's own number).
     platform_tracking: Mapped[str | None] = mapped_column(String(120))
+    # Set just before the marketplace call that ships it; cleared when the marketplace answered that it did not
+    # ship. Still set on a pending push: the outcome is in doubt (lost answer, worker died mid-call), so the
+    # next attempt reads the marketplace's shipment state first instead of sending again.
+    attempted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class OmsCarrier(ADColumns, Base):

@@ -54,6 +54,8 @@ class Order(ADColumns, Base):
     ship_address1: Mapped[str | None] = mapped_column(String(255))
     ship_address2: Mapped[str | None] = mapped_column(String(255))
     note: Mapped[str | None] = mapped_column(Text)
+    # The tracking number the marketplace holds for the order's shipment (e.g. Shopee PROCESSED); kept once known.
+    tracking_number: Mapped[str | None] = mapped_column(String(120))
     # The platform's payload exactly as received (JSON text).
     raw_payload: Mapped[str | None] = mapped_column(Text)
     # Hash of the canonical content; equal hash = unchanged re-read.
