@@ -189,7 +189,7 @@ def hold_missing(session: Session, rows: Sequence[Delivery], config: OmsConfig) 
                                 .order_by(OrderLine.line_no)):
         lines.setdefault(line.oms_order_id, []).append(line)
     refs = product_ids(session, (ln.sku for ls in lines.values() for ln in ls))
-    numbers = dict(session.execute(select(Order.id, Order.external_id).where(Order.id.in_(order_ids))).tuples())
+    numbers = dict(session.execute(select(Order.id, Order.external_id).where(Order.id.in_(order_ids))).tuples().all())
     warned: set[str | None] = set()
     for row in rows:
         missing = missing_skus(lines.get(row.oms_order_id, []), refs)
