@@ -36,7 +36,7 @@ from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting
 
-__all__ = ["envelope_body", "event_for", "record_served", "acknowledge", "UNACKNOWLEDGED"]
+__all__ = ["envelope_body", "event_for", "events_for", "record_served", "acknowledge", "UNACKNOWLEDGED"]
 
 DESTINATION = "oms"
 #: hold code of a ``waiting`` row: offered (read), not acknowledged yet
@@ -48,34 +48,46 @@ def envelope_body(event_type: str, event_uuid: str, payload: Mapping[str, Any]) 
     return json.dumps({"event": {"type": event_type, "uuid": event_uuid}, "payload": payload})
 
 
-def _offered_before(session: Session, order_id: int, version: int) -> bool:
-    return session.scalar(select(OmsOrderEvent.id).where(
-        OmsOrderEvent.oms_order_id == order_id, OmsOrderEvent.order_version < version,
-        OmsOrderEvent.offered_at.is_not(None)).limit(1)) is not None
-
-
-def event_for(session: Session, order: Order, channel: str, *, version: int | None = None) -> OmsOrderEvent:
-    """The event row of this order version, made on first use (``order.created`` unless an earlier
-    version was already offered to the OMS, then ``order.updated``).
+def events_for(session: Session, orders: Sequence[Order], channel: str, *,
+               versions: Mapping[int, int] | None = None) -> dict[int, OmsOrderEvent]:
+    """The event row of each order's version (``versions``: order id → version, default the current one),
+    made on first use: ``order.created`` unless an earlier version was already offered to the OMS,
+    then ``order.updated``. Two queries for the whole batch once the rows exist.
 
     Unique on (order, version): a concurrent maker's row is used instead of a second one.
     """
-    version = order.version if version is None else version
-    stmt = select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id == order.id, OmsOrderEvent.order_version == version)
-    event = session.scalars(stmt).one_or_none()
-    if event is not None:
-        return event
-    kind = "order.updated" if _offered_before(session, order.id, version) else "order.created"
-    try:
-        with session.begin_nested():
-            event = OmsOrderEvent(oms_order_id=order.id, order_version=version, channel=channel, event_type=kind,
-                                  event_uuid=uuid.uuid4().hex, ad_client_id=order.ad_client_id,
-                                  ad_org_id=order.ad_org_id)
-            session.add(event)
-            session.flush()
-    except IntegrityError:
-        event = session.scalars(stmt).one()
-    return event
+    wanted = {o.id: (versions or {}).get(o.id, o.version) for o in orders}
+    if not wanted:
+        return {}
+    found = {e.oms_order_id: e for e in session.scalars(select(OmsOrderEvent).where(
+        OmsOrderEvent.oms_order_id.in_(list(wanted)))) if wanted[e.oms_order_id] == e.order_version}
+    missing = [o for o in orders if o.id not in found]
+    if not missing:
+        return found
+    offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
+                                                      .where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]),
+                                                             OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
+    for order in missing:
+        version = wanted[order.id]
+        kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
+        try:
+            with session.begin_nested():
+                event = OmsOrderEvent(oms_order_id=order.id, order_version=version, channel=channel, event_type=kind,
+                                      event_uuid=uuid.uuid4().hex, ad_client_id=order.ad_client_id,
+                                      ad_org_id=order.ad_org_id)
+                session.add(event)
+                session.flush()
+        except IntegrityError:  # made by a concurrent reader or worker
+            event = session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id == order.id,
+                                                                OmsOrderEvent.order_version == version)).one()
+        found[order.id] = event
+    return found
+
+
+def event_for(session: Session, order: Order, channel: str, *, version: int | None = None) -> OmsOrderEvent:
+    """The event row of one order version (see :func:`events_for`)."""
+    versions = {order.id: order.version if version is None else version}
+    return events_for(session, [order], channel, versions=versions)[order.id]
 
 
 def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
@@ -90,19 +102,19 @@ def record_served(session: Session, orders: Sequence[Order], *, now: datetime | 
     """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``."""
     now = now or utcnow()
     rows = _rows(session, (o.id for o in orders))
+    events = events_for(session, orders, "pull")
     changed = 0
     for order in orders:
-        event = event_for(session, order, "pull")
+        event = events[order.id]
         if event.offered_at is None:
-            event.offered_at = now
-        event.last_attempt_at = now
+            event.offered_at = event.last_attempt_at = now
         row = rows.get(order.id)
         if row is None or row.order_version > order.version:
             continue
-        if row.state == "sent" and row.delivered_version == row.order_version:
-            continue
-        if row.state != "waiting" or row.hold_code != UNACKNOWLEDGED:
-            changed += 1
+        if (row.state == "sent" and row.delivered_version == row.order_version) or (
+                row.state == "waiting" and row.hold_code == UNACKNOWLEDGED):
+            continue  # steady state: a re-read writes nothing
+        changed += 1
         mark_waiting(row, f"read by the OMS (version {order.version}); it counts as delivered once the OMS acts on "
                           "it (a package webhook, an item update or POST orders/<pk>/ack/)", code=UNACKNOWLEDGED)
     return changed

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.oms import auth
 from oms_bridge.oms.config import PUSH_SECRET_NAME, PUSH_TOKEN_NAME, SIGNATURE_HEADER, OmsConfig, oms_config
-from oms_bridge.oms.events import envelope_body, event_for
+from oms_bridge.oms.events import envelope_body, events_for
 from oms_bridge.oms.orders import order_payloads
 from oms_bridge.oms.products import hold_missing
 from oms_bridge.settings import Settings, get_settings
@@ -193,8 +193,9 @@ def _prepare(session: Session, leases: list[outbox.Lease], config: OmsConfig, st
             if lease.row.state == "held":
                 _held(stats, lease.row, lease.row.last_error or "", lease.row.hold_code or PRODUCT_HOLD_PREFIX)
         ready = [lease for lease in ready if lease.row.state != "held"]
-    events = {lease.delivery_id: event_for(session, orders[lease.row.oms_order_id], "push",
-                                           version=lease.order_version) for lease in ready}
+    by_order = events_for(session, [orders[lease.row.oms_order_id] for lease in ready], "push",
+                          versions={lease.row.oms_order_id: lease.order_version for lease in ready})
+    events = {lease.delivery_id: by_order[lease.row.oms_order_id] for lease in ready}
     need_body = [lease for lease in ready if events[lease.delivery_id].body is None]
     if need_body:
         payloads = order_payloads(session, [orders[lease.row.oms_order_id] for lease in need_body], config)
