@@ -184,3 +184,16 @@ def test_oms_signature_header_default_and_secret_lifecycle(sqlite_settings, home
         headers["X-Signature"] = headers.pop("X-Whisperer-Signature")
         resp = requests.post(renamed["target_url"], data=body, headers=headers, timeout=10)
         assert resp.status_code == 200, resp.text
+
+
+def test_oms_whisperer_signature_is_read_from_its_own_header(sqlite_settings):
+    """Issue 14 regression: with signatures on (`--hmac`, the old flag, kept as an alias of --new-secret),
+    a webhook signed exactly as whisperer signs it (X-Whisperer-Signature: sha256=…) was refused,
+    because the bridge read `X-Signature`."""
+    channel = add_channel(sqlite_settings)
+    add_order(sqlite_settings, channel, "G1")
+    with live_bridge() as url:
+        hook = _hooks(setup_json("--base-url", url, "--hmac"))["package.created"]
+        assert hook["secret_key"]
+        response = WhispererLikeSender(hook).deliver(package_payload(1, "G1", "100", "Waiting"))[1]
+        assert response.status_code == 200, response.text
