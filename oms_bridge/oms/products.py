@@ -174,11 +174,13 @@ def unmapped_report(session: Session, *, limit: int = 500) -> list[dict]:
             for sku, n, name in session.execute(stmt)]
 
 
-def hold_missing(session: Session, rows: Sequence[Delivery], config: OmsConfig) -> dict[str, int]:
+def hold_missing(session: Session, rows: Sequence[Delivery], config: OmsConfig, *,
+                 warned: set[str | None] | None = None) -> dict[str, int]:
     """Apply the policy to these ``oms`` rows before the OMS may see their orders.
 
     ``hold``: rows whose order lacks a product id are held (see module doc). ``warn``: each SKU is
-    logged once per call. Returns ``{"held": n, "unmapped_orders": n}``.
+    logged once per call, or once per ``warned`` set the caller keeps (a run over several batches).
+    Returns ``{"held": n, "unmapped_orders": n}``.
     """
     counts = {"held": 0, "unmapped_orders": 0}
     if config.product_reference == "off" or not rows:
@@ -190,7 +192,7 @@ def hold_missing(session: Session, rows: Sequence[Delivery], config: OmsConfig) 
         lines.setdefault(line.oms_order_id, []).append(line)
     refs = product_ids(session, (ln.sku for ls in lines.values() for ln in ls))
     numbers = dict(session.execute(select(Order.id, Order.external_id).where(Order.id.in_(order_ids))).tuples().all())
-    warned: set[str | None] = set()
+    warned = set() if warned is None else warned
     for row in rows:
         missing = missing_skus(lines.get(row.oms_order_id, []), refs)
         if not missing:

@@ -153,6 +153,7 @@ def _push(settings: Settings, config: OmsConfig, stats: RunStats, *, now: dateti
                                            connect_timeout=min(5.0, config.push_timeout_seconds),
                                            read_timeout=config.push_timeout_seconds))
     seen: set[int] = set()
+    warned: set[str | None] = set()
     for _ in range(MAX_BATCHES_PER_RUN):
         with session_scope(settings, immediate=True) as db:
             leases = outbox.lease_due(db, DESTINATION, lease_seconds=_lease_seconds(config), now=now,
@@ -161,7 +162,7 @@ def _push(settings: Settings, config: OmsConfig, stats: RunStats, *, now: dateti
                 break
             seen.update(lease.delivery_id for lease in leases)
             stats.fetched += len(leases)
-            work = _prepare(db, leases, config, stats)
+            work = _prepare(db, leases, config, stats, warned)
         for w in work:  # no store transaction is open here
             if w.lease.expired():
                 w.outcome = "skipped"  # another worker may own the row now; it falls due when the lease ends
@@ -172,7 +173,8 @@ def _push(settings: Settings, config: OmsConfig, stats: RunStats, *, now: dateti
             _record(db, work, stats, settings, now=now)
 
 
-def _prepare(session: Session, leases: list[outbox.Lease], config: OmsConfig, stats: RunStats) -> list[_Work]:
+def _prepare(session: Session, leases: list[outbox.Lease], config: OmsConfig, stats: RunStats,
+             warned: set[str | None]) -> list[_Work]:
     """Decide what needs no call (held), and give every other row its event (uuid + exact body, kept)."""
     rows = {lease.delivery_id: lease.row for lease in leases}
     orders = {o.id: o for o in session.scalars(select(Order).where(
@@ -188,7 +190,7 @@ def _prepare(session: Session, leases: list[outbox.Lease], config: OmsConfig, st
         else:
             ready.append(lease)
     if config.product_reference != "off" and ready:
-        hold_missing(session, [lease.row for lease in ready], config)
+        hold_missing(session, [lease.row for lease in ready], config, warned=warned)
         for lease in ready:
             if lease.row.state == "held":
                 _held(stats, lease.row, lease.row.last_error or "", lease.row.hold_code or PRODUCT_HOLD_PREFIX)
