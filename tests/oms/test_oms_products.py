@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 from oms_fake_client import FakeOms, package_payload
-from oms_helpers import add_order, setup_json
+from oms_helpers import add_channel, add_order, setup_json
 from sqlalchemy import select
 
 from oms_bridge.cli.main import cli
@@ -16,11 +19,20 @@ from oms_bridge.oms.push import run_oms_delivery
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Delivery
+from oms_bridge.web.app import create_app
 from scheduler.config import ScheduleConfig
 from scheduler.jobs import oms_delivery_job
 from scheduler.sync import desired_jobs
 
 TWO_SKUS = (("MUG-CER-350", "馬克杯", "1", "299", "0"), ("TEA-OOLONG-150", "烏龍茶", "2", "480", "0"))
+
+
+@pytest.fixture
+def store_oms(store_settings) -> Iterator[tuple[FakeOms, object, int]]:
+    """(fake OMS, settings, channel id) on SQLite and on PostgreSQL: the product SQL runs on both."""
+    channel = add_channel(store_settings)
+    with TestClient(create_app()) as client:
+        yield FakeOms.from_setup(setup_json(), client), store_settings, channel
 
 
 def run(*args: str):
@@ -38,8 +50,9 @@ def oms_row(settings, order_id: int) -> Delivery:
                                                 Delivery.destination == "oms")).one()
 
 
-def test_oms_items_carry_the_omnitron_product_id(oms: FakeOms, sqlite_settings, channel_id):
+def test_oms_items_carry_the_omnitron_product_id(store_oms):
     """Issue 14: order items were served with product.pk = None whatever was known."""
+    oms, sqlite_settings, channel_id = store_oms
     add_order(sqlite_settings, channel_id, "PK1", lines=TWO_SKUS)
     assert run("products", "map", "TEA-OOLONG-150", "8362").exit_code == 0
     order = oms.get("orders").json()["results"][0]
@@ -52,7 +65,8 @@ def test_oms_items_carry_the_omnitron_product_id(oms: FakeOms, sqlite_settings, 
     assert oms.get("orders", order["id"]).json()["orderitem_set"][0]["product"]["pk"] == 365
 
 
-def test_oms_warn_reports_unmapped_skus_before_the_oms_reads(oms: FakeOms, sqlite_settings, channel_id, caplog):
+def test_oms_warn_reports_unmapped_skus_before_the_oms_reads(store_oms):
+    oms, sqlite_settings, channel_id = store_oms
     o1 = add_order(sqlite_settings, channel_id, "U1", lines=TWO_SKUS)
     add_order(sqlite_settings, channel_id, "U2", lines=(TWO_SKUS[0],))
     report = json.loads(run("products", "list", "--unmapped", "--json").output)
@@ -70,7 +84,8 @@ def test_oms_warn_reports_unmapped_skus_before_the_oms_reads(oms: FakeOms, sqlit
         {"sku": "MUG-CER-350", "orders": 1, "held": 0, "name": "馬克杯"}]
 
 
-def test_oms_hold_keeps_orders_from_the_oms_until_mapped(oms: FakeOms, sqlite_settings, channel_id, home):
+def test_oms_hold_keeps_orders_from_the_oms_until_mapped(store_oms, home):
+    oms, sqlite_settings, channel_id = store_oms
     policy(home, "hold")
     held = add_order(sqlite_settings, channel_id, "H1", lines=TWO_SKUS)
     add_order(sqlite_settings, channel_id, "H2", lines=(("TEA-OOLONG-150", "烏龍茶", "1", "480", "0"),))
