@@ -20,10 +20,12 @@ from channels.getorder import run_getorder
 from channels.logistics import run_logistics_delivery
 from channels.refreshtoken import run_refreshtoken
 from oms_bridge.erp.delivery import run_erp_delivery
+from oms_bridge.oms.push import run_oms_delivery
 from oms_bridge.settings import Settings, get_settings
 from scheduler.locks import process_lock
 
-__all__ = ["JOBS", "getorder_job", "refreshtoken_job", "erp_delivery_job", "logistics_delivery_job", "run_locked"]
+__all__ = ["JOBS", "getorder_job", "refreshtoken_job", "erp_delivery_job", "logistics_delivery_job",
+           "oms_delivery_job", "run_locked"]
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +62,15 @@ def logistics_delivery_job() -> None:
     run_locked("logistics", None, lambda s: run_logistics_delivery(settings=s))
 
 
+def oms_delivery_job() -> None:
+    """Push due order events to the OMS (order_notify = push) and apply product_reference = hold."""
+    run_locked("oms", None, lambda s: run_oms_delivery(settings=s))
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "getorder": getorder_job,
     "refreshtoken": refreshtoken_job,
     "erp": erp_delivery_job,
     "logistics": logistics_delivery_job,
+    "oms": oms_delivery_job,
 }

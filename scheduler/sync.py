@@ -7,7 +7,10 @@
   keeps its job so each run reports the state loudly instead of going silent);
 - ``refreshtoken:<channel id>`` for those whose platform uses OAuth tokens
   (:func:`channels.binding.needs_token_refresh`);
-- ``erp-delivery`` and ``logistics-delivery``, every ``delivery_seconds``.
+- ``erp-delivery`` and ``logistics-delivery``, every ``delivery_seconds``;
+- ``oms-delivery`` every ``delivery_seconds`` when the OMS needs a worker: ``oms.order_notify =
+  "push"`` (order events) or ``oms.product_reference = "hold"`` (orders held before the OMS reads
+  them); in pull mode without holds the OMS reads and nothing has to run.
 
 :func:`reconcile` adds the missing jobs (first run right away, or after
 ``scheduler_first_run_delay_seconds``), removes jobs of channels that were
@@ -31,12 +34,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from channels.binding import needs_token_refresh
-from oms_bridge.settings import Settings
+from oms_bridge.oms.config import oms_config
+from oms_bridge.settings import Settings, SettingsError
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from scheduler.config import ScheduleConfig
-from scheduler.jobs import erp_delivery_job, getorder_job, logistics_delivery_job, refreshtoken_job
+from scheduler.jobs import erp_delivery_job, getorder_job, logistics_delivery_job, oms_delivery_job, refreshtoken_job
 
 __all__ = ["JobSpec", "SyncResult", "desired_jobs", "reconcile", "JOBSTORE"]
 
@@ -86,12 +90,25 @@ def _wants_refresh(channel: Channel, vault: Vault) -> bool:
         return True
 
 
+def _wants_oms_delivery(settings: Settings) -> bool:
+    """Whether the OMS needs its worker; a broken [oms_bridge.oms] table schedules it, so its runs say what is
+    wrong instead of the other jobs stopping with it."""
+    try:
+        oms = oms_config(settings)
+    except SettingsError as exc:
+        log.warning("the [oms_bridge.oms] settings are invalid (%s); scheduling the OMS delivery run to report it", exc)
+        return True
+    return oms.order_notify == "push" or oms.product_reference == "hold"
+
+
 def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
     """The jobs the channel table asks for right now."""
     specs = [
         JobSpec("erp-delivery", erp_delivery_job, (), cfg.delivery_seconds, "ERP delivery"),
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
     ]
+    if _wants_oms_delivery(settings):
+        specs.append(JobSpec("oms-delivery", oms_delivery_job, (), cfg.delivery_seconds, "OMS delivery"))
     vault = Vault.from_settings(settings)
     with session_scope(settings) as session:
         channels = session.scalars(select(Channel).options(selectinload(Channel.platform)).order_by(Channel.id))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from oms_bridge.oms.addresses import ensure_catalogue
 from oms_bridge.oms.config import API_PREFIX, OmsConfig
 from oms_bridge.oms.deps import current_config, db_session, token_guard
+from oms_bridge.oms.events import acknowledge
 from oms_bridge.oms.filters import (
     FilterError,
     Page,
@@ -37,9 +38,10 @@ from oms_bridge.oms.filters import (
     parse_page,
     parse_str_list,
 )
-from oms_bridge.oms.items import NOT_HELD, ItemUpdate, apply_item_updates, ensure_missing_items
-from oms_bridge.oms.orders import OrderFilters, canonical_for_codes, count_of, order_query, serve_orders
+from oms_bridge.oms.items import ItemUpdate, apply_item_updates, ensure_missing_items
+from oms_bridge.oms.orders import OrderFilters, canonical_for_codes, count_of, order_query, servable, serve_orders
 from oms_bridge.oms.plans import complete_plans, plan_item_ids, sync_plans
+from oms_bridge.oms.products import product_ids
 from oms_bridge.oms.serializers import (
     MARKETPLACE_WINS,
     city_json,
@@ -50,7 +52,7 @@ from oms_bridge.oms.serializers import (
     township_json,
 )
 from oms_bridge.oms.webhooks import router as webhooks_router
-from oms_bridge.store.models import Order, OrderLine
+from oms_bridge.store.models import Delivery, Order, OrderLine
 from oms_bridge.store.models.oms import (
     OmsCancellationPlan,
     OmsCity,
@@ -131,15 +133,40 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
     return page_body(request.url, count, pg, serve_orders(session, orders, config))
 
 
+def _servable_order(session: Session, pk: int, config: OmsConfig) -> Order:
+    order = (session.scalars(select(Order).where(Order.id == pk, servable(config))).one_or_none()
+             if -2**31 < pk < 2**31 else None)
+    if order is None:
+        raise HTTPException(status_code=404, detail="Not found.")
+    return order
+
+
 @router.get("/orders/{pk}/", dependencies=[Depends(token_guard("orders"))])
 def get_order(pk: int, session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
               ) -> dict[str, Any]:
     """One order by its ``pk``."""
-    order = session.get(Order, pk) if -2**31 < pk < 2**31 else None
-    if order is None or order.is_held:
-        raise HTTPException(status_code=404, detail="Not found.")
+    order = _servable_order(session, pk, config)
     ensure_catalogue(session)
     return serve_orders(session, [order], config)[0]
+
+
+@router.post("/orders/{pk}/ack/", dependencies=[Depends(token_guard("orders"))])
+def ack_order(pk: int, session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+              ) -> dict[str, Any]:
+    """The OMS says it has the order (the version it was last offered): its ``oms`` delivery counts as sent.
+
+    Not an Akinon call: for an integrator who wants delivery confirmed before any package exists.
+    Idempotent; an order never offered to the OMS is 409.
+    """
+    order = _servable_order(session, pk, config)
+    marked = acknowledge(session, [order.id], "ack call")
+    row = session.scalars(select(Delivery).where(Delivery.oms_order_id == order.id,
+                                                 Delivery.destination == "oms")).one_or_none()
+    if row is not None and row.state != "sent":
+        raise HTTPException(status_code=409, detail=f"order {pk} version {order.version} was not offered to the OMS "
+                                                    "yet: read it (orders/) or wait for its push first")
+    return {"order": order.id, "acknowledged": True, "changed": bool(marked),
+            "version": row.delivered_version if row is not None else order.version}
 
 
 # ------------------------------------------------------------------------------------------ items
@@ -161,7 +188,7 @@ def list_items(request: Request, limit: int | None = LimitQ, page: int | None = 
         mod_lte = parse_datetime("modified_date__lte", modified_date__lte)
     ensure_missing_items(session)
     stmt = (select(OmsOrderItem).join(Order, OmsOrderItem.oms_order_id == Order.id)
-            .where(OmsOrderItem.isactive.is_(True), NOT_HELD))
+            .where(OmsOrderItem.isactive.is_(True), servable(config)))
     if order is not None or order__in is not None:
         stmt = stmt.where(OmsOrderItem.oms_order_id.in_(order_ids))
     if order__number:
@@ -188,10 +215,11 @@ def _items_json(session: Session, items: list[OmsOrderItem], config: OmsConfig) 
     orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({i.oms_order_id for i in items})))}
     lines = {ln.id: ln for ln in session.scalars(select(OrderLine).where(
         OrderLine.id.in_({i.oms_orderline_id for i in items})))}
+    products = product_ids(session, (ln.sku for ln in lines.values()))
     by_id = {}
     for item in items:
         order, line = orders[item.oms_order_id], lines[item.oms_orderline_id]
-        for data in items_json(order, [line], [item], config):
+        for data in items_json(order, [line], [item], config, products):
             by_id[data["id"]] = data
     return [by_id[i.id] for i in items if i.id in by_id]
 
@@ -249,7 +277,9 @@ def bulk_update_items(body: Any = Body(..., examples=[[{"id": 1, "status": "500"
     except LookupError as exc:
         raise HTTPException(status_code=400, detail=f"items: no order item with id {exc.args[0]}") from None
     session.flush()
-    completed = complete_plans(session, {i.oms_order_id for i in items}, config)
+    order_ids = {i.oms_order_id for i in items}
+    completed = complete_plans(session, order_ids, config)
+    acknowledge(session, order_ids, "order_item_bulk_update")
     return {"updated": len(changed), "unchanged": len(unchanged), "changed_ids": changed,
             "completed_plans": completed, "results": _items_json(session, sorted(items, key=lambda i: i.id), config)}
 

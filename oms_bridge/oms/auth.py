@@ -4,15 +4,21 @@ Why one token per endpoint: OMNITRON_CLIENT_SETTINGS gives each endpoint its own
 so a leaked token opens one endpoint only and can be rotated alone. Only the SHA-256 of a token
 is stored (a token is high-entropy random, so a plain hash is enough; no salt/KDF needed); the
 clear token is returned once by :func:`rotate` and printed by ``oms-bridge oms settings`` /
-``rotate-token``. The package webhooks use the token named ``webhooks``, sent by the OMS in the
-subscription's ``additional_headers``.
+``rotate-token``. The package webhooks use the token named ``webhooks``, which a dj-whisperer
+subscription (Akinon's webhook library) can send two ways: ``additional_headers``
+``{"Authorization": "Token <token>"}``, or ``config.auth`` ``{"auth_type": "basic", "username",
+"password"}`` (HTTP basic; the password is the token, the user name ``oms.webhook_username``):
+:func:`webhook_token` reads either.
 
-The optional webhook HMAC secret must be readable to verify signatures, so it is stored
-encrypted by the vault, not hashed (:func:`rotate_hmac_secret`, :func:`hmac_secret`).
+The webhook signing secret (the subscription's ``secret_key``) must be readable to verify
+signatures, so it is stored encrypted by the vault, not hashed (:func:`rotate_hmac_secret`,
+:func:`hmac_secret`). :func:`verify_hmac` checks whisperer's ``sha256=<hex>`` over the raw body.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -28,7 +34,8 @@ from oms_bridge.store.models.oms import OmsApiToken
 from oms_bridge.vault import Vault
 
 __all__ = ["TOKEN_NAMES", "hash_token", "rotate", "rotate_many", "check_token", "parse_authorization",
-           "rotate_hmac_secret", "hmac_secret", "verify_hmac", "UnknownEndpoint"]
+           "webhook_token", "rotate_hmac_secret", "hmac_secret", "verify_hmac", "sign", "UnknownEndpoint",
+           "store_secret", "read_secret", "clear_secret"]
 
 TOKEN_NAMES = (*ENDPOINTS, WEBHOOK_ENDPOINT)
 
@@ -80,6 +87,27 @@ def parse_authorization(header: str | None) -> str | None:
     return value.strip()
 
 
+def webhook_token(header: str | None, username: str) -> tuple[str | None, str | None]:
+    """(token, problem) of a webhook's ``Authorization``: ``Token``/``Bearer <token>``, or ``Basic``
+    ``base64(<username>:<token>)`` as requests' HTTPBasicAuth writes it for whisperer's ``config.auth``.
+
+    The user name is compared in constant time too; a wrong one is a problem, never a hint which part
+    was wrong beyond "invalid basic credentials".
+    """
+    if header and header.strip().lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(header.strip()[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None, "malformed basic credentials"
+        user, sep, password = decoded.partition(":")
+        if not sep or not password:
+            return None, "malformed basic credentials"
+        if not hmac.compare_digest(user.encode("utf-8"), username.encode("utf-8")):
+            return None, "invalid basic credentials"
+        return password, None
+    return parse_authorization(header), None
+
+
 def check_token(session: Session, endpoint: str, token: str | None) -> str | None:
     """None when ``token`` is the endpoint's current token, else the reason it is refused."""
     if not token:
@@ -110,12 +138,46 @@ def hmac_secret(session: Session, vault: Vault) -> str | None:
     return vault.decrypt(row.secret_enc, what="the OMS webhook HMAC secret")
 
 
+def sign(secret: str, body: bytes) -> str:
+    """``sha256=<hex HMAC-SHA256(secret, body)>``, the value dj-whisperer puts in X-Whisperer-Signature."""
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
 def verify_hmac(secret: str, body: bytes, signature: str | None) -> bool:
-    """True when ``signature`` is the hex HMAC-SHA256 of ``body`` (an ``sha256=`` prefix is accepted)."""
+    """True when ``signature`` is whisperer's ``sha256=<hex>`` of the raw ``body`` bytes, in constant time.
+
+    The bare hex (no ``sha256=``) is accepted too. Never re-serialize the body before checking: the
+    signature covers the exact bytes sent (whisperer signs its own ``json.dumps`` text).
+    """
     if not signature:
         return False
     sig = signature.strip()
-    if sig.lower().startswith("sha256="):
+    if sig[:7].lower() == "sha256=":
         sig = sig[7:]
     expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, sig.lower())
+    return hmac.compare_digest(expected.encode("ascii"), sig.lower().encode("utf-8", "replace"))
+
+
+def store_secret(session: Session, vault: Vault, name: str, value: str) -> None:
+    """Keep a secret the bridge must send or check later (push token, push signing secret), encrypted."""
+    row = _row(session, name)
+    row.secret_enc = vault.encrypt(value)
+    row.token_hint = value[-4:] if len(value) >= 12 else None
+    row.rotated_at = utcnow()
+    row.isactive = True
+
+
+def read_secret(session: Session, vault: Vault, name: str) -> str | None:
+    """A secret stored by :func:`store_secret` (None when not set)."""
+    row = session.scalars(select(OmsApiToken).where(OmsApiToken.endpoint == name)).one_or_none()
+    if row is None or not row.secret_enc or not row.isactive:
+        return None
+    return vault.decrypt(row.secret_enc, what=f"the OMS {name.replace('_', ' ')}")
+
+
+def clear_secret(session: Session, name: str) -> bool:
+    row = session.scalars(select(OmsApiToken).where(OmsApiToken.endpoint == name)).one_or_none()
+    if row is None or not row.secret_enc:
+        return False
+    row.secret_enc, row.token_hint = None, None
+    return True

@@ -1,7 +1,9 @@
 """FastAPI dependencies of the OMS routes: the database session, the config, and the token guard.
 
 The guard answers a missing or wrong token with 401 and a JSON body (``{"detail": ...}``) plus
-``WWW-Authenticate: Token``; the check itself lives in :mod:`oms_bridge.oms.auth`.
+``WWW-Authenticate: Token``; the check itself lives in :mod:`oms_bridge.oms.auth`. The package
+webhooks (:func:`webhook_guard`) also take HTTP basic credentials, as a dj-whisperer subscription's
+``config.auth`` sends them. Both run before the body is read.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session
 
-from oms_bridge.oms.auth import check_token, parse_authorization
-from oms_bridge.oms.config import OmsConfig, oms_config
+from oms_bridge.oms.auth import check_token, parse_authorization, webhook_token
+from oms_bridge.oms.config import WEBHOOK_ENDPOINT, OmsConfig, oms_config
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 
-__all__ = ["db_session", "current_config", "token_guard", "api_key_header"]
+__all__ = ["db_session", "current_config", "token_guard", "webhook_guard", "api_key_header"]
 
 api_key_header = APIKeyHeader(name="Authorization", scheme_name="Token", auto_error=False,
                               description="`Token <token>` as printed by `oms-bridge oms settings`")
@@ -57,3 +59,16 @@ def token_guard(endpoint: str) -> Callable[[str | None], None]:
 
     guard.__name__ = f"token_{endpoint}"
     return guard
+
+
+def webhook_guard(request: Request, authorization: str | None = Security(api_key_header)) -> None:
+    """Admit the ``webhooks`` token as ``Token <token>`` or as the password of basic auth (see auth.py)."""
+    settings = get_settings()
+    token, problem = webhook_token(authorization, oms_config(settings).webhook_username)
+    if problem is None:
+        with session_scope(settings) as session:
+            problem = check_token(session, WEBHOOK_ENDPOINT, token)
+    if problem is not None:
+        raise HTTPException(status_code=401, detail=problem,
+                            headers={"WWW-Authenticate": 'Token, Basic realm="oms-bridge webhooks"'})
+    _no_nul(request)

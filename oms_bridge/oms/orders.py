@@ -1,13 +1,17 @@
-"""Reading orders for the OMS: filters → rows → JSON, and recording that the OMS has read them.
+"""Reading orders for the OMS: filters → rows → JSON, and recording what the OMS was offered.
 
-Delivery rule (destination ``oms``): the OMS *pulls*, so the bridge cannot know it received an
-order until it asks for it. When an order is returned by ``orders/`` or ``orders/{pk}/``, its
-``oms`` delivery row is marked sent for the version served (``delivered_version`` = the order's
-version). A later marketplace change bumps the order's version and ``modified_date``; GetOrder
-re-arms the row and the OMS's next ``modified_date__gte`` poll picks the order up again.
+Delivery rule (destination ``oms``, see :mod:`oms_bridge.oms.events`): in pull mode
+(``oms.order_notify = "pull"``) an order returned by ``orders/`` or ``orders/{pk}/`` has been
+*offered*: its ``oms`` row becomes ``waiting`` for the version served, and ``sent`` only when the
+OMS acts on the order (package webhook, item update, ack call). A later marketplace change bumps the
+order's version and ``modified_date``; GetOrder re-arms the row and the OMS's next
+``modified_date__gte`` poll picks the order up again. In push mode reads change no delivery state:
+the push worker (:mod:`oms_bridge.oms.push`) owns it.
 
-Held (unmappable) orders are not served. Every other stored order is, whether or not it has an
-``oms`` delivery row (orders created before the OMS was connected are served too).
+Held (unmappable) orders are not served; with ``oms.product_reference = "hold"`` neither are orders
+with a SKU that has no Omnitron product id (:data:`oms_bridge.oms.products.LACKS_PRODUCT_REF`).
+Every other stored order is, whether or not it has an ``oms`` delivery row (orders created before
+the OMS was connected are served too).
 """
 
 from __future__ import annotations
@@ -22,14 +26,15 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.oms.addresses import ResolvedAddress, resolve_address
 from oms_bridge.oms.config import OmsConfig
+from oms_bridge.oms.events import record_served
 from oms_bridge.oms.items import NOT_HELD, ensure_items
+from oms_bridge.oms.products import LACKS_PRODUCT_REF, product_ids
 from oms_bridge.oms.serializers import ChannelRef, order_json
-from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, utcnow
+from oms_bridge.store.models import Channel, Order, OrderLine
 from oms_bridge.store.models.oms import OmsOrderItem
-from oms_bridge.store.outbox import mark_sent
 
 __all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
-           "mark_read"]
+           "order_payloads", "servable"]
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,16 @@ def _channel_clause(session: Session, value: str, config: OmsConfig) -> Any:
     return Order.oms_channel_id.in_(ids)
 
 
+def servable(config: OmsConfig) -> Any:
+    """SQL condition of the orders the OMS may read (see module doc)."""
+    if config.product_reference == "hold":
+        return NOT_HELD & ~LACKS_PRODUCT_REF
+    return NOT_HELD
+
+
 def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> Select:
     """The filtered, stably ordered SELECT of servable orders."""
-    stmt = select(Order).where(NOT_HELD)
+    stmt = select(Order).where(servable(config))
     if filters.status is not None:
         stmt = stmt.where(Order.status.in_(canonical_for_codes(filters.status, config)))
     if filters.number is not None:
@@ -95,7 +107,15 @@ def channel_ref(channel: Channel | None, config: OmsConfig) -> ChannelRef:
 
 
 def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -> list[dict[str, Any]]:
-    """JSON of these orders (items made, addresses resolved) and their ``oms`` rows marked read."""
+    """JSON of these orders as the OMS reads them; in pull mode they are recorded as offered."""
+    out = order_payloads(session, orders, config)
+    if config.order_notify == "pull":
+        record_served(session, orders)
+    return out
+
+
+def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig) -> list[dict[str, Any]]:
+    """JSON of these orders (items made, addresses resolved, product ids looked up), in their order."""
     if not orders:
         return []
     ids = [o.id for o in orders]
@@ -108,6 +128,7 @@ def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -
     items_by_order: dict[int, list[OmsOrderItem]] = {i: [] for i in ids}
     for item in session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id.in_(ids))):
         items_by_order[item.oms_order_id].append(item)
+    products = product_ids(session, (ln.sku for lines in lines_by_order.values() for ln in lines))
     places: dict[tuple, ResolvedAddress] = {}
     out = []
     for order in orders:
@@ -120,21 +141,6 @@ def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -
                                           postcode=order.ship_zip, default_country=config.default_country)
         channel = channels.get(order.oms_channel_id)
         extra = {"marketplace_channel": channel.value if channel else None}
-        out.append(order_json(order, lines, items, places[key], channel_ref(channel, config), config, extra))
-    mark_read(session, orders)
+        out.append(order_json(order, lines, items, places[key], channel_ref(channel, config), config, extra,
+                              products=products))
     return out
-
-
-def mark_read(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
-    """Mark the ``oms`` delivery rows of these orders sent for the version just served."""
-    versions = {o.id: o.version for o in orders}
-    rows = session.scalars(select(Delivery).where(Delivery.destination == "oms",
-                                                  Delivery.oms_order_id.in_(list(versions)))).all()
-    marked = 0
-    now = now or utcnow()
-    for row in rows:
-        served = versions[row.oms_order_id]
-        if row.order_version <= served and (row.state != "sent" or row.delivered_version != row.order_version):
-            mark_sent(row, now=now, external_ref=f"served v{served}")
-            marked += 1
-    return marked

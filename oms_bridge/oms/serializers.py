@@ -12,6 +12,8 @@ The shape follows shared/specs/akinon-oms.md §2–§3 and §6:
   the customer's ``pk`` is the order's id too (marketplaces mask or omit a stable buyer identity).
 - ``orderitem_set`` has one entry per unit (see items.py); a line's discount is split over its
   units to the cent, the remainder on the first unit, so the items add up to the line.
+- An item's ``product`` carries ``pk``/``id`` = the SKU's Omnitron product id when the SKU map
+  (:mod:`oms_bridge.oms.products`) knows it, else None.
 - An item's ``status`` is the code the OMS set through ``order_item_bulk_update``; until it sets
   one, or once the marketplace cancels or returns the order (the marketplace wins for those), it
   is the order's code.
@@ -135,16 +137,18 @@ def _unit_discounts(line: OrderLine) -> list[Decimal]:
     return shares
 
 
-def item_json(order: Order, line: OrderLine, item: OmsOrderItem, discount: Decimal, config: OmsConfig
-              ) -> dict[str, Any]:
-    """One unit of a line."""
+def item_json(order: Order, line: OrderLine, item: OmsOrderItem, discount: Decimal, config: OmsConfig,
+              products: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """One unit of a line; ``products``: SKU → Omnitron product id (``product.pk``)."""
     order_code = config.status_code(order.status)
     status = order_code if (item.status is None or order.status in MARKETPLACE_WINS) else item.status
     price = line.unit_price if units_of(line.qty) == line.qty else line.unit_price * line.qty
     remote = f"{line.external_line_id or line.line_no}-{item.unit_no}"
+    product_pk = (products or {}).get(line.sku) if line.sku else None
     return {
         "pk": item.id, "id": item.id, "order": order.id, "remote_id": remote,
-        "product": {"pk": None, "sku": line.sku, "base_code": line.sku, "name": line.name, "barcode": None},
+        "product": {"pk": product_pk, "id": product_pk, "sku": line.sku, "base_code": line.sku, "name": line.name,
+                    "barcode": None},
         "price": money(price), "retail_price": money(price), "price_currency": (order.currency or "").lower(),
         "tax_rate": config.tax_rate, "discount_amount": money(discount), "net_amount": money(price - discount),
         "status": status, "tracking_number": item.tracking_number, "invoice_number": item.invoice_number,
@@ -154,8 +158,8 @@ def item_json(order: Order, line: OrderLine, item: OmsOrderItem, discount: Decim
     }
 
 
-def items_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrderItem], config: OmsConfig
-               ) -> list[dict[str, Any]]:
+def items_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrderItem], config: OmsConfig,
+               products: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
     """``orderitem_set`` of an order (items of inactive units are left out)."""
     by_line: dict[int, list[OmsOrderItem]] = {}
     for item in items:
@@ -167,16 +171,17 @@ def items_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrde
         shares = _unit_discounts(line)
         for item in units:
             share = shares[item.unit_no - 1] if item.unit_no <= len(shares) else Decimal("0")
-            out.append(item_json(order, line, item, share, config))
+            out.append(item_json(order, line, item, share, config, products))
     return out
 
 
 def order_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrderItem], where: ResolvedAddress,
-               channel: ChannelRef, config: OmsConfig, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """The whole order with customer, addresses and items."""
+               channel: ChannelRef, config: OmsConfig, extra: Mapping[str, Any] | None = None,
+               products: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The whole order with customer, addresses and items (``products``: see :func:`item_json`)."""
     first, last = split_name(order.buyer_name or order.ship_name)
     currency = (order.currency or "").lower()
-    item_list = items_json(order, lines, items, config)
+    item_list = items_json(order, lines, items, config, products)
     tracking = next((i["tracking_number"] for i in item_list if i["tracking_number"]), order.tracking_number)
     invoice = next((i["invoice_number"] for i in item_list if i["invoice_number"]), None)
     return {

@@ -2,11 +2,17 @@
 
 For the demo and the tests: it builds URLs the way omnisdk does (``endpoint_conf.base_url + "/" +
 endpoint + "/"``, ``…/<pk>/`` for a detail), sends ``Authorization: Token <that endpoint's token>``,
-pages by following ``next`` until it is null, and posts package webhooks exactly as the printed
-subscriptions say (target URL, ``additional_headers``, HMAC of the body when a ``secret_key`` is set).
+pages by following ``next`` until it is null, and posts package webhooks as dj-whisperer's
+``WebhookClient.send_payload`` does with the printed subscription: the body is ``json.dumps`` of the
+envelope with its defaults, ``X-Whisperer-Event`` names the event, ``X-Whisperer-Signature:
+sha256=<hex>`` signs those exact bytes when the subscription has a ``secret_key``,
+``config.auth`` basic credentials become HTTP basic auth and ``additional_headers`` are added.
 
 ``http`` is a ``requests.Session`` (default; a real server) or anything with the same ``get``/``post``
 keywords as httpx/Starlette's TestClient (in-process app).
+
+:class:`OmsEventReceiver` is the other direction: the OMS taking ``order.created`` / ``order.updated``
+events when the bridge pushes them (``oms.order_notify = "push"``).
 
 Usage::
 
@@ -17,16 +23,22 @@ Usage::
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import threading
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import requests
+from werkzeug.wrappers import Request as WzRequest
+from werkzeug.wrappers import Response as WzResponse
 
-__all__ = ["OmsSimulator", "package_payload", "SimulatorError"]
+from platforms.sandboxing import FaultPlan, Served, drop_connection
+
+__all__ = ["OmsSimulator", "OmsEventReceiver", "package_payload", "SimulatorError"]
 
 
 class SimulatorError(RuntimeError):
@@ -57,7 +69,6 @@ class OmsSimulator:
         settings = setup["OMNITRON_CLIENT_SETTINGS"]["json_value"]
         self.conf = {e["endpoint"]: e for e in settings["endpoint_conf"]}
         self.webhooks = {w["event_type"]: w for w in setup["webhooks"]}
-        self.hmac_conf = setup.get("hmac")
         self.http = http if http is not None else requests.Session()
         self.timeout = timeout
         self.requests = 0
@@ -115,13 +126,19 @@ class OmsSimulator:
     # -- webhooks ----------------------------------------------------------------------------------
     def send(self, event_type: str, payload: Mapping[str, Any], *, event_uuid: str | None = None,
              raw: bytes | None = None, headers: Mapping[str, str] | None = None) -> Any:
-        """POST a webhook as the OMS's subscription for ``event_type`` would."""
+        """POST a webhook as dj-whisperer would for the OMS's subscription to ``event_type`` (module doc)."""
         hook = self.webhooks[event_type]
         body = raw if raw is not None else json.dumps(
             {"event": {"type": event_type, "uuid": event_uuid or uuid.uuid4().hex}, "payload": payload}).encode()
-        hdrs = {"Content-Type": "application/json", **(hook.get("additional_headers") or {})}
-        if hook.get("secret_key") and self.hmac_conf:
-            hdrs[self.hmac_conf["header"]] = hmac.new(hook["secret_key"].encode(), body, hashlib.sha256).hexdigest()
+        hdrs = {"Content-Type": "application/json", "X-Whisperer-Event": event_type}
+        if hook.get("secret_key"):
+            digest = hmac.new(hook["secret_key"].encode("utf-8"), body, hashlib.sha256).hexdigest()
+            hdrs["X-Whisperer-Signature"] = f"sha256={digest}"
+        auth = (hook.get("config") or {}).get("auth") or {}
+        hdrs.update(hook.get("additional_headers") or {})
+        if auth.get("auth_type") == "basic":  # requests' HTTPBasicAuth wins over a header of the same name
+            pair = f"{auth.get('username')}:{auth.get('password')}".encode("latin-1")
+            hdrs["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         hdrs.update(headers or {})
         return self._post(hook["target_url"], body, hdrs)
 
@@ -140,3 +157,79 @@ class OmsSimulator:
                 raise SimulatorError(f"{event}: HTTP {resp.status_code} {resp.text[:300]}")
             answer = resp.json()
         return answer
+
+
+class OmsEventReceiver(Served):
+    """The OMS's side of the order push: a real HTTP server on 127.0.0.1 taking whisperer-style events.
+
+    It checks what a whisperer receiver checks: ``Authorization: Token <token>`` (when ``token`` is
+    given) and ``X-Whisperer-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`` (when ``secret``
+    is given) over the exact bytes received; then it deduplicates by ``event.uuid``: a new event is
+    applied (201), a repeat answers 200 and is only counted (:attr:`duplicates`). Only ``paths`` are
+    served (404 otherwise). Faults (:attr:`faults`, the sandboxes' :class:`FaultPlan`): ``500``/``502``/
+    ``503``/``429`` answer without applying; ``lost_answer`` applies, then drops the connection.
+    """
+
+    def __init__(self, *, paths: tuple[str, ...] = ("/api/v1/oms/order/",), token: str | None = None,
+                 secret: str | None = None):
+        self.paths = paths
+        self.token = token
+        self.secret = secret
+        self.faults = FaultPlan()
+        self.events: dict[str, dict[str, Any]] = {}  # uuid -> {"type", "payload", "body", "path"}
+        self.duplicates: dict[str, int] = {}
+        self.refused: list[tuple[int, str]] = []  # (status, reason)
+        self.requests = 0
+        self._lock = threading.Lock()
+
+    def orders(self) -> dict[str, list[str]]:
+        """Order number → the event types applied for it, in arrival order."""
+        out: dict[str, list[str]] = {}
+        for event in self.events.values():
+            out.setdefault(str(event["payload"].get("number")), []).append(event["type"])
+        return out
+
+    def _answer(self, request: WzRequest) -> WzResponse:
+        if request.method != "POST" or request.path not in self.paths:
+            return self._refuse(404, f"no route {request.method} {request.path}")
+        if self.token is not None and request.headers.get("Authorization") != f"Token {self.token}":
+            return self._refuse(401, "invalid token")
+        body = request.get_data(cache=True)
+        if self.secret is not None:
+            expected = "sha256=" + hmac.new(self.secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+            if not hmac.compare_digest(expected, request.headers.get("X-Whisperer-Signature", "")):
+                return self._refuse(401, "invalid signature")
+        try:
+            envelope = json.loads(body)
+            event_type, event_uuid = envelope["event"]["type"], envelope["event"]["uuid"]
+            payload = envelope["payload"]
+        except (ValueError, KeyError, TypeError):
+            return self._refuse(400, "not an event envelope")
+        if request.headers.get("X-Whisperer-Event") != event_type:
+            return self._refuse(400, "X-Whisperer-Event does not name event.type")
+        with self._lock:
+            if event_uuid in self.events:
+                self.duplicates[event_uuid] = self.duplicates.get(event_uuid, 0) + 1
+                return WzResponse(json.dumps({"detail": "duplicate"}), status=200, content_type="application/json")
+            self.events[event_uuid] = {"type": event_type, "payload": payload, "body": body, "path": request.path}
+        return WzResponse(json.dumps({"detail": "created"}), status=201, content_type="application/json")
+
+    def _refuse(self, status: int, reason: str) -> WzResponse:
+        with self._lock:
+            self.refused.append((status, reason))
+        return WzResponse(json.dumps({"detail": reason}), status=status, content_type="application/json")
+
+    def wsgi_app(self, environ, start_response):
+        request = WzRequest(environ)
+        with self._lock:
+            self.requests += 1
+        fault = self.faults.take(request.path)
+        if fault is not None and fault.kind in ("500", "502", "503"):
+            return WzResponse("<html>Server Error</html>", status=int(fault.kind))(environ, start_response)
+        if fault is not None and fault.kind == "429":
+            headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
+            return WzResponse("{}", status=429, headers=headers)(environ, start_response)
+        response = self._answer(request)
+        if fault is not None and fault.kind == "lost_answer":
+            return drop_connection(environ, start_response)
+        return response(environ, start_response)

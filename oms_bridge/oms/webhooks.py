@@ -4,12 +4,19 @@
 Envelope (spec §4.2): ``{"event": {"type", "uuid"}, "payload": {<OMS package>}}``. The package is
 keyed on ``payload.id``; its state is ``payload.state.enum_value`` (name in ``state.name``).
 
-- **Auth**: the token named ``webhooks`` in ``Authorization: Token <token>`` (the subscription's
-  ``additional_headers``); when an HMAC secret is configured (``oms settings --hmac``), also the hex
-  HMAC-SHA256 of the raw body in the header ``OmsConfig.hmac_header`` (default ``X-Signature``).
+- **Auth**, as Akinon's webhook library dj-whisperer sends it (whisperer/client.py): the token named
+  ``webhooks`` in ``Authorization: Token <token>`` (the subscription's ``additional_headers``) or as
+  the password of HTTP basic auth (``config.auth``), checked before the body is read
+  (:func:`oms_bridge.oms.deps.webhook_guard`); and, once a signing secret exists (``oms settings``
+  makes one), ``X-Whisperer-Signature: sha256=<hex HMAC-SHA256(secret_key, raw body)>`` (header
+  name: ``OmsConfig.hmac_header``), verified over the raw bytes in constant time.
 - **Idempotent**: every event is recorded in ``oms_webhook_event`` (unique ``event.uuid``) in the
-  same transaction as its effect; a second delivery of the same uuid answers ``duplicate`` and
-  changes nothing.
+  same transaction as its effect; a second delivery of the same uuid answers 200 ``duplicate`` and
+  changes nothing. whisperer counts only a 2xx as delivered and resends the *stored* payload with
+  the same uuid after anything else (timeout included), so a duplicate must be a 2xx or it would be
+  resent until whisperer gives up.
+- **Acknowledgement**: a package linked to an order is the OMS acting on it, so the order's ``oms``
+  delivery counts as sent (:func:`oms_bridge.oms.events.acknowledge`).
 - **Ordering rule**: an event's time is ``payload.state.modified_date`` (the OMS's time of that
   state), else ``payload.modified_date``, else the time it was received. It becomes the package's
   current state only when that time is not older than the current state's time (ties: the later
@@ -47,8 +54,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.auth import hmac_secret, verify_hmac
-from oms_bridge.oms.config import HMAC_SECRET_NAME, WEBHOOK_ENDPOINT, OmsConfig, oms_config
-from oms_bridge.oms.deps import token_guard
+from oms_bridge.oms.config import HMAC_SECRET_NAME, OmsConfig, oms_config
+from oms_bridge.oms.deps import webhook_guard
+from oms_bridge.oms.events import acknowledge
 from oms_bridge.oms.filters import FilterError, parse_datetime
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
@@ -317,6 +325,8 @@ def apply_event(session: Session, env: Envelope, config: OmsConfig, *, raw: str,
         messages.append(f"not linked to an order: {link_problem}")
         if event.outcome == "applied":
             event.outcome = "unlinked"
+    if order is not None:
+        acknowledge(session, [order.id], f"{env.event_type} {env.package_id}", now=now)
     current_slug = _current_slug(session, pkg)
     armed = False
     if order is not None and current_slug in config.ship_states:
@@ -354,16 +364,18 @@ def _error(status: int, field_name: str, message: str) -> JSONResponse:
 
 
 def _handle(kind: str, body: bytes, signature: str | None) -> JSONResponse:
+    """Signature first (over the raw bytes: an unsigned body is 401 whatever it holds), then the envelope."""
     settings = get_settings()
     config = oms_config(settings)
-    try:
-        env = parse_envelope(body, kind)
-    except WebhookError as exc:
-        return _error(400, exc.field, exc.message)
     with session_scope(settings, immediate=True) as session:
         secret = hmac_secret(session, Vault.from_settings(settings)) if _hmac_enabled(session) else None
         if secret is not None and not verify_hmac(secret, body, signature):
-            return _error(401, config.hmac_header, "missing or invalid HMAC-SHA256 signature of the body")
+            return _error(401, config.hmac_header, "missing or invalid signature: expected sha256=<hex HMAC-SHA256 "
+                                                   "of the raw body with the subscription's secret_key>")
+        try:
+            env = parse_envelope(body, kind)
+        except WebhookError as exc:
+            return _error(400, exc.field, exc.message)
         answer = apply_event(session, env, config, raw=body.decode("utf-8", "replace"))
     return JSONResponse(answer, status_code=200)
 
@@ -387,13 +399,13 @@ _WEBHOOK_BODY = {"requestBody": {"required": True, "content": {"application/json
                    "payload": {"type": "object"}}}}}}}
 
 
-@router.post("/packages/", dependencies=[Depends(token_guard(WEBHOOK_ENDPOINT))], openapi_extra=_WEBHOOK_BODY)
+@router.post("/packages/", dependencies=[Depends(webhook_guard)], openapi_extra=_WEBHOOK_BODY)
 async def package_created(request: Request) -> JSONResponse:
     """``package.created``."""
     return await _receive("created", request)
 
 
-@router.post("/packages/update-status/", dependencies=[Depends(token_guard(WEBHOOK_ENDPOINT))],
+@router.post("/packages/update-status/", dependencies=[Depends(webhook_guard)],
              openapi_extra=_WEBHOOK_BODY)
 async def package_status(request: Request) -> JSONResponse:
     """``package.status.<state>``."""

@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import DELIVERY_STATES, AdminUser
 from oms_bridge.web import pages, security
+from oms_bridge.web.admin_oms import router as oms_router
 from oms_bridge.web.admin_orders import router as orders_router
 from oms_bridge.web.admin_setup import router as setup_router
 from oms_bridge.web.dashboard import channel_statuses, delivery_counts
@@ -84,3 +85,4 @@ def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin
 
 router.include_router(setup_router)
 router.include_router(orders_router)
+router.include_router(oms_router)

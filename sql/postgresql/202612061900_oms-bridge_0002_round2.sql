@@ -8,6 +8,56 @@ BEGIN;
 
 -- Running upgrade 0001 -> 0002
 
+CREATE TABLE oms_product_ref (
+    sku VARCHAR(120) NOT NULL,
+    omnitron_product_id INTEGER NOT NULL,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_product_ref_id SERIAL NOT NULL,
+    oms_product_ref_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_product_ref_key PRIMARY KEY (oms_product_ref_id),
+    CONSTRAINT oms_product_ref_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT oms_product_ref_uu_idx UNIQUE (oms_product_ref_uu),
+    CONSTRAINT oms_product_ref_sku_uq UNIQUE (sku)
+);
+
+CREATE TABLE oms_order_event (
+    oms_order_id INTEGER NOT NULL,
+    order_version INTEGER NOT NULL,
+    channel VARCHAR(10) NOT NULL,
+    event_type VARCHAR(40) NOT NULL,
+    event_uuid VARCHAR(64) NOT NULL,
+    body TEXT,
+    attempts INTEGER DEFAULT '0' NOT NULL,
+    offered_at TIMESTAMP WITH TIME ZONE,
+    last_attempt_at TIMESTAMP WITH TIME ZONE,
+    last_status INTEGER,
+    acknowledged_at TIMESTAMP WITH TIME ZONE,
+    acknowledged_by VARCHAR(120),
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_order_event_id SERIAL NOT NULL,
+    oms_order_event_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_order_event_key PRIMARY KEY (oms_order_event_id),
+    CONSTRAINT oms_order_event_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT omsorder_omsorderevent FOREIGN KEY(oms_order_id) REFERENCES oms_order (oms_order_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT oms_order_event_event_uuid_uq UNIQUE (event_uuid),
+    CONSTRAINT oms_order_event_uu_idx UNIQUE (oms_order_event_uu),
+    CONSTRAINT oms_order_event_order_version_uq UNIQUE (oms_order_id, order_version)
+);
+
+CREATE INDEX oms_order_event_oms_order_id_ix ON oms_order_event (oms_order_id);
+
 ALTER TABLE oms_channel ADD COLUMN token_refreshed_at TIMESTAMP WITH TIME ZONE;
 
 ALTER TABLE oms_order ADD COLUMN tracking_number VARCHAR(120);

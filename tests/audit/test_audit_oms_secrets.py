@@ -32,7 +32,7 @@ def test_audit_oms_tokens_and_hmac_secret_never_echoed(sqlite_settings, caplog) 
     caplog.set_level(logging.DEBUG)
     channel = add_channel(sqlite_settings)
     add_order(sqlite_settings, channel, "AUD1")
-    doc = setup_json("--hmac")
+    doc = setup_json()
     hooks = doc["webhooks"]
     secrets = {WRONG, *(h["secret_key"] for h in hooks)}
     secrets |= {v for h in hooks for v in (h.get("additional_headers") or {}).values()}
@@ -47,7 +47,7 @@ def test_audit_oms_tokens_and_hmac_secret_never_echoed(sqlite_settings, caplog) 
         answers.append(oms.send("package.created", payload, headers={"Authorization": f"Token {WRONG}"}).text)
         other = next(iter(oms.conf.values()))["auth"]["token"]
         answers.append(oms.send("package.created", payload, headers={"Authorization": f"Token {other}"}).text)
-        answers.append(oms.send("package.created", payload, headers={"X-Signature": "sha256=" + WRONG}).text)
+        answers.append(oms.send("package.created", payload, headers={"X-Whisperer-Signature": "sha256=" + WRONG}).text)
         good = oms.send("package.created", payload, event_uuid="audit-1")
         assert good.status_code == 200
         hook = oms.webhooks["package.created"]
@@ -55,7 +55,7 @@ def test_audit_oms_tokens_and_hmac_secret_never_echoed(sqlite_settings, caplog) 
         signature = hmac.new(hook["secret_key"].encode(), raw, hashlib.sha256).hexdigest()
         secrets.add(signature)  # a valid signature of a known body must not be echoed either
         answers.append(client.post(hook["target_url"], content=raw, headers={
-            **(hook.get("additional_headers") or {}), "X-Signature": signature,
+            **(hook.get("additional_headers") or {}), "X-Whisperer-Signature": f"sha256={signature}",
             "Content-Type": "application/json"}).text)
     with session_scope(sqlite_settings) as s:
         stored = [str(vars(r)) for model in (OmsWebhookEvent, OmsApiToken, ProcessRun)
@@ -64,3 +64,40 @@ def test_audit_oms_tokens_and_hmac_secret_never_echoed(sqlite_settings, caplog) 
     haystack = "\n".join([caplog.text, *answers, *stored])
     leaked = sorted(secret for secret in secrets if secret and secret in haystack)
     assert not leaked, [line for line in haystack.splitlines() if any(s in line for s in leaked)][:3]
+
+
+def test_audit_oms_push_credentials_never_echoed(sqlite_settings, home, caplog) -> None:
+    """The OMS token and signing secret of the order push: not in the CLI output, logs, run rows or stored rows,
+    also when the OMS refuses them or cannot be reached."""
+    from click.testing import CliRunner
+
+    from oms_bridge.cli.main import cli
+    from oms_bridge.oms.push import run_oms_delivery
+    from oms_bridge.oms.simulator import OmsEventReceiver
+    from oms_bridge.settings import get_settings, reset_settings
+    from oms_bridge.store.models import Delivery
+    from oms_bridge.store.models.oms_notify import OmsOrderEvent
+
+    caplog.set_level(logging.DEBUG)
+    token, secret = "Push-Token-audit-0123456789", "Push-Secret-audit-0123456789"
+    outputs = [CliRunner().invoke(cli, ["oms", "push-auth", "--token-env", "T", "--secret-env", "S"],
+                                  env={"T": token, "S": secret}).output]
+    channel = add_channel(sqlite_settings)
+    add_order(sqlite_settings, channel, "AUDP1")
+    with OmsEventReceiver(token="another-token", secret=secret) as receiver:
+        url = receiver.server_url
+        (home / "config.toml").write_text(f'[oms_bridge.oms]\norder_notify = "push"\npush_url = "{url}"\n',
+                                          encoding="utf-8")
+        reset_settings()
+        run_oms_delivery(settings=get_settings())  # refused: 401
+        receiver.stop()
+        CliRunner().invoke(cli, ["oms", "retry-orders"])
+        run_oms_delivery(settings=get_settings())  # unreachable
+    outputs.append(CliRunner().invoke(cli, ["oms", "deliveries", "--json"]).output)
+    outputs.append(CliRunner().invoke(cli, ["oms", "settings", "--rotate", "--json"]).output)
+    with session_scope(sqlite_settings) as s:
+        stored = [str(vars(r)) for model in (ProcessRun, Delivery, OmsOrderEvent, OmsApiToken)
+                  for r in s.scalars(select(model))]
+    assert any("oms_push_auth" in row for row in stored) and any("cannot connect" in row for row in stored)
+    haystack = "\n".join([caplog.text, *outputs, *stored])
+    assert token not in haystack and secret not in haystack

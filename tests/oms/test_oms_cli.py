@@ -72,7 +72,7 @@ def test_oms_config_choices_and_clear_errors(sqlite_settings, home):
         '[oms_bridge.oms.status_codes]\nready_to_ship = "450"\n', encoding="utf-8")
     reset_settings()
     doc = json.loads(run("settings", "--json", "--hmac").output)
-    assert doc["supplier_code"] == "ACME-TW" and doc["hmac"]["header"] == "X-OMS-Sign"
+    assert doc["supplier_code"] == "ACME-TW" and doc["signature"]["header"] == "X-OMS-Sign"
     (home / "config.toml").write_text('[oms_bridge.oms]\nstatus_codes = "nope"\n', encoding="utf-8")
     reset_settings()
     bad = run("settings")

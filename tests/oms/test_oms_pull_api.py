@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from oms_fake_client import FakeOms
+from oms_fake_client import FakeOms, package_payload
 from oms_helpers import T0, add_channel, add_order, bump_order, setup_json
 from sqlalchemy import select
 
@@ -91,20 +91,55 @@ def test_oms_client_pulls_every_endpoint(oms: FakeOms, sqlite_settings, channel_
     assert detail["number"] == "2603010001" and detail["orderitem_set"] == items
 
 
-def test_oms_read_marks_delivery_sent_and_change_shows_again(oms: FakeOms, sqlite_settings, channel_id):
+def test_oms_read_is_not_delivery_until_the_oms_acts_and_change_shows_again(oms: FakeOms, sqlite_settings,
+                                                                             channel_id):
+    """Issue 14: a read is an offer, not a delivery; the OMS acting on the order (here a package webhook) is."""
     oid = add_order(sqlite_settings, channel_id, "A1")
-    before = oms.get("orders").json()["results"][0]["modified_date"]
+    first = oms.get("orders").json()["results"][0]
+    before = first["modified_date"]
     with session_scope(sqlite_settings) as s:
         row = s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one()
-        assert (row.state, row.delivered_version) == ("sent", 1)
+        assert (row.state, row.delivered_version) == ("waiting", None) and "read by the OMS" in row.last_error
+    items = tuple(i["id"] for i in first["orderitem_set"])
+    assert oms.send("package.created", package_payload(5, "A1", "100", "Waiting", item_ids=items)).status_code == 200
+    with session_scope(sqlite_settings) as s:
+        row = s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one()
+        assert (row.state, row.delivered_version) == ("sent", 1) and "package.created 5" in row.external_ref
     bump_order(sqlite_settings, oid, status="cancelled")
+    with session_scope(sqlite_settings) as s:
+        assert s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one().state == "pending"
+    # A package event for the old version does not deliver the new one the OMS has not read.
+    oms.send("package.status.packed", package_payload(5, "A1", "500", "Packed"))
     with session_scope(sqlite_settings) as s:
         assert s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one().state == "pending"
     changed = oms.pull_all("orders", modified_date__gte=before)
     assert [o["status"] for o in changed] == ["100"]
     with session_scope(sqlite_settings) as s:
         row = s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one()
-        assert (row.state, row.delivered_version) == ("sent", 2)
+        assert (row.state, row.order_version) == ("waiting", 2)
+    # The OMS completes the cancellation through order_item_bulk_update: it acted on version 2.
+    resp = oms.post("order_item_bulk_update", [{"id": i, "status": "100"} for i in items])
+    assert resp.status_code == 200, resp.text
+    with session_scope(sqlite_settings) as s:
+        row = s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one()
+        assert (row.state, row.delivered_version) == ("sent", 2) and "order_item_bulk_update" in row.external_ref
+
+
+def test_oms_ack_endpoint(oms: FakeOms, sqlite_settings, channel_id):
+    oid = add_order(sqlite_settings, channel_id, "ACK1")
+    early = oms.http.post(oms.url("orders", oid) + "ack/", headers=oms.headers("orders"))
+    assert early.status_code == 409 and "not offered" in early.json()["detail"]
+    oms.get("orders", oid)
+    resp = oms.http.post(oms.url("orders", oid) + "ack/", headers=oms.headers("orders"))
+    assert resp.status_code == 200 and resp.json() == {"order": oid, "acknowledged": True, "changed": True,
+                                                       "version": 1}
+    again = oms.http.post(oms.url("orders", oid) + "ack/", headers=oms.headers("orders"))
+    assert again.status_code == 200 and again.json()["changed"] is False
+    assert oms.http.post(oms.url("orders", oid) + "ack/", headers=oms.headers("cities")).status_code == 401
+    assert oms.http.post(oms.url("orders", 99999) + "ack/", headers=oms.headers("orders")).status_code == 404
+    with session_scope(sqlite_settings) as s:
+        row = s.scalars(select(Delivery).where(Delivery.oms_order_id == oid)).one()
+        assert (row.state, row.external_ref) == ("sent", "acknowledged v1: ack call")
 
 
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))

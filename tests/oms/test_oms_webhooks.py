@@ -206,23 +206,6 @@ def test_oms_webhook_auth(env):
     assert resp.status_code == 401 and "missing token" in resp.json()["detail"]
 
 
-def test_oms_webhook_hmac(app_client, sqlite_settings):
-    channel = add_channel(sqlite_settings)
-    add_order(sqlite_settings, channel, "H1")
-    doc = setup_json("--hmac")
-    assert doc["hmac"]["header"] == "X-Signature" and all(h["secret_key"] for h in doc["webhooks"])
-    oms = FakeOms.from_setup(doc, app_client)
-    payload = package_payload(7, "H1", "100", "Waiting")
-    assert oms.send("package.created", payload).status_code == 200  # signed by the fake OMS
-    unsigned = FakeOms.from_setup({**doc, "hmac": None}, app_client)
-    resp = unsigned.send("package.created", payload)
-    assert resp.status_code == 401 and resp.json()["field"] == "X-Signature"
-    forged = oms.send("package.created", payload, headers={"X-Signature": "sha256=" + "0" * 64})
-    assert forged.status_code == 401
-    # A later `oms settings` (without --hmac) keeps signatures on and prints the same secret.
-    assert setup_json()["webhooks"][0]["secret_key"] == doc["webhooks"][0]["secret_key"]
-
-
 def test_oms_concurrent_duplicate_webhooks_apply_once(env):
     settings, oms, order = env
     payload = package_payload(60, "260301A", "600", "Shipped", tracking="T-60")

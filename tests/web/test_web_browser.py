@@ -18,7 +18,7 @@ from oms_bridge.service import BridgeService
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, SkuMap, utcnow
+from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, ProcessRun, SkuMap, utcnow
 from oms_bridge.vault import Vault
 from oms_bridge.web.security import set_admin_password
 from platforms.shopee.sandbox import ShopeeSandbox
@@ -347,3 +347,43 @@ def test_cyberbiz_token_channel_in_the_browser(page):
         assert page.locator("#auth-state").inner_text() == "active"
         assert token not in page.content()
         shot(page, "cyberbiz_token_channel")
+
+
+def test_oms_products_page_maps_imports_and_requeues(page):
+    """The OMS products page: unmapped SKUs listed, one mapped by form, others imported from pasted CSV."""
+    from oms_bridge.store.models.oms_notify import OmsProductRef, product_hold_code
+
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    with session_scope(settings) as s:
+        order = Order(oms_channel_id=channel_id, external_id="OP-1", status="paid", platform_status="PAID",
+                      order_created=utcnow(), currency="TWD")
+        order.lines.append(OrderLine(line_no=1, sku="MUG-CER-350", name="馬克杯", qty=1, unit_price=299))
+        s.add(order)
+        s.flush()
+        (row,) = outbox.arm(s, order, ["oms"])
+        s.flush()
+        outbox.mark_held(row, "SKU MUG-CER-350 has no Omnitron product id", code=product_hold_code("MUG-CER-350"))
+        held_id = row.id
+    login(page)
+    page.goto("/admin/oms-products")
+    assert page.locator("#policy").inner_text() == "warn"
+    assert "MUG-CER-350" in page.locator("#unmapped").inner_text()
+    page.fill("#map-product input[name=sku]", "MUG-CER-350")
+    page.fill("#map-product input[name=omnitron_product_id]", "365")
+    page.click("#map-product button[type=submit]")
+    assert page.locator("#flash-ok").inner_text() == ("SKU MUG-CER-350 → Omnitron product 365; 1 held order(s) "
+                                                      "queued again for the OMS")
+    page.fill("#import-products textarea[name=csv]", "sku,omnitron_product_id\nTEA-1,8362\nBAD,x\n")
+    page.click("#import-products button[type=submit]")
+    assert "1 product id(s) imported" in page.locator("#flash-ok").inner_text()
+    assert "line 3: SKU BAD" in page.locator("#flash-err").inner_text()
+    table = page.locator("#product-ids").inner_text()
+    assert "MUG-CER-350" in table and "365" in table and "TEA-1" in table and "8362" in table
+    shot(page, "oms_products")
+    with session_scope(settings) as s:
+        assert s.get(Delivery, held_id).state == "pending"
+        assert dict(s.execute(select(OmsProductRef.sku, OmsProductRef.omnitron_product_id)).tuples().all()) == {
+            "MUG-CER-350": 365, "TEA-1": 8362}
+    page.locator("#product-ids button").first.click()
+    assert "product id of SKU MUG-CER-350 removed" in page.locator("#flash-ok").inner_text()

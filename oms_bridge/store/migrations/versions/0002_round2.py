@@ -20,6 +20,55 @@ sql_stamp = '202612061900'
 
 
 def upgrade() -> None:
+    op.create_table('oms_product_ref',
+    sa.Column('sku', sa.String(length=120), nullable=False),
+    sa.Column('omnitron_product_id', sa.Integer(), nullable=False),
+    sa.Column('ad_client_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('ad_org_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('created', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('createdby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('updated', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('updatedby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('oms_product_ref_id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('oms_product_ref_uu', sa.Uuid(), nullable=False),
+    sa.Column('isactive', store_types.YesNo(), server_default=sa.text("'Y'"), nullable=False),
+    sa.CheckConstraint("isactive IN ('Y','N')", name=op.f('oms_product_ref_isactive_ck')),
+    sa.PrimaryKeyConstraint('oms_product_ref_id', name=op.f('oms_product_ref_key')),
+    sa.UniqueConstraint('oms_product_ref_uu', name=op.f('oms_product_ref_uu_idx')),
+    sa.UniqueConstraint('sku', name=op.f('oms_product_ref_sku_uq'))
+    )
+    op.create_table('oms_order_event',
+    sa.Column('oms_order_id', sa.Integer(), nullable=False),
+    sa.Column('order_version', sa.Integer(), nullable=False),
+    sa.Column('channel', sa.String(length=10), nullable=False),
+    sa.Column('event_type', sa.String(length=40), nullable=False),
+    sa.Column('event_uuid', sa.String(length=64), nullable=False),
+    sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('offered_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('last_attempt_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('last_status', sa.Integer(), nullable=True),
+    sa.Column('acknowledged_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('acknowledged_by', sa.String(length=120), nullable=True),
+    sa.Column('ad_client_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('ad_org_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('created', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('createdby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('updated', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('updatedby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('oms_order_event_id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('oms_order_event_uu', sa.Uuid(), nullable=False),
+    sa.Column('isactive', store_types.YesNo(), server_default=sa.text("'Y'"), nullable=False),
+    sa.CheckConstraint("isactive IN ('Y','N')", name=op.f('oms_order_event_isactive_ck')),
+    sa.ForeignKeyConstraint(['oms_order_id'], ['oms_order.oms_order_id'], name=op.f('omsorder_omsorderevent'), ondelete='CASCADE', initially='DEFERRED', deferrable=True),
+    sa.PrimaryKeyConstraint('oms_order_event_id', name=op.f('oms_order_event_key')),
+    sa.UniqueConstraint('event_uuid', name=op.f('oms_order_event_event_uuid_uq')),
+    sa.UniqueConstraint('oms_order_event_uu', name=op.f('oms_order_event_uu_idx')),
+    sa.UniqueConstraint('oms_order_id', 'order_version', name='oms_order_event_order_version_uq')
+    )
+    with op.batch_alter_table('oms_order_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('oms_order_event_oms_order_id_ix'), ['oms_order_id'], unique=False)
+
     with op.batch_alter_table('oms_channel', schema=None) as batch_op:
         batch_op.add_column(sa.Column('token_refreshed_at', store_types.UtcDateTime(), nullable=True))
 
@@ -39,3 +88,9 @@ def downgrade() -> None:
 
     with op.batch_alter_table('oms_channel', schema=None) as batch_op:
         batch_op.drop_column('token_refreshed_at')
+
+    with op.batch_alter_table('oms_order_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('oms_order_event_oms_order_id_ix'))
+
+    op.drop_table('oms_order_event')
+    op.drop_table('oms_product_ref')

@@ -1,0 +1,153 @@
+"""When an order counts as delivered to the OMS: offered, then acknowledged (``oms_order_event``).
+
+The ``oms`` outbox row of an order (destination ``oms``) goes through the same states as every
+destination (:mod:`oms_bridge.store.outbox`). What moves it:
+
+- **offered**: the OMS may have this version. Pull mode: the OMS read it through ``orders/``
+  (:func:`record_served`; the row becomes ``waiting``: nothing is wrong, the OMS has not acted yet).
+  Push mode: an ``order.created`` / ``order.updated`` event was sent and may have arrived
+  (an answer came back, or it was lost).
+- **acknowledged** (:func:`acknowledge`): the OMS answered the push with a 2xx, or acted on the
+  order: a package webhook linked to it, an ``order_item_bulk_update`` of its items, or the explicit
+  ``POST orders/<pk>/ack/``. Only then is the row ``sent``, for the version the OMS was offered
+  (a row re-armed for a newer version the OMS has not seen stays open).
+
+Reading alone no longer counts (it was a guess): an OMS that reads an order and then rejects it
+leaves the order ``waiting``, where the admin sees it, instead of ``sent``.
+
+Push events follow dj-whisperer: the body is ``{"event": {"type", "uuid"}, "payload"}`` written by
+:func:`envelope_body` (``json.dumps`` defaults: ASCII escapes, ``", "`` / ``": "`` separators, as
+whisperer/client.py serializes), and a version keeps its uuid and exact body for every resend.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from oms_bridge.store.models import Delivery, Order, utcnow
+from oms_bridge.store.models.oms_notify import OmsOrderEvent
+from oms_bridge.store.outbox import mark_sent, mark_waiting
+
+__all__ = ["envelope_body", "event_for", "events_for", "record_served", "acknowledge", "UNACKNOWLEDGED"]
+
+DESTINATION = "oms"
+#: hold code of a ``waiting`` row: offered (read), not acknowledged yet
+UNACKNOWLEDGED = "oms_unacknowledged"
+
+
+def envelope_body(event_type: str, event_uuid: str, payload: Mapping[str, Any]) -> str:
+    """The event as dj-whisperer writes it: ``json.dumps`` with its defaults (see module doc). Pure."""
+    return json.dumps({"event": {"type": event_type, "uuid": event_uuid}, "payload": payload})
+
+
+def events_for(session: Session, orders: Sequence[Order], channel: str, *,
+               versions: Mapping[int, int] | None = None) -> dict[int, OmsOrderEvent]:
+    """The event row of each order's version (``versions``: order id → version, default the current one),
+    made on first use: ``order.created`` unless an earlier version was already offered to the OMS,
+    then ``order.updated``. Two queries for the whole batch once the rows exist.
+
+    Unique on (order, version): a concurrent maker's row is used instead of a second one.
+    """
+    wanted = {o.id: (versions or {}).get(o.id, o.version) for o in orders}
+    if not wanted:
+        return {}
+    found = {e.oms_order_id: e for e in session.scalars(select(OmsOrderEvent).where(
+        OmsOrderEvent.oms_order_id.in_(list(wanted)))) if wanted[e.oms_order_id] == e.order_version}
+    missing = [o for o in orders if o.id not in found]
+    if not missing:
+        return found
+    offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
+                                                      .where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]),
+                                                             OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
+    for order in missing:
+        version = wanted[order.id]
+        kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
+        try:
+            with session.begin_nested():
+                event = OmsOrderEvent(oms_order_id=order.id, order_version=version, channel=channel, event_type=kind,
+                                      event_uuid=uuid.uuid4().hex, ad_client_id=order.ad_client_id,
+                                      ad_org_id=order.ad_org_id)
+                session.add(event)
+                session.flush()
+        except IntegrityError:  # made by a concurrent reader or worker
+            event = session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id == order.id,
+                                                                OmsOrderEvent.order_version == version)).one()
+        found[order.id] = event
+    return found
+
+
+def event_for(session: Session, order: Order, channel: str, *, version: int | None = None) -> OmsOrderEvent:
+    """The event row of one order version (see :func:`events_for`)."""
+    versions = {order.id: order.version if version is None else version}
+    return events_for(session, [order], channel, versions=versions)[order.id]
+
+
+def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
+    ids = list(set(order_ids))
+    if not ids:
+        return {}
+    return {r.oms_order_id: r for r in session.scalars(select(Delivery).where(
+        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids)).order_by(Delivery.id))}
+
+
+def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
+    """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``."""
+    now = now or utcnow()
+    rows = _rows(session, (o.id for o in orders))
+    events = events_for(session, orders, "pull")
+    changed = 0
+    for order in orders:
+        event = events[order.id]
+        if event.offered_at is None:
+            event.offered_at = event.last_attempt_at = now
+        row = rows.get(order.id)
+        if row is None or row.order_version > order.version:
+            continue
+        if (row.state == "sent" and row.delivered_version == row.order_version) or (
+                row.state == "waiting" and row.hold_code == UNACKNOWLEDGED):
+            continue  # steady state: a re-read writes nothing
+        changed += 1
+        mark_waiting(row, f"read by the OMS (version {order.version}); it counts as delivered once the OMS acts on "
+                          "it (a package webhook, an item update or POST orders/<pk>/ack/)", code=UNACKNOWLEDGED)
+    return changed
+
+
+def _latest_offered(session: Session, order_ids: Sequence[int]) -> dict[int, OmsOrderEvent]:
+    latest: dict[int, OmsOrderEvent] = {}
+    for event in session.scalars(select(OmsOrderEvent).where(
+            OmsOrderEvent.oms_order_id.in_(order_ids), OmsOrderEvent.offered_at.is_not(None))
+            .order_by(OmsOrderEvent.order_version)):
+        latest[event.oms_order_id] = event
+    return latest
+
+
+def acknowledge(session: Session, order_ids: Iterable[int], how: str, *, now: datetime | None = None) -> int:
+    """The OMS acted on these orders (or answered 2xx): mark their rows ``sent`` for the version it was
+    offered. A row re-armed for a version the OMS has not been offered stays as it is (the
+    acknowledgement is still recorded on the event). Returns how many rows became ``sent``.
+
+    Rows first, then events: the push worker records in the same order, so the two never deadlock.
+    """
+    now = now or utcnow()
+    rows = _rows(session, order_ids)
+    events = _latest_offered(session, list(rows))
+    marked = 0
+    for order_id, row in rows.items():
+        event = events.get(order_id)
+        if event is None:
+            continue
+        if row.state != "sent" and event.order_version >= row.order_version:
+            mark_sent(row, now=now, external_ref=f"acknowledged v{event.order_version}: {how}"[:255])
+            marked += 1
+    for event in events.values():
+        if event.acknowledged_at is None:
+            event.acknowledged_at, event.acknowledged_by = now, how[:120]
+    return marked
