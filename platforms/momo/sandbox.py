@@ -35,7 +35,8 @@ every confirm answer). What the sandbox does, and where a source is silent, what
   ``confirmOkList`` / ``confirmFailList`` (``"<completeOrderNo> : <reason>"``) / ``confirmRepeatList`` (a row
   confirmed before) / ``undoList``, with string counts; the store finish answers a *list* of such objects, the
   others one object;
-- more than ``rate_limit`` requests per second per vendor answer 429 with ``Retry-After``.
+- more than ``rate_limit`` (default 50, *choice*: momo publishes no limit) requests per second per vendor answer
+  429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -143,7 +144,7 @@ class MomoSandbox(Sandbox):
 
     platform_type = "momo"
 
-    def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 20,
+    def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 50,
                  max_window_months: int = 2, encrypted_queries: tuple[str, ...] = ("unsendCompanyQuery",),
                  stop_keeps_unsent: bool = False):
         super().__init__(clock=clock, seed=seed)
@@ -360,7 +361,8 @@ class MomoSandbox(Sandbox):
         if row is None or row["_kind"] != "company":
             return "查無此訂單"
         if not self._unsent(row):
-            return "訂單已攔貨, 不可出貨" if row["_state"] in ("stop_requested", "intercepted") else "訂單不在未出貨清單"
+            stopped = row["_state"] in ("stop_requested", "intercepted")
+            return "訂單已攔貨, 不可出貨" if stopped else "訂單不在未出貨清單"
         if item.get("remark5VStr") != "已配送":
             return f"remark5VStr 不支援: {item.get('remark5VStr')!r}"
         if not str(item.get("slipNo") or "").strip():
@@ -613,8 +615,9 @@ class MomoSandbox(Sandbox):
             if first["_kind"] == "company":
                 return {"tracking_number": first["slipNo"], "carrier": first["delyGbStr"],
                         "lines": sorted(r["completeOrderNo"] for r in shipped)}
-            return {"tracking_number": first["_slip_no"], "carrier": first.get("orderDelyGbName") or first.get(
-                "storeIdName"), "packaging": first["_packaging"], "lines": sorted(r["completeOrderNo"] for r in shipped)}
+            return {"tracking_number": first["_slip_no"],
+                    "carrier": first.get("orderDelyGbName") or first.get("storeIdName"),
+                    "packaging": first["_packaging"], "lines": sorted(r["completeOrderNo"] for r in shipped)}
 
 
 def buy_price(consumer_price: Decimal) -> Decimal:
