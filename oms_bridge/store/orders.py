@@ -329,7 +329,9 @@ def list_orders(session: Session, *, channel: str | None = None, status: str | N
         stmt = stmt.where(Order.status == status)
     if held is not None:
         stmt = stmt.where(Order.is_held == held)
-    return [_summary(order, chan) for order, chan in session.execute(stmt).all()]
+    rows = session.execute(stmt).all()
+    requested = cancel_requests.open_requests(session, [order.id for order, _chan in rows])
+    return [{**_summary(order, chan), "cancel_request": order.id in requested} for order, chan in rows]
 
 
 def count_orders(session: Session, channel_id: int) -> int:
@@ -371,6 +373,7 @@ def order_detail(session: Session, number: str, *, channel: str | None = None) -
                    "discount": ln.discount} for ln in order.lines],
         "history": [{"status": h.status, "platform_status": h.platform_status, "at": h.changed_at,
                      "run": h.oms_process_run_id} for h in order.history],
+        "cancel_requests": cancel_requests.views(session, order.id),
         "deliveries": [{"destination": d.destination, "state": d.state, "action": d.action,
                         "attempts": d.attempts, "version": d.order_version, "delivered_version": d.delivered_version,
                         "last_error": d.last_error, "erp_document_no": d.erp_document_no}

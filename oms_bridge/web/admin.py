@@ -25,6 +25,7 @@ from oms_bridge.store.models import DELIVERY_STATES, AdminUser
 from oms_bridge.web import pages, security
 from oms_bridge.web.admin_orders import router as orders_router
 from oms_bridge.web.admin_setup import router as setup_router
+from oms_bridge.store import cancel_requests
 from oms_bridge.web.dashboard import channel_statuses, delivery_counts
 from oms_bridge.web.security import SessionInfo
 
@@ -74,10 +75,11 @@ def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin
     with session_scope(settings) as session:
         statuses = channel_statuses(session, settings, now)
         counts = delivery_counts(session)
+        open_requests = cancel_requests.count_open(session)
     scheduler = getattr(request.app.state, "scheduler", None)
     state = "disabled" if scheduler is None else ("running" if scheduler.running else "stopped")
     return pages.render(request, "dashboard.html", admin=admin, channels=statuses, counts=counts, now=now,
-                        states=list(DELIVERY_STATES),
+                        states=list(DELIVERY_STATES), open_requests=open_requests,
                         scheduler_state=state, warnings=[w for s in statuses for w in s.warnings])
 
 
