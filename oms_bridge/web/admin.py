@@ -20,12 +20,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
+from oms_bridge.store import cancel_requests
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import DELIVERY_STATES, AdminUser
 from oms_bridge.web import pages, security
 from oms_bridge.web.admin_orders import router as orders_router
 from oms_bridge.web.admin_setup import router as setup_router
-from oms_bridge.store import cancel_requests
 from oms_bridge.web.dashboard import channel_statuses, delivery_counts
 from oms_bridge.web.security import SessionInfo
 

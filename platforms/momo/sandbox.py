@@ -161,6 +161,10 @@ class MomoSandbox(Sandbox):
         self._rng = random.Random(seed)
         self._shop_seq = 0
         self._slip_seq = 0
+        self.actions: list[str] = []  # the doAction of every request that passed the login, in order
+        # test knobs: the next N confirm rows are not executed (undoList) / executed but reported in no list
+        self.undo_next = 0
+        self.silent_next = 0
 
     # -- wire ---------------------------------------------------------------------------------------
     def error_body(self, code: str, message: str) -> Any:
@@ -183,6 +187,8 @@ class MomoSandbox(Sandbox):
         if not self.limiter.allow(vendor):
             return json_response({"ERROR": "呼叫過於頻繁"}, 429, {"Retry-After": "1"})
         action = str(body.get("doAction") or "")
+        with self._lock:
+            self.actions.append(action)
         handlers = {"stopSendingQuery": lambda: self._stop_query(vendor, body.get("sendInfo")),
                     "stopSendingConfirm": lambda: self._stop_confirm(vendor, body.get("sendInfoList")),
                     "unsendCompanyConfirm": lambda: self._company_confirm(vendor, body.get("sendInfoList")),
@@ -306,15 +312,31 @@ class MomoSandbox(Sandbox):
             raise _BadRequest("sendInfoList 不可為空")
         return items
 
+    def _divert(self) -> str | None:
+        """``undo`` / ``silent`` for the next row while a test knob asks for it (momo's undoList exists; when momo
+        answers with it, or leaves a row out of every list, is not public: the knobs let tests provoke both)."""
+        if self.undo_next > 0:
+            self.undo_next -= 1
+            return "undo"
+        if self.silent_next > 0:
+            self.silent_next -= 1
+            return "silent"
+        return None
+
     def _stop_confirm(self, vendor: str, items: Any) -> Response:
         ok: list[str] = []
         fail: list[str] = []
         repeat: list[str] = []
+        undo: list[str] = []
         with self._lock:
             rows = self.rows.get(vendor, {})
             for item in self._items(items):
                 number = str(item.get("completeOrderNo") or "")
                 row = rows.get(number)
+                divert = self._divert()
+                if divert == "undo":
+                    undo.append(number)
+                    continue
                 act = str(item.get("stopAct") if item.get("stopAct") is not None else "")
                 if row is None or row.get("_stop_act") is None and row["_state"] != "stop_requested":
                     fail.append(f"{number} : 查無攔貨資料")
@@ -327,8 +349,9 @@ class MomoSandbox(Sandbox):
                 else:
                     row.update(_state="intercepted" if act == "1" else "returning", _stop_act=act,
                                _stop_answered_at=self.clock.now())
-                    ok.append(number)
-        info = _counted(undoList=[], okList=ok, failList=fail)
+                    if divert != "silent":
+                        ok.append(number)
+        info = _counted(undoList=undo, okList=ok, failList=fail)
         if repeat:
             info.update(_counted(confirmRepeatList=repeat))
         return json_response({"resultInfo": info})
@@ -337,11 +360,16 @@ class MomoSandbox(Sandbox):
         ok: list[str] = []
         fail: list[str] = []
         repeat: list[str] = []
+        undo: list[str] = []
         with self._lock:
             rows = self.rows.get(vendor, {})
             for item in self._items(items):
                 number = str(item.get("completeOrderNo") or "")
                 row = rows.get(number)
+                divert = self._divert()
+                if divert == "undo":
+                    undo.append(number)
+                    continue
                 if row is not None and row["_kind"] == "company" and row["_state"] == "shipped":
                     repeat.append(number)
                     continue
@@ -352,9 +380,10 @@ class MomoSandbox(Sandbox):
                 row.update(_state="shipped", remark5VStr=item["remark5VStr"], slipNo=item["slipNo"],
                            delyGbStr=item["delyGbStr"], msgNote=str(item.get("msgNote") or ""),
                            _shipped_at=self.clock.now())
-                ok.append(number)
+                if divert != "silent":
+                    ok.append(number)
         return json_response({"resultInfo": {
-            **_counted(undoList=[], confirmOkList=ok, confirmFailList=fail, confirmRepeatList=repeat),
+            **_counted(undoList=undo, confirmOkList=ok, confirmFailList=fail, confirmRepeatList=repeat),
             "saveMsgOkCnt": "0", "saveMsgFailCnt": "0", "saveMsgFailList": []}})
 
     def _company_problem(self, row: dict[str, Any] | None, item: dict[str, Any]) -> str | None:
@@ -373,14 +402,20 @@ class MomoSandbox(Sandbox):
 
     def _finish(self, vendor: str, action: str, items: Any) -> Response:
         kind = FINISH_ACTIONS[action]
+        slips: dict[str, str] = {}
         ok: list[str] = []
         fail: list[str] = []
         repeat: list[str] = []
+        undo: list[str] = []
         with self._lock:
             rows = self.rows.get(vendor, {})
             for item in self._items(items):
                 number = str(item.get("completeOrderNo") or "")
                 row = rows.get(number)
+                divert = self._divert()
+                if divert == "undo":
+                    undo.append(number)
+                    continue
                 if row is not None and row["_kind"] == kind and row["_state"] == "shipping":
                     repeat.append(number)
                     continue
@@ -388,11 +423,15 @@ class MomoSandbox(Sandbox):
                 if problem:
                     fail.append(f"{number} : {problem}")
                     continue
-                self._slip_seq += 1
-                row.update(_state="shipping", _shipped_at=self.clock.now(), _slip_no=f"M{self._slip_seq:011d}",
+                order_no = number.split("-")[0]
+                if order_no not in slips:  # one slip (one box) per order and finish call
+                    self._slip_seq += 1
+                    slips[order_no] = f"M{self._slip_seq:011d}"
+                row.update(_state="shipping", _shipped_at=self.clock.now(), _slip_no=slips[order_no],
                            _packaging={k: str(item[k]) for k in ("shipTypeStr", "packTypeStr", "packUnit")})
-                ok.append(number)
-        info = _counted(undoList=[], confirmOkList=ok, confirmFailList=fail, confirmRepeatList=repeat)
+                if divert != "silent":
+                    ok.append(number)
+        info = _counted(undoList=undo, confirmOkList=ok, confirmFailList=fail, confirmRepeatList=repeat)
         return json_response({"resultInfo": [info] if kind == "stores" else info})
 
     def _finish_problem(self, row: dict[str, Any] | None, kind: str, item: dict[str, Any]) -> str | None:
