@@ -110,7 +110,7 @@ def decide(session: Session, order: Order, request: OrderCancelRequest, settings
     oms = session.scalars(select(Delivery).where(Delivery.oms_order_id == order.id,
                                                  Delivery.destination == "oms")).first()
     known = ", ".join(f"{pkg.external_id} {slug or pkg.state_code or '?'}" for pkg, slug in states) or "none"
-    if oms is not None and oms.delivered_version is not None and (oms.sent_at is None or oms.sent_at < request.seen_at):
+    if oms is not None and oms.delivered_version is not None and oms.delivered_version < (request.order_version or 0):
         wait = float(settings.extra.get("cancel_answer_oms_wait_minutes", DEFAULT_OMS_WAIT_MINUTES))
         if now < request.seen_at + timedelta(minutes=wait):
             return None, ("the OMS has had the order since before the request and has not read it since; waiting for "

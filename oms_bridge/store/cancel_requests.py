@@ -119,7 +119,8 @@ def sync(session: Session, order: Order, item: CanonicalOrder, *, now: datetime)
             return Synced("")  # still listed right after it took our answer: the same request
         row = OrderCancelRequest(oms_order_id=order.id, state="open", reference=wanted.reference,
                                  reason=wanted.reason, isallowed=wanted.allowed, requested_at=wanted.requested_at,
-                                 seen_at=now, ad_client_id=order.ad_client_id, ad_org_id=order.ad_org_id)
+                                 seen_at=now, order_version=order.version, ad_client_id=order.ad_client_id,
+                                 ad_org_id=order.ad_org_id)
         session.add(row)
         session.flush()
         outbox.arm(session, order, (DESTINATION,), action="answer")

@@ -281,9 +281,12 @@ def _locked(session: Session, channel_id: int, key: str) -> Order:
 def _apply_request(session: Session, channel_id: int, key: str, item: CanonicalOrder, now: datetime) -> bool:
     """A request-only listing of a stored order: only its request changes (module doc). True when it did."""
     order = _locked(session, channel_id, key)
-    if not cancel_requests.sync(session, order, item, now=now):
+    synced = cancel_requests.sync(session, order, item, now=now)
+    if not synced:
         return False
     transitions.bump(order, now)
+    if synced.change == "opened":
+        synced.row.order_version = order.version  # the version the OMS must read to know of the request
     session.flush()
     outbox.arm(session, order, ("oms",))  # the OMS reads the order again (now on hold)
     return True

@@ -16,6 +16,7 @@ CREATE TABLE oms_cancel_request (
     isallowed CHAR(1),
     requested_at TIMESTAMP WITH TIME ZONE,
     seen_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    order_version INTEGER,
     decision VARCHAR(20),
     decided_at TIMESTAMP WITH TIME ZONE,
     decision_note TEXT,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oms_bridge.store.models.base import ADColumns, Base
@@ -50,6 +50,8 @@ class OrderCancelRequest(ADColumns, Base):
                                                    CheckConstraint("isallowed IN ('Y','N')", name="isallowed"))
     requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    # The order's version that first carried the request: the OMS knows of it once it has read that version.
+    order_version: Mapped[int | None] = mapped_column(Integer)
     decision: Mapped[str | None] = mapped_column(String(20))
     decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     decision_note: Mapped[str | None] = mapped_column(Text)

@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('isallowed', store_types.YesNo(), nullable=True),
     sa.Column('requested_at', store_types.UtcDateTime(), nullable=True),
     sa.Column('seen_at', store_types.UtcDateTime(), nullable=False),
+    sa.Column('order_version', sa.Integer(), nullable=True),
     sa.Column('decision', sa.String(length=20), nullable=True),
     sa.Column('decided_at', store_types.UtcDateTime(), nullable=True),
     sa.Column('decision_note', sa.Text(), nullable=True),
