@@ -223,12 +223,19 @@ def request_only_order(number: str, stop_rows: list[Mapping[str, Any]], *, statu
         return UnmappableOrder(None, raw, "momo stopSendingQuery row without completeOrderNo")
     try:
         created = order_time(number)
-        lines = tuple(_line(r, None) for r in stop_rows)
         request = cancel_request(stop_rows)
     except _Unmappable as exc:
         return UnmappableOrder(number, raw, f"momo order {number} (stop list): {exc}")
+    # the lines are only what the stop list shows (the store keeps a known order's own): a row whose quantity
+    # cannot be read is left out rather than keeping the request from being answered
+    lines = []
+    for row in stop_rows:
+        try:
+            lines.append(_line(row, None))
+        except _Unmappable:
+            continue
     return Order(external_id=number, status=status, platform_status=STOP_QUERY, created_at=created,
-                 updated_at=created, currency="TWD", lines=lines, total=None,
+                 updated_at=created, currency="TWD", lines=tuple(lines), total=None,
                  shipping_address=Address(name=_text(stop_rows[0], "receiver"), country="TW", masked=True),
                  raw=raw, channel=channel, cancel_request=request, request_only=True)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from momo_kit import FETCH_CALLS, NOW, WINDOW_CALLS, make_adapter
 
-from platforms.base import CredentialsInvalid, Order, PermanentError, Shipment, TokenSet
+from platforms.base import CredentialsInvalid, Order, PermanentError, Shipment, TokenSet, UnmappableOrder
 from platforms.momo.adapter import DEFAULT_FILTERS, MomoAdapter, query_bounds, split_windows
 from platforms.momo.client import MomoClient
 from platforms.registry import adapter_class
@@ -297,3 +297,18 @@ def test_stop_query_setting_typed_as_text_false_is_off(momo_sandbox, momo_shop):
     list(adapter.fetch_orders(NOW - timedelta(days=1), NOW))
     assert momo_sandbox.calls() == WINDOW_CALLS == momo_sandbox.calls("/OrderServlet.do")
     assert adapter.api_calls == WINDOW_CALLS  # the unsent lists; "false" did not read as a truthy string
+
+
+def test_one_bad_row_holds_its_order_and_the_rest_flow(momo_adapter, momo_sandbox, momo_shop):
+    shop = momo_shop["shop_id"]
+    ids = momo_sandbox.generate_orders(shop, 3, start=NOW - timedelta(hours=3), end=NOW, kinds=["company", "third"])
+    momo_sandbox.rows[shop][f"{ids[1]}-001-001-001"]["syslast"] = "two"  # a row momo should never send
+    stop = momo_sandbox.generate_orders(shop, 1, start=NOW - timedelta(hours=4), end=NOW - timedelta(hours=3),
+                                        status="cancelled")[0]
+    momo_sandbox.rows[shop][f"{stop}-001-001-001"]["syslast"] = ""  # a stop row without a readable quantity
+    got = {o.external_id: o for o in momo_adapter.fetch_orders(NOW - timedelta(days=1), NOW)}
+    held = {k: o for k, o in got.items() if isinstance(o, UnmappableOrder)}
+    assert set(held) == {ids[1]} and "syslast" in held[ids[1]].reason
+    assert all(isinstance(got[i], Order) for i in (ids[0], ids[2]))
+    # the request itself needs only the row numbers: it is still answered
+    assert got[stop].cancel_request.reference.startswith(stop) and got[stop].request_only
