@@ -268,3 +268,44 @@ def test_the_admin_sees_the_request_on_the_order_page_and_the_dashboard(world: W
     page = world.app.get(f"/admin/orders/momo-a/{h}").text
     assert "intercepted" in page and ">answered<" in page and "accept" in page
     assert "No open cancellation requests." in world.app.get("/admin/").text
+
+
+def test_a_request_for_an_order_never_read_is_stored_held_and_still_answered(world: World):
+    """momo's stop list names an order the bridge never read (placed before the first GetOrder window)."""
+    (old,) = world.generate(1, hours=(72, 71))  # outside the first run's one-day lookback
+    (recent,) = world.generate(1)
+    assert world.getorder().new == 1
+    world.market.request_stop(world.shop_id, old)
+    stats = world.getorder()
+    assert (stats.new, stats.held) == (1, 1)
+    order = world.order(old)
+    assert order.is_held and "only in its cancellation" in order.held_reason and order.total_amount is None
+    assert old not in world.served() and recent in world.served()  # the OMS is not served content it lacks
+    assert world.answers().sent == 1 and world.market.stop_answer(world.shop_id, old) == "1"
+    assert (world.request(old).outcome, world.order(old).status) == ("intercepted", "cancelled")
+    assert world.erp_run().sent == 1 and world.erp_order(old) is None  # only the recent order reached the ERP
+
+
+def test_two_workers_answer_each_request_exactly_once(world: World):
+    import threading
+
+    numbers = world.generate(6)
+    world.getorder()
+    for number in numbers:
+        world.market.request_stop(world.shop_id, number)
+    world.getorder()
+    results: list = []
+    barrier = threading.Barrier(2)
+
+    def work() -> None:
+        barrier.wait()
+        results.append(world.answers(batch_size=2))
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 2 and sum(r.sent for r in results) == 6 and all(r.failed == 0 for r in results)
+    assert world.market.actions.count("stopSendingConfirm") == 6  # one per request, whichever worker took it
+    assert {world.market.stop_answer(world.shop_id, n) for n in numbers} == {"1"}
