@@ -35,7 +35,7 @@ every confirm answer). What the sandbox does, and where a source is silent, what
   ``confirmOkList`` / ``confirmFailList`` (``"<completeOrderNo> : <reason>"``) / ``confirmRepeatList`` (a row
   confirmed before) / ``undoList``, with string counts; the store finish answers a *list* of such objects, the
   others one object;
-- more than ``rate_limit`` (default 50, *choice*: momo publishes no limit) requests per second per vendor answer
+- more than ``rate_limit`` (default 200, *choice*: momo publishes no limit) requests per second per vendor answer
   429 with ``Retry-After``.
 """
 
@@ -144,7 +144,7 @@ class MomoSandbox(Sandbox):
 
     platform_type = "momo"
 
-    def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 50,
+    def __init__(self, *, clock: SandboxClock | None = None, seed: int = 1, rate_limit: int = 200,
                  max_window_months: int = 2, encrypted_queries: tuple[str, ...] = ("unsendCompanyQuery",),
                  stop_keeps_unsent: bool = False):
         super().__init__(clock=clock, seed=seed)

@@ -14,7 +14,7 @@ from platforms.sandboxing import SandboxClock
 
 @pytest.fixture
 def momo_sandbox() -> Iterator[MomoSandbox]:
-    # momo publishes no rate limit; the sandbox's (50/s) is tested on its own, and the tests here send many list
+    # momo publishes no rate limit; the sandbox limiter is tested on its own, and the tests here send many list
     # calls back to back with a policy that does not sleep
     with MomoSandbox(clock=SandboxClock(NOW, frozen=True), seed=7, rate_limit=500) as sandbox:
         yield sandbox
