@@ -23,6 +23,13 @@ caller does):
 - :class:`OutcomeUnknown`: a call that changes state on the marketplace (ship, confirm) may have been
   applied but its answer was lost → never send it again blindly: read the remote state
   (:meth:`Adapter.shipment_state`) and record what really happened.
+
+Cancellation requests (:class:`CancelRequest` on :attr:`Order.cancel_request`): a request the seller may
+refuse (Shopee ``IN_CANCEL``, momo 攔貨) is not a cancellation. The bridge holds the order in the ERP and the
+OMS while it is open and answers it with :meth:`Adapter.answer_cancel_request` (accept = intercepted, the order
+becomes ``cancelled``; refuse = too late, the goods left and come back as a return). A platform whose adapter
+does not implement the answer (the default raises :class:`NotSupported`) decides itself: the bridge only waits
+until the marketplace closes the request (cancels the order or withdraws the request).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ __all__ = [
     "CANONICAL_STATUSES", "Address", "Buyer", "OrderLine", "Order", "UnmappableOrder", "TokenSet",
     "Shipment", "ShipResult", "PlatformConfig", "ChannelConfig", "Adapter",
     "PlatformError", "AuthExpired", "ReauthRequired", "CredentialsInvalid", "TransientError",
-    "RateLimited", "PermanentError", "NotSupported", "OutcomeUnknown", "CancelRequest", "OrderRef",
+    "RateLimited", "PermanentError", "NotSupported", "OutcomeUnknown", "CancelRequest", "CancelAnswer", "OrderRef",
 ]
 
 CANONICAL_STATUSES = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered", "completed", "cancelled", "returned")
@@ -221,6 +228,9 @@ class Order:
     # The tracking number the marketplace already holds for the order's shipment (arranged or shipped there,
     # e.g. Shopee PROCESSED); None when it has none or the adapter did not read it.
     tracking_number: str | None = None
+    # True when the platform listed the order only for its cancel_request (momo's stop list carries no prices,
+    # address or times): the store applies the request to the order it already has and keeps its content.
+    request_only: bool = False
 
     def __post_init__(self) -> None:
         if self.status not in CANONICAL_STATUSES:
@@ -231,6 +241,20 @@ class Order:
             _require_decimal(f"Order.{name}", getattr(self, name))
         if not self.external_id:
             raise ValueError("Order.external_id is empty")
+
+
+@dataclass(frozen=True)
+class CancelAnswer:
+    """What the marketplace recorded for the seller's answer to a :class:`CancelRequest`.
+
+    ``accepted``: the answer given (True: intercepted / cancellation accepted; False: too late / refused).
+    ``repeated``: the marketplace said the request had been answered already (an earlier answer whose reply was
+    lost): the answer stands, nothing new was applied.
+    """
+
+    accepted: bool
+    repeated: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
 @dataclass(frozen=True)
@@ -459,3 +483,17 @@ class Adapter(abc.ABC):
         reached the marketplace.
         """
         raise NotSupported("this platform cannot read back a shipment", platform=self.platform_type)
+
+    # -- cancellation requests ------------------------------------------------------------------------
+    def answer_cancel_request(self, order: Order, accept: bool) -> CancelAnswer:
+        """Answer the order's open :attr:`Order.cancel_request`: ``accept`` = stop the shipment and cancel
+        (momo ``stopAct`` 1, 確定攔貨), otherwise refuse because the goods already left (momo ``stopAct`` 0,
+        來不及攔貨; the order then comes back as a return).
+
+        A state-changing call: it goes out with ``idempotent=False``; a lost answer raises :class:`OutcomeUnknown`
+        and the caller re-reads the order (:meth:`get_orders`) before answering again: a request the marketplace
+        no longer lists was answered. The default raises :class:`NotSupported`: the marketplace decides on its
+        own and the bridge only waits (holding the order) until the request closes.
+        """
+        raise NotSupported("this platform lets the seller answer no cancellation request; the marketplace decides",
+                           platform=self.platform_type)

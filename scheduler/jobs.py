@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from channels.cancel_answers import run_cancel_answers
 from channels.getorder import run_getorder
 from channels.logistics import run_logistics_delivery
 from channels.refreshtoken import run_refreshtoken
@@ -25,7 +26,7 @@ from oms_bridge.settings import Settings, get_settings
 from scheduler.locks import process_lock
 
 __all__ = ["JOBS", "getorder_job", "refreshtoken_job", "erp_delivery_job", "logistics_delivery_job",
-           "oms_delivery_job", "run_locked"]
+           "oms_delivery_job", "cancel_answers_job", "run_locked"]
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,16 @@ def oms_delivery_job() -> None:
     run_locked("oms", None, lambda s: run_oms_delivery(settings=s))
 
 
+def cancel_answers_job() -> None:
+    """Answer the marketplaces' open cancellation / stop-shipping requests."""
+    run_locked("cancel_answers", None, lambda s: run_cancel_answers(settings=s))
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "getorder": getorder_job,
     "refreshtoken": refreshtoken_job,
     "erp": erp_delivery_job,
     "logistics": logistics_delivery_job,
     "oms": oms_delivery_job,
+    "cancel_answers": cancel_answers_job,
 }

@@ -7,7 +7,7 @@
   keeps its job so each run reports the state loudly instead of going silent);
 - ``refreshtoken:<channel id>`` for those whose platform uses OAuth tokens
   (:func:`channels.binding.needs_token_refresh`);
-- ``erp-delivery`` and ``logistics-delivery``, every ``delivery_seconds``;
+- ``erp-delivery``, ``logistics-delivery`` and ``cancel-answers``, every ``delivery_seconds``;
 - ``oms-delivery`` every ``delivery_seconds`` when the OMS needs a worker: ``oms.order_notify =
   "push"`` (order events) or ``oms.product_reference = "hold"`` (orders held before the OMS reads
   them); in pull mode without holds the OMS reads and nothing has to run.
@@ -40,7 +40,14 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from scheduler.config import ScheduleConfig
-from scheduler.jobs import erp_delivery_job, getorder_job, logistics_delivery_job, oms_delivery_job, refreshtoken_job
+from scheduler.jobs import (
+    cancel_answers_job,
+    erp_delivery_job,
+    getorder_job,
+    logistics_delivery_job,
+    oms_delivery_job,
+    refreshtoken_job,
+)
 
 __all__ = ["JobSpec", "SyncResult", "desired_jobs", "reconcile", "JOBSTORE"]
 
@@ -106,6 +113,7 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
     specs = [
         JobSpec("erp-delivery", erp_delivery_job, (), cfg.delivery_seconds, "ERP delivery"),
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
+        JobSpec("cancel-answers", cancel_answers_job, (), cfg.delivery_seconds, "cancellation answers"),
     ]
     if _wants_oms_delivery(settings):
         specs.append(JobSpec("oms-delivery", oms_delivery_job, (), cfg.delivery_seconds, "OMS delivery"))

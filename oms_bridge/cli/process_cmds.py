@@ -27,6 +27,7 @@ from channels.authorization import (
 )
 from channels.backfill import backfill_range, run_backfill
 from channels.binding import BindingError, load_channel, needs_token_refresh
+from channels.cancel_answers import run_cancel_answers
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
 from channels.tokens import TAIPEI
@@ -34,8 +35,9 @@ from oms_bridge.cli import invoked_at
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, terminate_as_exit
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, ProcessRun, utcnow
+from oms_bridge.store.models import Channel, Order, ProcessRun, utcnow
 from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
+from oms_bridge.store.outbox import rearm
 from oms_bridge.store.runs import RunStats
 from oms_bridge.vault import Vault
 from platforms.base import CANONICAL_STATUSES, PlatformError
@@ -248,8 +250,9 @@ def orders_list(channel: str | None, status: str | None, held: bool | None, limi
     click.echo(f"{'number':<26} {'channel':<16} {'status':<14} {'created (Taipei)':<19}  {'total':>12} {'v':>3}  held")
     for r in rows:
         total = f"{_num(r['total'])} {r['currency'] or ''}".strip() if r["total"] is not None else "-"
+        flag = "HELD: " + (r["held_reason"] or "") if r["held"] else ("CANCEL REQUESTED" if r["cancel_request"] else "")
         click.echo(f"{r['number']:<26} {r['channel']:<16} {(r['status'] or '-'):<14} {_local(r['created']):<19}  "
-                   f"{total:>12} {r['version']:>3}  {'HELD: ' + (r['held_reason'] or '') if r['held'] else ''}")
+                   f"{total:>12} {r['version']:>3}  {flag}")
 
 
 @orders_group.command("show")
@@ -282,6 +285,8 @@ def orders_show(number: str, channel: str | None, as_json: bool) -> None:
     click.echo("  status history:")
     for h in d["history"]:
         click.echo(f"    {_local(h['at'])}  {h['status']} ({h['platform_status']})")
+    for rq in d["cancel_requests"]:
+        _echo_cancel_request(rq)
     click.echo("  deliveries:")
     if not d["deliveries"]:
         click.echo("    none")
@@ -289,6 +294,49 @@ def orders_show(number: str, channel: str | None, as_json: bool) -> None:
         extra = f"  {dl['last_error']}" if dl["last_error"] else ""
         click.echo(f"    {dl['destination']:<10} {dl['state']:<8} {dl['action'] or '':<7} "
                    f"version {dl['version']} (delivered {dl['delivered_version'] or '-'}){extra}")
+
+
+def _echo_cancel_request(rq: dict[str, Any]) -> None:
+    """One cancellation request of ``orders show``: state, reason, decision and answer (times in Taipei)."""
+    allowed = {True: "yes", False: "NO (the marketplace does not allow an answer yet)", None: "not said"}[rq["allowed"]]
+    click.echo(f"  cancellation request: {rq['state'].upper()} (seen {_local(rq['seen_at'])} Taipei)")
+    click.echo(f"    reason:   {rq['reason'] or '-'}   answer allowed: {allowed}")
+    if rq["decision"]:
+        click.echo(f"    decision: {rq['decision']} at {_local(rq['decided_at'])} Taipei: {rq['decision_note'] or ''}")
+    if rq["answer_unknown"]:
+        click.echo("    the last answer's reply was lost: the next attempt reads the marketplace before answering")
+    if rq["answered_at"] or rq["outcome"]:
+        at = _local(rq["answered_at"] or rq["closed_at"])
+        click.echo(f"    outcome:  {rq['outcome'] or '-'} at {at} Taipei: {rq['outcome_note'] or ''}")
+
+
+@orders_group.command("answer-requests")
+@json_option
+def orders_answer_requests(as_json: bool) -> None:
+    """Answer due cancellation / stop-shipping requests now (one cancel-answers run)."""
+    with _errors():
+        stats = run_cancel_answers()
+    summary = {"run": stats.id, "outcome": stats.outcome, "due": stats.fetched, "answered": stats.sent,
+               "held": stats.held, "retry": stats.failed, "api_calls": stats.api_calls}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo("  ".join(f"{k}={v}" for k, v in summary.items()))
+        if stats.held:
+            click.echo("held answers: see `oms-bridge orders list` and `oms-bridge orders show <number>`")
+    if stats.outcome in BAD_OUTCOMES:
+        raise SystemExit(1)
+
+
+@orders_group.command("retry-answers")
+@click.argument("numbers", nargs=-1)
+def orders_retry_answers(numbers: tuple[str, ...]) -> None:
+    """Re-arm held, retrying and dead cancellation answers (all, or these order numbers) after fixing the cause."""
+    with _errors():
+        with session_scope(get_settings()) as session:
+            ids = list(session.scalars(select(Order.id).where(Order.external_id.in_(numbers)))) if numbers else None
+            count = rearm(session, "cancel_answer", order_ids=ids)
+    click.echo(f"{count} cancellation answer(s) re-armed; they are sent on the next cancel-answers run")
 
 
 @orders_group.command("backfill")

@@ -34,6 +34,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -60,7 +61,7 @@ from oms_bridge.erp.mapping import (
     product_filter,
 )
 from oms_bridge.settings import Settings, get_settings
-from oms_bridge.store import outbox
+from oms_bridge.store import cancel_requests, outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, SkuMap, utcnow
 from oms_bridge.store.runs import RunStats, record_run
@@ -171,6 +172,8 @@ class _Work:
     channel: Channel
     done: bool = False
     group: list[Operation] = field(default_factory=list)
+    # an open cancellation request of the order (momo 攔貨, Shopee IN_CANCEL): see _gate
+    cancel_request: str | None = None
 
     @property
     def row(self) -> Delivery:
@@ -213,6 +216,7 @@ def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> l
         select(Order).where(Order.id.in_([r.oms_order_id for r in rows])).options(selectinload(Order.lines)))}
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders.values()})))}
+    requests = {oid: _request_text(r) for oid, r in cancel_requests.open_requests(session, orders).items()}
     batches: dict[int, _Batch] = {}
     for lease in leases:
         row = lease.row
@@ -224,7 +228,8 @@ def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> l
                   f"{channel.value} (add one: oms-bridge erp connection add, or link the channel to one)",
                   "no_erp_connection")
             continue
-        batches.setdefault(conn.id, _Batch(conn, [], [])).work.append(_Work(lease, order, channel))
+        batches.setdefault(conn.id, _Batch(conn, [], [])).work.append(
+            _Work(lease, order, channel, cancel_request=requests.get(order.id)))
     skus = {line.sku for o in orders.values() for line in o.lines if line.sku}
     maps = list(session.scalars(select(SkuMap).where(SkuMap.sku.in_(skus), SkuMap.isactive.in_([True])))) \
         if skus else []
@@ -374,10 +379,22 @@ def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_W
         w.row.erp_document_no = by_id.get(str(w.row.erp_record_id)) or None
 
 
+def _request_text(request: Any) -> str:
+    since = f"{request.seen_at:%Y-%m-%d %H:%M} UTC" if request.seen_at else "recently"
+    return f"since {since}" + (f" ({request.reason})" if request.reason else "")
+
+
 def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
     """Orders that must not become a sales order (yet) are held with the reason; the rest go on."""
     if w.order.is_held:
         _held(stats, w.row, f"order {w.order.external_id} is held at intake: {w.order.held_reason}", "order_held")
+        w.done = True
+    elif w.cancel_request and w.row.action != "cancel" and w.order.status != "cancelled" \
+            and w.row.delivered_version is None:
+        outbox.mark_waiting(w.row, f"order {w.order.external_id} has an open cancellation request from the marketplace "
+                            f"{w.cancel_request}: it is not sent to the ERP until the request is answered (never if "
+                            "the order is intercepted and cancelled, then as usual if it was too late)",
+                            code="cancel_request")
         w.done = True
     elif w.row.action != "cancel" and w.order.status != "cancelled" and w.order.status not in options.create_statuses:
         outbox.mark_waiting(w.row, f"order {w.order.external_id} is {w.order.status}; it goes to the ERP when the "

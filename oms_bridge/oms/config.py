@@ -10,6 +10,8 @@ a setting here with the most plausible default; docs/oms.md explains every one:
   1100. The numbers of shipped, delivered, cancelled, … are not public; the defaults are our guess
   and the webhook's event type (``package.status.<slug>``) is trusted when the code is unknown.
 - ``ship_states``: slugs that push a tracking number to the marketplace (default ``shipped``).
+- ``cancel_request_code``: the order status code served while the marketplace's cancellation request is open
+  (default ``50`` cancellation_waiting, confirmed in the Omnitron status table): the OMS must not ship it.
 - ``cancel_item_codes`` / ``refund_item_codes``: item status codes that complete a cancellation or
   refund plan when the OMS reports them through ``order_item_bulk_update``.
 - ``channel_mode``: ``static`` (default, the seed's "single static channel" with
@@ -93,6 +95,7 @@ class OmsConfig:
     status_codes: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_STATUS_CODES))
     package_states: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_PACKAGE_STATES))
     ship_states: tuple[str, ...] = ("shipped",)
+    cancel_request_code: str = "50"
     cancel_item_codes: tuple[str, ...] = ("100",)
     refund_item_codes: tuple[str, ...] = ("600", "100")
     hmac_header: str = SIGNATURE_HEADER
@@ -149,7 +152,7 @@ def oms_config(settings: Settings) -> OmsConfig:
     values: dict[str, Any] = {}
     for key in ("supplier_code", "channel_code", "channel_name", "hmac_header", "public_base_url", "default_country",
                 "tax_rate", "language_code", "webhook_username", "push_url", "push_path_created",
-                "push_path_updated"):
+                "push_path_updated", "cancel_request_code"):
         if key in raw:
             values[key] = str(raw[key])
     for key in ("channel_id", "max_page_size", "default_page_size", "push_batch_size"):

@@ -12,6 +12,10 @@ Held (unmappable) orders are not served; with ``oms.product_reference = "hold"``
 with a SKU that has no Omnitron product id (:data:`oms_bridge.oms.products.LACKS_PRODUCT_REF`).
 Every other stored order is, whether or not it has an ``oms`` delivery row (orders created before
 the OMS was connected are served too).
+An order with an open cancellation request (``oms_cancel_request``: Shopee IN_CANCEL, momo 攔貨) is served with
+``OmsConfig.cancel_request_code`` (50 cancellation_waiting) and ``extra_field.cancel_request``, so the OMS holds
+it; the ``status`` filter treats it as that code. When the request closes the order's version moves on and the
+OMS reads it again with its real status (cancelled when it was intercepted).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select, true
+from sqlalchemy import Select, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.addresses import ResolvedAddress, resolve_address
@@ -29,8 +33,9 @@ from oms_bridge.oms.config import OmsConfig
 from oms_bridge.oms.events import record_served
 from oms_bridge.oms.items import NOT_HELD, ensure_items
 from oms_bridge.oms.products import LACKS_PRODUCT_REF, product_ids
-from oms_bridge.oms.serializers import ChannelRef, order_json
-from oms_bridge.store.models import Channel, Order, OrderLine
+from oms_bridge.oms.serializers import ChannelRef, iso, order_json
+from oms_bridge.store import cancel_requests
+from oms_bridge.store.models import Channel, Order, OrderCancelRequest, OrderLine
 from oms_bridge.store.models.oms import OmsOrderItem
 
 __all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
@@ -79,7 +84,9 @@ def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> S
     """The filtered, stably ordered SELECT of servable orders."""
     stmt = select(Order).where(servable(config))
     if filters.status is not None:
-        stmt = stmt.where(Order.status.in_(canonical_for_codes(filters.status, config)))
+        requested = exists().where(OrderCancelRequest.oms_order_id == Order.id, OrderCancelRequest.state == "open")
+        wanted = Order.status.in_(canonical_for_codes(filters.status, config)) & ~requested
+        stmt = stmt.where(or_(wanted, requested) if config.cancel_request_code in filters.status else wanted)
     if filters.number is not None:
         stmt = stmt.where(Order.external_id == filters.number)
     if filters.channel is not None:
@@ -130,6 +137,7 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
         items_by_order[item.oms_order_id].append(item)
     products = product_ids(session, (ln.sku for lines in lines_by_order.values() for ln in lines))
     places: dict[tuple, ResolvedAddress] = {}
+    requests = cancel_requests.open_requests(session, ids)
     out = []
     for order in orders:
         lines = lines_by_order.get(order.id, [])
@@ -140,7 +148,12 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
                                           city=order.ship_city, district=order.ship_district,
                                           postcode=order.ship_zip, default_country=config.default_country)
         channel = channels.get(order.oms_channel_id)
-        extra = {"marketplace_channel": channel.value if channel else None}
+        extra: dict[str, Any] = {"marketplace_channel": channel.value if channel else None}
+        request = requests.get(order.id)
+        if request is not None:
+            extra["cancel_request"] = {"reason": request.reason, "seen_at": iso(request.seen_at),
+                                       "decision": request.decision}
         out.append(order_json(order, lines, items, places[key], channel_ref(channel, config), config, extra,
-                              products=products))
+                              products=products,
+                              status_code=config.cancel_request_code if request is not None else None))
     return out

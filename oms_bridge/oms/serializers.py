@@ -17,6 +17,9 @@ The shape follows shared/specs/akinon-oms.md §2–§3 and §6:
 - An item's ``status`` is the code the OMS set through ``order_item_bulk_update``; until it sets
   one, or once the marketplace cancels or returns the order (the marketplace wins for those), it
   is the order's code.
+- While the marketplace's cancellation request is open the caller serves the order (and its items without a
+  status of their own) with ``OmsConfig.cancel_request_code`` (``status_code`` argument) instead of the
+  canonical status's code.
 - Names split as Taiwanese names are written: the first character is the family name when the
   name has no space (陳怡君 → last 陳, first 怡君), otherwise the last word is.
 """
@@ -138,9 +141,10 @@ def _unit_discounts(line: OrderLine) -> list[Decimal]:
 
 
 def item_json(order: Order, line: OrderLine, item: OmsOrderItem, discount: Decimal, config: OmsConfig,
-              products: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """One unit of a line; ``products``: SKU → Omnitron product id (``product.pk``)."""
-    order_code = config.status_code(order.status)
+              products: Mapping[str, int] | None = None, order_code: str | None = None) -> dict[str, Any]:
+    """One unit of a line; ``products``: SKU → Omnitron product id (``product.pk``); ``order_code``: the order's
+    served code (default its canonical status's)."""
+    order_code = order_code or config.status_code(order.status)
     status = order_code if (item.status is None or order.status in MARKETPLACE_WINS) else item.status
     price = line.unit_price if units_of(line.qty) == line.qty else line.unit_price * line.qty
     remote = f"{line.external_line_id or line.line_no}-{item.unit_no}"
@@ -159,7 +163,7 @@ def item_json(order: Order, line: OrderLine, item: OmsOrderItem, discount: Decim
 
 
 def items_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrderItem], config: OmsConfig,
-               products: Mapping[str, int] | None = None) -> list[dict[str, Any]]:
+               products: Mapping[str, int] | None = None, order_code: str | None = None) -> list[dict[str, Any]]:
     """``orderitem_set`` of an order (items of inactive units are left out)."""
     by_line: dict[int, list[OmsOrderItem]] = {}
     for item in items:
@@ -171,22 +175,24 @@ def items_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrde
         shares = _unit_discounts(line)
         for item in units:
             share = shares[item.unit_no - 1] if item.unit_no <= len(shares) else Decimal("0")
-            out.append(item_json(order, line, item, share, config, products))
+            out.append(item_json(order, line, item, share, config, products, order_code))
     return out
 
 
 def order_json(order: Order, lines: Sequence[OrderLine], items: Sequence[OmsOrderItem], where: ResolvedAddress,
                channel: ChannelRef, config: OmsConfig, extra: Mapping[str, Any] | None = None,
-               products: Mapping[str, int] | None = None) -> dict[str, Any]:
-    """The whole order with customer, addresses and items (``products``: see :func:`item_json`)."""
+               products: Mapping[str, int] | None = None, status_code: str | None = None) -> dict[str, Any]:
+    """The whole order with customer, addresses and items (``products``: see :func:`item_json`; ``status_code``
+    overrides the canonical code)."""
     first, last = split_name(order.buyer_name or order.ship_name)
     currency = (order.currency or "").lower()
-    item_list = items_json(order, lines, items, config, products)
+    code = status_code or config.status_code(order.status)
+    item_list = items_json(order, lines, items, config, products, code)
     tracking = next((i["tracking_number"] for i in item_list if i["tracking_number"]), order.tracking_number)
     invoice = next((i["invoice_number"] for i in item_list if i["invoice_number"]), None)
     return {
         "pk": order.id, "id": order.id, "number": str(order.external_id), "remote_id": str(order.external_id),
-        "status": config.status_code(order.status), "external_status": order.platform_status,
+        "status": code, "external_status": order.platform_status,
         "channel": channel.id, "channel_code": channel.code, "channel_name": channel.name,
         "currency": currency, "amount": money(order.total_amount), "shipping_amount": money(order.shipping_fee),
         "shipping_tax_rate": config.tax_rate, "discount_amount": money(order.discount_amount),

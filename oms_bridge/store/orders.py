@@ -19,6 +19,11 @@ transaction. Why it is built this way (DESIGN principles 1 and 2):
   with its raw payload, ``is_held='Y'`` and ``held_reason``; no delivery is armed for it. Without an
   external id it is keyed ``unmappable-<sha256 of the raw payload>`` so a re-read is still a no-op.
   When a later read maps, the row is released (held cleared, deliveries armed).
+- **Cancellation requests** (:attr:`~platforms.base.Order.cancel_request`) are kept in ``oms_cancel_request``
+  by :func:`oms_bridge.store.cancel_requests.sync`, in the same transaction. An order the platform listed only for
+  its request (``request_only``: momo's stop list has no prices or address) changes nothing but the request on a
+  stored order (its version is bumped so the OMS reads it again); one the store has never seen is stored held
+  (no content to deliver) with its request, which is still answered.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from oms_bridge.store import outbox
+from oms_bridge.store import cancel_requests, outbox, transitions
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, OrderStatus, utcnow
 from platforms.base import Order as CanonicalOrder
 from platforms.base import UnmappableOrder
@@ -44,7 +49,10 @@ from platforms.base import UnmappableOrder
 __all__ = ["UpsertCounts", "upsert_orders", "payload_hash", "unmappable_key", "list_orders", "order_detail",
            "OrderNotFound", "DESTINATIONS"]
 
-DESTINATIONS = ("erp", "oms")
+DESTINATIONS = transitions.DESTINATIONS
+REQUEST_ONLY_HELD = ("{platform} listed order {number} only in its cancellation / stop-shipping requests (no prices, "
+                     "address or times), and the bridge never read the order itself: it is not sent to the ERP or the "
+                     "OMS; its request is answered (see `oms-bridge orders show {number}`)")
 
 
 class OrderNotFound(LookupError):
@@ -129,6 +137,17 @@ def _held_values(item: UnmappableOrder) -> dict[str, Any]:
     return {"raw_payload": _raw_text(item.raw), "is_held": True, "held_reason": item.reason}
 
 
+def _new_values(item: CanonicalOrder | UnmappableOrder) -> dict[str, Any]:
+    """Column values of a new order; one known only from its request is stored held (module doc)."""
+    if isinstance(item, UnmappableOrder):
+        return _held_values(item)
+    values = _order_values(item)
+    if item.request_only:
+        platform = item.platform_status or "the marketplace"
+        values.update(is_held=True, held_reason=REQUEST_ONLY_HELD.format(platform=platform, number=item.external_id))
+    return values
+
+
 def _lines(item: CanonicalOrder, order: Order) -> list[OrderLine]:
     return [OrderLine(oms_order_id=order.id, line_no=(i + 1) * 10, external_line_id=ln.external_line_id,
                       sku=ln.sku, name=ln.name, qty=ln.qty, unit_price=ln.unit_price, discount=ln.discount,
@@ -188,7 +207,7 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
         for key in fresh:
             item = keyed[key]
             values = dict.fromkeys(_ORDER_COLUMNS)
-            values.update(_held_values(item) if isinstance(item, UnmappableOrder) else _order_values(item))
+            values.update(_new_values(item))
             values.update(oms_channel_id=channel_id, external_id=key, payload_hash=digests[key], version=1,
                           ad_client_id=client_id, ad_org_id=org_id, created=now, updated=now, isactive=True,
                           createdby=0, updatedby=0, oms_order_uu=uuid.uuid4())
@@ -196,10 +215,19 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
         inserted = _insert_new(session, rows)
         _children_of_new(session, {k: (inserted[k], keyed[k]) for k in inserted}, run_id, now, client_id, org_id)
         for key in inserted:
+            item = keyed[key]
             counts.new += 1
-            counts.held += isinstance(keyed[key], UnmappableOrder)
+            counts.held += isinstance(item, UnmappableOrder) or bool(getattr(item, "request_only", False))
+            if isinstance(item, CanonicalOrder) and item.cancel_request is not None:
+                cancel_requests.sync(session, session.get(Order, inserted[key]), item, now=now)
     for key, item in keyed.items():
         if key in inserted:
+            continue
+        if isinstance(item, CanonicalOrder) and item.request_only:
+            if _apply_request(session, channel_id, key, item, now):
+                counts.changed += 1
+            else:
+                counts.unchanged += 1
             continue
         if known.get(key) == digests[key]:
             counts.unchanged += 1
@@ -226,7 +254,7 @@ def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder 
           "createdby": 0, "updatedby": 0}
     lines, history, deliveries = [], [], []
     for order_id, item in new.values():
-        if isinstance(item, UnmappableOrder):
+        if isinstance(item, UnmappableOrder) or item.request_only:
             continue
         for i, ln in enumerate(item.lines):
             lines.append({"oms_order_id": order_id, "line_no": (i + 1) * 10, "external_line_id": ln.external_line_id,
@@ -243,13 +271,31 @@ def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder 
             session.execute(table.insert(), rows)
 
 
-def _update(session: Session, channel_id: int, key: str, item: CanonicalOrder | UnmappableOrder, digest: str,
-            run_id: int | None, now: datetime) -> str:
+def _locked(session: Session, channel_id: int, key: str) -> Order:
     stmt = (select(Order).where(Order.oms_channel_id == channel_id, Order.external_id == key)
             .execution_options(populate_existing=True))
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    order = session.scalars(stmt).one()
+    return session.scalars(stmt).one()
+
+
+def _apply_request(session: Session, channel_id: int, key: str, item: CanonicalOrder, now: datetime) -> bool:
+    """A request-only listing of a stored order: only its request changes (module doc). True when it did."""
+    order = _locked(session, channel_id, key)
+    synced = cancel_requests.sync(session, order, item, now=now)
+    if not synced:
+        return False
+    transitions.bump(order, now)
+    if synced.change == "opened":
+        synced.row.order_version = order.version  # the version the OMS must read to know of the request
+    session.flush()
+    outbox.arm(session, order, ("oms",))  # the OMS reads the order again (now on hold)
+    return True
+
+
+def _update(session: Session, channel_id: int, key: str, item: CanonicalOrder | UnmappableOrder, digest: str,
+            run_id: int | None, now: datetime) -> str:
+    order = _locked(session, channel_id, key)
     if order.payload_hash == digest:
         return "unchanged"
     order.payload_hash = digest
@@ -273,17 +319,9 @@ def _update(session: Session, channel_id: int, key: str, item: CanonicalOrder | 
                                          oms_process_run_id=run_id, ad_client_id=order.ad_client_id,
                                          ad_org_id=order.ad_org_id))
     session.flush()
-    _rearm(session, order, item)
+    transitions.rearm(session, order, item.status)
+    cancel_requests.sync(session, order, item, now=now)
     return "changed"
-
-
-def _rearm(session: Session, order: Order, item: CanonicalOrder) -> None:
-    """Re-arm each destination: ``cancel`` where it already has the order and it is now cancelled."""
-    sent = {d.destination for d in session.scalars(select(Delivery).where(Delivery.oms_order_id == order.id))
-            if d.delivered_version is not None}
-    for dest in DESTINATIONS:
-        action = "cancel" if item.status == "cancelled" and dest in sent else "create"
-        outbox.arm(session, order, (dest,), action=action)
 
 
 # ------------------------------------------------------------------------------------------ queries
@@ -298,7 +336,9 @@ def list_orders(session: Session, *, channel: str | None = None, status: str | N
         stmt = stmt.where(Order.status == status)
     if held is not None:
         stmt = stmt.where(Order.is_held == held)
-    return [_summary(order, chan) for order, chan in session.execute(stmt).all()]
+    rows = session.execute(stmt).all()
+    requested = cancel_requests.open_requests(session, [order.id for order, _chan in rows])
+    return [{**_summary(order, chan), "cancel_request": order.id in requested} for order, chan in rows]
 
 
 def count_orders(session: Session, channel_id: int) -> int:
@@ -340,6 +380,7 @@ def order_detail(session: Session, number: str, *, channel: str | None = None) -
                    "discount": ln.discount} for ln in order.lines],
         "history": [{"status": h.status, "platform_status": h.platform_status, "at": h.changed_at,
                      "run": h.oms_process_run_id} for h in order.history],
+        "cancel_requests": cancel_requests.views(session, order.id),
         "deliveries": [{"destination": d.destination, "state": d.state, "action": d.action,
                         "attempts": d.attempts, "version": d.order_version, "delivered_version": d.delivered_version,
                         "last_error": d.last_error, "erp_document_no": d.erp_document_no}

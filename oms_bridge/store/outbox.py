@@ -3,7 +3,8 @@
 GetOrder arms rows (:func:`arm`) when an order is new or changed; a destination worker leases due
 rows (:func:`lease_due`), tries them with no store transaction open, and records the outcome on the
 row it gets back from :func:`leased_row` with exactly one of :func:`mark_sent`, :func:`mark_held`,
-:func:`mark_waiting`, :func:`mark_retry` (which turns into ``dead`` after ``max_attempts``). A fix
+:func:`mark_waiting`, :func:`mark_deferred` (try again at a given time; not a failure, no attempt counted),
+:func:`mark_retry` (which turns into ``dead`` after ``max_attempts``). A fix
 (e.g. a new SKU mapping) re-arms the held rows it cures with :func:`rearm_held`.
 
 Leases, the one claim mechanism of every destination (ERP, logistics push-back): a worker never
@@ -36,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.store.models import Delivery, Order, utcnow
 
-__all__ = ["arm", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting",
+__all__ = ["arm", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting", "mark_deferred",
            "mark_retry", "rearm_held", "rearm", "backoff_delay"]
 
 
@@ -180,6 +181,16 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
+
+
+def mark_deferred(row: Delivery, reason: str, *, until: datetime, code: str | None = None) -> None:
+    """Not yet, and nothing failed: look again at ``until`` (e.g. waiting for the OMS to read an order on hold
+    before a cancellation request is decided). Unlike :func:`mark_retry` no attempt is counted, so waiting
+    never ends as ``dead``."""
+    row.state = "retry"
+    row.last_error = reason
+    row.hold_code = code
+    row.next_attempt_at = until
 
 
 def backoff_delay(attempts: int, *, base_seconds: float = 60.0, cap_seconds: float = 3600.0) -> timedelta:

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
+from oms_bridge.store import cancel_requests
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import DELIVERY_STATES, AdminUser
 from oms_bridge.web import pages, security
@@ -75,10 +76,11 @@ def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin
     with session_scope(settings) as session:
         statuses = channel_statuses(session, settings, now)
         counts = delivery_counts(session)
+        open_requests = cancel_requests.count_open(session)
     scheduler = getattr(request.app.state, "scheduler", None)
     state = "disabled" if scheduler is None else ("running" if scheduler.running else "stopped")
     return pages.render(request, "dashboard.html", admin=admin, channels=statuses, counts=counts, now=now,
-                        states=list(DELIVERY_STATES),
+                        states=list(DELIVERY_STATES), open_requests=open_requests,
                         scheduler_state=state, warnings=[w for s in statuses for w in s.warnings])
 
 

@@ -17,12 +17,17 @@ HTTP 5xx, not JSON, undecryptable dataList  TransientError
 other HTTP 4xx                              PermanentError
 ==========================================  ===========================================
 
-Choices where the spec says nothing:
+Choices where the sources say nothing:
 
 - a top-level ``ERROR`` other than a login failure is taken as momo being unwell (retry), since
   every known validation problem comes back in ``basicCheckMsgList`` instead;
 - no pagination is documented, so one query returns the whole window; the adapter keeps windows
   short enough (``max_window_days``) and memory is bounded by one window's rows.
+
+State-changing calls (:meth:`MomoClient.confirm`: ``unsendCompanyConfirm``, ``unsendStoresFinish``,
+``unsendThirdFinish``, ``stopSendingConfirm``) go out with ``idempotent=False``: a lost or unreadable answer
+(no ``resultInfo`` either) raises :class:`~platforms.base.OutcomeUnknown` after one request; the caller reads
+momo's lists before sending again. Their ``resultInfo`` is read by :mod:`platforms.momo.results` alone.
 """
 
 from __future__ import annotations
@@ -38,8 +43,10 @@ import requests
 from platforms.base import CredentialsInvalid, PermanentError, RateLimited, TransientError
 from platforms.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
 from platforms.momo.crypto import DataListError, decrypt_data_list
+from platforms.momo.results import result_infos
 
-__all__ = ["MomoClient", "QUERIES", "STOP_QUERY", "NO_DATA", "classify", "window_fields", "TAIPEI"]
+__all__ = ["MomoClient", "QUERIES", "STOP_QUERY", "NO_DATA", "classify", "window_fields", "TAIPEI", "SENDING",
+           "STORE_CHAINS", "THIRD_CARRIERS", "THIRD_TEMPS", "CONFIRM_ACTIONS"]
 
 PLATFORM = "momo"
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -47,15 +54,28 @@ NO_DATA = "查無資料"
 ORDER_PATH = "/OrderServlet.do"
 STOP_QUERY = "stopSendingQuery"
 
-#: doAction -> (field prefix, optional fields always sent as "")
+#: doAction -> (field prefix, optional fields always sent, as "" unless a filter sets them). ``third_orderGb``
+#: ("" all, 10 一般訂單, 40 交換配送訂單) is in Momo.java and the TypeScript client's documented payload.
 QUERIES: dict[str, tuple[str, tuple[str, ...]]] = {
     "unsendCompanyQuery": ("company", ("company_receiver", "company_goodsCode", "company_orderNo",
                                        "company_entpGoodsNo", "company_orderGb")),
     "unsendStoresQuery": ("stores", ("stores_receiver", "stores_goodsCode", "stores_orderNo",
                                      "stores_entpGoodsNo", "stores_special", "dely_gb")),
     "unsendThirdQuery": ("third", ("third_receiver", "third_goodsCode", "third_orderNo",
-                                   "third_entpGoodsNo", "third_delyGb", "third_delyTemp")),
+                                   "third_entpGoodsNo", "third_orderGb", "third_delyGb", "third_delyTemp")),
 }
+#: store pickup ``dely_gb`` codes, third-party ``third_delyGb`` carriers and ``third_delyTemp`` temperatures
+#: (TypeScript client definitions, Momo.java comments). momo has no "all" value for them: each is queried.
+STORE_CHAINS = {"21": "7-11", "27": "全家", "28": "7-11 店到店", "29": "全家 店到店", "2A": "OK mart", "2B": "萊爾富"}
+THIRD_CARRIERS = {"61": "宅配通", "62": "新竹貨運", "63": "宅急便", "65": "(code 65, name not public)"}
+THIRD_TEMPS = {"01": "常溫", "02": "冷凍", "03": "冷藏"}
+#: in-delivery ("出貨中") read-back per list: doAction, the code field, the ``status`` codes to ask
+SENDING: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "unsendStoresQuery": ("sendingStoresQuery", "dely_gb", ("1", "2", "3", "4", "5")),
+    "unsendThirdQuery": ("sendingThirdQuery", "logistics", ("1", "2")),
+}
+#: the state-changing doActions, all read by platforms.momo.results
+CONFIRM_ACTIONS = ("unsendCompanyConfirm", "unsendStoresFinish", "unsendThirdFinish", "stopSendingConfirm")
 
 
 def window_fields(prefix: str, start: datetime, end: datetime) -> dict[str, str]:
@@ -125,9 +145,9 @@ class MomoClient:
         return self.http.calls
 
     def _post(self, do_action: str, payload: Mapping[str, Any],
-              check: Callable[[requests.Response], Any] = classify) -> Any:
+              check: Callable[[requests.Response], Any] = classify, *, idempotent: bool = True) -> Any:
         body = {"doAction": do_action, "loginInfo": self.login, **payload}
-        return self.http.request("POST", self.path, json=body, classify=check)
+        return self.http.request("POST", self.path, json=body, classify=check, idempotent=idempotent)
 
     def query_unsent(self, do_action: str, start: datetime, end: datetime,
                      filters: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
@@ -146,12 +166,24 @@ class MomoClient:
         return self._post(do_action, {"sendInfo": send_info}, check=lambda r: self._rows(classify(r)))
 
     def query_stop_sending(self, order_no: str = "") -> list[dict[str, Any]]:
-        """``stopSendingQuery``: rows momo asks the vendor to stop (攔貨: the buyer cancelled before shipping).
-
-        ref: third-party Java client ``GetOrderstopSendingQuery``; no time window, optional filters as "".
-        """
+        """``stopSendingQuery``: the rows momo asks the vendor to stop shipping (攔貨 requests, with
+        ``allowExecuteYN`` / ``notAllowReason``); no time window, optional filters as "" (Momo.java)."""
         send_info = {"receiver": "", "goodsCode": "", "orderNo": order_no, "entp_goods_no": ""}
         return self._post("stopSendingQuery", {"sendInfo": send_info}, check=lambda r: self._rows(classify(r)))
+
+    def query_sending(self, unsent_query: str, start: datetime, end: datetime, code: str, status: str,
+                      order_no: str = "") -> list[dict[str, Any]]:
+        """Rows of the in-delivery list of a store / third-party order (``sendingStoresQuery`` /
+        ``sendingThirdQuery``) for one chain or carrier ``code`` and ``status``; where momo's slip number is."""
+        action, code_field, _statuses = SENDING[unsent_query]
+        send_info: dict[str, str] = {}
+        for side, when in (("from", start), ("to", end)):
+            local = when.astimezone(TAIPEI)
+            send_info.update({f"{side}Date": local.strftime("%Y/%m/%d"), f"{side}Hour": local.strftime("%H"),
+                              f"{side}Minute": local.strftime("%M")})
+        send_info.update({"qryGoodsCode": "", "receiver": "", "orderNo": order_no, "entpGoodsCode": "",
+                          "status": status, code_field: code})
+        return self._post(action, {"sendInfo": send_info}, check=lambda r: self._rows(classify(r)))
 
     def _rows(self, body: Mapping[str, Any]) -> list[dict[str, Any]]:
         encoded = body.get("dataList")
@@ -170,10 +202,19 @@ class MomoClient:
             raise TransientError("momo dataList is not a list of rows", platform=PLATFORM, code="dataList")
         return rows
 
-    def confirm_company(self, items: Sequence[Mapping[str, str]]) -> dict[str, Any]:
-        """``unsendCompanyConfirm``: the ``resultInfo`` of confirming these rows (ref: spec §3 "Ship confirm")."""
-        body = self._post("unsendCompanyConfirm", {"sendInfoList": [dict(i) for i in items]})
-        result = body.get("resultInfo")
-        if not isinstance(result, dict):
-            raise TransientError("momo confirm answer has no resultInfo", platform=PLATFORM)
-        return result
+    def confirm(self, do_action: str, items: Sequence[Mapping[str, str]]) -> tuple[Mapping[str, Any], ...]:
+        """A state-changing call (:data:`CONFIRM_ACTIONS`) with ``sendInfoList``; its ``resultInfo`` objects.
+
+        Sent once (``idempotent=False``): a lost answer, a 5xx or an answer without a readable ``resultInfo``
+        raises :class:`~platforms.base.OutcomeUnknown` (momo may have applied it).
+        """
+        if do_action not in CONFIRM_ACTIONS:
+            raise ValueError(f"{do_action} is not a momo confirm call")
+
+        def check(response: requests.Response) -> tuple[Mapping[str, Any], ...]:
+            infos = result_infos(classify(response))
+            if infos is None:
+                raise TransientError(f"momo {do_action} answer has no readable resultInfo", platform=PLATFORM)
+            return infos
+
+        return self._post(do_action, {"sendInfoList": [dict(i) for i in items]}, check=check, idempotent=False)

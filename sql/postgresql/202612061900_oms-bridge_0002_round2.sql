@@ -26,6 +26,43 @@ CREATE TABLE oms_product_ref (
     CONSTRAINT oms_product_ref_sku_uq UNIQUE (sku)
 );
 
+CREATE TABLE oms_cancel_request (
+    oms_order_id INTEGER NOT NULL,
+    state VARCHAR(20) DEFAULT 'open' NOT NULL,
+    reference TEXT,
+    reason TEXT,
+    isallowed CHAR(1),
+    requested_at TIMESTAMP WITH TIME ZONE,
+    seen_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    order_version INTEGER,
+    decision VARCHAR(20),
+    decided_at TIMESTAMP WITH TIME ZONE,
+    decision_note TEXT,
+    answer_state VARCHAR(20),
+    answered_at TIMESTAMP WITH TIME ZONE,
+    outcome VARCHAR(30),
+    outcome_note TEXT,
+    closed_at TIMESTAMP WITH TIME ZONE,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_cancel_request_id SERIAL NOT NULL,
+    oms_cancel_request_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_cancel_request_key PRIMARY KEY (oms_cancel_request_id),
+    CONSTRAINT oms_cancel_request_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT oms_cancel_request_isallowed_ck CHECK (isallowed IN ('Y','N')),
+    CONSTRAINT omsorder_omscancelrequest FOREIGN KEY(oms_order_id) REFERENCES oms_order (oms_order_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT oms_cancel_request_uu_idx UNIQUE (oms_cancel_request_uu)
+);
+
+CREATE INDEX oms_cancel_request_oms_order_id_ix ON oms_cancel_request (oms_order_id);
+
+CREATE INDEX oms_cancel_request_state_ix ON oms_cancel_request (state);
+
 CREATE TABLE oms_order_event (
     oms_order_id INTEGER NOT NULL,
     order_version INTEGER NOT NULL,

@@ -14,7 +14,9 @@ from platforms.sandboxing import SandboxClock
 
 @pytest.fixture
 def momo_sandbox() -> Iterator[MomoSandbox]:
-    with MomoSandbox(clock=SandboxClock(NOW, frozen=True), seed=7) as sandbox:
+    # momo publishes no rate limit; the sandbox limiter is tested on its own, and the tests here send many list
+    # calls back to back with a policy that does not sleep
+    with MomoSandbox(clock=SandboxClock(NOW, frozen=True), seed=7, rate_limit=500) as sandbox:
         yield sandbox
 
 

@@ -19,6 +19,10 @@ FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=3.0, re
 STALL = 3.0
 #: the stall of a request whose answer is lost (see :func:`lost_answer_policy`): longer than its 0.5 s timeout
 LOST_STALL = 1.5
+#: list calls of one window with the default variants: company 1 + store chains 6 + carriers x temperatures 12
+WINDOW_CALLS = 19
+#: one fetch of a short range: one window and the stop list
+FETCH_CALLS = WINDOW_CALLS + 1
 
 
 def one_try(kind: str = "") -> RetryPolicy:

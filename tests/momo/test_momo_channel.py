@@ -1,5 +1,5 @@
 """momo through the channel layer (no momo branch there): credential check, GetOrder, no RefreshToken,
-and a cancellation from the stop list reaching the stored order once (later re-reads are no-ops)."""
+and a stop-shipping request from the stop list reaching the stored order once (later re-reads are no-ops)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from momo_kit import FAST, NOW
+from momo_kit import FAST, FETCH_CALLS, NOW
 
 from channels.authorization import check_credentials
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Order, Platform
+from oms_bridge.store.models import Channel, Order, OrderCancelRequest, Platform
 from oms_bridge.vault import Vault
 from platforms.momo.sandbox import MomoSandbox
 from platforms.sandboxing import SandboxClock
@@ -45,7 +45,7 @@ def _stored(settings: Settings, channel_id: int) -> dict[str, str]:
         return {o.external_id: o.status for o in session.query(Order).filter_by(oms_channel_id=channel_id)}
 
 
-def test_momo_channel_fetches_and_learns_cancellations_once(sqlite_settings, sandbox):
+def test_momo_channel_fetches_and_learns_stop_requests_once(sqlite_settings, sandbox):
     shop = sandbox.add_shop()
     channel_id = _channel(sqlite_settings, sandbox, shop)
     ok, message = check_credentials("momo-a", settings=sqlite_settings, policy=FAST, clock=sandbox.clock.now)
@@ -56,14 +56,19 @@ def test_momo_channel_fetches_and_learns_cancellations_once(sqlite_settings, san
     ids = sandbox.generate_orders(shop["shop_id"], 4, start=NOW - timedelta(hours=5), end=NOW - timedelta(hours=1),
                                   kinds=["company", "stores"])
     stats = run_getorder(channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)
-    assert stats.outcome == "success" and stats.new == 4 and stats.api_calls == 4, stats.error_text
+    assert stats.outcome == "success" and stats.new == 4 and stats.api_calls == FETCH_CALLS, stats.error_text
     assert set(_stored(sqlite_settings, channel_id).values()) == {"ready_to_ship"}
 
     sandbox.update_order(shop["shop_id"], ids[0], status="cancelled")
     sandbox.clock.advance(minutes=5)
     stats = run_getorder(channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)
     assert stats.outcome == "success" and stats.changed == 1 and stats.new == 0, stats.error_text
-    assert _stored(sqlite_settings, channel_id)[ids[0]] == "cancelled"
+    # a request to stop shipping, not a cancellation: the order keeps its status and gets an open request
+    assert _stored(sqlite_settings, channel_id)[ids[0]] == "ready_to_ship"
+    with session_scope(sqlite_settings) as session:
+        (request,) = session.query(OrderCancelRequest).all()
+        assert request.state == "open" and request.isallowed is True and request.reason == "客戶取消訂單"
+        assert request.reference.startswith(ids[0]) and session.get(Order, request.oms_order_id).external_id == ids[0]
 
     sandbox.clock.advance(minutes=5)
     stats = run_getorder(channel_id, settings=sqlite_settings, clock=sandbox.clock.now, policy=FAST)

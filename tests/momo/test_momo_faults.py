@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from momo_kit import NOW, STALL, make_adapter, one_try
+from momo_kit import FETCH_CALLS, NOW, STALL, make_adapter, one_try
 
 from platforms.base import PermanentError, RateLimited, TransientError
 from platforms.momo.client import MomoClient
@@ -35,7 +35,7 @@ def test_transient_faults_are_retried_then_succeed(momo_adapter, momo_sandbox, m
     momo_sandbox.faults.inject(kind, count=2)
     orders = list(momo_adapter.fetch_orders(NOW - timedelta(days=1), NOW))
     assert len(orders) == 2
-    assert momo_sandbox.calls() == 4 + 2  # three unsent lists + the stop list, two faults
+    assert momo_sandbox.calls() == FETCH_CALLS + 2  # every list variant + the stop list, two faults
 
 
 def test_rate_limited_answer_carries_retry_after(momo_sandbox, momo_shop):

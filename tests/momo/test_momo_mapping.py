@@ -45,12 +45,18 @@ def test_rows_group_into_one_order_with_decimal_lines_and_utc_time():
     assert not address.masked and first.buyer.name == "陳怡君"
 
 
-def test_store_rows_stay_masked():
-    rows = [_row("20260101000000-001-001-001", receiver="陳*君", receiverTel="0912***678",
-                 receiverAddr="臺北市大安區****", receiverMask="Y")]
-    (order,) = map_rows(rows, query="unsendStoresQuery")
-    assert order.shipping_address.masked and order.shipping_address.name == "陳*君"
-    assert order.buyer.phone == "0912***678"
+def test_store_rows_keep_the_masked_receiver_and_the_pickup_store():
+    row = {"completeOrderNo": "20260101000000-001-001-001", "receiverMask": "陳*君", "receiver": "陳*君",
+           "custNameMask": "林O筠", "storeIdName": "7-11 大安復興門市", "goodsCode": "5000001", "goodsName": "烏龍茶",
+           "goodsDtCode": "001", "syslast": "1", "buyPrice": "360", "salePrice": "480", "custId": "5743"}
+    (order,) = map_rows([row], query="unsendStoresQuery", filters={"dely_gb": "21"})
+    address = order.shipping_address
+    assert address.masked and address.name == "陳*君" and address.line1 == "7-11 大安復興門市"
+    assert order.buyer.name == "林O筠" and order.buyer.id == "5743"
+    assert order.note == "超商取貨 7-11 7-11 大安復興門市"
+    assert order.lines[0].unit_price == Decimal(360)  # buyPrice, what momo pays the vendor
+    (consumer,) = map_rows([row], query="unsendStoresQuery", price_field="salePrice")
+    assert consumer.lines[0].unit_price == Decimal(480)
 
 
 def test_bad_rows_become_unmappable_with_the_reason():

@@ -11,7 +11,13 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.vault import Vault
 from scheduler.builder import build_scheduler, start_scheduler
 from scheduler.config import ScheduleConfig
-from scheduler.jobs import erp_delivery_job, getorder_job, logistics_delivery_job, refreshtoken_job
+from scheduler.jobs import (
+    cancel_answers_job,
+    erp_delivery_job,
+    getorder_job,
+    logistics_delivery_job,
+    refreshtoken_job,
+)
 from scheduler.sync import reconcile
 
 CFG = ScheduleConfig(getorder_minutes=5, refreshtoken_minutes=30, delivery_seconds=60, sync_seconds=0.2,
@@ -46,7 +52,7 @@ def test_reconcile_wires_jobs_per_channel(sqlite_settings):
         jobs = {j.id: j for j in sched.get_jobs(jobstore="default")}
         shop, momo = ids["shop-a"], ids["momo-a"]
         assert set(jobs) == {f"getorder:{shop}", f"refreshtoken:{shop}", f"getorder:{momo}",
-                             "erp-delivery", "logistics-delivery"}
+                             "erp-delivery", "logistics-delivery", "cancel-answers"}
         assert sorted(result.added) == sorted(jobs)
         # OAuth platform only for RefreshToken; the never-authorized channel gets nothing yet.
         assert f"refreshtoken:{momo}" not in jobs and f"getorder:{ids['shop-new']}" not in jobs
@@ -54,6 +60,7 @@ def test_reconcile_wires_jobs_per_channel(sqlite_settings):
         assert jobs[f"refreshtoken:{shop}"].func is refreshtoken_job
         assert jobs["erp-delivery"].func is erp_delivery_job
         assert jobs["logistics-delivery"].func is logistics_delivery_job
+        assert jobs["cancel-answers"].func is cancel_answers_job
         assert _intervals(sched)[f"getorder:{shop}"] == 300
         assert _intervals(sched)[f"refreshtoken:{shop}"] == 1800
         assert _intervals(sched)["erp-delivery"] == 60

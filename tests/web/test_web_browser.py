@@ -387,3 +387,37 @@ def test_oms_products_page_maps_imports_and_requeues(page):
             "MUG-CER-350": 365, "TEA-1": 8362}
     page.locator("#product-ids button").first.click()
     assert "product id of SKU MUG-CER-350 removed" in page.locator("#flash-ok").inner_text()
+
+
+def test_order_page_and_dashboard_show_cancellation_requests(page):
+    """An open stop-shipping request is counted on the dashboard, marked in the order list and shown with its
+    decision on the order page; an answered one shows when and how it was answered."""
+    from oms_bridge.store.models import OrderCancelRequest
+
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    now = utcnow()
+    with session_scope(settings) as s:
+        for number in ("20260315101500", "20260315093000"):
+            s.add(Order(oms_channel_id=channel_id, external_id=number, status="ready_to_ship",
+                        platform_status="unsendCompanyQuery", order_created=now, currency="TWD"))
+        s.flush()
+        open_id, done_id = (s.scalars(select(Order.id).where(Order.external_id == n)).one()
+                            for n in ("20260315101500", "20260315093000"))
+        s.add(OrderCancelRequest(oms_order_id=open_id, state="open", reason="客戶取消訂單", isallowed=True,
+                                 reference="20260315101500-001-001-001", seen_at=now))
+        s.add(OrderCancelRequest(oms_order_id=done_id, state="answered", reason="客戶取消訂單", isallowed=True,
+                                 seen_at=now - timedelta(hours=1), decision="refuse", decided_at=now,
+                                 decision_note="OMS package 702 is shipped (tracking TW-702)", answered_at=now,
+                                 outcome="return_expected", outcome_note="momo took the answer (too late)"))
+    login(page)
+    assert "1 open cancellation" in page.inner_text("#open-requests")
+    page.goto("/admin/orders")
+    assert "cancel requested" in page.inner_text("#orders")
+    page.goto("/admin/orders/momo-shop/20260315101500")
+    table = page.inner_text("#cancel-requests")
+    assert "open" in table and "客戶取消訂單" in table and "yes" in table
+    page.goto("/admin/orders/momo-shop/20260315093000")
+    table = page.inner_text("#cancel-requests")
+    assert "answered" in table and "refuse" in table and "return_expected" in table and "TW-702" in table
+    shot(page, "cancel_request")

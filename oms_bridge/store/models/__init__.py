@@ -7,6 +7,7 @@ from oms_bridge.store.models import (
 from oms_bridge.store.models.admin import AdminUser  # noqa: F401 - web admin accounts
 from oms_bridge.store.models.backfill import Backfill  # noqa: F401 - resumable order backfills
 from oms_bridge.store.models.base import ADColumns, Base, utcnow
+from oms_bridge.store.models.cancel import OrderCancelRequest
 from oms_bridge.store.models.channel import AUTH_STATES, Channel
 from oms_bridge.store.models.delivery import DELIVERY_STATES, DESTINATIONS, Delivery
 from oms_bridge.store.models.erp import ErpConnection
@@ -19,4 +20,5 @@ from oms_bridge.store.models.skumap import SkuMap
 __all__ = [
     "ADColumns", "Base", "utcnow", "AUTH_STATES", "Channel", "DELIVERY_STATES", "DESTINATIONS", "Delivery",
     "ErpConnection", "Order", "OrderLine", "OrderStatus", "Package", "Platform", "ProcessRun", "SkuMap",
+    "OrderCancelRequest",
 ]

@@ -1,7 +1,8 @@
 """``oms_delivery``: the outbox. One row per order per destination with its own delivery state.
 
 Destinations: ``erp`` (iDempiere sales order), ``oms`` (made available to the OMS),
-``logistics`` (tracking number pushed back to the marketplace).
+``logistics`` (tracking number pushed back to the marketplace), ``cancel_answer`` (the seller's answer to a
+cancellation / stop-shipping request, sent to the marketplace).
 States: ``pending`` → ``sent``; ``held`` (a cause the admin must fix; retried when fixed);
 ``retry`` (transient failure, ``next_attempt_at`` set); ``waiting`` (not ready for this destination
 yet, e.g. unpaid; no one has to act); ``dead`` (gave up after N attempts).
@@ -19,7 +20,7 @@ from oms_bridge.store.types import UtcDateTime
 
 __all__ = ["Delivery", "DESTINATIONS", "DELIVERY_STATES"]
 
-DESTINATIONS = ("erp", "oms", "logistics")
+DESTINATIONS = ("erp", "oms", "logistics", "cancel_answer")
 DELIVERY_STATES = ("pending", "retry", "sent", "held", "waiting", "dead")
 
 
@@ -35,7 +36,7 @@ class Delivery(ADColumns, Base):
     )
     destination: Mapped[str] = mapped_column(String(20), nullable=False)
     state: Mapped[str] = mapped_column(String(20), nullable=False, default="pending", server_default="pending")
-    # What the destination should do: create | cancel | ship (adapter/sink specific)
+    # What the destination should do: create | cancel | ship | answer (adapter/sink specific)
     action: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)

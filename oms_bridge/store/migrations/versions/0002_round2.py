@@ -37,6 +37,42 @@ def upgrade() -> None:
     sa.UniqueConstraint('oms_product_ref_uu', name=op.f('oms_product_ref_uu_idx')),
     sa.UniqueConstraint('sku', name=op.f('oms_product_ref_sku_uq'))
     )
+    op.create_table('oms_cancel_request',
+    sa.Column('oms_order_id', sa.Integer(), nullable=False),
+    sa.Column('state', sa.String(length=20), server_default='open', nullable=False),
+    sa.Column('reference', sa.Text(), nullable=True),
+    sa.Column('reason', sa.Text(), nullable=True),
+    sa.Column('isallowed', store_types.YesNo(), nullable=True),
+    sa.Column('requested_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('seen_at', store_types.UtcDateTime(), nullable=False),
+    sa.Column('order_version', sa.Integer(), nullable=True),
+    sa.Column('decision', sa.String(length=20), nullable=True),
+    sa.Column('decided_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('decision_note', sa.Text(), nullable=True),
+    sa.Column('answer_state', sa.String(length=20), nullable=True),
+    sa.Column('answered_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('outcome', sa.String(length=30), nullable=True),
+    sa.Column('outcome_note', sa.Text(), nullable=True),
+    sa.Column('closed_at', store_types.UtcDateTime(), nullable=True),
+    sa.Column('ad_client_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('ad_org_id', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('created', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('createdby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('updated', store_types.UtcDateTime(), server_default=sa.text('CURRENT_TIMESTAMP'), nullable=False),
+    sa.Column('updatedby', sa.Integer(), server_default=sa.text('0'), nullable=False),
+    sa.Column('oms_cancel_request_id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('oms_cancel_request_uu', sa.Uuid(), nullable=False),
+    sa.Column('isactive', store_types.YesNo(), server_default=sa.text("'Y'"), nullable=False),
+    sa.CheckConstraint("isactive IN ('Y','N')", name=op.f('oms_cancel_request_isactive_ck')),
+    sa.CheckConstraint("isallowed IN ('Y','N')", name=op.f('oms_cancel_request_isallowed_ck')),
+    sa.ForeignKeyConstraint(['oms_order_id'], ['oms_order.oms_order_id'], name=op.f('omsorder_omscancelrequest'), ondelete='CASCADE', initially='DEFERRED', deferrable=True),
+    sa.PrimaryKeyConstraint('oms_cancel_request_id', name=op.f('oms_cancel_request_key')),
+    sa.UniqueConstraint('oms_cancel_request_uu', name=op.f('oms_cancel_request_uu_idx'))
+    )
+    with op.batch_alter_table('oms_cancel_request', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('oms_cancel_request_oms_order_id_ix'), ['oms_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('oms_cancel_request_state_ix'), ['state'], unique=False)
+
     op.create_table('oms_order_event',
     sa.Column('oms_order_id', sa.Integer(), nullable=False),
     sa.Column('order_version', sa.Integer(), nullable=False),
@@ -93,4 +129,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('oms_order_event_oms_order_id_ix'))
 
     op.drop_table('oms_order_event')
+    with op.batch_alter_table('oms_cancel_request', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('oms_cancel_request_state_ix'))
+        batch_op.drop_index(batch_op.f('oms_cancel_request_oms_order_id_ix'))
+
+    op.drop_table('oms_cancel_request')
     op.drop_table('oms_product_ref')
