@@ -62,6 +62,7 @@ from channels.tokens import refresh_channel_tokens
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import Delivery, Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsCarrier, OmsPackagePush, carrier_hold_code
 from oms_bridge.store.runs import RunStats, record_run
@@ -275,7 +276,7 @@ def _ship_safely(job: _Job, run: _Run) -> None:
     except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not lose the batch's records
         log.exception("logistics: pushing order %s failed unexpectedly", job.order_id)
         job.outcome = "retry"
-        job.message = f"unexpected error talking to {job.platform_type}: {type(exc).__name__}: {exc}"
+        job.message = f"unexpected error talking to {job.platform_type}: {describe_error(exc)}"
 
 
 def _ship(job: _Job, run: _Run) -> None:

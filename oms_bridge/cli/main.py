@@ -11,6 +11,7 @@ from oms_bridge.cli.erp_cmds import erp_group, sku_group
 from oms_bridge.cli.oms_cmds import oms_group
 from oms_bridge.cli.process_cmds import authorize_command, orders_group, process_group
 from oms_bridge.cli.run_cmds import admin_group, demo_command, run_command
+from oms_bridge.logsafe import install_log_safety
 
 __all__ = ["cli", "main"]
 
@@ -21,6 +22,7 @@ def cli(verbose: bool) -> None:
     """oms-bridge: marketplace orders into iDempiere and an OMS, exactly once."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_safety()  # no forged log lines from request values, no personal data from database errors
 
 
 for command in (init_command, db_group, keys_group, platform_group, channel_group, process_group,

@@ -31,6 +31,7 @@ from sqlalchemy import func, select, text
 
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
 
 __all__ = ["router", "scheduler_state", "StoreCollector"]
@@ -60,7 +61,7 @@ def healthz(request: Request) -> JSONResponse:
             session.execute(text("SELECT 1"))
         database = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
-        database = f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        database = f"error: {describe_error(exc)}"
     healthy = database == "ok" and state != "stopped"
     return JSONResponse({"status": "ok" if healthy else "unhealthy", "database": database, "scheduler": state},
                         status_code=200 if healthy else 503)
