@@ -8,8 +8,9 @@ writes the outcome, counts, duration and error text in its own transaction at th
         run.outcome = "success"   # default: success, or failed when an exception escapes
 
 An exception escaping the block is recorded (``failed``, with :func:`~oms_bridge.store.errors.describe_error`
-as ``error_text``: a classified sentence, never SQL parameters) and re-raised. Counts are plain attributes of a small in-memory object, not the ORM row, so the
-process can update them from anywhere without sharing its session.
+as ``error_text``: a classified sentence, never SQL parameters) and re-raised. Counts are plain
+attributes of a small in-memory object, not the ORM row, so the process can update them from anywhere
+without sharing its session.
 """
 
 from __future__ import annotations
