@@ -60,6 +60,18 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8765
     log_level: str = "INFO"
+    # HTTP hardening (oms_bridge/web/http_settings.py checks these): request body caps per route class,
+    # admin login throttling, who may read /metrics and /docs + /openapi.json, accepted clock skew of dates.
+    api_max_body_bytes: int = 1_048_576
+    admin_max_body_bytes: int = 65_536
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
+    login_lockout_minutes: int = 15
+    metrics_access: str = ""
+    metrics_token: str = field(default="", repr=False)
+    docs_access: str = "off"
+    docs_token: str = field(default="", repr=False)
+    max_future_skew_minutes: int = 1440
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

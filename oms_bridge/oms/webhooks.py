@@ -19,7 +19,11 @@ keyed on ``payload.id``; its state is ``payload.state.enum_value`` (name in ``st
   answer says ``unknown_state`` and a warning is logged; never a 500. For ``package.status.<slug>``
   events the slug of the event type decides the state (most numeric codes are not public); the
   code table decides for ``package.created``; a code the table maps differently is reported.
-- **Malformed bodies**: 400 with ``{"detail": "<field>: <problem>", "field": "<field>"}``.
+- **Malformed bodies**: 400 with ``{"detail": "<field>: <problem>", "field": "<field>"}``: not UTF-8
+  JSON, nested too deeply, lone surrogates (:mod:`oms_bridge.oms.json_body`), a text field too long,
+  a date later than now plus ``max_future_skew_minutes`` (default 1440; a year-9999 date would win
+  over every later event and freeze the package). The token is checked before the body is read, and
+  the body is capped by ``api_max_body_bytes``.
 - **Linking to the order**: through ``packageitem_set[].order_item`` (our item ids, which the OMS
   holds as ``omnitron_id``), else through ``order_number`` when it names exactly one order.
 - **Push-back**: when the current state is one of ``OmsConfig.ship_states`` (``shipped``), the
@@ -36,7 +40,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -50,6 +54,7 @@ from oms_bridge.oms.auth import hmac_secret, verify_hmac
 from oms_bridge.oms.config import HMAC_SECRET_NAME, WEBHOOK_ENDPOINT, OmsConfig, oms_config
 from oms_bridge.oms.deps import token_guard
 from oms_bridge.oms.filters import FilterError, parse_datetime
+from oms_bridge.oms.json_body import parse_json
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, Package, utcnow
@@ -154,12 +159,15 @@ def _item_ids(items: Any) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def parse_envelope(body: bytes, kind: str) -> Envelope:
-    """Validate a webhook body (PURE); raises :class:`WebhookError` naming the field."""
+def parse_envelope(body: bytes, kind: str, *, latest: datetime | None = None) -> Envelope:
+    """Validate a webhook body (PURE); raises :class:`WebhookError` naming the field.
+
+    ``latest``: the latest plausible date (now plus the allowed clock skew); a state or modified date
+    after it is refused, since the ordering rule would let it win over every later event forever."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookError("body", "not valid JSON") from None
+        data = parse_json(body)
+    except FilterError as exc:
+        raise WebhookError(exc.field, exc.message) from None
     data = _obj(data, "body")
     event = _obj(data.get("event"), "event")
     event_type = _text(event.get("type"), "event.type", required=True, max_len=80)
@@ -177,8 +185,8 @@ def parse_envelope(body: bytes, kind: str) -> Envelope:
     if state is not None:
         code = _text(state.get("enum_value"), "payload.state.enum_value", required=True, max_len=20)
         name = _text(state.get("name"), "payload.state.name")
-        state_at = _when(state.get("modified_date"), "payload.state.modified_date")
-    state_at = state_at or _when(payload.get("modified_date"), "payload.modified_date")
+        state_at = _when(state.get("modified_date"), "payload.state.modified_date", latest)
+    state_at = state_at or _when(payload.get("modified_date"), "payload.modified_date", latest)
     shipment = _obj(payload.get("shipment"), "payload.shipment", required=False) or {}
     tracking = (_text(payload.get("tracking_number"), "payload.tracking_number")
                 or _text(shipment.get("tracking_number"), "payload.shipment.tracking_number")
@@ -195,15 +203,19 @@ def parse_envelope(body: bytes, kind: str) -> Envelope:
     )
 
 
-def _when(value: Any, where: str) -> datetime | None:
+def _when(value: Any, where: str, latest: datetime | None = None) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise WebhookError(where, "must be an ISO 8601 date-time string")
     try:
-        return parse_datetime(where, value)
+        when = parse_datetime(where, value)
     except FilterError as exc:
         raise WebhookError(where, exc.message) from None
+    if latest is not None and when is not None and when > latest:
+        raise WebhookError(where, f"{value!r} is in the future (later than {latest.isoformat(timespec='seconds')}, "
+                                  "now plus the allowed clock skew, setting max_future_skew_minutes)")
+    return when
 
 
 def _package(session: Session, env: Envelope) -> Package:
@@ -356,8 +368,9 @@ def _error(status: int, field_name: str, message: str) -> JSONResponse:
 def _handle(kind: str, body: bytes, signature: str | None) -> JSONResponse:
     settings = get_settings()
     config = oms_config(settings)
+    latest = utcnow() + timedelta(minutes=max(0, settings.max_future_skew_minutes))
     try:
-        env = parse_envelope(body, kind)
+        env = parse_envelope(body, kind, latest=latest)
     except WebhookError as exc:
         return _error(400, exc.field, exc.message)
     with session_scope(settings, immediate=True) as session:

@@ -114,8 +114,9 @@ def test_a_database_error_logged_with_its_traceback_is_redacted(sqlite_settings,
 
 def test_cli_prints_the_classified_error(store_settings, monkeypatch):
     """A database error in a CLI command is one classified line (no SQL, no parameters)."""
-    from oms_bridge.cli.common import cli_errors
     import click
+
+    from oms_bridge.cli.common import cli_errors
 
     channel_id = _channel(store_settings)
 

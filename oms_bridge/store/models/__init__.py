@@ -1,7 +1,7 @@
 """All store models. Importing this package registers every table on ``Base.metadata``."""
 
 from oms_bridge.store.models import oms  # noqa: F401 - registers the OMS destination tables
-from oms_bridge.store.models.admin import AdminUser  # noqa: F401 - web admin accounts
+from oms_bridge.store.models.admin import AdminLoginFailure, AdminSession, AdminUser  # noqa: F401 - web admin
 from oms_bridge.store.models.backfill import Backfill  # noqa: F401 - resumable order backfills
 from oms_bridge.store.models.base import ADColumns, Base, utcnow
 from oms_bridge.store.models.channel import AUTH_STATES, Channel
