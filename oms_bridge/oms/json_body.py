@@ -58,7 +58,8 @@ def _check(value: Any, where: str) -> None:
             for key, child in item.items():
                 if _has_surrogate(key):
                     raise FilterError(path, "has a key with a lone surrogate (not valid Unicode text)")
-                stack.append((child, f"{path}.{key[:40]}" if len(path) < 200 else path, depth + 1))
+                name = key[:40] if depth == 0 else f"{path}.{key[:40]}"  # top-level fields are named alone
+                stack.append((child, name if len(path) < 200 else path, depth + 1))
         elif isinstance(item, list):
             stack.extend((child, f"{path}[{n}]" if len(path) < 200 else path, depth + 1)
                          for n, child in enumerate(item))
