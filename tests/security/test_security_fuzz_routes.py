@@ -219,9 +219,9 @@ def _generated(fuzzer: Fuzzer, method: str, template: str, n_params: int, query_
 
 
 @pytest.mark.parametrize("path", ["/admin/held/{id}/retry", "/admin/skus/{id}/delete"])
-def test_admin_row_ids_at_the_edges(sqlite_settings, path):
+def test_admin_row_ids_at_the_edges(store_settings, path):
     """Ids right at and just past the integer range: the boundary the fuzz may not hit by chance."""
-    fuzzer = Fuzzer(sqlite_settings)
+    fuzzer = Fuzzer(store_settings)
     for value in ("2147483647", "2147483648", "0", "-2147483649", "007", "1_000", "１２"):
         fuzzer.send("POST", path.replace("{id}", "{x}"), "admin", [value], [],
                     _form({"csrf_token": fuzzer.csrf}), "application/x-www-form-urlencoded")
