@@ -5,8 +5,8 @@ configured later by uvicorn or ``logging.basicConfig``):
 
 - **Log injection**: values that come from a request (the OAuth callback's path, a webhook's package id,
   a user name) reach log lines as ``%s`` arguments. A CR/LF in them would start a fake log line. Every
-  argument is rendered and its control characters escaped (``\\n`` → ``\\x0a``); the format string,
-  written by us, is left alone.
+  text or exception argument has its control characters escaped (``\\n`` → ``\\x0a``); the format
+  string, written by us, and other objects are left alone.
 - **Personal data in tracebacks**: ``log.exception`` of a database error would print PostgreSQL's
   ``DETAIL`` (``Failing row contains (...)``) and the chained driver error. For a database error the
   record's traceback is rebuilt from the stack frames only, ending in the classified description of
@@ -44,13 +44,19 @@ def _safe_args(args: Any) -> Any:
 
 
 def _safe_arg(value: Any) -> Any:
-    """The argument unchanged when its text is safe (so %r and %d keep working), else escaped text."""
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, BaseException) and is_database_error(value):
-        return describe_error(value)
-    text = value if isinstance(value, str) else str(value)
-    return escape_control(text) if _UNSAFE.search(text) else value
+    """Text and exceptions with their control characters escaped; anything else unchanged (so %r and %d
+    keep working, and an object whose ``str()`` is costly or broken is never rendered here)."""
+    if isinstance(value, str):
+        return escape_control(value) if _UNSAFE.search(value) else value
+    if isinstance(value, BaseException):
+        try:
+            if is_database_error(value):
+                return describe_error(value)
+            text = str(value)
+        except Exception:  # noqa: BLE001 - a broken __str__ must not break logging
+            return value
+        return escape_control(text) if _UNSAFE.search(text) else value
+    return value
 
 
 def _redacted_traceback(exc: BaseException) -> str:
@@ -67,12 +73,15 @@ def install_log_safety() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
-        if record.args:
-            record.args = _safe_args(record.args)
-        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
-            exc = record.exc_info[1]
-            if is_database_error(exc) or any(is_database_error(e) for e in _chain(exc)):
-                record.exc_text = _redacted_traceback(exc)
+        try:
+            if record.args:
+                record.args = _safe_args(record.args)
+            if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+                exc = record.exc_info[1]
+                if is_database_error(exc) or any(is_database_error(e) for e in _chain(exc)):
+                    record.exc_text = _redacted_traceback(exc)
+        except Exception:  # noqa: BLE001, S110 - making a record safer must never make logging fail
+            pass
         return record
 
     logging.setLogRecordFactory(factory)
