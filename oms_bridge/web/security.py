@@ -26,7 +26,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
@@ -161,12 +161,14 @@ def csrf_for(token: str) -> str:
 
 
 def issue_session(user_id: int, *, settings: Settings) -> str:
-    """A new session for a freshly logged-in user; returns the cookie value (the user's expired ones go)."""
+    """A new session for a freshly logged-in user; returns the cookie value (expired sessions are deleted)."""
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with session_scope(settings, immediate=True) as session:
-        session.execute(delete(AdminSession).where(AdminSession.oms_admin_user_id == user_id,
-                                                   AdminSession.expires_at < now))
+        session.execute(delete(AdminSession).where(AdminSession.expires_at < now))  # nobody's expired rows stay
+        # The signing key of the old cookie format is no longer used: drop it (it would count as a secret).
+        session.execute(update(AdminUser).where(AdminUser.id == user_id, AdminUser.session_key_enc.is_not(None))
+                        .values(session_key_enc=None))
         session.add(AdminSession(oms_admin_user_id=user_id, token_hash=_token_hash(token),
                                  expires_at=now + timedelta(hours=session_hours(settings))))
     return token

@@ -79,6 +79,16 @@ def test_hostile_webhook_bodies_are_400_naming_the_problem_and_store_nothing(sto
     assert _stored(store_settings) == (0, 0, 0)
 
 
+@pytest.mark.parametrize("field, value", [("tracking_number", "T" * 121), ("order_number", "N" * 65),
+                                          ("invoice_number", "I" * 5000)])
+def test_free_text_fields_of_a_webhook_are_capped(store_settings, hook, field, value):
+    c, headers = hook
+    answer = c.post(WEBHOOK, json=_event("u-long", **{field: value}), headers=headers)
+    assert answer.status_code == 400 and answer.json()["field"] == f"payload.{field}", answer.text
+    assert "longer than" in answer.json()["detail"]
+    assert _stored(store_settings) == (0, 0, 0)
+
+
 def test_a_date_far_in_the_future_is_refused_and_cannot_freeze_a_package(store_settings, hook):
     c, headers = hook
     frozen = _event("u-9999", state={"enum_value": "100", "name": "Waiting", "modified_date": "9999-12-31T00:00:00Z"})
