@@ -34,7 +34,7 @@ from oms_bridge.store.models import AdminSession, AdminUser, utcnow
 from oms_bridge.web import login_throttle
 
 __all__ = ["PasswordError", "hash_password", "verify_password", "set_admin_password", "authenticate",
-           "LoginResult", "login", "SessionInfo", "issue_session", "read_session", "end_session",
+           "LoginResult", "login", "SessionInfo", "issue_session", "read_session", "end_session", "csrf_for",
            "new_csrf_token", "csrf_ok", "SESSION_COOKIE", "CSRF_COOKIE", "MIN_PASSWORD_LENGTH"]
 
 SESSION_COOKIE = "omsb_session"
