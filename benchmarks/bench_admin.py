@@ -118,7 +118,7 @@ def _run(args: argparse.Namespace) -> None:
           f"{len(ids)} channels on {engine.dialect.name}; built in {time.perf_counter() - started:.1f} s")
 
     set_admin_password("admin", "benchmark-password", settings=settings)
-    client = TestClient(create_app())
+    client = TestClient(create_app(), client=("127.0.0.1", 50000))  # /metrics: local clients by default
     client.cookies.set(SESSION_COOKIE, issue_session(authenticate("admin", "benchmark-password", settings=settings),
                                                      settings=settings))
     for path in ("/healthz", "/metrics", "/admin/", "/admin/held", "/admin/orders", "/admin/runs", "/admin/skus"):

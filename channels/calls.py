@@ -47,6 +47,7 @@ from channels.tokens import refresh_channel_tokens
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, utcnow
 from oms_bridge.store.runs import RunStats, record_run
 from oms_bridge.vault import Vault, VaultError
@@ -253,7 +254,7 @@ def _call_safely(dest: CallDestination, job: CallJob, run: CallRun) -> None:
     except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not lose the batch's records
         log.exception("%s: order %s failed unexpectedly", dest.destination, job.order_id)
         job.outcome = "retry"
-        job.message = f"unexpected error talking to {job.platform_type}: {type(exc).__name__}: {exc}"
+        job.message = f"unexpected error talking to {job.platform_type}: {describe_error(exc)}"
 
 
 def _finish(session: Session, job: CallJob, run: CallRun) -> None:

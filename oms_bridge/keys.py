@@ -33,9 +33,9 @@ from sqlalchemy import Column, Connection, Table, inspect, select, update
 
 from oms_bridge.settings import Settings
 from oms_bridge.store.models import Base
-from oms_bridge.vault import DecryptionFailed, KeyMissing, Vault, VaultError, generate_key
+from oms_bridge.vault import DecryptionFailed, Vault, VaultError, generate_key, load_key_file
 
-__all__ = ["secret_columns", "rotate_secrets", "secret_status", "SecretStatus", "rotate_key_file",
+__all__ = ["secret_columns", "stored_secrets", "rotate_secrets", "secret_status", "SecretStatus", "rotate_key_file",
            "prune_key_file", "read_key_file", "write_key_file", "key_fingerprint", "key_mode"]
 
 
@@ -69,6 +69,18 @@ def _rows(conn: Connection, table: Table, cols: list[Column], *, lock: bool = Fa
     extra = [table.c.value] if "value" in table.columns else []
     stmt = select(pk, *extra, *cols).order_by(pk)
     yield from conn.execute(stmt.with_for_update() if lock else stmt)
+
+
+def stored_secrets(conn: Connection) -> list[str]:
+    """The owner of every stored secret (e.g. "channel 'shop-a' credentials_enc"), whatever key encrypted it.
+
+    What a new key would make unreadable: ``oms-bridge init`` refuses to create one while this is not empty.
+    """
+    owners = []
+    for table, cols in secret_columns(conn).items():
+        for row in _rows(conn, table, cols):
+            owners += [f"{_owner_label(table, row)} {col.name}" for col in cols if getattr(row, col.name)]
+    return owners
 
 
 def rotate_secrets(conn: Connection, vault: Vault) -> int:
@@ -152,9 +164,8 @@ def key_fingerprint(key: str) -> str:
 
 
 def read_key_file(path: Path) -> list[str]:
-    if not path.exists():
-        raise KeyMissing(f"no key file {path}; run `oms-bridge init` or set OMS_BRIDGE_SECRET_KEYS")
-    return [k.strip() for k in path.read_text(encoding="ascii").replace(",", "\n").splitlines() if k.strip()]
+    """The key file's keys (checked by the vault: a missing, empty or corrupt file is named)."""
+    return load_key_file(path)
 
 
 def write_key_file(path: Path, keys: list[str]) -> None:

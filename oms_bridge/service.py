@@ -27,6 +27,7 @@ import uvicorn
 
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.web.app import create_app
+from oms_bridge.web.http_settings import http_settings
 from scheduler.builder import BridgeScheduler, start_scheduler
 from scheduler.config import ScheduleConfig
 
@@ -56,6 +57,8 @@ class BridgeService:
 
     def start(self) -> BridgeService:
         """Start the scheduler first (the health page reports it), then the HTTP server."""
+        if self.http:
+            http_settings(self.settings)  # a bad body cap or access mode is named before anything starts
         if self.scheduler_enabled:
             self.scheduler = start_scheduler(self.settings, self.schedule)
         if self.http:

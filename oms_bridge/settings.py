@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "load_settings"]
+__all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "load_settings", "check_database_url"]
 
 ENV_PREFIX = "OMS_BRIDGE_"
 
@@ -60,6 +60,18 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8765
     log_level: str = "INFO"
+    # HTTP hardening (oms_bridge/web/http_settings.py checks these): request body caps per route class,
+    # admin login throttling, who may read /metrics and /docs + /openapi.json, accepted clock skew of dates.
+    api_max_body_bytes: int = 1_048_576
+    admin_max_body_bytes: int = 65_536
+    login_max_failures: int = 5
+    login_max_failures_per_ip: int = 20
+    login_lockout_minutes: int = 15
+    metrics_access: str = ""
+    metrics_token: str = field(default="", repr=False)
+    docs_access: str = "off"
+    docs_token: str = field(default="", repr=False)
+    max_future_skew_minutes: int = 1440
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -88,6 +100,38 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+#: SQLAlchemy driver names the bridge runs on (``postgres://`` and ``postgresql://`` are normalised first)
+_DRIVERS = ("postgresql+psycopg", "sqlite")
+
+
+def check_database_url(url: str, source: str = ENV_PREFIX + "DATABASE_URL") -> None:
+    """Raise :class:`SettingsError` in one line when ``url`` cannot be the bridge's database.
+
+    Checked when the settings load, so a typo is named at once instead of surfacing as a traceback from
+    the first connection. The message names the setting (``source``) and never repeats the password: a
+    value that does not parse is not echoed at all, only its scheme.
+    """
+    from sqlalchemy.engine import make_url  # only when a URL is configured: keeps `import settings` light
+    from sqlalchemy.exc import ArgumentError
+
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    expected = "expected postgresql://USER:PASSWORD@HOST:PORT/DATABASE (or leave it empty for the embedded SQLite)"
+    try:
+        parsed = make_url(normalize_database_url(url))
+        port = parsed.port
+    except (ValueError, ArgumentError) as exc:  # never str(exc) as such: sqlalchemy's text may quote the URL
+        what = "its port is not a number" if "int()" in str(exc) else "it cannot be parsed"
+        shown = f" ({scheme}://…)" if scheme.isidentifier() else ""
+        raise SettingsError(f"{source} is not a valid database URL{shown}: {what}; {expected}") from None
+    if parsed.drivername not in _DRIVERS:
+        raise SettingsError(f"{source}: database type {parsed.drivername.split('+')[0]!r} is not supported; {expected}")
+    if parsed.drivername.startswith("postgresql"):
+        if not parsed.database:
+            raise SettingsError(f"{source} names no database (the part after the last '/'); {expected}")
+        if port is not None and not 0 < port < 65536:
+            raise SettingsError(f"{source}: port {port} is out of range (1-65535)")
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("home", "extra", "config_file")}
@@ -122,10 +166,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
                 values[key] = _coerce(key, raw)
             else:
                 extra[key] = raw
+    from_env = set()
     for name in _FIELDS:
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None and raw != "":
             values[name] = _coerce(name, raw)
+            from_env.add(name)
+    if values.get("database_url"):
+        check_database_url(values["database_url"], ENV_PREFIX + "DATABASE_URL" if "database_url" in from_env
+                           else f"database_url in {config_file}")
     return Settings(home=home, config_file=config_file if config_file.exists() else None, extra=extra, **values)
 
 

@@ -25,7 +25,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from oms_bridge.settings import Settings
 
-__all__ = ["Vault", "VaultError", "KeyMissing", "DecryptionFailed", "mask", "generate_key", "create_key_file"]
+__all__ = ["Vault", "VaultError", "KeyMissing", "DecryptionFailed", "mask", "generate_key", "create_key_file",
+           "load_key_file", "missing_key_message"]
 
 
 class VaultError(Exception):
@@ -61,14 +62,52 @@ def _parse_keys(text: str) -> list[str]:
     return [k.strip() for k in text.replace("\n", ",").split(",") if k.strip()]
 
 
+def _check_keys(keys: list[str], where: str) -> list[str]:
+    """Every key must be a Fernet key; the error names where the keys came from and which one is bad."""
+    for n, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raise VaultError(f"{where}: key {n} of {len(keys)} is not a valid encryption key (expected 44 "
+                             "characters of url-safe base64, as `oms-bridge keys generate` prints; was the file "
+                             "truncated or edited?)") from None
+    return keys
+
+
+def missing_key_message(path: Path) -> str:
+    """What to do when no key is configured: restoring comes first, a new key only for a new installation."""
+    return (f"no encryption key: the key file {path} does not exist and OMS_BRIDGE_SECRET_KEYS is not set. If this "
+            f"bridge has stored secrets before, they are encrypted under that key: restore {path.name} from your "
+            f"backup into {path.parent} (or set OMS_BRIDGE_SECRET_KEYS to the key). Only a new installation runs "
+            "`oms-bridge init` to create a key")
+
+
+def load_key_file(path: Path) -> list[str]:
+    """The keys of the key file, checked; every problem names the file and what is wrong with it."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise KeyMissing(missing_key_message(path)) from None
+    except OSError as exc:
+        raise VaultError(f"cannot read the key file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise VaultError(f"the key file {path} is corrupt: it holds bytes that are not text (a key is 44 characters "
+                         "of url-safe base64, one per line); restore it from your backup") from None
+    keys = _parse_keys(text)
+    if not keys:
+        raise VaultError(f"the key file {path} is empty: it holds no key. The stored secrets are encrypted under the "
+                         "key it held: restore the file from your backup (or set OMS_BRIDGE_SECRET_KEYS)")
+    return _check_keys(keys, f"the key file {path}")
+
+
 class Vault:
     """Encrypts with the first key, decrypts with any key."""
 
     def __init__(self, keys: Sequence[str]):
         if not keys:
-            raise KeyMissing(
-                "no encryption key: set OMS_BRIDGE_SECRET_KEYS or run `oms-bridge init` to create the key file"
-            )
+            raise KeyMissing("no encryption key: set OMS_BRIDGE_SECRET_KEYS or restore the key file")
         try:
             self._fernets = [Fernet(k.encode("ascii")) for k in keys]
         except (ValueError, UnicodeEncodeError) as exc:
@@ -80,13 +119,11 @@ class Vault:
     def from_settings(cls, settings: Settings) -> Vault:
         """Keys from the environment setting, else from the key file."""
         if settings.secret_keys:
-            return cls(_parse_keys(settings.secret_keys))
-        if settings.key_file.exists():
-            return cls(_parse_keys(settings.key_file.read_text(encoding="ascii")))
-        raise KeyMissing(
-            f"no encryption key: set OMS_BRIDGE_SECRET_KEYS or run `oms-bridge init` "
-            f"(expected key file {settings.key_file})"
-        )
+            keys = _parse_keys(settings.secret_keys)
+            if not keys:
+                raise KeyMissing("OMS_BRIDGE_SECRET_KEYS is set but holds no key (only commas or spaces)")
+            return cls(_check_keys(keys, "OMS_BRIDGE_SECRET_KEYS"))
+        return cls(load_key_file(settings.key_file))
 
     def encrypt(self, plaintext: str | None) -> str | None:
         """Encrypt text; ``None`` and empty stay as they are (nothing to hide)."""

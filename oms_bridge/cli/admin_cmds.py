@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from channels.binding import BindingError, needs_token_refresh
 from oms_bridge import configure
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret, to_jsonable
+from oms_bridge.datadir import secure_data_dir
 from oms_bridge.keys import (
     key_fingerprint,
     key_mode,
@@ -30,6 +31,7 @@ from oms_bridge.keys import (
     rotate_key_file,
     rotate_secrets,
     secret_status,
+    stored_secrets,
 )
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import schema
@@ -112,21 +114,44 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
 
 # ------------------------------------------------------------------------------------------ init
 @click.command("init")
+@click.option("--force-new-key", is_flag=True,
+              help="Create a new key although the database holds secrets under a lost one (they stay unreadable "
+                   "and must be entered again).")
 @json_option
-def init_command(as_json: bool) -> None:
-    """Create the data directory, key file and schema (safe to run twice)."""
+def init_command(force_new_key: bool, as_json: bool) -> None:
+    """Create the data directory, key file and schema (safe to run twice; never replaces a lost key silently)."""
     with _errors():
         settings = get_settings()
         settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        notes: list[str] = []
         if settings.secret_keys:
+            if force_new_key:
+                fail("--force-new-key makes a new key FILE, but OMS_BRIDGE_SECRET_KEYS is set and the bridge reads "
+                     "its keys from there; put a new key (`oms-bridge keys generate`) in that variable instead")
             key_state = "environment (OMS_BRIDGE_SECRET_KEYS)"
+        elif settings.key_file.exists():
+            key_state = f"kept existing {settings.key_file}"
         else:
-            created = create_key_file(settings.key_file)
-            key_state = ("created " if created else "kept existing ") + str(settings.key_file)
-        Vault.from_settings(settings)  # a malformed key fails here, before any schema work
+            orphans = _stored_secrets(settings)
+            if orphans and not force_new_key:
+                fail(_lost_key_refusal(settings, orphans))
+            create_key_file(settings.key_file)
+            key_state = f"created {settings.key_file}"
+            if orphans:
+                notes.append(f"WARNING: new key created; {_owners(orphans)} stay encrypted under the lost key and "
+                             "cannot be read: enter them again (`platform update --prompt-secret`, `channel update`, "
+                             "`channel authorize`, `erp connection update`)")
+        vault = Vault.from_settings(settings)  # an empty or corrupt key fails here, naming it, before schema work
         before, after = schema.upgrade(settings)
+        if "created" not in key_state:
+            with get_engine(settings).connect() as conn:
+                unreadable = secret_status(conn, vault.keys).undecryptable
+            if unreadable:
+                notes.append(f"WARNING: {_owners(unreadable)} cannot be decrypted with the configured key(s): is "
+                             "this the key of this database? (`oms-bridge keys status` lists them)")
+        notes += secure_data_dir(settings)
         result = {"home": str(settings.home), "database": _safe_url(settings), "key": key_state,
-                  "schema_before": before, "schema": after}
+                  "schema_before": before, "schema": after, "notes": notes}
     if as_json:
         emit_json(result)
         return
@@ -135,7 +160,32 @@ def init_command(as_json: bool) -> None:
     click.echo(f"key:            {key_state}")
     click.echo(f"schema:         {after}" + (" (already up to date)" if before == after else
                                              f" (upgraded from {before or 'empty'})"))
+    for note in notes:
+        click.echo(note, err=note.startswith("WARNING"))
     click.echo("next: `oms-bridge platform add VALUE --type TYPE --host URL --prompt-secret`, then `channel add`")
+
+
+def _stored_secrets(settings: Settings) -> list[str]:
+    """Secrets already in the database (none when it does not exist yet): what a new key could not read."""
+    if settings.is_sqlite and not (settings.home / "oms-bridge.db").exists():
+        return []
+    with get_engine(settings).connect() as conn:
+        return stored_secrets(conn)
+
+
+def _owners(owners: list[str], shown: int = 5) -> str:
+    listed = ", ".join(owners[:shown]) + (f" and {len(owners) - shown} more" if len(owners) > shown else "")
+    return f"{len(owners)} stored secret(s) ({listed})"
+
+
+def _lost_key_refusal(settings: Settings, owners: list[str]) -> str:
+    path = settings.key_file
+    return (f"refusing to create a new key: the key file {path} is missing, but the database holds "
+            f"{_owners(owners)} encrypted under the key it held, which a new key cannot read. Restore {path.name} "
+            f"from your backup into {path.parent} (or set OMS_BRIDGE_SECRET_KEYS to the old key), then run "
+            "`oms-bridge init` again. If the old key is lost for good, `oms-bridge init --force-new-key` creates a "
+            "new one: those secrets then stay unreadable and must be entered again (platform app secrets, channel "
+            "credentials and tokens: re-authorize, ERP connection passwords)")
 
 
 def _safe_url(settings: Settings) -> str:

@@ -19,9 +19,10 @@ from decimal import Decimal
 from typing import Any, NoReturn
 
 import click
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from oms_bridge.settings import SettingsError
+from oms_bridge.store.errors import describe_error
 from oms_bridge.vault import VaultError
 
 __all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable", "terminate_as_exit", "read_secret"]
@@ -41,9 +42,11 @@ def cli_errors() -> Iterator[None]:
         yield
     except (VaultError, SettingsError) as exc:
         fail(str(exc))
-    except (OperationalError, ProgrammingError) as exc:
-        msg = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
-        first = msg.splitlines()[0] if msg else type(exc).__name__
+    except (DBAPIError, StatementError) as exc:
+        # Only the driver's own first line is matched for the hints below; what is printed otherwise is
+        # the classified text (never SQL parameters or PostgreSQL's DETAIL, which carry personal data).
+        msg = str(exc.orig) if getattr(exc, "orig", None) else ""
+        first = msg.strip().splitlines()[0] if msg.strip() else ""  # used only for messages naming objects
         missing_db = re.search(r'database "([^"]+)" does not exist', msg)
         if missing_db:
             # `init` creates the schema, not the database: saying "run init" here sent admins in a circle.
@@ -54,7 +57,7 @@ def cli_errors() -> Iterator[None]:
             fail(f"the database has no oms-bridge schema yet ({first}); run `oms-bridge init`")
         if "no such column" in msg or re.search(r'column "?[\w.]+"? (of relation "[^"]+" )?does not exist', msg):
             fail(f"the database schema is older than this oms-bridge ({first}); run `oms-bridge db upgrade`")
-        fail(f"database error: {first}")
+        fail(describe_error(exc))
 
 
 def to_jsonable(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import click
 
@@ -12,6 +13,8 @@ from oms_bridge.cli.erp_cmds import erp_group, sku_group
 from oms_bridge.cli.oms_cmds import oms_group
 from oms_bridge.cli.process_cmds import authorize_command, orders_group, process_group
 from oms_bridge.cli.run_cmds import admin_group, demo_command, run_command
+from oms_bridge.logsafe import install_log_safety
+from oms_bridge.settings import SettingsError
 
 __all__ = ["cli", "main"]
 
@@ -23,6 +26,7 @@ def cli(verbose: bool) -> None:
     begin_invocation()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_safety()  # no forged log lines from request values, no personal data from database errors
 
 
 for command in (init_command, db_group, keys_group, platform_group, channel_group, process_group,
@@ -32,4 +36,9 @@ channel_group.add_command(authorize_command)
 
 
 def main() -> None:
-    cli(prog_name="oms-bridge")
+    """The console script; a settings error met outside a command's own handling is one line, exit 2."""
+    try:
+        cli(prog_name="oms-bridge")
+    except SettingsError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)

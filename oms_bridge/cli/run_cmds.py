@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from oms_bridge.cli.common import cli_errors, fail, read_secret
+from oms_bridge.datadir import secure_data_dir
 from oms_bridge.settings import get_settings
 
 __all__ = ["run_command", "demo_command", "admin_group"]
@@ -23,6 +24,8 @@ def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port
         fail("--no-scheduler and --scheduler-only exclude each other")
     with cli_errors():
         settings = get_settings()
+        for note in secure_data_dir(settings):  # an old or restored data directory is often world-readable
+            click.echo(f"oms-bridge: {note}", err=True)
 
         def _started(service) -> None:
             parts = []

@@ -63,6 +63,7 @@ from oms_bridge.erp.mapping import (
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import cancel_requests, outbox
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, SkuMap, utcnow
 from oms_bridge.store.runs import RunStats, record_run
 from oms_bridge.vault import Vault, VaultError
@@ -279,8 +280,7 @@ def _deliver_batch(batch: _Batch, settings: Settings, stats: RunStats, clients: 
         _retry_all(work, str(exc), settings, stats, now=now)
     except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not stop other connections' batches
         log.exception("ERP delivery batch for connection %s failed unexpectedly", conn.value)
-        _retry_all(work, f"unexpected error talking to the ERP: {type(exc).__name__}: {exc}", settings, stats,
-                   now=now)
+        _retry_all(work, f"unexpected error talking to the ERP: {describe_error(exc)}", settings, stats, now=now)
     finally:
         stats.api_calls += client.calls - calls_before
 

@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import URL
 
 from oms_bridge.oms.addresses import ensure_catalogue
 from oms_bridge.oms.config import API_PREFIX, OmsConfig
@@ -39,6 +40,7 @@ from oms_bridge.oms.filters import (
     parse_str_list,
 )
 from oms_bridge.oms.items import ItemUpdate, apply_item_updates, ensure_missing_items
+from oms_bridge.oms.json_body import json_body
 from oms_bridge.oms.orders import OrderFilters, canonical_for_codes, count_of, order_query, servable, serve_orders
 from oms_bridge.oms.plans import complete_plans, plan_item_ids, sync_plans
 from oms_bridge.oms.products import product_ids
@@ -52,6 +54,7 @@ from oms_bridge.oms.serializers import (
     township_json,
 )
 from oms_bridge.oms.webhooks import router as webhooks_router
+from oms_bridge.settings import get_settings
 from oms_bridge.store.models import Delivery, Order, OrderLine
 from oms_bridge.store.models.oms import (
     OmsCancellationPlan,
@@ -84,6 +87,15 @@ def bad_request() -> Iterator[None]:
 
 def _page(config: OmsConfig, limit: int | None, page: int | None) -> Page:
     return parse_page(limit, page, default=config.default_page_size, maximum=config.max_page_size)
+
+
+def _public_url(request: Request, config: OmsConfig) -> URL:
+    """The request's URL on the configured public address (``next``/``previous`` links are built on it).
+
+    Never the request's own scheme and ``Host``: a forged Host header would otherwise be reflected into
+    the links the OMS follows."""
+    base = (config.public_base_url or get_settings().base_url).rstrip("/")
+    return URL(base + request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
 def _paged(session: Session, stmt: Select, page: Page) -> tuple[int, list[Any]]:
@@ -130,7 +142,7 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
                                  date_placed__lte)
     ensure_catalogue(session)
     count, orders = _paged(session, order_query(session, filters, config), pg)
-    return page_body(request.url, count, pg, serve_orders(session, orders, config))
+    return page_body(_public_url(request, config), count, pg, serve_orders(session, orders, config))
 
 
 def _servable_order(session: Session, pk: int, config: OmsConfig) -> Order:
@@ -206,7 +218,7 @@ def list_items(request: Request, limit: int | None = LimitQ, page: int | None = 
     if mod_lte is not None:
         stmt = stmt.where(OmsOrderItem.updated <= mod_lte)
     count, items = _paged(session, stmt.order_by(OmsOrderItem.id), pg)
-    return page_body(request.url, count, pg, _items_json(session, items, config))
+    return page_body(_public_url(request, config), count, pg, _items_json(session, items, config))
 
 
 def _items_json(session: Session, items: list[OmsOrderItem], config: OmsConfig) -> list[dict[str, Any]]:
@@ -265,11 +277,20 @@ def _parse_updates(body: Any) -> list[ItemUpdate]:
     return updates
 
 
-@router.post("/order_item_bulk_update/", dependencies=[Depends(token_guard("order_item_bulk_update"))])
-def bulk_update_items(body: Any = Body(..., examples=[[{"id": 1, "status": "500", "tracking_number": "TW123"}]]),
+_BULK_BODY = {"requestBody": {"required": True, "content": {"application/json": {
+    "schema": {"type": "array", "items": {"type": "object"}},
+    "example": [{"id": 1, "status": "500", "tracking_number": "TW123"}]}}}}
+
+
+@router.post("/order_item_bulk_update/", dependencies=[Depends(token_guard("order_item_bulk_update"))],
+             openapi_extra=_BULK_BODY)
+def bulk_update_items(body: Any = Depends(json_body),
                       session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
                       ) -> dict[str, Any]:
-    """Item status / tracking / invoice updates from the OMS; idempotent, all-or-nothing."""
+    """Item status / tracking / invoice updates from the OMS; idempotent, all-or-nothing.
+
+    The body is read only after the token was checked (:func:`~oms_bridge.oms.json_body.json_body` is a
+    dependency declared after the route's guard); its size is capped by the app (``api_max_body_bytes``)."""
     with bad_request():
         updates = _parse_updates(body)
     try:
@@ -314,7 +335,8 @@ def list_plans(request: Request, limit: int | None = LimitQ, page: int | None = 
         stmt = stmt.where(OmsCancellationPlan.updated >= mod_gte)
     count, plans = _paged(session, stmt.order_by(OmsCancellationPlan.id), pg)
     orders = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_({p.oms_order_id for p in plans})))}
-    return page_body(request.url, count, pg, [plan_json(p, orders[p.oms_order_id], plan_item_ids(p)) for p in plans])
+    return page_body(_public_url(request, config), count, pg,
+                     [plan_json(p, orders[p.oms_order_id], plan_item_ids(p)) for p in plans])
 
 
 # -------------------------------------------------------------------------------------- addresses
@@ -347,7 +369,7 @@ def _list(session: Session, request: Request, config: OmsConfig, stmt: Select, l
     with bad_request():
         pg = _page(config, limit, page)
     count, rows = _paged(session, stmt, pg)
-    return page_body(request.url, count, pg, [to_json(r) for r in rows])
+    return page_body(_public_url(request, config), count, pg, [to_json(r) for r in rows])
 
 
 def _count(session: Session, stmt: Select) -> dict[str, int]:

@@ -26,7 +26,11 @@ keyed on ``payload.id``; its state is ``payload.state.enum_value`` (name in ``st
   answer says ``unknown_state`` and a warning is logged; never a 500. For ``package.status.<slug>``
   events the slug of the event type decides the state (most numeric codes are not public); the
   code table decides for ``package.created``; a code the table maps differently is reported.
-- **Malformed bodies**: 400 with ``{"detail": "<field>: <problem>", "field": "<field>"}``.
+- **Malformed bodies**: 400 with ``{"detail": "<field>: <problem>", "field": "<field>"}``: not UTF-8
+  JSON, nested too deeply, lone surrogates (:mod:`oms_bridge.oms.json_body`), a text field too long,
+  a date later than now plus ``max_future_skew_minutes`` (default 1440; a year-9999 date would win
+  over every later event and freeze the package). The token is checked before the body is read, and
+  the body is capped by ``api_max_body_bytes``.
 - **Linking to the order**: through ``packageitem_set[].order_item`` (our item ids, which the OMS
   holds as ``omnitron_id``), else through ``order_number`` when it names exactly one order.
 - **Push-back**: when the current state is one of ``OmsConfig.ship_states`` (``shipped``), the
@@ -43,7 +47,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -58,6 +62,7 @@ from oms_bridge.oms.config import HMAC_SECRET_NAME, OmsConfig, oms_config
 from oms_bridge.oms.deps import webhook_guard
 from oms_bridge.oms.events import acknowledge
 from oms_bridge.oms.filters import FilterError, parse_datetime
+from oms_bridge.oms.json_body import parse_json
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, Package, utcnow
@@ -162,12 +167,15 @@ def _item_ids(items: Any) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def parse_envelope(body: bytes, kind: str) -> Envelope:
-    """Validate a webhook body (PURE); raises :class:`WebhookError` naming the field."""
+def parse_envelope(body: bytes, kind: str, *, latest: datetime | None = None) -> Envelope:
+    """Validate a webhook body (PURE); raises :class:`WebhookError` naming the field.
+
+    ``latest``: the latest plausible date (now plus the allowed clock skew); a state or modified date
+    after it is refused, since the ordering rule would let it win over every later event forever."""
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise WebhookError("body", "not valid JSON") from None
+        data = parse_json(body)
+    except FilterError as exc:
+        raise WebhookError(exc.field, exc.message) from None
     data = _obj(data, "body")
     event = _obj(data.get("event"), "event")
     event_type = _text(event.get("type"), "event.type", required=True, max_len=80)
@@ -185,8 +193,8 @@ def parse_envelope(body: bytes, kind: str) -> Envelope:
     if state is not None:
         code = _text(state.get("enum_value"), "payload.state.enum_value", required=True, max_len=20)
         name = _text(state.get("name"), "payload.state.name")
-        state_at = _when(state.get("modified_date"), "payload.state.modified_date")
-    state_at = state_at or _when(payload.get("modified_date"), "payload.modified_date")
+        state_at = _when(state.get("modified_date"), "payload.state.modified_date", latest)
+    state_at = state_at or _when(payload.get("modified_date"), "payload.modified_date", latest)
     shipment = _obj(payload.get("shipment"), "payload.shipment", required=False) or {}
     tracking = (_text(payload.get("tracking_number"), "payload.tracking_number")
                 or _text(shipment.get("tracking_number"), "payload.shipment.tracking_number")
@@ -203,15 +211,19 @@ def parse_envelope(body: bytes, kind: str) -> Envelope:
     )
 
 
-def _when(value: Any, where: str) -> datetime | None:
+def _when(value: Any, where: str, latest: datetime | None = None) -> datetime | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise WebhookError(where, "must be an ISO 8601 date-time string")
     try:
-        return parse_datetime(where, value)
+        when = parse_datetime(where, value)
     except FilterError as exc:
         raise WebhookError(where, exc.message) from None
+    if latest is not None and when is not None and when > latest:
+        raise WebhookError(where, f"{value!r} is in the future (later than {latest.isoformat(timespec='seconds')}, "
+                                  "now plus the allowed clock skew, setting max_future_skew_minutes)")
+    return when
 
 
 def _package(session: Session, env: Envelope) -> Package:
@@ -372,8 +384,9 @@ def _handle(kind: str, body: bytes, signature: str | None) -> JSONResponse:
         if secret is not None and not verify_hmac(secret, body, signature):
             return _error(401, config.hmac_header, "missing or invalid signature: expected sha256=<hex HMAC-SHA256 "
                                                    "of the raw body with the subscription's secret_key>")
+        latest = utcnow() + timedelta(minutes=max(0, settings.max_future_skew_minutes))
         try:
-            env = parse_envelope(body, kind)
+            env = parse_envelope(body, kind, latest=latest)
         except WebhookError as exc:
             return _error(400, exc.field, exc.message)
         answer = apply_event(session, env, config, raw=body.decode("utf-8", "replace"))

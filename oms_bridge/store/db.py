@@ -1,5 +1,8 @@
 """Engine and session factory for the configured store (SQLite file or PostgreSQL).
 
+Both engines hide bound parameters from error messages (``hide_parameters``): they carry buyers'
+personal data, and an error's text reaches logs (see :mod:`oms_bridge.store.errors`).
+
 SQLite is opened in WAL mode with a busy timeout and foreign keys on, so several processes
 (scheduler, CLI, backfill) can share the file. Use :func:`session_scope` for a unit of work::
 
@@ -26,7 +29,7 @@ __all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "di
 def make_engine(url: str) -> Engine:
     """Create an engine with the pragmas and pool settings the bridge relies on."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
@@ -45,7 +48,7 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
 
 
 _ENGINES_SEEN: list[Engine] = []

@@ -7,9 +7,10 @@ writes the outcome, counts, duration and error text in its own transaction at th
         run.fetched += 10
         run.outcome = "success"   # default: success, or failed when an exception escapes
 
-An exception escaping the block is recorded (``failed``, its message as ``error_text``) and
-re-raised. Counts are plain attributes of a small in-memory object, not the ORM row, so the
-process can update them from anywhere without sharing its session.
+An exception escaping the block is recorded (``failed``, with :func:`~oms_bridge.store.errors.describe_error`
+as ``error_text``: a classified sentence, never SQL parameters) and re-raised. Counts are plain
+attributes of a small in-memory object, not the ORM row, so the process can update them from anywhere
+without sharing its session.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any
 
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import ProcessRun, utcnow
-from platforms.masking import mask_text
 
 __all__ = ["RunStats", "record_run"]
 
@@ -79,8 +80,9 @@ def record_run(process: str, *, channel_id: int | None = None, settings: Setting
         yield stats
     except BaseException as exc:
         stats.outcome = "interrupted" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "failed"
-        # Masked: an unexpected exception may quote a URL or body with a token in it.
-        stats.error_text = stats.error_text or mask_text(f"{type(exc).__name__}: {exc}")
+        # Classified, never str(exc): a database error quotes its SQL parameters (buyers' personal data),
+        # any other may quote a URL or body with a token in it.
+        stats.error_text = stats.error_text or describe_error(exc)
         _finish(stats, settings)
         raise
     _finish(stats, settings)

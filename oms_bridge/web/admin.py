@@ -36,26 +36,36 @@ router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/admin/") -> HTMLResponse:  # noqa: A002 - query name
+def login_page(request: Request, next: str = "/admin/", m: str = "") -> HTMLResponse:  # noqa: A002 - query name
     with session_scope(pages.settings()) as session:
         has_admin = session.scalar(select(func.count()).select_from(AdminUser)) > 0
-    return pages.render(request, "login.html", next=next, has_admin=has_admin)
+    # Only a message code from a fixed table: never text from the URL.
+    return pages.render(request, "login.html", next=_local_target(next), has_admin=has_admin,
+                        message=pages.LOGIN_MESSAGES.get(m))
+
+
+def _local_target(target: str) -> str:
+    """Where to go after login: a path of the admin pages only (never off-site, never another host)."""
+    if not target.startswith("/admin") or target.startswith("/admin\\") or "//" in target:
+        return "/admin/"
+    return target
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await pages.csrf_form(request)
-    target = pages.text(form, "next") or "/admin/"
-    if not target.startswith("/admin"):
-        target = "/admin/"  # never redirect off-site after login
-    user_id = security.authenticate(pages.text(form, "username"), str(form.get("password") or ""),
-                                    settings=pages.settings())
-    if user_id is None:
-        return pages.render(request, "login.html", status_code=401, next=target, has_admin=True,
-                            error="Wrong user name or password.")
-    response = RedirectResponse(target, status_code=303)
+    target = _local_target(pages.text(form, "next") or "/admin/")
     settings = pages.settings()
-    response.set_cookie(security.SESSION_COOKIE, security.issue_session(user_id, settings=settings), httponly=True,
+    result = security.login(pages.text(form, "username"), str(form.get("password") or ""),
+                            request.client.host if request.client else "", settings=settings)
+    if result.cookie is None:
+        response = pages.render(request, "login.html", status_code=429 if result.retry_after else 401, next=target,
+                                has_admin=True, error=result.error)
+        if result.retry_after:
+            response.headers["Retry-After"] = str(result.retry_after)
+        return response
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(security.SESSION_COOKIE, result.cookie, httponly=True,
                         samesite="lax", secure=settings.base_url.startswith("https"), path="/",
                         max_age=int(security.session_hours(settings) * 3600))
     return response
@@ -63,7 +73,9 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -> Response:
-    response = RedirectResponse("/admin/login", status_code=303)
+    """Ends the session on the server (the cookie stops working everywhere), then drops the cookie."""
+    security.end_session(request.cookies.get(security.SESSION_COOKIE), settings=pages.settings())
+    response = RedirectResponse("/admin/login?m=signed_out", status_code=303)
     response.delete_cookie(security.SESSION_COOKIE, path="/")
     return response
 

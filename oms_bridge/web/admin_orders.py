@@ -76,7 +76,7 @@ def held_page(request: Request, destination: str = "", limit: int = 500,
 
 
 @router.post("/held/{delivery_id}/retry")
-async def retry_held(delivery_id: int, request: Request,
+async def retry_held(delivery_id: pages.RowId, request: Request,
                      admin: SessionInfo = Depends(pages.current_admin)) -> Response:
     await pages.csrf_form(request)
     with session_scope(pages.settings(), immediate=True) as session:
@@ -139,7 +139,8 @@ async def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_a
 
 
 @router.post("/skus/{map_id}/delete")
-async def unmap_sku(map_id: int, request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
+async def unmap_sku(map_id: pages.RowId, request: Request,
+                    admin: SessionInfo = Depends(pages.current_admin)) -> Response:
     await pages.csrf_form(request)
     with session_scope(pages.settings(), immediate=True) as session:
         row = session.get(SkuMap, map_id)

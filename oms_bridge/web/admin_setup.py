@@ -19,6 +19,7 @@ from channels.authorization import AuthorizationError, check_credentials, start_
 from channels.binding import needs_token_refresh
 from oms_bridge import configure
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.errors import describe_error
 from oms_bridge.vault import VaultError
 from oms_bridge.web import pages
 from oms_bridge.web.security import SessionInfo
@@ -190,5 +191,5 @@ async def authorize_channel(value: str, request: Request,
     except (AuthorizationError, configure.ConfigError, VaultError) as exc:
         return pages.back(page, err=str(exc))
     except Exception as exc:  # noqa: BLE001 - e.g. a platform misconfiguration: say it, no 500
-        return pages.back(page, err=f"cannot authorize channel {value}: {exc}")
+        return pages.back(page, err=f"cannot authorize channel {value}: {describe_error(exc)}")
     return pages.back(page, msg=message) if ok else pages.back(page, err=message)

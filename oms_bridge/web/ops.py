@@ -4,7 +4,8 @@
 scheduler, the scheduler is running; otherwise 503 with the failing part named. The body is JSON
 (``{"status", "database", "scheduler"}``), so a load balancer and a person can both read it.
 
-``/metrics`` is computed from the store on each scrape (the numbers are shared by every instance,
+``/metrics`` (readable as ``metrics_access`` allows: see :mod:`oms_bridge.web.ops_access`) is
+computed from the store on each scrape (the numbers are shared by every instance,
 so any instance can be scraped):
 
 - ``oms_bridge_process_last_success_timestamp_seconds{channel,process}``: end of the last
@@ -22,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -31,7 +32,9 @@ from sqlalchemy import func, select, text
 
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
+from oms_bridge.web.ops_access import access_guard
 
 __all__ = ["router", "scheduler_state", "StoreCollector"]
 
@@ -60,7 +63,7 @@ def healthz(request: Request) -> JSONResponse:
             session.execute(text("SELECT 1"))
         database = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
-        database = f"error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        database = f"error: {describe_error(exc)}"
     healthy = database == "ok" and state != "stopped"
     return JSONResponse({"status": "ok" if healthy else "unhealthy", "database": database, "scheduler": state},
                         status_code=200 if healthy else 503)
@@ -116,7 +119,7 @@ def _epoch(value: datetime) -> float:
     return value.timestamp()
 
 
-@router.get("/metrics")
+@router.get("/metrics", dependencies=[Depends(access_guard("metrics"))])
 def metrics(request: Request) -> Response:
     state = scheduler_state(request)
     registry = CollectorRegistry(auto_describe=False)

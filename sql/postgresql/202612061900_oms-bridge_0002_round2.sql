@@ -8,6 +8,30 @@ BEGIN;
 
 -- Running upgrade 0001 -> 0002
 
+CREATE TABLE oms_admin_login_failure (
+    username VARCHAR(60) NOT NULL,
+    client_ip VARCHAR(45) NOT NULL,
+    failed_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_admin_login_failure_id SERIAL NOT NULL,
+    oms_admin_login_failure_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_admin_login_failure_key PRIMARY KEY (oms_admin_login_failure_id),
+    CONSTRAINT oms_admin_login_failure_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT oms_admin_login_failure_uu_idx UNIQUE (oms_admin_login_failure_uu)
+);
+
+CREATE INDEX oms_admin_login_failure_client_ip_ix ON oms_admin_login_failure (client_ip);
+
+CREATE INDEX oms_admin_login_failure_failed_at_ix ON oms_admin_login_failure (failed_at);
+
+CREATE INDEX oms_admin_login_failure_username_ix ON oms_admin_login_failure (username);
+
 CREATE TABLE oms_product_ref (
     sku VARCHAR(120) NOT NULL,
     omnitron_product_id INTEGER NOT NULL,
@@ -25,6 +49,28 @@ CREATE TABLE oms_product_ref (
     CONSTRAINT oms_product_ref_uu_idx UNIQUE (oms_product_ref_uu),
     CONSTRAINT oms_product_ref_sku_uq UNIQUE (sku)
 );
+
+CREATE TABLE oms_admin_session (
+    oms_admin_user_id INTEGER NOT NULL,
+    token_hash VARCHAR(64) NOT NULL,
+    expires_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_admin_session_id SERIAL NOT NULL,
+    oms_admin_session_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_admin_session_key PRIMARY KEY (oms_admin_session_id),
+    CONSTRAINT oms_admin_session_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT omsadminuser_omsadminsession FOREIGN KEY(oms_admin_user_id) REFERENCES oms_admin_user (oms_admin_user_id) DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT oms_admin_session_uu_idx UNIQUE (oms_admin_session_uu),
+    CONSTRAINT oms_admin_session_token_hash_uq UNIQUE (token_hash)
+);
+
+CREATE INDEX oms_admin_session_oms_admin_user_id_ix ON oms_admin_session (oms_admin_user_id);
 
 CREATE TABLE oms_cancel_request (
     oms_order_id INTEGER NOT NULL,
@@ -94,6 +140,8 @@ CREATE TABLE oms_order_event (
 );
 
 CREATE INDEX oms_order_event_oms_order_id_ix ON oms_order_event (oms_order_id);
+
+ALTER TABLE oms_admin_user ALTER COLUMN session_key_enc DROP NOT NULL;
 
 ALTER TABLE oms_channel ADD COLUMN token_refreshed_at TIMESTAMP WITH TIME ZONE;
 

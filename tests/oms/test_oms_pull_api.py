@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from oms_bridge.cli.main import cli
 from oms_bridge.oms.config import ENDPOINTS
+from oms_bridge.settings import reset_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Delivery
 from oms_bridge.store.models.oms import OmsApiToken, OmsCity, OmsTownship
@@ -228,7 +229,7 @@ def test_oms_unknown_places_join_the_catalogue(oms: FakeOms, sqlite_settings, ch
         assert s.scalars(select(OmsCity).where(OmsCity.source == "order")).all() == []
 
 
-def test_oms_real_server_with_printed_urls(sqlite_settings, channel_id):
+def test_oms_real_server_with_printed_urls(sqlite_settings, channel_id, monkeypatch):
     """A real uvicorn server on 127.0.0.1: the OMS uses the printed absolute URLs and the `next` links."""
     import threading
     import time
@@ -248,6 +249,9 @@ def test_oms_real_server_with_printed_urls(sqlite_settings, channel_id):
         while not server.started and time.monotonic() < deadline:
             time.sleep(0.02)
         port = server.servers[0].sockets[0].getsockname()[1]
+        # `next` links are built on the configured public address, never on the request's Host header
+        monkeypatch.setenv("OMS_BRIDGE_BASE_URL", f"http://127.0.0.1:{port}")
+        reset_settings()
         doc = setup_json("--base-url", f"http://127.0.0.1:{port}")
         oms = FakeOms.from_setup(doc, requests.Session())
         assert oms.url("orders") == f"http://127.0.0.1:{port}/api/v1/applications/oms/orders/"

@@ -45,7 +45,8 @@ def test_healthz_names_an_unreachable_database(home, monkeypatch):
     answer = TestClient(create_app()).get("/healthz")
     assert answer.status_code == 503
     body = answer.json()
-    assert body["status"] == "unhealthy" and body["database"].startswith("error: OperationalError")
+    assert body["status"] == "unhealthy" and body["database"].startswith("error: database error: ")
+    assert "Connection refused" in body["database"] or "connection" in body["database"]
 
 
 def test_metrics_expose_last_success_lag_and_outbox_counts(sqlite_settings):
@@ -66,7 +67,8 @@ def test_metrics_expose_last_success_lag_and_outbox_counts(sqlite_settings):
             s.flush()
             (row,) = outbox.arm(s, order, ["erp"])
             row.state = state
-    answer = TestClient(create_app()).get("/metrics")
+    # metrics_access defaults to local clients only (no metrics_token configured)
+    answer = TestClient(create_app(), client=("127.0.0.1", 50000)).get("/metrics")
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/plain")
     samples = _samples(answer.text)
     last = samples[("oms_bridge_process_last_success_timestamp_seconds",

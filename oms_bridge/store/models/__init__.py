@@ -4,7 +4,7 @@ from oms_bridge.store.models import (
     oms,  # noqa: F401 - registers the OMS destination tables
     oms_notify,  # noqa: F401 - product references and order events of the OMS
 )
-from oms_bridge.store.models.admin import AdminUser  # noqa: F401 - web admin accounts
+from oms_bridge.store.models.admin import AdminLoginFailure, AdminSession, AdminUser  # noqa: F401 - web admin
 from oms_bridge.store.models.backfill import Backfill  # noqa: F401 - resumable order backfills
 from oms_bridge.store.models.base import ADColumns, Base, utcnow
 from oms_bridge.store.models.cancel import OrderCancelRequest
