@@ -27,7 +27,17 @@ from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, Ord
 from oms_bridge.vault import Vault
 
 REPO = Path(__file__).resolve().parents[2]
-XSD_PATH = REPO.parent / "shared" / "idempiere" / "idempiere-schema.xsd"
+
+
+def _shared_idempiere() -> Path:
+    """``shared/idempiere`` next to the checkout, or next to its parent (a worktree under ``wt/``)."""
+    for base in (REPO.parent, REPO.parent.parent):
+        if (base / "shared" / "idempiere").is_dir():
+            return base / "shared" / "idempiere"
+    return REPO.parent / "shared" / "idempiere"
+
+
+XSD_PATH = _shared_idempiere() / "idempiere-schema.xsd"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
