@@ -44,7 +44,12 @@ __all__ = ["Login", "Field", "CrudOp", "DocActionOp", "Operation", "StdResult", 
 log = logging.getLogger("oms_bridge.erp.client")
 
 NS = "http://idempiere.org/ADInterface/1_0"
+#: ModelCRUD ports whose server method dereferences the DataRow unconditionally.
+WRITE_PORTS = frozenset({"createData", "createUpdateData", "updateData"})
 LOGIN_ERROR_PREFIXES = ("Error login", "Error logging in")
+#: IdempiereServiceFault texts of a service type's configuration (queryData does not catch them, so they
+#: arrive as SOAP Faults): not transient, the admin must act.
+_CONFIG_FAULT = re.compile(r"Web service type \S+: (invalid parameter|input column|table \S+ not found)")
 
 
 class ErpError(Exception):
@@ -133,7 +138,9 @@ class CrudOp:
                                 "RecordID": self.record_id, "Action": self.action}
         if self.filter is not None:
             crud["Filter"] = self.filter
-        if self.fields:
+        if self.fields or self.target_port in WRITE_PORTS:
+            # The write methods call getDataRow().getFieldArray() with no null check (ModelADServiceImpl,
+            # iDempiere 12): without a DataRow the server faults, so a write always carries one, empty or not.
             crud["DataRow"] = {"field": [{"column": f.column, "val": f.val, "lval": f.lval} for f in self.fields]}
         return crud
 
@@ -222,6 +229,8 @@ class ErpClient:
         try:
             return getattr(proxy, operation)(**kwargs)
         except Fault as exc:
+            if _CONFIG_FAULT.search(exc.message or ""):  # queryData throws its configuration errors as Faults
+                raise ErpRejected(exc.message) from exc
             raise ErpTransient(f"SOAP fault from {service}.{operation}: {exc.message}") from exc
         except requests.Timeout as exc:
             raise ErpTransient(f"{service}.{operation} timed out: {_reason(exc)}") from exc
@@ -252,8 +261,12 @@ class ErpClient:
         return results
 
     def query(self, service_type: str, table: str, *, filter: str | None = None,
-              fields: tuple[Field, ...] = ()) -> list[dict[str, str]]:
-        """queryData: rows as {column: value} (values as the server's text)."""
+              fields: tuple[Field, ...] = (), require: tuple[str, ...] = ()) -> list[dict[str, str]]:
+        """queryData: rows as {column: value} (values as the server's text).
+
+        queryData returns only the type's WS_WebServiceFieldOutput columns; a row without a ``require``d
+        column is a configuration error (:class:`ErpRejected`), never "nothing found".
+        """
         op = CrudOp("queryData", service_type, table, "Read", fields, filter=filter)
         answer = self._call("ModelADService", "queryData",
                             ModelCRUDRequest={"ModelCRUD": op.as_request(), "ADLoginRequest": self.login.as_request()})
@@ -263,6 +276,10 @@ class ErpClient:
         rows = []
         for row in (answer.DataSet.DataRow if answer.DataSet else None) or []:
             rows.append({f.column: f.val for f in (row.field or [])})
+        missing = sorted({c for row in rows for c in require if c not in row})
+        if missing:
+            raise ErpRejected(f"Web service type {service_type}: output column {', '.join(missing)} not configured "
+                              "(queryData returns only the WS_WebServiceFieldOutput columns)")
         return rows
 
     def set_doc_action(self, op: DocActionOp) -> StdResult:

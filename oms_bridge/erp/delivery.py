@@ -12,7 +12,7 @@ connection:
    ``missing_sku:<SKU>`` (``oms-bridge sku map`` re-arms exactly these rows);
 3. **one compositeOperation** with one ``<operations>`` group per order (and per cancellation);
    each group's outcome decides its row: sent / held (the ERP's text made actionable by
-   :func:`oms_bridge.erp.mapping.classify_error`) — a bad order never stops the others;
+   :func:`oms_bridge.erp.holds.classify_error`) — a bad order never stops the others;
 4. a whole-call failure: login refused → every row held ``erp_login:<connection>`` with the login
    text (re-armed by ``erp connection update``); network/5xx/SOAP fault → every open row
    ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``).
@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from oms_bridge.erp.client import (
@@ -49,11 +49,11 @@ from oms_bridge.erp.client import (
     StdResult,
 )
 from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
+from oms_bridge.erp.holds import channel_of_code, classify_error, sku_of_code
 from oms_bridge.erp.mapping import (
     ORDER_ROLE,
     Unmappable,
     cancel_group,
-    classify_error,
     complete_group,
     order_group,
     po_filter,
@@ -127,25 +127,35 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
 def rearm_fixed(session: Session) -> int:
     """Re-arm held rows whose cause was edited after they were held, however it was edited (CLI, web, SQL).
 
-    ``config:<channel>`` rows come back when the channel row changed since; ``erp_login:<connection>``
-    rows when the connection row changed since. Returns how many rows were re-armed.
+    A hold code names what cures it (:mod:`oms_bridge.erp.holds`): ``config:<channel>`` and
+    ``...@<channel>`` rows come back when that channel row changed since; ``missing_sku:<SKU>`` and
+    ``price_list:<SKU>@...`` when a mapping of that SKU changed since; ``erp_login:<connection>`` when the
+    connection row changed since. Returns how many rows were re-armed.
     """
     held = session.execute(
         select(Delivery.oms_order_id, Delivery.hold_code, Delivery.updated)
-        .where(Delivery.destination == DESTINATION, Delivery.state == "held",
-               Delivery.hold_code.startswith("config:") | Delivery.hold_code.startswith("erp_login:"))).all()
+        .where(Delivery.destination == DESTINATION, Delivery.state == "held", Delivery.hold_code.is_not(None))).all()
     if not held:
         return 0
-    changed = {f"config:{c.value}": c.updated for c in session.scalars(select(Channel))}
-    changed.update({f"erp_login:{c.value}": c.updated for c in session.scalars(select(ErpConnection))})
-    order_ids = [oid for oid, code, updated in held if code in changed and updated and changed[code] > updated]
+    channels = dict(session.execute(select(Channel.value, Channel.updated)).all())
+    connections = dict(session.execute(select(ErpConnection.value, ErpConnection.updated)).all())
+    wanted = {sku for _oid, code, _u in held if (sku := sku_of_code(code))}
+    skus = dict(session.execute(select(SkuMap.sku, func.max(SkuMap.updated)).where(SkuMap.sku.in_(wanted))
+                                .group_by(SkuMap.sku)).all()) if wanted else {}
+    order_ids = []
+    for oid, code, updated in held:
+        stamps = [channels.get(channel_of_code(code)), skus.get(sku_of_code(code))]
+        if code.startswith("erp_login:"):
+            stamps.append(connections.get(code[len("erp_login:"):]))
+        if updated and any(stamp and stamp > updated for stamp in stamps):
+            order_ids.append(oid)
     return outbox.rearm(session, DESTINATION, order_ids=order_ids, states=("held",)) if order_ids else 0
 
 
 #: Holds whose cure happens inside iDempiere, where the bridge cannot see it (a product created with
 #: Value = SKU, a price added to the list, a WS setting fixed). Login holds are not in the list:
 #: re-trying a wrong password every hour could lock the ERP user.
-RECHECK_PREFIXES = ("missing_sku:", "price_list:", "erp_config:", "erp_rejected")
+RECHECK_PREFIXES = ("missing_sku:", "price_list:", "erp_config:", "erp_docaction@", "erp_rejected")
 
 
 def recheck_held(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
@@ -352,10 +362,27 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
     if not pending:
         return
     results = client.composite(options.service_types["composite"], [w.group for w in pending])
-    sku_of_product = {pid: sku for ids in products.values() for sku, pid in ids.items()}
     for w, group_results in zip(pending, results, strict=True):
-        _record_group(w, group_results, conn, stats, now=now, sku_of_product=sku_of_product)
+        _record_group(w, group_results, conn, stats, now=now)
     _fill_document_numbers(client, options, [w for w in pending if w.row.state == "sent"])
+
+
+def _failure(w: _Work, index: int, text: str, conn: ErpConnection) -> tuple[str, str]:
+    """(reason, hold code) for the group's first error: the failing operation names the line/SKU or setting.
+
+    The server stops a group at its first error, so that error's position is the failing operation's.
+    """
+    op = w.group[index] if index < len(w.group) else None
+    role = op.role if op is not None else ""
+    sku = product_id = None
+    if role.startswith("line:") and isinstance(op, CrudOp):
+        line_no = role[len("line:"):]
+        sku = next((line.sku for line in w.order.lines if str(line.line_no) == line_no), None)
+        product = next((f.val for f in op.fields if f.column == "M_Product_ID"), "")
+        product_id = int(product) if product.isdigit() else None
+    hold = classify_error(text, role_id=conn.erp_role_id, channel=w.channel.value, op_role=role, sku=sku,
+                          product_id=product_id)
+    return hold.reason, hold.code
 
 
 def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_Work]) -> None:
@@ -483,12 +510,10 @@ def _resolve(client: ErpClient, options: ErpOptions, chosen: dict[str, SkuMap],
 
 
 def _record_group(w: _Work, results: list[StdResult], conn: ErpConnection, stats: RunStats, *,
-                  now: datetime | None, sku_of_product: dict[int, str]) -> None:
-    errors = [r for r in results if r.is_error]
-    if errors:
-        hold = classify_error(errors[0].error or "unknown error", role_id=conn.erp_role_id,
-                              sku_of_product=sku_of_product)
-        _held(stats, w.row, hold.reason, hold.code)
+                  now: datetime | None) -> None:
+    failed = next((i for i, r in enumerate(results) if r.is_error), None)
+    if failed is not None:
+        _held(stats, w.row, *_failure(w, failed, results[failed].error or "unknown error", conn))
         w.done = True
         return
     if w.row.action == "cancel" or w.order.status == "cancelled":

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -40,7 +39,7 @@ from oms_bridge.erp.client import CrudOp, DocActionOp, Field, Operation
 from oms_bridge.erp.config import ChannelMapping, ErpOptions
 
 __all__ = ["Unmappable", "order_group", "cancel_group", "complete_group", "po_filter", "product_filter", "bp_value",
-           "erp_timestamp", "classify_error", "ORDER_ROLE", "HoldReason"]
+           "erp_timestamp", "ORDER_ROLE"]
 
 ORDER_ROLE = "order"
 BP_VALUE_MAX = 40
@@ -53,12 +52,6 @@ class Unmappable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.code = code
-
-
-@dataclass(frozen=True)
-class HoldReason:
-    reason: str
-    code: str
 
 
 def _num(value: Decimal) -> str:
@@ -229,34 +222,3 @@ def cancel_group(record_id: int, options: ErpOptions) -> list[Operation]:
     """Void or close (``cancel_doc_action``) the sales order the ERP already has."""
     return [DocActionOp(options.service_types["cancel"], options.cancel_doc_action, record_id=record_id,
                         role="cancel")]
-
-
-_ACCESS = re.compile(r"does not have access to the service type '([^']+)'")
-_NOT_CONFIGURED = re.compile(r"Service type (\S+) not configured")
-_PARAM = re.compile(r"Web service type (\S+): invalid parameter (\S+)")
-_COLUMN = re.compile(r"Web service type (\S+): input column (\S+) not allowed")
-_PRICE_LIST = re.compile(
-    r"not on Price ?List.*?(?:M_Product_ID|Product)\D*(\d+).*?(?:M_PriceList\w*|Price ?List)\D*(\d+)", re.I | re.S)
-
-
-def classify_error(text: str, *, role_id: int, sku_of_product: Mapping[int, str] | None = None) -> HoldReason:
-    """The ERP's error text → a sentence the admin can act on, plus the hold code."""
-    if m := _ACCESS.search(text):
-        return HoldReason(f"role {role_id} may not use service type {m.group(1)} (add WS_WebServiceTypeAccess "
-                          f"for the role; run oms-bridge erp check)", f"erp_config:access:{m.group(1)}")
-    if m := _NOT_CONFIGURED.search(text):
-        return HoldReason(f"service type {m.group(1)} is not configured in iDempiere (WS_WebServiceType; run "
-                          f"oms-bridge erp check)", f"erp_config:type:{m.group(1)}")
-    if m := _PARAM.search(text):
-        return HoldReason(f"service type {m.group(1)} lacks the web service parameter {m.group(2)} "
-                          f"(WS_WebService_Para; run oms-bridge erp check)", f"erp_config:param:{m.group(1)}")
-    if m := _COLUMN.search(text):
-        return HoldReason(f"service type {m.group(1)} may not set column {m.group(2)} (add a "
-                          f"WS_WebServiceFieldInput row; run oms-bridge erp check)", f"erp_config:column:{m.group(1)}")
-    if m := _PRICE_LIST.search(text):
-        product, price_list = int(m.group(1)), int(m.group(2))
-        sku = (sku_of_product or {}).get(product)
-        label = f"product {product}" + (f" (SKU {sku})" if sku else "")
-        return HoldReason(f"{label} not on price list {price_list} (add it to the price list in iDempiere, then "
-                          f"oms-bridge erp retry)", f"price_list:{price_list}:{product}")
-    return HoldReason(f"ERP rejected the order: {text}", "erp_rejected")

@@ -10,7 +10,8 @@ import pytest
 
 from oms_bridge.erp.client import CrudOp, DocActionOp
 from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
-from oms_bridge.erp.mapping import Unmappable, bp_value, classify_error, erp_timestamp, order_group, po_filter
+from oms_bridge.erp.holds import classify_error
+from oms_bridge.erp.mapping import Unmappable, bp_value, erp_timestamp, order_group, po_filter
 
 OPTIONS = ErpOptions()
 
@@ -83,13 +84,40 @@ def test_erp_po_filter_escapes_quotes() -> None:
 
 
 def test_erp_classify_error_texts() -> None:
+    """The texts iDempiere's code writes (docs/contracts/idempiere.md), in every version's wording."""
     access = classify_error("Web Service Error: Login role does not have access to the service type 'X'", role_id=7)
     assert access.reason.startswith("role 7 may not use service type X") and access.code == "erp_config:access:X"
-    price = classify_error("Cannot save record in C_OrderLine: Product is not on PriceList - Line: 10, "
-                           "M_Product_ID: 140, M_PriceList_ID: 101", role_id=7, sku_of_product={140: "ABC-1"})
-    assert price.reason.startswith("product 140 (SKU ABC-1) not on price list 101")
+    # ProductNotOnPriceListException: iDempiere <= 10 ("- Line No:10, Product:Patio Chair") and 11+ ("->")
+    for text in ("Cannot save record in C_OrderLine: Product is not on PriceList - Line No:10, Product:Patio Chair, "
+                 "Price List:Standard, Date:11/22/2026",
+                 "Cannot save record in C_OrderLine: Product is not on PriceList -> Line No:10, Product: PChair - "
+                 "Patio Chair, Price List: Standard, Date: 11/22/2026",
+                 "Cannot save record in C_OrderLine: ProductNotOnPriceList -> Line:10, M_Product_ID: PChair",
+                 "Cannot save record in C_OrderLine: PriceEntered=5, PriceLimit=10"):
+        price = classify_error(text, role_id=7, channel="shop-a", op_role="line:1", sku="ABC-1", product_id=140)
+        assert price.code == "price_list:ABC-1@shop-a", text
+        assert price.reason.startswith("SKU ABC-1 (M_Product_ID 140) has no usable price on the price list")
+        assert "oms-bridge sku map ABC-1" in price.reason and "--erp-pricelist-id" in price.reason
+    gone = classify_error("Cannot save record in C_OrderLine: Foreign ID 999999 not found in M_Product_ID",
+                          role_id=7, channel="shop-a", op_role="line:2", sku="ABC-2", product_id=999999)
+    assert gone.code == "missing_sku:ABC-2"
+    assert gone.reason.startswith("SKU ABC-2 is mapped to M_Product_ID 999999, which iDempiere does not have")
+    partner = classify_error("Cannot save record in C_Order: Foreign ID 4711 not found in C_BPartner_ID", role_id=7,
+                             channel="shop-a", op_role="order")
+    assert partner.code == "config:shop-a" and "oms-bridge channel update shop-a --erp-bpartner-id" in partner.reason
+    charge = classify_error("Cannot save record in C_OrderLine: Foreign ID 9 not found in C_Charge_ID", role_id=7,
+                            channel="shop-a", op_role="shipping")
+    assert charge.code == "config:shop-a" and "--erp-shipping-charge-id" in charge.reason
+    # setDocAction: translated (6.2+), the bare key (no AD_Message), or the raw token
+    for text in ("Failed when processing document: Period Closed", "FailedProcessingDocument: PeriodClosed",
+                 "@FailedProcessingDocument@: @PeriodClosed@"):
+        doc = classify_error(text, role_id=7, channel="shop-a", op_role="complete")
+        assert doc.code == "erp_docaction@shop-a" and doc.reason.startswith("iDempiere could not complete the order: ")
+        assert "Period" in doc.reason and "FailedProcessingDocument" not in doc.reason
     other = classify_error("Cannot save record in C_Order: boom", role_id=7)
     assert other.reason == "ERP rejected the order: Cannot save record in C_Order: boom"
+    line = classify_error("Cannot save record in C_OrderLine: boom", role_id=7, op_role="line:3", sku="Z-9")
+    assert line.reason == "ERP rejected line 3 (SKU Z-9): Cannot save record in C_OrderLine: boom"
 
 
 def test_erp_options_validation() -> None:

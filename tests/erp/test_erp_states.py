@@ -30,8 +30,11 @@ def test_erp_batch_with_one_bad_order_commits_the_others(erp_env: ErpEnv) -> Non
     assert erp_env.erp_orders(bad) == []  # its group was rolled back
     row = erp_env.delivery(bad)
     assert row.state == "held"
-    assert row.last_error.startswith("product 5000 (SKU NO-PRICE-1) not on price list 101")
-    assert row.hold_code == "price_list:101:5000"
+    assert row.last_error.startswith("SKU NO-PRICE-1 (M_Product_ID 5000) has no usable price on the price list of "
+                                     "channel shop-a (iDempiere: Cannot save record in C_OrderLine: Product is not on "
+                                     "PriceList -> Line No:20, Product: NO-PRICE-1 - Unpriced thing, Price List: "
+                                     "Standard")
+    assert row.hold_code == "price_list:NO-PRICE-1@shop-a"
     assert_bodies_valid(erp_env.sandbox)
 
 
@@ -333,3 +336,64 @@ def test_erp_same_order_number_in_two_channels_makes_two_sales_orders(erp_env: E
             row.state = "pending"
     run_erp_delivery(settings=erp_env.settings)
     assert len(erp_env.erp_orders("1101")) == 2
+
+
+def test_erp_product_id_that_does_not_exist_names_the_sku_and_a_new_mapping_rearms(erp_env: ErpEnv) -> None:
+    """iDempiere answers "Foreign ID 999999 not found in M_Product_ID" (PO.validForeignKeys): the hold names the SKU
+    of the failing line, whatever the text, and remapping the SKU (CLI or any other edit) re-arms it."""
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sku", "map", "X-1", "--product", "999999"]).exit_code == 0
+    ext = erp_env.add_order(lines=[("TEA-BLACK-100", 1, "360"), ("X-1", 1, "61.75")])
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "missing_sku:X-1"
+    assert row.last_error.startswith("SKU X-1 is mapped to M_Product_ID 999999, which iDempiere does not have (line 2")
+    assert "oms-bridge sku map X-1 --product" in row.last_error
+    result = runner.invoke(cli, ["sku", "map", "X-1", "--product", "130"])
+    assert "1 held order(s) re-armed" in result.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["lines"][1]["M_Product_ID"] == 130
+
+
+def test_erp_unknown_default_partner_is_a_channel_hold_that_a_channel_fix_rearms(erp_env: ErpEnv) -> None:
+    with session_scope(erp_env.settings) as s:
+        s.get(Channel, erp_env.channel_id).erp_bpartner_id = 4711
+    ext = erp_env.add_order(email=None)  # no e-mail: the channel's default partner
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "config:shop-a"
+    assert row.last_error.startswith("channel shop-a sends C_BPartner_ID 4711, which iDempiere does not have")
+    assert "oms-bridge channel update shop-a --erp-bpartner-id" in row.last_error
+    with session_scope(erp_env.settings) as s:
+        s.get(Channel, erp_env.channel_id).erp_bpartner_id = 117
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_price_list_hold_is_rearmed_by_a_mapping_or_channel_edit(erp_env: ErpEnv) -> None:
+    erp_env.sandbox.db.add_product("NO-PRICE-1", "Unpriced thing", None, product_id=5000)
+    first, second = (erp_env.add_order(lines=[("NO-PRICE-1", 1, "10")]) for _ in range(2))
+    run_erp_delivery(settings=erp_env.settings)
+    assert {erp_env.delivery(e).hold_code for e in (first, second)} == {"price_list:NO-PRICE-1@shop-a"}
+    result = CliRunner().invoke(cli, ["sku", "map", "NO-PRICE-1", "--product", "128"])  # a priced product
+    assert result.exit_code == 0
+    assert run_erp_delivery(settings=erp_env.settings).sent == 2
+
+    erp_env.sandbox.db.add_product("NO-PRICE-2", "Unpriced too", None, product_id=5001)
+    third = erp_env.add_order(lines=[("NO-PRICE-2", 1, "10")])
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.delivery(third).hold_code == "price_list:NO-PRICE-2@shop-a"
+    erp_env.sandbox.db.conn.execute("INSERT INTO M_PriceList VALUES (102, 11, 'Marketplace', 'Y')")
+    erp_env.sandbox.db.conn.execute("INSERT INTO M_ProductPrice VALUES (102, 5001, '10', '10', '0')")
+    with session_scope(erp_env.settings) as s:
+        s.get(Channel, erp_env.channel_id).erp_pricelist_id = 102
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_doc_action_failure_is_held_with_the_reason(erp_env: ErpEnv) -> None:
+    """An order whose completion fails (MOrder.prepareIt: "@NoLines@"; here an order of only a zero discount)
+    is held with iDempiere's reason, not with the untranslated @token@."""
+    ext = erp_env.add_order(lines=[])
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "erp_docaction@shop-a"
+    assert row.last_error.startswith("iDempiere could not complete the order: NoLines")
