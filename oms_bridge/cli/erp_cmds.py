@@ -29,7 +29,7 @@ from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
 from oms_bridge.erp.connections import ErpConnectionError, check_url, remove_connection, save_connection
-from oms_bridge.erp.delivery import client_for, run_erp_delivery
+from oms_bridge.erp.delivery import client_for, resolve_connection, run_erp_delivery
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
@@ -240,7 +240,9 @@ def check_command(name: str | None, setup_guide: bool) -> None:
             except ErpConfigError as exc:
                 fail(f"ERP connection {conn.value}: {exc}")
             client = client_for(conn, settings, options)
-            report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id)
+            channels = [(c.id, c.value) for c in s.scalars(select(Channel).order_by(Channel.value))
+                        if (found := resolve_connection(s, c)) is not None and found.id == conn.id]
+            report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id, channels=channels)
             rearmed = 0
             if report.ok:
                 rearmed = outbox.rearm_held(s, "erp", code_prefix="erp_config:")

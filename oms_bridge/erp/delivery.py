@@ -48,7 +48,7 @@ from oms_bridge.erp.client import (
     Operation,
     StdResult,
 )
-from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
+from oms_bridge.erp.config import REQUIRED_OUTPUTS, ChannelMapping, ErpConfigError, ErpOptions
 from oms_bridge.erp.holds import channel_of_code, classify_error, sku_of_code
 from oms_bridge.erp.mapping import (
     ORDER_ROLE,
@@ -56,9 +56,12 @@ from oms_bridge.erp.mapping import (
     cancel_group,
     complete_group,
     order_group,
-    po_filter,
+    precheck_filter,
     product_filter,
+    reference_of,
 )
+from oms_bridge.erp.matching import find_own
+from oms_bridge.erp.reference import ReferenceFormatError, legacy_reference
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
@@ -145,8 +148,8 @@ def rearm_fixed(session: Session) -> int:
     order_ids = []
     for oid, code, updated in held:
         stamps = [channels.get(channel_of_code(code)), skus.get(sku_of_code(code))]
-        if code.startswith("erp_login:"):
-            stamps.append(connections.get(code[len("erp_login:"):]))
+        if code.startswith(("erp_login:", "erp_settings:")):
+            stamps.append(connections.get(code.partition(":")[2]))
         if updated and any(stamp and stamp > updated for stamp in stamps):
             order_ids.append(oid)
     return outbox.rearm(session, DESTINATION, order_ids=order_ids, states=("held",)) if order_ids else 0
@@ -181,6 +184,8 @@ class _Work:
     channel: Channel
     done: bool = False
     group: list[Operation] = field(default_factory=list)
+    ref: str = ""  # this order's C_Order.POReference
+    legacy: str | None = None  # what a bridge before per-channel references wrote
 
     @property
     def row(self) -> Delivery:
@@ -322,12 +327,23 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
           stats: RunStats, *, now: datetime | None, settings: Settings) -> None:
     for w in work:
         _gate(w, options, stats)
+        if not w.done:
+            _reference(w, conn, options, stats)
     work = _open(work)
-    existing = _precheck(client, options, work)
-    owners = _owners(settings, existing)
+    rows = _precheck(client, options, work)
+    owners, rivals = _store_facts(settings, rows, work, options)
     creates: list[_Work] = []
     for w in work:
-        found = _match(existing, w, owners)
+        match = find_own(rows, order_id=w.order.id, external_id=w.order.external_id, reference=w.ref,
+                         legacy=w.legacy, record_id=w.row.erp_record_id, ordersource_id=w.channel.erp_ordersource_id,
+                         owners=owners, rivals=rivals.get(w.order.id, 0))
+        if match.ambiguous:
+            _held(stats, w.row, _ambiguous(w, match.ambiguous), "erp_ambiguous")
+            w.done = True
+            continue
+        found = match.row
+        if found:
+            owners[int(found["C_Order_ID"])] = w.order.id  # no other order of this batch may take it
         if w.row.action == "cancel" or w.order.status == "cancelled":
             record_id = w.row.erp_record_id or (int(found["C_Order_ID"]) if found else None)
             if record_id is None:
@@ -392,7 +408,7 @@ def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_W
         return
     try:
         rows = client.query(options.service_types["query_order"], "C_Order",
-                            filter=po_filter(w.order.external_id for w in missing))
+                            filter=precheck_filter((), (w.row.erp_record_id for w in missing if w.row.erp_record_id)))
     except (ErpTransient, ErpRejected) as exc:
         log.warning("could not read DocumentNo of %d sent order(s): %s", len(missing), exc)
         return
@@ -413,47 +429,67 @@ def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
         w.done = True
 
 
-def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict[str, list[dict[str, str]]]:
-    """C_Orders the ERP already has for these POReferences (one queryData)."""
-    refs = [w.order.external_id for w in work]  # cancellations too: the ERP order may be voided already
-    if not refs:
-        return {}
-    found: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in client.query(options.service_types["query_order"], "C_Order", filter=po_filter(refs)):
-        found[row.get("POReference", "")].append(row)
-    return found
+def _reference(w: _Work, conn: ErpConnection, options: ErpOptions, stats: RunStats) -> None:
+    """This order's POReference (and the old-style one an earlier bridge wrote), or a hold when none fits."""
+    try:
+        w.ref = reference_of(w.order, ChannelMapping.of(w.channel), options)
+    except ReferenceFormatError as exc:
+        _held(stats, w.row, f"{exc} (ERP connection {conn.value}: oms-bridge erp connection update {conn.value} "
+              "--settings '{\"po_reference_format\": ...}')", f"erp_settings:{conn.value}")
+        w.done = True
+        return
+    w.legacy = legacy_reference(w.order.external_id, options.po_reference_length)
 
 
-def _owners(settings: Settings, existing: dict[str, list[dict[str, str]]]) -> dict[int, int]:
-    """C_Order_ID → our order that already recorded it, for the C_Orders the pre-check found.
+def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> list[dict[str, str]]:
+    """C_Orders the ERP already has for these orders (one queryData): by reference, old-style reference, or id.
 
-    A short read, no lock: the ERP is never called inside a store transaction.
+    Cancellations are looked up too: the ERP order may be voided already.
     """
-    ids = {int(r["C_Order_ID"]) for rows in existing.values() for r in rows if r.get("C_Order_ID")}
+    if not work:
+        return []
+    refs = [w.ref for w in work] + [w.legacy for w in work if w.legacy]
+    ids = [w.row.erp_record_id for w in work if w.row.erp_record_id]
+    return client.query(options.service_types["query_order"], "C_Order", filter=precheck_filter(refs, ids),
+                        require=REQUIRED_OUTPUTS["query_order"])
+
+
+def _store_facts(settings: Settings, rows: list[dict[str, str]], work: list[_Work],
+                 options: ErpOptions) -> tuple[dict[int, int], dict[int, int]]:
+    """(C_Order_ID → the store order that recorded it, store order → its rivals for an old-style reference).
+
+    A rival is another store order, not yet recorded in the ERP, whose old-style reference (the bare order
+    number as the ERP cut it) is the same: then an old-style C_Order could be either's. A short read, no
+    lock: the ERP is never called inside a store transaction.
+    """
+    ids = {int(r["C_Order_ID"]) for r in rows if r.get("C_Order_ID")}
+    legacy_hits = {r.get("POReference") for r in rows} & {w.legacy for w in work if w.legacy}
     if not ids:
-        return {}
+        return {}, {}
+    length = options.po_reference_length
     with session_scope(settings) as session:
-        return dict(session.execute(
+        owners = dict(session.execute(
             select(Delivery.erp_record_id, Delivery.oms_order_id)
             .where(Delivery.destination == DESTINATION, Delivery.erp_record_id.in_(ids))).all())
+        waiting: list[tuple[int, str]] = []
+        if legacy_hits:
+            waiting = list(session.execute(
+                select(Order.id, func.substr(Order.external_id, 1, length))
+                .join(Delivery, Delivery.oms_order_id == Order.id)
+                .where(Delivery.destination == DESTINATION, Delivery.erp_record_id.is_(None),
+                       func.substr(Order.external_id, 1, length).in_(legacy_hits))).all())
+    rivals = {w.order.id: sum(1 for oid, ref in waiting if ref == w.legacy and oid != w.order.id) for w in work}
+    return owners, rivals
 
 
-def _match(existing: dict[str, list[dict[str, str]]], w: _Work, owners: dict[int, int]) -> dict[str, str] | None:
-    """The ERP order for this marketplace order: same POReference, (when known) the channel's order source,
-    and not already recorded by another of our orders.
-
-    Marketplace order numbers are only unique per shop (Cyberbiz #1101 exists in every shop): a C_Order
-    another channel's order already owns is that order's, never a crash-recovered copy of this one.
-    """
-    source = w.channel.erp_ordersource_id
-    for row in existing.get(w.order.external_id, []):
-        if source and row.get("C_OrderSource_ID") not in (None, "", str(source)):
-            continue
-        owner = owners.get(int(row["C_Order_ID"])) if row.get("C_Order_ID") else None
-        if owner is not None and owner != w.order.id:
-            continue
-        return row
-    return None
+def _ambiguous(w: _Work, candidates: tuple[dict[str, str], ...]) -> str:
+    listed = ", ".join(f"{c.get('C_Order_ID')} (DocumentNo {c.get('DocumentNo')}, {c.get('DocStatus')})"
+                       for c in candidates)
+    return (f"iDempiere has C_Order(s) {listed} with POReference {w.legacy!r} written by an earlier bridge version, "
+            f"and more than one store order could be theirs (order number {w.order.external_id} exists in several "
+            f"channels): the bridge does not guess. In iDempiere set the POReference of this order's C_Order to "
+            f"{w.ref!r} (or, if none is its, give the others their own channel's reference), then: oms-bridge erp "
+            f"retry --order {w.order.external_id}")
 
 
 def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions,

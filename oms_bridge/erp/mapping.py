@@ -10,8 +10,9 @@ One group per order, its own transaction on the server (``shared/specs/idempiere
    identifier falls back to the channel's default partner (Shopee masks e-mails, for example).
    The address is a new C_Location (createData) plus a C_BPartner_Location found-or-created by
    (C_BPartner_ID, Name) where Name is the one-line address: the same address reuses the row.
-2. C_Order header: doc type, warehouse, price list, payment rule, ``POReference`` = marketplace
-   order number (the dedupe key), ``C_OrderSource_ID`` = channel's order source, DateOrdered/
+2. C_Order header: doc type, warehouse, price list, payment rule, ``POReference`` = the order's
+   per-channel reference (the dedupe key, :func:`reference_of`), ``Description`` starting with
+   "<order number> (<channel>)", ``C_OrderSource_ID`` = channel's order source, DateOrdered/
    DatePromised = order creation time in the ERP's local zone as ``yyyy-mm-dd hh:mm:ss``
    (Timestamp.valueOf). Columns whose channel value is unset are not sent (MOrder.beforeSave fills
    them), so an admin only allows the input columns the bridge really sends.
@@ -37,9 +38,10 @@ from typing import Any
 
 from oms_bridge.erp.client import CrudOp, DocActionOp, Field, Operation
 from oms_bridge.erp.config import ChannelMapping, ErpOptions
+from oms_bridge.erp.reference import po_reference
 
 __all__ = ["Unmappable", "order_group", "cancel_group", "complete_group", "po_filter", "product_filter", "bp_value",
-           "erp_timestamp", "ORDER_ROLE"]
+           "erp_timestamp", "ORDER_ROLE", "reference_of", "precheck_filter", "description_marker"]
 
 ORDER_ROLE = "order"
 BP_VALUE_MAX = 40
@@ -73,6 +75,24 @@ def _sql_literal(text: str) -> str:
 def po_filter(po_references: Iterable[str]) -> str:
     """queryData Filter (a SQL where clause) for these POReferences."""
     return "POReference IN (" + ",".join(_sql_literal(p) for p in sorted(set(po_references))) + ")"
+
+
+def precheck_filter(po_references: Iterable[str], record_ids: Iterable[int] = ()) -> str:
+    """queryData Filter of the pre-check: these POReferences, or these C_Order_IDs (orders already recorded)."""
+    refs, ids = sorted(set(po_references)), sorted({int(i) for i in record_ids})
+    parts = ([po_filter(refs)] if refs else []) + (["C_Order_ID IN (" + ",".join(map(str, ids)) + ")"] if ids else [])
+    return " OR ".join(parts) or "1=0"
+
+
+def reference_of(order: Any, mapping: ChannelMapping, options: ErpOptions) -> str:
+    """The C_Order.POReference of this order (:mod:`oms_bridge.erp.reference`); raises ReferenceFormatError."""
+    return po_reference(order.external_id, mapping.channel_id, mapping.channel, fmt=options.po_reference_format,
+                        length=options.po_reference_length)
+
+
+def description_marker(external_id: str, channel: str) -> str:
+    """How the C_Order's Description starts: the full order number and the channel, for people and audits."""
+    return f"{external_id} ({channel})"
 
 
 def product_filter(values: Iterable[str]) -> str:
@@ -114,7 +134,7 @@ def _bp_ops(order: Any, value: str, options: ErpOptions) -> list[Operation]:
     address2 = " ".join(p for p in (order.ship_district, order.ship_address2) if p)
     location = [Field("Address1", (order.ship_address1 or "")[:60]), Field("Address2", address2[:60]),
                 Field("City", (order.ship_city or "")[:60]), Field("Postal", (order.ship_zip or "")[:10]),
-                Field("RegionName", (order.ship_state or "")[:60]), Field("C_Country_ID", "", lval=country_name)]
+                Field("RegionName", (order.ship_state or "")[:40]), Field("C_Country_ID", "", lval=country_name)]
     return [
         CrudOp("createUpdateData", st["bpartner"], "C_BPartner", "CreateUpdate",
                (Field("Value", value), Field("Name", name), Field("IsCustomer", "Y")), role="bpartner"),
@@ -127,9 +147,9 @@ def _bp_ops(order: Any, value: str, options: ErpOptions) -> list[Operation]:
     ]
 
 
-def _description(order: Any) -> str:
+def _description(order: Any, channel: str) -> str:
     ship = " ".join(p for p in (order.ship_name, order.ship_phone, _address_name(order)) if p)
-    text = f"{order.external_id} ship to {ship}"
+    text = f"{description_marker(order.external_id, channel)} ship to {ship}"
     if order.note:
         text += f" / {order.note}"
     return text[:255]
@@ -162,11 +182,12 @@ def order_group(order: Any, mapping: ChannelMapping, options: ErpOptions, produc
                                                 ("M_PriceList_ID", mapping.pricelist_id)) if v]
     if mapping.payment_rule:
         header.append(Field("PaymentRule", mapping.payment_rule))
-    header.append(Field("POReference", order.external_id))
+    header.append(Field("POReference", reference_of(order, mapping, options)))
     if mapping.ordersource_id:
         header.append(Field("C_OrderSource_ID", str(mapping.ordersource_id)))
     stamp = erp_timestamp(when, options)
-    header += [Field("DateOrdered", stamp), Field("DatePromised", stamp), Field("Description", _description(order))]
+    header += [Field("DateOrdered", stamp), Field("DatePromised", stamp),
+               Field("Description", _description(order, mapping.channel))]
     ops.append(CrudOp("createData", st["order"], "C_Order", "Create", tuple(header), role=ORDER_ROLE))
 
     line_discounts = Decimal(0)

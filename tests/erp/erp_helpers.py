@@ -84,13 +84,17 @@ class ErpEnv:
             order.version += 1
             outbox.arm(s, order, ["erp"], action=action)
 
-    def delivery(self, external_id: str) -> Delivery:
+    def delivery(self, external_id: str, channel_id: int | None = None) -> Delivery:
         with session_scope(self.settings) as s:
             return s.scalars(select(Delivery).join(Order, Order.id == Delivery.oms_order_id)
-                             .where(Order.external_id == external_id, Delivery.destination == "erp")).one()
+                             .where(Order.external_id == external_id, Delivery.destination == "erp",
+                                    Order.oms_channel_id == (channel_id or self.channel_id))).one()
 
-    def erp_orders(self, po_reference: str) -> list[dict[str, Any]]:
-        return [o for o in self.sandbox.orders() if o["POReference"] == po_reference]
+    def erp_orders(self, external_id: str, channel: str = "shop-a") -> list[dict[str, Any]]:
+        """The C_Orders made for this store order, known by the Description the bridge writes ("<number> (<channel>)
+        ship to ..."), so a count does not depend on how the POReference is built."""
+        marker = f"{external_id} ({channel}) "
+        return [o for o in self.sandbox.orders() if (o["Description"] or "").startswith(marker)]
 
     def update_connection(self, **values: Any) -> None:
         with session_scope(self.settings) as s:

@@ -177,3 +177,31 @@ def test_erp_connection_update_password_rearms_login_holds(erp_env: ErpEnv) -> N
     assert result.exit_code == 0 and "1 held order(s) re-armed" in result.output
     assert "WebService" not in result.output
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_check_compares_po_reference_length_with_the_erp(erp_env: ErpEnv) -> None:
+    """erp check reads AD_Column.FieldLength of C_Order.POReference (20 in iDempiere) and compares the setting."""
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["erp", "check"])
+    assert ok.exit_code == 0 and "[ok]      C_Order.POReference length: 20 characters" in ok.output
+
+    erp_env.update_connection(settings_json=json.dumps({"timeout_seconds": 5, "po_reference_length": 30}))
+    too_long = runner.invoke(cli, ["erp", "check"])
+    assert too_long.exit_code == 1
+    assert "[MISSING] C_Order.POReference length -- iDempiere keeps 20 characters but po_reference_length is 30" \
+        in too_long.output
+    assert """--settings '{"po_reference_length": 20}'""" in too_long.output
+
+    erp_env.sandbox.db.set_field_length("C_Order", "POReference", 40)  # an installation that widened the column
+    wider = runner.invoke(cli, ["erp", "check"])
+    assert wider.exit_code == 0 and "C_Order.POReference length: 40 characters (po_reference_length 30" in wider.output
+    erp_env.update_connection(settings_json=json.dumps({"timeout_seconds": 5, "po_reference_length": 40}))
+    ext = erp_env.add_order("5f8d0d55b54764421b7156c3")
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["POReference"] == f"{erp_env.channel_id}-5f8d0d55b54764421b7156c3"
+
+    del erp_env.sandbox.service_types["OmsQueryColumn"]  # a role that may not read the dictionary
+    unknown = runner.invoke(cli, ["erp", "check"])
+    assert unknown.exit_code == 0, unknown.output
+    assert "[?]       C_Order.POReference length -- not read from iDempiere (Service type OmsQueryColumn not " \
+           "configured); the bridge assumes po_reference_length = 40" in unknown.output

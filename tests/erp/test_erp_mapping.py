@@ -12,6 +12,7 @@ from oms_bridge.erp.client import CrudOp, DocActionOp
 from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
 from oms_bridge.erp.holds import classify_error
 from oms_bridge.erp.mapping import Unmappable, bp_value, erp_timestamp, order_group, po_filter
+from oms_bridge.erp.reference import ReferenceFormatError, check_format, legacy_reference, po_reference
 
 OPTIONS = ErpOptions()
 
@@ -48,12 +49,14 @@ def test_erp_bp_value_per_identifier() -> None:
 
 
 def test_erp_order_group_shape_and_decimals() -> None:
-    mapping = ChannelMapping("shop", bpartner_id=None, discount_charge_id=9, ordersource_id=3, pricelist_id=101)
+    mapping = ChannelMapping("shop", bpartner_id=None, discount_charge_id=9, ordersource_id=3, pricelist_id=101,
+                             channel_id=7)
     ops = order_group(order(), mapping, OPTIONS, {"S1": 128})
     assert [op.role for op in ops] == ["bpartner", "location", "bp_location", "order", "line:1", "discount",
                                        "complete"]
     header = {f.column: f.val for f in ops[3].fields}
-    assert header["POReference"] == "X1" and header["C_OrderSource_ID"] == "3"
+    assert header["POReference"] == "7-X1" and header["C_OrderSource_ID"] == "3"
+    assert header["Description"].startswith("X1 (shop) ship to ")
     assert header["DateOrdered"] == "2026-02-01 00:00:00"
     assert header["C_BPartner_ID"] == "@C_BPartner.C_BPartner_ID"
     line = {f.column: f.val for f in ops[4].fields}
@@ -125,3 +128,28 @@ def test_erp_options_validation() -> None:
     for bad in ('{"timezone": "Mars/Olympus"}', '{"service_types": {"nope": "x"}}', '{"batch_size": 0}', "[1]"):
         with pytest.raises(ErpConfigError):
             ErpOptions.from_json(bad)
+
+
+def test_erp_po_reference_is_per_channel_and_always_fits() -> None:
+    """POReference is 20 characters in iDempiere and longer values are cut silently (PO.set_Value): a Shopline
+    id (24) or a momo completeOrderNo (26) keeps the channel part and becomes a digest that fits, stable and
+    different per channel and per order."""
+    assert po_reference("201214JAJXU6G7", 3, "shopee-a") == "3-201214JAJXU6G7"
+    assert po_reference("1101", 3, "a") != po_reference("1101", 4, "b")
+    shopline = po_reference("5f8d0d55b54764421b7156c3", 12, "shopline-a")
+    assert len(shopline) == 20 and shopline.startswith("12-~") and shopline == po_reference(
+        "5f8d0d55b54764421b7156c3", 12, "shopline-a")
+    assert shopline != po_reference("5f8d0d55b54764421b7156c4", 12, "shopline-a")
+    assert shopline != po_reference("5f8d0d55b54764421b7156c3", 13, "shopline-b")
+    momo = po_reference("20140918203512-001-001-001", 5, "momo-a")
+    assert len(momo) == 20 and momo.startswith("5-~")
+    assert po_reference("20140918203512-001-001-001", 5, "momo-a", length=40) == "5-20140918203512-001-001-001"
+    assert len(po_reference("x" * 60, 123456, "c", fmt="{channel}/{order}")) == 20
+    assert legacy_reference("5f8d0d55b54764421b7156c3") == "5f8d0d55b54764421b71"
+    for bad in ("{order}", "{channel_id}", "{shop}-{order}", "{channel_id}-{order"):
+        with pytest.raises(ReferenceFormatError):
+            check_format(bad)
+    with pytest.raises(ReferenceFormatError, match="leaves 3 of 20 characters"):
+        po_reference("5f8d0d55b54764421b7156c3", 1, "a-long-shop-name", fmt="{channel}-{order}")
+    with pytest.raises(ErpConfigError, match="must contain"):
+        ErpOptions.from_json('{"po_reference_format": "{order}"}')

@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from erp_helpers import ErpEnv, assert_bodies_valid
+from sqlalchemy import select
 
 from oms_bridge.cli.main import cli
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, utcnow
+from oms_bridge.store.models import Channel, Delivery, Order, utcnow
 
 
 def later(hours: float = 2):
@@ -258,7 +259,7 @@ def test_erp_two_channels_with_different_channel_mappings(erp_env: ErpEnv) -> No
     b = erp_env.add_order(lines=[("Z-1", 1, "1")], channel_id=other_id)
     assert run_erp_delivery(settings=erp_env.settings).sent == 2
     assert erp_env.erp_orders(a)[0]["lines"][0]["M_Product_ID"] == 128
-    assert erp_env.erp_orders(b)[0]["lines"][0]["M_Product_ID"] == 130
+    assert erp_env.erp_orders(b, "shop-b")[0]["lines"][0]["M_Product_ID"] == 130
 
 
 def test_erp_cancel_of_order_already_voided_in_erp(erp_env: ErpEnv) -> None:
@@ -289,9 +290,10 @@ def test_erp_draft_with_same_po_reference_is_completed_not_duplicated(erp_env: E
     erp_env.sandbox.service_types["OmsCompleteOrder"].roles.clear()  # the first attempt leaves... nothing
     run_erp_delivery(settings=erp_env.settings)
     assert erp_env.erp_orders(ext) == []  # the group was rolled back as a whole
-    # someone entered the order by hand as a draft meanwhile
+    # someone entered the order by hand as a draft meanwhile, with the order's reference
     with erp_env.sandbox.db.lock:
-        erp_env.sandbox.db.save("C_Order", {"C_BPartner_ID": 117, "POReference": ext}, {
+        erp_env.sandbox.db.save("C_Order", {"C_BPartner_ID": 117, "POReference": f"{erp_env.channel_id}-{ext}",
+                                            "Description": f"{ext} (shop-a) entered by hand"}, {
             "AD_Client_ID": 11, "AD_Org_ID": 11, "M_Warehouse_ID": 103})
         draft = erp_env.sandbox.orders()[0]["C_Order_ID"]
         erp_env.sandbox.db.save("C_OrderLine", {"C_Order_ID": draft, "M_Product_ID": 128}, {
@@ -309,23 +311,14 @@ def test_erp_draft_with_same_po_reference_is_completed_not_duplicated(erp_env: E
 def test_erp_same_order_number_in_two_channels_makes_two_sales_orders(erp_env: ErpEnv) -> None:
     """Order numbers are unique per shop only (Cyberbiz #1101 exists in every shop): the POReference
     pre-check must not take channel A's C_Order for channel B's order, in one batch or in two."""
-    from sqlalchemy import select
-
-    from oms_bridge.store.models import Delivery, Order
-
-    with session_scope(erp_env.settings) as s:
-        first = s.get(Channel, erp_env.channel_id)
-        other = Channel(value="shop-b", name="Shop B", oms_platform_id=first.oms_platform_id, shop_id="2002",
-                        oms_erp_connection_id=first.oms_erp_connection_id, **erp_env.sandbox.channel_mapping())
-        s.add(other)
-        s.flush()
-        other_id = other.id
+    other_id = _second_channel(erp_env)
     erp_env.add_order("1101")
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
     erp_env.add_order("1101", channel_id=other_id)
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
-    erp = erp_env.erp_orders("1101")
+    erp = erp_env.erp_orders("1101") + erp_env.erp_orders("1101", "shop-b")
     assert len(erp) == 2 and {o["DocStatus"] for o in erp} == {"CO"}
+    assert {o["POReference"] for o in erp} == {f"{erp_env.channel_id}-1101", f"{other_id}-1101"}
     with session_scope(erp_env.settings) as s:
         records = s.scalars(select(Delivery.erp_record_id).join(Order, Order.id == Delivery.oms_order_id)
                             .where(Order.external_id == "1101", Delivery.destination == "erp")).all()
@@ -335,7 +328,47 @@ def test_erp_same_order_number_in_two_channels_makes_two_sales_orders(erp_env: E
         for row in s.scalars(select(Delivery).where(Delivery.destination == "erp")):
             row.state = "pending"
     run_erp_delivery(settings=erp_env.settings)
-    assert len(erp_env.erp_orders("1101")) == 2
+    assert len(erp_env.sandbox.orders()) == 2
+
+
+def _second_channel(erp_env: ErpEnv, value: str = "shop-b") -> int:
+    """Another shop of the same marketplace with the same ERP mapping, order source included."""
+    with session_scope(erp_env.settings) as s:
+        first = s.get(Channel, erp_env.channel_id)
+        other = Channel(value=value, name="Shop B", oms_platform_id=first.oms_platform_id, shop_id="2002",
+                        oms_erp_connection_id=first.oms_erp_connection_id, **erp_env.sandbox.channel_mapping())
+        s.add(other)
+        s.flush()
+        return other.id
+
+
+def test_erp_two_shops_same_numbers_same_source_after_a_lost_answer(erp_env: ErpEnv) -> None:
+    """Two shops with the same order numbers and the same order source; the ERP commits a batch holding both
+    shops' orders but the answer is lost. The next run must link each store order to the C_Order made from it:
+    no C_Order owned twice, none linked to the other shop's order, none created twice."""
+    other_id = _second_channel(erp_env)
+    numbers = [f"11{n:02d}" for n in range(10)]
+    for number in numbers:  # different prices per shop: each C_Order's total says which shop's order it is
+        erp_env.add_order(number, lines=[("TEA-OOLONG-150", 1, "100")])
+        erp_env.add_order(number, lines=[("TEA-OOLONG-150", 1, "200")], channel_id=other_id)
+    erp_env.sandbox.drop_responses_after_commit(1)
+    first = run_erp_delivery(settings=erp_env.settings, batch_size=20)
+    assert first.sent == 0 and len(erp_env.sandbox.orders()) == 20  # the ERP has them all; the bridge does not know
+    second = run_erp_delivery(settings=erp_env.settings, now=later(2), batch_size=20)
+    assert second.sent == 20
+    assert erp_env.sandbox.calls("compositeInterface") == 1  # nothing was created again
+    by_id = {o["C_Order_ID"]: o for o in erp_env.sandbox.orders()}
+    assert len(by_id) == 20
+    with session_scope(erp_env.settings) as s:
+        rows = s.execute(select(Order.oms_channel_id, Order.external_id, Delivery.erp_record_id)
+                         .join(Delivery, Delivery.oms_order_id == Order.id)
+                         .where(Delivery.destination == "erp")).all()
+    assert len({record for _c, _n, record in rows}) == 20  # no C_Order owned twice
+    for channel_id, number, record in rows:
+        total = "100" if channel_id == erp_env.channel_id else "200"
+        assert by_id[record]["GrandTotal"] == total, (channel_id, number)
+        channel = "shop-a" if channel_id == erp_env.channel_id else "shop-b"
+        assert by_id[record]["Description"].startswith(f"{number} ({channel}) ")
 
 
 def test_erp_product_id_that_does_not_exist_names_the_sku_and_a_new_mapping_rearms(erp_env: ErpEnv) -> None:
