@@ -201,8 +201,8 @@ class _Batch:
     maps: list[SkuMap]
 
 
-_OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "sent_at", "delivered_version",
-            "erp_record_id", "erp_document_no", "external_ref")
+_OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "leased_until", "sent_at",
+            "delivered_version", "erp_record_id", "erp_document_no", "external_ref")
 
 
 def _lease_seconds(session: Session) -> float:
