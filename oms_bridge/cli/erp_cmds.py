@@ -31,12 +31,20 @@ from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
-from oms_bridge.erp.connections import ErpConnectionError, check_url, remove_connection, save_connection
+from oms_bridge.erp.connections import (
+    ErpConnectionError,
+    check_url,
+    clear_login_refusal,
+    login_refusal,
+    record_login_refusal,
+    remove_connection,
+    save_connection,
+)
 from oms_bridge.erp.delivery import client_for, resolve_connection, run_erp_delivery
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap
+from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap, utcnow
 from oms_bridge.vault import Vault, mask
 from scheduler.locks import process_lock
 
@@ -167,6 +175,7 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
         settings = get_settings()
         with session_scope(settings) as s:
             conn = _connection(s, name)
+            refused = login_refusal(conn)
             for attr, value in (("url", url and url.rstrip("/")), ("username", username),
                                 ("erp_client_id", client_id), ("erp_role_id", role_id), ("erp_org_id", org_id),
                                 ("erp_warehouse_id", warehouse_id), ("lang", lang), ("stage", stage)):
@@ -178,6 +187,8 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
             rearmed = outbox.rearm_held(s, "erp", code=f"erp_login:{name}")
             rearmed += outbox.rearm_held(s, "erp", code="no_erp_connection")
     click.echo(f"ERP connection {name} updated." + (f" {rearmed} held order(s) re-armed." if rearmed else ""))
+    if refused:  # the edit itself lifts it (oms_bridge.erp.connections.login_refusal)
+        click.echo("Its refused login is lifted: the next delivery logs in again (oms-bridge erp check tries now).")
 
 
 @connection_group.command("remove")
@@ -247,6 +258,10 @@ def check_command(name: str | None, setup_guide: bool) -> None:
             channels = [(c.id, c.value) for c in s.scalars(select(Channel).order_by(Channel.value))
                         if (found := resolve_connection(s, c)) is not None and found.id == conn.id]
             report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id, channels=channels)
+            if report.login_error is not None:
+                record_login_refusal(s, conn.id, report.login_error, utcnow())
+            elif report.logged_in:
+                clear_login_refusal(s, conn.id)
             rearmed = 0
             if report.ok:
                 rearmed = outbox.rearm_held(s, "erp", code_prefix="erp_config:")
@@ -332,13 +347,19 @@ def status_command(limit: int, as_json: bool) -> None:
         retrying = Counter(r for r in s.scalars(select(Delivery.last_error).where(
             Delivery.destination == "erp", Delivery.state == "retry", outbox.not_leased())) if r)
         in_flight = outbox.count_leased(s, "erp")
-    data = {"states": states, "in_flight": in_flight,
+        refusals = {c.value: text for c in s.scalars(select(ErpConnection).order_by(ErpConnection.value))
+                    if (text := login_refusal(c))}
+    data = {"states": states, "in_flight": in_flight, "login_refused": refusals,
             "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()],
             "retry_reasons": [{"reason": r, "orders": n} for r, n in retrying.most_common()]}
     if as_json:
         emit_json(data)
         return
     click.echo("ERP deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"))
+    for name, text in refusals.items():
+        click.echo(f"  ERP connection {name}: login refused: {text}. Deliveries do not log in again until the "
+                   f"connection is fixed (oms-bridge erp connection update {name} ...) or oms-bridge erp check "
+                   "logs in.")
     if in_flight:
         click.echo(f"  ({in_flight} being sent by a running delivery right now)")
     if states.get("waiting"):

@@ -65,6 +65,10 @@ class CheckReport:
     connection: str
     url: str
     items: list[CheckItem] = field(default_factory=list)
+    #: The server refused the login with this text (the delivery remembers it), or None.
+    login_error: str | None = None
+    #: The login was accepted (a refusal the delivery remembered can be forgotten).
+    logged_in: bool = False
 
     @property
     def ok(self) -> bool:
@@ -127,9 +131,11 @@ def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_i
     names = options.service_types
     try:
         client.query(names["query_order"], "C_Order", filter="1=0")
+        report.logged_in = True
         report.items.append(CheckItem(f"login as {client.login.user} (role {role_id})", True))
         report.items.append(CheckItem(f"{names['query_order']}: {SERVICE_SPECS['query_order'].purpose}", True))
     except ErpLoginError as exc:
+        report.login_error = str(exc)
         report.items.append(CheckItem(f"login as {client.login.user}", False, str(exc),
                                       "Fix the login data: oms-bridge erp connection update " + connection,
                                       connection_step=True))
@@ -140,6 +146,7 @@ def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_i
                                           "Check the URL and the server. A wrong URL: oms-bridge erp connection "
                                           f"update {connection} --url URL", connection_step=True))
             return report
+        report.logged_in = True
         report.items.append(CheckItem(f"login as {client.login.user} (role {role_id})", True))
         spec = SERVICE_SPECS["query_order"]
         report.items.append(CheckItem(f"{names['query_order']}: {spec.purpose}", False, str(exc),

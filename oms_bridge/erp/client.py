@@ -223,11 +223,14 @@ class ErpClient:
             self._services[name] = client.create_service(port.binding.name, f"{self.url}/{name}")
         return self._services[name]
 
-    def _call(self, service: str, operation: str, **kwargs: Any) -> Any:
+    def _call(self, service: str, operation: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
         proxy = self._service(service)
         self.calls += 1
         try:
-            return getattr(proxy, operation)(**kwargs)
+            if timeout is None:
+                return getattr(proxy, operation)(**kwargs)
+            with self._transport.settings(timeout=timeout):
+                return getattr(proxy, operation)(**kwargs)
         except Fault as exc:
             if _CONFIG_FAULT.search(exc.message or ""):  # queryData throws its configuration errors as Faults
                 raise ErpRejected(exc.message) from exc
@@ -238,8 +241,12 @@ class ErpClient:
             raise ErpTransient(f"{service}.{operation} failed: {_reason(exc)}") from exc
 
     # -- operations ------------------------------------------------------------------------------
-    def composite(self, service_type: str, groups: list[list[Operation]]) -> list[list[StdResult]]:
+    def composite(self, service_type: str, groups: list[list[Operation]], *,
+                  timeout: float | None = None) -> list[list[StdResult]]:
         """One compositeOperation; each group is its own transaction. Returns one result list per group.
+
+        ``timeout`` replaces the per-call timeout for this request (the server works through the groups
+        one after another, so a big composite needs longer than a query).
 
         Raises :class:`ErpLoginError` / :class:`ErpRejected` when the server refused the whole
         request (login, or the composite service type itself), which it answers with a single
@@ -247,7 +254,7 @@ class ErpClient:
         """
         request = {"ADLoginRequest": self.login.as_request(), "serviceType": service_type,
                    "operations": [{"operation": [_operation(op) for op in group]} for group in groups]}
-        answer = self._call("compositeInterface", "compositeOperation", CompositeRequest=request)
+        answer = self._call("compositeInterface", "compositeOperation", timeout=timeout, CompositeRequest=request)
         responses = list(answer or [])
         results = [[_std(r) for r in (resp.StandardResponse or [])] for resp in responses]
         if results and len(results[0]) == 1 and results[0][0].is_error:

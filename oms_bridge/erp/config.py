@@ -10,7 +10,9 @@ Everything a real iDempiere may name differently is configurable here, with defa
 ``timezone``       the ERP's local time zone for DateOrdered/DatePromised (default ``Asia/Taipei``):
                    iDempiere stores Timestamps without zone, in the server's local time.
 ``timeout_seconds`` HTTP timeout per SOAP call (default 30).
-``batch_size``     orders per compositeOperation (default ``Settings.erp_batch_size``).
+``order_seconds``  extra timeout per order a compositeOperation carries (default 2): the server works
+                   through the groups one after another, so 25 orders may take 30 + 50 s.
+``batch_size``     orders per compositeOperation (default ``Settings.erp_batch_size``, 25).
 ``po_reference_format`` C_Order.POReference of an order (default ``{channel_id}-{order}``; must name the
                    channel: order numbers are unique per shop only; see :mod:`oms_bridge.erp.reference`).
 ``po_reference_length`` characters C_Order.POReference holds (default 20, iDempiere's; ``erp check`` reads
@@ -141,6 +143,7 @@ class ErpOptions:
     cancel_doc_action: str = "VO"
     timezone: str = "Asia/Taipei"
     timeout_seconds: float = 30.0
+    order_seconds: float = 2.0
     batch_size: int | None = None
     country_names: dict[str, str] = field(default_factory=lambda: {"TW": "Taiwan"})
     default_country: str = "TW"
@@ -180,8 +183,12 @@ class ErpOptions:
         if bad:
             raise ErpConfigError(f"create_statuses: {', '.join(bad)} not allowed; choose from "
                                  f"{', '.join(s for s in _CANONICAL if s != 'cancelled')}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ErpConfigError("batch_size must be at least 1")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ErpConfigError("batch_size must be a whole number of at least 1")
+        if not isinstance(self.timeout_seconds, (int, float)) or self.timeout_seconds <= 0:
+            raise ErpConfigError("timeout_seconds must be a number above 0")
+        if not isinstance(self.order_seconds, (int, float)) or self.order_seconds < 0:
+            raise ErpConfigError("order_seconds must be a number of at least 0")
         try:
             check_format(self.po_reference_format)
         except ReferenceFormatError as exc:
@@ -193,6 +200,7 @@ class ErpOptions:
     def to_json(self) -> str:
         return json.dumps({"service_types": self.service_types, "cancel_doc_action": self.cancel_doc_action,
                            "timezone": self.timezone, "timeout_seconds": self.timeout_seconds,
+                           "order_seconds": self.order_seconds,
                            "batch_size": self.batch_size, "country_names": self.country_names,
                            "default_country": self.default_country, "create_statuses": list(self.create_statuses),
                            "po_reference_format": self.po_reference_format,

@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
@@ -49,6 +49,7 @@ from oms_bridge.erp.client import (
     StdResult,
 )
 from oms_bridge.erp.config import REQUIRED_OUTPUTS, ChannelMapping, ErpConfigError, ErpOptions
+from oms_bridge.erp.connections import login_refusal, record_login_refusal
 from oms_bridge.erp.holds import channel_of_code, classify_error, sku_of_code
 from oms_bridge.erp.mapping import (
     ORDER_ROLE,
@@ -97,19 +98,24 @@ def resolve_connection(session: Session, channel: Channel) -> ErpConnection | No
 
 def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None = None,
                      now: datetime | None = None) -> RunStats:
-    """Deliver every due ``erp`` row (see module doc); returns the run's counts (also in oms_process_run)."""
+    """Deliver every due ``erp`` row (see module doc); returns the run's counts (also in oms_process_run).
+
+    ``batch_size`` overrides every connection's orders per compositeOperation (benchmarks, tests).
+    """
     settings = settings or get_settings()
     with record_run(PROCESS, settings=settings) as stats:
+        run = _Run(settings, stats, now, batch_size)
         seen: set[int] = set()
-        clients: dict[int, ErpClient] = {}  # one zeep client (parsed WSDL) per connection for the whole run
         with session_scope(settings, immediate=True) as session:
             stats.details["rearmed"] = rearm_fixed(session)
             stats.details["rechecked"] = recheck_held(session, settings, now=now)
+            run.stop_refused_logins(session)
         for _ in range(MAX_BATCHES_PER_RUN):
             with session_scope(settings, immediate=True) as session:
-                size = batch_size or settings.erp_batch_size
-                leases = outbox.lease_due(session, DESTINATION, now=now, limit=size, exclude=seen,
-                                          lease_seconds=_lease_seconds(session))
+                sizes = run.batch_sizes(session)
+                leases = outbox.lease_due(session, DESTINATION, now=now, limit=max(sizes.values()), exclude=seen,
+                                          where=run.skip_condition(session),
+                                          lease_seconds=_lease_seconds(session, sizes))
                 if not leases:
                     break
                 seen.update(lease.delivery_id for lease in leases)
@@ -117,14 +123,104 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
                 batches = _prepare(session, leases, stats)
             # The ERP calls happen outside any store transaction: a slow ERP never blocks other writers.
             for batch in batches:
-                _deliver_batch(batch, settings, stats, clients, now=now)
+                size = sizes.get(batch.conn.id) or max(sizes.values())
+                for start in range(0, len(batch.work), size):
+                    _deliver_batch(replace(batch, work=batch.work[start:start + size]), run)
             with session_scope(settings, immediate=True) as session:
                 _record(session, [w for batch in batches for w in batch.work], stats)
-        if stats.failed and not stats.sent:
-            stats.outcome = "failed" if not stats.held else "partial"
-        elif stats.failed or stats.held:
-            stats.outcome = "partial"
+                run.remember_refusals(session)
+        with session_scope(settings) as session:
+            run.finish(session)
     return stats
+
+
+@dataclass
+class _Run:
+    """What one delivery run carries across its batches: clients, product lookups, and stopped connections.
+
+    A connection is *stopped* for the rest of the run after a refused login (one refused login per run at
+    most, and none in later runs while the refusal stands: each one counts towards locking the ERP user), a
+    connection setting the bridge cannot use, a whole-call failure (ERP down: its other orders wait for the
+    next run instead of timing out one batch after another), or a refused composite type. Its unsent rows
+    stay due, untouched; the run's error text says why, and how many orders wait.
+    """
+
+    settings: Settings
+    stats: RunStats
+    now: datetime | None
+    batch_override: int | None
+    clients: dict[int, ErpClient] = field(default_factory=dict)  # one zeep client (parsed WSDL) per connection
+    values: dict[int, dict[str, int | None]] = field(default_factory=dict)  # per connection: M_Product.Value -> id
+    stopped: dict[int, str] = field(default_factory=dict)  # connection id -> why its run stopped
+    refused: dict[int, str] = field(default_factory=dict)  # connection id -> login text to remember
+
+    def stop(self, conn: ErpConnection, why: str) -> None:
+        self.stopped.setdefault(conn.id, why)
+        log.warning("ERP delivery for connection %s stopped for this run: %s", conn.value, why)
+
+    def stop_refused_logins(self, session: Session) -> None:
+        for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
+            refusal = login_refusal(conn)
+            if refusal:
+                self.stop(conn, f"its login was refused: {refusal}; no new login is tried until the connection is "
+                          f"fixed (oms-bridge erp connection update {conn.value} ...) or oms-bridge erp check "
+                          "logs in")
+
+    def batch_sizes(self, session: Session) -> dict[int, int]:
+        """Orders per compositeOperation for each active connection (its ``batch_size`` setting, else the
+        environment's ``erp_batch_size``); key 0 = the default."""
+        default = self.batch_override or self.settings.erp_batch_size
+        sizes = {0: default}
+        for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
+            try:
+                sizes[conn.id] = self.batch_override or ErpOptions.from_json(conn.settings_json).batch_size or default
+            except (ErpConfigError, ValueError):
+                sizes[conn.id] = default
+        return sizes
+
+    def skip_condition(self, session: Session):
+        """Rows not to lease: the orders of channels whose connection stopped this run."""
+        if not self.stopped:
+            return None
+        channel_ids = [c.id for c in session.scalars(select(Channel))
+                       if (conn := resolve_connection(session, c)) is not None and conn.id in self.stopped]
+        if not channel_ids:
+            return None
+        return Delivery.oms_order_id.notin_(select(Order.id).where(Order.oms_channel_id.in_(channel_ids)))
+
+    def remember_refusals(self, session: Session) -> None:
+        for conn_id, text in self.refused.items():
+            record_login_refusal(session, conn_id, text, utcnow())
+        self.refused.clear()
+
+    def finish(self, session: Session) -> None:
+        """The run's outcome, and for each stopped connection a sentence with how many orders wait for it."""
+        stats = self.stats
+        if self.stopped:
+            waiting = _waiting_per_connection(session)
+            names = dict(session.execute(select(ErpConnection.id, ErpConnection.value)).all())
+            texts = [f"ERP connection {names.get(cid, cid)}: {why}; {waiting.get(cid, 0)} order(s) wait for it"
+                     for cid, why in self.stopped.items()]
+            stats.error_text = "; ".join(texts)[:4000]
+            stats.details["stopped"] = {str(names.get(cid, cid)): why for cid, why in self.stopped.items()}
+        if (stats.failed or self.stopped) and not stats.sent:
+            stats.outcome = "failed" if not stats.held else "partial"
+        elif stats.failed or stats.held or self.stopped:
+            stats.outcome = "partial"
+
+
+def _waiting_per_connection(session: Session) -> dict[int, int]:
+    """Due or retrying ``erp`` rows per ERP connection (through their channel)."""
+    per_channel = dict(session.execute(
+        select(Order.oms_channel_id, func.count()).join(Delivery, Delivery.oms_order_id == Order.id)
+        .where(Delivery.destination == DESTINATION, Delivery.state.in_(["pending", "retry"]))
+        .group_by(Order.oms_channel_id)).all())
+    out: dict[int, int] = defaultdict(int)
+    for channel in session.scalars(select(Channel).where(Channel.id.in_(list(per_channel)))):
+        conn = resolve_connection(session, channel)
+        if conn is not None:
+            out[conn.id] += per_channel[channel.id]
+    return dict(out)
 
 
 def rearm_fixed(session: Session) -> int:
@@ -205,16 +301,24 @@ _OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "
             "delivered_version", "erp_record_id", "erp_document_no", "external_ref")
 
 
-def _lease_seconds(session: Session) -> float:
-    """How long a leased row stays invisible to other workers: the calls of one batch, generously
-    (six timeouts plus a minute, for the active connection with the longest timeout)."""
-    timeouts = [30.0]
+def _lease_seconds(session: Session, sizes: dict[int, int]) -> float:
+    """How long a leased row stays invisible to other workers: the calls of one batch, generously (four
+    call timeouts for the queries, the composite's own timeout, plus a minute; the slowest active connection)."""
+    longest = _composite_timeout(ErpOptions(), max(sizes.values())) + 4 * ErpOptions().timeout_seconds
     for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
         try:
-            timeouts.append(ErpOptions.from_json(conn.settings_json).timeout_seconds)
+            options = ErpOptions.from_json(conn.settings_json)
         except (ErpConfigError, ValueError):
             continue
-    return max(timeouts) * 6 + 60
+        size = sizes.get(conn.id) or max(sizes.values())
+        longest = max(longest, _composite_timeout(options, size) + 4 * options.timeout_seconds)
+    return longest + 60
+
+
+def _composite_timeout(options: ErpOptions, orders: int) -> float:
+    """The server works through a composite's groups one after another: the call timeout plus
+    ``order_seconds`` per order it carries."""
+    return options.timeout_seconds + options.order_seconds * orders
 
 
 def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> list[_Batch]:
@@ -263,36 +367,51 @@ def _record(session: Session, work: list[_Work], stats: RunStats) -> None:
         stats.details["superseded"] = stats.details.get("superseded", 0) + superseded
 
 
-def _deliver_batch(batch: _Batch, settings: Settings, stats: RunStats, clients: dict[int, ErpClient], *,
-                   now: datetime | None) -> None:
-    conn, work = batch.conn, batch.work
+def _deliver_batch(batch: _Batch, run: _Run) -> None:
+    conn, work, stats, settings, now = batch.conn, batch.work, run.stats, run.settings, run.now
+    if conn.id in run.stopped:
+        _release(work, stats)
+        return
     try:
         options = ErpOptions.from_json(conn.settings_json)
-        client = clients.get(conn.id) or client_for(conn, settings, options)
-        clients[conn.id] = client
+        client = run.clients.get(conn.id) or client_for(conn, settings, options)
+        run.clients[conn.id] = client
     except (ErpConfigError, ValueError, VaultError) as exc:
-        for w in work:
-            _held(stats, w.row, f"ERP connection {conn.value} is misconfigured: {exc}", f"erp_login:{conn.value}")
+        run.stop(conn, f"it is misconfigured: {exc} (fix it: oms-bridge erp connection update {conn.value} ...)")
+        _release(work, stats)
         return
     calls_before = client.calls
     try:
-        _send(client, conn, options, work, batch.maps, stats, now=now, settings=settings)
+        _send(client, conn, options, work, batch.maps, run)
     except ErpLoginError as exc:
-        for w in _open(work):
-            _held(stats, w.row, f"ERP login failed for connection {conn.value}: {exc} (fix it: oms-bridge erp "
-                  f"connection update {conn.value})", f"erp_login:{conn.value}")
+        run.refused[conn.id] = str(exc)
+        run.stop(conn, f"iDempiere refused the login: {exc}; fix the login data (oms-bridge erp connection update "
+                 f"{conn.value} --password, or the user/role/tenant/org/warehouse in iDempiere), then run oms-bridge "
+                 "erp check")
+        _release(work, stats)
     except ErpRejected as exc:
         hold = classify_error(str(exc), role_id=conn.erp_role_id)
         for w in _open(work):
             _held(stats, w.row, hold.reason, hold.code)
+        run.stop(conn, f"iDempiere refused the whole call: {hold.reason}")
     except ErpTransient as exc:
         _retry_all(work, str(exc), settings, stats, now=now)
+        run.stop(conn, f"the ERP did not answer: {exc} (its orders are retried by the next run)")
     except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not stop other connections' batches
         log.exception("ERP delivery batch for connection %s failed unexpectedly", conn.value)
         _retry_all(work, f"unexpected error talking to the ERP: {type(exc).__name__}: {exc}", settings, stats,
                    now=now)
     finally:
         stats.api_calls += client.calls - calls_before
+
+
+def _release(work: list[_Work], stats: RunStats) -> None:
+    """Rows this run did not try: due again for the next run, nothing counted against them."""
+    for w in _open(work):
+        outbox.release(w.row)
+        w.done = True
+        stats.fetched -= 1
+        stats.details["not_tried"] = stats.details.get("not_tried", 0) + 1
 
 
 def _retry_all(work: list[_Work], error: str, settings: Settings, stats: RunStats, *, now: datetime | None) -> None:
@@ -324,7 +443,8 @@ def _sent(stats: RunStats, w: _Work, *, record_id: int | None, document_no: str 
 
 
 def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: list[_Work], maps: list[SkuMap],
-          stats: RunStats, *, now: datetime | None, settings: Settings) -> None:
+          run: _Run) -> None:
+    stats, now, settings = run.stats, run.now, run.settings
     for w in work:
         _gate(w, options, stats)
         if not w.done:
@@ -361,7 +481,7 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
                   note="already in the ERP (found by POReference)")
         else:
             creates.append(w)
-    products, value_maps = _products(maps, client, options, creates)
+    products, value_maps = _products(maps, client, options, creates, run.values.setdefault(conn.id, {}))
     for w in creates:
         try:
             w.group = order_group(w.order, ChannelMapping.of(w.channel), options, products.get(w.channel.id, {}),
@@ -377,7 +497,8 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
     pending = [w for w in work if not w.done and w.group]
     if not pending:
         return
-    results = client.composite(options.service_types["composite"], [w.group for w in pending])
+    results = client.composite(options.service_types["composite"], [w.group for w in pending],
+                               timeout=_composite_timeout(options, len(pending)))
     for w, group_results in zip(pending, results, strict=True):
         _record_group(w, group_results, conn, stats, now=now)
     _fill_document_numbers(client, options, [w for w in pending if w.row.state == "sent"])
@@ -492,12 +613,12 @@ def _ambiguous(w: _Work, candidates: tuple[dict[str, str], ...]) -> str:
             f"retry --order {w.order.external_id}")
 
 
-def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions,
-              creates: list[_Work]) -> tuple[dict[int, dict[str, int]], dict[tuple[str, int], str]]:
+def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions, creates: list[_Work],
+              known: dict[str, int | None]) -> tuple[dict[int, dict[str, int]], dict[tuple[str, int], str]]:
     """Per channel: SKU → M_Product_ID for the lines of these orders; and (sku, channel) → mapped search key.
 
-    A channel-specific mapping wins over the global one. Channels that resolve every SKU the same
-    way share one product lookup (the usual case: one queryData per batch).
+    A channel-specific mapping wins over the global one. ``known`` (M_Product.Value → id, None = not in
+    the ERP) lives for the whole run, so a search key is asked for once per run, not once per batch.
     """
     skus_of: dict[int, set[str]] = defaultdict(set)
     for w in creates:
@@ -516,32 +637,35 @@ def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions,
     products: dict[int, dict[str, int]] = {}
     value_maps: dict[tuple[str, int], str] = {}
     if not any(m.scope_channel_id for m in maps):  # only global mappings: one lookup for every channel
-        ids, values = _resolve(client, options, next(iter(chosen_of.values())), all_skus)
+        ids, values = _resolve(client, options, next(iter(chosen_of.values())), all_skus, known)
         for channel_id in skus_of:
             products[channel_id] = ids
             value_maps.update({(sku, channel_id): v for sku, v in values.items()})
         return products, value_maps
     for channel_id, chosen in chosen_of.items():
-        ids, values = _resolve(client, options, chosen, skus_of[channel_id])
+        ids, values = _resolve(client, options, chosen, skus_of[channel_id], known)
         products[channel_id] = ids
         value_maps.update({(sku, channel_id): v for sku, v in values.items()})
     return products, value_maps
 
 
-def _resolve(client: ErpClient, options: ErpOptions, chosen: dict[str, SkuMap],
-             skus: set[str]) -> tuple[dict[str, int], dict[str, str]]:
-    """(SKU → product id, SKU → mapped search key) for ``skus``; unmapped SKUs are searched as M_Product.Value."""
+def _resolve(client: ErpClient, options: ErpOptions, chosen: dict[str, SkuMap], skus: set[str],
+             known: dict[str, int | None]) -> tuple[dict[str, int], dict[str, str]]:
+    """(SKU → product id, SKU → mapped search key) for ``skus``; unmapped SKUs are searched as M_Product.Value
+    (only the values ``known`` does not hold yet)."""
     result = {sku: m.m_product_id for sku, m in chosen.items() if sku in skus and m.m_product_id}
     value_maps = {sku: m.m_product_value for sku, m in chosen.items()
                   if sku in skus and not m.m_product_id and m.m_product_value}
     wanted = {sku: value_maps.get(sku, sku) for sku in skus if sku not in result}
-    if wanted:
-        rows = client.query(options.service_types["query_product"], "M_Product",
-                            filter=product_filter(wanted.values()))
-        by_value = {r.get("Value"): int(r["M_Product_ID"]) for r in rows if r.get("M_Product_ID")}
-        for sku, value in wanted.items():
-            if value in by_value:
-                result[sku] = by_value[value]
+    unknown = {v for v in wanted.values() if v not in known}
+    if unknown:
+        rows = client.query(options.service_types["query_product"], "M_Product", filter=product_filter(unknown),
+                            require=REQUIRED_OUTPUTS["query_product"])
+        found = {r["Value"]: int(r["M_Product_ID"]) for r in rows if r.get("M_Product_ID")}
+        known.update({value: found.get(value) for value in unknown})
+    for sku, value in wanted.items():
+        if known.get(value) is not None:
+            result[sku] = known[value]  # type: ignore[assignment]
     return result, value_maps
 
 

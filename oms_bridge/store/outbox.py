@@ -39,11 +39,12 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from oms_bridge.store.models import Delivery, Order, utcnow
 
 __all__ = ["arm", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting",
-           "mark_retry", "rearm_held", "rearm", "backoff_delay", "count_leased", "not_leased"]
+           "mark_retry", "rearm_held", "rearm", "backoff_delay", "count_leased", "not_leased", "release"]
 
 
 def arm(session: Session, order: Order, destinations: Iterable[str], *, action: str = "create") -> list[Delivery]:
@@ -96,14 +97,15 @@ class Lease:
 
 
 def lease_due(session: Session, destination: str, *, lease_seconds: float, now: datetime | None = None,
-              limit: int = 100, exclude: Collection[int] = ()) -> list[Lease]:
+              limit: int = 100, exclude: Collection[int] = (), where: ColumnElement[bool] | None = None) -> list[Lease]:
     """Claim up to ``limit`` due rows of ``destination`` and lease them for ``lease_seconds``.
 
     Why: the caller then closes this (short) transaction and does its I/O with no store transaction
     open; a worker that dies leaves leased rows that fall due again when the lease ends (see the
     module doc). Claiming is race-free: PostgreSQL ``FOR UPDATE SKIP LOCKED``; on SQLite call it
     inside ``session_scope(settings, immediate=True)`` (BEGIN IMMEDIATE). ``exclude`` skips rows
-    this run already worked on. The lease is written with the caller's ``now`` (default: the current
+    this run already worked on; ``where`` narrows the rows further (e.g. not the orders of a channel whose
+    destination refused this run). The lease is written with the caller's ``now`` (default: the current
     UTC time); the returned :class:`Lease` names the row's version, attempts and lease end, which
     :func:`leased_row` checks before the outcome is recorded.
     """
@@ -113,6 +115,8 @@ def lease_due(session: Session, destination: str, *, lease_seconds: float, now: 
     stmt = _due(destination, now).limit(limit)
     if exclude:
         stmt = stmt.where(Delivery.id.notin_(list(exclude)))
+    if where is not None:
+        stmt = stmt.where(where)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     leases = []
@@ -210,6 +214,14 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
+
+
+def release(row: Delivery) -> None:
+    """The worker did not try this row (e.g. its destination refused the login): due again now, attempts
+    unchanged, lease over. The run that released it leaves it alone; the next run takes it."""
+    row.state = "pending"
+    row.next_attempt_at = None
+    row.leased_until = None
 
 
 def backoff_delay(attempts: int, *, base_seconds: float = 60.0, cap_seconds: float = 3600.0) -> timedelta:

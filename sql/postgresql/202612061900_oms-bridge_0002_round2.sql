@@ -10,6 +10,10 @@ BEGIN;
 
 ALTER TABLE oms_delivery ADD COLUMN leased_until TIMESTAMP WITH TIME ZONE;
 
+ALTER TABLE oms_erp_connection ADD COLUMN login_error TEXT;
+
+ALTER TABLE oms_erp_connection ADD COLUMN login_error_at TIMESTAMP WITH TIME ZONE;
+
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
 COMMIT;

@@ -78,9 +78,12 @@ def test_erp_check_prints_checklist_of_missing_setup_then_rearms(erp_env: ErpEnv
 
 def test_erp_check_reports_login_failure(erp_env: ErpEnv) -> None:
     erp_env.update_connection(password="nope")
+    erp_env.add_order()
     result = CliRunner().invoke(cli, ["erp", "check"])
     assert result.exit_code == 1
     assert "Error login - User invalid" in result.output and "nope" not in result.output
+    # the refusal is remembered: the next delivery does not log in with the same data again
+    assert run_erp_delivery(settings=erp_env.settings).fetched == 0 and erp_env.sandbox.calls() == 1
 
 
 def test_erp_sku_import_reports_bad_rows_and_imports_good_ones(erp_env: ErpEnv, tmp_path: Path) -> None:
@@ -168,13 +171,13 @@ def test_erp_check_unreachable_server(erp_env: ErpEnv) -> None:
     assert "cannot load WSDL" in result.output and "Check the URL and the server." in result.output
 
 
-def test_erp_connection_update_password_rearms_login_holds(erp_env: ErpEnv) -> None:
+def test_erp_connection_update_password_lifts_a_refused_login(erp_env: ErpEnv) -> None:
     erp_env.update_connection(password="old-wrong")
     ext = erp_env.add_order()
     run_erp_delivery(settings=erp_env.settings)
-    assert erp_env.delivery(ext).hold_code == "erp_login:gw"
+    assert erp_env.delivery(ext).state == "pending"
     result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--password-stdin"], input="WebService\n")
-    assert result.exit_code == 0 and "1 held order(s) re-armed" in result.output
+    assert result.exit_code == 0 and "Its refused login is lifted" in result.output
     assert "WebService" not in result.output
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
 

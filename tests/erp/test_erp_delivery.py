@@ -222,3 +222,17 @@ def test_erp_query_type_without_output_columns_holds_instead_of_duplicating(erp_
     assert check.exit_code == 1
     assert ('Web Service Type "OmsQueryOrder" > tab Output (WS_WebServiceFieldOutput): add column(s) DocStatus, '
             "DocumentNo, POReference") in check.output
+
+
+def test_erp_connection_batch_size_is_used_and_products_are_looked_up_once_per_run(erp_env: ErpEnv) -> None:
+    """The connection's batch_size setting decides the orders per compositeOperation (it used to be ignored), and
+    a search key found in one batch is not asked for again in the next."""
+    import json
+
+    erp_env.update_connection(settings_json=json.dumps({"timeout_seconds": 5, "batch_size": 4}))
+    refs = [erp_env.add_order() for _ in range(10)]
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.sent == 10 and all(len(erp_env.erp_orders(r)) == 1 for r in refs)
+    assert erp_env.sandbox.calls("compositeInterface") == 3  # 4 + 4 + 2
+    assert erp_env.sandbox.calls("ModelADService") == 3 + 1  # a pre-check per batch, one product lookup
+    assert stats.api_calls == 7

@@ -76,27 +76,53 @@ def test_erp_channel_specific_sku_map_wins_and_value_mapping_resolves(erp_env: E
     ({"erp_org_id": 50}, "Error logging in - org not allowed for this role"),
     ({"erp_warehouse_id": 104}, "Error logging in - warehouse not allowed for this org"),
 ])
-def test_erp_login_errors_hold_every_order_with_the_login_text(erp_env: ErpEnv, change: dict, text: str) -> None:
+def test_erp_refused_login_stops_the_run_and_orders_stay_due(erp_env: ErpEnv, change: dict, text: str) -> None:
     erp_env.update_connection(**change)
     refs = [erp_env.add_order(), erp_env.add_order()]
     stats = run_erp_delivery(settings=erp_env.settings)
-    assert stats.held == 2 and erp_env.sandbox.orders() == []
+    assert erp_env.sandbox.calls() == 1 and erp_env.sandbox.orders() == []  # one login, refused
+    assert stats.outcome == "failed" and stats.held == 0 and stats.sent == 0
+    assert f"ERP connection gw: iDempiere refused the login: {text}" in stats.error_text
+    assert "oms-bridge erp connection update gw" in stats.error_text and "2 order(s) wait for it" in stats.error_text
+    assert "wrong" not in stats.error_text
     for ref in refs:
         row = erp_env.delivery(ref)
-        assert row.state == "held" and row.hold_code == "erp_login:gw"
-        assert text in row.last_error and "oms-bridge erp connection update gw" in row.last_error
-        assert "wrong" not in row.last_error
+        assert row.state == "pending" and row.attempts == 0 and row.leased_until is None
 
 
-def test_erp_login_no_org_for_role_and_fix_rearms(erp_env: ErpEnv) -> None:
-    erp_env.sandbox.realm.users["WebService"][1][11][50004].clear()
+def test_erp_wrong_password_is_tried_once_not_once_per_batch(erp_env: ErpEnv) -> None:
+    """1,820 due orders gave 182 failed logins in one run (one per batch), which can lock the ERP user
+    (Login.java counts failures, USER_LOCKING_MAX_LOGIN_ATTEMPT). One refusal stops the connection's run, later
+    runs do not log in again until the connection is edited, and the orders wait, due."""
+    erp_env.update_connection(password="wrong")
+    refs = [erp_env.add_order() for _ in range(30)]
+    first = run_erp_delivery(settings=erp_env.settings, batch_size=3)
+    assert erp_env.sandbox.calls() == 1  # 10 batches' worth of orders, one login attempt
+    assert first.fetched == 0 and "30 order(s) wait for it" in first.error_text
+    again = run_erp_delivery(settings=erp_env.settings, batch_size=3)
+    assert erp_env.sandbox.calls() == 1 and again.fetched == 0  # the refusal stands: no new login
+    assert "its login was refused: Error login - User invalid (since" in again.error_text
+    status = CliRunner().invoke(cli, ["erp", "status"])
+    assert "ERP connection gw: login refused: Error login - User invalid" in status.output
+    assert "pending 30" in status.output
+
+    result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--password-stdin"], input="WebService\n")
+    assert result.exit_code == 0 and "the next delivery logs in again" in result.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 30
+    assert all(len(erp_env.erp_orders(ref)) == 1 for ref in refs)
+
+
+def test_erp_login_fixed_inside_idempiere_is_picked_up_by_erp_check(erp_env: ErpEnv) -> None:
+    erp_env.sandbox.realm.users["WebService"][1][11][50004].clear()  # the role lost its organizations
     ext = erp_env.add_order()
-    run_erp_delivery(settings=erp_env.settings)
-    assert "Error logging in - no organizations for this role" in erp_env.delivery(ext).last_error
-    erp_env.sandbox.realm.users["WebService"][1][11][50004][11] = {103}
-    result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--stage", "0"])
-    assert result.exit_code == 0 and "1 held order(s) re-armed" in result.output
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert "Error logging in - no organizations for this role" in stats.error_text
+    erp_env.sandbox.realm.users["WebService"][1][11][50004][11] = {103}  # fixed in iDempiere
+    assert run_erp_delivery(settings=erp_env.settings).fetched == 0  # still no login: the bridge cannot know
+    check = CliRunner().invoke(cli, ["erp", "check"])
+    assert check.exit_code == 0, check.output
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.delivery(ext).state == "sent"
 
 
 def test_erp_role_access_hold_names_role_and_service_type(erp_env: ErpEnv) -> None:

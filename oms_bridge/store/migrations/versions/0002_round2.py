@@ -23,7 +23,15 @@ def upgrade() -> None:
     with op.batch_alter_table('oms_delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('leased_until', store_types.UtcDateTime(), nullable=True))
 
+    with op.batch_alter_table('oms_erp_connection', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('login_error', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('login_error_at', store_types.UtcDateTime(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('oms_erp_connection', schema=None) as batch_op:
+        batch_op.drop_column('login_error_at')
+        batch_op.drop_column('login_error')
+
     with op.batch_alter_table('oms_delivery', schema=None) as batch_op:
         batch_op.drop_column('leased_until')
