@@ -302,16 +302,25 @@ _OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "
 
 
 def _lease_seconds(session: Session, sizes: dict[int, int]) -> float:
-    """How long a leased row stays invisible to other workers: the calls of one batch, generously (four
-    call timeouts for the queries, the composite's own timeout, plus a minute; the slowest active connection)."""
-    longest = _composite_timeout(ErpOptions(), max(sizes.values())) + 4 * ErpOptions().timeout_seconds
+    """How long a leased row stays invisible to other workers: all the calls the leased batch may need, generously.
+
+    A lease takes up to ``max(sizes)`` rows; a connection with a smaller ``batch_size`` sends them in several
+    composites one after another. Each composite is budgeted four call timeouts (pre-check, product and
+    DocumentNo queries) plus its own timeout; the slowest active connection decides, plus a minute.
+    """
+    limit = max(sizes.values())
+
+    def budget(options: ErpOptions, size: int) -> float:
+        chunks = -(-limit // max(1, size))
+        return chunks * (_composite_timeout(options, size) + 4 * options.timeout_seconds)
+
+    longest = budget(ErpOptions(), sizes[0])
     for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
         try:
             options = ErpOptions.from_json(conn.settings_json)
         except (ErpConfigError, ValueError):
             continue
-        size = sizes.get(conn.id) or max(sizes.values())
-        longest = max(longest, _composite_timeout(options, size) + 4 * options.timeout_seconds)
+        longest = max(longest, budget(options, sizes.get(conn.id) or sizes[0]))
     return longest + 60
 
 
@@ -371,6 +380,13 @@ def _deliver_batch(batch: _Batch, run: _Run) -> None:
     conn, work, stats, settings, now = batch.conn, batch.work, run.stats, run.settings, run.now
     if conn.id in run.stopped:
         _release(work, stats)
+        return
+    if any(w.lease.expired() for w in work):
+        # Past the lease (nearly): another worker may own these rows by now, so no outside call starts for
+        # them; they fall due when the lease ends and the pre-check finds whatever was sent before.
+        stats.details["lease_ran_out"] = stats.details.get("lease_ran_out", 0) + len(work)
+        for w in work:
+            w.done = True
         return
     try:
         options = ErpOptions.from_json(conn.settings_json)

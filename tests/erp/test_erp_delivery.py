@@ -236,3 +236,17 @@ def test_erp_connection_batch_size_is_used_and_products_are_looked_up_once_per_r
     assert erp_env.sandbox.calls("compositeInterface") == 3  # 4 + 4 + 2
     assert erp_env.sandbox.calls("ModelADService") == 3 + 1  # a pre-check per batch, one product lookup
     assert stats.api_calls == 7
+
+
+def test_erp_starts_no_call_once_its_lease_is_over(erp_env: ErpEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lease shorter than the work: no ERP call starts for the rows (another worker may own them by now);
+    they fall due when the lease ends and the next run sends them once."""
+    from oms_bridge.erp import delivery
+
+    ext = erp_env.add_order()
+    with monkeypatch.context() as patched:
+        patched.setattr(delivery, "_lease_seconds", lambda session, sizes: 0.001)
+        short = run_erp_delivery(settings=erp_env.settings)
+    assert short.details["lease_ran_out"] == 1 and erp_env.sandbox.calls() == 0
+    assert run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(seconds=5)).sent == 1
+    assert len(erp_env.erp_orders(ext)) == 1
