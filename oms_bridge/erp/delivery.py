@@ -1,30 +1,33 @@
 """ERP delivery: due ``erp`` outbox rows → completed iDempiere sales orders, exactly once.
 
-One run (:func:`run_erp_delivery`) repeats, until nothing is due, for a batch of rows per ERP
-connection:
+One run (:func:`run_erp_delivery`) repeats, until nothing is due, for a lease of rows split into
+batches per ERP connection (the connection's ``batch_size``, default ``Settings.erp_batch_size``):
 
-1. **pre-check** (one queryData, ``POReference IN (...)``): an order the ERP already has (a crash
-   after the ERP committed but before we recorded it, or a lost answer) is recorded as sent with
-   its C_Order_ID/DocumentNo instead of being created twice; a cancellation finds its C_Order here
-   when the row has no record id yet;
+1. **pre-check** (one queryData): the C_Orders with the orders' references
+   (:mod:`oms_bridge.erp.reference`, unique per channel, always short enough to survive the ERP), their
+   recorded C_Order_IDs, and the bare numbers an older bridge wrote. :mod:`oms_bridge.erp.matching`
+   decides which C_Order is whose; an order the ERP already has (a crash after the ERP committed, a lost
+   answer) is recorded as sent instead of being created twice; a cancellation finds its C_Order here;
 2. **products**: ``oms_sku_map`` (channel-specific wins over global) → M_Product_ID; unmapped SKUs
-   and mapped search keys are looked up by ``M_Product.Value`` in one queryData; none → held
+   and mapped search keys are looked up by ``M_Product.Value`` once per run; none → held
    ``missing_sku:<SKU>`` (``oms-bridge sku map`` re-arms exactly these rows);
 3. **one compositeOperation** with one ``<operations>`` group per order (and per cancellation);
-   each group's outcome decides its row: sent / held (the ERP's text made actionable by
-   :func:`oms_bridge.erp.holds.classify_error`) — a bad order never stops the others;
-4. a whole-call failure: login refused → every row held ``erp_login:<connection>`` with the login
-   text (re-armed by ``erp connection update``); network/5xx/SOAP fault → every open row
-   ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``).
+   each group's outcome decides its row: sent / held (the failing operation and the ERP's text made
+   actionable by :func:`oms_bridge.erp.holds.classify_error`) — a bad order never stops the others;
+4. a whole-call failure stops that connection for the rest of the run (its other rows stay due):
+   login refused → the batch's rows stay due, untried, and the refusal is remembered on the connection
+   (no login with the same data until it is edited or ``erp check`` logs in); network/5xx/SOAP fault →
+   the batch's rows ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``); the
+   composite type refused → the batch's rows held. The run's error text says why and how many wait.
 
-Per batch: a short store transaction leases the rows (:func:`oms_bridge.store.outbox.lease_due`,
-the outbox's one claim mechanism: state ``retry`` until the lease ends, so no other worker takes
-them); the ERP calls run outside any store transaction (a slow ERP never blocks GetOrder); a second
-short transaction records each outcome while the lease still holds
-(:func:`~oms_bridge.store.outbox.leased_row`), not when GetOrder re-armed the row meanwhile (then
-the next run handles the new version, and the pre-check finds what this one sent). A worker that
-dies mid-batch leaves leased rows that fall due when the lease ends. The lease lasts six ERP
-timeouts plus a minute, for the longest-waiting active connection.
+Per lease: a short store transaction leases the rows (:func:`oms_bridge.store.outbox.lease_due`,
+the outbox's one claim mechanism; a lease is never stolen, not even by an admin retry); the ERP
+calls run outside any store transaction (a slow ERP never blocks GetOrder); a second short
+transaction records each outcome while the lease still holds
+(:func:`~oms_bridge.store.outbox.leased_row`). A worker that dies mid-batch leaves leased rows that
+fall due when the lease ends; no call starts once a lease is (nearly) over. The lease covers every
+composite of its batch (:func:`_lease_seconds`). ``oms-bridge erp deliver`` and the scheduler share one
+run lock, so two deliveries never run side by side.
 """
 
 from __future__ import annotations

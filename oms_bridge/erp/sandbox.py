@@ -15,7 +15,12 @@ Endpoints (under ``base_url`` = ``http://127.0.0.1:<port>/ADInterface/services``
   NULL, ``lval`` by display text, ``@Table.Column`` from records saved earlier in the same request);
 - one transaction per ``<operations>`` group (``preCommit``/``postCommit`` honoured); the first
   error rolls the group back, marks its responses ``IsRolledBack="true"`` and stops that group;
-- createData answers ``<StandardResponse RecordID="n"/>`` with no IsError attribute (+ outputFields).
+- a write without ``<DataRow>`` faults (createData dereferences it with no null check): the current
+  group is rolled back and the whole request answers a SOAP Fault, earlier groups stay committed;
+- createData answers ``<StandardResponse RecordID="n"/>`` with no IsError attribute (+ outputFields);
+- queryData returns only the type's output columns and throws its parameter/column/SQL errors as
+  SOAP Faults; model texts, truncation and AD_Column come from :mod:`oms_bridge.erp.sandbox_db`.
+  ``docs/contracts/idempiere.md`` names the iDempiere source of each behaviour.
 
 Test helpers: :attr:`ErpSandbox.service_types` / :attr:`ErpSandbox.realm` (edit to provoke errors),
 :meth:`ErpSandbox.orders`, :meth:`ErpSandbox.drop_responses_after_commit` (the ERP commits, the
