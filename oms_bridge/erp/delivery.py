@@ -155,7 +155,7 @@ class _Run:
     clients: dict[int, ErpClient] = field(default_factory=dict)  # one zeep client (parsed WSDL) per connection
     values: dict[int, dict[str, int | None]] = field(default_factory=dict)  # per connection: M_Product.Value -> id
     stopped: dict[int, str] = field(default_factory=dict)  # connection id -> why its run stopped
-    refused: dict[int, str] = field(default_factory=dict)  # connection id -> login text to remember
+    refused: dict[int, tuple[str, datetime]] = field(default_factory=dict)  # connection id -> (login text, when)
 
     def stop(self, conn: ErpConnection, why: str) -> None:
         self.stopped.setdefault(conn.id, why)
@@ -192,8 +192,8 @@ class _Run:
         return Delivery.oms_order_id.notin_(select(Order.id).where(Order.oms_channel_id.in_(channel_ids)))
 
     def remember_refusals(self, session: Session) -> None:
-        for conn_id, text in self.refused.items():
-            record_login_refusal(session, conn_id, text, utcnow())
+        for conn_id, (text, when) in self.refused.items():
+            record_login_refusal(session, conn_id, text, when)
         self.refused.clear()
 
     def finish(self, session: Session) -> None:
@@ -399,11 +399,11 @@ def _deliver_batch(batch: _Batch, run: _Run) -> None:
         run.stop(conn, f"it is misconfigured: {exc} (fix it: oms-bridge erp connection update {conn.value} ...)")
         _release(work, stats)
         return
-    calls_before = client.calls
+    calls_before, attempt_at = client.calls, utcnow()
     try:
         _send(client, conn, options, work, batch.maps, run)
     except ErpLoginError as exc:
-        run.refused[conn.id] = str(exc)
+        run.refused[conn.id] = (str(exc), attempt_at)  # an edit of the connection after the attempt lifts it
         run.stop(conn, f"iDempiere refused the login: {exc}; fix the login data (oms-bridge erp connection update "
                  f"{conn.value} --password, or the user/role/tenant/org/warehouse in iDempiere), then run oms-bridge "
                  "erp check")
