@@ -1,11 +1,19 @@
-"""ERP delivery throughput: orders/s into the iDempiere sandbox and SOAP calls per 1,000 orders.
+"""ERP delivery throughput: orders/s into the iDempiere sandbox, round trips and record operations per 1,000 orders.
 
-Run: ``python benchmarks/bench_erp.py [orders_per_batch_size=200]``. For each batch size (1, 10, 50)
-a fresh store (SQLite in a temp dir) and a fresh sandbox get N orders of 1-3 lines with a per-buyer
-business partner; ``run_erp_delivery`` sends them all. SOAP calls are counted by the sandbox (every
-POST), so the WSDL fetches are not included. Expected calls per batch: 1 POReference pre-check +
-1 product lookup + 1 compositeOperation (+1 DocumentNo query only when the order type has no
-DocumentNo output column).
+Run: ``python benchmarks/bench_erp.py [orders=1000] [batch ...]`` where a batch is a number or ``default``
+(no override: the connection's ``batch_size``, else ``Settings.erp_batch_size``); default ``default 10``.
+For each, a fresh store (SQLite in a temp dir) and a fresh sandbox get N orders of 1-3 lines with a
+per-buyer business partner and a shipping fee; ``run_erp_delivery`` sends them all. With
+``ERP_BENCH_SHAPE=lean`` every order has one line, no fee and the channel's default partner: 3 record
+operations per order, the fewest a sales order takes (the worst case for operations per round trip).
+
+- *round trips*: SOAP requests (every POST the sandbox receives; WSDL fetches excluded);
+- *record operations*: what the ERP does on records: each operation inside a compositeOperation (partner,
+  location, order, line, charge, setDocAction) plus each queryData.
+
+Expected round trips per batch: 1 pre-check + 1 compositeOperation, plus a product lookup only for
+search keys the run has not seen yet (+1 DocumentNo query only when the order type has no DocumentNo
+output column).
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from lxml import etree
+
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import get_settings, reset_settings
@@ -26,6 +36,8 @@ from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, ErpConnection, Order, OrderLine, Platform
 from oms_bridge.vault import Vault, generate_key
 from platforms.sandbox_data import PRODUCTS, person_name
+
+LEAN = os.environ.get("ERP_BENCH_SHAPE") == "lean"
 
 
 def setup(count: int, sandbox: ErpSandbox):
@@ -52,10 +64,11 @@ def setup(count: int, sandbox: ErpSandbox):
         s.flush()
         for i in range(count):
             order = Order(oms_channel_id=channel.id, external_id=f"B{i:07d}", status="paid", currency="TWD",
-                          order_created=datetime(2026, 11, 1, tzinfo=UTC), shipping_fee=Decimal("60"),
-                          buyer_email=f"buyer{i % 50}@example.com", buyer_name=person_name(rng), ship_country="TW",
-                          ship_city="臺北市", ship_district="大安區", ship_zip="106", ship_address1="復興南路1號")
-            for no, product in enumerate(rng.sample(PRODUCTS, rng.randint(1, 3)), start=1):
+                          order_created=datetime(2026, 11, 1, tzinfo=UTC), shipping_fee=Decimal(0 if LEAN else 60),
+                          buyer_email=None if LEAN else f"buyer{i % 50}@example.com", buyer_name=person_name(rng),
+                          ship_country="TW", ship_city="臺北市", ship_district="大安區", ship_zip="106",
+                          ship_address1="復興南路1號")
+            for no, product in enumerate(rng.sample(PRODUCTS, 1 if LEAN else rng.randint(1, 3)), start=1):
                 order.lines.append(OrderLine(line_no=no, sku=product.sku, name=product.name, qty=Decimal(1),
                                              unit_price=product.price))
             s.add(order)
@@ -64,21 +77,36 @@ def setup(count: int, sandbox: ErpSandbox):
     return settings
 
 
+def record_operations(sandbox: ErpSandbox) -> int:
+    """Operations inside each compositeOperation, plus one per ModelADService call (queryData)."""
+    ops = 0
+    for body in sandbox.bodies:
+        root = etree.fromstring(body)
+        inner = root.findall(".//{http://idempiere.org/ADInterface/1_0}operation")
+        ops += len(inner) if inner else 1
+    return ops
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    print(f"ERP delivery into the iDempiere sandbox, {count} orders per batch size")
-    print(f"{'batch':>6} {'orders/s':>10} {'SOAP calls':>11} {'calls/1000 orders':>18} {'sent':>6}")
-    for batch in (1, 10, 50):
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    batches = sys.argv[2:] or ["default", "10"]
+    print(f"ERP delivery into the iDempiere sandbox, {count} orders per run")
+    print(f"{'batch':>8} {'orders/s':>9} {'round trips':>12} {'per 1000':>9} {'record ops':>11} {'ops/trip':>9} "
+          f"{'sent':>6}")
+    for batch in batches:
+        size = None if batch == "default" else int(batch)
         sandbox = ErpSandbox().start()
         try:
             settings = setup(count, sandbox)
             sandbox.reset_calls()
             started = time.perf_counter()
-            stats = run_erp_delivery(settings=settings, batch_size=batch)
+            stats = run_erp_delivery(settings=settings, batch_size=size)
             elapsed = time.perf_counter() - started
             calls = sandbox.calls()
-            print(f"{batch:>6} {stats.sent / elapsed:>10.1f} {calls:>11} {calls * 1000 / count:>18.0f} "
-                  f"{stats.sent:>6}")
+            ops = record_operations(sandbox)
+            label = f"{batch}({settings.erp_batch_size})" if size is None else batch
+            print(f"{label:>8} {stats.sent / elapsed:>9.1f} {calls:>12} {calls * 1000 / count:>9.0f} {ops:>11} "
+                  f"{ops / calls:>9.1f} {stats.sent:>6}")
         finally:
             sandbox.stop()
             dispose_engines()

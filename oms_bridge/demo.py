@@ -171,9 +171,8 @@ def _add_channel(settings: Settings, sandbox: Sandbox, platform: str, index: int
                               name=shop.get("name") or f"{sandbox.platform_type.title()} shop {index}",
                               shop_id=shop["shop_id"], credentials=shop.get("credentials") or None,
                               settings=shop.get("settings") or None, erp_connection=ERP_CONNECTION, **mapping)
-    # Each shop's orders at other seconds: momo numbers its orders by time, and the ERP destination
-    # dedupes by POReference + order source (shared by both shops of a marketplace), so two shops with
-    # identical order numbers would share one C_Order.
+    # Each shop's orders at other seconds: momo numbers its orders by time, and distinct numbers per
+    # shop keep the demo's order lists easy to tell apart (the ERP reference names the channel anyway).
     end = datetime.now(UTC) - timedelta(minutes=2, seconds=37 * index)
     sandbox.generate_orders(shop["shop_id"], orders, start=end - timedelta(hours=6), end=end)
     return value

@@ -54,7 +54,7 @@ class Settings:
     # Delivery (ERP / logistics) retry policy.
     delivery_interval_seconds: int = 60
     delivery_max_attempts: int = 8
-    erp_batch_size: int = 10
+    erp_batch_size: int = 25  # orders per ERP compositeOperation (docs/erp.md: why 25)
     # HTTP app
     base_url: str = "http://127.0.0.1:8765"
     http_host: str = "127.0.0.1"

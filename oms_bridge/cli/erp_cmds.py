@@ -5,7 +5,10 @@ encrypted (vault) and only ever shown masked. A fix re-arms exactly the held ord
 ``sku map`` → ``missing_sku:<SKU>``; ``erp connection add/update`` → ``erp_login:<NAME>`` and
 ``no_erp_connection``; a clean ``erp check`` → ``erp_config:*`` and ``erp_login:<NAME>``.
 ``erp deliver`` runs one delivery now (the scheduler does it every minute), so an admin working
-from the CLI alone sees the effect of a fix without ``oms-bridge run``. ``sku import`` reads
+from the CLI alone sees the effect of a fix without ``oms-bridge run``; it takes the scheduler's
+ERP run lock (:func:`scheduler.locks.process_lock` ``"erp"``), so it never runs beside another
+delivery. ``erp retry`` never touches an order a running delivery holds (its lease): it says how
+many it left to that delivery. ``sku import`` reads
 UTF-8 only and says so (Taiwanese Excel saves Big5 by default).
 """
 
@@ -28,13 +31,22 @@ from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
 from oms_bridge.erp.config import ErpConfigError, ErpOptions
-from oms_bridge.erp.connections import ErpConnectionError, check_url, remove_connection, save_connection
-from oms_bridge.erp.delivery import client_for, run_erp_delivery
+from oms_bridge.erp.connections import (
+    ErpConnectionError,
+    check_url,
+    clear_login_refusal,
+    login_refusal,
+    record_login_refusal,
+    remove_connection,
+    save_connection,
+)
+from oms_bridge.erp.delivery import client_for, resolve_connection, run_erp_delivery
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap
+from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap, utcnow
 from oms_bridge.vault import Vault, mask
+from scheduler.locks import process_lock
 
 PASSWORD_ENV = "OMS_BRIDGE_ERP_PASSWORD"
 
@@ -163,6 +175,7 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
         settings = get_settings()
         with session_scope(settings) as s:
             conn = _connection(s, name)
+            refused = login_refusal(conn)
             for attr, value in (("url", url and url.rstrip("/")), ("username", username),
                                 ("erp_client_id", client_id), ("erp_role_id", role_id), ("erp_org_id", org_id),
                                 ("erp_warehouse_id", warehouse_id), ("lang", lang), ("stage", stage)):
@@ -174,6 +187,8 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
             rearmed = outbox.rearm_held(s, "erp", code=f"erp_login:{name}")
             rearmed += outbox.rearm_held(s, "erp", code="no_erp_connection")
     click.echo(f"ERP connection {name} updated." + (f" {rearmed} held order(s) re-armed." if rearmed else ""))
+    if refused:  # the edit itself lifts it (oms_bridge.erp.connections.login_refusal)
+        click.echo("Its refused login is lifted: the next delivery logs in again (oms-bridge erp check tries now).")
 
 
 @connection_group.command("remove")
@@ -240,7 +255,13 @@ def check_command(name: str | None, setup_guide: bool) -> None:
             except ErpConfigError as exc:
                 fail(f"ERP connection {conn.value}: {exc}")
             client = client_for(conn, settings, options)
-            report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id)
+            channels = [(c.id, c.value) for c in s.scalars(select(Channel).order_by(Channel.value))
+                        if (found := resolve_connection(s, c)) is not None and found.id == conn.id]
+            report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id, channels=channels)
+            if report.login_error is not None:
+                record_login_refusal(s, conn.id, report.login_error, utcnow())
+            elif report.logged_in:
+                clear_login_refusal(s, conn.id)
             rearmed = 0
             if report.ok:
                 rearmed = outbox.rearm_held(s, "erp", code_prefix="erp_config:")
@@ -261,6 +282,7 @@ def retry_command(order_number: str | None, channel_name: str | None, all_held: 
     if sum(bool(x) for x in (order_number, channel_name, all_held)) != 1:
         fail("give exactly one of --order NUMBER, --channel NAME, --all-held")
     with cli_errors(), session_scope(get_settings()) as s:
+        ids: list[int] | None = None
         if all_held:
             count = outbox.rearm(s, "erp")
         else:
@@ -276,7 +298,11 @@ def retry_command(order_number: str | None, channel_name: str | None, all_held: 
             if order_number and not ids:
                 fail(f"no stored order {order_number!r}")
             count = outbox.rearm(s, "erp", order_ids=ids)
+        in_flight = outbox.count_leased(s, "erp", order_ids=ids)
     click.echo(f"{count} ERP deliver{'y' if count == 1 else 'ies'} re-armed")
+    if in_flight:
+        click.echo(f"{in_flight} order(s) are being sent by a running delivery right now and were left to it "
+                   "(oms-bridge erp status shows how they end)")
 
 
 @erp_group.command("deliver")
@@ -284,7 +310,12 @@ def retry_command(order_number: str | None, channel_name: str | None, all_held: 
 def deliver_command(as_json: bool) -> None:
     """Send every due ERP delivery now (what the scheduler does every minute), e.g. after `erp retry`."""
     with cli_errors(), terminate_as_exit():
-        stats = run_erp_delivery(settings=get_settings())
+        settings = get_settings()
+        with process_lock(settings, "erp") as acquired:
+            if not acquired:
+                fail("another ERP delivery is running (the scheduler's, or another oms-bridge erp deliver); it "
+                     "sends the due orders itself. Nothing was sent by this command; see: oms-bridge erp status")
+            stats = run_erp_delivery(settings=settings)
     data = {"run": stats.id, "outcome": stats.outcome, "due": stats.fetched, "sent": stats.sent,
             "held": stats.held, "failed": stats.failed, "api_calls": stats.api_calls, "error": stats.error_text}
     if as_json:
@@ -314,13 +345,23 @@ def status_command(limit: int, as_json: bool) -> None:
         # Rows waiting to be retried (ERP down, timeouts) carry their error too; without it the admin
         # sees "retry 7" and no reason at all.
         retrying = Counter(r for r in s.scalars(select(Delivery.last_error).where(
-            Delivery.destination == "erp", Delivery.state == "retry")) if r)
-    data = {"states": states, "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()],
+            Delivery.destination == "erp", Delivery.state == "retry", outbox.not_leased())) if r)
+        in_flight = outbox.count_leased(s, "erp")
+        refusals = {c.value: text for c in s.scalars(select(ErpConnection).order_by(ErpConnection.value))
+                    if (text := login_refusal(c))}
+    data = {"states": states, "in_flight": in_flight, "login_refused": refusals,
+            "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()],
             "retry_reasons": [{"reason": r, "orders": n} for r, n in retrying.most_common()]}
     if as_json:
         emit_json(data)
         return
     click.echo("ERP deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"))
+    for name, text in refusals.items():
+        click.echo(f"  ERP connection {name}: login refused: {text}. Deliveries do not log in again until the "
+                   f"connection is fixed (oms-bridge erp connection update {name} ...) or oms-bridge erp check "
+                   "logs in.")
+    if in_flight:
+        click.echo(f"  ({in_flight} being sent by a running delivery right now)")
     if states.get("waiting"):
         click.echo("  (waiting: not paid yet on the marketplace; they go to the ERP once it reports them paid)")
     for item in data["held_reasons"][:limit]:

@@ -9,7 +9,14 @@ How it probes without changing data (``shared/specs/idempiere.md`` §1.3):
    rolls the group back, so nothing is ever saved. Each write type gets one group without fields
    (type, role access, parameters) and one group per input column (WS_WebServiceFieldInput), so
    every missing column is found in the same single call; a data error from the save itself (for
-   instance the probe's C_Order_ID 0) means the configuration passed.
+   instance the probe's C_Order_ID 0) means the configuration passed. Every write carries a
+   ``DataRow`` (empty for the type-level probe): iDempiere's createData/createUpdateData dereference it
+   without a null check, and one missing DataRow faults the whole composite;
+4. the query types' **output columns** on the newest C_Order / M_Product the role can see (queryData
+   returns only WS_WebServiceFieldOutput columns: a pre-check without POReference would find nothing);
+5. **C_Order.POReference's length** from AD_Column (service type ``query_column``, optional: a role
+   that may not read it leaves the item "unverified" and the bridge uses ``po_reference_length``), and
+   that every channel of the connection gets a reference that fits.
 
 The result is a list of :class:`CheckItem` and the numbered to-do list ``format_report`` prints,
 in the step-by-step style of an admin guide. A clean check re-arms the rows held for ERP
@@ -19,10 +26,12 @@ configuration (``erp_config:*``) and login (``erp_login:<connection>``).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from oms_bridge.erp.client import CrudOp, DocActionOp, ErpClient, ErpError, ErpLoginError, Field, Operation
-from oms_bridge.erp.config import SERVICE_SPECS, ErpOptions, ServiceSpec
+from oms_bridge.erp.config import REQUIRED_OUTPUTS, SERVICE_SPECS, WRITE_ROLES, ErpOptions, ServiceSpec
+from oms_bridge.erp.reference import ReferenceFormatError, po_reference
 
 __all__ = ["CheckItem", "CheckReport", "run_check", "format_report", "SENTINEL_TYPE"]
 
@@ -31,6 +40,10 @@ _PROBE_VALUES = {"IsSOTrx": "Y", "IsCustomer": "Y", "IsShipTo": "Y", "IsBillTo":
                  "DateOrdered": "2000-01-01 00:00:00", "DatePromised": "2000-01-01 00:00:00", "PaymentRule": "P"}
 _CONFIG_ERRORS = re.compile(r"not registered|not configured|does not have access|invalid parameter|not allowed|"
                             r"Error login|Error logging in")
+#: AD_Table_ID of C_Order (I_C_Order.Table_ID: dictionary ids are the same in every iDempiere).
+C_ORDER_TABLE_ID = 259
+_NEWEST = {"query_order": ("C_Order", "C_Order_ID=(SELECT MAX(C_Order_ID) FROM C_Order)"),
+           "query_product": ("M_Product", "M_Product_ID=(SELECT MAX(M_Product_ID) FROM M_Product)")}
 
 
 @dataclass
@@ -43,6 +56,8 @@ class CheckItem:
     todo: str = ""
     #: The fix is on the bridge's side or the network (login data, URL), not in a Web Service Type window.
     connection_step: bool = False
+    #: The check could not find out (ok stays True: nothing is known to be wrong); ``detail`` says why.
+    unverified: bool = False
 
 
 @dataclass
@@ -50,6 +65,10 @@ class CheckReport:
     connection: str
     url: str
     items: list[CheckItem] = field(default_factory=list)
+    #: The server refused the login with this text (the delivery remembers it), or None.
+    login_error: str | None = None
+    #: The login was accepted (a refusal the delivery remembered can be forgotten).
+    logged_in: bool = False
 
     @property
     def ok(self) -> bool:
@@ -81,6 +100,9 @@ def _write_op(name: str, spec: ServiceSpec, fields: tuple[Field, ...]) -> Operat
 
 def _todo_for(error: str, name: str, spec: ServiceSpec, role_id: int) -> str:
     params = ", ".join(f"{p} ({'Constant ' + repr(c) if c else 'Free'})" for p, c in spec.params) or "none"
+    if m := re.search(r"output column (.+?) not configured", error):
+        return (f'Web Service Type "{name}" > tab Output (WS_WebServiceFieldOutput): add column(s) {m.group(1)}'
+                f" (all of: {', '.join(spec.outputs)}).")
     if "does not have access" in error:
         return (f'Web Service Type "{name}" > tab Web Service Type Access: add role {role_id} '
                 f"(WS_WebServiceTypeAccess, Read Write).")
@@ -102,15 +124,18 @@ def _todo_for(error: str, name: str, spec: ServiceSpec, role_id: int) -> str:
     return f'Web Service Type "{name}": {error}'
 
 
-def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_id: int) -> CheckReport:
-    """Probe every configured service type (see module doc)."""
+def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_id: int,
+              channels: Sequence[tuple[int, str]] = ()) -> CheckReport:
+    """Probe every configured service type (see module doc); ``channels`` = (id, name) of the connection's channels."""
     report = CheckReport(connection, client.url)
     names = options.service_types
     try:
         client.query(names["query_order"], "C_Order", filter="1=0")
+        report.logged_in = True
         report.items.append(CheckItem(f"login as {client.login.user} (role {role_id})", True))
         report.items.append(CheckItem(f"{names['query_order']}: {SERVICE_SPECS['query_order'].purpose}", True))
     except ErpLoginError as exc:
+        report.login_error = str(exc)
         report.items.append(CheckItem(f"login as {client.login.user}", False, str(exc),
                                       "Fix the login data: oms-bridge erp connection update " + connection,
                                       connection_step=True))
@@ -121,6 +146,7 @@ def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_i
                                           "Check the URL and the server. A wrong URL: oms-bridge erp connection "
                                           f"update {connection} --url URL", connection_step=True))
             return report
+        report.logged_in = True
         report.items.append(CheckItem(f"login as {client.login.user} (role {role_id})", True))
         spec = SERVICE_SPECS["query_order"]
         report.items.append(CheckItem(f"{names['query_order']}: {spec.purpose}", False, str(exc),
@@ -133,16 +159,70 @@ def run_check(client: ErpClient, options: ErpOptions, *, connection: str, role_i
         report.items.append(CheckItem(f"{names['query_product']}: {spec.purpose}", False, str(exc),
                                       _todo_for(str(exc), names["query_product"], spec, role_id)))
     _check_writes(client, options, report, role_id)
+    _check_outputs(client, options, report, role_id)
+    _check_reference(client, options, report, channels)
     return report
+
+
+def _check_outputs(client: ErpClient, options: ErpOptions, report: CheckReport, role_id: int) -> None:
+    """The query types return the columns the delivery reads (seen on the newest record, when there is one)."""
+    names = options.service_types
+    for role, (table, newest) in _NEWEST.items():
+        if any(not i.ok and i.subject.startswith(names[role] + ":") for i in report.items):
+            continue  # the type itself is missing: that item says so
+        try:
+            client.query(names[role], table, filter=newest, require=REQUIRED_OUTPUTS[role])
+        except ErpError as exc:
+            spec = SERVICE_SPECS[role]
+            report.items.append(CheckItem(f"{names[role]}: output columns", False, str(exc),
+                                          _todo_for(str(exc), names[role], spec, role_id)))
+
+
+def _check_reference(client: ErpClient, options: ErpOptions, report: CheckReport,
+                     channels: Sequence[tuple[int, str]]) -> None:
+    """C_Order.POReference's length in the ERP against ``po_reference_length``, and every channel's reference fits."""
+    name, setting = options.service_types["query_column"], options.po_reference_length
+    subject = "C_Order.POReference length"
+    update = f"oms-bridge erp connection update {report.connection} --settings '{{\"po_reference_length\": {{n}}}}'"
+    try:
+        rows = client.query(name, "AD_Column", filter=f"AD_Table_ID={C_ORDER_TABLE_ID} AND ColumnName='POReference'",
+                            require=("FieldLength",))
+        length = int(rows[0]["FieldLength"]) if rows else None
+    except (ErpError, ValueError) as exc:
+        report.items.append(CheckItem(subject, True, f"not read from iDempiere ({exc}); the bridge assumes "
+                                      f"po_reference_length = {setting} (iDempiere's default). To have it checked, "
+                                      f"set up Web Service Type \"{name}\" (oms-bridge erp check --setup-guide).",
+                                      unverified=True))
+        length = None
+    else:
+        if length is None:
+            report.items.append(CheckItem(subject, True, "AD_Column has no C_Order.POReference row the role can read; "
+                                          f"the bridge assumes po_reference_length = {setting}", unverified=True))
+        elif length < setting:
+            report.items.append(CheckItem(
+                subject, False, f"iDempiere keeps {length} characters but po_reference_length is {setting}: longer "
+                "references would be cut silently and never found again after a lost answer",
+                "Match the ERP: " + update.replace("{n}", str(length)), connection_step=True))
+        else:
+            note = f"{length} characters" + (f" (po_reference_length {setting}; raise it to keep more of long order "
+                                             "numbers readable)" if length > setting else "")
+            report.items.append(CheckItem(f"{subject}: {note}", True))
+    for channel_id, channel in channels:
+        try:
+            po_reference("9" * 40, channel_id, channel, fmt=options.po_reference_format, length=setting)
+        except ReferenceFormatError as exc:
+            report.items.append(CheckItem(f"POReference of channel {channel}", False, str(exc),
+                                          f"Shorten po_reference_format: oms-bridge erp connection update "
+                                          f"{report.connection} --settings '{{\"po_reference_format\": "
+                                          f"\"{{channel_id}}-{{order}}\"}}'", connection_step=True))
 
 
 def _check_writes(client: ErpClient, options: ErpOptions, report: CheckReport, role_id: int) -> None:
     names = options.service_types
     groups: list[list[Operation]] = []
     labels: list[tuple[str, str | None]] = []
-    for role, spec in SERVICE_SPECS.items():
-        if role in ("composite", "query_order", "query_product"):
-            continue
+    for role in WRITE_ROLES:
+        spec = SERVICE_SPECS[role]
         groups.append([_write_op(names[role], spec, ()), _sentinel()])
         labels.append((role, None))
         for column in spec.inputs:
@@ -165,9 +245,8 @@ def _check_writes(client: ErpClient, options: ErpOptions, report: CheckReport, r
             failures.setdefault(role, [])
             if text not in failures[role]:
                 failures[role].append(text)
-    for role, spec in SERVICE_SPECS.items():
-        if role in ("composite", "query_order", "query_product"):
-            continue
+    for role in WRITE_ROLES:
+        spec = SERVICE_SPECS[role]
         errors = failures.get(role, [])
         if not errors:
             report.items.append(CheckItem(f"{names[role]}: {spec.purpose}", True))
@@ -183,8 +262,9 @@ def format_report(report: CheckReport) -> str:
     """The checklist text ``erp check`` prints."""
     lines = [f"iDempiere setup check for ERP connection {report.connection} ({report.url})", ""]
     for item in report.items:
-        mark = "[ok]     " if item.ok else "[MISSING]"
-        lines.append(f"{mark} {item.subject}" + (f" -- {item.detail}" if item.detail and not item.ok else ""))
+        mark = "[?]      " if item.unverified else "[ok]     " if item.ok else "[MISSING]"
+        shown = item.detail and (not item.ok or item.unverified)
+        lines.append(f"{mark} {item.subject}" + (f" -- {item.detail}" if shown else ""))
     todo = [i.todo for i in report.items if not i.ok and i.todo]
     lines.append("")
     if not todo:

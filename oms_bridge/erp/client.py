@@ -44,7 +44,12 @@ __all__ = ["Login", "Field", "CrudOp", "DocActionOp", "Operation", "StdResult", 
 log = logging.getLogger("oms_bridge.erp.client")
 
 NS = "http://idempiere.org/ADInterface/1_0"
+#: ModelCRUD ports whose server method dereferences the DataRow unconditionally.
+WRITE_PORTS = frozenset({"createData", "createUpdateData", "updateData"})
 LOGIN_ERROR_PREFIXES = ("Error login", "Error logging in")
+#: IdempiereServiceFault texts of a service type's configuration (queryData does not catch them, so they
+#: arrive as SOAP Faults): not transient, the admin must act.
+_CONFIG_FAULT = re.compile(r"Web service type \S+: (invalid parameter|input column|table \S+ not found)")
 
 
 class ErpError(Exception):
@@ -133,7 +138,9 @@ class CrudOp:
                                 "RecordID": self.record_id, "Action": self.action}
         if self.filter is not None:
             crud["Filter"] = self.filter
-        if self.fields:
+        if self.fields or self.target_port in WRITE_PORTS:
+            # The write methods call getDataRow().getFieldArray() with no null check (ModelADServiceImpl,
+            # iDempiere 12): without a DataRow the server faults, so a write always carries one, empty or not.
             crud["DataRow"] = {"field": [{"column": f.column, "val": f.val, "lval": f.lval} for f in self.fields]}
         return crud
 
@@ -216,12 +223,17 @@ class ErpClient:
             self._services[name] = client.create_service(port.binding.name, f"{self.url}/{name}")
         return self._services[name]
 
-    def _call(self, service: str, operation: str, **kwargs: Any) -> Any:
+    def _call(self, service: str, operation: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
         proxy = self._service(service)
         self.calls += 1
         try:
-            return getattr(proxy, operation)(**kwargs)
+            if timeout is None:
+                return getattr(proxy, operation)(**kwargs)
+            with self._transport.settings(timeout=timeout):
+                return getattr(proxy, operation)(**kwargs)
         except Fault as exc:
+            if _CONFIG_FAULT.search(exc.message or ""):  # queryData throws its configuration errors as Faults
+                raise ErpRejected(exc.message) from exc
             raise ErpTransient(f"SOAP fault from {service}.{operation}: {exc.message}") from exc
         except requests.Timeout as exc:
             raise ErpTransient(f"{service}.{operation} timed out: {_reason(exc)}") from exc
@@ -229,8 +241,12 @@ class ErpClient:
             raise ErpTransient(f"{service}.{operation} failed: {_reason(exc)}") from exc
 
     # -- operations ------------------------------------------------------------------------------
-    def composite(self, service_type: str, groups: list[list[Operation]]) -> list[list[StdResult]]:
+    def composite(self, service_type: str, groups: list[list[Operation]], *,
+                  timeout: float | None = None) -> list[list[StdResult]]:
         """One compositeOperation; each group is its own transaction. Returns one result list per group.
+
+        ``timeout`` replaces the per-call timeout for this request (the server works through the groups
+        one after another, so a big composite needs longer than a query).
 
         Raises :class:`ErpLoginError` / :class:`ErpRejected` when the server refused the whole
         request (login, or the composite service type itself), which it answers with a single
@@ -238,7 +254,7 @@ class ErpClient:
         """
         request = {"ADLoginRequest": self.login.as_request(), "serviceType": service_type,
                    "operations": [{"operation": [_operation(op) for op in group]} for group in groups]}
-        answer = self._call("compositeInterface", "compositeOperation", CompositeRequest=request)
+        answer = self._call("compositeInterface", "compositeOperation", timeout=timeout, CompositeRequest=request)
         responses = list(answer or [])
         results = [[_std(r) for r in (resp.StandardResponse or [])] for resp in responses]
         if results and len(results[0]) == 1 and results[0][0].is_error:
@@ -252,8 +268,12 @@ class ErpClient:
         return results
 
     def query(self, service_type: str, table: str, *, filter: str | None = None,
-              fields: tuple[Field, ...] = ()) -> list[dict[str, str]]:
-        """queryData: rows as {column: value} (values as the server's text)."""
+              fields: tuple[Field, ...] = (), require: tuple[str, ...] = ()) -> list[dict[str, str]]:
+        """queryData: rows as {column: value} (values as the server's text).
+
+        queryData returns only the type's WS_WebServiceFieldOutput columns; a row without a ``require``d
+        column is a configuration error (:class:`ErpRejected`), never "nothing found".
+        """
         op = CrudOp("queryData", service_type, table, "Read", fields, filter=filter)
         answer = self._call("ModelADService", "queryData",
                             ModelCRUDRequest={"ModelCRUD": op.as_request(), "ADLoginRequest": self.login.as_request()})
@@ -263,6 +283,10 @@ class ErpClient:
         rows = []
         for row in (answer.DataSet.DataRow if answer.DataSet else None) or []:
             rows.append({f.column: f.val for f in (row.field or [])})
+        missing = sorted({c for row in rows for c in require if c not in row})
+        if missing:
+            raise ErpRejected(f"Web service type {service_type}: output column {', '.join(missing)} not configured "
+                              "(queryData returns only the WS_WebServiceFieldOutput columns)")
         return rows
 
     def set_doc_action(self, op: DocActionOp) -> StdResult:

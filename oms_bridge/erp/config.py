@@ -10,7 +10,14 @@ Everything a real iDempiere may name differently is configurable here, with defa
 ``timezone``       the ERP's local time zone for DateOrdered/DatePromised (default ``Asia/Taipei``):
                    iDempiere stores Timestamps without zone, in the server's local time.
 ``timeout_seconds`` HTTP timeout per SOAP call (default 30).
-``batch_size``     orders per compositeOperation (default ``Settings.erp_batch_size``).
+``order_seconds``  extra timeout per order a compositeOperation carries (default 2): the server works
+                   through the groups one after another, so 25 orders may take 30 + 50 s.
+``batch_size``     orders per compositeOperation (default ``Settings.erp_batch_size``, 25).
+``po_reference_format`` C_Order.POReference of an order (default ``{channel_id}-{order}``; must name the
+                   channel: order numbers are unique per shop only; see :mod:`oms_bridge.erp.reference`).
+``po_reference_length`` characters C_Order.POReference holds (default 20, iDempiere's; ``erp check`` reads
+                   AD_Column.FieldLength and says when they differ). A longer reference is shortened with a
+                   digest instead of being cut by the ERP.
 ``country_names``  ISO code → C_Country display name sent as ``lval`` (default {"TW": "Taiwan"}):
                    C_Country_ID differs between installations, the name does not.
 ``default_country`` ISO code used when an order has none (default ``TW``).
@@ -27,8 +34,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from oms_bridge.erp.reference import DEFAULT_FORMAT, DEFAULT_LENGTH, MIN_DIGEST, ReferenceFormatError, check_format
+
 __all__ = ["ErpOptions", "ChannelMapping", "ErpConfigError", "DEFAULT_SERVICE_TYPES", "SERVICE_ROLES", "ServiceSpec",
-           "SERVICE_SPECS"]
+           "SERVICE_SPECS", "WRITE_ROLES", "REQUIRED_OUTPUTS"]
 
 DEFAULT_SERVICE_TYPES: dict[str, str] = {
     "composite": "OmsSyncOrder",
@@ -41,6 +50,7 @@ DEFAULT_SERVICE_TYPES: dict[str, str] = {
     "cancel": "OmsCancelOrder",
     "query_order": "OmsQueryOrder",
     "query_product": "OmsQueryProduct",
+    "query_column": "OmsQueryColumn",
 }
 SERVICE_ROLES = tuple(DEFAULT_SERVICE_TYPES)
 
@@ -101,11 +111,21 @@ SERVICE_SPECS: dict[str, ServiceSpec] = {
                           "C_Order", _doc_params(None)),
     "query_order": ServiceSpec("find orders by POReference (exactly-once pre-check)", "ModelADService", "queryData",
                                "C_Order", _crud_params("C_Order", "Read", free_filter=True), (), (),
-                               ("C_Order_ID", "DocumentNo", "DocStatus", "POReference", "C_OrderSource_ID")),
+                               ("C_Order_ID", "DocumentNo", "DocStatus", "POReference", "C_OrderSource_ID",
+                                "Description")),
     "query_product": ServiceSpec("find products by search key (SKU)", "ModelADService", "queryData", "M_Product",
                                  _crud_params("M_Product", "Read", free_filter=True), (), (),
                                  ("M_Product_ID", "Value", "Name")),
+    "query_column": ServiceSpec("read C_Order.POReference's length (erp check; optional)", "ModelADService",
+                                "queryData", "AD_Column", _crud_params("AD_Column", "Read", free_filter=True), (), (),
+                                ("ColumnName", "FieldLength")),
 }
+#: Roles whose service type ``erp check`` probes with a harmless write inside a rolled-back composite.
+WRITE_ROLES = tuple(role for role, spec in SERVICE_SPECS.items()
+                    if spec.method not in ("queryData", "composite"))
+#: Output columns the delivery cannot work without (a queryData row lacking one is a configuration error).
+REQUIRED_OUTPUTS = {"query_order": ("C_Order_ID", "DocumentNo", "DocStatus", "POReference"),
+                    "query_product": ("M_Product_ID", "Value")}
 BP_IDENTIFIERS = ("email", "phone", "buyer_id", "default")
 DEFAULT_CREATE_STATUSES = ("paid", "ready_to_ship", "shipped", "delivered", "completed", "returned")
 _CANONICAL = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered", "completed", "cancelled", "returned")
@@ -123,10 +143,13 @@ class ErpOptions:
     cancel_doc_action: str = "VO"
     timezone: str = "Asia/Taipei"
     timeout_seconds: float = 30.0
+    order_seconds: float = 2.0
     batch_size: int | None = None
     country_names: dict[str, str] = field(default_factory=lambda: {"TW": "Taiwan"})
     default_country: str = "TW"
     create_statuses: tuple[str, ...] = DEFAULT_CREATE_STATUSES
+    po_reference_format: str = DEFAULT_FORMAT
+    po_reference_length: int = DEFAULT_LENGTH
 
     @classmethod
     def from_json(cls, text: str | None) -> ErpOptions:
@@ -160,14 +183,28 @@ class ErpOptions:
         if bad:
             raise ErpConfigError(f"create_statuses: {', '.join(bad)} not allowed; choose from "
                                  f"{', '.join(s for s in _CANONICAL if s != 'cancelled')}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ErpConfigError("batch_size must be at least 1")
+        if self.batch_size is not None and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ErpConfigError("batch_size must be a whole number of at least 1")
+        if not isinstance(self.timeout_seconds, (int, float)) or self.timeout_seconds <= 0:
+            raise ErpConfigError("timeout_seconds must be a number above 0")
+        if not isinstance(self.order_seconds, (int, float)) or self.order_seconds < 0:
+            raise ErpConfigError("order_seconds must be a number of at least 0")
+        try:
+            check_format(self.po_reference_format)
+        except ReferenceFormatError as exc:
+            raise ErpConfigError(str(exc)) from exc
+        if not isinstance(self.po_reference_length, int) or self.po_reference_length < MIN_DIGEST + 3:
+            raise ErpConfigError(f"po_reference_length must be a whole number of at least {MIN_DIGEST + 3} "
+                                 "(iDempiere's C_Order.POReference holds 20)")
 
     def to_json(self) -> str:
         return json.dumps({"service_types": self.service_types, "cancel_doc_action": self.cancel_doc_action,
                            "timezone": self.timezone, "timeout_seconds": self.timeout_seconds,
+                           "order_seconds": self.order_seconds,
                            "batch_size": self.batch_size, "country_names": self.country_names,
-                           "default_country": self.default_country, "create_statuses": list(self.create_statuses)},
+                           "default_country": self.default_country, "create_statuses": list(self.create_statuses),
+                           "po_reference_format": self.po_reference_format,
+                           "po_reference_length": self.po_reference_length},
                           ensure_ascii=False)
 
     @property
@@ -190,11 +227,13 @@ class ChannelMapping:
     shipping_charge_id: int | None = None
     discount_charge_id: int | None = None
     bp_identifier: str | None = None
+    channel_id: int = 0
 
     @classmethod
     def of(cls, channel: Any) -> ChannelMapping:
         """From an ``oms_channel`` row (any object with the ``erp_*`` attributes)."""
-        return cls(channel=channel.value, org_id=channel.erp_org_id, warehouse_id=channel.erp_warehouse_id,
+        return cls(channel=channel.value, channel_id=channel.id, org_id=channel.erp_org_id,
+                   warehouse_id=channel.erp_warehouse_id,
                    doctype_id=channel.erp_doctype_id, pricelist_id=channel.erp_pricelist_id,
                    bpartner_id=channel.erp_bpartner_id, ordersource_id=channel.erp_ordersource_id,
                    payment_rule=channel.erp_payment_rule, shipping_charge_id=channel.erp_shipping_charge_id,

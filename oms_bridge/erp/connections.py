@@ -7,10 +7,11 @@ Used by ``oms-bridge erp connection add`` and by anything that wires a connectio
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.erp.config import ErpOptions
@@ -18,7 +19,8 @@ from oms_bridge.store import outbox
 from oms_bridge.store.models import Channel, ErpConnection
 from oms_bridge.vault import Vault
 
-__all__ = ["ErpConnectionError", "check_url", "save_connection", "remove_connection"]
+__all__ = ["ErpConnectionError", "check_url", "save_connection", "remove_connection", "login_refusal",
+           "record_login_refusal", "clear_login_refusal"]
 
 
 class ErpConnectionError(ValueError):
@@ -80,3 +82,31 @@ def remove_connection(session: Session, name: str) -> None:
     if others == 1:
         # Channels without an explicit connection use the only one left: release what waited for it.
         outbox.rearm_held(session, "erp", code="no_erp_connection")
+
+
+def login_refusal(conn: ErpConnection) -> str | None:
+    """The refused login that still stands for ``conn``: the server's text and when, or None.
+
+    iDempiere counts every refused login towards locking the user (Login.java, USER_LOCKING_MAX_LOGIN_ATTEMPT),
+    so after one refusal deliveries stop logging in with the same data. It stands until the connection row is
+    edited (any edit: CLI, web, SQL that sets ``updated``) or ``oms-bridge erp check`` logs in successfully.
+    """
+    if not conn.login_error or conn.login_error_at is None or conn.updated is None:
+        return None
+    if conn.updated > conn.login_error_at:
+        return None
+    return f"{conn.login_error} (since {conn.login_error_at:%Y-%m-%d %H:%M} UTC)"
+
+
+def record_login_refusal(session: Session, connection_id: int, text: str, at: datetime) -> None:
+    """Remember a refused login without touching ``updated`` (an edit of the row is what lifts it)."""
+    session.execute(update(ErpConnection).where(ErpConnection.id == connection_id)
+                    .values(login_error=text[:2000], login_error_at=at, updated=ErpConnection.updated)
+                    .execution_options(synchronize_session=False))
+
+
+def clear_login_refusal(session: Session, connection_id: int) -> None:
+    """The login works again (``erp check`` logged in): deliveries may log in."""
+    session.execute(update(ErpConnection).where(ErpConnection.id == connection_id)
+                    .values(login_error=None, login_error_at=None, updated=ErpConnection.updated)
+                    .execution_options(synchronize_session=False))

@@ -1,30 +1,33 @@
 """ERP delivery: due ``erp`` outbox rows → completed iDempiere sales orders, exactly once.
 
-One run (:func:`run_erp_delivery`) repeats, until nothing is due, for a batch of rows per ERP
-connection:
+One run (:func:`run_erp_delivery`) repeats, until nothing is due, for a lease of rows split into
+batches per ERP connection (the connection's ``batch_size``, default ``Settings.erp_batch_size``):
 
-1. **pre-check** (one queryData, ``POReference IN (...)``): an order the ERP already has (a crash
-   after the ERP committed but before we recorded it, or a lost answer) is recorded as sent with
-   its C_Order_ID/DocumentNo instead of being created twice; a cancellation finds its C_Order here
-   when the row has no record id yet;
+1. **pre-check** (one queryData): the C_Orders with the orders' references
+   (:mod:`oms_bridge.erp.reference`, unique per channel, always short enough to survive the ERP), their
+   recorded C_Order_IDs, and the bare numbers an older bridge wrote. :mod:`oms_bridge.erp.matching`
+   decides which C_Order is whose; an order the ERP already has (a crash after the ERP committed, a lost
+   answer) is recorded as sent instead of being created twice; a cancellation finds its C_Order here;
 2. **products**: ``oms_sku_map`` (channel-specific wins over global) → M_Product_ID; unmapped SKUs
-   and mapped search keys are looked up by ``M_Product.Value`` in one queryData; none → held
+   and mapped search keys are looked up by ``M_Product.Value`` once per run; none → held
    ``missing_sku:<SKU>`` (``oms-bridge sku map`` re-arms exactly these rows);
 3. **one compositeOperation** with one ``<operations>`` group per order (and per cancellation);
-   each group's outcome decides its row: sent / held (the ERP's text made actionable by
-   :func:`oms_bridge.erp.mapping.classify_error`) — a bad order never stops the others;
-4. a whole-call failure: login refused → every row held ``erp_login:<connection>`` with the login
-   text (re-armed by ``erp connection update``); network/5xx/SOAP fault → every open row
-   ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``).
+   each group's outcome decides its row: sent / held (the failing operation and the ERP's text made
+   actionable by :func:`oms_bridge.erp.holds.classify_error`) — a bad order never stops the others;
+4. a whole-call failure stops that connection for the rest of the run (its other rows stay due):
+   login refused → the batch's rows stay due, untried, and the refusal is remembered on the connection
+   (no login with the same data until it is edited or ``erp check`` logs in); network/5xx/SOAP fault →
+   the batch's rows ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``); the
+   composite type refused → the batch's rows held. The run's error text says why and how many wait.
 
-Per batch: a short store transaction leases the rows (:func:`oms_bridge.store.outbox.lease_due`,
-the outbox's one claim mechanism: state ``retry`` until the lease ends, so no other worker takes
-them); the ERP calls run outside any store transaction (a slow ERP never blocks GetOrder); a second
-short transaction records each outcome while the lease still holds
-(:func:`~oms_bridge.store.outbox.leased_row`), not when GetOrder re-armed the row meanwhile (then
-the next run handles the new version, and the pre-check finds what this one sent). A worker that
-dies mid-batch leaves leased rows that fall due when the lease ends. The lease lasts six ERP
-timeouts plus a minute, for the longest-waiting active connection.
+Per lease: a short store transaction leases the rows (:func:`oms_bridge.store.outbox.lease_due`,
+the outbox's one claim mechanism; a lease is never stolen, not even by an admin retry); the ERP
+calls run outside any store transaction (a slow ERP never blocks GetOrder); a second short
+transaction records each outcome while the lease still holds
+(:func:`~oms_bridge.store.outbox.leased_row`). A worker that dies mid-batch leaves leased rows that
+fall due when the lease ends; no call starts once a lease is (nearly) over. The lease covers every
+composite of its batch (:func:`_lease_seconds`). ``oms-bridge erp deliver`` and the scheduler share one
+run lock, so two deliveries never run side by side.
 """
 
 from __future__ import annotations
@@ -32,11 +35,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from oms_bridge.erp.client import (
@@ -49,17 +52,21 @@ from oms_bridge.erp.client import (
     Operation,
     StdResult,
 )
-from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
+from oms_bridge.erp.config import REQUIRED_OUTPUTS, ChannelMapping, ErpConfigError, ErpOptions
+from oms_bridge.erp.connections import login_refusal, record_login_refusal
+from oms_bridge.erp.holds import channel_of_code, classify_error, sku_of_code
 from oms_bridge.erp.mapping import (
     ORDER_ROLE,
     Unmappable,
     cancel_group,
-    classify_error,
     complete_group,
     order_group,
-    po_filter,
+    precheck_filter,
     product_filter,
+    reference_of,
 )
+from oms_bridge.erp.matching import find_own
+from oms_bridge.erp.reference import ReferenceFormatError, legacy_reference
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import cancel_requests, outbox
 from oms_bridge.store.db import session_scope
@@ -96,19 +103,24 @@ def resolve_connection(session: Session, channel: Channel) -> ErpConnection | No
 
 def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None = None,
                      now: datetime | None = None) -> RunStats:
-    """Deliver every due ``erp`` row (see module doc); returns the run's counts (also in oms_process_run)."""
+    """Deliver every due ``erp`` row (see module doc); returns the run's counts (also in oms_process_run).
+
+    ``batch_size`` overrides every connection's orders per compositeOperation (benchmarks, tests).
+    """
     settings = settings or get_settings()
     with record_run(PROCESS, settings=settings) as stats:
+        run = _Run(settings, stats, now, batch_size)
         seen: set[int] = set()
-        clients: dict[int, ErpClient] = {}  # one zeep client (parsed WSDL) per connection for the whole run
         with session_scope(settings, immediate=True) as session:
             stats.details["rearmed"] = rearm_fixed(session)
             stats.details["rechecked"] = recheck_held(session, settings, now=now)
+            run.stop_refused_logins(session)
         for _ in range(MAX_BATCHES_PER_RUN):
             with session_scope(settings, immediate=True) as session:
-                size = batch_size or settings.erp_batch_size
-                leases = outbox.lease_due(session, DESTINATION, now=now, limit=size, exclude=seen,
-                                          lease_seconds=_lease_seconds(session))
+                sizes = run.batch_sizes(session)
+                leases = outbox.lease_due(session, DESTINATION, now=now, limit=max(sizes.values()), exclude=seen,
+                                          where=run.skip_condition(session),
+                                          lease_seconds=_lease_seconds(session, sizes))
                 if not leases:
                     break
                 seen.update(lease.delivery_id for lease in leases)
@@ -116,38 +128,138 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
                 batches = _prepare(session, leases, stats)
             # The ERP calls happen outside any store transaction: a slow ERP never blocks other writers.
             for batch in batches:
-                _deliver_batch(batch, settings, stats, clients, now=now)
+                size = sizes.get(batch.conn.id) or max(sizes.values())
+                for start in range(0, len(batch.work), size):
+                    _deliver_batch(replace(batch, work=batch.work[start:start + size]), run)
             with session_scope(settings, immediate=True) as session:
                 _record(session, [w for batch in batches for w in batch.work], stats)
-        if stats.failed and not stats.sent:
-            stats.outcome = "failed" if not stats.held else "partial"
-        elif stats.failed or stats.held:
-            stats.outcome = "partial"
+                run.remember_refusals(session)
+        with session_scope(settings) as session:
+            run.finish(session)
     return stats
+
+
+@dataclass
+class _Run:
+    """What one delivery run carries across its batches: clients, product lookups, and stopped connections.
+
+    A connection is *stopped* for the rest of the run after a refused login (one refused login per run at
+    most, and none in later runs while the refusal stands: each one counts towards locking the ERP user), a
+    connection setting the bridge cannot use, a whole-call failure (ERP down: its other orders wait for the
+    next run instead of timing out one batch after another), or a refused composite type. Its unsent rows
+    stay due, untouched; the run's error text says why, and how many orders wait.
+    """
+
+    settings: Settings
+    stats: RunStats
+    now: datetime | None
+    batch_override: int | None
+    clients: dict[int, ErpClient] = field(default_factory=dict)  # one zeep client (parsed WSDL) per connection
+    values: dict[int, dict[str, int | None]] = field(default_factory=dict)  # per connection: M_Product.Value -> id
+    stopped: dict[int, str] = field(default_factory=dict)  # connection id -> why its run stopped
+    refused: dict[int, tuple[str, datetime]] = field(default_factory=dict)  # connection id -> (login text, when)
+
+    def stop(self, conn: ErpConnection, why: str) -> None:
+        self.stopped.setdefault(conn.id, why)
+        log.warning("ERP delivery for connection %s stopped for this run: %s", conn.value, why)
+
+    def stop_refused_logins(self, session: Session) -> None:
+        for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
+            refusal = login_refusal(conn)
+            if refusal:
+                self.stop(conn, f"its login was refused: {refusal}; no new login is tried until the connection is "
+                          f"fixed (oms-bridge erp connection update {conn.value} ...) or oms-bridge erp check "
+                          "logs in")
+
+    def batch_sizes(self, session: Session) -> dict[int, int]:
+        """Orders per compositeOperation for each active connection (its ``batch_size`` setting, else the
+        environment's ``erp_batch_size``); key 0 = the default."""
+        default = self.batch_override or self.settings.erp_batch_size
+        sizes = {0: default}
+        for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
+            try:
+                sizes[conn.id] = self.batch_override or ErpOptions.from_json(conn.settings_json).batch_size or default
+            except (ErpConfigError, ValueError):
+                sizes[conn.id] = default
+        return sizes
+
+    def skip_condition(self, session: Session):
+        """Rows not to lease: the orders of channels whose connection stopped this run."""
+        if not self.stopped:
+            return None
+        channel_ids = [c.id for c in session.scalars(select(Channel))
+                       if (conn := resolve_connection(session, c)) is not None and conn.id in self.stopped]
+        if not channel_ids:
+            return None
+        return Delivery.oms_order_id.notin_(select(Order.id).where(Order.oms_channel_id.in_(channel_ids)))
+
+    def remember_refusals(self, session: Session) -> None:
+        for conn_id, (text, when) in self.refused.items():
+            record_login_refusal(session, conn_id, text, when)
+        self.refused.clear()
+
+    def finish(self, session: Session) -> None:
+        """The run's outcome, and for each stopped connection a sentence with how many orders wait for it."""
+        stats = self.stats
+        if self.stopped:
+            waiting = _waiting_per_connection(session)
+            names = dict(session.execute(select(ErpConnection.id, ErpConnection.value)).all())
+            texts = [f"ERP connection {names.get(cid, cid)}: {why}; {waiting.get(cid, 0)} order(s) wait for it"
+                     for cid, why in self.stopped.items()]
+            stats.error_text = "; ".join(texts)[:4000]
+            stats.details["stopped"] = {str(names.get(cid, cid)): why for cid, why in self.stopped.items()}
+        if (stats.failed or self.stopped) and not stats.sent:
+            stats.outcome = "failed" if not stats.held else "partial"
+        elif stats.failed or stats.held or self.stopped:
+            stats.outcome = "partial"
+
+
+def _waiting_per_connection(session: Session) -> dict[int, int]:
+    """Due or retrying ``erp`` rows per ERP connection (through their channel)."""
+    per_channel = dict(session.execute(
+        select(Order.oms_channel_id, func.count()).join(Delivery, Delivery.oms_order_id == Order.id)
+        .where(Delivery.destination == DESTINATION, Delivery.state.in_(["pending", "retry"]))
+        .group_by(Order.oms_channel_id)).all())
+    out: dict[int, int] = defaultdict(int)
+    for channel in session.scalars(select(Channel).where(Channel.id.in_(list(per_channel)))):
+        conn = resolve_connection(session, channel)
+        if conn is not None:
+            out[conn.id] += per_channel[channel.id]
+    return dict(out)
 
 
 def rearm_fixed(session: Session) -> int:
     """Re-arm held rows whose cause was edited after they were held, however it was edited (CLI, web, SQL).
 
-    ``config:<channel>`` rows come back when the channel row changed since; ``erp_login:<connection>``
-    rows when the connection row changed since. Returns how many rows were re-armed.
+    A hold code names what cures it (:mod:`oms_bridge.erp.holds`): ``config:<channel>`` and
+    ``...@<channel>`` rows come back when that channel row changed since; ``missing_sku:<SKU>`` and
+    ``price_list:<SKU>@...`` when a mapping of that SKU changed since; ``erp_login:<connection>`` when the
+    connection row changed since. Returns how many rows were re-armed.
     """
     held = session.execute(
         select(Delivery.oms_order_id, Delivery.hold_code, Delivery.updated)
-        .where(Delivery.destination == DESTINATION, Delivery.state == "held",
-               Delivery.hold_code.startswith("config:") | Delivery.hold_code.startswith("erp_login:"))).all()
+        .where(Delivery.destination == DESTINATION, Delivery.state == "held", Delivery.hold_code.is_not(None))).all()
     if not held:
         return 0
-    changed = {f"config:{c.value}": c.updated for c in session.scalars(select(Channel))}
-    changed.update({f"erp_login:{c.value}": c.updated for c in session.scalars(select(ErpConnection))})
-    order_ids = [oid for oid, code, updated in held if code in changed and updated and changed[code] > updated]
+    channels = dict(session.execute(select(Channel.value, Channel.updated)).all())
+    connections = dict(session.execute(select(ErpConnection.value, ErpConnection.updated)).all())
+    wanted = {sku for _oid, code, _u in held if (sku := sku_of_code(code))}
+    skus = dict(session.execute(select(SkuMap.sku, func.max(SkuMap.updated)).where(SkuMap.sku.in_(wanted))
+                                .group_by(SkuMap.sku)).all()) if wanted else {}
+    order_ids = []
+    for oid, code, updated in held:
+        stamps = [channels.get(channel_of_code(code)), skus.get(sku_of_code(code))]
+        if code.startswith(("erp_login:", "erp_settings:")):
+            stamps.append(connections.get(code.partition(":")[2]))
+        if updated and any(stamp and stamp > updated for stamp in stamps):
+            order_ids.append(oid)
     return outbox.rearm(session, DESTINATION, order_ids=order_ids, states=("held",)) if order_ids else 0
 
 
 #: Holds whose cure happens inside iDempiere, where the bridge cannot see it (a product created with
 #: Value = SKU, a price added to the list, a WS setting fixed). Login holds are not in the list:
 #: re-trying a wrong password every hour could lock the ERP user.
-RECHECK_PREFIXES = ("missing_sku:", "price_list:", "erp_config:", "erp_rejected")
+RECHECK_PREFIXES = ("missing_sku:", "price_list:", "erp_config:", "erp_docaction@", "erp_rejected")
 
 
 def recheck_held(session: Session, settings: Settings, *, now: datetime | None = None) -> int:
@@ -175,6 +287,8 @@ class _Work:
     group: list[Operation] = field(default_factory=list)
     # an open cancellation request of the order (momo 攔貨, Shopee IN_CANCEL): see _gate
     cancel_request: str | None = None
+    ref: str = ""  # this order's C_Order.POReference
+    legacy: str | None = None  # what a bridge before per-channel references wrote
 
     @property
     def row(self) -> Delivery:
@@ -190,20 +304,37 @@ class _Batch:
     maps: list[SkuMap]
 
 
-_OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "sent_at", "delivered_version",
-            "erp_record_id", "erp_document_no", "external_ref")
+_OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "leased_until", "sent_at",
+            "delivered_version", "erp_record_id", "erp_document_no", "external_ref")
 
 
-def _lease_seconds(session: Session) -> float:
-    """How long a leased row stays invisible to other workers: the calls of one batch, generously
-    (six timeouts plus a minute, for the active connection with the longest timeout)."""
-    timeouts = [30.0]
+def _lease_seconds(session: Session, sizes: dict[int, int]) -> float:
+    """How long a leased row stays invisible to other workers: all the calls the leased batch may need, generously.
+
+    A lease takes up to ``max(sizes)`` rows; a connection with a smaller ``batch_size`` sends them in several
+    composites one after another. Each composite is budgeted four call timeouts (pre-check, product and
+    DocumentNo queries) plus its own timeout; the slowest active connection decides, plus a minute.
+    """
+    limit = max(sizes.values())
+
+    def budget(options: ErpOptions, size: int) -> float:
+        chunks = -(-limit // max(1, size))
+        return chunks * (_composite_timeout(options, size) + 4 * options.timeout_seconds)
+
+    longest = budget(ErpOptions(), sizes[0])
     for conn in session.scalars(select(ErpConnection).where(ErpConnection.isactive.in_([True]))):
         try:
-            timeouts.append(ErpOptions.from_json(conn.settings_json).timeout_seconds)
+            options = ErpOptions.from_json(conn.settings_json)
         except (ErpConfigError, ValueError):
             continue
-    return max(timeouts) * 6 + 60
+        longest = max(longest, budget(options, sizes.get(conn.id) or sizes[0]))
+    return longest + 60
+
+
+def _composite_timeout(options: ErpOptions, orders: int) -> float:
+    """The server works through a composite's groups one after another: the call timeout plus
+    ``order_seconds`` per order it carries."""
+    return options.timeout_seconds + options.order_seconds * orders
 
 
 def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> list[_Batch]:
@@ -254,35 +385,57 @@ def _record(session: Session, work: list[_Work], stats: RunStats) -> None:
         stats.details["superseded"] = stats.details.get("superseded", 0) + superseded
 
 
-def _deliver_batch(batch: _Batch, settings: Settings, stats: RunStats, clients: dict[int, ErpClient], *,
-                   now: datetime | None) -> None:
-    conn, work = batch.conn, batch.work
+def _deliver_batch(batch: _Batch, run: _Run) -> None:
+    conn, work, stats, settings, now = batch.conn, batch.work, run.stats, run.settings, run.now
+    if conn.id in run.stopped:
+        _release(work, stats)
+        return
+    if any(w.lease.expired() for w in work):
+        # Past the lease (nearly): another worker may own these rows by now, so no outside call starts for
+        # them; they fall due when the lease ends and the pre-check finds whatever was sent before.
+        stats.details["lease_ran_out"] = stats.details.get("lease_ran_out", 0) + len(work)
+        for w in work:
+            w.done = True
+        return
     try:
         options = ErpOptions.from_json(conn.settings_json)
-        client = clients.get(conn.id) or client_for(conn, settings, options)
-        clients[conn.id] = client
+        client = run.clients.get(conn.id) or client_for(conn, settings, options)
+        run.clients[conn.id] = client
     except (ErpConfigError, ValueError, VaultError) as exc:
-        for w in work:
-            _held(stats, w.row, f"ERP connection {conn.value} is misconfigured: {exc}", f"erp_login:{conn.value}")
+        run.stop(conn, f"it is misconfigured: {exc} (fix it: oms-bridge erp connection update {conn.value} ...)")
+        _release(work, stats)
         return
-    calls_before = client.calls
+    calls_before, attempt_at = client.calls, utcnow()
     try:
-        _send(client, conn, options, work, batch.maps, stats, now=now, settings=settings)
+        _send(client, conn, options, work, batch.maps, run)
     except ErpLoginError as exc:
-        for w in _open(work):
-            _held(stats, w.row, f"ERP login failed for connection {conn.value}: {exc} (fix it: oms-bridge erp "
-                  f"connection update {conn.value})", f"erp_login:{conn.value}")
+        run.refused[conn.id] = (str(exc), attempt_at)  # an edit of the connection after the attempt lifts it
+        run.stop(conn, f"iDempiere refused the login: {exc}; fix the login data (oms-bridge erp connection update "
+                 f"{conn.value} --password, or the user/role/tenant/org/warehouse in iDempiere), then run oms-bridge "
+                 "erp check")
+        _release(work, stats)
     except ErpRejected as exc:
         hold = classify_error(str(exc), role_id=conn.erp_role_id)
         for w in _open(work):
             _held(stats, w.row, hold.reason, hold.code)
+        run.stop(conn, f"iDempiere refused the whole call: {hold.reason}")
     except ErpTransient as exc:
         _retry_all(work, str(exc), settings, stats, now=now)
+        run.stop(conn, f"the ERP did not answer: {exc} (its orders are retried by the next run)")
     except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not stop other connections' batches
         log.exception("ERP delivery batch for connection %s failed unexpectedly", conn.value)
         _retry_all(work, f"unexpected error talking to the ERP: {describe_error(exc)}", settings, stats, now=now)
     finally:
         stats.api_calls += client.calls - calls_before
+
+
+def _release(work: list[_Work], stats: RunStats) -> None:
+    """Rows this run did not try: due again for the next run, nothing counted against them."""
+    for w in _open(work):
+        outbox.release(w.row)
+        w.done = True
+        stats.fetched -= 1
+        stats.details["not_tried"] = stats.details.get("not_tried", 0) + 1
 
 
 def _retry_all(work: list[_Work], error: str, settings: Settings, stats: RunStats, *, now: datetime | None) -> None:
@@ -314,15 +467,27 @@ def _sent(stats: RunStats, w: _Work, *, record_id: int | None, document_no: str 
 
 
 def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: list[_Work], maps: list[SkuMap],
-          stats: RunStats, *, now: datetime | None, settings: Settings) -> None:
+          run: _Run) -> None:
+    stats, now, settings = run.stats, run.now, run.settings
     for w in work:
         _gate(w, options, stats)
+        if not w.done:
+            _reference(w, conn, options, stats)
     work = _open(work)
-    existing = _precheck(client, options, work)
-    owners = _owners(settings, existing)
+    rows = _precheck(client, options, work)
+    owners, rivals = _store_facts(settings, rows, work, options)
     creates: list[_Work] = []
     for w in work:
-        found = _match(existing, w, owners)
+        match = find_own(rows, order_id=w.order.id, external_id=w.order.external_id, reference=w.ref,
+                         legacy=w.legacy, record_id=w.row.erp_record_id, ordersource_id=w.channel.erp_ordersource_id,
+                         owners=owners, rivals=rivals.get(w.order.id, 0))
+        if match.ambiguous:
+            _held(stats, w.row, _ambiguous(w, match.ambiguous), "erp_ambiguous")
+            w.done = True
+            continue
+        found = match.row
+        if found:
+            owners[int(found["C_Order_ID"])] = w.order.id  # no other order of this batch may take it
         if w.row.action == "cancel" or w.order.status == "cancelled":
             record_id = w.row.erp_record_id or (int(found["C_Order_ID"]) if found else None)
             if record_id is None:
@@ -340,7 +505,7 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
                   note="already in the ERP (found by POReference)")
         else:
             creates.append(w)
-    products, value_maps = _products(maps, client, options, creates)
+    products, value_maps = _products(maps, client, options, creates, run.values.setdefault(conn.id, {}))
     for w in creates:
         try:
             w.group = order_group(w.order, ChannelMapping.of(w.channel), options, products.get(w.channel.id, {}),
@@ -356,11 +521,29 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
     pending = [w for w in work if not w.done and w.group]
     if not pending:
         return
-    results = client.composite(options.service_types["composite"], [w.group for w in pending])
-    sku_of_product = {pid: sku for ids in products.values() for sku, pid in ids.items()}
+    results = client.composite(options.service_types["composite"], [w.group for w in pending],
+                               timeout=_composite_timeout(options, len(pending)))
     for w, group_results in zip(pending, results, strict=True):
-        _record_group(w, group_results, conn, stats, now=now, sku_of_product=sku_of_product)
+        _record_group(w, group_results, conn, stats, now=now)
     _fill_document_numbers(client, options, [w for w in pending if w.row.state == "sent"])
+
+
+def _failure(w: _Work, index: int, text: str, conn: ErpConnection) -> tuple[str, str]:
+    """(reason, hold code) for the group's first error: the failing operation names the line/SKU or setting.
+
+    The server stops a group at its first error, so that error's position is the failing operation's.
+    """
+    op = w.group[index] if index < len(w.group) else None
+    role = op.role if op is not None else ""
+    sku = product_id = None
+    if role.startswith("line:") and isinstance(op, CrudOp):
+        line_no = role[len("line:"):]
+        sku = next((line.sku for line in w.order.lines if str(line.line_no) == line_no), None)
+        product = next((f.val for f in op.fields if f.column == "M_Product_ID"), "")
+        product_id = int(product) if product.isdigit() else None
+    hold = classify_error(text, role_id=conn.erp_role_id, channel=w.channel.value, op_role=role, sku=sku,
+                          product_id=product_id)
+    return hold.reason, hold.code
 
 
 def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_Work]) -> None:
@@ -370,7 +553,7 @@ def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_W
         return
     try:
         rows = client.query(options.service_types["query_order"], "C_Order",
-                            filter=po_filter(w.order.external_id for w in missing))
+                            filter=precheck_filter((), (w.row.erp_record_id for w in missing if w.row.erp_record_id)))
     except (ErpTransient, ErpRejected) as exc:
         log.warning("could not read DocumentNo of %d sent order(s): %s", len(missing), exc)
         return
@@ -403,55 +586,75 @@ def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
         w.done = True
 
 
-def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict[str, list[dict[str, str]]]:
-    """C_Orders the ERP already has for these POReferences (one queryData)."""
-    refs = [w.order.external_id for w in work]  # cancellations too: the ERP order may be voided already
-    if not refs:
-        return {}
-    found: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in client.query(options.service_types["query_order"], "C_Order", filter=po_filter(refs)):
-        found[row.get("POReference", "")].append(row)
-    return found
+def _reference(w: _Work, conn: ErpConnection, options: ErpOptions, stats: RunStats) -> None:
+    """This order's POReference (and the old-style one an earlier bridge wrote), or a hold when none fits."""
+    try:
+        w.ref = reference_of(w.order, ChannelMapping.of(w.channel), options)
+    except ReferenceFormatError as exc:
+        _held(stats, w.row, f"{exc} (ERP connection {conn.value}: oms-bridge erp connection update {conn.value} "
+              "--settings '{\"po_reference_format\": ...}')", f"erp_settings:{conn.value}")
+        w.done = True
+        return
+    w.legacy = legacy_reference(w.order.external_id, options.po_reference_length)
 
 
-def _owners(settings: Settings, existing: dict[str, list[dict[str, str]]]) -> dict[int, int]:
-    """C_Order_ID → our order that already recorded it, for the C_Orders the pre-check found.
+def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> list[dict[str, str]]:
+    """C_Orders the ERP already has for these orders (one queryData): by reference, old-style reference, or id.
 
-    A short read, no lock: the ERP is never called inside a store transaction.
+    Cancellations are looked up too: the ERP order may be voided already.
     """
-    ids = {int(r["C_Order_ID"]) for rows in existing.values() for r in rows if r.get("C_Order_ID")}
+    if not work:
+        return []
+    refs = [w.ref for w in work] + [w.legacy for w in work if w.legacy]
+    ids = [w.row.erp_record_id for w in work if w.row.erp_record_id]
+    return client.query(options.service_types["query_order"], "C_Order", filter=precheck_filter(refs, ids),
+                        require=REQUIRED_OUTPUTS["query_order"])
+
+
+def _store_facts(settings: Settings, rows: list[dict[str, str]], work: list[_Work],
+                 options: ErpOptions) -> tuple[dict[int, int], dict[int, int]]:
+    """(C_Order_ID → the store order that recorded it, store order → its rivals for an old-style reference).
+
+    A rival is another store order, not yet recorded in the ERP, whose old-style reference (the bare order
+    number as the ERP cut it) is the same: then an old-style C_Order could be either's. A short read, no
+    lock: the ERP is never called inside a store transaction.
+    """
+    ids = {int(r["C_Order_ID"]) for r in rows if r.get("C_Order_ID")}
+    legacy_hits = {r.get("POReference") for r in rows} & {w.legacy for w in work if w.legacy}
     if not ids:
-        return {}
+        return {}, {}
+    length = options.po_reference_length
     with session_scope(settings) as session:
-        return dict(session.execute(
+        owners = dict(session.execute(
             select(Delivery.erp_record_id, Delivery.oms_order_id)
             .where(Delivery.destination == DESTINATION, Delivery.erp_record_id.in_(ids))).all())
+        waiting: list[tuple[int, str]] = []
+        if legacy_hits:
+            waiting = list(session.execute(
+                select(Order.id, func.substr(Order.external_id, 1, length))
+                .join(Delivery, Delivery.oms_order_id == Order.id)
+                .where(Delivery.destination == DESTINATION, Delivery.erp_record_id.is_(None),
+                       func.substr(Order.external_id, 1, length).in_(legacy_hits))).all())
+    rivals = {w.order.id: sum(1 for oid, ref in waiting if ref == w.legacy and oid != w.order.id) for w in work}
+    return owners, rivals
 
 
-def _match(existing: dict[str, list[dict[str, str]]], w: _Work, owners: dict[int, int]) -> dict[str, str] | None:
-    """The ERP order for this marketplace order: same POReference, (when known) the channel's order source,
-    and not already recorded by another of our orders.
-
-    Marketplace order numbers are only unique per shop (Cyberbiz #1101 exists in every shop): a C_Order
-    another channel's order already owns is that order's, never a crash-recovered copy of this one.
-    """
-    source = w.channel.erp_ordersource_id
-    for row in existing.get(w.order.external_id, []):
-        if source and row.get("C_OrderSource_ID") not in (None, "", str(source)):
-            continue
-        owner = owners.get(int(row["C_Order_ID"])) if row.get("C_Order_ID") else None
-        if owner is not None and owner != w.order.id:
-            continue
-        return row
-    return None
+def _ambiguous(w: _Work, candidates: tuple[dict[str, str], ...]) -> str:
+    listed = ", ".join(f"{c.get('C_Order_ID')} (DocumentNo {c.get('DocumentNo')}, {c.get('DocStatus')})"
+                       for c in candidates)
+    return (f"iDempiere has C_Order(s) {listed} with POReference {w.legacy!r} written by an earlier bridge version, "
+            f"and more than one store order could be theirs (order number {w.order.external_id} exists in several "
+            f"channels): the bridge does not guess. In iDempiere set the POReference of this order's C_Order to "
+            f"{w.ref!r} (or, if none is its, give the others their own channel's reference), then: oms-bridge erp "
+            f"retry --order {w.order.external_id}")
 
 
-def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions,
-              creates: list[_Work]) -> tuple[dict[int, dict[str, int]], dict[tuple[str, int], str]]:
+def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions, creates: list[_Work],
+              known: dict[str, int | None]) -> tuple[dict[int, dict[str, int]], dict[tuple[str, int], str]]:
     """Per channel: SKU → M_Product_ID for the lines of these orders; and (sku, channel) → mapped search key.
 
-    A channel-specific mapping wins over the global one. Channels that resolve every SKU the same
-    way share one product lookup (the usual case: one queryData per batch).
+    A channel-specific mapping wins over the global one. ``known`` (M_Product.Value → id, None = not in
+    the ERP) lives for the whole run, so a search key is asked for once per run, not once per batch.
     """
     skus_of: dict[int, set[str]] = defaultdict(set)
     for w in creates:
@@ -470,42 +673,43 @@ def _products(maps: list[SkuMap], client: ErpClient, options: ErpOptions,
     products: dict[int, dict[str, int]] = {}
     value_maps: dict[tuple[str, int], str] = {}
     if not any(m.scope_channel_id for m in maps):  # only global mappings: one lookup for every channel
-        ids, values = _resolve(client, options, next(iter(chosen_of.values())), all_skus)
+        ids, values = _resolve(client, options, next(iter(chosen_of.values())), all_skus, known)
         for channel_id in skus_of:
             products[channel_id] = ids
             value_maps.update({(sku, channel_id): v for sku, v in values.items()})
         return products, value_maps
     for channel_id, chosen in chosen_of.items():
-        ids, values = _resolve(client, options, chosen, skus_of[channel_id])
+        ids, values = _resolve(client, options, chosen, skus_of[channel_id], known)
         products[channel_id] = ids
         value_maps.update({(sku, channel_id): v for sku, v in values.items()})
     return products, value_maps
 
 
-def _resolve(client: ErpClient, options: ErpOptions, chosen: dict[str, SkuMap],
-             skus: set[str]) -> tuple[dict[str, int], dict[str, str]]:
-    """(SKU → product id, SKU → mapped search key) for ``skus``; unmapped SKUs are searched as M_Product.Value."""
+def _resolve(client: ErpClient, options: ErpOptions, chosen: dict[str, SkuMap], skus: set[str],
+             known: dict[str, int | None]) -> tuple[dict[str, int], dict[str, str]]:
+    """(SKU → product id, SKU → mapped search key) for ``skus``; unmapped SKUs are searched as M_Product.Value
+    (only the values ``known`` does not hold yet)."""
     result = {sku: m.m_product_id for sku, m in chosen.items() if sku in skus and m.m_product_id}
     value_maps = {sku: m.m_product_value for sku, m in chosen.items()
                   if sku in skus and not m.m_product_id and m.m_product_value}
     wanted = {sku: value_maps.get(sku, sku) for sku in skus if sku not in result}
-    if wanted:
-        rows = client.query(options.service_types["query_product"], "M_Product",
-                            filter=product_filter(wanted.values()))
-        by_value = {r.get("Value"): int(r["M_Product_ID"]) for r in rows if r.get("M_Product_ID")}
-        for sku, value in wanted.items():
-            if value in by_value:
-                result[sku] = by_value[value]
+    unknown = {v for v in wanted.values() if v not in known}
+    if unknown:
+        rows = client.query(options.service_types["query_product"], "M_Product", filter=product_filter(unknown),
+                            require=REQUIRED_OUTPUTS["query_product"])
+        found = {r["Value"]: int(r["M_Product_ID"]) for r in rows if r.get("M_Product_ID")}
+        known.update({value: found.get(value) for value in unknown})
+    for sku, value in wanted.items():
+        if known.get(value) is not None:
+            result[sku] = known[value]  # type: ignore[assignment]
     return result, value_maps
 
 
 def _record_group(w: _Work, results: list[StdResult], conn: ErpConnection, stats: RunStats, *,
-                  now: datetime | None, sku_of_product: dict[int, str]) -> None:
-    errors = [r for r in results if r.is_error]
-    if errors:
-        hold = classify_error(errors[0].error or "unknown error", role_id=conn.erp_role_id,
-                              sku_of_product=sku_of_product)
-        _held(stats, w.row, hold.reason, hold.code)
+                  now: datetime | None) -> None:
+    failed = next((i for i, r in enumerate(results) if r.is_error), None)
+    if failed is not None:
+        _held(stats, w.row, *_failure(w, failed, results[failed].error or "unknown error", conn))
         w.done = True
         return
     if w.row.action == "cancel" or w.order.status == "cancelled":

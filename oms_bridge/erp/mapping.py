@@ -10,8 +10,9 @@ One group per order, its own transaction on the server (``shared/specs/idempiere
    identifier falls back to the channel's default partner (Shopee masks e-mails, for example).
    The address is a new C_Location (createData) plus a C_BPartner_Location found-or-created by
    (C_BPartner_ID, Name) where Name is the one-line address: the same address reuses the row.
-2. C_Order header: doc type, warehouse, price list, payment rule, ``POReference`` = marketplace
-   order number (the dedupe key), ``C_OrderSource_ID`` = channel's order source, DateOrdered/
+2. C_Order header: doc type, warehouse, price list, payment rule, ``POReference`` = the order's
+   per-channel reference (the dedupe key, :func:`reference_of`), ``Description`` starting with
+   "<order number> (<channel>)", ``C_OrderSource_ID`` = channel's order source, DateOrdered/
    DatePromised = order creation time in the ERP's local zone as ``yyyy-mm-dd hh:mm:ss``
    (Timestamp.valueOf). Columns whose channel value is unset are not sent (MOrder.beforeSave fills
    them), so an admin only allows the input columns the bridge really sends.
@@ -31,16 +32,16 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from oms_bridge.erp.client import CrudOp, DocActionOp, Field, Operation
 from oms_bridge.erp.config import ChannelMapping, ErpOptions
+from oms_bridge.erp.reference import po_reference
 
 __all__ = ["Unmappable", "order_group", "cancel_group", "complete_group", "po_filter", "product_filter", "bp_value",
-           "erp_timestamp", "classify_error", "ORDER_ROLE", "HoldReason"]
+           "erp_timestamp", "ORDER_ROLE", "reference_of", "precheck_filter", "description_marker"]
 
 ORDER_ROLE = "order"
 BP_VALUE_MAX = 40
@@ -53,12 +54,6 @@ class Unmappable(Exception):
         super().__init__(reason)
         self.reason = reason
         self.code = code
-
-
-@dataclass(frozen=True)
-class HoldReason:
-    reason: str
-    code: str
 
 
 def _num(value: Decimal) -> str:
@@ -80,6 +75,24 @@ def _sql_literal(text: str) -> str:
 def po_filter(po_references: Iterable[str]) -> str:
     """queryData Filter (a SQL where clause) for these POReferences."""
     return "POReference IN (" + ",".join(_sql_literal(p) for p in sorted(set(po_references))) + ")"
+
+
+def precheck_filter(po_references: Iterable[str], record_ids: Iterable[int] = ()) -> str:
+    """queryData Filter of the pre-check: these POReferences, or these C_Order_IDs (orders already recorded)."""
+    refs, ids = sorted(set(po_references)), sorted({int(i) for i in record_ids})
+    parts = ([po_filter(refs)] if refs else []) + (["C_Order_ID IN (" + ",".join(map(str, ids)) + ")"] if ids else [])
+    return " OR ".join(parts) or "1=0"
+
+
+def reference_of(order: Any, mapping: ChannelMapping, options: ErpOptions) -> str:
+    """The C_Order.POReference of this order (:mod:`oms_bridge.erp.reference`); raises ReferenceFormatError."""
+    return po_reference(order.external_id, mapping.channel_id, mapping.channel, fmt=options.po_reference_format,
+                        length=options.po_reference_length)
+
+
+def description_marker(external_id: str, channel: str) -> str:
+    """How the C_Order's Description starts: the full order number and the channel, for people and audits."""
+    return f"{external_id} ({channel})"
 
 
 def product_filter(values: Iterable[str]) -> str:
@@ -121,7 +134,7 @@ def _bp_ops(order: Any, value: str, options: ErpOptions) -> list[Operation]:
     address2 = " ".join(p for p in (order.ship_district, order.ship_address2) if p)
     location = [Field("Address1", (order.ship_address1 or "")[:60]), Field("Address2", address2[:60]),
                 Field("City", (order.ship_city or "")[:60]), Field("Postal", (order.ship_zip or "")[:10]),
-                Field("RegionName", (order.ship_state or "")[:60]), Field("C_Country_ID", "", lval=country_name)]
+                Field("RegionName", (order.ship_state or "")[:40]), Field("C_Country_ID", "", lval=country_name)]
     return [
         CrudOp("createUpdateData", st["bpartner"], "C_BPartner", "CreateUpdate",
                (Field("Value", value), Field("Name", name), Field("IsCustomer", "Y")), role="bpartner"),
@@ -134,9 +147,9 @@ def _bp_ops(order: Any, value: str, options: ErpOptions) -> list[Operation]:
     ]
 
 
-def _description(order: Any) -> str:
+def _description(order: Any, channel: str) -> str:
     ship = " ".join(p for p in (order.ship_name, order.ship_phone, _address_name(order)) if p)
-    text = f"{order.external_id} ship to {ship}"
+    text = f"{description_marker(order.external_id, channel)} ship to {ship}"
     if order.note:
         text += f" / {order.note}"
     return text[:255]
@@ -169,11 +182,12 @@ def order_group(order: Any, mapping: ChannelMapping, options: ErpOptions, produc
                                                 ("M_PriceList_ID", mapping.pricelist_id)) if v]
     if mapping.payment_rule:
         header.append(Field("PaymentRule", mapping.payment_rule))
-    header.append(Field("POReference", order.external_id))
+    header.append(Field("POReference", reference_of(order, mapping, options)))
     if mapping.ordersource_id:
         header.append(Field("C_OrderSource_ID", str(mapping.ordersource_id)))
     stamp = erp_timestamp(when, options)
-    header += [Field("DateOrdered", stamp), Field("DatePromised", stamp), Field("Description", _description(order))]
+    header += [Field("DateOrdered", stamp), Field("DatePromised", stamp),
+               Field("Description", _description(order, mapping.channel))]
     ops.append(CrudOp("createData", st["order"], "C_Order", "Create", tuple(header), role=ORDER_ROLE))
 
     line_discounts = Decimal(0)
@@ -229,34 +243,3 @@ def cancel_group(record_id: int, options: ErpOptions) -> list[Operation]:
     """Void or close (``cancel_doc_action``) the sales order the ERP already has."""
     return [DocActionOp(options.service_types["cancel"], options.cancel_doc_action, record_id=record_id,
                         role="cancel")]
-
-
-_ACCESS = re.compile(r"does not have access to the service type '([^']+)'")
-_NOT_CONFIGURED = re.compile(r"Service type (\S+) not configured")
-_PARAM = re.compile(r"Web service type (\S+): invalid parameter (\S+)")
-_COLUMN = re.compile(r"Web service type (\S+): input column (\S+) not allowed")
-_PRICE_LIST = re.compile(
-    r"not on Price ?List.*?(?:M_Product_ID|Product)\D*(\d+).*?(?:M_PriceList\w*|Price ?List)\D*(\d+)", re.I | re.S)
-
-
-def classify_error(text: str, *, role_id: int, sku_of_product: Mapping[int, str] | None = None) -> HoldReason:
-    """The ERP's error text → a sentence the admin can act on, plus the hold code."""
-    if m := _ACCESS.search(text):
-        return HoldReason(f"role {role_id} may not use service type {m.group(1)} (add WS_WebServiceTypeAccess "
-                          f"for the role; run oms-bridge erp check)", f"erp_config:access:{m.group(1)}")
-    if m := _NOT_CONFIGURED.search(text):
-        return HoldReason(f"service type {m.group(1)} is not configured in iDempiere (WS_WebServiceType; run "
-                          f"oms-bridge erp check)", f"erp_config:type:{m.group(1)}")
-    if m := _PARAM.search(text):
-        return HoldReason(f"service type {m.group(1)} lacks the web service parameter {m.group(2)} "
-                          f"(WS_WebService_Para; run oms-bridge erp check)", f"erp_config:param:{m.group(1)}")
-    if m := _COLUMN.search(text):
-        return HoldReason(f"service type {m.group(1)} may not set column {m.group(2)} (add a "
-                          f"WS_WebServiceFieldInput row; run oms-bridge erp check)", f"erp_config:column:{m.group(1)}")
-    if m := _PRICE_LIST.search(text):
-        product, price_list = int(m.group(1)), int(m.group(2))
-        sku = (sku_of_product or {}).get(product)
-        label = f"product {product}" + (f" (SKU {sku})" if sku else "")
-        return HoldReason(f"{label} not on price list {price_list} (add it to the price list in iDempiere, then "
-                          f"oms-bridge erp retry)", f"price_list:{price_list}:{product}")
-    return HoldReason(f"ERP rejected the order: {text}", "erp_rejected")

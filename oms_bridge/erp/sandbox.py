@@ -15,7 +15,12 @@ Endpoints (under ``base_url`` = ``http://127.0.0.1:<port>/ADInterface/services``
   NULL, ``lval`` by display text, ``@Table.Column`` from records saved earlier in the same request);
 - one transaction per ``<operations>`` group (``preCommit``/``postCommit`` honoured); the first
   error rolls the group back, marks its responses ``IsRolledBack="true"`` and stops that group;
-- createData answers ``<StandardResponse RecordID="n"/>`` with no IsError attribute (+ outputFields).
+- a write without ``<DataRow>`` faults (createData dereferences it with no null check): the current
+  group is rolled back and the whole request answers a SOAP Fault, earlier groups stay committed;
+- createData answers ``<StandardResponse RecordID="n"/>`` with no IsError attribute (+ outputFields);
+- queryData returns only the type's output columns and throws its parameter/column/SQL errors as
+  SOAP Faults; model texts, truncation and AD_Column come from :mod:`oms_bridge.erp.sandbox_db`.
+  ``docs/contracts/idempiere.md`` names the iDempiere source of each behaviour.
 
 Test helpers: :attr:`ErpSandbox.service_types` / :attr:`ErpSandbox.realm` (edit to provoke errors),
 :meth:`ErpSandbox.orders`, :meth:`ErpSandbox.drop_responses_after_commit` (the ERP commits, the
@@ -41,7 +46,7 @@ from oms_bridge.erp.sandbox_db import SEED, ErpDatabase, ModelError, column_kind
 from oms_bridge.erp.wsdl import NS, composite_wsdl, model_ad_service_wsdl
 from platforms.sandboxing import Fault, FaultPlan, SandboxServer, Served
 
-__all__ = ["ErpSandbox", "ServiceError"]
+__all__ = ["ErpSandbox", "ServiceError", "ServerFault"]
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 _TS = re.compile(r"^\d{4}-\d{1,2}-\d{1,2} \d{1,2}:\d{2}:\d{2}(\.\d{1,9})?$")
@@ -50,6 +55,18 @@ _T = f"{{{NS}}}"
 
 class ServiceError(Exception):
     """An error the server reports in the response (IsError=true); the message is its text."""
+
+
+class ServerFault(Exception):
+    """A RuntimeException inside the server: CXF answers the whole request with a SOAP Fault (faultstring =
+    the message). In a composite the current group is rolled back first; groups before it stay committed."""
+
+
+#: ModelADServiceImpl.createData/createUpdateData/updateData call ``dr.getFieldArray()`` on
+#: ``modelCRUD.getDataRow()`` with no null check (iDempiere 12, org.idempiere.webservices
+#: ModelADServiceImpl.java); Java 17's helpful NullPointerException message names it.
+_NO_DATAROW = ('java.lang.NullPointerException: Cannot invoke "org.idempiere.adInterface.x10.DataRow.getFieldArray()" '
+               'because "dr" is null')
 
 
 def _q(name: str) -> str:
@@ -173,6 +190,8 @@ class ErpSandbox(Served):
                 drop = self._drop_after_commit > 0 and service == self._drop_service
                 if drop:
                     self._drop_after_commit -= 1
+        except ServerFault as exc:
+            return _soap_fault("soap:Server", str(exc))
         except Exception as exc:  # noqa: BLE001 - CXF turns a RuntimeException into a SOAP Fault
             return _soap_fault("soap:Server", f"{type(exc).__name__}: {exc}")
         if drop:
@@ -257,7 +276,7 @@ class ErpSandbox(Served):
                     result = self._set_doc_action(request.find(_q("ModelSetDocAction")), ctx)
                 else:
                     result = self._crud(op, request.find(_q("ModelCRUD")), ctx)
-            except ServiceError:
+            except (ServiceError, ServerFault):
                 self.db.conn.execute("ROLLBACK")
                 raise
             self.db.conn.execute("COMMIT")
@@ -299,6 +318,9 @@ class ErpSandbox(Served):
                     raise ServiceError(f"TargetPort {port} not supported by this server")
             except ServiceError as exc:
                 response = _standard(error=str(exc))
+            except ServerFault:
+                conn.execute("ROLLBACK")  # CompositeServiceImpl: rollbackAndSetError, then rethrow
+                raise
             group.append(response)
             if response.get("IsError") == "true":
                 conn.execute("ROLLBACK")
@@ -318,15 +340,27 @@ class ErpSandbox(Served):
         method = "createData" if op == "createUpdateData" else op
         service_type = _text(crud, "serviceType", "") or ""
         st = self._authorise("ModelADService", method, service_type, ctx)
-        table = self._parameter(st, "TableName", _text(crud, "TableName"))
-        record_text = self._parameter(st, "RecordID", _text(crud, "RecordID"))
-        action = self._parameter(st, "Action", _text(crud, "Action"))
-        sql_filter = self._parameter(st, "Filter", _text(crud, "Filter"))
+        try:
+            table = self._parameter(st, "TableName", _text(crud, "TableName"))
+            record_text = self._parameter(st, "RecordID", _text(crud, "RecordID"))
+            action = self._parameter(st, "Action", _text(crud, "Action"))
+            sql_filter = self._parameter(st, "Filter", _text(crud, "Filter"))
+        except ServiceError as exc:
+            if op in ("queryData", "readData"):  # validateCRUD's IdempiereServiceFault is not caught there
+                raise ServerFault(str(exc)) from exc
+            raise
         if not table:
             raise ServiceError(f"Web service type {st.value}: no table")
-        values = self._fields(st, table, crud.find(_q("DataRow")), ctx)
+        data_row = crud.find(_q("DataRow"))
         if op in ("queryData", "readData"):
-            return self._query(st, table, int(record_text or 0), sql_filter, values, ctx)
+            try:  # queryData does not catch IdempiereServiceFault: a bad parameter/column/Filter is a SOAP Fault
+                values = self._fields(st, table, data_row, ctx)
+                return self._query(st, table, int(record_text or 0), sql_filter, values, ctx)
+            except ServiceError as exc:
+                raise ServerFault(str(exc)) from exc
+        if data_row is None:
+            raise ServerFault(_NO_DATAROW)  # queryData checks for null; the writes do not
+        values = self._fields(st, table, data_row, ctx)
         try:
             if op == "createUpdateData":
                 record_id = self._identify(st, table, values, action or "CreateUpdate")
@@ -443,13 +477,13 @@ class ErpSandbox(Served):
         try:
             rows = self.db.query(table, sql_filter, where, ctx["AD_Client_ID"])
         except ModelError as exc:
-            raise ServiceError(str(exc)) from exc
+            raise ServerFault(str(exc)) from exc
         data = etree.Element(_q("WindowTabData"), nsmap={None: NS}, NumRows=str(len(rows)), TotalRows=str(len(rows)),
                              StartRow="0")
         dataset = etree.SubElement(data, _q("DataSet"))
         for row in rows:
             data_row = etree.SubElement(dataset, _q("DataRow"))
-            for column in st.outputs or list(row):
+            for column in st.outputs:  # isOutputColumnNameAllowed: no output columns, empty rows
                 field = etree.SubElement(data_row, _q("field"), column=column)
                 value = row.get(column)
                 etree.SubElement(field, _q("val")).text = "" if value is None else str(value)
@@ -472,8 +506,8 @@ def _standard(*, error: str | None = None, record_id: int | None = None, is_erro
 
 
 def _window_error(error: str) -> etree._Element:
+    """queryData's answer to a refused login or service type: ``resp.setError(err)`` and nothing else."""
     el = etree.Element(_q("WindowTabData"), nsmap={None: NS}, NumRows="0", TotalRows="0", StartRow="0")
-    etree.SubElement(el, _q("Success")).text = "false"
     etree.SubElement(el, _q("Error")).text = error
     return el
 

@@ -8,6 +8,15 @@ partner; order lines priced from the price list, and **ProductNotOnPriceListExce
 doc type has IsNoPriceListCheck. Document actions follow DocumentEngine's basic transitions
 (DR→CO, DR/CO→VO, CO→CL).
 
+Texts are iDempiere's (release-12 sources): ``PO.validForeignKeys`` runs before ``beforeSave``
+("Foreign ID n not found in M_Product_ID"), ``ProductNotOnPriceListException`` builds
+"@ProductNotOnPriceList@ -> @Line@:10, @M_Product_ID@: <Value> - <Name>, @M_PriceList_ID@: <name>, @Date@: <date>",
+``setDocAction`` answers ``Msg.parseTranslation("@FailedProcessingDocument@: " + processMsg)``, and an action
+the document's status does not allow is DocumentEngine's IllegalStateException. ``@Token@``s are translated
+with :attr:`ErpDatabase.messages` (the login language's AD_Message/AD_Element texts the sources show; a token
+without a text stays as its key, as ``Msg.translate`` does). Strings longer than their AD_Column.FieldLength are
+cut silently (``PO.set_Value``: "Value too long - truncated", a server-log warning only).
+
 Money and quantities are stored as decimal TEXT so nothing is rounded through float. Seeded with a
 small GardenWorld-like catalogue plus one product per SKU of ``platforms.sandbox_data.PRODUCTS``
 (so orders from every marketplace sandbox complete).
@@ -15,15 +24,37 @@ small GardenWorld-like catalogue plus one product per SKU of ``platforms.sandbox
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from platforms.sandbox_data import PRODUCTS
 
-__all__ = ["ErpDatabase", "ModelError", "SEED", "column_kind"]
+__all__ = ["ErpDatabase", "ModelError", "SEED", "column_kind", "FIELD_LENGTHS", "TABLE_IDS", "MESSAGES"]
+
+#: AD_Table_ID of the tables the sandbox keeps (I_<Table>.Table_ID, fixed in every iDempiere).
+TABLE_IDS = {"AD_Table": 100, "AD_Column": 101, "C_Location": 162, "M_Product": 208, "C_Order": 259,
+             "C_OrderLine": 260, "C_BPartner": 291, "C_BPartner_Location": 293}
+#: AD_Column.FieldLength of the string columns the bridge writes (iDempiere migration i7.1z
+#: 202008040100_IDEMPIERE-3862.sql, which states every column's length; unchanged up to master).
+FIELD_LENGTHS = {
+    ("C_Order", "POReference"): 20, ("C_Order", "Description"): 255, ("C_Order", "DocumentNo"): 30,
+    ("C_OrderLine", "Description"): 255, ("C_BPartner", "Value"): 40, ("C_BPartner", "Name"): 120,
+    ("C_BPartner_Location", "Name"): 60, ("C_BPartner_Location", "Phone"): 40, ("C_Location", "Address1"): 60,
+    ("C_Location", "Address2"): 60, ("C_Location", "City"): 60, ("C_Location", "Postal"): 10,
+    ("C_Location", "RegionName"): 40,
+}
+#: AD_Message / AD_Element texts of the login language (en_US) that the sources show.
+MESSAGES = {
+    "FailedProcessingDocument": "Failed when processing document",  # migration i6.2 201903241211_IDEMPIERE-3929
+    "ProductNotOnPriceList": "Product is not on PriceList",  # a real server's text (public wiki page)
+    "Line": "Line No", "M_Product_ID": "Product", "M_PriceList_ID": "Price List", "Date": "Date",
+}
+_TOKEN = re.compile(r"@([^@]+)@")
 
 SCHEMA = """
 CREATE TABLE C_Country (C_Country_ID INTEGER PRIMARY KEY, CountryCode TEXT, Name TEXT);
@@ -49,6 +80,9 @@ CREATE TABLE C_Order (C_Order_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_O
   M_Warehouse_ID INTEGER, M_PriceList_ID INTEGER, PaymentRule TEXT, POReference TEXT, C_OrderSource_ID INTEGER,
   DateOrdered TEXT, DatePromised TEXT, Description TEXT, DocStatus TEXT, DocAction TEXT, Processed TEXT,
   TotalLines TEXT, GrandTotal TEXT);
+CREATE TABLE AD_Table (AD_Table_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, TableName TEXT);
+CREATE TABLE AD_Column (AD_Column_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Table_ID INTEGER, ColumnName TEXT,
+  FieldLength INTEGER);
 CREATE TABLE C_OrderLine (C_OrderLine_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
   C_Order_ID INTEGER, Line INTEGER, M_Product_ID INTEGER, C_Charge_ID INTEGER, QtyEntered TEXT, QtyOrdered TEXT,
   PriceEntered TEXT, PriceActual TEXT, LineNetAmt TEXT, Description TEXT);
@@ -113,7 +147,20 @@ class ErpDatabase:
         self.conn.executescript(SCHEMA)
         self._next_id = 1_000_100
         self._next_docno = 800_000
+        self.messages = dict(MESSAGES)
+        self.field_lengths = dict(FIELD_LENGTHS)
         self._seed()
+
+    def translate(self, text: str) -> str:
+        """``Msg.parseTranslation``: each ``@Token@`` becomes its text, or the bare key when none is known."""
+        return _TOKEN.sub(lambda m: self.messages.get(m.group(1), m.group(1)), text)
+
+    def set_field_length(self, table: str, column: str, length: int) -> None:
+        """An installation whose dictionary differs (e.g. a widened POReference): AD_Column and saves follow."""
+        with self.lock:
+            self.field_lengths[(table, column)] = length
+            self.conn.execute("UPDATE AD_Column SET FieldLength = ? WHERE AD_Table_ID = ? AND ColumnName = ?",
+                              (length, TABLE_IDS[table], column))
 
     # -- ids -------------------------------------------------------------------------------------
     def new_id(self) -> int:
@@ -124,6 +171,10 @@ class ErpDatabase:
         s = SEED
         x = self.conn.execute
         x("INSERT INTO C_Country VALUES (100,'US','United States'), (?, 'TW', 'Taiwan')", (s.country_tw,))
+        for table, table_id in TABLE_IDS.items():
+            x("INSERT INTO AD_Table VALUES (?,0,?)", (table_id, table))
+        for column_id, ((table, column), length) in enumerate(sorted(FIELD_LENGTHS.items()), start=2000):
+            x("INSERT INTO AD_Column VALUES (?,0,?,?,?)", (column_id, TABLE_IDS[table], column, length))
         x("INSERT INTO M_Warehouse VALUES (?,?,?,'HQ Warehouse')", (s.warehouse, s.client, s.org))
         x("INSERT INTO M_PriceList VALUES (?,?,'Standard','Y')", (s.price_list, s.client))
         x("INSERT INTO C_DocType VALUES (?,?,'Standard Order','N'), (?,?,'POS Order','Y')",
@@ -170,8 +221,8 @@ class ErpDatabase:
                                                    tuple(where.values()))]
 
     def query(self, table: str, sql_filter: str | None, where: dict[str, Any], client: int) -> list[dict[str, Any]]:
-        """queryData: the Filter is a SQL where clause appended as iDempiere does."""
-        clauses = ["AD_Client_ID = ?"] + [f"{c} IS ?" for c in where]
+        """queryData: the Filter is a SQL where clause appended as iDempiere does; read access includes System (0)."""
+        clauses = ["AD_Client_ID IN (0, ?)"] + [f"{c} IS ?" for c in where]
         if sql_filter:
             clauses.append(f"({sql_filter})")
         sql = f"SELECT * FROM {table} WHERE {' AND '.join(clauses)} ORDER BY 1"
@@ -205,14 +256,14 @@ class ErpDatabase:
         row = dict(self.get(table, record_id) or {}) if record_id else {}
         if record_id and not row:
             raise ModelError(f"No Record to update for {table}_ID = {record_id}")
-        row.update(values)
+        row.update(self._truncated(table, values))
         row.setdefault("AD_Client_ID", ctx["AD_Client_ID"])
         if "AD_Org_ID" in cols and not row.get("AD_Org_ID"):
             row["AD_Org_ID"] = ctx["AD_Org_ID"]
+        self._check_foreign_keys(table, values)  # ModelADServiceImpl: po.validForeignKeys() before po.save()
         before = getattr(self, f"_before_save_{table.lower()}", None)
         if before:
             before(row, ctx)
-        self._check_foreign_keys(table, row)
         key = f"{table}_ID"
         if not row.get(key):
             row[key] = self.new_id()
@@ -222,17 +273,29 @@ class ErpDatabase:
                           tuple(_db_value(row[c]) for c in names))
         return self.get(table, row[key]) or row
 
-    def _check_foreign_keys(self, table: str, row: dict[str, Any]) -> None:
-        for column, value in row.items():
-            if not column.endswith("_ID") or column in (f"{table}_ID", "AD_Client_ID", "AD_Org_ID") or not value:
+    def _truncated(self, table: str, values: dict[str, Any]) -> dict[str, Any]:
+        """PO.set_Value: a string longer than the column's FieldLength is cut, silently for the caller."""
+        out = dict(values)
+        for column, value in values.items():
+            length = self.field_lengths.get((table, column))
+            if length and isinstance(value, str) and len(value) > length:
+                out[column] = value[:length]
+        return out
+
+    def _check_foreign_keys(self, table: str, values: dict[str, Any]) -> None:
+        """PO.validForeignKeysEx on the values being set: "Foreign ID <id> not found in <column>"."""
+        for column, value in values.items():
+            if not column.endswith("_ID") or column in (f"{table}_ID", "AD_Client_ID") or not value:
                 continue
-            target = "C_DocType" if column == "C_DocTypeTarget_ID" else column[:-3]
+            target = {"C_DocTypeTarget_ID": "C_DocType", "AD_Org_ID": None}.get(column, column[:-3])
+            if target is None:
+                continue  # the sandbox keeps no AD_Org table
             try:
                 found = self.get(target, int(value))
             except sqlite3.OperationalError:
                 continue  # a column pointing to a table the sandbox does not keep
             if found is None:
-                raise ModelError(f"Cannot save record in {table}: {column}={value} not found")
+                raise ModelError(f"Cannot save record in {table}: Foreign ID {value} not found in {column}")
 
     @staticmethod
     def _mandatory(table: str, row: dict[str, Any], *columns: str) -> None:
@@ -306,24 +369,34 @@ class ErpDatabase:
         if price is None:
             if doc_type.get("IsNoPriceListCheck") == "Y":
                 return None
-            # ProductNotOnPriceListException, translated as the server sends it back.
-            raise ModelError(f"Cannot save record in C_OrderLine: Product is not on PriceList - Line: {line}, "
-                             f"M_Product_ID: {product_id}, M_PriceList_ID: {order['M_PriceList_ID']}")
+            raise ModelError("Cannot save record in C_OrderLine: " + self.translate(
+                self._not_on_price_list(order, product_id, line)))
         return Decimal(price[0])
+
+    def _not_on_price_list(self, order: dict[str, Any], product_id: int, line: int) -> str:
+        """ProductNotOnPriceListException.buildMessage (iDempiere 11+), before translation."""
+        product = self.get("M_Product", product_id) or {}
+        price_list = self.get("M_PriceList", int(order["M_PriceList_ID"])) or {}
+        parts = [f"@Line@:{line}", f"@M_Product_ID@: {product.get('Value', '?')} - {product.get('Name', '?')}",
+                 f"@M_PriceList_ID@: {price_list.get('Name', '?')}"]
+        ordered = str(order.get("DateOrdered") or "")[:10]
+        if ordered:
+            parts.append("@Date@: " + datetime.strptime(ordered, "%Y-%m-%d").strftime("%m/%d/%Y"))
+        return "@ProductNotOnPriceList@ -> " + ", ".join(parts)
 
     # -- document actions ------------------------------------------------------------------------
     def doc_action(self, table: str, record_id: int, action: str) -> None:
-        """processIt(action) on a C_Order; raises ModelError with @FailedProcessingDocument@ translated."""
+        """ModelADServiceImpl.setDocAction on a C_Order: processIt(action), with the server's failure texts."""
         if table != "C_Order":
-            raise ModelError(f"Failed Processing Document: {table} is not a document")
+            raise ModelError(f"No table {table}")
         order = self.get("C_Order", record_id)
         if order is None:
-            raise ModelError(f"Failed Processing Document: No C_Order with C_Order_ID={record_id}")
+            raise ModelError(f"No Record {record_id} in {table}")
         status = order["DocStatus"]
         lines = self.find("C_OrderLine", {"C_Order_ID": record_id})
         if action == "CO" and status in ("DR", "IP", "IN"):
-            if not lines:
-                raise ModelError("Failed Processing Document: No Lines")
+            if not lines:  # MOrder.prepareIt: m_processMsg = "@NoLines@"; processIt returns false
+                raise ModelError(self.translate("@FailedProcessingDocument@: @NoLines@"))
             total = sum((Decimal(line["LineNetAmt"]) for line in lines), Decimal(0))
             self._update("C_Order", record_id, DocStatus="CO", DocAction="CL", Processed="Y",
                          TotalLines=str(total), GrandTotal=str(total))
@@ -332,8 +405,9 @@ class ErpDatabase:
             self._update("C_Order", record_id, DocStatus="VO", DocAction="--", Processed="Y")
         elif action == "CL" and status == "CO":
             self._update("C_Order", record_id, DocStatus="CL", DocAction="--", Processed="Y")
-        else:
-            raise ModelError(f"Failed Processing Document: Invalid DocAction {action} for DocStatus {status}")
+        else:  # DocumentEngine.processIt throws; setDocAction answers e.toString()
+            raise ModelError(f"java.lang.IllegalStateException: Status={status} - Invalid Actions: Process={action}, "
+                             f"Doc={action}")
 
     def _update(self, table: str, record_id: int, **values: Any) -> None:
         sets = ", ".join(f"{c} = ?" for c in values)

@@ -11,12 +11,18 @@ Leases, the one claim mechanism of every destination (ERP, logistics push-back):
 talks to the outside world inside a store transaction (on SQLite that would hold the file's write
 lock, and every other writer's 30 s busy timeout, for as long as a slow ERP or marketplace takes; on
 PostgreSQL it would hold row locks during I/O). So a short transaction takes the due rows and marks
-them leased: state ``retry`` with ``next_attempt_at`` = the lease's end, which makes them invisible
-to other workers until then. If the worker dies, its rows simply fall due again when the lease ends
-(the destination makes the repeat safe: the ERP looks the order up by POReference first; logistics
-records each accepted push and only repeats the one in flight when the worker died). The outcome
-is recorded only while the lease still holds: a row re-armed meanwhile (a newer order version, an
-admin retry) or taken by a later lease is left alone.
+them leased: ``leased_until`` = the lease's end (and state ``retry`` with ``next_attempt_at`` = the
+same time, so a dead worker's rows read as "retrying"), which makes them invisible to other workers
+until then. If the worker dies, its rows simply fall due again when the lease ends (the destination
+makes the repeat safe: the ERP looks the order up by POReference first; logistics records each
+accepted push and only repeats the one in flight when the worker died).
+
+A lease is never stolen: an admin retry (:func:`rearm`, :func:`rearm_held`) leaves a leased row
+alone (the caller can say so with :func:`count_leased`), and a newer order version (:func:`arm`)
+resets the row but keeps the lease, so nobody sends the row again while the first send may still
+be running (two ERP sales orders for one order). The outcome is recorded only while the lease still
+holds and the row still asks for the version that was sent (:func:`leased_row`); every ``mark_*``
+ends the lease.
 
 States: ``pending`` (due now), ``retry`` (due at ``next_attempt_at``), ``sent``, ``held``
 (waits for the admin or a fix), ``waiting`` (nothing is wrong: the order is not ready for this
@@ -32,13 +38,14 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from oms_bridge.store.models import Delivery, Order, utcnow
 
 __all__ = ["arm", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting", "mark_deferred",
-           "mark_retry", "rearm_held", "rearm", "backoff_delay"]
+           "mark_retry", "rearm_held", "rearm", "backoff_delay", "count_leased", "not_leased", "release"]
 
 
 def arm(session: Session, order: Order, destinations: Iterable[str], *, action: str = "create") -> list[Delivery]:
@@ -46,7 +53,8 @@ def arm(session: Session, order: Order, destinations: Iterable[str], *, action: 
 
     Creates the row if missing (unique on order + destination), otherwise sets it back to
     ``pending`` for the new ``order.version`` and resets the attempt counter. Callers run this in
-    the same transaction as the order upsert, so an order never exists without its rows.
+    the same transaction as the order upsert, so an order never exists without its rows. A row a
+    worker holds keeps its lease (``leased_until``): it is due again once that worker is done.
     """
     rows = []
     existing = {d.destination: d for d in session.scalars(select(Delivery).where(Delivery.oms_order_id == order.id))}
@@ -90,14 +98,15 @@ class Lease:
 
 
 def lease_due(session: Session, destination: str, *, lease_seconds: float, now: datetime | None = None,
-              limit: int = 100, exclude: Collection[int] = ()) -> list[Lease]:
+              limit: int = 100, exclude: Collection[int] = (), where: ColumnElement[bool] | None = None) -> list[Lease]:
     """Claim up to ``limit`` due rows of ``destination`` and lease them for ``lease_seconds``.
 
     Why: the caller then closes this (short) transaction and does its I/O with no store transaction
     open; a worker that dies leaves leased rows that fall due again when the lease ends (see the
     module doc). Claiming is race-free: PostgreSQL ``FOR UPDATE SKIP LOCKED``; on SQLite call it
     inside ``session_scope(settings, immediate=True)`` (BEGIN IMMEDIATE). ``exclude`` skips rows
-    this run already worked on. The lease is written with the caller's ``now`` (default: the current
+    this run already worked on; ``where`` narrows the rows further (e.g. not the orders of a channel whose
+    destination refused this run). The lease is written with the caller's ``now`` (default: the current
     UTC time); the returned :class:`Lease` names the row's version, attempts and lease end, which
     :func:`leased_row` checks before the outcome is recorded.
     """
@@ -107,11 +116,13 @@ def lease_due(session: Session, destination: str, *, lease_seconds: float, now: 
     stmt = _due(destination, now).limit(limit)
     if exclude:
         stmt = stmt.where(Delivery.id.notin_(list(exclude)))
+    if where is not None:
+        stmt = stmt.where(where)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     leases = []
     for row in session.scalars(stmt).all():
-        row.state, row.next_attempt_at = "retry", until
+        row.state, row.next_attempt_at, row.leased_until = "retry", until, until
         leases.append(Lease(row, row.id, row.order_version, row.attempts, until,
                             started + lease_seconds * 0.9))
     session.flush()
@@ -119,19 +130,38 @@ def lease_due(session: Session, destination: str, *, lease_seconds: float, now: 
 
 
 def leased_row(session: Session, lease: Lease) -> Delivery | None:
-    """The stored row, locked (PostgreSQL), if ``lease`` still holds it; ``None`` when it does not.
+    """The stored row, locked (PostgreSQL), if ``lease`` still holds it for the leased version; else ``None``.
 
-    ``None`` means the row changed since it was leased: re-armed for a newer order version or by an
-    admin retry, or leased again by another worker after this lease ended. Its outcome belongs to
-    that newer claim, so the caller drops its own (and counts it as superseded).
+    ``None`` means: the lease ended and the row was leased again by another worker (or re-armed after
+    the lease ended), or GetOrder re-armed the row for a newer order version meanwhile. Its outcome
+    belongs to that newer claim, so the caller drops its own (and counts it as superseded); in the
+    second case this call ends the lease, so the new version is due at once.
     """
     lock = session.get_bind().dialect.name == "postgresql"
     row = session.get(Delivery, lease.delivery_id, with_for_update=lock, populate_existing=True)
-    if (row is None or row.state != "retry" or row.order_version != lease.order_version
-            or row.attempts != lease.attempts or row.next_attempt_at is None
-            or abs((row.next_attempt_at - lease.until).total_seconds()) > 0.001):
+    if row is None or row.leased_until is None or abs((row.leased_until - lease.until).total_seconds()) > 0.001:
+        return None
+    if row.order_version != lease.order_version or row.attempts != lease.attempts:
+        row.leased_until = None
         return None
     return row
+
+
+def not_leased(now: datetime | None = None):
+    """SQL condition: no worker holds the row now (never leased, or the lease is over)."""
+    now = now or utcnow()
+    return or_(Delivery.leased_until.is_(None), Delivery.leased_until <= now)
+
+
+def count_leased(session: Session, destination: str, *, order_ids: Iterable[int] | None = None,
+                 now: datetime | None = None) -> int:
+    """How many rows of ``destination`` (optionally of these orders) a worker holds right now."""
+    now = now or utcnow()
+    stmt = select(func.count()).select_from(Delivery).where(Delivery.destination == destination,
+                                                            Delivery.leased_until > now)
+    if order_ids is not None:
+        stmt = stmt.where(Delivery.oms_order_id.in_(list(order_ids)))
+    return int(session.scalar(stmt) or 0)
 
 
 def _due(destination: str, now: datetime):
@@ -141,6 +171,7 @@ def _due(destination: str, now: datetime):
         .where(Delivery.destination == destination)
         .where(or_(Delivery.state == "pending",
                    and_(Delivery.state == "retry", Delivery.next_attempt_at <= now)))
+        .where(not_leased(now))
         .order_by(Delivery.id)
     )
 
@@ -149,6 +180,7 @@ def mark_sent(row: Delivery, *, now: datetime | None = None, erp_record_id: int 
               erp_document_no: str | None = None, external_ref: str | None = None) -> None:
     """The destination has the order's version ``row.order_version``."""
     row.state = "sent"
+    row.leased_until = None
     row.sent_at = now or utcnow()
     row.delivered_version = row.order_version
     row.last_error = None
@@ -166,6 +198,7 @@ def mark_held(row: Delivery, reason: str, *, code: str | None = None) -> None:
     """Stop trying until the cause is fixed. ``reason`` is the sentence the admin reads;
     ``code`` (e.g. ``missing_sku:ABC-1``) lets the fix find and re-arm exactly these rows."""
     row.state = "held"
+    row.leased_until = None
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
@@ -178,6 +211,7 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
     the row when the marketplace reports the change that makes the order ready.
     """
     row.state = "waiting"
+    row.leased_until = None
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
@@ -191,6 +225,15 @@ def mark_deferred(row: Delivery, reason: str, *, until: datetime, code: str | No
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = until
+    row.leased_until = None
+
+
+def release(row: Delivery) -> None:
+    """The worker did not try this row (e.g. its destination refused the login): due again now, attempts
+    unchanged, lease over. The run that released it leaves it alone; the next run takes it."""
+    row.state = "pending"
+    row.next_attempt_at = None
+    row.leased_until = None
 
 
 def backoff_delay(attempts: int, *, base_seconds: float = 60.0, cap_seconds: float = 3600.0) -> timedelta:
@@ -203,6 +246,7 @@ def mark_retry(row: Delivery, error: str, *, max_attempts: int, now: datetime | 
                retry_after: float | None = None) -> None:
     """A transient failure: try again later, or give up (``dead``) after ``max_attempts``."""
     now = now or utcnow()
+    row.leased_until = None
     row.attempts += 1
     row.last_error = error
     if row.attempts >= max_attempts:
@@ -217,15 +261,17 @@ def mark_retry(row: Delivery, error: str, *, max_attempts: int, now: datetime | 
 
 def rearm_held(session: Session, destination: str, *, code: str | None = None,
                code_prefix: str | None = None) -> int:
-    """Put held rows back to pending (all, one hold code, or a code prefix). Returns how many."""
-    conditions = [Delivery.destination == destination, Delivery.state == "held"]
+    """Put held rows back to pending (all, one hold code, or a code prefix). Returns how many.
+
+    A held row is never leased; the condition only keeps the one rule of :func:`rearm` explicit."""
+    conditions = [Delivery.destination == destination, Delivery.state == "held", not_leased()]
     if code is not None:
         conditions.append(Delivery.hold_code == code)
     if code_prefix is not None:
         conditions.append(Delivery.hold_code.startswith(code_prefix))
     result = session.execute(
         update(Delivery).where(*conditions)
-        .values(state="pending", next_attempt_at=None, attempts=0, updated=utcnow())
+        .values(state="pending", next_attempt_at=None, attempts=0, leased_until=None, updated=utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -233,13 +279,18 @@ def rearm_held(session: Session, destination: str, *, code: str | None = None,
 
 def rearm(session: Session, destination: str, *, order_ids: Iterable[int] | None = None,
           states: Sequence[str] = ("held", "dead", "retry")) -> int:
-    """Admin retry: rows in ``states`` (optionally only these orders) become pending again."""
-    conditions = [Delivery.destination == destination, Delivery.state.in_(states)]
+    """Admin retry: rows in ``states`` (optionally only these orders) become pending again.
+
+    A row a worker holds is left alone (its state is ``retry`` during the lease): re-arming it would let a
+    second worker send it while the first may still be sending (two ERP sales orders for one order).
+    :func:`count_leased` tells the caller how many were skipped that way.
+    """
+    conditions = [Delivery.destination == destination, Delivery.state.in_(states), not_leased()]
     if order_ids is not None:
         conditions.append(Delivery.oms_order_id.in_(list(order_ids)))
     result = session.execute(
         update(Delivery).where(*conditions)
-        .values(state="pending", next_attempt_at=None, attempts=0, updated=utcnow())
+        .values(state="pending", next_attempt_at=None, attempts=0, leased_until=None, updated=utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

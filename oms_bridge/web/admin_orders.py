@@ -85,6 +85,10 @@ async def retry_held(delivery_id: pages.RowId, request: Request,
             return pages.back("/admin/held", err=f"no delivery {delivery_id}; it may have been retried already")
         number = session.scalar(select(Order.external_id).where(Order.id == row.oms_order_id))
         count = outbox.rearm(session, row.destination, order_ids=[row.oms_order_id])
+        in_flight = outbox.count_leased(session, row.destination, order_ids=[row.oms_order_id])
+    if not count and in_flight:  # a lease is never stolen: a second send could duplicate the first
+        return pages.back("/admin/held", err=f"order {number} is being sent to {row.destination} right now; "
+                          "it was left to that delivery")
     if not count:
         return pages.back("/admin/held", err=f"order {number} is no longer held for {row.destination}")
     return pages.back("/admin/held", msg=f"order {number} queued again for {row.destination}")

@@ -145,6 +145,12 @@ ALTER TABLE oms_admin_user ALTER COLUMN session_key_enc DROP NOT NULL;
 
 ALTER TABLE oms_channel ADD COLUMN token_refreshed_at TIMESTAMP WITH TIME ZONE;
 
+ALTER TABLE oms_delivery ADD COLUMN leased_until TIMESTAMP WITH TIME ZONE;
+
+ALTER TABLE oms_erp_connection ADD COLUMN login_error TEXT;
+
+ALTER TABLE oms_erp_connection ADD COLUMN login_error_at TIMESTAMP WITH TIME ZONE;
+
 ALTER TABLE oms_order ADD COLUMN tracking_number VARCHAR(120);
 
 ALTER TABLE oms_package_push ADD COLUMN attempted_at TIMESTAMP WITH TIME ZONE;

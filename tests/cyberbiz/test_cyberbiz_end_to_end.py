@@ -8,19 +8,24 @@ products reach the ERP as their real SKUs; nothing is held; no RefreshToken job 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-from oms_bridge.cli.main import cli
-from oms_bridge.erp.sandbox import ErpSandbox
-from oms_bridge.settings import Settings
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.sandbox_data import PRODUCTS
-from scheduler.config import ScheduleConfig
-from scheduler.sync import desired_jobs
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "erp"))
+from erp_helpers import erp_orders_by_number  # noqa: E402
+
+from oms_bridge.cli.main import cli  # noqa: E402
+from oms_bridge.erp.sandbox import ErpSandbox  # noqa: E402
+from oms_bridge.settings import Settings  # noqa: E402
+from platforms.cyberbiz.sandbox import CyberbizSandbox  # noqa: E402
+from platforms.sandbox_data import PRODUCTS  # noqa: E402
+from scheduler.config import ScheduleConfig  # noqa: E402
+from scheduler.sync import desired_jobs  # noqa: E402
 
 
 def oms(*args: str, input: str | None = None, env: dict | None = None) -> Result:
@@ -86,7 +91,7 @@ def test_cyberbiz_token_shop_flows_to_the_erp_with_no_oauth(sqlite_settings: Set
 
     delivered = ok("erp", "deliver")
     assert "held" not in ok("erp", "status"), delivered
-    by_ref = {o["POReference"]: o for o in erp.orders()}
+    by_ref = erp_orders_by_number(erp)
     assert sorted(by_ref) == sorted(combos + plain)  # every order once
     product_value = {p["M_Product_ID"]: p["Value"] for p in erp.records("M_Product")}
     for ext in combos:

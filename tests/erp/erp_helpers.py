@@ -27,7 +27,17 @@ from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, Ord
 from oms_bridge.vault import Vault
 
 REPO = Path(__file__).resolve().parents[2]
-XSD_PATH = REPO.parent / "shared" / "idempiere" / "idempiere-schema.xsd"
+
+
+def _shared_idempiere() -> Path:
+    """``shared/idempiere`` next to the checkout, or next to its parent (a worktree under ``wt/``)."""
+    for base in (REPO.parent, REPO.parent.parent):
+        if (base / "shared" / "idempiere").is_dir():
+            return base / "shared" / "idempiere"
+    return REPO.parent / "shared" / "idempiere"
+
+
+XSD_PATH = _shared_idempiere() / "idempiere-schema.xsd"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
@@ -74,13 +84,17 @@ class ErpEnv:
             order.version += 1
             outbox.arm(s, order, ["erp"], action=action)
 
-    def delivery(self, external_id: str) -> Delivery:
+    def delivery(self, external_id: str, channel_id: int | None = None) -> Delivery:
         with session_scope(self.settings) as s:
             return s.scalars(select(Delivery).join(Order, Order.id == Delivery.oms_order_id)
-                             .where(Order.external_id == external_id, Delivery.destination == "erp")).one()
+                             .where(Order.external_id == external_id, Delivery.destination == "erp",
+                                    Order.oms_channel_id == (channel_id or self.channel_id))).one()
 
-    def erp_orders(self, po_reference: str) -> list[dict[str, Any]]:
-        return [o for o in self.sandbox.orders() if o["POReference"] == po_reference]
+    def erp_orders(self, external_id: str, channel: str = "shop-a") -> list[dict[str, Any]]:
+        """The C_Orders made for this store order, known by the Description the bridge writes ("<number> (<channel>)
+        ship to ..."), so a count does not depend on how the POReference is built."""
+        marker = f"{external_id} ({channel}) "
+        return [o for o in self.sandbox.orders() if (o["Description"] or "").startswith(marker)]
 
     def update_connection(self, **values: Any) -> None:
         with session_scope(self.settings) as s:
@@ -127,3 +141,18 @@ def assert_bodies_valid(sandbox: ErpSandbox) -> int:
             raise AssertionError(f"{etree.QName(request).localname} invalid: {schema.error_log}")
         checked += 1
     return checked
+
+
+def erp_orders_by_number(sandbox: ErpSandbox) -> dict[str, dict]:
+    """The sandbox's C_Orders keyed by the marketplace order number their Description starts with.
+
+    The POReference is the per-channel dedupe key (``{channel_id}-{order}``, or a digest when that is too long), so
+    tests that look orders up by their number read the Description marker the delivery writes
+    (:func:`oms_bridge.erp.mapping.description_marker`). A number booked twice fails here.
+    """
+    found: dict[str, dict] = {}
+    for order in sandbox.orders():
+        number = (order.get("Description") or "").split(" (", 1)[0]
+        assert number not in found, f"order {number} has two C_Orders"
+        found[number] = order
+    return found

@@ -78,9 +78,12 @@ def test_erp_check_prints_checklist_of_missing_setup_then_rearms(erp_env: ErpEnv
 
 def test_erp_check_reports_login_failure(erp_env: ErpEnv) -> None:
     erp_env.update_connection(password="nope")
+    erp_env.add_order()
     result = CliRunner().invoke(cli, ["erp", "check"])
     assert result.exit_code == 1
     assert "Error login - User invalid" in result.output and "nope" not in result.output
+    # the refusal is remembered: the next delivery does not log in with the same data again
+    assert run_erp_delivery(settings=erp_env.settings).fetched == 0 and erp_env.sandbox.calls() == 1
 
 
 def test_erp_sku_import_reports_bad_rows_and_imports_good_ones(erp_env: ErpEnv, tmp_path: Path) -> None:
@@ -168,12 +171,40 @@ def test_erp_check_unreachable_server(erp_env: ErpEnv) -> None:
     assert "cannot load WSDL" in result.output and "Check the URL and the server." in result.output
 
 
-def test_erp_connection_update_password_rearms_login_holds(erp_env: ErpEnv) -> None:
+def test_erp_connection_update_password_lifts_a_refused_login(erp_env: ErpEnv) -> None:
     erp_env.update_connection(password="old-wrong")
     ext = erp_env.add_order()
     run_erp_delivery(settings=erp_env.settings)
-    assert erp_env.delivery(ext).hold_code == "erp_login:gw"
+    assert erp_env.delivery(ext).state == "pending"
     result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--password-stdin"], input="WebService\n")
-    assert result.exit_code == 0 and "1 held order(s) re-armed" in result.output
+    assert result.exit_code == 0 and "Its refused login is lifted" in result.output
     assert "WebService" not in result.output
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_check_compares_po_reference_length_with_the_erp(erp_env: ErpEnv) -> None:
+    """erp check reads AD_Column.FieldLength of C_Order.POReference (20 in iDempiere) and compares the setting."""
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["erp", "check"])
+    assert ok.exit_code == 0 and "[ok]      C_Order.POReference length: 20 characters" in ok.output
+
+    erp_env.update_connection(settings_json=json.dumps({"timeout_seconds": 5, "po_reference_length": 30}))
+    too_long = runner.invoke(cli, ["erp", "check"])
+    assert too_long.exit_code == 1
+    assert "[MISSING] C_Order.POReference length -- iDempiere keeps 20 characters but po_reference_length is 30" \
+        in too_long.output
+    assert """--settings '{"po_reference_length": 20}'""" in too_long.output
+
+    erp_env.sandbox.db.set_field_length("C_Order", "POReference", 40)  # an installation that widened the column
+    wider = runner.invoke(cli, ["erp", "check"])
+    assert wider.exit_code == 0 and "C_Order.POReference length: 40 characters (po_reference_length 30" in wider.output
+    erp_env.update_connection(settings_json=json.dumps({"timeout_seconds": 5, "po_reference_length": 40}))
+    ext = erp_env.add_order("5f8d0d55b54764421b7156c3")
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["POReference"] == f"{erp_env.channel_id}-5f8d0d55b54764421b7156c3"
+
+    del erp_env.sandbox.service_types["OmsQueryColumn"]  # a role that may not read the dictionary
+    unknown = runner.invoke(cli, ["erp", "check"])
+    assert unknown.exit_code == 0, unknown.output
+    assert "[?]       C_Order.POReference length -- not read from iDempiere (Service type OmsQueryColumn not " \
+           "configured); the bridge assumes po_reference_length = 40" in unknown.output

@@ -150,3 +150,103 @@ def test_erp_client_works_with_the_real_servers_wsdl(erp_env: ErpEnv, variant: s
     assert erp_env.erp_orders(ext)[0]["DocStatus"] == "VO"
     check = CliRunner().invoke(cli, ["erp", "check"])
     assert check.exit_code == 0 and "Everything the bridge needs is configured." in check.output
+
+
+def test_erp_shopline_id_longer_than_po_reference_is_found_after_a_lost_answer(erp_env: ErpEnv) -> None:
+    """A Shopline order id has 24 characters; iDempiere keeps 20 of a POReference and cuts the rest silently. The
+    reference must fit, so the pre-check finds the C_Order after a lost answer instead of creating a second one."""
+    ext = erp_env.add_order("5f8d0d55b54764421b7156c3")
+    erp_env.sandbox.drop_responses_after_commit(1)
+    assert run_erp_delivery(settings=erp_env.settings).failed == 1
+    assert run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(hours=2)).sent == 1
+    assert erp_env.sandbox.calls("compositeInterface") == 1 and len(erp_env.sandbox.orders()) == 1
+    [erp] = erp_env.erp_orders(ext)
+    assert len(erp["POReference"]) == 20 and erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
+
+
+def _old_bridge_order(erp_env: ErpEnv, ext: str, *, source: int = 1000001) -> int:
+    """A C_Order as a bridge before per-channel references left it: POReference = the bare number (cut to 20)."""
+    with erp_env.sandbox.db.lock:
+        row = erp_env.sandbox.db.save("C_Order", {"C_BPartner_ID": 117, "POReference": ext, "C_OrderSource_ID": source,
+                                                  "Description": f"{ext} ship to someone"},
+                                      {"AD_Client_ID": 11, "AD_Org_ID": 11, "M_Warehouse_ID": 103})
+        erp_env.sandbox.db.save("C_OrderLine", {"C_Order_ID": row["C_Order_ID"], "M_Product_ID": 128},
+                                {"AD_Client_ID": 11, "AD_Org_ID": 11, "M_Warehouse_ID": 103})
+        erp_env.sandbox.db.doc_action("C_Order", row["C_Order_ID"], "CO")
+    return row["C_Order_ID"]
+
+
+def test_erp_order_left_by_an_older_bridge_is_recognised_not_duplicated(erp_env: ErpEnv) -> None:
+    """Upgrade: an answer lost under the old scheme left a C_Order with the bare number; the row waits to retry."""
+    ext = erp_env.add_order("5f8d0d55b54764421b7156c3")
+    old = _old_bridge_order(erp_env, ext)
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    row = erp_env.delivery(ext)
+    assert row.erp_record_id == old and len(erp_env.sandbox.orders()) == 1
+
+
+def test_erp_old_style_order_two_shops_could_own_is_held_not_guessed(erp_env: ErpEnv) -> None:
+    from test_erp_states import _second_channel
+
+    other = _second_channel(erp_env)
+    a, b = erp_env.add_order("1101"), erp_env.add_order("1101", channel_id=other)
+    old = _old_bridge_order(erp_env, "1101")
+    run_erp_delivery(settings=erp_env.settings)
+    for ext, channel_id in ((a, erp_env.channel_id), (b, other)):
+        row = erp_env.delivery(ext, channel_id)
+        assert row.state == "held" and row.hold_code == "erp_ambiguous"
+        assert f"C_Order(s) {old}" in row.last_error and f"'{channel_id}-1101'" in row.last_error
+    assert len(erp_env.sandbox.orders()) == 1
+    # the admin gives the old C_Order shop-a's reference and retries: each shop ends with exactly its own
+    erp_env.sandbox.db.conn.execute("UPDATE C_Order SET POReference = ? WHERE C_Order_ID = ?",
+                                    (f"{erp_env.channel_id}-1101", old))
+    assert CliRunner().invoke(cli, ["erp", "retry", "--order", "1101"]).exit_code == 0
+    assert run_erp_delivery(settings=erp_env.settings).sent == 2
+    assert erp_env.delivery(a).erp_record_id == old
+    assert len(erp_env.sandbox.orders()) == 2 and len(erp_env.erp_orders(b, "shop-b")) == 1
+
+
+def test_erp_query_type_without_output_columns_holds_instead_of_duplicating(erp_env: ErpEnv) -> None:
+    """queryData returns only WS_WebServiceFieldOutput columns: a pre-check that cannot see POReference would find
+    nothing and create a second C_Order. It is a configuration hold instead, and erp check names the columns."""
+    ext = erp_env.add_order()
+    erp_env.sandbox.drop_responses_after_commit(1)
+    run_erp_delivery(settings=erp_env.settings)
+    erp_env.sandbox.service_types["OmsQueryOrder"].outputs = ["C_Order_ID"]
+    run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(hours=2))
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "erp_config:output:OmsQueryOrder"
+    assert "does not return column DocStatus, DocumentNo, POReference" in row.last_error
+    assert len(erp_env.sandbox.orders()) == 1
+    check = CliRunner().invoke(cli, ["erp", "check"])
+    assert check.exit_code == 1
+    assert ('Web Service Type "OmsQueryOrder" > tab Output (WS_WebServiceFieldOutput): add column(s) DocStatus, '
+            "DocumentNo, POReference") in check.output
+
+
+def test_erp_connection_batch_size_is_used_and_products_are_looked_up_once_per_run(erp_env: ErpEnv) -> None:
+    """The connection's batch_size setting decides the orders per compositeOperation (it used to be ignored), and
+    a search key found in one batch is not asked for again in the next."""
+    import json
+
+    erp_env.update_connection(settings_json=json.dumps({"timeout_seconds": 5, "batch_size": 4}))
+    refs = [erp_env.add_order() for _ in range(10)]
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert stats.sent == 10 and all(len(erp_env.erp_orders(r)) == 1 for r in refs)
+    assert erp_env.sandbox.calls("compositeInterface") == 3  # 4 + 4 + 2
+    assert erp_env.sandbox.calls("ModelADService") == 3 + 1  # a pre-check per batch, one product lookup
+    assert stats.api_calls == 7
+
+
+def test_erp_starts_no_call_once_its_lease_is_over(erp_env: ErpEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lease shorter than the work: no ERP call starts for the rows (another worker may own them by now);
+    they fall due when the lease ends and the next run sends them once."""
+    from oms_bridge.erp import delivery
+
+    ext = erp_env.add_order()
+    with monkeypatch.context() as patched:
+        patched.setattr(delivery, "_lease_seconds", lambda session, sizes: 0.001)
+        short = run_erp_delivery(settings=erp_env.settings)
+    assert short.details["lease_ran_out"] == 1 and erp_env.sandbox.calls() == 0
+    assert run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(seconds=5)).sent == 1
+    assert len(erp_env.erp_orders(ext)) == 1

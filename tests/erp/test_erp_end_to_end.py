@@ -57,8 +57,12 @@ def test_erp_marketplace_orders_arrive_completed_exactly_once(sqlite_settings: S
 
     stats = run_erp_delivery(settings=sqlite_settings)
     assert stats.failed == 0
-    erp = {o["POReference"]: o for o in erp_sandbox.orders()}
+    erp = {}
     for ext in ids:
+        made = env.erp_orders(ext)
+        assert len(made) <= 1
+        if made:
+            erp[ext] = made[0]
         row = env.delivery(ext)
         if row.state == "waiting":  # only orders that are not (yet) paid may wait
             assert row.hold_code.startswith("awaiting:"), row.last_error
@@ -67,6 +71,7 @@ def test_erp_marketplace_orders_arrive_completed_exactly_once(sqlite_settings: S
             assert row.state == "sent", row.last_error
             if ext in erp:
                 assert erp[ext]["DocStatus"] in ("CO", "VO") and row.erp_record_id == erp[ext]["C_Order_ID"]
+                assert erp[ext]["POReference"] == f"{env.channel_id}-{ext}"[:20] or "~" in erp[ext]["POReference"]
     assert stats.sent >= 6 and sum(o["DocStatus"] == "CO" for o in erp.values()) >= 5
     assert run_erp_delivery(settings=sqlite_settings).sent == 0
     assert len(erp_sandbox.orders()) == len(erp)

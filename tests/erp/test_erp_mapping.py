@@ -10,7 +10,9 @@ import pytest
 
 from oms_bridge.erp.client import CrudOp, DocActionOp
 from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
-from oms_bridge.erp.mapping import Unmappable, bp_value, classify_error, erp_timestamp, order_group, po_filter
+from oms_bridge.erp.holds import classify_error
+from oms_bridge.erp.mapping import Unmappable, bp_value, erp_timestamp, order_group, po_filter
+from oms_bridge.erp.reference import ReferenceFormatError, check_format, legacy_reference, po_reference
 
 OPTIONS = ErpOptions()
 
@@ -47,12 +49,14 @@ def test_erp_bp_value_per_identifier() -> None:
 
 
 def test_erp_order_group_shape_and_decimals() -> None:
-    mapping = ChannelMapping("shop", bpartner_id=None, discount_charge_id=9, ordersource_id=3, pricelist_id=101)
+    mapping = ChannelMapping("shop", bpartner_id=None, discount_charge_id=9, ordersource_id=3, pricelist_id=101,
+                             channel_id=7)
     ops = order_group(order(), mapping, OPTIONS, {"S1": 128})
     assert [op.role for op in ops] == ["bpartner", "location", "bp_location", "order", "line:1", "discount",
                                        "complete"]
     header = {f.column: f.val for f in ops[3].fields}
-    assert header["POReference"] == "X1" and header["C_OrderSource_ID"] == "3"
+    assert header["POReference"] == "7-X1" and header["C_OrderSource_ID"] == "3"
+    assert header["Description"].startswith("X1 (shop) ship to ")
     assert header["DateOrdered"] == "2026-02-01 00:00:00"
     assert header["C_BPartner_ID"] == "@C_BPartner.C_BPartner_ID"
     line = {f.column: f.val for f in ops[4].fields}
@@ -83,13 +87,40 @@ def test_erp_po_filter_escapes_quotes() -> None:
 
 
 def test_erp_classify_error_texts() -> None:
+    """The texts iDempiere's code writes (docs/contracts/idempiere.md), in every version's wording."""
     access = classify_error("Web Service Error: Login role does not have access to the service type 'X'", role_id=7)
     assert access.reason.startswith("role 7 may not use service type X") and access.code == "erp_config:access:X"
-    price = classify_error("Cannot save record in C_OrderLine: Product is not on PriceList - Line: 10, "
-                           "M_Product_ID: 140, M_PriceList_ID: 101", role_id=7, sku_of_product={140: "ABC-1"})
-    assert price.reason.startswith("product 140 (SKU ABC-1) not on price list 101")
+    # ProductNotOnPriceListException: iDempiere <= 10 ("- Line No:10, Product:Patio Chair") and 11+ ("->")
+    for text in ("Cannot save record in C_OrderLine: Product is not on PriceList - Line No:10, Product:Patio Chair, "
+                 "Price List:Standard, Date:11/22/2026",
+                 "Cannot save record in C_OrderLine: Product is not on PriceList -> Line No:10, Product: PChair - "
+                 "Patio Chair, Price List: Standard, Date: 11/22/2026",
+                 "Cannot save record in C_OrderLine: ProductNotOnPriceList -> Line:10, M_Product_ID: PChair",
+                 "Cannot save record in C_OrderLine: PriceEntered=5, PriceLimit=10"):
+        price = classify_error(text, role_id=7, channel="shop-a", op_role="line:1", sku="ABC-1", product_id=140)
+        assert price.code == "price_list:ABC-1@shop-a", text
+        assert price.reason.startswith("SKU ABC-1 (M_Product_ID 140) has no usable price on the price list")
+        assert "oms-bridge sku map ABC-1" in price.reason and "--erp-pricelist-id" in price.reason
+    gone = classify_error("Cannot save record in C_OrderLine: Foreign ID 999999 not found in M_Product_ID",
+                          role_id=7, channel="shop-a", op_role="line:2", sku="ABC-2", product_id=999999)
+    assert gone.code == "missing_sku:ABC-2"
+    assert gone.reason.startswith("SKU ABC-2 is mapped to M_Product_ID 999999, which iDempiere does not have")
+    partner = classify_error("Cannot save record in C_Order: Foreign ID 4711 not found in C_BPartner_ID", role_id=7,
+                             channel="shop-a", op_role="order")
+    assert partner.code == "config:shop-a" and "oms-bridge channel update shop-a --erp-bpartner-id" in partner.reason
+    charge = classify_error("Cannot save record in C_OrderLine: Foreign ID 9 not found in C_Charge_ID", role_id=7,
+                            channel="shop-a", op_role="shipping")
+    assert charge.code == "config:shop-a" and "--erp-shipping-charge-id" in charge.reason
+    # setDocAction: translated (6.2+), the bare key (no AD_Message), or the raw token
+    for text in ("Failed when processing document: Period Closed", "FailedProcessingDocument: PeriodClosed",
+                 "@FailedProcessingDocument@: @PeriodClosed@"):
+        doc = classify_error(text, role_id=7, channel="shop-a", op_role="complete")
+        assert doc.code == "erp_docaction@shop-a" and doc.reason.startswith("iDempiere could not complete the order: ")
+        assert "Period" in doc.reason and "FailedProcessingDocument" not in doc.reason
     other = classify_error("Cannot save record in C_Order: boom", role_id=7)
     assert other.reason == "ERP rejected the order: Cannot save record in C_Order: boom"
+    line = classify_error("Cannot save record in C_OrderLine: boom", role_id=7, op_role="line:3", sku="Z-9")
+    assert line.reason == "ERP rejected line 3 (SKU Z-9): Cannot save record in C_OrderLine: boom"
 
 
 def test_erp_options_validation() -> None:
@@ -97,3 +128,28 @@ def test_erp_options_validation() -> None:
     for bad in ('{"timezone": "Mars/Olympus"}', '{"service_types": {"nope": "x"}}', '{"batch_size": 0}', "[1]"):
         with pytest.raises(ErpConfigError):
             ErpOptions.from_json(bad)
+
+
+def test_erp_po_reference_is_per_channel_and_always_fits() -> None:
+    """POReference is 20 characters in iDempiere and longer values are cut silently (PO.set_Value): a Shopline
+    id (24) or a momo completeOrderNo (26) keeps the channel part and becomes a digest that fits, stable and
+    different per channel and per order."""
+    assert po_reference("201214JAJXU6G7", 3, "shopee-a") == "3-201214JAJXU6G7"
+    assert po_reference("1101", 3, "a") != po_reference("1101", 4, "b")
+    shopline = po_reference("5f8d0d55b54764421b7156c3", 12, "shopline-a")
+    assert len(shopline) == 20 and shopline.startswith("12-~") and shopline == po_reference(
+        "5f8d0d55b54764421b7156c3", 12, "shopline-a")
+    assert shopline != po_reference("5f8d0d55b54764421b7156c4", 12, "shopline-a")
+    assert shopline != po_reference("5f8d0d55b54764421b7156c3", 13, "shopline-b")
+    momo = po_reference("20140918203512-001-001-001", 5, "momo-a")
+    assert len(momo) == 20 and momo.startswith("5-~")
+    assert po_reference("20140918203512-001-001-001", 5, "momo-a", length=40) == "5-20140918203512-001-001-001"
+    assert len(po_reference("x" * 60, 123456, "c", fmt="{channel}/{order}")) == 20
+    assert legacy_reference("5f8d0d55b54764421b7156c3") == "5f8d0d55b54764421b71"
+    for bad in ("{order}", "{channel_id}", "{shop}-{order}", "{channel_id}-{order"):
+        with pytest.raises(ReferenceFormatError):
+            check_format(bad)
+    with pytest.raises(ReferenceFormatError, match="leaves 3 of 20 characters"):
+        po_reference("5f8d0d55b54764421b7156c3", 1, "a-long-shop-name", fmt="{channel}-{order}")
+    with pytest.raises(ErpConfigError, match="must contain"):
+        ErpOptions.from_json('{"po_reference_format": "{order}"}')

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import requests
 
 from oms_bridge.erp.client import CrudOp, DocActionOp, ErpClient, ErpLoginError, ErpRejected, Field, Login
 from oms_bridge.erp.sandbox import ErpSandbox
+from oms_bridge.erp.sandbox_config import ServiceType
 
 
 @pytest.fixture
@@ -126,11 +128,47 @@ def test_erp_sandbox_doc_actions(erp_sandbox: ErpSandbox, client: ErpClient) -> 
     [group] = client.composite("OmsSyncOrder", [[order_op(), line_op(), COMPLETE]])
     record = group[0].record_id
     bad = client.set_doc_action(DocActionOp("OmsCancelOrder", "CO", record_id=record))
-    assert bad.error == "Failed Processing Document: Invalid DocAction CO for DocStatus CO"
+    # DocumentEngine.processIt throws for an action the status does not allow; setDocAction answers e.toString()
+    assert bad.error == "java.lang.IllegalStateException: Status=CO - Invalid Actions: Process=CO, Doc=CO"
     assert client.set_doc_action(DocActionOp("OmsCancelOrder", "CL", record_id=record)).is_error is False
     assert erp_sandbox.orders()[0]["DocStatus"] == "CL"
     [empty] = client.composite("OmsSyncOrder", [[order_op(), COMPLETE]])
-    assert empty[1].error == "Failed Processing Document: No Lines" and empty[0].is_rolled_back
+    # setDocAction: Msg.parseTranslation("@FailedProcessingDocument@: " + processMsg); MOrder.prepareIt: "@NoLines@"
+    assert empty[1].error == "Failed when processing document: NoLines" and empty[0].is_rolled_back
+    erp_sandbox.db.messages.clear()  # a server without the AD_Message: the bare key, as Msg.translate returns it
+    [empty] = client.composite("OmsSyncOrder", [[order_op(), COMPLETE]])
+    assert empty[1].error == "FailedProcessingDocument: NoLines"
+
+
+def test_erp_sandbox_save_errors_are_idempiere_texts(erp_sandbox: ErpSandbox, client: ErpClient) -> None:
+    """PO.validForeignKeys (before save) and ProductNotOnPriceListException (MOrderLine.beforeSave), as
+    ModelADServiceImpl.createData sends them: "Cannot save record in <table>: " + the logged error."""
+    [group] = client.composite("OmsSyncOrder", [[order_op(Field("DateOrdered", "2026-11-22 16:30:00")),
+                                                 line_op(product="140")]])
+    assert group[1].error == ("Cannot save record in C_OrderLine: Product is not on PriceList -> Line No:10, "
+                              "Product: PChair - Patio Chair, Price List: Standard, Date: 11/22/2026")
+    [group] = client.composite("OmsSyncOrder", [[order_op(), line_op(product="999999")]])
+    assert group[1].error == "Cannot save record in C_OrderLine: Foreign ID 999999 not found in M_Product_ID"
+    [group] = client.composite("OmsSyncOrder", [[order_op(Field("M_PriceList_ID", "4242"))]])
+    assert group[0].error == "Cannot save record in C_Order: Foreign ID 4242 not found in M_PriceList_ID"
+
+
+def test_erp_sandbox_cuts_long_strings_silently_and_publishes_column_lengths(erp_sandbox: ErpSandbox,
+                                                                           client: ErpClient) -> None:
+    """PO.set_Value cuts a string to AD_Column.FieldLength with only a server-log warning; C_Order.POReference
+    is 20 characters (migration i7.1z IDEMPIERE-3862). AD_Column is readable through queryData."""
+    shopline_id = "5f8d0d55b54764421b7156c3"  # 24 characters
+    [group] = client.composite("OmsSyncOrder", [[order_op(Field("POReference", shopline_id)), line_op(), COMPLETE]])
+    assert not any(r.is_error for r in group)
+    assert erp_sandbox.orders()[0]["POReference"] == shopline_id[:20]
+    assert client.query("OmsQueryOrder", "C_Order", filter=f"POReference = '{shopline_id}'") == []
+    erp_sandbox.service_types["OmsQueryColumn"] = ServiceType(
+        "OmsQueryColumn", "ModelADService", "queryData", "AD_Column",
+        {"TableName": ("C", "AD_Column"), "Action": ("C", "Read"), "RecordID": ("F", None), "Filter": ("F", None)},
+        {}, ["ColumnName", "FieldLength"], {50004})
+    [row] = client.query("OmsQueryColumn", "AD_Column", filter="AD_Table_ID=259 AND ColumnName='POReference'")
+    assert row == {"ColumnName": "POReference", "FieldLength": "20"}
+
 
 
 def test_erp_sandbox_login_failure_is_not_a_fault(client: ErpClient) -> None:
@@ -139,3 +177,51 @@ def test_erp_sandbox_login_failure_is_not_a_fault(client: ErpClient) -> None:
         bad.composite("OmsSyncOrder", [[order_op()]])
     with pytest.raises(ErpLoginError):
         bad.set_doc_action(COMPLETE)
+
+
+def _raw_post(sandbox: ErpSandbox, service: str, body: str) -> requests.Response:
+    """POST a hand-written SOAP body (the client always sends a DataRow, so an old client's body is written out)."""
+    login = ("<_0:ADLoginRequest><_0:user>WebService</_0:user><_0:pass>WebService</_0:pass><_0:lang>en_US</_0:lang>"
+             "<_0:ClientID>11</_0:ClientID><_0:RoleID>50004</_0:RoleID><_0:OrgID>11</_0:OrgID>"
+             "<_0:WarehouseID>103</_0:WarehouseID><_0:stage>0</_0:stage></_0:ADLoginRequest>")
+    envelope = ('<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
+                'xmlns:_0="http://idempiere.org/ADInterface/1_0"><soapenv:Body>'
+                + body.replace("LOGIN", login) + "</soapenv:Body></soapenv:Envelope>")
+    return requests.post(f"{sandbox.base_url}/{service}", data=envelope.encode(), timeout=10,
+                         headers={"Content-Type": "text/xml; charset=utf-8"})
+
+
+_BP_NO_DATAROW = ("<_0:ModelCRUD><_0:serviceType>OmsCreateBPartner</_0:serviceType><_0:TableName>C_BPartner"
+                  "</_0:TableName><_0:RecordID>0</_0:RecordID><_0:Action>{action}</_0:Action></_0:ModelCRUD>")
+_ORDER_OP = ("<_0:operation><_0:TargetPort>createData</_0:TargetPort><_0:ModelCRUD><_0:serviceType>OmsCreateOrder"
+             "</_0:serviceType><_0:TableName>C_Order</_0:TableName><_0:RecordID>0</_0:RecordID><_0:Action>Create"
+             "</_0:Action><_0:DataRow><_0:field column=\"C_BPartner_ID\"><_0:val>117</_0:val></_0:field></_0:DataRow>"
+             "</_0:ModelCRUD></_0:operation>")
+
+
+def test_erp_sandbox_write_without_datarow_faults_the_whole_composite(erp_sandbox: ErpSandbox) -> None:
+    """ModelADServiceImpl.createData/createUpdateData call ``dr.getFieldArray()`` with no null check (iDempiere 12):
+    the NullPointerException escapes CompositeServiceImpl, which rolls the current group back and rethrows, so
+    CXF answers a SOAP Fault for the whole request. Groups before it were committed at their own end."""
+    bare = ("<_0:operation><_0:TargetPort>createData</_0:TargetPort>" + _BP_NO_DATAROW.format(action="Create")
+            + "</_0:operation>")
+    composite = ("<_0:compositeOperation><_0:CompositeRequest>LOGIN<_0:serviceType>OmsSyncOrder</_0:serviceType>"
+                 f"<_0:operations>{_ORDER_OP}</_0:operations><_0:operations>{_ORDER_OP}{bare}</_0:operations>"
+                 f"<_0:operations>{_ORDER_OP}</_0:operations></_0:CompositeRequest></_0:compositeOperation>")
+    answer = _raw_post(erp_sandbox, "compositeInterface", composite)
+    assert answer.status_code == 500 and b"<faultcode>soap:Server</faultcode>" in answer.content
+    assert b'DataRow.getFieldArray()" because "dr" is null' in answer.content
+    assert len(erp_sandbox.orders()) == 1  # the first group committed; the faulting one rolled back; no third
+    single = _raw_post(erp_sandbox, "ModelADService", "<_0:createUpdateData><_0:ModelCRUDRequest>"
+                       + _BP_NO_DATAROW.format(action="CreateUpdate") + "LOGIN</_0:ModelCRUDRequest>"
+                       "</_0:createUpdateData>")
+    assert single.status_code == 500 and b"NullPointerException" in single.content
+    erp_sandbox.reset_calls()  # these bodies are deliberately not what the client sends
+
+
+def test_erp_client_always_sends_a_datarow_on_writes(erp_sandbox: ErpSandbox, client: ErpClient) -> None:
+    """A write without fields still carries ``<DataRow/>``, so the server never faults; queryData may omit it."""
+    [group] = client.composite("OmsSyncOrder", [[CrudOp("createData", "OmsCreateLocation", "C_Location", "Create")]])
+    assert group[0].is_error and "NullPointerException" not in (group[0].error or "")
+    assert b"DataRow" in erp_sandbox.bodies[-1]
+    assert client.query("OmsQueryOrder", "C_Order", filter="1=0") == []

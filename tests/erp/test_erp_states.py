@@ -7,11 +7,12 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from erp_helpers import ErpEnv, assert_bodies_valid
+from sqlalchemy import select
 
 from oms_bridge.cli.main import cli
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, utcnow
+from oms_bridge.store.models import Channel, Delivery, Order, utcnow
 
 
 def later(hours: float = 2):
@@ -30,8 +31,11 @@ def test_erp_batch_with_one_bad_order_commits_the_others(erp_env: ErpEnv) -> Non
     assert erp_env.erp_orders(bad) == []  # its group was rolled back
     row = erp_env.delivery(bad)
     assert row.state == "held"
-    assert row.last_error.startswith("product 5000 (SKU NO-PRICE-1) not on price list 101")
-    assert row.hold_code == "price_list:101:5000"
+    assert row.last_error.startswith("SKU NO-PRICE-1 (M_Product_ID 5000) has no usable price on the price list of "
+                                     "channel shop-a (iDempiere: Cannot save record in C_OrderLine: Product is not on "
+                                     "PriceList -> Line No:20, Product: NO-PRICE-1 - Unpriced thing, Price List: "
+                                     "Standard")
+    assert row.hold_code == "price_list:NO-PRICE-1@shop-a"
     assert_bodies_valid(erp_env.sandbox)
 
 
@@ -72,27 +76,53 @@ def test_erp_channel_specific_sku_map_wins_and_value_mapping_resolves(erp_env: E
     ({"erp_org_id": 50}, "Error logging in - org not allowed for this role"),
     ({"erp_warehouse_id": 104}, "Error logging in - warehouse not allowed for this org"),
 ])
-def test_erp_login_errors_hold_every_order_with_the_login_text(erp_env: ErpEnv, change: dict, text: str) -> None:
+def test_erp_refused_login_stops_the_run_and_orders_stay_due(erp_env: ErpEnv, change: dict, text: str) -> None:
     erp_env.update_connection(**change)
     refs = [erp_env.add_order(), erp_env.add_order()]
     stats = run_erp_delivery(settings=erp_env.settings)
-    assert stats.held == 2 and erp_env.sandbox.orders() == []
+    assert erp_env.sandbox.calls() == 1 and erp_env.sandbox.orders() == []  # one login, refused
+    assert stats.outcome == "failed" and stats.held == 0 and stats.sent == 0
+    assert f"ERP connection gw: iDempiere refused the login: {text}" in stats.error_text
+    assert "oms-bridge erp connection update gw" in stats.error_text and "2 order(s) wait for it" in stats.error_text
+    assert "wrong" not in stats.error_text
     for ref in refs:
         row = erp_env.delivery(ref)
-        assert row.state == "held" and row.hold_code == "erp_login:gw"
-        assert text in row.last_error and "oms-bridge erp connection update gw" in row.last_error
-        assert "wrong" not in row.last_error
+        assert row.state == "pending" and row.attempts == 0 and row.leased_until is None
 
 
-def test_erp_login_no_org_for_role_and_fix_rearms(erp_env: ErpEnv) -> None:
-    erp_env.sandbox.realm.users["WebService"][1][11][50004].clear()
+def test_erp_wrong_password_is_tried_once_not_once_per_batch(erp_env: ErpEnv) -> None:
+    """1,820 due orders gave 182 failed logins in one run (one per batch), which can lock the ERP user
+    (Login.java counts failures, USER_LOCKING_MAX_LOGIN_ATTEMPT). One refusal stops the connection's run, later
+    runs do not log in again until the connection is edited, and the orders wait, due."""
+    erp_env.update_connection(password="wrong")
+    refs = [erp_env.add_order() for _ in range(30)]
+    first = run_erp_delivery(settings=erp_env.settings, batch_size=3)
+    assert erp_env.sandbox.calls() == 1  # 10 batches' worth of orders, one login attempt
+    assert first.fetched == 0 and "30 order(s) wait for it" in first.error_text
+    again = run_erp_delivery(settings=erp_env.settings, batch_size=3)
+    assert erp_env.sandbox.calls() == 1 and again.fetched == 0  # the refusal stands: no new login
+    assert "its login was refused: Error login - User invalid (since" in again.error_text
+    status = CliRunner().invoke(cli, ["erp", "status"])
+    assert "ERP connection gw: login refused: Error login - User invalid" in status.output
+    assert "pending 30" in status.output
+
+    result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--password-stdin"], input="WebService\n")
+    assert result.exit_code == 0 and "the next delivery logs in again" in result.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 30
+    assert all(len(erp_env.erp_orders(ref)) == 1 for ref in refs)
+
+
+def test_erp_login_fixed_inside_idempiere_is_picked_up_by_erp_check(erp_env: ErpEnv) -> None:
+    erp_env.sandbox.realm.users["WebService"][1][11][50004].clear()  # the role lost its organizations
     ext = erp_env.add_order()
-    run_erp_delivery(settings=erp_env.settings)
-    assert "Error logging in - no organizations for this role" in erp_env.delivery(ext).last_error
-    erp_env.sandbox.realm.users["WebService"][1][11][50004][11] = {103}
-    result = CliRunner().invoke(cli, ["erp", "connection", "update", "gw", "--stage", "0"])
-    assert result.exit_code == 0 and "1 held order(s) re-armed" in result.output
+    stats = run_erp_delivery(settings=erp_env.settings)
+    assert "Error logging in - no organizations for this role" in stats.error_text
+    erp_env.sandbox.realm.users["WebService"][1][11][50004][11] = {103}  # fixed in iDempiere
+    assert run_erp_delivery(settings=erp_env.settings).fetched == 0  # still no login: the bridge cannot know
+    check = CliRunner().invoke(cli, ["erp", "check"])
+    assert check.exit_code == 0, check.output
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.delivery(ext).state == "sent"
 
 
 def test_erp_role_access_hold_names_role_and_service_type(erp_env: ErpEnv) -> None:
@@ -255,7 +285,7 @@ def test_erp_two_channels_with_different_channel_mappings(erp_env: ErpEnv) -> No
     b = erp_env.add_order(lines=[("Z-1", 1, "1")], channel_id=other_id)
     assert run_erp_delivery(settings=erp_env.settings).sent == 2
     assert erp_env.erp_orders(a)[0]["lines"][0]["M_Product_ID"] == 128
-    assert erp_env.erp_orders(b)[0]["lines"][0]["M_Product_ID"] == 130
+    assert erp_env.erp_orders(b, "shop-b")[0]["lines"][0]["M_Product_ID"] == 130
 
 
 def test_erp_cancel_of_order_already_voided_in_erp(erp_env: ErpEnv) -> None:
@@ -286,9 +316,10 @@ def test_erp_draft_with_same_po_reference_is_completed_not_duplicated(erp_env: E
     erp_env.sandbox.service_types["OmsCompleteOrder"].roles.clear()  # the first attempt leaves... nothing
     run_erp_delivery(settings=erp_env.settings)
     assert erp_env.erp_orders(ext) == []  # the group was rolled back as a whole
-    # someone entered the order by hand as a draft meanwhile
+    # someone entered the order by hand as a draft meanwhile, with the order's reference
     with erp_env.sandbox.db.lock:
-        erp_env.sandbox.db.save("C_Order", {"C_BPartner_ID": 117, "POReference": ext}, {
+        erp_env.sandbox.db.save("C_Order", {"C_BPartner_ID": 117, "POReference": f"{erp_env.channel_id}-{ext}",
+                                            "Description": f"{ext} (shop-a) entered by hand"}, {
             "AD_Client_ID": 11, "AD_Org_ID": 11, "M_Warehouse_ID": 103})
         draft = erp_env.sandbox.orders()[0]["C_Order_ID"]
         erp_env.sandbox.db.save("C_OrderLine", {"C_Order_ID": draft, "M_Product_ID": 128}, {
@@ -306,23 +337,14 @@ def test_erp_draft_with_same_po_reference_is_completed_not_duplicated(erp_env: E
 def test_erp_same_order_number_in_two_channels_makes_two_sales_orders(erp_env: ErpEnv) -> None:
     """Order numbers are unique per shop only (Cyberbiz #1101 exists in every shop): the POReference
     pre-check must not take channel A's C_Order for channel B's order, in one batch or in two."""
-    from sqlalchemy import select
-
-    from oms_bridge.store.models import Delivery, Order
-
-    with session_scope(erp_env.settings) as s:
-        first = s.get(Channel, erp_env.channel_id)
-        other = Channel(value="shop-b", name="Shop B", oms_platform_id=first.oms_platform_id, shop_id="2002",
-                        oms_erp_connection_id=first.oms_erp_connection_id, **erp_env.sandbox.channel_mapping())
-        s.add(other)
-        s.flush()
-        other_id = other.id
+    other_id = _second_channel(erp_env)
     erp_env.add_order("1101")
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
     erp_env.add_order("1101", channel_id=other_id)
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
-    erp = erp_env.erp_orders("1101")
+    erp = erp_env.erp_orders("1101") + erp_env.erp_orders("1101", "shop-b")
     assert len(erp) == 2 and {o["DocStatus"] for o in erp} == {"CO"}
+    assert {o["POReference"] for o in erp} == {f"{erp_env.channel_id}-1101", f"{other_id}-1101"}
     with session_scope(erp_env.settings) as s:
         records = s.scalars(select(Delivery.erp_record_id).join(Order, Order.id == Delivery.oms_order_id)
                             .where(Order.external_id == "1101", Delivery.destination == "erp")).all()
@@ -332,4 +354,105 @@ def test_erp_same_order_number_in_two_channels_makes_two_sales_orders(erp_env: E
         for row in s.scalars(select(Delivery).where(Delivery.destination == "erp")):
             row.state = "pending"
     run_erp_delivery(settings=erp_env.settings)
-    assert len(erp_env.erp_orders("1101")) == 2
+    assert len(erp_env.sandbox.orders()) == 2
+
+
+def _second_channel(erp_env: ErpEnv, value: str = "shop-b") -> int:
+    """Another shop of the same marketplace with the same ERP mapping, order source included."""
+    with session_scope(erp_env.settings) as s:
+        first = s.get(Channel, erp_env.channel_id)
+        other = Channel(value=value, name="Shop B", oms_platform_id=first.oms_platform_id, shop_id="2002",
+                        oms_erp_connection_id=first.oms_erp_connection_id, **erp_env.sandbox.channel_mapping())
+        s.add(other)
+        s.flush()
+        return other.id
+
+
+def test_erp_two_shops_same_numbers_same_source_after_a_lost_answer(erp_env: ErpEnv) -> None:
+    """Two shops with the same order numbers and the same order source; the ERP commits a batch holding both
+    shops' orders but the answer is lost. The next run must link each store order to the C_Order made from it:
+    no C_Order owned twice, none linked to the other shop's order, none created twice."""
+    other_id = _second_channel(erp_env)
+    numbers = [f"11{n:02d}" for n in range(10)]
+    for number in numbers:  # different prices per shop: each C_Order's total says which shop's order it is
+        erp_env.add_order(number, lines=[("TEA-OOLONG-150", 1, "100")])
+        erp_env.add_order(number, lines=[("TEA-OOLONG-150", 1, "200")], channel_id=other_id)
+    erp_env.sandbox.drop_responses_after_commit(1)
+    first = run_erp_delivery(settings=erp_env.settings, batch_size=20)
+    assert first.sent == 0 and len(erp_env.sandbox.orders()) == 20  # the ERP has them all; the bridge does not know
+    second = run_erp_delivery(settings=erp_env.settings, now=later(2), batch_size=20)
+    assert second.sent == 20
+    assert erp_env.sandbox.calls("compositeInterface") == 1  # nothing was created again
+    by_id = {o["C_Order_ID"]: o for o in erp_env.sandbox.orders()}
+    assert len(by_id) == 20
+    with session_scope(erp_env.settings) as s:
+        rows = s.execute(select(Order.oms_channel_id, Order.external_id, Delivery.erp_record_id)
+                         .join(Delivery, Delivery.oms_order_id == Order.id)
+                         .where(Delivery.destination == "erp")).all()
+    assert len({record for _c, _n, record in rows}) == 20  # no C_Order owned twice
+    for channel_id, number, record in rows:
+        total = "100" if channel_id == erp_env.channel_id else "200"
+        assert by_id[record]["GrandTotal"] == total, (channel_id, number)
+        channel = "shop-a" if channel_id == erp_env.channel_id else "shop-b"
+        assert by_id[record]["Description"].startswith(f"{number} ({channel}) ")
+
+
+def test_erp_product_id_that_does_not_exist_names_the_sku_and_a_new_mapping_rearms(erp_env: ErpEnv) -> None:
+    """iDempiere answers "Foreign ID 999999 not found in M_Product_ID" (PO.validForeignKeys): the hold names the SKU
+    of the failing line, whatever the text, and remapping the SKU (CLI or any other edit) re-arms it."""
+    runner = CliRunner()
+    assert runner.invoke(cli, ["sku", "map", "X-1", "--product", "999999"]).exit_code == 0
+    ext = erp_env.add_order(lines=[("TEA-BLACK-100", 1, "360"), ("X-1", 1, "61.75")])
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "missing_sku:X-1"
+    assert row.last_error.startswith("SKU X-1 is mapped to M_Product_ID 999999, which iDempiere does not have (line 2")
+    assert "oms-bridge sku map X-1 --product" in row.last_error
+    result = runner.invoke(cli, ["sku", "map", "X-1", "--product", "130"])
+    assert "1 held order(s) re-armed" in result.output
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["lines"][1]["M_Product_ID"] == 130
+
+
+def test_erp_unknown_default_partner_is_a_channel_hold_that_a_channel_fix_rearms(erp_env: ErpEnv) -> None:
+    with session_scope(erp_env.settings) as s:
+        s.get(Channel, erp_env.channel_id).erp_bpartner_id = 4711
+    ext = erp_env.add_order(email=None)  # no e-mail: the channel's default partner
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "config:shop-a"
+    assert row.last_error.startswith("channel shop-a sends C_BPartner_ID 4711, which iDempiere does not have")
+    assert "oms-bridge channel update shop-a --erp-bpartner-id" in row.last_error
+    with session_scope(erp_env.settings) as s:
+        s.get(Channel, erp_env.channel_id).erp_bpartner_id = 117
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_price_list_hold_is_rearmed_by_a_mapping_or_channel_edit(erp_env: ErpEnv) -> None:
+    erp_env.sandbox.db.add_product("NO-PRICE-1", "Unpriced thing", None, product_id=5000)
+    first, second = (erp_env.add_order(lines=[("NO-PRICE-1", 1, "10")]) for _ in range(2))
+    run_erp_delivery(settings=erp_env.settings)
+    assert {erp_env.delivery(e).hold_code for e in (first, second)} == {"price_list:NO-PRICE-1@shop-a"}
+    result = CliRunner().invoke(cli, ["sku", "map", "NO-PRICE-1", "--product", "128"])  # a priced product
+    assert result.exit_code == 0
+    assert run_erp_delivery(settings=erp_env.settings).sent == 2
+
+    erp_env.sandbox.db.add_product("NO-PRICE-2", "Unpriced too", None, product_id=5001)
+    third = erp_env.add_order(lines=[("NO-PRICE-2", 1, "10")])
+    run_erp_delivery(settings=erp_env.settings)
+    assert erp_env.delivery(third).hold_code == "price_list:NO-PRICE-2@shop-a"
+    erp_env.sandbox.db.conn.execute("INSERT INTO M_PriceList VALUES (102, 11, 'Marketplace', 'Y')")
+    erp_env.sandbox.db.conn.execute("INSERT INTO M_ProductPrice VALUES (102, 5001, '10', '10', '0')")
+    with session_scope(erp_env.settings) as s:
+        s.get(Channel, erp_env.channel_id).erp_pricelist_id = 102
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+
+
+def test_erp_doc_action_failure_is_held_with_the_reason(erp_env: ErpEnv) -> None:
+    """An order whose completion fails (MOrder.prepareIt: "@NoLines@"; here an order of only a zero discount)
+    is held with iDempiere's reason, not with the untranslated @token@."""
+    ext = erp_env.add_order(lines=[])
+    run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(ext)
+    assert row.state == "held" and row.hold_code == "erp_docaction@shop-a"
+    assert row.last_error.startswith("iDempiere could not complete the order: NoLines")

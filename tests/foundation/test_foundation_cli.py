@@ -62,7 +62,7 @@ def _db_bytes(home: Path) -> bytes:
 
 
 def test_init_is_safe_twice_and_creates_a_private_key_file(file_home: Path) -> None:
-    head = schema.head()  # 0001 until a release adds revisions; the open round's revision after that
+    head = schema.head()  # the newest revision (0001 is frozen; the open round's revision follows it)
     first = run("init").output
     assert "created" in first and head in first
     key_file = file_home / "secret.key"

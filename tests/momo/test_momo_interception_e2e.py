@@ -10,9 +10,11 @@ once, even when its reply is lost."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,21 +22,24 @@ from fastapi.testclient import TestClient
 from momo_kit import FAST
 from sqlalchemy import select
 
-from channels.authorization import check_credentials
-from channels.cancel_answers import run_cancel_answers
-from channels.getorder import run_getorder
-from oms_bridge.cli.main import cli
-from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
-from oms_bridge.oms.simulator import OmsSimulator, package_payload
-from oms_bridge.settings import Settings
-from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderCancelRequest, Platform
-from oms_bridge.vault import Vault
-from oms_bridge.web.app import create_app
-from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "erp"))
+from erp_helpers import erp_orders_by_number  # noqa: E402
+
+from channels.authorization import check_credentials  # noqa: E402
+from channels.cancel_answers import run_cancel_answers  # noqa: E402
+from channels.getorder import run_getorder  # noqa: E402
+from oms_bridge.cli.main import cli  # noqa: E402
+from oms_bridge.erp.delivery import run_erp_delivery  # noqa: E402
+from oms_bridge.erp.sandbox import ErpSandbox  # noqa: E402
+from oms_bridge.oms.simulator import OmsSimulator, package_payload  # noqa: E402
+from oms_bridge.settings import Settings  # noqa: E402
+from oms_bridge.store.db import session_scope  # noqa: E402
+from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderCancelRequest, Platform  # noqa: E402
+from oms_bridge.vault import Vault  # noqa: E402
+from oms_bridge.web.app import create_app  # noqa: E402
+from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password  # noqa: E402
+from platforms.momo.sandbox import MomoSandbox  # noqa: E402
+from platforms.sandboxing import SandboxClock  # noqa: E402
 
 
 @dataclass
@@ -67,9 +72,7 @@ class World:
         return stats
 
     def erp_order(self, number: str) -> dict | None:
-        found = [o for o in self.erp.orders() if o["POReference"] == number]
-        assert len(found) <= 1
-        return found[0] if found else None
+        return erp_orders_by_number(self.erp).get(number)
 
     def row(self, number: str, destination: str) -> Delivery:
         with session_scope(self.settings) as s:

@@ -19,7 +19,7 @@ from shopline_kit import FAST, NOW
 from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "erp"))
-from erp_helpers import XSD_PATH, assert_bodies_valid, make_env  # noqa: E402
+from erp_helpers import XSD_PATH, assert_bodies_valid, erp_orders_by_number, make_env  # noqa: E402
 
 from channels.authorization import check_credentials  # noqa: E402
 from channels.getorder import run_getorder  # noqa: E402
@@ -78,7 +78,7 @@ def test_the_documented_twd_order_reaches_the_erp_unheld(sqlite_settings: Settin
         assert (stored[documented].total_amount, stored[documented].shipping_fee) == (1018, 130)
     stats = run_erp_delivery(settings=sqlite_settings)
     assert stats.failed == 0 and env.delivery(documented).state == "sent", env.delivery(documented).last_error
-    booked = {o["POReference"]: o for o in erp.orders()}
+    booked = erp_orders_by_number(erp)
     order = booked[documented]
     assert order["DocStatus"] == "CO" and str(order["GrandTotal"]) in ("1018", "1018.00", "1018.0")
     prices = sorted(str(line["PriceEntered"]) for line in order["lines"])

@@ -152,3 +152,33 @@ def test_store_outbox_concurrent_workers_lease_each_row_once(store_settings: Set
     with session_scope(store_settings) as s:
         states = s.scalars(select(Delivery.state).where(Delivery.destination == dest)).all()
     assert states == ["sent"] * 24
+
+
+def test_store_outbox_a_live_lease_is_never_stolen(store_settings: Settings):
+    """An admin retry leaves a row a worker holds alone (it is "retry" while leased, like a row waiting for its
+    backoff); a newer order version resets the row but keeps the lease; the worker's outcome still counts for its
+    version, and a superseded lease ends at once so the new version is due."""
+    now = datetime.now(UTC)
+    dest, order_ids = _rows(store_settings, 3)
+    waiting, flying, changed = _lease(store_settings, dest, now=now, seconds=600)
+    with session_scope(store_settings, immediate=True) as s:  # the first one failed: it waits for its backoff
+        outbox.mark_retry(outbox.leased_row(s, waiting), "503", max_attempts=8, now=now)
+    with session_scope(store_settings, immediate=True) as s:
+        assert outbox.count_leased(s, dest) == 2
+        assert outbox.rearm(s, dest) == 1  # only the row waiting for its backoff
+        assert outbox.rearm(s, dest, order_ids=[order_ids[1]]) == 0
+        assert outbox.count_leased(s, dest, order_ids=[order_ids[1]]) == 1
+        order = s.get(Order, order_ids[2])  # GetOrder stores a newer version of the third order
+        order.version += 1
+        outbox.arm(s, order, [dest])
+    again = _lease(store_settings, dest, now=now + timedelta(seconds=1))
+    assert [x.delivery_id for x in again] == [waiting.delivery_id]  # the two leased rows stay invisible
+    with session_scope(store_settings, immediate=True) as s:
+        row = outbox.leased_row(s, flying)
+        assert row is not None and row.state == "retry"
+        outbox.mark_sent(row, now=now)
+        assert outbox.leased_row(s, changed) is None  # superseded by the new version: its lease ends now
+    stored = _row(store_settings, flying.delivery_id)
+    assert stored.state == "sent" and stored.leased_until is None
+    assert [x.delivery_id for x in _lease(store_settings, dest, now=now + timedelta(seconds=2))] == \
+        [changed.delivery_id]

@@ -40,6 +40,10 @@ class Delivery(ADColumns, Base):
     action: Mapped[str | None] = mapped_column(String(20))
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    # End of the lease a worker holds on this row while it talks to the destination (None: not leased).
+    # A leased row is invisible to other workers and to every re-arm (GetOrder, admin retry) until the
+    # worker records its outcome or the lease ends: see oms_bridge.store.outbox.
+    leased_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     # Machine-readable cause of a hold, e.g. "missing_sku:ABC-1"; lets a fix re-arm exactly these rows.
     hold_code: Mapped[str | None] = mapped_column(String(255), index=True)

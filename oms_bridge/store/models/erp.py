@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from oms_bridge.store.models.base import ADColumns, Base
+from oms_bridge.store.types import UtcDateTime
 
 __all__ = ["ErpConnection"]
 
@@ -28,3 +31,8 @@ class ErpConnection(ADColumns, Base):
     stage: Mapped[int] = mapped_column(Integer, nullable=False, default=9, server_default="9")
     # Service type names and other options as JSON text (see oms_bridge.erp).
     settings_json: Mapped[str | None] = mapped_column(Text)
+    # The server's answer to the last refused login and when it came. While the row is not edited after
+    # that time, deliveries do not log in again (each refused login counts towards locking the ERP user):
+    # see oms_bridge.erp.connections.login_refusal.
+    login_error: Mapped[str | None] = mapped_column(Text)
+    login_error_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -157,6 +157,13 @@ def upgrade() -> None:
     with op.batch_alter_table('oms_channel', schema=None) as batch_op:
         batch_op.add_column(sa.Column('token_refreshed_at', store_types.UtcDateTime(), nullable=True))
 
+    with op.batch_alter_table('oms_delivery', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('leased_until', store_types.UtcDateTime(), nullable=True))
+
+    with op.batch_alter_table('oms_erp_connection', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('login_error', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('login_error_at', store_types.UtcDateTime(), nullable=True))
+
     with op.batch_alter_table('oms_order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tracking_number', sa.String(length=120), nullable=True))
 
@@ -170,6 +177,13 @@ def downgrade() -> None:
 
     with op.batch_alter_table('oms_order', schema=None) as batch_op:
         batch_op.drop_column('tracking_number')
+
+    with op.batch_alter_table('oms_erp_connection', schema=None) as batch_op:
+        batch_op.drop_column('login_error_at')
+        batch_op.drop_column('login_error')
+
+    with op.batch_alter_table('oms_delivery', schema=None) as batch_op:
+        batch_op.drop_column('leased_until')
 
     with op.batch_alter_table('oms_channel', schema=None) as batch_op:
         batch_op.drop_column('token_refreshed_at')
