@@ -48,9 +48,10 @@ RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 # The longest value each form field may hold (the database column's length where there is one).
 _FIELD_LIMITS = {"value": 60, "platform": 60, "channel": 60, "username": 60, "platform_type": 40, "name": 120,
                  "sku": 120, "m_product_value": 120, "shop_id": 255, "host": 255, "app_id": 255, "description": 255,
-                 "settings_json": 16_384, "next": 2048, "password": 1024, "csrf_token": 200}
+                 "settings_json": 16_384, "next": 2048, "password": 1024, "csrf_token": 200,
+                 "csv": 60_000, "note": 1000}
 _DEFAULT_FIELD_LIMIT = 4096  # secrets (app_secret, cred_*) and anything else
-_MULTILINE = ("settings_json",)
+_MULTILINE = ("settings_json", "csv", "note")  # text areas: line breaks allowed
 
 
 def settings() -> Settings:
@@ -115,12 +116,13 @@ def _read_flash(request: Request) -> tuple[str | None, str | None]:
     if not raw:
         return None, None
     try:
-        kind, message = json.loads(base64.urlsafe_b64decode(raw.encode("ascii") + b"==="))
+        found = json.loads(base64.urlsafe_b64decode(raw.encode("ascii") + b"==="))
     except (ValueError, TypeError, UnicodeError):
         return None, None
-    if kind not in ("msg", "err") or not isinstance(message, str):
+    if not isinstance(found, dict):
         return None, None
-    return (message, None) if kind == "msg" else (None, message)
+    msg, err = found.get("msg"), found.get("err")
+    return (msg if isinstance(msg, str) else None), (err if isinstance(err, str) else None)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -141,11 +143,12 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 
 def back(path: str, *, msg: str | None = None, err: str | None = None) -> RedirectResponse:
-    """Post/redirect/get; the one-line message rides in the flash cookie, never in the URL."""
+    """Post/redirect/get; the messages (what was done, what went wrong: both when a form did part of its work)
+    ride in the flash cookie, never in the URL."""
     response = RedirectResponse(path, status_code=303)
-    kind, message = ("err", err) if err else ("msg", msg)
-    if message:
-        value = base64.urlsafe_b64encode(json.dumps([kind, message[:1000]]).encode()).decode().rstrip("=")
+    messages = {kind: text[:1000] for kind, text in (("msg", msg), ("err", err)) if text}
+    if messages:
+        value = base64.urlsafe_b64encode(json.dumps(messages).encode()).decode().rstrip("=")
         response.set_cookie(FLASH_COOKIE, value, max_age=60, httponly=True, samesite="strict",
                             secure=settings().base_url.startswith("https"), path="/admin")
     return response
