@@ -155,5 +155,5 @@ def load_channel(session: Session, ref: int | str, *, lock: bool = False) -> Cha
 
 def require_channel(settings: Settings, channel_id: int) -> str:
     """The channel's name, or :class:`ChannelNotFound` before a run row would point at nothing."""
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         return channel_label(load_channel(session, channel_id))

@@ -133,7 +133,7 @@ def _credential_state(settings: Settings, channel_id: int, stats: RunStats) -> I
 
 
 def _record_warnings(settings: Settings, channel_id: int, stats: RunStats, now_fn: Callable[[], datetime]) -> None:
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         warnings = token_warnings(load_channel(session, channel_id), now_fn(), settings=settings)
     if warnings:
         stats.details["warnings"] = warnings

@@ -138,7 +138,7 @@ class ChannelPuller:
     def prepare(self) -> bool:
         """Bind the adapter and make sure the tokens are usable; False (outcome set) when the run must stop."""
         vault = Vault.from_settings(self.settings)
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings, readonly=True) as session:
             channel = load_channel(session, self.channel_id)
             self.label, state, message = channel_label(channel), channel.auth_state, channel.auth_message
             self.watermark, self.version = channel.order_watermark, channel.token_version
@@ -183,7 +183,7 @@ class ChannelPuller:
         At most ``limit`` per run (one batched ``get_orders`` call on most platforms). Orders held
         without an external id cannot be re-read; a failing re-read is noted and never fails the run.
         """
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings, readonly=True) as session:
             ids = session.scalars(
                 select(OrderRow.external_id)
                 .where(OrderRow.oms_channel_id == self.channel_id, OrderRow.is_held.is_(True),

@@ -46,7 +46,7 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
         try:
             version = None
             if force:
-                with session_scope(settings) as session:
+                with session_scope(settings, readonly=True) as session:
                     version = load_channel(session, channel_id).token_version
             result = refresh_channel_tokens(channel_id, settings=settings, clock=now_fn, force=force,
                                             policy=policy, if_version=version)
@@ -62,7 +62,7 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
         stats.details["message"] = result.message
         if stats.outcome in ("failed", "reauth_required", "skipped"):
             stats.error_text = result.message
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             warnings = token_warnings(load_channel(session, channel_id), now_fn(), settings=settings)
         # reauth_required: the channel's message is already the run's error; saying it twice is noise.
         warnings = [w for w in warnings if w != stats.error_text]
@@ -74,7 +74,7 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
 def _label(settings: Settings, channel_id: int) -> str:
     """The channel's search key for a message (its id if even that cannot be read)."""
     try:
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             return load_channel(session, channel_id).value
     except Exception:  # noqa: BLE001 - only for the wording of an error already being reported
         return str(channel_id)

@@ -93,7 +93,7 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
     ]
     vault = Vault.from_settings(settings)
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         channels = session.scalars(select(Channel).options(selectinload(Channel.platform)).order_by(Channel.id))
         for ch in channels:
             if not _schedulable(ch):

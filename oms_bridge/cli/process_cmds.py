@@ -76,7 +76,7 @@ def authorize_command(name: str, redirect_uri: str | None) -> None:
     """Authorize a channel: print the marketplace approval link (OAuth), or check its credentials."""
     with _errors():
         settings = get_settings()
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             oauth = needs_token_refresh(load_channel(session, name), session, vault=Vault.from_settings(settings))
         if oauth:
             url = start_authorization(name, redirect_uri, settings=settings)
@@ -98,7 +98,7 @@ def process_group() -> None:
 
 def _channel_ids(names: tuple[str, ...], all_: bool) -> list[tuple[int, str]]:
     settings = get_settings()
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         if all_:
             active = Channel.isactive.is_(True)
             rows = session.execute(select(Channel.id, Channel.value).where(active).order_by(Channel.value)).all()
@@ -164,7 +164,7 @@ def process_run(process: str, channels: tuple[str, ...], all_: bool, force: bool
 def process_runs(channel: str | None, process: str | None, limit: int, as_json: bool) -> None:
     """Recent runs, newest first: outcome, counts and the error an admin must read."""
     with _errors():
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             stmt = (select(ProcessRun, Channel.value).outerjoin(Channel, Channel.id == ProcessRun.oms_channel_id)
                     .order_by(ProcessRun.id.desc()).limit(limit))
             if channel:
@@ -228,7 +228,7 @@ def orders_group() -> None:
 def orders_list(channel: str | None, status: str | None, held: bool | None, limit: int, as_json: bool) -> None:
     """Newest orders first."""
     with _errors():
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             if channel:
                 load_channel(session, channel)  # a clear error for a wrong name
             rows = list_orders(session, channel=channel, status=status, held=held, limit=limit)
@@ -252,7 +252,7 @@ def orders_list(channel: str | None, status: str | None, held: bool | None, limi
 def orders_show(number: str, channel: str | None, as_json: bool) -> None:
     """One order: lines, status history, delivery states, and why it is held."""
     with _errors():
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             d = order_detail(session, number, channel=channel)
     if as_json:
         emit_json(d)

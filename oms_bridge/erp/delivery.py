@@ -405,7 +405,7 @@ def _owners(settings: Settings, existing: dict[str, list[dict[str, str]]]) -> di
     ids = {int(r["C_Order_ID"]) for rows in existing.values() for r in rows if r.get("C_Order_ID")}
     if not ids:
         return {}
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         return dict(session.execute(
             select(Delivery.erp_record_id, Delivery.oms_order_id)
             .where(Delivery.destination == DESTINATION, Delivery.erp_record_id.in_(ids))).all())

@@ -49,7 +49,7 @@ def token_guard(endpoint: str) -> Callable[[str | None], None]:
     """A dependency that admits only the current token of ``endpoint`` (then refuses NUL in the query)."""
 
     def guard(request: Request, authorization: str | None = Security(api_key_header)) -> None:
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             reason = check_token(session, endpoint, parse_authorization(authorization))
         if reason is not None:
             raise HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": "Token"})

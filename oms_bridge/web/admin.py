@@ -35,7 +35,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/admin/") -> HTMLResponse:  # noqa: A002 - query name
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         has_admin = session.scalar(select(func.count()).select_from(AdminUser)) > 0
     return pages.render(request, "login.html", next=next, has_admin=has_admin)
 
@@ -71,7 +71,7 @@ async def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -
 def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     settings = pages.settings()
     now = datetime.now(UTC)
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         statuses = channel_statuses(session, settings, now)
         counts = delivery_counts(session)
     scheduler = getattr(request.app.state, "scheduler", None)

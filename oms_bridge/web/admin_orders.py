@@ -26,7 +26,7 @@ router = APIRouter()
 @router.get("/orders")
 def orders_page(request: Request, channel: str = "", status: str = "", held: str = "", limit: int = 100,
                 admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         rows = list_orders(session, channel=channel or None, status=status or None,
                            held={"Y": True, "N": False}.get(held), limit=max(1, min(limit, 1000)))
         channels = [c.value for c in configure.list_channels(session)]
@@ -38,7 +38,7 @@ def orders_page(request: Request, channel: str = "", status: str = "", held: str
 def order_page(channel: str, number: str, request: Request,
                admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     try:
-        with session_scope(pages.settings()) as session:
+        with session_scope(pages.settings(), readonly=True) as session:
             detail = order_detail(session, number, channel=channel)
             raw = session.scalar(select(Order.raw_payload).join(Channel, Channel.id == Order.oms_channel_id)
                                  .where(Channel.value == channel, Order.external_id == number))
@@ -55,7 +55,7 @@ def order_page(channel: str, number: str, request: Request,
 @router.get("/held")
 def held_page(request: Request, destination: str = "", limit: int = 500,
               admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         where = [Delivery.state.in_(("held", "dead"))]
         if destination:
             where.append(Delivery.destination == destination)
@@ -100,7 +100,7 @@ def _unmapped(session) -> list[dict[str, Any]]:
 
 @router.get("/skus")
 def skus_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         channels = {c.id: c.value for c in configure.list_channels(session)}
         maps = [{"id": m.id, "sku": m.sku, "channel": channels.get(m.scope_channel_id, "(all channels)"),
                  "product_id": m.m_product_id, "product_value": m.m_product_value}
@@ -154,7 +154,7 @@ async def unmap_sku(map_id: int, request: Request, admin: SessionInfo = Depends(
 @router.get("/runs")
 def runs_page(request: Request, channel: str = "", process: str = "", limit: int = 100,
               admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         names = {c.id: c.value for c in configure.list_channels(session)}
         stmt = select(ProcessRun).order_by(ProcessRun.id.desc()).limit(max(1, min(limit, 1000)))
         if process:

@@ -35,7 +35,7 @@ ERP_FIELDS = ("erp_org_id", "erp_warehouse_id", "erp_doctype_id", "erp_pricelist
 @router.get("/platforms")
 def platforms_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     vault = pages.vault()
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         views = [configure.platform_view(p, vault) for p in configure.list_platforms(session)]
     return pages.render(request, "platforms.html", admin=admin, platforms=views, types=platform_types())
 
@@ -60,7 +60,7 @@ async def add_platform(request: Request, admin: SessionInfo = Depends(pages.curr
 def platform_page(value: str, request: Request,
                   admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     try:
-        with session_scope(pages.settings()) as session:
+        with session_scope(pages.settings(), readonly=True) as session:
             view = configure.platform_view(configure.get_platform(session, value), pages.vault())
     except configure.NotFound as exc:
         return pages.render(request, "message.html", status_code=404, admin=admin, title="Not found", error=str(exc))
@@ -87,7 +87,7 @@ async def update_platform(value: str, request: Request,
 # ------------------------------------------------------------------------------ channels
 @router.get("/channels")
 def channels_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         views = [configure.channel_view(c) for c in configure.list_channels(session)]
         platforms = [p.value for p in configure.list_platforms(session)]
     return pages.render(request, "channels.html", admin=admin, channels=views, platforms=platforms)
@@ -129,7 +129,7 @@ def _channel_context(session, value: str) -> dict[str, Any]:
 @router.get("/channels/{value}")
 def channel_page(value: str, request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     try:
-        with session_scope(pages.settings()) as session:
+        with session_scope(pages.settings(), readonly=True) as session:
             context = _channel_context(session, value)
     except (configure.NotFound, VaultError) as exc:
         return pages.render(request, "message.html", status_code=404, admin=admin, title="Channel", error=str(exc))
@@ -179,7 +179,7 @@ async def authorize_channel(value: str, request: Request,
     page = f"/admin/channels/{quote(value)}"
     settings = pages.settings()
     try:
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             oauth = needs_token_refresh(configure.get_channel(session, value), session)
         if oauth:
             return RedirectResponse(start_authorization(value, settings=settings), status_code=303)

@@ -78,7 +78,7 @@ def _last_runs(session: Session, process: str) -> tuple[dict[int, ProcessRun], d
 def scheduled_runs(session: Session) -> dict[str, datetime]:
     """Next run time per scheduler job id (``getorder:<channel id>`` ...), read from APScheduler's shared
     job table, so a web-only instance shows them too; empty when no scheduler ever ran here."""
-    if not inspect(session.get_bind()).has_table(JOB_TABLE):
+    if not inspect(session.connection()).has_table(JOB_TABLE):  # the session's own connection
         return {}
     rows = session.execute(text(f"SELECT id, next_run_time FROM {JOB_TABLE} WHERE next_run_time IS NOT NULL"))
     return {job_id: datetime.fromtimestamp(float(ts), UTC) for job_id, ts in rows}

@@ -56,7 +56,7 @@ def root() -> RedirectResponse:
 def healthz(request: Request) -> JSONResponse:
     state = scheduler_state(request)
     try:
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             session.execute(text("SELECT 1"))
         database = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
@@ -83,7 +83,7 @@ class StoreCollector(Collector):
                                  labels=["channel", "auth_state"])
         deliveries = GaugeMetricFamily("oms_bridge_deliveries", "Outbox rows per destination and state",
                                        labels=["destination", "state"])
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             channels = {c.id: c for c in session.scalars(select(Channel))}
             for ch in channels.values():
                 auth.add_metric([ch.value, ch.auth_state], 1.0 if ch.auth_state == "active" else 0.0)

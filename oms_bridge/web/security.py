@@ -21,7 +21,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
@@ -88,18 +88,22 @@ def set_admin_password(username: str, password: str, *, settings: Settings) -> N
 def authenticate(username: str, password: str, *, settings: Settings) -> int | None:
     """The user id when the password is right, else None (same cost for unknown users).
 
-    An immediate transaction: it writes ``last_login`` after reading, and on SQLite a deferred
-    read-then-write fails at once (stale snapshot) when the scheduler committed in between."""
-    with session_scope(settings, immediate=True) as session:
+    The scrypt check (tens of ms of CPU) runs outside any transaction: a read-only read of the hash,
+    then - only on success - a short write of ``last_login``. Held inside a write transaction, a flood
+    of wrong passwords would hold SQLite's write lock and stall every writer."""
+    with session_scope(settings, readonly=True) as session:
         user = session.scalars(select(AdminUser).where(AdminUser.username == username,
                                                        AdminUser.isactive.is_(True))).first()
-        if user is None:
-            verify_password(password, hash_password("timing-equaliser"))
-            return None
-        if not verify_password(password, user.password_hash):
-            return None
-        user.last_login = utcnow()
-        return user.id
+        user_id, stored = (user.id, user.password_hash) if user is not None else (None, None)
+    if user_id is None or stored is None:
+        verify_password(password, hash_password("timing-equaliser"))
+        return None
+    if not verify_password(password, stored):
+        return None
+    with session_scope(settings) as session:
+        session.execute(update(AdminUser).where(AdminUser.id == user_id, AdminUser.password_hash == stored)
+                        .values(last_login=utcnow()).execution_options(synchronize_session=False))
+    return user_id
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def session_hours(settings: Settings) -> float:
 def issue_session(user_id: int, *, settings: Settings) -> str:
     """The cookie value for a freshly logged-in user."""
     expires = int(time.time() + session_hours(settings) * 3600)
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         user = session.get(AdminUser, user_id)
         payload = f"{user_id}.{expires}"
         return f"{payload}.{_sign(_session_key(settings, user), payload)}"
@@ -141,7 +145,7 @@ def read_session(cookie: str | None, *, settings: Settings) -> SessionInfo | Non
         return None
     if expires < time.time():
         return None
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         user = session.get(AdminUser, user_id)
         if user is None or not user.isactive:
             return None
