@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from channels.binding import require_channel
+from channels.binding import inactive_reason, require_channel
 from channels.locks import channel_run_lock
 from channels.pulling import ChannelPuller
 from channels.tokens import TAIPEI
@@ -106,6 +106,10 @@ def run_backfill(channel_id: int, since: datetime, until: datetime, *, settings:
     now_fn = clock or utcnow
     require_channel(settings, channel_id)  # ChannelNotFound, not a foreign-key error on the run row
     with record_run("backfill", channel_id=channel_id, settings=settings) as stats:
+        refused = inactive_reason(settings, channel_id)
+        if refused:
+            stats.outcome, stats.error_text = "skipped", refused
+            return stats
         stats.window_from, stats.window_to = since, until
         with channel_run_lock(settings, "backfill", channel_id) as got:
             if not got:

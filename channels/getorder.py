@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import or_, update
 
 from channels import pulling
-from channels.binding import load_channel, require_channel
+from channels.binding import inactive_reason, load_channel, require_channel
 from channels.locks import channel_run_lock
 from channels.pulling import ChannelPuller
 from channels.tokens import token_warnings
@@ -80,6 +80,10 @@ def run_getorder(channel_id: int, *, settings: Settings | None = None, clock: Ca
     now_fn = clock or utcnow
     require_channel(settings, channel_id)  # ChannelNotFound, not a foreign-key error on the run row
     with record_run("getorder", channel_id=channel_id, settings=settings) as stats:
+        refused = inactive_reason(settings, channel_id)
+        if refused:
+            stats.outcome, stats.error_text = "skipped", refused
+            return stats
         with channel_run_lock(settings, "getorder", channel_id) as got:
             if not got:
                 stats.outcome = "skipped"

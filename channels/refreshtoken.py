@@ -21,7 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from channels.binding import BindingError, load_channel, require_channel
+from channels.binding import BindingError, inactive_reason, load_channel, require_channel
 from channels.tokens import NOT_DUE, REAUTH, REFRESHED, SKIPPED, refresh_channel_tokens, token_warnings
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
@@ -43,6 +43,10 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
     now_fn = clock or utcnow
     require_channel(settings, channel_id)  # ChannelNotFound, not a foreign-key error on the run row
     with record_run("refreshtoken", channel_id=channel_id, settings=settings) as stats:
+        refused = inactive_reason(settings, channel_id)
+        if refused:
+            stats.outcome, stats.error_text = "skipped", refused
+            return stats
         try:
             version = None
             if force:

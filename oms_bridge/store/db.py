@@ -49,7 +49,8 @@ __all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "di
 
 #: Execution option marking a connection's transactions read-only (see module doc).
 READONLY_OPTION = "oms_readonly"
-#: SQLite busy timeout: how long a writer queues for the write lock before "database is locked".
+#: Default SQLite busy timeout (setting ``sqlite_busy_timeout_seconds``): how long a writer queues for
+#: the write lock before "database is locked".
 SQLITE_BUSY_SECONDS = 30
 
 
@@ -68,7 +69,7 @@ def _open_writers() -> weakref.WeakSet[Connection]:
     return writers
 
 
-def _sqlite_begin(conn: Connection) -> None:
+def _sqlite_begin(conn: Connection, busy_seconds: float) -> None:
     """BEGIN IMMEDIATE (or a query-only deferred BEGIN for read-only units); refuse a nested writer."""
     readonly = bool(conn.get_execution_options().get(READONLY_OPTION))
     info = conn.connection.info  # lives with the DBAPI connection across pool checkouts
@@ -84,19 +85,19 @@ def _sqlite_begin(conn: Connection) -> None:
         raise NestedWriteError("this thread already holds the SQLite write lock in another transaction; the new one "
                                "would wait for it forever: finish (commit) the outer unit first, or mark the inner "
                                "one read-only")
-    _begin_immediate(conn.connection.driver_connection)
+    _begin_immediate(conn.connection.driver_connection, busy_seconds)
     writers.add(conn)
 
 
-def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
-    """``BEGIN IMMEDIATE``, waiting up to :data:`SQLITE_BUSY_SECONDS` for the write lock.
+def _begin_immediate(dbapi_conn: sqlite3.Connection, busy_seconds: float) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to ``busy_seconds`` for the write lock.
 
     SQLite's own busy handler backs off to 100 ms sleeps, so a writer that has waited long polls
     seldom and loses every hand-over to writers that just arrived (they poll after 1, 2, 5 ms): under
     steady load a CLI command starved for many seconds. Here every waiter polls at the same short,
     jittered interval, so the lock goes to whoever is waiting, long waiters included.
     """
-    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    deadline = time.monotonic() + busy_seconds
     dbapi_conn.execute("PRAGMA busy_timeout=0")
     try:
         while True:
@@ -108,17 +109,23 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
                     raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
             time.sleep(random.uniform(0.0005, 0.003))
     finally:
-        dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
 
 
 def _sqlite_end(conn: Connection) -> None:
     _open_writers().discard(conn)
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine with the pragmas and pool settings the bridge relies on."""
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30,
+                busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
+    """Create an engine with the pragmas and pool settings the bridge relies on.
+
+    PostgreSQL: ``pool_size`` + ``max_overflow`` connections at most (settings ``database_pool_size``,
+    ``database_max_overflow``); size them for the HTTP threads plus the scheduler's workers, each of
+    which holds up to two run-lock connections besides the one it works on.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": busy_seconds, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
@@ -127,29 +134,34 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cur.close()
 
-        event.listen(engine, "begin", _sqlite_begin)
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            _sqlite_begin(conn, busy_seconds)
+
         event.listen(engine, "commit", _sqlite_end)
         event.listen(engine, "rollback", _sqlite_end)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow)
 
 
 _ENGINES_SEEN: list[Engine] = []
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    engine = make_engine(url)
+def _engine_for(url: str, pool_size: int, max_overflow: int, busy_seconds: float) -> Engine:
+    engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, busy_seconds=busy_seconds)
     _ENGINES_SEEN.append(engine)
     return engine
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
     """The shared engine for the configured database (its transactions are write transactions)."""
-    return _engine_for((settings or get_settings()).effective_database_url)
+    settings = settings or get_settings()
+    return _engine_for(settings.effective_database_url, settings.database_pool_size, settings.database_max_overflow,
+                       float(settings.sqlite_busy_timeout_seconds))
 
 
 def readonly_engine(settings: Settings | None = None) -> Engine:

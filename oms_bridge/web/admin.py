@@ -26,6 +26,7 @@ from oms_bridge.web import pages, security
 from oms_bridge.web.admin_orders import router as orders_router
 from oms_bridge.web.admin_setup import router as setup_router
 from oms_bridge.web.dashboard import channel_statuses, delivery_counts
+from oms_bridge.web.ops import scheduler_state
 from oms_bridge.web.security import SessionInfo
 
 __all__ = ["router"]
@@ -41,8 +42,7 @@ def login_page(request: Request, next: str = "/admin/") -> HTMLResponse:  # noqa
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
-    form = await pages.csrf_form(request)
+def login(request: Request, form: FormData = Depends(pages.csrf_form)) -> Response:
     target = pages.text(form, "next") or "/admin/"
     if not target.startswith("/admin"):
         target = "/admin/"  # never redirect off-site after login
@@ -60,7 +60,7 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -> Response:
+def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -> Response:
     response = RedirectResponse("/admin/login", status_code=303)
     response.delete_cookie(security.SESSION_COOKIE, path="/")
     return response
@@ -74,8 +74,7 @@ def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin
     with session_scope(settings, readonly=True) as session:
         statuses = channel_statuses(session, settings, now)
         counts = delivery_counts(session)
-    scheduler = getattr(request.app.state, "scheduler", None)
-    state = "disabled" if scheduler is None else ("running" if scheduler.running else "stopped")
+    state = scheduler_state(request)
     return pages.render(request, "dashboard.html", admin=admin, channels=statuses, counts=counts, now=now,
                         states=list(DELIVERY_STATES),
                         scheduler_state=state, warnings=[w for s in statuses for w in s.warnings])

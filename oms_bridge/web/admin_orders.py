@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
+from starlette.datastructures import FormData
 
 from oms_bridge import configure
 from oms_bridge.store import outbox
@@ -76,9 +77,9 @@ def held_page(request: Request, destination: str = "", limit: int = 500,
 
 
 @router.post("/held/{delivery_id}/retry")
-async def retry_held(delivery_id: int, request: Request,
-                     admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    await pages.csrf_form(request)
+def retry_held(delivery_id: int, request: Request,
+               admin: SessionInfo = Depends(pages.current_admin),
+               _form: FormData = Depends(pages.csrf_form)) -> Response:
     with session_scope(pages.settings(), immediate=True) as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
@@ -111,9 +112,9 @@ def skus_page(request: Request, admin: SessionInfo = Depends(pages.current_admin
 
 
 @router.post("/skus")
-async def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
+def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+            form: FormData = Depends(pages.csrf_form)) -> Response:
     """Map a SKU (or change its mapping) and re-queue the orders held for it."""
-    form = await pages.csrf_form(request)
     sku = pages.text(form, "sku")
     try:
         product_id = pages.int_or_none(form, "m_product_id")
@@ -139,8 +140,8 @@ async def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_a
 
 
 @router.post("/skus/{map_id}/delete")
-async def unmap_sku(map_id: int, request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    await pages.csrf_form(request)
+def unmap_sku(map_id: int, request: Request, admin: SessionInfo = Depends(pages.current_admin),
+              _form: FormData = Depends(pages.csrf_form)) -> Response:
     with session_scope(pages.settings(), immediate=True) as session:
         row = session.get(SkuMap, map_id)
         if row is None:

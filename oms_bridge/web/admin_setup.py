@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from channels.authorization import AuthorizationError, check_credentials, start_authorization
 from channels.binding import needs_token_refresh
@@ -41,8 +42,8 @@ def platforms_page(request: Request, admin: SessionInfo = Depends(pages.current_
 
 
 @router.post("/platforms")
-async def add_platform(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def add_platform(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+                 form: FormData = Depends(pages.csrf_form)) -> Response:
     try:
         with session_scope(pages.settings(), immediate=True) as session:
             configure.add_platform(session, pages.vault(), value=pages.text(form, "value"),
@@ -68,9 +69,9 @@ def platform_page(value: str, request: Request,
 
 
 @router.post("/platforms/{value}")
-async def update_platform(value: str, request: Request,
-                          admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def update_platform(value: str, request: Request,
+                    admin: SessionInfo = Depends(pages.current_admin),
+                    form: FormData = Depends(pages.csrf_form)) -> Response:
     changes: dict[str, Any] = {"name": pages.text(form, "name"), "host": pages.text(form, "host"),
                                "app_id": pages.text(form, "app_id") or None}
     if form.get("app_secret"):  # empty: keep the stored secret
@@ -94,8 +95,8 @@ def channels_page(request: Request, admin: SessionInfo = Depends(pages.current_a
 
 
 @router.post("/channels")
-async def add_channel(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def add_channel(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+                form: FormData = Depends(pages.csrf_form)) -> Response:
     value = pages.text(form, "value")
     try:
         with session_scope(pages.settings(), immediate=True) as session:
@@ -137,9 +138,9 @@ def channel_page(value: str, request: Request, admin: SessionInfo = Depends(page
 
 
 @router.post("/channels/{value}")
-async def update_channel(value: str, request: Request,
-                         admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def update_channel(value: str, request: Request,
+                   admin: SessionInfo = Depends(pages.current_admin),
+                   form: FormData = Depends(pages.csrf_form)) -> Response:
     page = f"/admin/channels/{quote(value)}"
     try:
         with session_scope(pages.settings(), immediate=True) as session:
@@ -158,9 +159,9 @@ async def update_channel(value: str, request: Request,
 
 
 @router.post("/channels/{value}/active")
-async def set_channel_active(value: str, request: Request,
-                             admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def set_channel_active(value: str, request: Request,
+                       admin: SessionInfo = Depends(pages.current_admin),
+                       form: FormData = Depends(pages.csrf_form)) -> Response:
     active = pages.text(form, "active") == "Y"
     try:
         with session_scope(pages.settings(), immediate=True) as session:
@@ -172,10 +173,10 @@ async def set_channel_active(value: str, request: Request,
 
 
 @router.post("/channels/{value}/authorize")
-async def authorize_channel(value: str, request: Request,
-                            admin: SessionInfo = Depends(pages.current_admin)) -> Response:
+def authorize_channel(value: str, request: Request,
+                      admin: SessionInfo = Depends(pages.current_admin),
+                      _form: FormData = Depends(pages.csrf_form)) -> Response:
     """OAuth platforms: off to the marketplace's consent page; credential platforms: check them now."""
-    await pages.csrf_form(request)
     page = f"/admin/channels/{quote(value)}"
     settings = pages.settings()
     try:

@@ -185,7 +185,7 @@ def test_error_cases_are_one_clear_line(file_home: Path) -> None:
         (["channel", "show", "nope"], "no channel 'nope'; known channels: cyb-a, momo-a"),
         (["platform", "show", "nope"], "no platform 'nope'"),
         (["platform", "add", "q", "--type", "shopee", "--host", "https://x", "--secret-stdin"], "stdin held no"),
-        (["channel", "update", "cyb-a", "--getorder-interval", "0"], "at least 1 minute"),
+        (["channel", "update", "cyb-a", "--getorder-interval", "0"], "between 1 and 10080 minutes, got 0"),
         (["platform", "update", "cyb", "--type", "shopline"], "its type cannot change under them"),
         (["platform", "update", "cyb", "--type", "ebay"], "unknown platform type 'ebay'"),
     ]
