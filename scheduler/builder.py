@@ -179,12 +179,11 @@ class BridgeScheduler(BackgroundScheduler):
             return SchedulerHealth("stopped", "the scheduler is not running", last)
         if not self.thread_alive:
             return SchedulerHealth("dead", "the scheduler thread has ended: no job runs any more", last)
-        if self.state == STATE_PAUSED:
-            return SchedulerHealth("paused", "", last)
         if self.last_round_error:
             return SchedulerHealth("failing", f"the job store fails: {self.last_round_error}", last)
         stall = timedelta(seconds=self.cfg.stall_seconds)
-        if last is not None and now - last > stall:
+        paused = self.state == STATE_PAUSED
+        if last is not None and now - last > stall and not paused:
             return SchedulerHealth("stalled", f"no scheduler round completed for {(now - last).total_seconds():.0f} s",
                                    last)
         overdue = self._overdue_jobs(now - stall)
@@ -193,7 +192,7 @@ class BridgeScheduler(BackgroundScheduler):
             late = (now - overdue[job_id]).total_seconds()
             return SchedulerHealth("stalled", f"{len(overdue)} job(s) overdue (e.g. {job_id}, due {late:.0f} s ago): "
                                               "due jobs stopped running", last, len(overdue))
-        return SchedulerHealth("running", "", last)
+        return SchedulerHealth("paused" if paused else "running", "", last)
 
     def _overdue_jobs(self, before: datetime) -> dict[str, datetime]:
         store = self._jobstores.get(JOBSTORE)

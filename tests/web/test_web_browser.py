@@ -310,3 +310,17 @@ def test_check_credentials_button_on_a_credential_platform(page):
         assert "credentials work" in page.locator("#flash-ok").inner_text()
         assert page.locator("#auth-state").inner_text() == "active"
         shot(page, "credentials_checked")
+
+
+def test_channel_interval_out_of_range_is_refused_with_the_range(page):
+    """Issue 11: an interval of 2**40 minutes was accepted and then stopped the jobs of every channel."""
+    settings = get_settings()
+    _platform_and_channel(settings)
+    login(page)
+    page.goto("/admin/channels/momo-shop")
+    page.fill("#edit-channel input[name=getorder_interval_minutes]", str(2**40))
+    page.click("#edit-channel button[type=submit]")
+    assert "must be between 1 and 10080 minutes" in page.locator("#flash-err").inner_text()
+    shot(page, "interval_out_of_range")
+    with session_scope(settings, readonly=True) as s:
+        assert s.scalar(select(Channel.getorder_interval_minutes).where(Channel.value == "momo-shop")) is None
