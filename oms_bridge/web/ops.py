@@ -19,6 +19,8 @@ so any instance can be scraped):
 - ``oms_bridge_channel_auth_ok{channel,auth_state}``: 1 when the channel is authorized (``active``);
 - ``oms_bridge_deliveries{destination,state}``: outbox rows per destination and state (``held`` and
   ``dead`` are the ones to alert on);
+- ``oms_bridge_process_runs_lost{process}``: rows still ``running`` whose heartbeat stopped (the run
+  died: ``kill -9``, a crash, a lost host; see :func:`oms_bridge.store.runs.effective_outcome`);
 - ``oms_bridge_scheduler_running``: 1 when this instance's scheduler runs *and is healthy* (0 when its
   thread died, its job store fails or due jobs stopped running);
 - ``oms_bridge_scheduler_last_round_timestamp_seconds``: when its loop last completed a round.
@@ -40,6 +42,7 @@ from sqlalchemy import func, select, text
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
+from oms_bridge.store.runs import lost_clause
 
 __all__ = ["router", "scheduler_state", "scheduler_health", "StoreCollector"]
 
@@ -110,7 +113,14 @@ class StoreCollector(Collector):
                                  labels=["channel", "auth_state"])
         deliveries = GaugeMetricFamily("oms_bridge_deliveries", "Outbox rows per destination and state",
                                        labels=["destination", "state"])
-        with session_scope(get_settings(), readonly=True) as session:
+        lost = GaugeMetricFamily("oms_bridge_process_runs_lost",
+                                 "Runs recorded running whose heartbeat stopped (the run died), per process",
+                                 labels=["process"])
+        settings = get_settings()
+        with session_scope(settings, readonly=True) as session:
+            for process, n in session.execute(select(ProcessRun.process, func.count())
+                                              .where(lost_clause(settings, now)).group_by(ProcessRun.process)):
+                lost.add_metric([process], float(n))
             channels = {c.id: c for c in session.scalars(select(Channel))}
             for ch in channels.values():
                 auth.add_metric([ch.value, ch.auth_state], 1.0 if ch.auth_state == "active" else 0.0)
@@ -131,7 +141,7 @@ class StoreCollector(Collector):
                 counts[(dest, state)] = n
             for (dest, state), n in sorted(counts.items()):
                 deliveries.add_metric([dest, state], float(n))
-        yield from (last_ok, lag, auth, deliveries)
+        yield from (last_ok, lag, auth, deliveries, lost)
         if self.scheduler_running is not None:
             yield GaugeMetricFamily("oms_bridge_scheduler_running",
                                     "1 when this instance's scheduler runs and is healthy",
