@@ -324,3 +324,20 @@ def test_channel_interval_out_of_range_is_refused_with_the_range(page):
     shot(page, "interval_out_of_range")
     with session_scope(settings, readonly=True) as s:
         assert s.scalar(select(Channel.getorder_interval_minutes).where(Channel.value == "momo-shop")) is None
+
+
+def test_runs_page_shows_a_dead_run_as_lost(page):
+    """Issue 11: a killed run stayed `running` forever in the web admin; its stopped heartbeat says lost."""
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    long_ago = utcnow() - timedelta(hours=1)
+    with session_scope(settings) as s:
+        s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=long_ago, heartbeat=long_ago,
+                         outcome="running", details_json=json.dumps({"runner": "another-host:4242"})))
+        s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=utcnow(), heartbeat=utcnow(),
+                         outcome="running", details_json=json.dumps({"runner": "another-host:4243"})))
+    login(page)
+    page.goto("/admin/runs")
+    outcomes = page.locator("#runs td[class^=state-]").all_inner_texts()
+    assert outcomes == ["running", "lost"]  # newest first: the live one, then the dead one
+    shot(page, "runs_lost")
