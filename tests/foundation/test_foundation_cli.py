@@ -61,17 +61,21 @@ def _db_bytes(home: Path) -> bytes:
 
 
 def test_init_is_safe_twice_and_creates_a_private_key_file(file_home: Path) -> None:
+    from oms_bridge.store.schema import head
+
+    latest = head()  # the newest shipped revision (0001, or the open one once a model changed)
     first = run("init").output
-    assert "created" in first and "0001" in first
+    assert "created" in first and latest in first
     key_file = file_home / "secret.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     key = key_file.read_text()
     second = run("init", "--json")
     data = json.loads(second.output)
-    assert data["schema_before"] == data["schema"] == "0001"
+    assert data["schema_before"] == data["schema"] == latest
     assert key_file.read_text() == key
-    assert json.loads(run("db", "current", "--json").output) == {"current": "0001", "head": "0001", "up_to_date": True}
-    assert "0001 (head)" in run("db", "history").output
+    assert json.loads(run("db", "current", "--json").output) == {"current": latest, "head": latest,
+                                                                  "up_to_date": True}
+    assert f"{latest} (head)" in run("db", "history").output
     assert "nothing to do" in run("db", "upgrade").output
     assert "CREATE TABLE oms_platform" in run("db", "sql").output
 
