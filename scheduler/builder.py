@@ -199,9 +199,12 @@ class BridgeScheduler(BackgroundScheduler):
         if not isinstance(store, SQLAlchemyJobStore):
             return {}
         table = store.jobs_t
-        with session_scope(self.settings, readonly=True) as session:
-            rows = session.execute(select(table.c.id, table.c.next_run_time)
-                                   .where(table.c.next_run_time < before.timestamp())).all()
+        try:
+            with session_scope(self.settings, readonly=True) as session:
+                rows = session.execute(select(table.c.id, table.c.next_run_time)
+                                       .where(table.c.next_run_time < before.timestamp())).all()
+        except Exception:  # noqa: BLE001 - the store is unreachable: /healthz reports the database itself
+            return {}
         return {job_id: datetime.fromtimestamp(float(ts), UTC) for job_id, ts in rows}
 
     # -- shutdown ---------------------------------------------------------------------------------

@@ -161,8 +161,9 @@ def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig,
               spread_overdue: bool = False) -> SyncResult:
     """Make the scheduler's shared jobs match :func:`desired_jobs` (see module doc).
 
-    ``spread_overdue`` (at start-up): jobs that fell due while no instance ran get their catch-up run
-    spread like new jobs, instead of all starting in the first second after a restart.
+    ``spread_overdue`` (at start-up): jobs that fell due while no instance ran (overdue by more than
+    ``sync_seconds``) get their catch-up run spread like new jobs, instead of all starting in the first
+    second after a restart.
     """
     result = SyncResult()
     desired = desired_jobs(settings, cfg, result.problems)
@@ -172,7 +173,8 @@ def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig,
         try:
             _reconcile_one(scheduler, existing.get(job_id), spec, cfg, now, result)
             job = existing.get(job_id)
-            if spread_overdue and job is not None and job.next_run_time is not None and job.next_run_time < now:
+            late = timedelta(seconds=cfg.sync_seconds)  # less late: a live instance is about to run it
+            if spread_overdue and job is not None and job.next_run_time is not None and job.next_run_time < now - late:
                 scheduler.modify_job(job_id, jobstore=JOBSTORE, next_run_time=now + timedelta(
                     seconds=cfg.first_run_offset(job_id, spec.seconds)))
         except Exception as exc:  # noqa: BLE001 - e.g. a job-store hiccup: the others still go on
