@@ -147,7 +147,7 @@ def complete_authorization(platform_type: str, params: Mapping[str, str], *, set
                                  f"run `oms-bridge channel authorize {label}` again")
     # 2. Exchange the code (no lock held during the call), 3. store under the token version.
     try:
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             channel = load_channel(session, channel_id)
             adapter = adapter_for(channel, vault, policy=policy, clock=now_fn, session=session)
         tokens = adapter.exchange_code(params, redirect_uri)
@@ -175,7 +175,7 @@ def complete_authorization(platform_type: str, params: Mapping[str, str], *, set
             if shop and not channel.shop_id:
                 channel.shop_id = str(shop)
         break
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         return load_channel(session, channel_id)
 
 
@@ -185,7 +185,7 @@ def check_credentials(channel_value: str, *, settings: Settings | None = None, p
     settings = settings or get_settings()
     try:
         vault = Vault.from_settings(settings)
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             channel = load_channel(session, channel_value)
             label = channel_label(channel)
             oauth = needs_token_refresh(channel, session, vault=vault)

@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from channels.binding import require_channel
+from channels.binding import inactive_reason, require_channel
 from channels.locks import channel_run_lock
-from channels.pulling import ChannelPuller
+from channels.pulling import ChannelPuller, lock_lost_ends_run
 from channels.tokens import TAIPEI
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
@@ -106,9 +106,13 @@ def run_backfill(channel_id: int, since: datetime, until: datetime, *, settings:
     now_fn = clock or utcnow
     require_channel(settings, channel_id)  # ChannelNotFound, not a foreign-key error on the run row
     with record_run("backfill", channel_id=channel_id, settings=settings) as stats:
+        refused = inactive_reason(settings, channel_id)
+        if refused:
+            stats.outcome, stats.error_text = "skipped", refused
+            return stats
         stats.window_from, stats.window_to = since, until
-        with channel_run_lock(settings, "backfill", channel_id) as got:
-            if not got:
+        with channel_run_lock(settings, "backfill", channel_id) as lock:
+            if not lock:
                 stats.outcome = "skipped"
                 stats.error_text = "another backfill of this channel is in progress; skipped"
                 return stats
@@ -121,20 +125,21 @@ def run_backfill(channel_id: int, since: datetime, until: datetime, *, settings:
             total = done + len(todo)
             if progress:
                 progress(done, total)
-            puller = ChannelPuller(channel_id, stats, settings, now_fn, policy)
-            with puller.guard():
+            puller = ChannelPuller(channel_id, stats, settings, now_fn, policy, lock=lock)
+            with lock_lost_ends_run(stats), puller.guard():
                 if puller.prepare():
                     for w_start, w_end in todo:
                         before = {n: getattr(stats, n) for n in ("fetched", "new", "changed", "held")}
                         if not puller.pull(w_start, w_end):
                             break
+                        puller.guard_lock()
                         _save_checkpoint(settings, backfill_id, w_end,
                                          {n: getattr(stats, n) - v for n, v in before.items()})
                         done += 1
                         if progress:
                             progress(done, total)
             stats.details["windows"] = f"{done}/{total}"
-            if stats.outcome in ("failed", "reauth_required", "skipped"):
+            if stats.outcome in ("failed", "reauth_required", "skipped", "interrupted"):
                 _finish(settings, backfill_id, "failed", stats.error_text)
             else:
                 _finish(settings, backfill_id, "done", None)

@@ -26,8 +26,9 @@ from oms_bridge.vault import Vault, VaultError
 from platforms.base import Adapter, ChannelConfig, PlatformConfig, PlatformError, TokenSet
 from platforms.registry import UnknownPlatform, adapter_class
 
-__all__ = ["BindingError", "ChannelNotFound", "require_channel", "adapter_for", "needs_token_refresh", "token_set_of",
-           "platform_config", "channel_config", "load_channel", "platform_of", "channel_label"]
+__all__ = ["BindingError", "ChannelNotFound", "require_channel", "inactive_reason", "adapter_for",
+           "needs_token_refresh", "token_set_of", "platform_config", "channel_config", "load_channel", "platform_of",
+           "channel_label"]
 
 
 class BindingError(Exception):
@@ -153,7 +154,25 @@ def load_channel(session: Session, ref: int | str, *, lock: bool = False) -> Cha
     return channel
 
 
+def inactive_reason(settings: Settings, channel_id: int) -> str | None:
+    """Why no process may run for this channel now (it or its platform is disabled), or None.
+
+    Checked by every run itself, not only by the scheduler's job list: a job that outlived the
+    disabling (job sync failing, another instance, a manual ``process run``) must not pull orders.
+    """
+    with session_scope(settings, readonly=True) as session:
+        channel = load_channel(session, channel_id)
+        label = channel_label(channel)
+        if not channel.isactive:
+            return f"channel {label} is disabled: no process runs for it (`oms-bridge channel enable {label}`)"
+        platform = channel.platform
+        if platform is not None and not platform.isactive:
+            return (f"platform {platform.value} of channel {label} is disabled: no process runs for its channels "
+                    f"(enable the platform to resume)")
+    return None
+
+
 def require_channel(settings: Settings, channel_id: int) -> str:
     """The channel's name, or :class:`ChannelNotFound` before a run row would point at nothing."""
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         return channel_label(load_channel(session, channel_id))

@@ -41,9 +41,9 @@ from typing import Any
 from sqlalchemy import or_, update
 
 from channels import pulling
-from channels.binding import load_channel, require_channel
+from channels.binding import inactive_reason, load_channel, require_channel
 from channels.locks import channel_run_lock
-from channels.pulling import ChannelPuller
+from channels.pulling import ChannelPuller, lock_lost_ends_run
 from channels.tokens import token_warnings
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
@@ -64,13 +64,17 @@ def getorder_window(watermark: datetime | None, run_start: datetime, settings: S
     return since, until
 
 
-def advance_watermark(settings: Settings, channel_id: int, until: datetime) -> None:
-    """Move the channel's watermark forward to ``until`` (never backwards), in its own transaction."""
+def advance_watermark(settings: Settings, channel_id: int, until: datetime,
+                      guard: Callable[[], None] | None = None) -> None:
+    """Move the channel's watermark forward to ``until`` (never backwards), in its own transaction
+    (``guard``, the run lock's check, runs right before it commits)."""
     with session_scope(settings) as session:
         session.execute(update(Channel)
                         .where(Channel.id == channel_id,
                                or_(Channel.order_watermark.is_(None), Channel.order_watermark < until))
                         .values(order_watermark=until).execution_options(synchronize_session=False))
+        if guard is not None:
+            guard()
 
 
 def run_getorder(channel_id: int, *, settings: Settings | None = None, clock: Callable[[], datetime] | None = None,
@@ -80,14 +84,18 @@ def run_getorder(channel_id: int, *, settings: Settings | None = None, clock: Ca
     now_fn = clock or utcnow
     require_channel(settings, channel_id)  # ChannelNotFound, not a foreign-key error on the run row
     with record_run("getorder", channel_id=channel_id, settings=settings) as stats:
-        with channel_run_lock(settings, "getorder", channel_id) as got:
-            if not got:
+        refused = inactive_reason(settings, channel_id)
+        if refused:
+            stats.outcome, stats.error_text = "skipped", refused
+            return stats
+        with channel_run_lock(settings, "getorder", channel_id) as lock:
+            if not lock:
                 stats.outcome = "skipped"
                 stats.error_text = "another GetOrder run of this channel is in progress; skipped"
                 return stats
             run_start = now_fn()
-            puller = ChannelPuller(channel_id, stats, settings, now_fn, policy)
-            with puller.guard(), _credential_state(settings, channel_id, stats):
+            puller = ChannelPuller(channel_id, stats, settings, now_fn, policy, lock=lock)
+            with lock_lost_ends_run(stats), puller.guard(), _credential_state(settings, channel_id, stats):
                 if not puller.prepare():
                     return stats
                 since, until = getorder_window(puller.watermark, run_start, settings)
@@ -98,7 +106,7 @@ def run_getorder(channel_id: int, *, settings: Settings | None = None, clock: Ca
                 if not puller.pull(since, until):
                     return stats
                 pulling.checkpoint("before_watermark")
-                advance_watermark(settings, channel_id, until)
+                advance_watermark(settings, channel_id, until, guard=lock.check)
                 held_before = stats.held
                 puller.retry_held()
                 stats.held = held_before  # re-read held orders are not "newly held"
@@ -133,7 +141,7 @@ def _credential_state(settings: Settings, channel_id: int, stats: RunStats) -> I
 
 
 def _record_warnings(settings: Settings, channel_id: int, stats: RunStats, now_fn: Callable[[], datetime]) -> None:
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         warnings = token_warnings(load_channel(session, channel_id), now_fn(), settings=settings)
     if warnings:
         stats.details["warnings"] = warnings

@@ -10,11 +10,19 @@
   ``BEGIN IMMEDIATE`` transaction for the whole run - it does not block the run's own writes.
 
 The lock is *try*-only: a run that finds it taken is skipped (recorded), never queued.
+
+A PostgreSQL lock dies with its connection: when that backend is terminated (``pg_terminate_backend``,
+a failover, a network cut) the lock is gone while the run goes on with fresh pooled connections, and a
+second run of the same channel may start. :meth:`RunLock.check` (one round trip on the lock's own
+connection: is this backend still holding the lock?) raises :class:`LockLost`; the processes call it
+inside each batch transaction right before it commits and before the watermark moves, so a run that
+lost its lock stops before writing more and is recorded ``interrupted``, not ``failed``.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 import zlib
@@ -22,17 +30,59 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import get_engine
 
-__all__ = ["channel_run_lock", "lock_keys", "sqlite_channel_mutex", "LockTimeout"]
+__all__ = ["channel_run_lock", "lock_keys", "sqlite_channel_mutex", "LockTimeout", "LockLost", "RunLock"]
+
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(Exception):
     """A blocking lock could not be taken in time."""
+
+
+class LockLost(Exception):
+    """The run lock vanished under a running run (its PostgreSQL connection ended)."""
+
+
+class RunLock:
+    """The outcome of :func:`channel_run_lock`: true when held; :meth:`check` proves it still is."""
+
+    def __init__(self, held: bool, name: str, conn: Connection | None = None, keys: tuple[int, int] | None = None):
+        self.held = held
+        self.name = name
+        self._conn = conn
+        self._keys = keys
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def check(self) -> None:
+        """Raise :class:`LockLost` unless the lock is still held (PostgreSQL; the SQLite ``flock`` cannot be lost
+        while its process lives)."""
+        if not self.held or self._conn is None:
+            return
+        k1, k2 = self._keys
+        try:
+            still = self._conn.execute(_HELD, {"k1": k1 & 0xFFFFFFFF, "k2": k2 & 0xFFFFFFFF}).scalar()
+            self._conn.commit()
+        except DBAPIError as exc:
+            self.held = False
+            raise LockLost(f"the {self.name} run lock was lost: its database connection ended "
+                           f"({type(exc.orig or exc).__name__})") from None
+        if not still:
+            self.held = False
+            raise LockLost(f"the {self.name} run lock was lost")
+
+
+# This backend still holds the two-key advisory lock (classid/objid are the keys as unsigned oids).
+_HELD = text("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() "
+             "AND granted AND objsubid = 2 AND classid::bigint = :k1 AND objid::bigint = :k2)")
 
 
 def lock_keys(process: str, channel_id: int) -> tuple[int, int]:
@@ -49,19 +99,20 @@ def _lock_file(settings: Settings, process: str, channel_id: int) -> Path:
 
 
 @contextmanager
-def channel_run_lock(settings: Settings, process: str, channel_id: int) -> Iterator[bool]:
-    """Yield True holding the lock, or False when another run holds it."""
+def channel_run_lock(settings: Settings, process: str, channel_id: int) -> Iterator[RunLock]:
+    """Yield a true :class:`RunLock` holding the lock, or a false one when another run holds it."""
+    name = f"{process} (channel {channel_id})"
     if not settings.is_sqlite:
         k1, k2 = lock_keys(process, channel_id)
         with get_engine(settings).connect() as conn:
             got = bool(conn.execute(select(func.pg_try_advisory_lock(k1, k2))).scalar())
             conn.commit()
+            lock = RunLock(got, name, conn, (k1, k2))
             try:
-                yield got
+                yield lock
             finally:
-                if got:
-                    conn.execute(select(func.pg_advisory_unlock(k1, k2)))
-                    conn.commit()
+                if lock.held:  # a lost lock went with its connection: nothing to release
+                    _unlock(conn, k1, k2)
         return
     path = _lock_file(settings, process, channel_id)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,14 +121,24 @@ def channel_run_lock(settings: Settings, process: str, channel_id: int) -> Itera
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
+            yield RunLock(False, name)
             return
         try:
-            yield True
+            yield RunLock(True, name)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _unlock(conn: Connection, k1: int, k2: int) -> None:
+    """Release the lock; on a connection that already ended the lock went with it (nothing to report)."""
+    try:
+        conn.execute(select(func.pg_advisory_unlock(k1, k2)))
+        conn.commit()
+    except SQLAlchemyError:
+        log.info("run lock (%s, %s): its connection had ended; the lock went with it", k1, k2)
+        conn.invalidate()
 
 
 @contextmanager

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import select
 
 from channels.binding import BindingError, adapter_for, channel_label, load_channel
+from channels.locks import LockLost, RunLock
 from channels.tokens import (
     FAILED,
     NOT_AUTHORIZED,
@@ -46,7 +47,7 @@ from oms_bridge.store.runs import RunStats
 from oms_bridge.vault import Vault, VaultError
 from platforms.base import Adapter, AuthExpired, Order, PermanentError, ReauthRequired, TransientError, UnmappableOrder
 
-__all__ = ["ChannelPuller", "store_orders", "checkpoint", "HELD_RETRY_LIMIT"]
+__all__ = ["ChannelPuller", "store_orders", "checkpoint", "lock_lost_ends_run", "HELD_RETRY_LIMIT"]
 
 #: Held orders re-read by id per GetOrder run (see :meth:`ChannelPuller.retry_held`).
 HELD_RETRY_LIMIT = 50
@@ -57,8 +58,12 @@ def checkpoint(name: str) -> None:
 
 
 def store_orders(items: Iterable[Order | UnmappableOrder], channel_id: int, stats: RunStats, settings: Settings,
-                 *, now_fn: Callable[[], datetime]) -> UpsertCounts:
-    """Upsert the fetched items in committed batches of ``getorder_batch_size``, counting into ``stats``."""
+                 *, now_fn: Callable[[], datetime], guard: Callable[[], None] | None = None) -> UpsertCounts:
+    """Upsert the fetched items in committed batches of ``getorder_batch_size``, counting into ``stats``.
+
+    ``guard`` runs inside each batch transaction right before it commits (the run lock's
+    :meth:`~channels.locks.RunLock.check`): when it raises, that batch rolls back and nothing more is written.
+    """
     total = UpsertCounts()
     batch: list[Order | UnmappableOrder] = []
 
@@ -67,6 +72,9 @@ def store_orders(items: Iterable[Order | UnmappableOrder], channel_id: int, stat
         with session_scope(settings) as session:
             counts = upsert_orders(session, channel_id, batch, stats.id, now=now_fn())
             checkpoint("upserted")
+            if guard is not None:
+                guard()
+        stats.details["batches"] = stats.details.get("batches", 0) + 1
         checkpoint("committed")
         for name in ("new", "changed", "unchanged", "held"):
             setattr(stats, name, getattr(stats, name) + getattr(counts, name))
@@ -83,12 +91,28 @@ def store_orders(items: Iterable[Order | UnmappableOrder], channel_id: int, stat
     return total
 
 
+@contextmanager
+def lock_lost_ends_run(stats: RunStats) -> Iterator[None]:
+    """A run that lost its lock stops where it noticed (nothing written after) and says what really happened:
+    ``interrupted``, with the batches that did commit - not ``failed`` with a database error."""
+    try:
+        yield
+    except LockLost as exc:
+        batches = stats.details.get("batches", 0)
+        stats.outcome = "interrupted"
+        stats.error_text = (f"{exc} after {batches} batch(es) committed; stopped before writing more (another run "
+                            "may have taken over). Nothing is lost: what committed stays, and the next run reads "
+                            "again from the last point this one recorded (watermark / backfill checkpoint)")
+
+
+
 class ChannelPuller:
     """One run's view of a channel: adapter, token version, stats (see module doc)."""
 
     def __init__(self, channel_id: int, stats: RunStats, settings: Settings, now_fn: Callable[[], datetime],
-                 policy: Any = None):
+                 policy: Any = None, lock: RunLock | None = None):
         self.channel_id = channel_id
+        self.lock = lock  # checked before every batch commits (see channels.locks)
         self.stats = stats
         self.settings = settings
         self.now_fn = now_fn
@@ -99,6 +123,11 @@ class ChannelPuller:
         self.label = str(channel_id)
         self.watermark: datetime | None = None
         self.refresh_calls = 0
+
+    def guard_lock(self) -> None:
+        """:class:`~channels.locks.LockLost` when the run lost its lock (call right before a write commits)."""
+        if self.lock is not None:
+            self.lock.check()
 
     @property
     def api_calls(self) -> int:
@@ -138,7 +167,7 @@ class ChannelPuller:
     def prepare(self) -> bool:
         """Bind the adapter and make sure the tokens are usable; False (outcome set) when the run must stop."""
         vault = Vault.from_settings(self.settings)
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings, readonly=True) as session:
             channel = load_channel(session, self.channel_id)
             self.label, state, message = channel_label(channel), channel.auth_state, channel.auth_message
             self.watermark, self.version = channel.order_watermark, channel.token_version
@@ -167,7 +196,7 @@ class ChannelPuller:
         while True:
             try:
                 store_orders(self.adapter.fetch_orders(since, until), self.channel_id, self.stats, self.settings,
-                             now_fn=self.now_fn)
+                             now_fn=self.now_fn, guard=self.guard_lock)
                 return True
             except AuthExpired:
                 if retried or not self.oauth:
@@ -183,7 +212,7 @@ class ChannelPuller:
         At most ``limit`` per run (one batched ``get_orders`` call on most platforms). Orders held
         without an external id cannot be re-read; a failing re-read is noted and never fails the run.
         """
-        with session_scope(self.settings) as session:
+        with session_scope(self.settings, readonly=True) as session:
             ids = session.scalars(
                 select(OrderRow.external_id)
                 .where(OrderRow.oms_channel_id == self.channel_id, OrderRow.is_held.is_(True),
@@ -197,7 +226,7 @@ class ChannelPuller:
             self.stats.details["held_retry_error"] = str(exc)
             return
         released_before = self.stats.changed
-        store_orders(items, self.channel_id, self.stats, self.settings, now_fn=self.now_fn)
+        store_orders(items, self.channel_id, self.stats, self.settings, now_fn=self.now_fn, guard=self.guard_lock)
         self.stats.details["held_retried"] = len(ids)
         self.stats.details["held_changed"] = self.stats.changed - released_before
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from channels.binding import BindingError, load_channel, require_channel
+from channels.binding import BindingError, inactive_reason, load_channel, require_channel
 from channels.tokens import NOT_DUE, REAUTH, REFRESHED, SKIPPED, refresh_channel_tokens, token_warnings
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
@@ -46,10 +46,14 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
     requested_at = requested_at or now_fn()
     require_channel(settings, channel_id)  # ChannelNotFound, not a foreign-key error on the run row
     with record_run("refreshtoken", channel_id=channel_id, settings=settings) as stats:
+        refused = inactive_reason(settings, channel_id)
+        if refused:
+            stats.outcome, stats.error_text = "skipped", refused
+            return stats
         try:
             version = None
             if force:
-                with session_scope(settings) as session:
+                with session_scope(settings, readonly=True) as session:
                     version = load_channel(session, channel_id).token_version
             result = refresh_channel_tokens(channel_id, settings=settings, clock=now_fn, force=force,
                                             policy=policy, if_version=version, requested_at=requested_at)
@@ -65,7 +69,7 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
         stats.details["message"] = result.message
         if stats.outcome in ("failed", "reauth_required", "skipped"):
             stats.error_text = result.message
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             warnings = token_warnings(load_channel(session, channel_id), now_fn(), settings=settings)
         # reauth_required: the channel's message is already the run's error; saying it twice is noise.
         warnings = [w for w in warnings if w != stats.error_text]
@@ -77,7 +81,7 @@ def run_refreshtoken(channel_id: int, *, settings: Settings | None = None,
 def _label(settings: Settings, channel_id: int) -> str:
     """The channel's search key for a message (its id if even that cannot be read)."""
     try:
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             return load_channel(session, channel_id).value
     except Exception:  # noqa: BLE001 - only for the wording of an error already being reported
         return str(channel_id)

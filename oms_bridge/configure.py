@@ -40,6 +40,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from oms_bridge.settings import SettingsError, check_setting
 from oms_bridge.store.models import Channel, ErpConnection, Order, Platform
 from oms_bridge.vault import DecryptionFailed, Vault, mask
 from platforms.base import PlatformError
@@ -163,15 +164,13 @@ def _check_erp(mapping: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _check_interval(name: str, minutes: Any) -> int | None:
+    """A channel's own interval (None: the default), in the range of the setting of the same name."""
     if minutes is None or minutes == "":
         return None
     try:
-        number = int(minutes)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a whole number of minutes, got {minutes!r}") from None
-    if number < 1:
-        raise ConfigError(f"{name} must be at least 1 minute, got {number}")
-    return number
+        return check_setting(name, minutes)
+    except SettingsError as exc:
+        raise ConfigError(f"channel {exc}") from None
 
 
 def credential_fields(platform_type: str) -> dict[str, str]:
@@ -359,8 +358,8 @@ def add_channel(session: Session, vault: Vault, *, value: str, platform: str, na
         value=value, name=(name or value).strip(), oms_platform_id=parent.id, shop_id=shop_id or None,
         credentials_enc=vault.encrypt(json.dumps(creds, sort_keys=True)) if creds else None,
         settings_json=_settings_text(settings),
-        getorder_interval_minutes=_check_interval("getorder interval", getorder_interval_minutes),
-        refreshtoken_interval_minutes=_check_interval("refreshtoken interval", refreshtoken_interval_minutes),
+        getorder_interval_minutes=_check_interval("getorder_interval_minutes", getorder_interval_minutes),
+        refreshtoken_interval_minutes=_check_interval("refreshtoken_interval_minutes", refreshtoken_interval_minutes),
         oms_erp_connection_id=_erp_connection_id(session, erp_connection),
         **_check_erp(erp_mapping),
     )
@@ -423,9 +422,9 @@ def update_channel(session: Session, vault: Vault, value: str, *, name: Any = UN
     if settings is not UNSET:
         channel.settings_json = _settings_text(settings)
     if getorder_interval_minutes is not UNSET:
-        channel.getorder_interval_minutes = _check_interval("getorder interval", getorder_interval_minutes)
+        channel.getorder_interval_minutes = _check_interval("getorder_interval_minutes", getorder_interval_minutes)
     if refreshtoken_interval_minutes is not UNSET:
-        channel.refreshtoken_interval_minutes = _check_interval("refreshtoken interval",
+        channel.refreshtoken_interval_minutes = _check_interval("refreshtoken_interval_minutes",
                                                                 refreshtoken_interval_minutes)
     if erp_connection is not UNSET:
         channel.oms_erp_connection_id = _erp_connection_id(session, erp_connection)

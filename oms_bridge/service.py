@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import anyio.to_thread
 import uvicorn
 
 from oms_bridge.settings import Settings, get_settings
@@ -40,6 +41,24 @@ class ServiceError(RuntimeError):
     """The service cannot start (e.g. its port is taken); the message says which part and why."""
 
 
+class _Server(uvicorn.Server):
+    """uvicorn with the worker-thread capacity of the setting ``http_threads``.
+
+    Every route and dependency that touches the database, the vault or scrypt is a plain ``def``, which
+    Starlette runs in anyio's worker threads, so a request that waits (the SQLite write lock, a slow
+    query, a password hash) never stalls the event loop and the other requests. The threads are a
+    shared pool (anyio's default limiter, 40); its size is set here, on the server's own loop.
+    """
+
+    def __init__(self, config: uvicorn.Config, threads: int):
+        super().__init__(config)
+        self.threads = threads
+
+    async def serve(self, sockets=None) -> None:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.threads
+        await super().serve(sockets)
+
+
 @dataclass
 class BridgeService:
     """A running bridge: its HTTP server and/or scheduler, started and stopped together."""
@@ -54,6 +73,7 @@ class BridgeService:
     server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
+    failure: str | None = None  # why the service stopped on its own (the command then exits with status 1)
 
     def start(self) -> BridgeService:
         """Start the scheduler first (the health page reports it), then the HTTP server."""
@@ -68,7 +88,7 @@ class BridgeService:
             config = uvicorn.Config(app, host=self.host or self.settings.http_host,
                                     port=self.port if self.port is not None else self.settings.http_port,
                                     log_level=self.settings.log_level.lower(), lifespan="off")
-            self.server = uvicorn.Server(config)
+            self.server = _Server(config, self.settings.http_threads)
             self._thread = threading.Thread(target=self.server.run, name="http", daemon=True)
             self._thread.start()
         return self
@@ -77,6 +97,12 @@ class BridgeService:
     def http_died(self) -> bool:
         """The HTTP server thread ended although nobody asked it to stop."""
         return self._thread is not None and not self._thread.is_alive() and not self.stopped.is_set()
+
+    @property
+    def scheduler_died(self) -> bool:
+        """The scheduler's thread ended although nobody stopped it (it survives job-store errors; this is
+        the last line: the process exits so that its supervisor restarts it)."""
+        return self.scheduler is not None and not self.stopped.is_set() and not self.scheduler.thread_alive
 
     @property
     def url(self) -> str:
@@ -134,7 +160,12 @@ def run_service(*, settings: Settings | None = None, http: bool = True, schedule
             on_started(service)
         while not stop.wait(0.5):
             if service.http_died:
-                log.error("the HTTP server stopped unexpectedly; shutting down")
+                service.failure = "the HTTP server stopped unexpectedly"
+            elif service.scheduler_died:
+                service.failure = "the scheduler thread ended unexpectedly; no job would run any more"
+            if service.failure:
+                log.error("%s; shutting down (exit status 1, for the supervisor to restart the service)",
+                          service.failure)
                 break
     finally:
         service.stop()

@@ -11,6 +11,12 @@ Precedence (lowest to highest): built-in defaults < config file < environment.
 
 Settings are read once per process through :func:`get_settings`; tests call
 :func:`reset_settings` after changing the environment.
+
+Every number has a range (:data:`LIMITS`), checked by :func:`check_setting` wherever a value comes
+in: the config file, the environment, a :class:`Settings` built in code, the scheduler's config-file
+knobs, and a channel's own intervals (CLI, web form and the ORM model all call it). One setting out of
+range is a clear :class:`SettingsError` naming it, never a value that breaks the scheduler later (an
+interval of 2**40 minutes was accepted once and then stopped the jobs of every channel).
 """
 
 from __future__ import annotations
@@ -22,13 +28,96 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "load_settings", "check_database_url"]
+__all__ = ["Settings", "SettingsError", "get_settings", "reset_settings", "load_settings", "check_database_url",
+           "Limit", "LIMITS", "check_setting"]
 
 ENV_PREFIX = "OMS_BRIDGE_"
+_FIELD_NAMES: list[str] = []  # filled once the dataclass exists (its __post_init__ reads it)
 
 
 class SettingsError(Exception):
     """The configuration cannot be read or holds an invalid value."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The allowed range of a numeric setting (inclusive) and what its unit is, for the message."""
+
+    low: float
+    high: float
+    unit: str = ""
+    integer: bool = True
+
+    def check(self, name: str, raw: Any) -> int | float:
+        """``raw`` as a number inside the range, else :class:`SettingsError` naming the setting."""
+        kind = "whole number" if self.integer else "number"
+        if isinstance(raw, bool):
+            raise SettingsError(f"setting {name!r}: {raw!r} is not a {kind}")
+        try:
+            value: int | float = int(raw) if self.integer else float(raw)
+            if self.integer and isinstance(raw, float) and raw != int(raw):
+                raise ValueError(raw)
+        except (TypeError, ValueError, OverflowError):
+            raise SettingsError(f"setting {name!r}: {raw!r} is not a {kind}") from None
+        if not (self.low <= value <= self.high):  # also refuses NaN
+            unit = f" {self.unit}" if self.unit else ""
+            raise SettingsError(f"setting {name!r} must be between {_num(self.low)} and {_num(self.high)}{unit}, "
+                                f"got {raw!r}")
+        return value
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+_WEEK_MINUTES = 7 * 24 * 60
+#: Ranges of the numeric settings: the fields below and the config file's known extra keys.
+LIMITS: dict[str, Limit] = {
+    "getorder_overlap_minutes": Limit(0, 1440, "minutes"),
+    "getorder_lag_seconds": Limit(0, 3600, "seconds"),
+    "getorder_interval_minutes": Limit(1, _WEEK_MINUTES, "minutes"),
+    "refreshtoken_interval_minutes": Limit(1, _WEEK_MINUTES, "minutes"),
+    "refresh_margin_minutes": Limit(0, _WEEK_MINUTES, "minutes"),
+    "getorder_initial_lookback_minutes": Limit(1, 366 * 24 * 60, "minutes"),
+    "getorder_batch_size": Limit(1, 5000),
+    "refresh_token_warn_days": Limit(0, 365, "days"),
+    "auth_warn_days": Limit(0, 365, "days"),
+    "delivery_interval_seconds": Limit(1, 86400, "seconds"),
+    "delivery_max_attempts": Limit(1, 1000),
+    "erp_batch_size": Limit(1, 500),
+    "http_port": Limit(0, 65535),
+    "http_threads": Limit(4, 1000, "threads"),
+    "database_pool_size": Limit(1, 500, "connections"),
+    "database_max_overflow": Limit(0, 1000, "connections"),
+    "sqlite_busy_timeout_seconds": Limit(1, 3600, "seconds"),
+    "run_heartbeat_seconds": Limit(1, 3600, "seconds"),
+    "run_lost_after_seconds": Limit(10, 86400, "seconds"),
+    # config-file only ([oms_bridge] table, read through Settings.extra)
+    "scheduler_sync_seconds": Limit(0.05, 3600, "seconds", integer=False),
+    "scheduler_misfire_grace_seconds": Limit(1, 86400, "seconds"),
+    "scheduler_max_workers": Limit(1, 64, "threads"),
+    "scheduler_minute_seconds": Limit(0.01, 3600, "seconds", integer=False),
+    "scheduler_first_run_delay_seconds": Limit(0, 86400, "seconds", integer=False),
+    "scheduler_first_run_spread_seconds": Limit(0, 86400, "seconds", integer=False),
+    "scheduler_heartbeat_seconds": Limit(0.05, 600, "seconds", integer=False),
+    "scheduler_stall_seconds": Limit(1, 86400, "seconds", integer=False),
+    "admin_stale_factor": Limit(1, 1000, integer=False),
+    "logistics_lease_seconds": Limit(1, 86400, "seconds", integer=False),
+    "erp_recheck_held_minutes": Limit(0, 366 * 24 * 60, "minutes"),
+    # HTTP hardening (oms_bridge/web/http_settings.py reads them)
+    "api_max_body_bytes": Limit(1024, 1 << 30, "bytes"),
+    "admin_max_body_bytes": Limit(1024, 1 << 30, "bytes"),
+    "login_max_failures": Limit(1, 1000),
+    "login_max_failures_per_ip": Limit(1, 100_000),
+    "login_lockout_minutes": Limit(1, _WEEK_MINUTES, "minutes"),
+    "max_future_skew_minutes": Limit(0, 366 * 24 * 60, "minutes"),
+}
+
+
+def check_setting(name: str, raw: Any) -> Any:
+    """``raw`` converted and range-checked for setting ``name`` (unknown names pass unchanged)."""
+    limit = LIMITS.get(name)
+    return raw if limit is None else limit.check(name, raw)
 
 
 @dataclass(frozen=True)
@@ -72,7 +161,23 @@ class Settings:
     docs_access: str = "off"
     docs_token: str = field(default="", repr=False)
     max_future_skew_minutes: int = 1440
+    # Capacity: threads serving HTTP requests; PostgreSQL connection pool; SQLite lock wait.
+    http_threads: int = 40
+    database_pool_size: int = 10
+    database_max_overflow: int = 30
+    sqlite_busy_timeout_seconds: int = 30
+    # Process runs: a live run refreshes its row's heartbeat; a `running` row whose heartbeat is older
+    # than run_lost_after_seconds belongs to a run that died (kill -9, crash, host gone): shown as lost.
+    run_heartbeat_seconds: int = 30
+    run_lost_after_seconds: int = 180
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in _FIELD_NAMES:
+            if name in LIMITS:
+                check_setting(name, getattr(self, name))
+        for key, raw in self.extra.items():
+            check_setting(key, raw)
 
     @property
     def effective_database_url(self) -> str:
@@ -135,11 +240,14 @@ def check_database_url(url: str, source: str = ENV_PREFIX + "DATABASE_URL") -> N
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("home", "extra", "config_file")}
+_FIELD_NAMES.extend(_FIELDS)
 
 
 def _coerce(name: str, raw: Any) -> Any:
     """Convert a file or environment value to the field's declared type, with a clear error."""
     ftype = _FIELDS[name].type
+    if name in LIMITS:
+        return check_setting(name, raw)
     try:
         if ftype in ("int", int):
             return int(raw)
@@ -165,7 +273,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             if key in _FIELDS:
                 values[key] = _coerce(key, raw)
             else:
-                extra[key] = raw
+                extra[key] = check_setting(key, raw)
     from_env = set()
     for name in _FIELDS:
         raw = env.get(ENV_PREFIX + name.upper())

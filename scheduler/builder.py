@@ -18,32 +18,88 @@ APScheduler down, waiting for running jobs to finish. Each round also wakes the 
 APScheduler sleeps until the next run time *it* knows of and only wakes early for jobs it added
 itself, so without this an instance would never notice jobs another instance added to the shared
 store (and would sit idle after taking over from a dead instance).
+
+Staying alive, and saying so truthfully (issue 11): APScheduler 3 lets an exception from its job store
+(``update_job``/``get_next_run_time``, e.g. "database is locked") end its thread, after which no job ever
+runs again while ``running`` still says True. :class:`BridgeScheduler` catches every error of a round,
+logs it in one line, and retries after ``jobstore_retry_interval`` seconds; each round that completes is
+a heartbeat, and the loop wakes at least every ``scheduler_heartbeat_seconds``. :meth:`BridgeScheduler.health`
+reports ``dead`` (thread gone), ``failing`` (the last round raised), ``stalled`` (no round completed, or
+a job overdue, for ``scheduler_stall_seconds``), else ``running``; ``/healthz`` answers 503 for all but
+``running``. Should the thread die anyway, ``oms-bridge run`` exits with status 1 so a supervisor
+restarts it.
+
+Shutdown order: the reconcile loop stops, then no new round starts (a round in progress finishes while
+the executor still takes jobs), then APScheduler waits for the running jobs. Submitting to an executor
+already shut down ("cannot schedule new futures after shutdown") cannot happen.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import text
+from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
+from sqlalchemy import select, text
 
 from oms_bridge.settings import Settings
-from oms_bridge.store.db import get_engine
+from oms_bridge.store.db import get_engine, session_scope
 from scheduler.config import ScheduleConfig
 from scheduler.locks import lock_key
 from scheduler.sync import JOBSTORE, reconcile
 
-__all__ = ["BridgeScheduler", "build_scheduler", "start_scheduler"]
+__all__ = ["BridgeScheduler", "BridgeJobStore", "SchedulerHealth", "build_scheduler", "start_scheduler"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SchedulerHealth:
+    """What ``/healthz`` and ``/metrics`` say about this instance's scheduler."""
+
+    state: str  # running | paused | stopped | dead | failing | stalled
+    reason: str = ""
+    last_round_at: datetime | None = None
+    overdue_jobs: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("running", "paused")
+
+
+class BridgeJobStore(SQLAlchemyJobStore):
+    """APScheduler's SQLAlchemy job store on the bridge's shared engine.
+
+    Its ``shutdown`` would dispose that engine (every pooled connection of the process): the engine is
+    not the job store's to close.
+    """
+
+    round_error: str | None = None
+
+    def get_due_jobs(self, now):
+        """APScheduler swallows this call's errors (a warning, then a retry): remember them for the health."""
+        try:
+            return super().get_due_jobs(now)
+        except Exception as exc:
+            self.round_error = _one_line(exc)
+            raise
+
+    def shutdown(self) -> None:
+        """Nothing to close: the engine belongs to the bridge."""
+
+
+def _one_line(exc: BaseException) -> str:
+    text_ = str(exc)
+    return f"{type(exc).__name__}: {text_.splitlines()[0] if text_ else ''}"
+
+
 class BridgeScheduler(BackgroundScheduler):
-    """APScheduler plus the reconcile loop that keeps its jobs in step with the channel table."""
+    """APScheduler plus the reconcile loop, a heartbeat, error survival and an ordered shutdown."""
 
     def __init__(self, settings: Settings, cfg: ScheduleConfig, **options):
         super().__init__(**options)
@@ -51,17 +107,57 @@ class BridgeScheduler(BackgroundScheduler):
         self.cfg = cfg
         self._sync_stop = threading.Event()
         self.sync_thread: threading.Thread | None = None
+        self.sync_problems: dict[str, str] = {}
+        self._round_lock = threading.Lock()
+        self._stopping = False
+        self.last_round_at: datetime | None = None  # end of the last round that completed (the heartbeat)
+        self.last_round_error: str | None = None  # set while rounds fail, cleared by the next good one
 
+    # -- the APScheduler loop ---------------------------------------------------------------------
+    def _process_jobs(self):
+        """One APScheduler round that never ends the scheduler thread (see module doc)."""
+        with self._round_lock:
+            if self._stopping:
+                return None
+            stores = [st for st in self._jobstores.values() if isinstance(st, BridgeJobStore)]
+            for store in stores:
+                store.round_error = None
+            try:
+                wait = super()._process_jobs()
+                failed = next((st.round_error for st in stores if st.round_error), None)
+            except Exception as exc:  # noqa: BLE001 - any job-store error: log, report, retry
+                failed = _one_line(exc)
+                wait = self.jobstore_retry_interval
+            if failed is not None:
+                if failed != self.last_round_error:
+                    log.error("scheduler round failed (%s); retrying in %s s", failed, self.jobstore_retry_interval)
+                self.last_round_error = failed
+                return min(wait or self.jobstore_retry_interval, self.jobstore_retry_interval)
+            if self.last_round_error is not None:
+                log.info("scheduler rounds work again")
+            self.last_round_error = None
+            self.last_round_at = datetime.now(UTC)
+            return self.cfg.heartbeat_seconds if wait is None else min(wait, self.cfg.heartbeat_seconds)
+
+    # -- the reconcile loop -----------------------------------------------------------------------
     def start_sync(self) -> None:
-        """Reconcile now, then every ``sync_seconds`` in a background thread."""
-        reconcile(self, self.settings, self.cfg)
+        """Reconcile now (spreading the catch-up runs of overdue jobs), then every ``sync_seconds`` in a
+        background thread."""
+        self._reconcile(spread_overdue=True)
         self.sync_thread = threading.Thread(target=self._sync_loop, name="scheduler-sync", daemon=True)
         self.sync_thread.start()
+
+    def _reconcile(self, *, spread_overdue: bool = False) -> None:
+        result = reconcile(self, self.settings, self.cfg, spread_overdue=spread_overdue)
+        for job_id, problem in result.problems.items():
+            if self.sync_problems.get(job_id) != problem:  # once per new problem, not every round
+                log.error("job %s cannot be scheduled: %s", job_id, problem)
+        self.sync_problems = dict(result.problems)
 
     def _sync_loop(self) -> None:
         while not self._sync_stop.wait(self.cfg.sync_seconds):
             try:
-                reconcile(self, self.settings, self.cfg)
+                self._reconcile()
                 # Re-read the shared store: APScheduler only wakes for jobs it changed itself, so jobs
                 # another instance added (or whose times it moved) would otherwise wait unseen.
                 self.wakeup()
@@ -69,11 +165,57 @@ class BridgeScheduler(BackgroundScheduler):
                 log.exception("reconciling jobs with the channel table failed; retrying in %s s",
                               self.cfg.sync_seconds)
 
+    # -- health -----------------------------------------------------------------------------------
+    @property
+    def thread_alive(self) -> bool:
+        thread = getattr(self, "_thread", None)
+        return thread is not None and thread.is_alive()
+
+    def health(self, now: datetime | None = None) -> SchedulerHealth:
+        """The truth about this scheduler (see module doc); reads the shared job table for overdue jobs."""
+        now = now or datetime.now(UTC)
+        last = self.last_round_at
+        if self.state == STATE_STOPPED:
+            return SchedulerHealth("stopped", "the scheduler is not running", last)
+        if not self.thread_alive:
+            return SchedulerHealth("dead", "the scheduler thread has ended: no job runs any more", last)
+        if self.last_round_error:
+            return SchedulerHealth("failing", f"the job store fails: {self.last_round_error}", last)
+        stall = timedelta(seconds=self.cfg.stall_seconds)
+        paused = self.state == STATE_PAUSED
+        if last is not None and now - last > stall and not paused:
+            return SchedulerHealth("stalled", f"no scheduler round completed for {(now - last).total_seconds():.0f} s",
+                                   last)
+        overdue = self._overdue_jobs(now - stall)
+        if overdue:
+            job_id = min(overdue, key=overdue.__getitem__)
+            late = (now - overdue[job_id]).total_seconds()
+            return SchedulerHealth("stalled", f"{len(overdue)} job(s) overdue (e.g. {job_id}, due {late:.0f} s ago): "
+                                              "due jobs stopped running", last, len(overdue))
+        return SchedulerHealth("paused" if paused else "running", "", last)
+
+    def _overdue_jobs(self, before: datetime) -> dict[str, datetime]:
+        store = self._jobstores.get(JOBSTORE)
+        if not isinstance(store, SQLAlchemyJobStore):
+            return {}
+        table = store.jobs_t
+        try:
+            with session_scope(self.settings, readonly=True) as session:
+                rows = session.execute(select(table.c.id, table.c.next_run_time)
+                                       .where(table.c.next_run_time < before.timestamp())).all()
+        except Exception:  # noqa: BLE001 - the store is unreachable: /healthz reports the database itself
+            return {}
+        return {job_id: datetime.fromtimestamp(float(ts), UTC) for job_id, ts in rows}
+
+    # -- shutdown ---------------------------------------------------------------------------------
     def shutdown(self, wait: bool = True) -> None:
-        """Stop reconciling, then stop APScheduler (``wait``: let running jobs finish their batch)."""
+        """Stop reconciling, let the round in progress finish, then stop APScheduler (``wait``: let running
+        jobs finish their batch). Nothing is submitted to an executor that is shut down."""
         self._sync_stop.set()
         if self.sync_thread is not None and self.sync_thread is not threading.current_thread():
             self.sync_thread.join()
+        with self._round_lock:
+            self._stopping = True
         super().shutdown(wait=wait)
 
 
@@ -88,7 +230,7 @@ def _create_jobstore_table(settings: Settings, store: SQLAlchemyJobStore) -> Non
 
 def build_scheduler(settings: Settings, cfg: ScheduleConfig) -> BridgeScheduler:
     """A configured, not yet started scheduler on the settings' database (job table created)."""
-    store = SQLAlchemyJobStore(engine=get_engine(settings))
+    store = BridgeJobStore(engine=get_engine(settings))
     _create_jobstore_table(settings, store)
     return BridgeScheduler(
         settings, cfg,
@@ -103,7 +245,8 @@ def start_scheduler(settings: Settings, cfg: ScheduleConfig | None = None) -> Br
     """Start a scheduler whose jobs follow the channel table (reconciled now and every ``sync_seconds``)."""
     cfg = cfg or ScheduleConfig.from_settings(settings)
     scheduler = build_scheduler(settings, cfg)
-    scheduler.start()
+    scheduler.start(paused=True)  # no job runs before the first reconcile spread the overdue ones
     scheduler.start_sync()
+    scheduler.resume()
     log.info("scheduler started (%d jobs)", len(scheduler.get_jobs()))
     return scheduler

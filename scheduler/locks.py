@@ -46,4 +46,4 @@ def process_lock(settings: Settings, process: str, channel_id: int | None = None
     (skip). The lock is released when the block exits, on any outcome.
     """
     with channel_run_lock(settings, _name(process), int(channel_id or 0)) as acquired:
-        yield acquired
+        yield bool(acquired)

@@ -12,12 +12,19 @@
   "push"`` (order events) or ``oms.product_reference = "hold"`` (orders held before the OMS reads
   them); in pull mode without holds the OMS reads and nothing has to run.
 
-:func:`reconcile` adds the missing jobs (first run right away, or after
-``scheduler_first_run_delay_seconds``), removes jobs of channels that were
-disabled or deleted, and re-times jobs whose interval changed. It runs at start-up and then every
-``sync_seconds`` in each instance (a thread of :class:`scheduler.builder.BridgeScheduler`), so
-channel changes take effect without a restart. Several instances may reconcile at once against one
-job store: a job another instance just added or removed is simply left as it is.
+:func:`reconcile` adds the missing jobs (first run after ``scheduler_first_run_delay_seconds``, spread
+over ``scheduler_first_run_spread_seconds`` per job), removes jobs of channels that were disabled or
+deleted, and re-times jobs whose interval changed. Every job's trigger keeps a fixed phase inside its
+interval (:meth:`scheduler.config.ScheduleConfig.phase`), so many channels never start in the same
+second. It runs at start-up and then every ``sync_seconds`` in each instance (a thread of
+:class:`scheduler.builder.BridgeScheduler`), so channel changes take effect without a restart. Several
+instances may reconcile at once against one job store: a job another instance just added or removed is
+simply left as it is.
+
+One bad channel never stops the others: a channel whose job cannot be built or changed (e.g. an
+interval written past the validation, straight into the table) keeps its current job, if any, and is
+reported in :attr:`SyncResult.problems` (logged once, shown by ``/healthz``); every other job is still
+reconciled.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from sqlalchemy.orm import selectinload
 
 from channels.binding import needs_token_refresh
 from oms_bridge.oms.config import oms_config
-from oms_bridge.settings import Settings, SettingsError
+from oms_bridge.settings import Settings, SettingsError, check_setting
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
@@ -70,11 +77,12 @@ class JobSpec:
 
 @dataclass
 class SyncResult:
-    """What one reconcile changed (job ids)."""
+    """What one reconcile changed (job ids), and the jobs it could not reconcile (job id -> why)."""
 
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     retimed: list[str] = field(default_factory=list)
+    problems: dict[str, str] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -108,8 +116,34 @@ def _wants_oms_delivery(settings: Settings) -> bool:
     return oms.order_notify == "push" or oms.product_reference == "hold"
 
 
-def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
-    """The jobs the channel table asks for right now."""
+def _channel_specs(ch: Channel, cfg: ScheduleConfig, vault: Vault) -> list[JobSpec]:
+    specs = [JobSpec(f"getorder:{ch.id}", getorder_job, (ch.id,),
+                     cfg.channel_seconds(_minutes(ch, "getorder_interval_minutes"), cfg.getorder_minutes),
+                     f"GetOrder {ch.value}")]
+    if _wants_refresh(ch, vault):
+        specs.append(JobSpec(f"refreshtoken:{ch.id}", refreshtoken_job, (ch.id,),
+                             cfg.channel_seconds(_minutes(ch, "refreshtoken_interval_minutes"),
+                                                 cfg.refreshtoken_minutes),
+                             f"RefreshToken {ch.value}"))
+    return specs
+
+
+def _minutes(ch: Channel, name: str) -> int | None:
+    """The channel's own interval, range-checked again: a row written past the validation (SQL, an older
+    version) must not reach APScheduler, where it overflowed and stopped the jobs of every channel."""
+    raw = getattr(ch, name)  # the model validates what is set, not what is loaded
+    if raw is None:
+        return None
+    try:
+        return check_setting(name, raw)
+    except SettingsError as exc:
+        raise SettingsError(f"channel {ch.value}: {exc}; fix it with `oms-bridge channel update {ch.value}`") \
+            from None
+
+
+def desired_jobs(settings: Settings, cfg: ScheduleConfig,
+                 problems: dict[str, str] | None = None) -> dict[str, JobSpec]:
+    """The jobs the channel table asks for right now (a channel that cannot be scheduled goes to ``problems``)."""
     specs = [
         JobSpec("erp-delivery", erp_delivery_job, (), cfg.delivery_seconds, "ERP delivery"),
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
@@ -118,55 +152,86 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
     if _wants_oms_delivery(settings):
         specs.append(JobSpec("oms-delivery", oms_delivery_job, (), cfg.delivery_seconds, "OMS delivery"))
     vault = Vault.from_settings(settings)
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         channels = session.scalars(select(Channel).options(selectinload(Channel.platform)).order_by(Channel.id))
         for ch in channels:
             if not _schedulable(ch):
                 continue
-            specs.append(JobSpec(f"getorder:{ch.id}", getorder_job, (ch.id,),
-                                 cfg.channel_seconds(ch.getorder_interval_minutes, cfg.getorder_minutes),
-                                 f"GetOrder {ch.value}"))
-            if _wants_refresh(ch, vault):
-                specs.append(JobSpec(f"refreshtoken:{ch.id}", refreshtoken_job, (ch.id,),
-                                     cfg.channel_seconds(ch.refreshtoken_interval_minutes, cfg.refreshtoken_minutes),
-                                     f"RefreshToken {ch.value}"))
+            try:
+                specs.extend(_channel_specs(ch, cfg, vault))
+            except Exception as exc:  # noqa: BLE001 - one bad channel must not stop the others' jobs
+                if problems is not None:
+                    problems[f"getorder:{ch.id}"] = str(exc)
+                    problems[f"refreshtoken:{ch.id}"] = str(exc)
     return {spec.id: spec for spec in specs}
 
 
-def _interval_seconds(job) -> float | None:
+#: Phases are measured from this instant (any fixed time works; every instance must use the same).
+PHASE_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def trigger_for(spec: JobSpec) -> IntervalTrigger:
+    """The job's interval trigger, at its fixed phase inside the interval (see :meth:`ScheduleConfig.phase`)."""
+    start = PHASE_ANCHOR + timedelta(seconds=ScheduleConfig.phase(spec.id) * spec.seconds)
+    return IntervalTrigger(seconds=spec.seconds, start_date=start, timezone=UTC)
+
+
+def _same_trigger(job, wanted: IntervalTrigger) -> bool:
     trigger = job.trigger
-    return trigger.interval.total_seconds() if isinstance(trigger, IntervalTrigger) else None
+    return (isinstance(trigger, IntervalTrigger) and trigger.interval == wanted.interval
+            and trigger.start_date == wanted.start_date)
 
 
-def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig) -> SyncResult:
-    """Make the scheduler's shared jobs match :func:`desired_jobs`."""
-    desired = desired_jobs(settings, cfg)
-    existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
+def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig, *,
+              spread_overdue: bool = False) -> SyncResult:
+    """Make the scheduler's shared jobs match :func:`desired_jobs` (see module doc).
+
+    ``spread_overdue`` (at start-up): jobs that fell due while no instance ran (overdue by more than
+    ``sync_seconds``) get their catch-up run spread like new jobs, instead of all starting in the first
+    second after a restart.
+    """
     result = SyncResult()
-    first_run = datetime.now(UTC) + timedelta(seconds=cfg.first_run_delay_seconds)
+    desired = desired_jobs(settings, cfg, result.problems)
+    existing = {job.id: job for job in scheduler.get_jobs(jobstore=JOBSTORE)}
+    now = datetime.now(UTC)
     for job_id, spec in desired.items():
-        job = existing.get(job_id)
-        if job is None:
-            try:
-                scheduler.add_job(spec.func, IntervalTrigger(seconds=spec.seconds, timezone=UTC), args=spec.args,
-                                  id=job_id, name=spec.name, jobstore=JOBSTORE, next_run_time=first_run)
-                result.added.append(job_id)
-            except ConflictingIdError:  # another instance added it a moment ago
-                pass
-        elif _interval_seconds(job) != spec.seconds or job.func is not spec.func:
-            try:
-                scheduler.modify_job(job_id, jobstore=JOBSTORE, func=spec.func, args=spec.args, name=spec.name)
-                scheduler.reschedule_job(job_id, jobstore=JOBSTORE,
-                                         trigger=IntervalTrigger(seconds=spec.seconds, timezone=UTC))
-                result.retimed.append(job_id)
-            except JobLookupError:
-                pass
-    for job_id in existing.keys() - desired.keys():
+        try:
+            _reconcile_one(scheduler, existing.get(job_id), spec, cfg, now, result)
+            job = existing.get(job_id)
+            late = timedelta(seconds=cfg.sync_seconds)  # less late: a live instance is about to run it
+            if spread_overdue and job is not None and job.next_run_time is not None and job.next_run_time < now - late:
+                scheduler.modify_job(job_id, jobstore=JOBSTORE, next_run_time=now + timedelta(
+                    seconds=cfg.first_run_offset(job_id, spec.seconds)))
+        except Exception as exc:  # noqa: BLE001 - e.g. a job-store hiccup: the others still go on
+            result.problems[job_id] = f"{type(exc).__name__}: {exc}"
+    for job_id in existing.keys() - desired.keys() - result.problems.keys():
         try:
             scheduler.remove_job(job_id, jobstore=JOBSTORE)
             result.removed.append(job_id)
         except JobLookupError:  # another instance removed it already
             pass
+        except Exception as exc:  # noqa: BLE001
+            result.problems[job_id] = f"{type(exc).__name__}: {exc}"
     if result.changed:
         log.info("jobs reconciled: added %s, removed %s, re-timed %s", result.added, result.removed, result.retimed)
     return result
+
+
+def _reconcile_one(scheduler: BaseScheduler, job, spec: JobSpec, cfg: ScheduleConfig, now: datetime,
+                   result: SyncResult) -> None:
+    trigger = trigger_for(spec)
+    if job is None:
+        first_run = now + timedelta(seconds=cfg.first_run_offset(spec.id, spec.seconds))
+        try:
+            scheduler.add_job(spec.func, trigger, args=spec.args, id=spec.id, name=spec.name, jobstore=JOBSTORE,
+                              next_run_time=first_run)
+            result.added.append(spec.id)
+        except ConflictingIdError:  # another instance added it a moment ago
+            pass
+    elif not _same_trigger(job, trigger) or job.func is not spec.func:
+        try:
+            scheduler.modify_job(spec.id, jobstore=JOBSTORE, func=spec.func, args=spec.args, name=spec.name)
+            scheduler.reschedule_job(spec.id, jobstore=JOBSTORE, trigger=trigger)
+            result.retimed.append(spec.id)
+        except JobLookupError:
+            pass

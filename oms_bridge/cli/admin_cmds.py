@@ -315,13 +315,8 @@ def keys_rotate(drop_old: bool, as_json: bool) -> None:
             # The new key reaches the disk before any secret is encrypted with it.
             new_key, _ = rotate_key_file(settings.key_file)
             vault = Vault.from_settings(settings)
-        with get_engine(settings).connect() as conn:
-            conn.info["sqlite_immediate"] = True  # SQLite: take the write lock at BEGIN (see store.db)
-            try:
-                with conn.begin():
-                    count = rotate_secrets(conn, vault)
-            finally:
-                conn.info.pop("sqlite_immediate", None)
+        with get_engine(settings).begin() as conn:  # a write transaction: SQLite's lock at BEGIN (see store.db)
+            count = rotate_secrets(conn, vault)
         dropped = 0
         if drop_old and key_mode(settings) == "file":
             with get_engine(settings).connect() as conn:

@@ -7,8 +7,6 @@ Every failure an admin can act on is one clear line (exit code 1), never a trace
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +36,7 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order, ProcessRun, utcnow
 from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
 from oms_bridge.store.outbox import rearm
-from oms_bridge.store.runs import RunStats
+from oms_bridge.store.runs import RunStats, effective_outcome
 from oms_bridge.vault import Vault
 from platforms.base import CANONICAL_STATUSES, PlatformError
 
@@ -84,7 +82,7 @@ def authorize_command(name: str, redirect_uri: str | None) -> None:
     """Authorize a channel: print the marketplace approval link (OAuth), or check its credentials."""
     with _errors():
         settings = get_settings()
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             oauth = needs_token_refresh(load_channel(session, name), session, vault=Vault.from_settings(settings))
         if oauth:
             url = start_authorization(name, redirect_uri, settings=settings)
@@ -106,7 +104,7 @@ def process_group() -> None:
 
 def _channel_ids(names: tuple[str, ...], all_: bool) -> list[tuple[int, str]]:
     settings = get_settings()
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         if all_:
             active = Channel.isactive.is_(True)
             rows = session.execute(select(Channel.id, Channel.value).where(active).order_by(Channel.value)).all()
@@ -173,7 +171,8 @@ def process_run(process: str, channels: tuple[str, ...], all_: bool, force: bool
 def process_runs(channel: str | None, process: str | None, limit: int, as_json: bool) -> None:
     """Recent runs, newest first: outcome, counts and the error an admin must read."""
     with _errors():
-        with session_scope(get_settings()) as session:
+        settings, now = get_settings(), utcnow()
+        with session_scope(settings, readonly=True) as session:
             stmt = (select(ProcessRun, Channel.value).outerjoin(Channel, Channel.id == ProcessRun.oms_channel_id)
                     .order_by(ProcessRun.id.desc()).limit(limit))
             if channel:
@@ -182,7 +181,7 @@ def process_runs(channel: str | None, process: str | None, limit: int, as_json: 
                 stmt = stmt.where(ProcessRun.process == process)
             rows = session.execute(stmt).all()
     data = [{"run": r.id, "process": r.process, "channel": chan, "started": r.started, "ended": r.ended,
-             "outcome": _outcome(r), "window_from": r.window_from, "window_to": r.window_to,
+             "outcome": effective_outcome(r, settings, now), "window_from": r.window_from, "window_to": r.window_to,
              **{n: getattr(r, n) for n in COUNTS}, "error": r.error_text,
              "warnings": json.loads(r.details_json or "{}").get("warnings", [])} for r, chan in rows]
     if as_json:
@@ -204,24 +203,6 @@ def process_runs(channel: str | None, process: str | None, limit: int, as_json: 
             click.echo(f"{'':>8}warning: {warning}")
 
 
-def _outcome(run: ProcessRun) -> str:
-    """``running``, unless the process that wrote the row is gone from this host (``kill -9``, a crash):
-    then ``lost`` - a row that says "running" forever sends the admin looking for a process that is not there."""
-    if run.outcome != "running":
-        return run.outcome
-    runner = str(json.loads(run.details_json or "{}").get("runner") or "")
-    host, _, pid = runner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return run.outcome  # another machine's run: cannot tell from here
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return "lost"
-    except PermissionError:
-        pass  # alive, another user's process
-    return run.outcome
-
-
 # ----------------------------------------------------------------------------------------- orders
 @click.group("orders")
 def orders_group() -> None:
@@ -237,7 +218,7 @@ def orders_group() -> None:
 def orders_list(channel: str | None, status: str | None, held: bool | None, limit: int, as_json: bool) -> None:
     """Newest orders first."""
     with _errors():
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             if channel:
                 load_channel(session, channel)  # a clear error for a wrong name
             rows = list_orders(session, channel=channel, status=status, held=held, limit=limit)
@@ -262,7 +243,7 @@ def orders_list(channel: str | None, status: str | None, held: bool | None, limi
 def orders_show(number: str, channel: str | None, as_json: bool) -> None:
     """One order: lines, status history, delivery states, and why it is held."""
     with _errors():
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             d = order_detail(session, number, channel=channel)
     if as_json:
         emit_json(d)

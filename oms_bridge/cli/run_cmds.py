@@ -36,10 +36,12 @@ def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port
             click.echo("oms-bridge: " + "; ".join(parts), err=True)
 
         try:
-            run_service(settings=settings, http=not scheduler_only, scheduler=not no_scheduler, host=host,
-                        port=port, on_started=_started)
+            service = run_service(settings=settings, http=not scheduler_only, scheduler=not no_scheduler, host=host,
+                                  port=port, on_started=_started)
         except ServiceError as exc:
             fail(str(exc))
+    if service.failure:
+        fail(f"{service.failure}; stopped")
     click.echo("oms-bridge: stopped cleanly", err=True)
 
 

@@ -624,7 +624,7 @@ def _store_facts(settings: Settings, rows: list[dict[str, str]], work: list[_Wor
     if not ids:
         return {}, {}
     length = options.po_reference_length
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         owners = dict(session.execute(
             select(Delivery.erp_record_id, Delivery.oms_order_id)
             .where(Delivery.destination == DESTINATION, Delivery.erp_record_id.in_(ids))).all())

@@ -48,7 +48,7 @@ def token_guard(endpoint: str) -> Callable[[str | None], None]:
     hostile text in the query are refused even earlier, by :mod:`oms_bridge.web.request_text`)."""
 
     def guard(authorization: str | None = Security(api_key_header)) -> None:
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             reason = check_token(session, endpoint, parse_authorization(authorization))
         if reason is not None:
             raise HTTPException(status_code=401, detail=reason, headers={"WWW-Authenticate": "Token"})

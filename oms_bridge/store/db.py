@@ -6,90 +6,221 @@ personal data, and an error's text reaches logs (see :mod:`oms_bridge.store.erro
 SQLite is opened in WAL mode with a busy timeout and foreign keys on, so several processes
 (scheduler, CLI, backfill) can share the file. Use :func:`session_scope` for a unit of work::
 
-    with session_scope() as session:
+    with session_scope() as session:            # writes: takes the write lock at BEGIN (SQLite)
         session.add(platform)
     # committed here, rolled back on exception
+
+    with session_scope(readonly=True) as session:   # reads only: never waits for a writer
+        rows = session.scalars(select(Channel)).all()
+
+Why every transaction that may write begins with SQLite's write lock (``BEGIN IMMEDIATE``): in WAL
+mode a transaction that starts as a reader and later writes cannot upgrade when another connection
+committed in between; SQLite answers "database is locked" *at once*, whatever the busy timeout. Four
+GetOrder runs at once (the scheduler's workers) failed that way. Taking the lock at BEGIN makes writers
+queue (up to the busy timeout) instead. The rule is the engine's: every transaction on the engine is
+``IMMEDIATE`` unless it is marked read-only, so APScheduler's job store and Alembic, which open their
+own connections on :func:`get_engine`, follow it too.
+
+Read-only units (``readonly=True``) begin a deferred transaction with ``PRAGMA query_only`` on: they
+never wait for a writer (WAL readers see a snapshot), and a write inside one fails loudly at once
+instead of racing. Mark hot read paths (pages, health, metrics, listings) read-only.
+
+A second write transaction opened on SQLite by a thread that already holds one would wait for itself
+until the busy timeout; :class:`NestedWriteError` says so at once (commit the outer unit first).
+On PostgreSQL all of this is a no-op: row locks queue and ``readonly`` changes nothing.
 """
 
 from __future__ import annotations
 
+import random
+import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from oms_bridge.settings import Settings, get_settings
 
-__all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "dispose_engines"]
+__all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "dispose_engines", "readonly_engine",
+           "NestedWriteError", "READONLY_OPTION"]
+
+#: Execution option marking a connection's transactions read-only (see module doc).
+READONLY_OPTION = "oms_readonly"
+#: Default SQLite busy timeout (setting ``sqlite_busy_timeout_seconds``): how long a writer queues for
+#: the write lock before "database is locked".
+SQLITE_BUSY_SECONDS = 30
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine with the pragmas and pool settings the bridge relies on."""
+class NestedWriteError(RuntimeError):
+    """A thread opened a second SQLite write transaction while holding one (it would wait for itself)."""
+
+
+# Per thread: the SQLite connections that hold an open write transaction (weak: a dropped one vanishes).
+_WRITERS = threading.local()
+
+
+def _open_writers() -> weakref.WeakSet[Connection]:
+    writers = getattr(_WRITERS, "conns", None)
+    if writers is None:
+        writers = _WRITERS.conns = weakref.WeakSet()
+    return writers
+
+
+def _sqlite_begin(conn: Connection, busy_seconds: float) -> None:
+    """BEGIN IMMEDIATE (or a query-only deferred BEGIN for read-only units); refuse a nested writer."""
+    readonly = bool(conn.get_execution_options().get(READONLY_OPTION))
+    info = conn.connection.info  # lives with the DBAPI connection across pool checkouts
+    if info.get("query_only") != readonly:
+        conn.exec_driver_sql(f"PRAGMA query_only={'ON' if readonly else 'OFF'}")
+        info["query_only"] = readonly
+    if readonly:
+        conn.exec_driver_sql("BEGIN")
+        return
+    writers = _open_writers()
+    busy = [c for c in writers if c is not conn and not c.closed and c.in_transaction()]
+    if busy:
+        raise NestedWriteError("this thread already holds the SQLite write lock in another transaction; the new one "
+                               "would wait for it forever: finish (commit) the outer unit first, or mark the inner "
+                               "one read-only")
+    _begin_immediate(conn.connection.driver_connection, busy_seconds)
+    writers.add(conn)
+
+
+def _begin_immediate(dbapi_conn: sqlite3.Connection, busy_seconds: float) -> None:
+    """``BEGIN IMMEDIATE``, waiting up to ``busy_seconds`` for the write lock.
+
+    SQLite's own busy handler backs off to 100 ms sleeps, so a writer that has waited long polls
+    seldom and loses every hand-over to writers that just arrived (they poll after 1, 2, 5 ms): under
+    steady load a CLI command starved for many seconds. Here every waiter polls at the same short,
+    jittered interval, so the lock goes to whoever is waiting, long waiters included. The interval
+    grows with the number of this process's waiters (each poll holds the interpreter lock: fifteen
+    threads polling every 2 ms starved the HTTP threads serving reads), keeping the total poll rate
+    of a process near one every 2 ms however many threads wait.
+    """
+    deadline = time.monotonic() + busy_seconds
+    dbapi_conn.execute("PRAGMA busy_timeout=0")
+    waiting = False
+    try:
+        while True:
+            try:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc
+            if not waiting:
+                waiting = True
+                _WAITERS.change(+1)
+            time.sleep(random.uniform(0.0005, 0.003) * _WAITERS.count)
+    finally:
+        if waiting:
+            _WAITERS.change(-1)
+        dbapi_conn.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
+
+
+class _WaiterCount:
+    """How many threads of this process wait for SQLite's write lock right now."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def change(self, delta: int) -> None:
+        with self._lock:
+            self.count = max(0, self.count + delta)
+
+
+_WAITERS = _WaiterCount()
+
+
+def _sqlite_end(conn: Connection) -> None:
+    _open_writers().discard(conn)
+
+
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30,
+                busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
+    """Create an engine with the pragmas and pool settings the bridge relies on.
+
+    PostgreSQL: ``pool_size`` + ``max_overflow`` connections at most (settings ``database_pool_size``,
+    ``database_max_overflow``); size them for the HTTP threads plus the scheduler's workers, each of
+    which holds up to two run-lock connections besides the one it works on.
+
+    SQLite: ``pool_size`` kept open, no upper bound (a connection to a file costs a file handle; the HTTP
+    threads and the scheduler's workers bound how many exist). A bounded pool let fifteen logins that
+    queued for the write lock hold every connection, and ``/healthz``, a read, waited for one of them.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
+        engine = create_engine(url, connect_args={"timeout": busy_seconds, "check_same_thread": False},
+                               pool_size=pool_size, max_overflow=-1, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every sqlite test
-            # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own is deferred).
+            # Let the "begin" hook issue BEGIN itself (pysqlite's own is deferred).
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_seconds * 1000)}")
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # pragma: no cover
-            # IMMEDIATE: take the write lock at BEGIN so two writers serialise instead of deadlocking.
-            immediate = conn.info.get("sqlite_immediate") or getattr(_BEGIN_IMMEDIATE, "on", False)
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        def _begin(conn: Connection) -> None:
+            _sqlite_begin(conn, busy_seconds)
 
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         hide_parameters=True)
 
 
 _ENGINES_SEEN: list[Engine] = []
-# Set by session_scope(immediate=True) around the session's BEGIN (read by the SQLite begin hook).
-_BEGIN_IMMEDIATE = threading.local()
 
 
 @lru_cache(maxsize=8)
-def _engine_for(url: str) -> Engine:
-    engine = make_engine(url)
+def _engine_for(url: str, pool_size: int, max_overflow: int, busy_seconds: float) -> Engine:
+    engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, busy_seconds=busy_seconds)
     _ENGINES_SEEN.append(engine)
     return engine
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
-    """The shared engine for the configured database."""
-    return _engine_for((settings or get_settings()).effective_database_url)
+    """The shared engine for the configured database (its transactions are write transactions)."""
+    settings = settings or get_settings()
+    return _engine_for(settings.effective_database_url, settings.database_pool_size, settings.database_max_overflow,
+                       float(settings.sqlite_busy_timeout_seconds))
 
 
-def get_sessionmaker(settings: Settings | None = None) -> sessionmaker[Session]:
+def readonly_engine(settings: Settings | None = None) -> Engine:
+    """The shared engine (same pool) with its transactions marked read-only (see module doc)."""
+    return get_engine(settings).execution_options(**{READONLY_OPTION: True})
+
+
+def get_sessionmaker(settings: Settings | None = None, *, readonly: bool = False) -> sessionmaker[Session]:
     """A session factory bound to the configured database (objects stay usable after commit)."""
-    return sessionmaker(bind=get_engine(settings), expire_on_commit=False)
+    bind = readonly_engine(settings) if readonly else get_engine(settings)
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 @contextmanager
-def session_scope(settings: Settings | None = None, *, immediate: bool = False) -> Iterator[Session]:
+def session_scope(settings: Settings | None = None, *, readonly: bool = False,
+                  immediate: bool | None = None) -> Iterator[Session]:
     """One transaction: commit on success, roll back on error.
 
-    ``immediate=True`` takes SQLite's write lock at BEGIN (use it around read-modify-write of a
-    row that another process may change at the same time); on PostgreSQL use ``with_for_update``.
+    A write transaction by default (SQLite: ``BEGIN IMMEDIATE``, so a read-then-write never meets a
+    stale snapshot); ``readonly=True`` for units that only read. ``immediate`` is accepted for callers
+    written when the write lock was opt-in; it is the default now and changes nothing.
+    On PostgreSQL use ``with_for_update`` for read-modify-write of a contended row.
     """
-    session = get_sessionmaker(settings)()
+    del immediate
+    session = get_sessionmaker(settings, readonly=readonly)()
     try:
-        if immediate:
-            # The flag must be visible *while* the session begins (session.connection() emits BEGIN),
-            # so it is a thread-local read by the SQLite begin hook, not a mark set on the connection after.
-            _BEGIN_IMMEDIATE.on = True
-            try:
-                session.connection()
-            finally:
-                _BEGIN_IMMEDIATE.on = False
         yield session
         session.commit()
     except BaseException:

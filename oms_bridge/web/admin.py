@@ -28,6 +28,7 @@ from oms_bridge.web.admin_oms import router as oms_router
 from oms_bridge.web.admin_orders import router as orders_router
 from oms_bridge.web.admin_setup import router as setup_router
 from oms_bridge.web.dashboard import channel_statuses, delivery_counts
+from oms_bridge.web.ops import scheduler_state
 from oms_bridge.web.security import SessionInfo
 
 __all__ = ["router"]
@@ -37,7 +38,7 @@ router = APIRouter(prefix="/admin", tags=["admin"], include_in_schema=False)
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/admin/", m: str = "") -> HTMLResponse:  # noqa: A002 - query name
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         has_admin = session.scalar(select(func.count()).select_from(AdminUser)) > 0
     # Only a message code from a fixed table: never text from the URL.
     return pages.render(request, "login.html", next=_local_target(next), has_admin=has_admin,
@@ -52,8 +53,7 @@ def _local_target(target: str) -> str:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
-    form = await pages.csrf_form(request)
+def login(request: Request, form: FormData = Depends(pages.csrf_form)) -> Response:
     target = _local_target(pages.text(form, "next") or "/admin/")
     settings = pages.settings()
     result = security.login(pages.text(form, "username"), str(form.get("password") or ""),
@@ -72,7 +72,7 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/logout")
-async def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -> Response:
+def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -> Response:
     """Ends the session on the server (the cookie stops working everywhere), then drops the cookie."""
     security.end_session(request.cookies.get(security.SESSION_COOKIE), settings=pages.settings())
     response = RedirectResponse("/admin/login?m=signed_out", status_code=303)
@@ -85,12 +85,11 @@ async def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -
 def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     settings = pages.settings()
     now = datetime.now(UTC)
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         statuses = channel_statuses(session, settings, now)
         counts = delivery_counts(session)
         open_requests = cancel_requests.count_open(session)
-    scheduler = getattr(request.app.state, "scheduler", None)
-    state = "disabled" if scheduler is None else ("running" if scheduler.running else "stopped")
+    state = scheduler_state(request)
     return pages.render(request, "dashboard.html", admin=admin, channels=statuses, counts=counts, now=now,
                         states=list(DELIVERY_STATES), open_requests=open_requests,
                         scheduler_state=state, warnings=[w for s in statuses for w in s.warnings])

@@ -9,12 +9,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
+from starlette.datastructures import FormData
 
 from oms_bridge import configure
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, SkuMap
+from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, SkuMap, utcnow
 from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
+from oms_bridge.store.runs import effective_outcome
 from oms_bridge.web import pages
 from oms_bridge.web.security import SessionInfo
 
@@ -26,7 +28,7 @@ router = APIRouter()
 @router.get("/orders")
 def orders_page(request: Request, channel: str = "", status: str = "", held: str = "", limit: int = 100,
                 admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         rows = list_orders(session, channel=channel or None, status=status or None,
                            held={"Y": True, "N": False}.get(held), limit=max(1, min(limit, 1000)))
         channels = [c.value for c in configure.list_channels(session)]
@@ -38,7 +40,7 @@ def orders_page(request: Request, channel: str = "", status: str = "", held: str
 def order_page(channel: str, number: str, request: Request,
                admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     try:
-        with session_scope(pages.settings()) as session:
+        with session_scope(pages.settings(), readonly=True) as session:
             detail = order_detail(session, number, channel=channel)
             raw = session.scalar(select(Order.raw_payload).join(Channel, Channel.id == Order.oms_channel_id)
                                  .where(Channel.value == channel, Order.external_id == number))
@@ -55,7 +57,7 @@ def order_page(channel: str, number: str, request: Request,
 @router.get("/held")
 def held_page(request: Request, destination: str = "", limit: int = 500,
               admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         where = [Delivery.state.in_(("held", "dead"))]
         if destination:
             where.append(Delivery.destination == destination)
@@ -76,9 +78,9 @@ def held_page(request: Request, destination: str = "", limit: int = 500,
 
 
 @router.post("/held/{delivery_id}/retry")
-async def retry_held(delivery_id: pages.RowId, request: Request,
-                     admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    await pages.csrf_form(request)
+def retry_held(delivery_id: pages.RowId, request: Request,
+               admin: SessionInfo = Depends(pages.current_admin),
+               _form: FormData = Depends(pages.csrf_form)) -> Response:
     with session_scope(pages.settings(), immediate=True) as session:
         row = session.get(Delivery, delivery_id)
         if row is None:
@@ -104,7 +106,7 @@ def _unmapped(session) -> list[dict[str, Any]]:
 
 @router.get("/skus")
 def skus_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         channels = {c.id: c.value for c in configure.list_channels(session)}
         maps = [{"id": m.id, "sku": m.sku, "channel": channels.get(m.scope_channel_id, "(all channels)"),
                  "product_id": m.m_product_id, "product_value": m.m_product_value}
@@ -115,9 +117,9 @@ def skus_page(request: Request, admin: SessionInfo = Depends(pages.current_admin
 
 
 @router.post("/skus")
-async def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
+def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+            form: FormData = Depends(pages.csrf_form)) -> Response:
     """Map a SKU (or change its mapping) and re-queue the orders held for it."""
-    form = await pages.csrf_form(request)
     sku = pages.text(form, "sku")
     try:
         product_id = pages.int_or_none(form, "m_product_id")
@@ -143,9 +145,8 @@ async def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_a
 
 
 @router.post("/skus/{map_id}/delete")
-async def unmap_sku(map_id: pages.RowId, request: Request,
-                    admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    await pages.csrf_form(request)
+def unmap_sku(map_id: pages.RowId, request: Request, admin: SessionInfo = Depends(pages.current_admin),
+              _form: FormData = Depends(pages.csrf_form)) -> Response:
     with session_scope(pages.settings(), immediate=True) as session:
         row = session.get(SkuMap, map_id)
         if row is None:
@@ -159,7 +160,8 @@ async def unmap_sku(map_id: pages.RowId, request: Request,
 @router.get("/runs")
 def runs_page(request: Request, channel: str = "", process: str = "", limit: int = 100,
               admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    settings, now = pages.settings(), utcnow()
+    with session_scope(settings, readonly=True) as session:
         names = {c.id: c.value for c in configure.list_channels(session)}
         stmt = select(ProcessRun).order_by(ProcessRun.id.desc()).limit(max(1, min(limit, 1000)))
         if process:
@@ -168,8 +170,8 @@ def runs_page(request: Request, channel: str = "", process: str = "", limit: int
             ids = [cid for cid, value in names.items() if value == channel]
             stmt = stmt.where(ProcessRun.oms_channel_id.in_(ids))
         runs = [{"id": r.id, "process": r.process, "channel": names.get(r.oms_channel_id, ""), "started": r.started,
-                 "ended": r.ended, "outcome": r.outcome, "fetched": r.fetched, "new": r.new, "changed": r.changed,
-                 "unchanged": r.unchanged, "held": r.held, "sent": r.sent, "failed": r.failed,
-                 "api_calls": r.api_calls, "error": r.error_text} for r in session.scalars(stmt)]
+                 "ended": r.ended, "outcome": effective_outcome(r, settings, now), "fetched": r.fetched,
+                 "new": r.new, "changed": r.changed, "unchanged": r.unchanged, "held": r.held, "sent": r.sent,
+                 "failed": r.failed, "api_calls": r.api_calls, "error": r.error_text} for r in session.scalars(stmt)]
     return pages.render(request, "runs.html", admin=admin, runs=runs, channels=sorted(names.values()),
                         filters={"channel": channel, "process": process})

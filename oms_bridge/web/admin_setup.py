@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
 
 from channels.authorization import AuthorizationError, check_credentials, start_authorization
 from channels.binding import needs_token_refresh
@@ -36,14 +37,14 @@ ERP_FIELDS = ("erp_org_id", "erp_warehouse_id", "erp_doctype_id", "erp_pricelist
 @router.get("/platforms")
 def platforms_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     vault = pages.vault()
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         views = [configure.platform_view(p, vault) for p in configure.list_platforms(session)]
     return pages.render(request, "platforms.html", admin=admin, platforms=views, types=platform_types())
 
 
 @router.post("/platforms")
-async def add_platform(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def add_platform(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+                 form: FormData = Depends(pages.csrf_form)) -> Response:
     try:
         with session_scope(pages.settings(), immediate=True) as session:
             configure.add_platform(session, pages.vault(), value=pages.text(form, "value"),
@@ -61,7 +62,7 @@ async def add_platform(request: Request, admin: SessionInfo = Depends(pages.curr
 def platform_page(value: str, request: Request,
                   admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     try:
-        with session_scope(pages.settings()) as session:
+        with session_scope(pages.settings(), readonly=True) as session:
             view = configure.platform_view(configure.get_platform(session, value), pages.vault())
     except configure.NotFound as exc:
         return pages.render(request, "message.html", status_code=404, admin=admin, title="Not found", error=str(exc))
@@ -69,9 +70,9 @@ def platform_page(value: str, request: Request,
 
 
 @router.post("/platforms/{value}")
-async def update_platform(value: str, request: Request,
-                          admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def update_platform(value: str, request: Request,
+                    admin: SessionInfo = Depends(pages.current_admin),
+                    form: FormData = Depends(pages.csrf_form)) -> Response:
     changes: dict[str, Any] = {"name": pages.text(form, "name"), "host": pages.text(form, "host"),
                                "app_id": pages.text(form, "app_id") or None}
     if form.get("app_secret"):  # empty: keep the stored secret
@@ -88,15 +89,15 @@ async def update_platform(value: str, request: Request,
 # ------------------------------------------------------------------------------ channels
 @router.get("/channels")
 def channels_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         views = [configure.channel_view(c) for c in configure.list_channels(session)]
         platforms = [p.value for p in configure.list_platforms(session)]
     return pages.render(request, "channels.html", admin=admin, channels=views, platforms=platforms)
 
 
 @router.post("/channels")
-async def add_channel(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def add_channel(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+                form: FormData = Depends(pages.csrf_form)) -> Response:
     value = pages.text(form, "value")
     try:
         with session_scope(pages.settings(), immediate=True) as session:
@@ -133,7 +134,7 @@ def _channel_context(session, value: str) -> dict[str, Any]:
 @router.get("/channels/{value}")
 def channel_page(value: str, request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     try:
-        with session_scope(pages.settings()) as session:
+        with session_scope(pages.settings(), readonly=True) as session:
             context = _channel_context(session, value)
     except (configure.NotFound, VaultError) as exc:
         return pages.render(request, "message.html", status_code=404, admin=admin, title="Channel", error=str(exc))
@@ -141,9 +142,9 @@ def channel_page(value: str, request: Request, admin: SessionInfo = Depends(page
 
 
 @router.post("/channels/{value}")
-async def update_channel(value: str, request: Request,
-                         admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def update_channel(value: str, request: Request,
+                   admin: SessionInfo = Depends(pages.current_admin),
+                   form: FormData = Depends(pages.csrf_form)) -> Response:
     page = f"/admin/channels/{quote(value)}"
     try:
         with session_scope(pages.settings(), immediate=True) as session:
@@ -162,9 +163,9 @@ async def update_channel(value: str, request: Request,
 
 
 @router.post("/channels/{value}/active")
-async def set_channel_active(value: str, request: Request,
-                             admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def set_channel_active(value: str, request: Request,
+                       admin: SessionInfo = Depends(pages.current_admin),
+                       form: FormData = Depends(pages.csrf_form)) -> Response:
     active = pages.text(form, "active") == "Y"
     try:
         with session_scope(pages.settings(), immediate=True) as session:
@@ -176,14 +177,14 @@ async def set_channel_active(value: str, request: Request,
 
 
 @router.post("/channels/{value}/authorize")
-async def authorize_channel(value: str, request: Request,
-                            admin: SessionInfo = Depends(pages.current_admin)) -> Response:
+def authorize_channel(value: str, request: Request,
+                      admin: SessionInfo = Depends(pages.current_admin),
+                      _form: FormData = Depends(pages.csrf_form)) -> Response:
     """OAuth platforms: off to the marketplace's consent page; credential platforms: check them now."""
-    await pages.csrf_form(request)
     page = f"/admin/channels/{quote(value)}"
     settings = pages.settings()
     try:
-        with session_scope(settings) as session:
+        with session_scope(settings, readonly=True) as session:
             oauth = needs_token_refresh(configure.get_channel(session, value), session)
         if oauth:
             return RedirectResponse(start_authorization(value, settings=settings), status_code=303)

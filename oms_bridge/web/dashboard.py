@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from channels.tokens import token_warnings
 from oms_bridge.settings import Settings
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
+from oms_bridge.store.runs import effective_outcome
 
 __all__ = ["ChannelStatus", "channel_statuses", "delivery_counts", "countdown", "scheduled_runs"]
 
@@ -78,7 +79,7 @@ def _last_runs(session: Session, process: str) -> tuple[dict[int, ProcessRun], d
 def scheduled_runs(session: Session) -> dict[str, datetime]:
     """Next run time per scheduler job id (``getorder:<channel id>`` ...), read from APScheduler's shared
     job table, so a web-only instance shows them too; empty when no scheduler ever ran here."""
-    if not inspect(session.get_bind()).has_table(JOB_TABLE):
+    if not inspect(session.connection()).has_table(JOB_TABLE):  # the session's own connection
         return {}
     rows = session.execute(text(f"SELECT id, next_run_time FROM {JOB_TABLE} WHERE next_run_time IS NOT NULL"))
     return {job_id: datetime.fromtimestamp(float(ts), UTC) for job_id, ts in rows}
@@ -109,8 +110,8 @@ def channel_statuses(session: Session, settings: Settings, now: datetime) -> lis
             access_expires_in=countdown(ch.access_expires_at, now),
             refresh_expires_in=countdown(ch.refresh_expires_at, now),
             last_run=None if run is None else {
-                "started": run.started, "outcome": run.outcome, "fetched": run.fetched, "new": run.new,
-                "changed": run.changed, "held": run.held, "error": run.error_text},
+                "started": run.started, "outcome": effective_outcome(run, settings, now), "fetched": run.fetched,
+                "new": run.new, "changed": run.changed, "held": run.held, "error": run.error_text},
             last_success=ok_at, next_getorder=scheduled.get(f"getorder:{ch.id}"), warnings=warnings))
     return rows
 

@@ -13,8 +13,9 @@ Every value has a safe default and can be set in the config file or as ``OMS_BRI
   Bearer <metrics_token|docs_token>``; for the docs a logged-in admin too) or ``public``. Defaults:
   metrics ``token`` when ``metrics_token`` is set, else ``local``; docs ``off``.
 
-A bad value is a :class:`~oms_bridge.settings.SettingsError` naming the setting; ``oms-bridge run``
-checks them before it listens.
+The numbers are range-checked with every other setting (:data:`oms_bridge.settings.LIMITS`) when the
+settings load; the access modes here. A bad value is a :class:`~oms_bridge.settings.SettingsError` naming
+the setting; ``oms-bridge run`` checks them before it listens.
 """
 
 from __future__ import annotations
@@ -45,13 +46,6 @@ class HttpSettings:
         return self.api_max_body_bytes if path.startswith("/api/") else self.admin_max_body_bytes
 
 
-def _at_least(settings: Settings, name: str, minimum: int) -> int:
-    value = getattr(settings, name)
-    if value < minimum:
-        raise SettingsError(f"setting {name!r} must be at least {minimum}, got {value}")
-    return value
-
-
 def _mode(settings: Settings, name: str, token_name: str, default: str) -> str:
     mode = (getattr(settings, name) or default).strip().lower()
     if mode not in ACCESS_MODES:
@@ -65,11 +59,11 @@ def _mode(settings: Settings, name: str, token_name: str, default: str) -> str:
 def http_settings(settings: Settings) -> HttpSettings:
     """The checked hardening settings (raises :class:`SettingsError` naming a bad one)."""
     return HttpSettings(
-        api_max_body_bytes=_at_least(settings, "api_max_body_bytes", 1024),
-        admin_max_body_bytes=_at_least(settings, "admin_max_body_bytes", 1024),
-        login_max_failures=_at_least(settings, "login_max_failures", 1),
-        login_max_failures_per_ip=_at_least(settings, "login_max_failures_per_ip", 1),
-        login_lockout_minutes=_at_least(settings, "login_lockout_minutes", 1),
+        api_max_body_bytes=settings.api_max_body_bytes,
+        admin_max_body_bytes=settings.admin_max_body_bytes,
+        login_max_failures=settings.login_max_failures,
+        login_max_failures_per_ip=settings.login_max_failures_per_ip,
+        login_lockout_minutes=settings.login_lockout_minutes,
         metrics_access=_mode(settings, "metrics_access", "metrics_token",
                              "token" if settings.metrics_token else "local"),
         metrics_token=settings.metrics_token,

@@ -1,8 +1,13 @@
 """Operations endpoints: ``/healthz`` (liveness + readiness) and Prometheus-format ``/metrics``.
 
 ``/healthz`` answers 200 when the database answers ``SELECT 1`` and, where this instance runs a
-scheduler, the scheduler is running; otherwise 503 with the failing part named. The body is JSON
-(``{"status", "database", "scheduler"}``), so a load balancer and a person can both read it.
+scheduler, the scheduler is healthy; otherwise 503 with the failing part named. The body is JSON
+(``{"status", "database", "scheduler"}``, plus ``"reason"`` when something is wrong), so a load
+balancer and a person can both read it. Scheduler states (:meth:`scheduler.builder.BridgeScheduler.health`):
+``running``, ``disabled`` (this instance runs none), and the unhealthy ones ``stopped``, ``dead`` (its
+thread ended), ``failing`` (its job store errors), ``stalled`` (no round, or a due job not started, for
+``scheduler_stall_seconds``). Channels whose jobs cannot be scheduled are listed under
+``"jobs_not_scheduled"`` (the other channels' jobs run; the status stays ``ok``).
 
 ``/metrics`` (readable as ``metrics_access`` allows: see :mod:`oms_bridge.web.ops_access`) is
 computed from the store on each scrape (the numbers are shared by every instance,
@@ -15,13 +20,18 @@ so any instance can be scraped):
 - ``oms_bridge_channel_auth_ok{channel,auth_state}``: 1 when the channel is authorized (``active``);
 - ``oms_bridge_deliveries{destination,state}``: outbox rows per destination and state (``held`` and
   ``dead`` are the ones to alert on);
-- ``oms_bridge_scheduler_running``: 1 when this instance's scheduler runs.
+- ``oms_bridge_process_runs_lost{process}``: rows still ``running`` whose heartbeat stopped (the run
+  died: ``kill -9``, a crash, a lost host; see :func:`oms_bridge.store.runs.effective_outcome`);
+- ``oms_bridge_scheduler_running``: 1 when this instance's scheduler runs *and is healthy* (0 when its
+  thread died, its job store fails or due jobs stopped running);
+- ``oms_bridge_scheduler_last_round_timestamp_seconds``: when its loop last completed a round.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -34,19 +44,24 @@ from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
+from oms_bridge.store.runs import lost_clause
 from oms_bridge.web.ops_access import access_guard
 
-__all__ = ["router", "scheduler_state", "StoreCollector"]
+__all__ = ["router", "scheduler_state", "scheduler_health", "StoreCollector"]
 
 router = APIRouter(tags=["ops"])
 
 
-def scheduler_state(request: Request) -> str:
-    """``running``, ``stopped`` or ``disabled`` (this instance runs no scheduler)."""
+def scheduler_health(request: Request) -> Any:
+    """This instance's :class:`scheduler.builder.SchedulerHealth`, or None when it runs no scheduler."""
     scheduler = getattr(request.app.state, "scheduler", None)
-    if scheduler is None:
-        return "disabled"
-    return "running" if scheduler.running else "stopped"
+    return None if scheduler is None else scheduler.health()
+
+
+def scheduler_state(request: Request) -> str:
+    """``running``, ``disabled`` (this instance runs no scheduler), or why not (see module doc)."""
+    health = scheduler_health(request)
+    return "disabled" if health is None else health.state
 
 
 @router.get("/", include_in_schema=False)
@@ -57,23 +72,38 @@ def root() -> RedirectResponse:
 
 @router.get("/healthz")
 def healthz(request: Request) -> JSONResponse:
-    state = scheduler_state(request)
     try:
-        with session_scope(get_settings()) as session:
+        with session_scope(get_settings(), readonly=True) as session:
             session.execute(text("SELECT 1"))
         database = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported by name
         database = f"error: {describe_error(exc)}"
-    healthy = database == "ok" and state != "stopped"
-    return JSONResponse({"status": "ok" if healthy else "unhealthy", "database": database, "scheduler": state},
-                        status_code=200 if healthy else 503)
+    body: dict[str, Any] = {"database": database}
+    try:
+        health = scheduler_health(request)
+    except Exception as exc:  # noqa: BLE001 - e.g. the job table unreadable: the database line says why
+        health = None
+        body["scheduler"], body["reason"] = "unknown", f"cannot read the scheduler state: {type(exc).__name__}"
+    if health is not None:
+        body["scheduler"] = health.state
+        if health.reason:
+            body["reason"] = health.reason
+    body.setdefault("scheduler", "disabled" if getattr(request.app.state, "scheduler", None) is None else "unknown")
+    problems = getattr(getattr(request.app.state, "scheduler", None), "sync_problems", None)
+    if problems:
+        body["jobs_not_scheduled"] = dict(problems)
+    scheduler_ok = health.ok if health is not None else body["scheduler"] == "disabled"
+    healthy = database == "ok" and scheduler_ok
+    status = "ok" if healthy else ("unhealthy" if database != "ok" else "degraded")
+    return JSONResponse({"status": status, **body}, status_code=200 if healthy else 503)
 
 
 class StoreCollector(Collector):
     """Gauges read from the store at scrape time."""
 
-    def __init__(self, scheduler_running: bool | None):
+    def __init__(self, scheduler_running: bool | None, last_round: datetime | None = None):
         self.scheduler_running = scheduler_running
+        self.last_round = last_round
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = datetime.now(UTC)
@@ -86,7 +116,14 @@ class StoreCollector(Collector):
                                  labels=["channel", "auth_state"])
         deliveries = GaugeMetricFamily("oms_bridge_deliveries", "Outbox rows per destination and state",
                                        labels=["destination", "state"])
-        with session_scope(get_settings()) as session:
+        lost = GaugeMetricFamily("oms_bridge_process_runs_lost",
+                                 "Runs recorded running whose heartbeat stopped (the run died), per process",
+                                 labels=["process"])
+        settings = get_settings()
+        with session_scope(settings, readonly=True) as session:
+            for process, n in session.execute(select(ProcessRun.process, func.count())
+                                              .where(lost_clause(settings, now)).group_by(ProcessRun.process)):
+                lost.add_metric([process], float(n))
             channels = {c.id: c for c in session.scalars(select(Channel))}
             for ch in channels.values():
                 auth.add_metric([ch.value, ch.auth_state], 1.0 if ch.auth_state == "active" else 0.0)
@@ -107,10 +144,15 @@ class StoreCollector(Collector):
                 counts[(dest, state)] = n
             for (dest, state), n in sorted(counts.items()):
                 deliveries.add_metric([dest, state], float(n))
-        yield from (last_ok, lag, auth, deliveries)
+        yield from (last_ok, lag, auth, deliveries, lost)
         if self.scheduler_running is not None:
-            yield GaugeMetricFamily("oms_bridge_scheduler_running", "1 when this instance's scheduler runs",
+            yield GaugeMetricFamily("oms_bridge_scheduler_running",
+                                    "1 when this instance's scheduler runs and is healthy",
                                     value=1.0 if self.scheduler_running else 0.0)
+        if self.last_round is not None:
+            yield GaugeMetricFamily("oms_bridge_scheduler_last_round_timestamp_seconds",
+                                    "When this instance's scheduler loop last completed a round",
+                                    value=_epoch(self.last_round))
 
 
 def _epoch(value: datetime) -> float:
@@ -121,7 +163,8 @@ def _epoch(value: datetime) -> float:
 
 @router.get("/metrics", dependencies=[Depends(access_guard("metrics"))])
 def metrics(request: Request) -> Response:
-    state = scheduler_state(request)
+    health = scheduler_health(request)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(None if state == "disabled" else state == "running"))
+    registry.register(StoreCollector(None if health is None else health.state == "running",
+                                     None if health is None else health.last_round_at))
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

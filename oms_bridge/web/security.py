@@ -96,18 +96,22 @@ def set_admin_password(username: str, password: str, *, settings: Settings) -> N
 def authenticate(username: str, password: str, *, settings: Settings) -> int | None:
     """The user id when the password is right, else None (same cost for unknown users).
 
-    An immediate transaction: it writes ``last_login`` after reading, and on SQLite a deferred
-    read-then-write fails at once (stale snapshot) when the scheduler committed in between."""
-    with session_scope(settings, immediate=True) as session:
+    The scrypt check (tens of ms of CPU) runs outside any transaction: a read-only read of the hash,
+    then - only on success - a short write of ``last_login``. Held inside a write transaction, a flood
+    of wrong passwords would hold SQLite's write lock and stall every writer."""
+    with session_scope(settings, readonly=True) as session:
         user = session.scalars(select(AdminUser).where(AdminUser.username == username,
                                                        AdminUser.isactive.is_(True))).first()
-        if user is None:
-            verify_password(password, hash_password("timing-equaliser"))
-            return None
-        if not verify_password(password, user.password_hash):
-            return None
-        user.last_login = utcnow()
-        return user.id
+        user_id, stored = (user.id, user.password_hash) if user is not None else (None, None)
+    if user_id is None or stored is None:
+        verify_password(password, hash_password("timing-equaliser"))
+        return None
+    if not verify_password(password, stored):
+        return None
+    with session_scope(settings) as session:
+        session.execute(update(AdminUser).where(AdminUser.id == user_id, AdminUser.password_hash == stored)
+                        .values(last_login=utcnow()).execution_options(synchronize_session=False))
+    return user_id
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def login(username: str, password: str, client_ip: str, *, settings: Settings) -
 
     A locked-out name or address is refused before scrypt runs (an attacker gets no answer about the
     password, and the server spends nothing on it)."""
-    with session_scope(settings, immediate=True) as session:
+    with session_scope(settings, readonly=True) as session:
         wait = login_throttle.locked_for(session, username, client_ip, settings)
     if wait:
         minutes = max(1, -(-wait // 60))
@@ -178,7 +182,7 @@ def read_session(cookie: str | None, *, settings: Settings) -> SessionInfo | Non
     """The session a cookie proves, or None (missing, malformed, unknown, ended, expired, user disabled)."""
     if not cookie or not _TOKEN_RE.match(cookie):
         return None
-    with session_scope(settings) as session:
+    with session_scope(settings, readonly=True) as session:
         row = session.execute(
             select(AdminSession.expires_at, AdminUser.id, AdminUser.username)
             .join(AdminUser, AdminUser.id == AdminSession.oms_admin_user_id)

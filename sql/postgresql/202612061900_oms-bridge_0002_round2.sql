@@ -155,6 +155,8 @@ ALTER TABLE oms_order ADD COLUMN tracking_number VARCHAR(120);
 
 ALTER TABLE oms_package_push ADD COLUMN attempted_at TIMESTAMP WITH TIME ZONE;
 
+ALTER TABLE oms_process_run ADD COLUMN heartbeat TIMESTAMP WITH TIME ZONE;
+
 UPDATE alembic_version SET version_num='0002' WHERE alembic_version.version_num = '0001';
 
 COMMIT;

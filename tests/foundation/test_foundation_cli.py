@@ -16,7 +16,6 @@ from oms_bridge import configure
 from oms_bridge.cli.main import cli
 from oms_bridge.keys import read_key_file
 from oms_bridge.settings import get_settings, reset_settings
-from oms_bridge.store import schema
 from oms_bridge.store.db import dispose_engines, session_scope
 from oms_bridge.store.models import Channel, Platform
 from oms_bridge.vault import Vault, generate_key
@@ -62,18 +61,21 @@ def _db_bytes(home: Path) -> bytes:
 
 
 def test_init_is_safe_twice_and_creates_a_private_key_file(file_home: Path) -> None:
-    head = schema.head()  # the newest revision (0001 is frozen; the open round's revision follows it)
+    from oms_bridge.store.schema import head
+
+    latest = head()  # the newest shipped revision (0001, or the open one once a model changed)
     first = run("init").output
-    assert "created" in first and head in first
+    assert "created" in first and latest in first
     key_file = file_home / "secret.key"
     assert key_file.stat().st_mode & 0o777 == 0o600
     key = key_file.read_text()
     second = run("init", "--json")
     data = json.loads(second.output)
-    assert data["schema_before"] == data["schema"] == head
+    assert data["schema_before"] == data["schema"] == latest
     assert key_file.read_text() == key
-    assert json.loads(run("db", "current", "--json").output) == {"current": head, "head": head, "up_to_date": True}
-    assert f"{head} (head)" in run("db", "history").output
+    assert json.loads(run("db", "current", "--json").output) == {"current": latest, "head": latest,
+                                                                  "up_to_date": True}
+    assert f"{latest} (head)" in run("db", "history").output
     assert "nothing to do" in run("db", "upgrade").output
     assert "CREATE TABLE oms_platform" in run("db", "sql").output
 
@@ -187,7 +189,7 @@ def test_error_cases_are_one_clear_line(file_home: Path) -> None:
         (["channel", "show", "nope"], "no channel 'nope'; known channels: cyb-a, momo-a"),
         (["platform", "show", "nope"], "no platform 'nope'"),
         (["platform", "add", "q", "--type", "shopee", "--host", "https://x", "--secret-stdin"], "stdin held no"),
-        (["channel", "update", "cyb-a", "--getorder-interval", "0"], "at least 1 minute"),
+        (["channel", "update", "cyb-a", "--getorder-interval", "0"], "between 1 and 10080 minutes, got 0"),
         (["platform", "update", "cyb", "--type", "shopline"], "its type cannot change under them"),
         (["platform", "update", "cyb", "--type", "ebay"], "unknown platform type 'ebay'"),
     ]

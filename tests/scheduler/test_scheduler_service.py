@@ -52,7 +52,8 @@ def _configure_schedule(home: Path, minute_seconds: float) -> None:
         "[oms_bridge]\n"
         f"scheduler_minute_seconds = {minute_seconds}\n"
         "scheduler_sync_seconds = 0.5\n"
-        "scheduler_misfire_grace_seconds = 30\n")
+        "scheduler_misfire_grace_seconds = 30\n"
+        "scheduler_first_run_spread_seconds = 0\n")  # first runs at once (the spread is tested elsewhere)
 
 
 def _start(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:

@@ -444,3 +444,34 @@ def test_security_headers_leave_every_page_working_and_logout_ends_the_session(p
     page.wait_for_url("**/admin/login**")
     assert "Your session ended" in page.content()
     shot(page, "logout_ends_session")
+
+
+def test_channel_interval_out_of_range_is_refused_with_the_range(page):
+    """Issue 11: an interval of 2**40 minutes was accepted and then stopped the jobs of every channel."""
+    settings = get_settings()
+    _platform_and_channel(settings)
+    login(page)
+    page.goto("/admin/channels/momo-shop")
+    page.fill("#edit-channel input[name=getorder_interval_minutes]", str(2**40))
+    page.click("#edit-channel button[type=submit]")
+    assert "must be between 1 and 10080 minutes" in page.locator("#flash-err").inner_text()
+    shot(page, "interval_out_of_range")
+    with session_scope(settings, readonly=True) as s:
+        assert s.scalar(select(Channel.getorder_interval_minutes).where(Channel.value == "momo-shop")) is None
+
+
+def test_runs_page_shows_a_dead_run_as_lost(page):
+    """Issue 11: a killed run stayed `running` forever in the web admin; its stopped heartbeat says lost."""
+    settings = get_settings()
+    channel_id = _platform_and_channel(settings)
+    long_ago = utcnow() - timedelta(hours=1)
+    with session_scope(settings) as s:
+        s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=long_ago, heartbeat=long_ago,
+                         outcome="running", details_json=json.dumps({"runner": "another-host:4242"})))
+        s.add(ProcessRun(process="getorder", oms_channel_id=channel_id, started=utcnow(), heartbeat=utcnow(),
+                         outcome="running", details_json=json.dumps({"runner": "another-host:4243"})))
+    login(page)
+    page.goto("/admin/runs")
+    outcomes = page.locator("#runs td[class^=state-]").all_inner_texts()
+    assert outcomes == ["running", "lost"]  # newest first: the live one, then the dead one
+    shot(page, "runs_lost")

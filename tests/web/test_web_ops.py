@@ -33,6 +33,9 @@ def test_healthz_reports_database_and_scheduler(sqlite_settings):
     sched = build_scheduler(sqlite_settings, ScheduleConfig())
     sched.start(paused=True)
     app.state.scheduler = sched
+    answer = client.get("/healthz")  # started paused (as at start-up, before the first reconcile): not an error
+    assert answer.status_code == 200 and answer.json()["scheduler"] == "paused"
+    sched.resume()
     assert client.get("/healthz").json()["scheduler"] == "running"
     sched.shutdown(wait=False)
     answer = client.get("/healthz")

@@ -4,14 +4,16 @@ Online: :mod:`oms_bridge.store.schema` puts an open SQLAlchemy connection in
 ``config.attributes["connection"]`` (so tests and ``init`` use the engine they already have), or the
 ``sqlalchemy.url`` main option names the database. Offline (``--sql``): only the dialect of
 ``sqlalchemy.url`` matters; the SQL is written to ``config.output_buffer``.
-SQLite runs in batch mode, since it cannot ALTER most things in place.
+SQLite runs in batch mode, since it cannot ALTER most things in place. An engine made here from the URL
+is the bridge's own (:func:`oms_bridge.store.db.make_engine`), so a migration's transaction takes SQLite's
+write lock when it begins, like every other writer.
 """
 
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
 
+from oms_bridge.store.db import make_engine
 from oms_bridge.store.migrations.rendering import render_item
 from oms_bridge.store.models import Base
 
@@ -41,7 +43,7 @@ def run_online() -> None:
     if connection is not None:
         _run_on(connection)
         return
-    engine = create_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))
     try:
         with engine.connect() as conn:
             _run_on(conn)

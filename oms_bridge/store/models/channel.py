@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from oms_bridge.settings import check_setting
 from oms_bridge.store.models.base import ADColumns, Base
 from oms_bridge.store.types import UtcDateTime
 
@@ -82,3 +83,8 @@ class Channel(ADColumns, Base):
     oms_channel_code: Mapped[str | None] = mapped_column(String(60))
 
     platform = relationship("Platform", back_populates="channels")
+
+    @validates("getorder_interval_minutes", "refreshtoken_interval_minutes")
+    def _check_interval(self, key: str, value: int | None) -> int | None:
+        """The range of the setting of the same name (:data:`oms_bridge.settings.LIMITS`), for every writer."""
+        return None if value is None else check_setting(key, value)

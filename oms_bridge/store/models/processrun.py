@@ -26,7 +26,11 @@ class ProcessRun(ADColumns, Base):
     )
     started: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     ended: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Refreshed by a live run every run_heartbeat_seconds; a `running` row whose heartbeat is older than
+    # run_lost_after_seconds belongs to a run that died (see oms_bridge.store.runs.effective_outcome).
+    heartbeat: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # running | success | partial | failed | skipped | not_due | reauth_required | interrupted
+    # (shown as "lost": running with a stale heartbeat)
     outcome: Mapped[str] = mapped_column(String(20), nullable=False, default="running", server_default="running")
     window_from: Mapped[datetime | None] = mapped_column(UtcDateTime())
     window_to: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -170,8 +170,14 @@ def upgrade() -> None:
     with op.batch_alter_table('oms_package_push', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', store_types.UtcDateTime(), nullable=True))
 
+    with op.batch_alter_table('oms_process_run', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('heartbeat', store_types.UtcDateTime(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('oms_process_run', schema=None) as batch_op:
+        batch_op.drop_column('heartbeat')
+
     with op.batch_alter_table('oms_package_push', schema=None) as batch_op:
         batch_op.drop_column('attempted_at')
 
