@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,22 @@ class Settings:
     delivery_interval_seconds: int = 60
     delivery_max_attempts: int = 8
     erp_batch_size: int = 10
+    # Alerts (oms_bridge/alerts): evaluation interval, digest, rule thresholds; see docs/alerts.md.
+    alert_interval_seconds: int = 60
+    alert_digest_minutes: int = 240
+    alert_stale_intervals: int = 3
+    alert_failing_runs: int = 2
+    alert_held_max: int = 10
+    alert_held_max_age_hours: int = 24
+    alert_pending_max_minutes: int = 60
+    alert_scheduler_silence_minutes: int = 10
+    alert_send_attempts: int = 5
+    monitored_destinations: str = "erp,oms,logistics"
+    # Reconciliation (oms_bridge/reconcile): daily run time (Asia/Taipei, empty = off), days, lag, ERP batch.
+    reconcile_time: str = "06:30"
+    reconcile_days: int = 1
+    reconcile_lag_minutes: int = 60
+    reconcile_erp_batch_size: int = 200
     # HTTP app
     base_url: str = "http://127.0.0.1:8765"
     http_host: str = "127.0.0.1"
@@ -78,6 +95,11 @@ class Settings:
         return self.home / "cache"
 
     @property
+    def destinations(self) -> tuple[str, ...]:
+        """The outbox destinations the alert rules and reconciliation watch (``monitored_destinations``)."""
+        return tuple(d for d in self.monitored_destinations.split(",") if d)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 
@@ -92,6 +114,17 @@ def normalize_database_url(url: str) -> str:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("home", "extra", "config_file")}
 
+#: Whole-number settings with a lower bound (0 where "off" makes sense); a value below it is refused.
+_MINIMUM = {
+    "alert_interval_seconds": 5, "alert_digest_minutes": 0, "alert_stale_intervals": 1, "alert_failing_runs": 1,
+    "alert_held_max": 0, "alert_held_max_age_hours": 1, "alert_pending_max_minutes": 1,
+    "alert_scheduler_silence_minutes": 1, "alert_send_attempts": 1, "reconcile_days": 0,
+    "reconcile_lag_minutes": 0, "reconcile_erp_batch_size": 1,
+}
+#: Destinations the alert rules and reconciliation watch (the outbox's destinations).
+KNOWN_DESTINATIONS = ("erp", "oms", "logistics")
+_DAILY_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
 
 def _coerce(name: str, raw: Any) -> Any:
     """Convert a file or environment value to the field's declared type, with a clear error."""
@@ -102,6 +135,23 @@ def _coerce(name: str, raw: Any) -> Any:
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name!r}: {raw!r} is not a valid {ftype}") from exc
+
+
+def _validate(values: dict[str, Any]) -> None:
+    """Refuse values of the right type that still cannot work, naming the setting and what is allowed."""
+    for name, minimum in _MINIMUM.items():
+        if name in values and values[name] < minimum:
+            raise SettingsError(f"setting {name!r}: {values[name]!r} is below the minimum {minimum}")
+    if "monitored_destinations" in values:
+        names = [d.strip() for d in values["monitored_destinations"].split(",") if d.strip()]
+        unknown = sorted(set(names) - set(KNOWN_DESTINATIONS))
+        if unknown:
+            raise SettingsError(f"setting 'monitored_destinations': unknown destination(s) {', '.join(unknown)}; "
+                                f"use a comma-separated list of {', '.join(KNOWN_DESTINATIONS)}")
+        values["monitored_destinations"] = ",".join(names)
+    if values.get("reconcile_time") and not _DAILY_TIME_RE.match(values["reconcile_time"]):
+        raise SettingsError(f"setting 'reconcile_time': {values['reconcile_time']!r} is not a time of day HH:MM "
+                            "(Asia/Taipei), or empty to switch the daily reconciliation off")
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -126,6 +176,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         raw = env.get(ENV_PREFIX + name.upper())
         if raw is not None and raw != "":
             values[name] = _coerce(name, raw)
+    _validate(values)
     return Settings(home=home, config_file=config_file if config_file.exists() else None, extra=extra, **values)
 
 

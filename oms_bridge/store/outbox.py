@@ -62,6 +62,7 @@ def arm(session: Session, order: Order, destinations: Iterable[str], *, action: 
         row.hold_code = None
         row.last_error = None
         row.order_version = order.version
+        row.armed_at = utcnow()
         rows.append(row)
     return rows
 
@@ -214,7 +215,7 @@ def rearm_held(session: Session, destination: str, *, code: str | None = None,
         conditions.append(Delivery.hold_code.startswith(code_prefix))
     result = session.execute(
         update(Delivery).where(*conditions)
-        .values(state="pending", next_attempt_at=None, attempts=0, updated=utcnow())
+        .values(state="pending", next_attempt_at=None, attempts=0, updated=utcnow(), armed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -228,7 +229,7 @@ def rearm(session: Session, destination: str, *, order_ids: Iterable[int] | None
         conditions.append(Delivery.oms_order_id.in_(list(order_ids)))
     result = session.execute(
         update(Delivery).where(*conditions)
-        .values(state="pending", next_attempt_at=None, attempts=0, updated=utcnow())
+        .values(state="pending", next_attempt_at=None, attempts=0, updated=utcnow(), armed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
