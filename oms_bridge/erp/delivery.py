@@ -49,6 +49,7 @@ from oms_bridge.erp.client import (
     StdResult,
 )
 from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
+from oms_bridge.erp.lookup import orders_by_reference, source_matches
 from oms_bridge.erp.mapping import (
     ORDER_ROLE,
     Unmappable,
@@ -57,6 +58,7 @@ from oms_bridge.erp.mapping import (
     complete_group,
     order_group,
     po_filter,
+    po_reference,
     product_filter,
 )
 from oms_bridge.settings import Settings, get_settings
@@ -365,7 +367,7 @@ def _fill_document_numbers(client: ErpClient, options: ErpOptions, sent: list[_W
         return
     try:
         rows = client.query(options.service_types["query_order"], "C_Order",
-                            filter=po_filter(w.order.external_id for w in missing))
+                            filter=po_filter(po_reference(w.order) for w in missing))
     except (ErpTransient, ErpRejected) as exc:
         log.warning("could not read DocumentNo of %d sent order(s): %s", len(missing), exc)
         return
@@ -388,13 +390,8 @@ def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
 
 def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> dict[str, list[dict[str, str]]]:
     """C_Orders the ERP already has for these POReferences (one queryData)."""
-    refs = [w.order.external_id for w in work]  # cancellations too: the ERP order may be voided already
-    if not refs:
-        return {}
-    found: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for row in client.query(options.service_types["query_order"], "C_Order", filter=po_filter(refs)):
-        found[row.get("POReference", "")].append(row)
-    return found
+    # cancellations too: the ERP order may be voided already
+    return orders_by_reference(client, options, [po_reference(w.order) for w in work])
 
 
 def _owners(settings: Settings, existing: dict[str, list[dict[str, str]]]) -> dict[int, int]:
@@ -418,9 +415,8 @@ def _match(existing: dict[str, list[dict[str, str]]], w: _Work, owners: dict[int
     Marketplace order numbers are only unique per shop (Cyberbiz #1101 exists in every shop): a C_Order
     another channel's order already owns is that order's, never a crash-recovered copy of this one.
     """
-    source = w.channel.erp_ordersource_id
-    for row in existing.get(w.order.external_id, []):
-        if source and row.get("C_OrderSource_ID") not in (None, "", str(source)):
+    for row in existing.get(po_reference(w.order), []):
+        if not source_matches(row, w.channel.erp_ordersource_id):
             continue
         owner = owners.get(int(row["C_Order_ID"])) if row.get("C_Order_ID") else None
         if owner is not None and owner != w.order.id:

@@ -39,8 +39,8 @@ from typing import Any
 from oms_bridge.erp.client import CrudOp, DocActionOp, Field, Operation
 from oms_bridge.erp.config import ChannelMapping, ErpOptions
 
-__all__ = ["Unmappable", "order_group", "cancel_group", "complete_group", "po_filter", "product_filter", "bp_value",
-           "erp_timestamp", "classify_error", "ORDER_ROLE", "HoldReason"]
+__all__ = ["Unmappable", "order_group", "cancel_group", "complete_group", "po_reference", "po_filter", "product_filter",
+           "bp_value", "erp_timestamp", "classify_error", "ORDER_ROLE", "HoldReason"]
 
 ORDER_ROLE = "order"
 BP_VALUE_MAX = 40
@@ -75,6 +75,15 @@ def erp_timestamp(when: datetime, options: ErpOptions) -> str:
 
 def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+def po_reference(order: Any) -> str:
+    """The C_Order.POReference that names this marketplace order in the ERP: the exactly-once key.
+
+    One function for every place that writes it or looks it up (the create below, the delivery's
+    pre-check, reconciliation), so a change of its format changes all of them together.
+    """
+    return order.external_id
 
 
 def po_filter(po_references: Iterable[str]) -> str:
@@ -169,7 +178,7 @@ def order_group(order: Any, mapping: ChannelMapping, options: ErpOptions, produc
                                                 ("M_PriceList_ID", mapping.pricelist_id)) if v]
     if mapping.payment_rule:
         header.append(Field("PaymentRule", mapping.payment_rule))
-    header.append(Field("POReference", order.external_id))
+    header.append(Field("POReference", po_reference(order)))
     if mapping.ordersource_id:
         header.append(Field("C_OrderSource_ID", str(mapping.ordersource_id)))
     stamp = erp_timestamp(when, options)

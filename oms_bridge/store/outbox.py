@@ -35,6 +35,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store.models import Delivery, Order, utcnow
+from oms_bridge.store.telemetry import count_delivery
 
 __all__ = ["arm", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting",
            "mark_retry", "rearm_held", "rearm", "backoff_delay"]
@@ -149,6 +150,7 @@ def mark_sent(row: Delivery, *, now: datetime | None = None, erp_record_id: int 
               erp_document_no: str | None = None, external_ref: str | None = None) -> None:
     """The destination has the order's version ``row.order_version``."""
     row.state = "sent"
+    count_delivery(row.destination, "sent")
     row.sent_at = now or utcnow()
     row.delivered_version = row.order_version
     row.last_error = None
@@ -166,6 +168,7 @@ def mark_held(row: Delivery, reason: str, *, code: str | None = None) -> None:
     """Stop trying until the cause is fixed. ``reason`` is the sentence the admin reads;
     ``code`` (e.g. ``missing_sku:ABC-1``) lets the fix find and re-arm exactly these rows."""
     row.state = "held"
+    count_delivery(row.destination, "held")
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
@@ -178,6 +181,7 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
     the row when the marketplace reports the change that makes the order ready.
     """
     row.state = "waiting"
+    count_delivery(row.destination, "waiting")
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
@@ -196,11 +200,13 @@ def mark_retry(row: Delivery, error: str, *, max_attempts: int, now: datetime | 
     row.attempts += 1
     row.last_error = error
     if row.attempts >= max_attempts:
+        count_delivery(row.destination, "dead")
         row.state = "dead"
         row.next_attempt_at = None
         row.last_error = f"gave up after {row.attempts} attempts: {error}"
         return
     row.state = "retry"
+    count_delivery(row.destination, "retry")
     delay = timedelta(seconds=retry_after) if retry_after is not None else backoff_delay(row.attempts)
     row.next_attempt_at = now + delay
 

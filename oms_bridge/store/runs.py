@@ -26,6 +26,7 @@ from typing import Any
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import ProcessRun, utcnow
+from oms_bridge.store.telemetry import observe_run
 from platforms.masking import mask_text
 
 __all__ = ["RunStats", "record_run"]
@@ -88,6 +89,7 @@ def record_run(process: str, *, channel_id: int | None = None, settings: Setting
 
 def _finish(stats: RunStats, settings: Settings | None) -> None:
     stats.ended = utcnow()
+    observe_run(stats.process, stats.duration_seconds or 0.0)
     # IMMEDIATE: this reads the row then writes it; a deferred SQLite transaction would fail at once
     # ("database is locked") when another run commits in between, instead of waiting its turn.
     with session_scope(settings, immediate=True) as session:

@@ -14,7 +14,14 @@ so any instance can be scraped):
 - ``oms_bridge_channel_auth_ok{channel,auth_state}``: 1 when the channel is authorized (``active``);
 - ``oms_bridge_deliveries{destination,state}``: outbox rows per destination and state (``held`` and
   ``dead`` are the ones to alert on);
+- ``oms_bridge_delivery_oldest_pending_age_seconds{destination}``: age of the oldest row still to be
+  delivered (``pending`` or ``retry``), measured from when it was armed (0 when none waits);
 - ``oms_bridge_scheduler_running``: 1 when this instance's scheduler runs.
+
+Besides these, the output carries this process's own counters and histograms (prometheus_client's
+default registry: :mod:`oms_bridge.store.telemetry`, :mod:`platforms.telemetry`, plus the standard
+``process_*``/``python_*`` metrics): orders fetched, delivery outcomes, API calls and latency, run durations.
+They count the work *this* instance did since it started; scrape every instance and sum in the query.
 """
 
 from __future__ import annotations
@@ -24,14 +31,16 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from oms_bridge.settings import get_settings
+from oms_bridge.store import telemetry as _work_metrics  # noqa: F401 - registers this process's counters
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
+from platforms import telemetry as _api_metrics  # noqa: F401 - registers the API call counters
 
 __all__ = ["router", "scheduler_state", "StoreCollector"]
 
@@ -83,6 +92,9 @@ class StoreCollector(Collector):
                                  labels=["channel", "auth_state"])
         deliveries = GaugeMetricFamily("oms_bridge_deliveries", "Outbox rows per destination and state",
                                        labels=["destination", "state"])
+        oldest = GaugeMetricFamily("oms_bridge_delivery_oldest_pending_age_seconds",
+                                   "Age of the oldest row still to be delivered (pending or retry), per destination",
+                                   labels=["destination"])
         with session_scope(get_settings()) as session:
             channels = {c.id: c for c in session.scalars(select(Channel))}
             for ch in channels.values():
@@ -104,7 +116,13 @@ class StoreCollector(Collector):
                 counts[(dest, state)] = n
             for (dest, state), n in sorted(counts.items()):
                 deliveries.add_metric([dest, state], float(n))
-        yield from (last_ok, lag, auth, deliveries)
+            armed = dict(session.execute(
+                select(Delivery.destination, func.min(func.coalesce(Delivery.armed_at, Delivery.created)))
+                .where(Delivery.state.in_(("pending", "retry"))).group_by(Delivery.destination)).all())
+            for dest in DESTINATIONS:
+                since = armed.get(dest)
+                oldest.add_metric([dest], max(0.0, now.timestamp() - _epoch(since)) if since is not None else 0.0)
+        yield from (last_ok, lag, auth, deliveries, oldest)
         if self.scheduler_running is not None:
             yield GaugeMetricFamily("oms_bridge_scheduler_running", "1 when this instance's scheduler runs",
                                     value=1.0 if self.scheduler_running else 0.0)
@@ -121,4 +139,5 @@ def metrics(request: Request) -> Response:
     state = scheduler_state(request)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(None if state == "disabled" else state == "running"))
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # this process's counters/histograms first, then the store's gauges (names never overlap)
+    return Response(generate_latest(REGISTRY) + generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
