@@ -1,7 +1,8 @@
 """Scheduler timing: intervals, misfire grace and the reconcile period.
 
 Defaults come from :class:`oms_bridge.settings.Settings` (``getorder_interval_minutes``,
-``refreshtoken_interval_minutes``, ``delivery_interval_seconds``); a channel's own
+``refreshtoken_interval_minutes``, ``delivery_interval_seconds``, ``alert_interval_seconds``, and
+``reconcile_time``: the daily reconciliation's time of day in Asia/Taipei); a channel's own
 ``getorder_interval_minutes`` / ``refreshtoken_interval_minutes`` win. Scheduler-only knobs are read
 from the config file's ``[oms_bridge]`` table (``Settings.extra``):
 
@@ -49,6 +50,9 @@ class ScheduleConfig:
     max_workers: int = 4
     minute_seconds: float = 60.0
     first_run_delay_seconds: float = 0.0
+    alert_seconds: float = 60.0
+    #: HH:MM (Asia/Taipei) of the daily reconciliation; empty: not scheduled
+    reconcile_time: str = "06:30"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScheduleConfig:
@@ -62,6 +66,8 @@ class ScheduleConfig:
             max_workers=int(_number(extra, "scheduler_max_workers", 4)),
             minute_seconds=_number(extra, "scheduler_minute_seconds", 60),
             first_run_delay_seconds=float(extra.get("scheduler_first_run_delay_seconds", 0) or 0),
+            alert_seconds=float(settings.alert_interval_seconds),
+            reconcile_time=settings.reconcile_time,
         )
 
     def channel_seconds(self, minutes: int | None, default_minutes: int) -> float:

@@ -19,11 +19,14 @@ from typing import Any
 from channels.getorder import run_getorder
 from channels.logistics import run_logistics_delivery
 from channels.refreshtoken import run_refreshtoken
+from oms_bridge.alerts.engine import run_alerts
 from oms_bridge.erp.delivery import run_erp_delivery
+from oms_bridge.reconcile.run import run_daily
 from oms_bridge.settings import Settings, get_settings
 from scheduler.locks import process_lock
 
-__all__ = ["JOBS", "getorder_job", "refreshtoken_job", "erp_delivery_job", "logistics_delivery_job", "run_locked"]
+__all__ = ["JOBS", "getorder_job", "refreshtoken_job", "erp_delivery_job", "logistics_delivery_job", "alerts_job",
+           "reconcile_job", "run_locked"]
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,22 @@ def logistics_delivery_job() -> None:
     run_locked("logistics", None, lambda s: run_logistics_delivery(settings=s))
 
 
+def alerts_job() -> None:
+    """Evaluate the alert rules and send what is due (several instances never send one notice twice: the
+    notices are claimed in the store; the lock only saves the duplicate evaluation)."""
+    run_locked("alerts", None, lambda s: run_alerts(settings=s))
+
+
+def reconcile_job() -> None:
+    """The daily reconciliation of every active channel (marketplace, store, ERP, OMS)."""
+    run_locked("reconcile", None, lambda s: run_daily(settings=s))
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "getorder": getorder_job,
     "refreshtoken": refreshtoken_job,
     "erp": erp_delivery_job,
     "logistics": logistics_delivery_job,
+    "alerts": alerts_job,
+    "reconcile": reconcile_job,
 }

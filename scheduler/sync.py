@@ -7,7 +7,9 @@
   keeps its job so each run reports the state loudly instead of going silent);
 - ``refreshtoken:<channel id>`` for those whose platform uses OAuth tokens
   (:func:`channels.binding.needs_token_refresh`);
-- ``erp-delivery`` and ``logistics-delivery``, every ``delivery_seconds``.
+- ``erp-delivery`` and ``logistics-delivery``, every ``delivery_seconds``;
+- ``alerts`` (the alert evaluation, :mod:`oms_bridge.alerts`), every ``alert_interval_seconds``;
+- ``reconcile`` (:mod:`oms_bridge.reconcile`), once a day at ``reconcile_time`` (Asia/Taipei), when set.
 
 :func:`reconcile` adds the missing jobs (first run right away, or after
 ``scheduler_first_run_delay_seconds``), removes jobs of channels that were
@@ -26,17 +28,26 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from channels.binding import needs_token_refresh
+from channels.tokens import TAIPEI
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from scheduler.config import ScheduleConfig
-from scheduler.jobs import erp_delivery_job, getorder_job, logistics_delivery_job, refreshtoken_job
+from scheduler.jobs import (
+    alerts_job,
+    erp_delivery_job,
+    getorder_job,
+    logistics_delivery_job,
+    reconcile_job,
+    refreshtoken_job,
+)
 
 __all__ = ["JobSpec", "SyncResult", "desired_jobs", "reconcile", "JOBSTORE"]
 
@@ -48,13 +59,21 @@ JOBSTORE = "default"
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job as it should be: id, callable, arguments, interval."""
+    """One job as it should be: id, callable, arguments, and either an interval or a daily time."""
 
     id: str
     func: Callable[..., None]
     args: tuple[int, ...]
     seconds: float
     name: str
+    #: "HH:MM" in Asia/Taipei: the job runs once a day then (``seconds`` is ignored)
+    daily_at: str | None = None
+
+    def trigger(self) -> IntervalTrigger | CronTrigger:
+        if self.daily_at:
+            hour, minute = self.daily_at.split(":")
+            return CronTrigger(hour=int(hour), minute=int(minute), timezone=TAIPEI)
+        return IntervalTrigger(seconds=self.seconds, timezone=UTC)
 
 
 @dataclass
@@ -91,7 +110,11 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
     specs = [
         JobSpec("erp-delivery", erp_delivery_job, (), cfg.delivery_seconds, "ERP delivery"),
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
+        JobSpec("alerts", alerts_job, (), cfg.alert_seconds, "alert evaluation"),
     ]
+    if cfg.reconcile_time:
+        specs.append(JobSpec("reconcile", reconcile_job, (), 86400.0, "daily reconciliation",
+                             daily_at=cfg.reconcile_time))
     vault = Vault.from_settings(settings)
     with session_scope(settings) as session:
         channels = session.scalars(select(Channel).options(selectinload(Channel.platform)).order_by(Channel.id))
@@ -108,9 +131,14 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig) -> dict[str, JobSpec]:
     return {spec.id: spec for spec in specs}
 
 
-def _interval_seconds(job) -> float | None:
-    trigger = job.trigger
-    return trigger.interval.total_seconds() if isinstance(trigger, IntervalTrigger) else None
+def _same_trigger(job, spec: JobSpec) -> bool:
+    """Whether the stored job already fires as ``spec`` says (interval length, or daily time and zone)."""
+    trigger, wanted = job.trigger, spec.trigger()
+    if isinstance(trigger, IntervalTrigger) and isinstance(wanted, IntervalTrigger):
+        return trigger.interval.total_seconds() == spec.seconds
+    if isinstance(trigger, CronTrigger) and isinstance(wanted, CronTrigger):
+        return str(trigger) == str(wanted) and str(trigger.timezone) == str(wanted.timezone)
+    return False
 
 
 def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig) -> SyncResult:
@@ -122,17 +150,18 @@ def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig)
     for job_id, spec in desired.items():
         job = existing.get(job_id)
         if job is None:
+            # a daily job waits for its time; an interval job runs right away (or after the first-run delay)
+            timing = {} if spec.daily_at else {"next_run_time": first_run}
             try:
-                scheduler.add_job(spec.func, IntervalTrigger(seconds=spec.seconds, timezone=UTC), args=spec.args,
-                                  id=job_id, name=spec.name, jobstore=JOBSTORE, next_run_time=first_run)
+                scheduler.add_job(spec.func, spec.trigger(), args=spec.args, id=job_id, name=spec.name,
+                                  jobstore=JOBSTORE, **timing)
                 result.added.append(job_id)
             except ConflictingIdError:  # another instance added it a moment ago
                 pass
-        elif _interval_seconds(job) != spec.seconds or job.func is not spec.func:
+        elif not _same_trigger(job, spec) or job.func is not spec.func:
             try:
                 scheduler.modify_job(job_id, jobstore=JOBSTORE, func=spec.func, args=spec.args, name=spec.name)
-                scheduler.reschedule_job(job_id, jobstore=JOBSTORE,
-                                         trigger=IntervalTrigger(seconds=spec.seconds, timezone=UTC))
+                scheduler.reschedule_job(job_id, jobstore=JOBSTORE, trigger=spec.trigger())
                 result.retimed.append(job_id)
             except JobLookupError:
                 pass
