@@ -6,12 +6,12 @@ import time
 
 import pytest
 
+from channels.tokens import TAIPEI
 from oms_bridge import configure
 from oms_bridge.store.db import session_scope
 from oms_bridge.vault import Vault
 from scheduler.builder import build_scheduler, start_scheduler
 from scheduler.config import ScheduleConfig
-from channels.tokens import TAIPEI
 from scheduler.jobs import (
     alerts_job,
     erp_delivery_job,
