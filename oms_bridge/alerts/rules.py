@@ -403,7 +403,7 @@ def reconcile_missing(ctx: RuleContext) -> list[Finding]:
             fix=(f"see the report (`oms-bridge reconcile --channel {ch.value} --since {rec.first_day}` or "
                  f"{ctx.base()}/admin/reconcile); an order missing in the store is read again by "
                  f"`oms-bridge orders backfill {ch.value} --since {rec.first_day}`; one missing in the ERP by "
-                 "`oms-bridge erp retry --order <number>`"),
+                 "`oms-bridge erp retry --order <number> --sent`"),
             since=_aware(rec.ended)))
     return out
 

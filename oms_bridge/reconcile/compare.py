@@ -41,6 +41,13 @@ UNEXPLAINED = ("missing", "dead")
 ERP_PRESENT_CANCELLED = ("VO", "CL", "RE")
 
 
+def local(when: datetime) -> str:
+    """A time as the admins read it: ``2026-03-15 12:00 (Asia/Taipei)``."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") + " (Asia/Taipei)"
+
+
 def day_of(when: datetime | None) -> date | None:
     """The Asia/Taipei calendar day of an aware time."""
     if when is None:
@@ -184,8 +191,8 @@ def _delivery_reason(row: DeliveryState | None, lag_cutoff: datetime, what: str)
     armed = row.armed_at
     if row.state in ("pending", "retry"):
         if armed is not None and armed >= lag_cutoff:
-            return "not_yet_due", f"queued for the {what} since {armed:%Y-%m-%d %H:%M} UTC (inside the lag)"
-        since = f" since {armed:%Y-%m-%d %H:%M} UTC" if armed else ""
+            return "not_yet_due", f"queued for the {what} since {local(armed)} (inside the lag)"
+        since = f" since {local(armed)}" if armed else ""
         error = f"; last error: {row.last_error}" if row.last_error else ""
         return "missing", f"still queued for the {what}{since}{error}"
     return "missing", f"recorded as {row.state} but not there"
@@ -204,7 +211,8 @@ def _erp_difference(order: StoredOrder, inputs: Inputs) -> tuple[str, str] | Non
         if row.erp_record_id is None and (order.status == "cancelled" or (row.external_ref or "").startswith("cancel")):
             return "cancelled", "cancelled on the marketplace before it reached the ERP"
         return "missing", (f"recorded as sent (C_Order_ID {row.erp_record_id}) but the ERP has no order with "
-                           f"POReference {order.reference}")
+                           f"POReference {order.reference} (send it again: oms-bridge erp retry --order "
+                           f"{order.external_id} --sent)")
     return _delivery_reason(row, inputs.lag_cutoff, "ERP")
 
 
@@ -252,7 +260,7 @@ def compare(inputs: Inputs) -> Report:
             when = _ref_time(ref)
             if when is not None and when >= inputs.lag_cutoff:
                 note(day, number, "store", "not_yet_due",
-                     f"changed on the marketplace at {when:%Y-%m-%d %H:%M} UTC, after GetOrder's last window")
+                     f"changed on the marketplace at {local(when)}, after GetOrder's last window")
             else:
                 note(day, number, "store", "missing", "listed by the marketplace but not in the bridge's store")
     for order in sorted(stored.values(), key=lambda o: o.external_id):

@@ -9,9 +9,11 @@ is the post/redirect/get answer with a one-line message.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -27,6 +29,19 @@ __all__ = ["templates", "settings", "vault", "current_admin", "csrf_form", "rend
            "json_or_none"]
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TAIPEI = ZoneInfo("Asia/Taipei")
+
+
+def taipei(when: datetime | None) -> str:
+    """A stored (aware UTC) time as the admins read it: ``2026-03-15 12:00`` in Asia/Taipei ('' when unknown)."""
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["taipei"] = taipei
 
 
 def settings() -> Settings:
