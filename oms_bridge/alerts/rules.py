@@ -272,8 +272,8 @@ def dead(ctx: RuleContext) -> list[Finding]:
         out.append(Finding(
             key=f"dead:{dest}", rule="dead", subject=dest,
             title=f"{count} delivery(ies) to {DESTINATION_NAMES.get(dest, dest)} gave up",
-            detail=(f"{count} delivery(ies) to {DESTINATION_NAMES.get(dest, dest)} stopped after "
-                    f"{ctx.settings.delivery_max_attempts} attempts; the latest error: {safe_text(last) or 'none'}"),
+            detail=(f"{count} delivery(ies) to {DESTINATION_NAMES.get(dest, dest)} stopped retrying; the latest "
+                    f"error: {safe_text(last) or 'none'}"),
             fix=(f"fix the cause named in the error, then retry them: {RETRY_HINTS.get(dest, 'Retry on the Held page')}"
                  "; they are not retried on their own"),
             since=_aware(oldest)))
