@@ -23,6 +23,8 @@ reconcile_missing   the latest reconciliation of a channel found orders missing 
 reconcile_failed    the latest reconciliation of a channel could not be completed
 ==================  =========================================================================================
 
+Destinations are those of ``monitored_destinations`` that are connected
+(:func:`oms_bridge.store.destinations.destinations_in_use`: no OMS connected, no alert about the OMS).
 Texts name channels, destinations, counts, hold codes and order numbers only; quoted error texts go
 through :func:`~oms_bridge.alerts.findings.safe_text` (no secrets, no personal data).
 """
@@ -41,6 +43,7 @@ from sqlalchemy.orm import Session, selectinload
 from channels.tokens import token_warnings
 from oms_bridge.alerts.findings import Finding, duration, local_time, safe_text
 from oms_bridge.settings import Settings
+from oms_bridge.store.destinations import destinations_in_use
 from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, Reconciliation
 
 __all__ = ["RuleContext", "RULES", "DELIVERY_PROCESSES", "destination_of"]
@@ -70,6 +73,7 @@ class RuleContext:
     settings: Settings
     now: datetime
     _channels: list[Channel] | None = field(default=None, repr=False)
+    _destinations: tuple[str, ...] | None = field(default=None, repr=False)
 
     @property
     def channels(self) -> list[Channel]:
@@ -79,6 +83,13 @@ class RuleContext:
                                         .order_by(Channel.value)).all()
             self._channels = [c for c in rows if c.isactive and c.platform is not None and c.platform.isactive]
         return self._channels
+
+    @property
+    def destinations(self) -> tuple[str, ...]:
+        """The monitored destinations that are connected (no OMS: no alert about the OMS)."""
+        if self._destinations is None:
+            self._destinations = destinations_in_use(self.session, self.settings.destinations)
+        return self._destinations
 
     def base(self) -> str:
         return self.settings.base_url.rstrip("/")
@@ -220,7 +231,7 @@ def held(ctx: RuleContext) -> list[Finding]:
     """Too many held deliveries per destination, or one held too long; orders held at intake count as ``intake``."""
     limit, max_age = ctx.settings.alert_held_max, timedelta(hours=ctx.settings.alert_held_max_age_hours)
     groups: dict[str, tuple[int, datetime | None, Counter[str]]] = {}
-    for dest in ctx.settings.destinations:
+    for dest in ctx.destinations:
         rows = ctx.session.execute(select(Delivery.hold_code, func.count(), func.min(Delivery.updated))
                                    .where(Delivery.destination == dest, Delivery.state == "held")
                                    .group_by(Delivery.hold_code)).all()
@@ -261,7 +272,7 @@ def held(ctx: RuleContext) -> list[Finding]:
 def dead(ctx: RuleContext) -> list[Finding]:
     """Deliveries that gave up after every attempt."""
     out = []
-    for dest in ctx.settings.destinations:
+    for dest in ctx.destinations:
         count, oldest = ctx.session.execute(select(func.count(), func.min(Delivery.updated))
                                             .where(Delivery.destination == dest, Delivery.state == "dead")).one()
         if not count:
@@ -321,7 +332,7 @@ def pending_old(ctx: RuleContext) -> list[Finding]:
     down = {f.subject for f in unreachable(ctx)}  # the unreachable alert says it better
     limit = timedelta(minutes=ctx.settings.alert_pending_max_minutes)
     out = []
-    for dest in ctx.settings.destinations:
+    for dest in ctx.destinations:
         if dest in down:
             continue
         count, oldest = ctx.session.execute(

@@ -13,6 +13,9 @@
    delivery's own pre-check; :func:`oms_bridge.erp.mapping.po_reference` names each order);
 4. **OMS**: what the OMS took, from the ``oms`` delivery rows (sent = read by the OMS for its version).
 
+Only destinations of ``monitored_destinations`` that are connected are compared
+(:func:`oms_bridge.store.destinations.destinations_in_use`); the report notes the others.
+
 The result is an ``oms_reconciliation`` row (counts plus the report) and a ``reconcile`` process run.
 API cost (docs/reconcile.md, ``benchmarks/bench_reconcile.py``): the marketplace's list calls for the
 orders changed since the first day, plus ceil(stored / batch) SOAP calls.
@@ -43,6 +46,7 @@ from oms_bridge.erp.mapping import po_reference
 from oms_bridge.reconcile.compare import DeliveryState, Inputs, Report, StoredOrder, compare, day_of
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.destinations import destinations_in_use
 from oms_bridge.store.models import Channel, Delivery, Order, Reconciliation, utcnow
 from oms_bridge.store.runs import RunStats, record_run
 from oms_bridge.vault import VaultError
@@ -164,7 +168,13 @@ def reconcile_channel(channel: str | int, first_day: date, last_day: date | None
             with session_scope(settings) as session:
                 stored = _stored(session, channel_id, start, end)
                 channel_row = session.get(Channel, channel_id)
-            erp_rows, erp_calls = (_erp_side(settings, channel_row, stored, notes) if "erp" in settings.destinations
+                destinations = destinations_in_use(session, settings.destinations)
+            for dest in settings.destinations:
+                if dest in ("erp", "oms") and dest not in destinations:
+                    notes.append(f"no {dest.upper()} is connected: its column was not compared "
+                                 + ("(add an ERP connection)" if dest == "erp" else
+                                    "(the OMS has no API token and has read no order: `oms-bridge oms rotate-token`)"))
+            erp_rows, erp_calls = (_erp_side(settings, channel_row, stored, notes) if "erp" in destinations
                                    else (None, 0))
         except (ReconcileError, ErpError, PlatformError, VaultError) as exc:
             error = str(exc)
@@ -173,7 +183,7 @@ def reconcile_channel(channel: str | int, first_day: date, last_day: date | None
             return Outcome(rec_id, None, error)
         report = compare(Inputs(channel=label, first_day=first_day, last_day=last_day, now=now,
                                 lag_cutoff=lag_cutoff, stored=stored, listed=listed, erp_rows=erp_rows,
-                                erp_source=channel_row.erp_ordersource_id, destinations=settings.destinations))
+                                erp_source=channel_row.erp_ordersource_id, destinations=destinations))
         report.notes, report.api_calls_marketplace, report.api_calls_erp = notes, market_calls, erp_calls
         stats.fetched, stats.api_calls = report.listed or 0, market_calls + erp_calls
         stats.failed = report.missing

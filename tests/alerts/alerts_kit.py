@@ -11,7 +11,7 @@ from oms_bridge.alerts.targets import add_target
 from oms_bridge.settings import Settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, Platform
+from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, Platform
 from oms_bridge.vault import Vault
 
 
@@ -21,8 +21,13 @@ def target(settings: Settings, name: str, url: str) -> None:
 
 
 def channel(settings: Settings, value: str = "shop-a", *, auth_state: str = "active", platform: str = "shopee-tw",
-            **columns) -> int:
+            erp: bool = True, **columns) -> int:
+    """A channel (and, with ``erp``, an ERP connection, so the ERP destination counts as connected)."""
     with session_scope(settings) as s:
+        if erp and s.scalar(select(ErpConnection.id).limit(1)) is None:
+            s.add(ErpConnection(value="gw", url="http://127.0.0.1:9/ADInterface/services", username="WebService",
+                                password_enc=Vault.from_settings(settings).encrypt("not-used-here"),
+                                erp_client_id=11, erp_role_id=50004, erp_org_id=11, erp_warehouse_id=103))
         plat = s.scalar(select(Platform).where(Platform.value == platform))
         if plat is None:
             plat = Platform(value=platform, name="Shopee TW", platform_type="shopee", host="http://127.0.0.1:9")

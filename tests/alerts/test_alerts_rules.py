@@ -15,6 +15,7 @@ from oms_bridge.alerts.engine import evaluate, run_alerts
 from oms_bridge.settings import Settings, SettingsError, load_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Alert, Channel, Order, ProcessRun, Reconciliation, utcnow
+from oms_bridge.store.models.oms import OmsApiToken
 
 
 def _run(settings: Settings, channel_id: int | None, process: str, outcome: str, started, *, error: str | None = None,
@@ -110,13 +111,16 @@ def test_held_over_threshold_or_too_old_with_causes_and_fixes(sqlite_settings: S
     assert intake.title == "1 order(s) held for intake (orders that could not be read)"
 
 
-def test_pending_too_long_names_the_destination_and_follows_the_monitored_destinations(
+def test_pending_too_long_names_the_destination_and_watches_only_connected_destinations(
         sqlite_settings: Settings) -> None:
     now = utcnow()
     ch = channel(sqlite_settings, auth_state="new")
     order_id = order(sqlite_settings, ch, "2603020001", destinations=("erp", "oms"))
     set_delivery(sqlite_settings, order_id, "erp", state="sent")
     set_delivery(sqlite_settings, order_id, "oms", armed_at=now - timedelta(minutes=90))
+    assert "pending_old:oms" not in _found(sqlite_settings, now)  # no OMS connected: nobody reads oms rows
+    with session_scope(sqlite_settings) as s:  # the admin gave the OMS its token (`oms-bridge oms rotate-token`)
+        s.add(OmsApiToken(endpoint="orders", token_hash="0" * 64, token_hint="abcd"))
     found = _found(sqlite_settings, now)["pending_old:oms"]
     assert found.title == "orders are not reaching the OMS"
     assert "1 order(s) wait for the OMS" in found.detail and "oms-bridge oms settings" in found.fix
@@ -204,3 +208,13 @@ def test_alert_settings_from_the_config_file(tmp_path) -> None:
     settings = load_settings({"OMS_BRIDGE_HOME": str(tmp_path)})
     assert settings.alert_digest_minutes == 0 and settings.reconcile_time == ""
     assert settings.destinations == ("erp", "logistics")
+
+
+def test_a_destination_that_is_not_connected_raises_nothing(sqlite_settings: Settings) -> None:
+    now = utcnow()
+    ch = channel(sqlite_settings, auth_state="new", erp=False)  # no ERP connection, no OMS token
+    order_id = order(sqlite_settings, ch, "2603050001", destinations=("erp", "oms"))
+    set_delivery(sqlite_settings, order_id, "erp", state="held", hold_code="no_erp_connection",
+                 updated=now - timedelta(days=3))
+    set_delivery(sqlite_settings, order_id, "oms", armed_at=now - timedelta(days=3))
+    assert _found(sqlite_settings, now) == {}
