@@ -134,3 +134,30 @@ def test_without_targets_the_alert_is_kept_as_unsent_history(sqlite_settings: Se
     with session_scope(sqlite_settings) as s:
         notice = s.scalar(select(AlertNotice))
         assert notice.status == "unsent" and "no active alert target" in notice.error_text
+
+
+def test_a_notice_whose_sender_died_is_taken_over_when_its_claim_runs_out(sqlite_settings: Settings,
+                                                                        webhook: WebhookReceiver) -> None:
+    from alerts_kit import channel, order, set_delivery
+
+    from oms_bridge.alerts import state, texts
+    from oms_bridge.alerts.engine import evaluate
+
+    target(sqlite_settings, "ops-hook", webhook.url())
+    set_delivery(sqlite_settings, order(sqlite_settings, channel(sqlite_settings, auth_state="new"), "2601010003"),
+                 state="dead", last_error="gave up")
+    t0 = utcnow()
+    (finding,), _ran, _errors = evaluate(sqlite_settings, t0)
+    alert = state.open_alert(sqlite_settings, finding, t0)  # an evaluator opened the alert, claimed the notice ...
+    title, body = texts.fired(alert, sqlite_settings.base_url)
+    assert state.claim_notice(sqlite_settings, alert, key=alert.alert_key, episode=1, kind="fired", seq=0,
+                              title=title, body=body, now=t0, runner="host:123:dead") is not None
+    # ... and died before sending. While its claim holds, nobody else sends it:
+    assert run_alerts(settings=sqlite_settings, now=t0 + timedelta(minutes=1)).retried == 0
+    assert webhook.posts == []
+    # when the claim runs out, the next evaluation takes it over and sends it
+    assert run_alerts(settings=sqlite_settings, now=t0 + timedelta(minutes=6)).retried == 1
+    assert webhook.titles() == [title]
+    with session_scope(sqlite_settings) as s:
+        notice = s.scalar(select(AlertNotice))
+        assert (notice.status, notice.attempts) == ("sent", 1) and notice.claimed_by != "host:123:dead"
