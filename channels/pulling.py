@@ -41,9 +41,11 @@ from channels.tokens import (
 )
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel as ChannelRow
 from oms_bridge.store.models import Order as OrderRow
 from oms_bridge.store.orders import UpsertCounts, upsert_orders
 from oms_bridge.store.runs import RunStats
+from oms_bridge.store.telemetry import count_fetched
 from oms_bridge.vault import Vault, VaultError
 from platforms.base import Adapter, AuthExpired, Order, PermanentError, ReauthRequired, TransientError, UnmappableOrder
 
@@ -66,16 +68,20 @@ def store_orders(items: Iterable[Order | UnmappableOrder], channel_id: int, stat
     """
     total = UpsertCounts()
     batch: list[Order | UnmappableOrder] = []
+    labels: dict[int, str | None] = {}
 
     def flush() -> None:
         checkpoint("fetched")
         with session_scope(settings) as session:
             counts = upsert_orders(session, channel_id, batch, stats.id, now=now_fn())
+            if channel_id not in labels:
+                labels[channel_id] = session.scalar(select(ChannelRow.value).where(ChannelRow.id == channel_id))
             checkpoint("upserted")
             if guard is not None:
                 guard()
         stats.details["batches"] = stats.details.get("batches", 0) + 1
         checkpoint("committed")
+        count_fetched(labels[channel_id] or str(channel_id), len(batch))
         for name in ("new", "changed", "unchanged", "held"):
             setattr(stats, name, getattr(stats, name) + getattr(counts, name))
         total.add(counts)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,19 @@ LIMITS: dict[str, Limit] = {
     "login_max_failures_per_ip": Limit(1, 100_000),
     "login_lockout_minutes": Limit(1, _WEEK_MINUTES, "minutes"),
     "max_future_skew_minutes": Limit(0, 366 * 24 * 60, "minutes"),
+    # alerts and reconciliation (docs/alerts.md, docs/reconcile.md)
+    "alert_interval_seconds": Limit(5, 86400, "seconds"),
+    "alert_digest_minutes": Limit(0, 366 * 24 * 60, "minutes"),
+    "alert_stale_intervals": Limit(1, 1000),
+    "alert_failing_runs": Limit(1, 1000),
+    "alert_held_max": Limit(0, 100_000_000),
+    "alert_held_max_age_hours": Limit(1, 366 * 24, "hours"),
+    "alert_pending_max_minutes": Limit(1, 366 * 24 * 60, "minutes"),
+    "alert_scheduler_silence_minutes": Limit(1, _WEEK_MINUTES, "minutes"),
+    "alert_send_attempts": Limit(1, 100),
+    "reconcile_days": Limit(0, 366, "days"),
+    "reconcile_lag_minutes": Limit(0, _WEEK_MINUTES, "minutes"),
+    "reconcile_erp_batch_size": Limit(1, 1000),
 }
 
 
@@ -144,6 +158,22 @@ class Settings:
     delivery_interval_seconds: int = 60
     delivery_max_attempts: int = 8
     erp_batch_size: int = 25  # orders per ERP compositeOperation (docs/erp.md: why 25)
+    # Alerts (oms_bridge/alerts): evaluation interval, digest, rule thresholds; see docs/alerts.md.
+    alert_interval_seconds: int = 60
+    alert_digest_minutes: int = 240
+    alert_stale_intervals: int = 3
+    alert_failing_runs: int = 2
+    alert_held_max: int = 10
+    alert_held_max_age_hours: int = 24
+    alert_pending_max_minutes: int = 60
+    alert_scheduler_silence_minutes: int = 10
+    alert_send_attempts: int = 5
+    monitored_destinations: str = "erp,oms,logistics"
+    # Reconciliation (oms_bridge/reconcile): daily run time (Asia/Taipei, empty = off), days, lag, ERP batch.
+    reconcile_time: str = "06:30"
+    reconcile_days: int = 1
+    reconcile_lag_minutes: int = 60
+    reconcile_erp_batch_size: int = 200
     # HTTP app
     base_url: str = "http://127.0.0.1:8765"
     http_host: str = "127.0.0.1"
@@ -195,6 +225,11 @@ class Settings:
         return self.home / "cache"
 
     @property
+    def destinations(self) -> tuple[str, ...]:
+        """The outbox destinations the alert rules and reconciliation watch (``monitored_destinations``)."""
+        return tuple(d for d in self.monitored_destinations.split(",") if d)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
 
@@ -242,6 +277,11 @@ def check_database_url(url: str, source: str = ENV_PREFIX + "DATABASE_URL") -> N
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings) if f.name not in ("home", "extra", "config_file")}
 _FIELD_NAMES.extend(_FIELDS)
 
+#: Whole-number settings with a lower bound (0 where "off" makes sense); a value below it is refused.
+#: Destinations the alert rules and reconciliation watch (the outbox's destinations).
+KNOWN_DESTINATIONS = ("erp", "oms", "logistics")
+_DAILY_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
 
 def _coerce(name: str, raw: Any) -> Any:
     """Convert a file or environment value to the field's declared type, with a clear error."""
@@ -254,6 +294,20 @@ def _coerce(name: str, raw: Any) -> Any:
         return str(raw)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"setting {name!r}: {raw!r} is not a valid {ftype}") from exc
+
+
+def _validate(values: dict[str, Any]) -> None:
+    """Refuse text values that cannot work, naming the setting and what is allowed (numbers: :data:`LIMITS`)."""
+    if "monitored_destinations" in values:
+        names = [d.strip() for d in values["monitored_destinations"].split(",") if d.strip()]
+        unknown = sorted(set(names) - set(KNOWN_DESTINATIONS))
+        if unknown:
+            raise SettingsError(f"setting 'monitored_destinations': unknown destination(s) {', '.join(unknown)}; "
+                                f"use a comma-separated list of {', '.join(KNOWN_DESTINATIONS)}")
+        values["monitored_destinations"] = ",".join(names)
+    if values.get("reconcile_time") and not _DAILY_TIME_RE.match(values["reconcile_time"]):
+        raise SettingsError(f"setting 'reconcile_time': {values['reconcile_time']!r} is not a time of day HH:MM "
+                            "(Asia/Taipei), or empty to switch the daily reconciliation off")
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -283,6 +337,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if values.get("database_url"):
         check_database_url(values["database_url"], ENV_PREFIX + "DATABASE_URL" if "database_url" in from_env
                            else f"database_url in {config_file}")
+    _validate(values)
     return Settings(home=home, config_file=config_file if config_file.exists() else None, extra=extra, **values)
 
 

@@ -24,6 +24,7 @@ get a :class:`MaskingFilter` on their logger, so a debug log never shows a token
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,21 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from urllib3 import exceptions as urllib3_exceptions
 
-from platforms.base import OutcomeUnknown, RateLimited, TransientError
+from platforms.base import (
+    AuthExpired,
+    CredentialsInvalid,
+    OutcomeUnknown,
+    PlatformError,
+    RateLimited,
+    ReauthRequired,
+    TransientError,
+)
 from platforms.masking import SECRET_PARAM_NAMES, mask_mapping, mask_text, mask_url
+from platforms.telemetry import observe_call
 
 __all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "mask_text", "MaskingFilter",
-           "install_log_masking", "SECRET_PARAM_NAMES", "json_body", "json_headers", "parse_retry_after"]
+           "install_log_masking", "SECRET_PARAM_NAMES", "json_body", "json_headers", "parse_retry_after",
+           "call_outcome"]
 
 log = logging.getLogger("oms_bridge.platforms.http")
 
@@ -161,22 +172,43 @@ class HttpClient:
     def _send_once(self, method: str, path: str, check: Callable[[requests.Response], Any], **kwargs: Any) -> Any:
         url = self.url(path)
         self.calls += 1
+        started = time.monotonic()
         try:
             response = self.session.request(
                 method, url, timeout=(self.policy.connect_timeout, self.policy.read_timeout), **kwargs
             )
         except requests.Timeout as exc:
+            observe_call(self.platform, "timeout", time.monotonic() - started)
             # "from None": the requests exception's text holds the full URL, query secrets included
             error = TransientError(f"timeout calling {method} {mask_url(url)} ({type(exc).__name__})",
                                    platform=self.platform)
             error.request_sent = not isinstance(exc, requests.ConnectTimeout)
             raise error from None
         except requests.ConnectionError as exc:
+            observe_call(self.platform, "unreachable", time.monotonic() - started)
             error = TransientError(f"cannot connect to {mask_url(url)}: {type(exc).__name__}", platform=self.platform)
             error.request_sent = not _never_sent(exc)
             raise error from None
+        elapsed = time.monotonic() - started
         log.debug("%s %s -> %s", method, mask_url(response.url), response.status_code)
-        return check(response)
+        try:
+            result = check(response)
+        except PlatformError as exc:
+            observe_call(self.platform, call_outcome(exc), elapsed)
+            raise
+        observe_call(self.platform, "ok", elapsed)
+        return result
+
+
+def call_outcome(exc: PlatformError) -> str:
+    """The ``outcome`` label of a request the platform answered with this error (see platforms.telemetry)."""
+    if isinstance(exc, RateLimited):
+        return "rate_limited"
+    if isinstance(exc, (AuthExpired, ReauthRequired, CredentialsInvalid)):
+        return "auth"
+    if isinstance(exc, TransientError):
+        return "transient"
+    return "rejected"
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:
@@ -193,8 +225,6 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
 
 
 def _default_sleep(seconds: float) -> None:
-    import time
-
     time.sleep(seconds)
 
 

@@ -1,7 +1,8 @@
 """Scheduler timing: intervals, misfire grace, the reconcile period, spreading and health thresholds.
 
 Defaults come from :class:`oms_bridge.settings.Settings` (``getorder_interval_minutes``,
-``refreshtoken_interval_minutes``, ``delivery_interval_seconds``); a channel's own
+``refreshtoken_interval_minutes``, ``delivery_interval_seconds``, ``alert_interval_seconds``, and
+``reconcile_time``: the daily reconciliation's time of day in Asia/Taipei); a channel's own
 ``getorder_interval_minutes`` / ``refreshtoken_interval_minutes`` win. Scheduler-only knobs are read
 from the config file's ``[oms_bridge]`` table (``Settings.extra``), each range-checked by
 :func:`oms_bridge.settings.check_setting` (ranges in ``docs/configuration.md``):
@@ -57,6 +58,9 @@ class ScheduleConfig:
     first_run_spread_seconds: float = 60.0
     heartbeat_seconds: float = 10.0
     stall_seconds: float = 120.0
+    alert_seconds: float = 60.0
+    #: HH:MM (Asia/Taipei) of the daily reconciliation; empty: not scheduled
+    reconcile_time: str = "06:30"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScheduleConfig:
@@ -72,6 +76,8 @@ class ScheduleConfig:
             first_run_spread_seconds=_knob(settings, "scheduler_first_run_spread_seconds", 60),
             heartbeat_seconds=_knob(settings, "scheduler_heartbeat_seconds", 10),
             stall_seconds=_knob(settings, "scheduler_stall_seconds", 120),
+            alert_seconds=float(settings.alert_interval_seconds),
+            reconcile_time=settings.reconcile_time,
         )
 
     def channel_seconds(self, minutes: int | None, default_minutes: int) -> float:

@@ -20,13 +20,15 @@ from channels.cancel_answers import run_cancel_answers
 from channels.getorder import run_getorder
 from channels.logistics import run_logistics_delivery
 from channels.refreshtoken import run_refreshtoken
+from oms_bridge.alerts.engine import run_alerts
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.oms.push import run_oms_delivery
+from oms_bridge.reconcile.run import run_daily
 from oms_bridge.settings import Settings, get_settings
 from scheduler.locks import process_lock
 
 __all__ = ["JOBS", "getorder_job", "refreshtoken_job", "erp_delivery_job", "logistics_delivery_job",
-           "oms_delivery_job", "cancel_answers_job", "run_locked"]
+           "oms_delivery_job", "cancel_answers_job", "alerts_job", "reconcile_job", "run_locked"]
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +75,17 @@ def cancel_answers_job() -> None:
     run_locked("cancel_answers", None, lambda s: run_cancel_answers(settings=s))
 
 
+def alerts_job() -> None:
+    """Evaluate the alert rules and send what is due (several instances never send one notice twice: the
+    notices are claimed in the store; the lock only saves the duplicate evaluation)."""
+    run_locked("alerts", None, lambda s: run_alerts(settings=s))
+
+
+def reconcile_job() -> None:
+    """The daily reconciliation of every active channel (marketplace, store, ERP, OMS)."""
+    run_locked("reconcile", None, lambda s: run_daily(settings=s))
+
+
 JOBS: dict[str, Callable[..., None]] = {
     "getorder": getorder_job,
     "refreshtoken": refreshtoken_job,
@@ -80,4 +93,6 @@ JOBS: dict[str, Callable[..., None]] = {
     "logistics": logistics_delivery_job,
     "oms": oms_delivery_job,
     "cancel_answers": cancel_answers_job,
+    "alerts": alerts_job,
+    "reconcile": reconcile_job,
 }

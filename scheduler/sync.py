@@ -11,6 +11,8 @@
 - ``oms-delivery`` every ``delivery_seconds`` when the OMS needs a worker: ``oms.order_notify =
   "push"`` (order events) or ``oms.product_reference = "hold"`` (orders held before the OMS reads
   them); in pull mode without holds the OMS reads and nothing has to run.
+- ``alerts`` (the alert evaluation, :mod:`oms_bridge.alerts`), every ``alert_interval_seconds``;
+- ``reconcile`` (:mod:`oms_bridge.reconcile`), once a day at ``reconcile_time`` (Asia/Taipei), when set.
 
 :func:`reconcile` adds the missing jobs (first run after ``scheduler_first_run_delay_seconds``, spread
 over ``scheduler_first_run_spread_seconds`` per job), removes jobs of channels that were disabled or
@@ -36,11 +38,13 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.jobstores.base import ConflictingIdError, JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from channels.binding import needs_token_refresh
+from channels.tokens import TAIPEI
 from oms_bridge.oms.config import oms_config
 from oms_bridge.settings import Settings, SettingsError, check_setting
 from oms_bridge.store.db import session_scope
@@ -48,11 +52,13 @@ from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from scheduler.config import ScheduleConfig
 from scheduler.jobs import (
+    alerts_job,
     cancel_answers_job,
     erp_delivery_job,
     getorder_job,
     logistics_delivery_job,
     oms_delivery_job,
+    reconcile_job,
     refreshtoken_job,
 )
 
@@ -66,13 +72,15 @@ JOBSTORE = "default"
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One job as it should be: id, callable, arguments, interval."""
+    """One job as it should be: id, callable, arguments, and either an interval or a daily time."""
 
     id: str
     func: Callable[..., None]
     args: tuple[int, ...]
     seconds: float
     name: str
+    #: "HH:MM" in Asia/Taipei: the job runs once a day then (``seconds`` is ignored); see :func:`trigger_for`
+    daily_at: str | None = None
 
 
 @dataclass
@@ -148,9 +156,13 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig,
         JobSpec("erp-delivery", erp_delivery_job, (), cfg.delivery_seconds, "ERP delivery"),
         JobSpec("logistics-delivery", logistics_delivery_job, (), cfg.delivery_seconds, "logistics delivery"),
         JobSpec("cancel-answers", cancel_answers_job, (), cfg.delivery_seconds, "cancellation answers"),
+        JobSpec("alerts", alerts_job, (), cfg.alert_seconds, "alert evaluation"),
     ]
     if _wants_oms_delivery(settings):
         specs.append(JobSpec("oms-delivery", oms_delivery_job, (), cfg.delivery_seconds, "OMS delivery"))
+    if cfg.reconcile_time:
+        specs.append(JobSpec("reconcile", reconcile_job, (), 86400.0, "daily reconciliation",
+                             daily_at=cfg.reconcile_time))
     vault = Vault.from_settings(settings)
     with session_scope(settings, readonly=True) as session:
         channels = session.scalars(select(Channel).options(selectinload(Channel.platform)).order_by(Channel.id))
@@ -170,16 +182,24 @@ def desired_jobs(settings: Settings, cfg: ScheduleConfig,
 PHASE_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def trigger_for(spec: JobSpec) -> IntervalTrigger:
-    """The job's interval trigger, at its fixed phase inside the interval (see :meth:`ScheduleConfig.phase`)."""
+def trigger_for(spec: JobSpec) -> IntervalTrigger | CronTrigger:
+    """The job's trigger: a daily time (Asia/Taipei), or its interval at its fixed phase inside the interval
+    (see :meth:`ScheduleConfig.phase`)."""
+    if spec.daily_at:
+        hour, minute = spec.daily_at.split(":")
+        return CronTrigger(hour=int(hour), minute=int(minute), timezone=TAIPEI)
     start = PHASE_ANCHOR + timedelta(seconds=ScheduleConfig.phase(spec.id) * spec.seconds)
     return IntervalTrigger(seconds=spec.seconds, start_date=start, timezone=UTC)
 
 
-def _same_trigger(job, wanted: IntervalTrigger) -> bool:
+def _same_trigger(job, wanted: IntervalTrigger | CronTrigger) -> bool:
+    """Whether the stored job already fires as wanted (interval and phase, or daily time and zone)."""
     trigger = job.trigger
-    return (isinstance(trigger, IntervalTrigger) and trigger.interval == wanted.interval
-            and trigger.start_date == wanted.start_date)
+    if isinstance(trigger, IntervalTrigger) and isinstance(wanted, IntervalTrigger):
+        return trigger.interval == wanted.interval and trigger.start_date == wanted.start_date
+    if isinstance(trigger, CronTrigger) and isinstance(wanted, CronTrigger):
+        return str(trigger) == str(wanted) and str(trigger.timezone) == str(wanted.timezone)
+    return False
 
 
 def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig, *,
@@ -199,7 +219,8 @@ def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig,
             _reconcile_one(scheduler, existing.get(job_id), spec, cfg, now, result)
             job = existing.get(job_id)
             late = timedelta(seconds=cfg.sync_seconds)  # less late: a live instance is about to run it
-            if spread_overdue and job is not None and job.next_run_time is not None and job.next_run_time < now - late:
+            if (spread_overdue and not spec.daily_at and job is not None and job.next_run_time is not None
+                    and job.next_run_time < now - late):
                 scheduler.modify_job(job_id, jobstore=JOBSTORE, next_run_time=now + timedelta(
                     seconds=cfg.first_run_offset(job_id, spec.seconds)))
         except Exception as exc:  # noqa: BLE001 - e.g. a job-store hiccup: the others still go on
@@ -221,10 +242,12 @@ def _reconcile_one(scheduler: BaseScheduler, job, spec: JobSpec, cfg: ScheduleCo
                    result: SyncResult) -> None:
     trigger = trigger_for(spec)
     if job is None:
-        first_run = now + timedelta(seconds=cfg.first_run_offset(spec.id, spec.seconds))
+        # a daily job waits for its time; an interval job's first run is spread (ScheduleConfig.first_run_offset)
+        timing = {} if spec.daily_at else {
+            "next_run_time": now + timedelta(seconds=cfg.first_run_offset(spec.id, spec.seconds))}
         try:
             scheduler.add_job(spec.func, trigger, args=spec.args, id=spec.id, name=spec.name, jobstore=JOBSTORE,
-                              next_run_time=first_run)
+                              **timing)
             result.added.append(spec.id)
         except ConflictingIdError:  # another instance added it a moment ago
             pass

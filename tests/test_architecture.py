@@ -27,6 +27,10 @@ FORBIDDEN = {
     "oms_bridge.erp": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.oms"),
     "oms_bridge.oms": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp"),
     "scheduler": ("oms_bridge.cli", "oms_bridge.web"),
+    # alerts read the store (and the channels' token warnings); reconciliation sits on channels + the ERP
+    "oms_bridge.alerts": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp", "oms_bridge.oms",
+                          "oms_bridge.reconcile"),
+    "oms_bridge.reconcile": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.alerts"),
 }
 # The ERP sandbox (test/demo infrastructure) reuses the platform sandbox kit; the store upserts the
 # canonical Order of the platform contract and masks run errors with the one set of masking rules;

@@ -277,14 +277,18 @@ def check_command(name: str | None, setup_guide: bool) -> None:
 @click.option("--order", "order_number", help="Marketplace order number.")
 @click.option("--channel", "channel_name", help="All held/dead orders of this channel.")
 @click.option("--all-held", is_flag=True, help="Every held or dead ERP delivery.")
-def retry_command(order_number: str | None, channel_name: str | None, all_held: bool) -> None:
+@click.option("--sent", "include_sent", is_flag=True,
+              help="Also deliveries recorded as sent (a reconciliation found them missing in the ERP); the "
+                   "POReference pre-check still prevents a second copy.")
+def retry_command(order_number: str | None, channel_name: str | None, all_held: bool, include_sent: bool) -> None:
     """Put held/dead/retrying ERP deliveries back to pending."""
     if sum(bool(x) for x in (order_number, channel_name, all_held)) != 1:
         fail("give exactly one of --order NUMBER, --channel NAME, --all-held")
+    states = ("held", "dead", "retry", "sent") if include_sent else ("held", "dead", "retry")
     with cli_errors(), session_scope(get_settings()) as s:
         ids: list[int] | None = None
         if all_held:
-            count = outbox.rearm(s, "erp")
+            count = outbox.rearm(s, "erp", states=states)
         else:
             query = select(Order.id)
             if order_number:
@@ -297,7 +301,7 @@ def retry_command(order_number: str | None, channel_name: str | None, all_held: 
             ids = list(s.scalars(query))
             if order_number and not ids:
                 fail(f"no stored order {order_number!r}")
-            count = outbox.rearm(s, "erp", order_ids=ids)
+            count = outbox.rearm(s, "erp", order_ids=ids, states=states)
         in_flight = outbox.count_leased(s, "erp", order_ids=ids)
     click.echo(f"{count} ERP deliver{'y' if count == 1 else 'ies'} re-armed")
     if in_flight:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, TransportError
 from zeep.transports import Transport
 
+from platforms.telemetry import observe_call
+
 __all__ = ["Login", "Field", "CrudOp", "DocActionOp", "Operation", "StdResult", "ErpClient", "ErpError",
            "ErpTransient", "ErpRejected", "ErpLoginError", "is_login_error", "NS"]
 
@@ -46,6 +49,8 @@ log = logging.getLogger("oms_bridge.erp.client")
 NS = "http://idempiere.org/ADInterface/1_0"
 #: ModelCRUD ports whose server method dereferences the DataRow unconditionally.
 WRITE_PORTS = frozenset({"createData", "createUpdateData", "updateData"})
+#: the ``platform`` label of the ERP's SOAP calls in ``oms_bridge_api_calls_total`` / ``..._latency_seconds``
+METRICS_PLATFORM = "idempiere"
 LOGIN_ERROR_PREFIXES = ("Error login", "Error logging in")
 #: IdempiereServiceFault texts of a service type's configuration (queryData does not catch them, so they
 #: arrive as SOAP Faults): not transient, the admin must act.
@@ -226,6 +231,8 @@ class ErpClient:
     def _call(self, service: str, operation: str, *, timeout: float | None = None, **kwargs: Any) -> Any:
         proxy = self._service(service)
         self.calls += 1
+        started = time.monotonic()
+        outcome = "ok"
         try:
             if timeout is None:
                 return getattr(proxy, operation)(**kwargs)
@@ -233,12 +240,21 @@ class ErpClient:
                 return getattr(proxy, operation)(**kwargs)
         except Fault as exc:
             if _CONFIG_FAULT.search(exc.message or ""):  # queryData throws its configuration errors as Faults
+                outcome = "rejected"
                 raise ErpRejected(exc.message) from exc
+            outcome = "transient"
             raise ErpTransient(f"SOAP fault from {service}.{operation}: {exc.message}") from exc
         except requests.Timeout as exc:
+            outcome = "timeout"
             raise ErpTransient(f"{service}.{operation} timed out: {_reason(exc)}") from exc
-        except (requests.RequestException, TransportError, ZeepError, etree.XMLSyntaxError) as exc:
+        except requests.ConnectionError as exc:
+            outcome = "unreachable"
             raise ErpTransient(f"{service}.{operation} failed: {_reason(exc)}") from exc
+        except (requests.RequestException, TransportError, ZeepError, etree.XMLSyntaxError) as exc:
+            outcome = "transient"
+            raise ErpTransient(f"{service}.{operation} failed: {_reason(exc)}") from exc
+        finally:
+            observe_call(METRICS_PLATFORM, outcome, time.monotonic() - started)
 
     # -- operations ------------------------------------------------------------------------------
     def composite(self, service_type: str, groups: list[list[Operation]], *,

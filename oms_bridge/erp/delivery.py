@@ -55,6 +55,7 @@ from oms_bridge.erp.client import (
 from oms_bridge.erp.config import REQUIRED_OUTPUTS, ChannelMapping, ErpConfigError, ErpOptions
 from oms_bridge.erp.connections import login_refusal, record_login_refusal
 from oms_bridge.erp.holds import channel_of_code, classify_error, sku_of_code
+from oms_bridge.erp.lookup import erp_orders
 from oms_bridge.erp.mapping import (
     ORDER_ROLE,
     Unmappable,
@@ -605,10 +606,7 @@ def _precheck(client: ErpClient, options: ErpOptions, work: list[_Work]) -> list
     """
     if not work:
         return []
-    refs = [w.ref for w in work] + [w.legacy for w in work if w.legacy]
-    ids = [w.row.erp_record_id for w in work if w.row.erp_record_id]
-    return client.query(options.service_types["query_order"], "C_Order", filter=precheck_filter(refs, ids),
-                        require=REQUIRED_OUTPUTS["query_order"])
+    return erp_orders(client, options, (((w.ref, w.legacy), w.row.erp_record_id) for w in work))
 
 
 def _store_facts(settings: Settings, rows: list[dict[str, str]], work: list[_Work],

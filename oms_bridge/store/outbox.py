@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from oms_bridge.store.models import Delivery, Order, utcnow
+from oms_bridge.store.telemetry import count_delivery
 
 __all__ = ["arm", "Lease", "lease_due", "leased_row", "mark_sent", "mark_held", "mark_waiting", "mark_deferred",
            "mark_retry", "rearm_held", "rearm", "backoff_delay", "count_leased", "not_leased", "release"]
@@ -71,6 +72,7 @@ def arm(session: Session, order: Order, destinations: Iterable[str], *, action: 
         row.hold_code = None
         row.last_error = None
         row.order_version = order.version
+        row.armed_at = utcnow()
         rows.append(row)
     return rows
 
@@ -181,6 +183,7 @@ def mark_sent(row: Delivery, *, now: datetime | None = None, erp_record_id: int 
     """The destination has the order's version ``row.order_version``."""
     row.state = "sent"
     row.leased_until = None
+    count_delivery(row.destination, "sent")
     row.sent_at = now or utcnow()
     row.delivered_version = row.order_version
     row.last_error = None
@@ -199,6 +202,7 @@ def mark_held(row: Delivery, reason: str, *, code: str | None = None) -> None:
     ``code`` (e.g. ``missing_sku:ABC-1``) lets the fix find and re-arm exactly these rows."""
     row.state = "held"
     row.leased_until = None
+    count_delivery(row.destination, "held")
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
@@ -212,6 +216,7 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
     """
     row.state = "waiting"
     row.leased_until = None
+    count_delivery(row.destination, "waiting")
     row.last_error = reason
     row.hold_code = code
     row.next_attempt_at = None
@@ -250,11 +255,13 @@ def mark_retry(row: Delivery, error: str, *, max_attempts: int, now: datetime | 
     row.attempts += 1
     row.last_error = error
     if row.attempts >= max_attempts:
+        count_delivery(row.destination, "dead")
         row.state = "dead"
         row.next_attempt_at = None
         row.last_error = f"gave up after {row.attempts} attempts: {error}"
         return
     row.state = "retry"
+    count_delivery(row.destination, "retry")
     delay = timedelta(seconds=retry_after) if retry_after is not None else backoff_delay(row.attempts)
     row.next_attempt_at = now + delay
 
@@ -271,7 +278,8 @@ def rearm_held(session: Session, destination: str, *, code: str | None = None,
         conditions.append(Delivery.hold_code.startswith(code_prefix))
     result = session.execute(
         update(Delivery).where(*conditions)
-        .values(state="pending", next_attempt_at=None, attempts=0, leased_until=None, updated=utcnow())
+        .values(state="pending", next_attempt_at=None, attempts=0, leased_until=None, updated=utcnow(),
+                armed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
@@ -290,7 +298,8 @@ def rearm(session: Session, destination: str, *, order_ids: Iterable[int] | None
         conditions.append(Delivery.oms_order_id.in_(list(order_ids)))
     result = session.execute(
         update(Delivery).where(*conditions)
-        .values(state="pending", next_attempt_at=None, attempts=0, leased_until=None, updated=utcnow())
+        .values(state="pending", next_attempt_at=None, attempts=0, leased_until=None, updated=utcnow(),
+                armed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0

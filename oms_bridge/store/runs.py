@@ -39,6 +39,7 @@ from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import ProcessRun, utcnow
+from oms_bridge.store.telemetry import observe_run
 
 __all__ = ["RunStats", "record_run", "effective_outcome", "lost_clause", "LOST"]
 
@@ -108,6 +109,7 @@ def record_run(process: str, *, channel_id: int | None = None, settings: Setting
 def _finish(stats: RunStats, settings: Settings) -> None:
     _PUMP.discard(settings, stats.id)
     stats.ended = utcnow()
+    observe_run(stats.process, stats.duration_seconds or 0.0)
     # A write transaction (SQLite: the lock at BEGIN): this reads the row then writes it.
     with session_scope(settings) as session:
         row = session.get(ProcessRun, stats.id)

@@ -1,5 +1,6 @@
 """Admin pages (server-rendered FastAPI + Jinja2): login, dashboard, and the assembly of the page
-groups: configuration (:mod:`oms_bridge.web.admin_setup`) and orders (:mod:`oms_bridge.web.admin_orders`).
+groups: configuration (:mod:`oms_bridge.web.admin_setup`), orders (:mod:`oms_bridge.web.admin_orders`) and
+monitoring: alerts and reconciliation (:mod:`oms_bridge.web.admin_monitoring`).
 
 Every page needs a logged-in admin (:mod:`oms_bridge.web.security`: scrypt password, signed session
 cookie) and every form carries a CSRF token checked before anything changes
@@ -24,6 +25,7 @@ from oms_bridge.store import cancel_requests
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import DELIVERY_STATES, AdminUser
 from oms_bridge.web import pages, security
+from oms_bridge.web.admin_monitoring import router as monitoring_router
 from oms_bridge.web.admin_oms import router as oms_router
 from oms_bridge.web.admin_orders import router as orders_router
 from oms_bridge.web.admin_setup import router as setup_router
@@ -99,3 +101,4 @@ def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin
 router.include_router(setup_router)
 router.include_router(orders_router)
 router.include_router(oms_router)
+router.include_router(monitoring_router)

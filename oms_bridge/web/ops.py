@@ -22,9 +22,16 @@ so any instance can be scraped):
   ``dead`` are the ones to alert on);
 - ``oms_bridge_process_runs_lost{process}``: rows still ``running`` whose heartbeat stopped (the run
   died: ``kill -9``, a crash, a lost host; see :func:`oms_bridge.store.runs.effective_outcome`);
+- ``oms_bridge_delivery_oldest_pending_age_seconds{destination}``: age of the oldest row still to be
+  delivered (``pending`` or ``retry``), measured from when it was armed (0 when none waits);
 - ``oms_bridge_scheduler_running``: 1 when this instance's scheduler runs *and is healthy* (0 when its
   thread died, its job store fails or due jobs stopped running);
 - ``oms_bridge_scheduler_last_round_timestamp_seconds``: when its loop last completed a round.
+
+Besides these, the output carries this process's own counters and histograms (prometheus_client's
+default registry: :mod:`oms_bridge.store.telemetry`, :mod:`platforms.telemetry`, plus the standard
+``process_*``/``python_*`` metrics): orders fetched, delivery outcomes, API calls and latency, run durations.
+They count the work *this* instance did since it started; scrape every instance and sum in the query.
 """
 
 from __future__ import annotations
@@ -35,17 +42,19 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
 from oms_bridge.settings import get_settings
+from oms_bridge.store import telemetry as _work_metrics  # noqa: F401 - registers this process's counters
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
 from oms_bridge.store.runs import lost_clause
 from oms_bridge.web.ops_access import access_guard
+from platforms import telemetry as _api_metrics  # noqa: F401 - registers the API call counters
 
 __all__ = ["router", "scheduler_state", "scheduler_health", "StoreCollector"]
 
@@ -119,11 +128,20 @@ class StoreCollector(Collector):
         lost = GaugeMetricFamily("oms_bridge_process_runs_lost",
                                  "Runs recorded running whose heartbeat stopped (the run died), per process",
                                  labels=["process"])
+        oldest = GaugeMetricFamily("oms_bridge_delivery_oldest_pending_age_seconds",
+                                   "Age of the oldest row still to be delivered (pending or retry), per destination",
+                                   labels=["destination"])
         settings = get_settings()
         with session_scope(settings, readonly=True) as session:
             for process, n in session.execute(select(ProcessRun.process, func.count())
                                               .where(lost_clause(settings, now)).group_by(ProcessRun.process)):
                 lost.add_metric([process], float(n))
+            armed = dict(session.execute(
+                select(Delivery.destination, func.min(func.coalesce(Delivery.armed_at, Delivery.created)))
+                .where(Delivery.state.in_(("pending", "retry"))).group_by(Delivery.destination)).all())
+            for dest in DESTINATIONS:
+                since = armed.get(dest)
+                oldest.add_metric([dest], max(0.0, now.timestamp() - _epoch(since)) if since is not None else 0.0)
             channels = {c.id: c for c in session.scalars(select(Channel))}
             for ch in channels.values():
                 auth.add_metric([ch.value, ch.auth_state], 1.0 if ch.auth_state == "active" else 0.0)
@@ -144,7 +162,7 @@ class StoreCollector(Collector):
                 counts[(dest, state)] = n
             for (dest, state), n in sorted(counts.items()):
                 deliveries.add_metric([dest, state], float(n))
-        yield from (last_ok, lag, auth, deliveries, lost)
+        yield from (last_ok, lag, auth, deliveries, lost, oldest)
         if self.scheduler_running is not None:
             yield GaugeMetricFamily("oms_bridge_scheduler_running",
                                     "1 when this instance's scheduler runs and is healthy",
@@ -167,4 +185,5 @@ def metrics(request: Request) -> Response:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(None if health is None else health.state == "running",
                                      None if health is None else health.last_round_at))
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # this process's counters/histograms first, then the store's gauges (names never overlap)
+    return Response(generate_latest(REGISTRY) + generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

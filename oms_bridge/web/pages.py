@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -52,6 +54,19 @@ _FIELD_LIMITS = {"value": 60, "platform": 60, "channel": 60, "username": 60, "pl
                  "csv": 60_000, "note": 1000}
 _DEFAULT_FIELD_LIMIT = 4096  # secrets (app_secret, cred_*) and anything else
 _MULTILINE = ("settings_json", "csv", "note")  # text areas: line breaks allowed
+TAIPEI = ZoneInfo("Asia/Taipei")
+
+
+def taipei(when: datetime | None) -> str:
+    """A stored (aware UTC) time as the admins read it: ``2026-03-15 12:00`` in Asia/Taipei ('' when unknown)."""
+    if when is None:
+        return ""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
+
+
+templates.env.filters["taipei"] = taipei
 
 
 def settings() -> Settings:

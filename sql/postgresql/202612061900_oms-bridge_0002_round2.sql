@@ -32,6 +32,58 @@ CREATE INDEX oms_admin_login_failure_failed_at_ix ON oms_admin_login_failure (fa
 
 CREATE INDEX oms_admin_login_failure_username_ix ON oms_admin_login_failure (username);
 
+CREATE TABLE oms_alert (
+    alert_key VARCHAR(255) NOT NULL,
+    rule VARCHAR(40) NOT NULL,
+    subject VARCHAR(120),
+    state VARCHAR(10) DEFAULT 'firing' NOT NULL,
+    episode INTEGER DEFAULT '1' NOT NULL,
+    since TIMESTAMP WITH TIME ZONE,
+    fired_at TIMESTAMP WITH TIME ZONE NOT NULL,
+    last_seen TIMESTAMP WITH TIME ZONE,
+    resolved_at TIMESTAMP WITH TIME ZONE,
+    title VARCHAR(255) NOT NULL,
+    message TEXT,
+    fix TEXT,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_alert_id SERIAL NOT NULL,
+    oms_alert_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_alert_key PRIMARY KEY (oms_alert_id),
+    CONSTRAINT oms_alert_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT oms_alert_alert_key_uq UNIQUE (alert_key),
+    CONSTRAINT oms_alert_uu_idx UNIQUE (oms_alert_uu)
+);
+
+CREATE INDEX oms_alert_rule_ix ON oms_alert (rule);
+
+CREATE TABLE oms_alert_target (
+    value VARCHAR(60) NOT NULL,
+    url_enc TEXT NOT NULL,
+    url_hint VARCHAR(255) NOT NULL,
+    description VARCHAR(255),
+    last_sent TIMESTAMP WITH TIME ZONE,
+    last_error TEXT,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_alert_target_id SERIAL NOT NULL,
+    oms_alert_target_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_alert_target_key PRIMARY KEY (oms_alert_target_id),
+    CONSTRAINT oms_alert_target_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT oms_alert_target_uu_idx UNIQUE (oms_alert_target_uu),
+    CONSTRAINT oms_alert_target_value_uq UNIQUE (value)
+);
+
 CREATE TABLE oms_product_ref (
     sku VARCHAR(120) NOT NULL,
     omnitron_product_id INTEGER NOT NULL,
@@ -71,6 +123,77 @@ CREATE TABLE oms_admin_session (
 );
 
 CREATE INDEX oms_admin_session_oms_admin_user_id_ix ON oms_admin_session (oms_admin_user_id);
+
+CREATE TABLE oms_alert_notice (
+    oms_alert_id INTEGER,
+    alert_key VARCHAR(255) NOT NULL,
+    episode INTEGER NOT NULL,
+    kind VARCHAR(10) NOT NULL,
+    seq INTEGER DEFAULT '0' NOT NULL,
+    status VARCHAR(10) DEFAULT 'claimed' NOT NULL,
+    claimed_until TIMESTAMP WITH TIME ZONE,
+    claimed_by VARCHAR(120),
+    attempts INTEGER DEFAULT '0' NOT NULL,
+    title VARCHAR(255) NOT NULL,
+    body TEXT,
+    sent_at TIMESTAMP WITH TIME ZONE,
+    pending_targets VARCHAR(255),
+    targets_ok INTEGER DEFAULT '0' NOT NULL,
+    error_text TEXT,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_alert_notice_id SERIAL NOT NULL,
+    oms_alert_notice_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_alert_notice_key PRIMARY KEY (oms_alert_notice_id),
+    CONSTRAINT oms_alert_notice_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT omsalert_omsalertnotice FOREIGN KEY(oms_alert_id) REFERENCES oms_alert (oms_alert_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT oms_alert_notice_claim_uq UNIQUE (alert_key, episode, kind, seq),
+    CONSTRAINT oms_alert_notice_uu_idx UNIQUE (oms_alert_notice_uu)
+);
+
+CREATE INDEX oms_alert_notice_claimed_until_ix ON oms_alert_notice (claimed_until);
+
+CREATE INDEX oms_alert_notice_oms_alert_id_ix ON oms_alert_notice (oms_alert_id);
+
+CREATE TABLE oms_reconciliation (
+    oms_channel_id INTEGER NOT NULL,
+    oms_process_run_id INTEGER,
+    first_day DATE NOT NULL,
+    last_day DATE NOT NULL,
+    started TIMESTAMP WITH TIME ZONE NOT NULL,
+    ended TIMESTAMP WITH TIME ZONE,
+    outcome VARCHAR(20) DEFAULT 'running' NOT NULL,
+    listed INTEGER,
+    stored INTEGER DEFAULT '0' NOT NULL,
+    in_erp INTEGER,
+    oms_taken INTEGER,
+    missing INTEGER DEFAULT '0' NOT NULL,
+    differences_total INTEGER DEFAULT '0' NOT NULL,
+    api_calls_marketplace INTEGER DEFAULT '0' NOT NULL,
+    api_calls_erp INTEGER DEFAULT '0' NOT NULL,
+    error_text TEXT,
+    report_json TEXT,
+    ad_client_id INTEGER DEFAULT 0 NOT NULL,
+    ad_org_id INTEGER DEFAULT 0 NOT NULL,
+    created TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    createdby INTEGER DEFAULT 0 NOT NULL,
+    updated TIMESTAMP WITH TIME ZONE DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updatedby INTEGER DEFAULT 0 NOT NULL,
+    oms_reconciliation_id SERIAL NOT NULL,
+    oms_reconciliation_uu UUID NOT NULL,
+    isactive CHAR(1) DEFAULT 'Y' NOT NULL,
+    CONSTRAINT oms_reconciliation_key PRIMARY KEY (oms_reconciliation_id),
+    CONSTRAINT oms_reconciliation_isactive_ck CHECK (isactive IN ('Y','N')),
+    CONSTRAINT omschannel_omsreconciliation FOREIGN KEY(oms_channel_id) REFERENCES oms_channel (oms_channel_id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED,
+    CONSTRAINT oms_reconciliation_uu_idx UNIQUE (oms_reconciliation_uu)
+);
+
+CREATE INDEX oms_reconciliation_oms_channel_id_ix ON oms_reconciliation (oms_channel_id);
 
 CREATE TABLE oms_cancel_request (
     oms_order_id INTEGER NOT NULL,
@@ -146,6 +269,8 @@ ALTER TABLE oms_admin_user ALTER COLUMN session_key_enc DROP NOT NULL;
 ALTER TABLE oms_channel ADD COLUMN token_refreshed_at TIMESTAMP WITH TIME ZONE;
 
 ALTER TABLE oms_delivery ADD COLUMN leased_until TIMESTAMP WITH TIME ZONE;
+
+ALTER TABLE oms_delivery ADD COLUMN armed_at TIMESTAMP WITH TIME ZONE;
 
 ALTER TABLE oms_erp_connection ADD COLUMN login_error TEXT;
 

@@ -6,16 +6,19 @@ import time
 
 import pytest
 
+from channels.tokens import TAIPEI
 from oms_bridge import configure
 from oms_bridge.store.db import session_scope
 from oms_bridge.vault import Vault
 from scheduler.builder import build_scheduler, start_scheduler
 from scheduler.config import ScheduleConfig
 from scheduler.jobs import (
+    alerts_job,
     cancel_answers_job,
     erp_delivery_job,
     getorder_job,
     logistics_delivery_job,
+    reconcile_job,
     refreshtoken_job,
 )
 from scheduler.sync import reconcile
@@ -40,7 +43,9 @@ def _setup(settings) -> dict[str, int]:
 
 
 def _intervals(sched) -> dict[str, float]:
-    return {j.id: j.trigger.interval.total_seconds() for j in sched.get_jobs(jobstore="default")}
+    """Interval jobs only (the daily reconciliation has a cron trigger)."""
+    return {j.id: j.trigger.interval.total_seconds() for j in sched.get_jobs(jobstore="default")
+            if hasattr(j.trigger, "interval")}
 
 
 def test_reconcile_wires_jobs_per_channel(sqlite_settings):
@@ -52,7 +57,7 @@ def test_reconcile_wires_jobs_per_channel(sqlite_settings):
         jobs = {j.id: j for j in sched.get_jobs(jobstore="default")}
         shop, momo = ids["shop-a"], ids["momo-a"]
         assert set(jobs) == {f"getorder:{shop}", f"refreshtoken:{shop}", f"getorder:{momo}",
-                             "erp-delivery", "logistics-delivery", "cancel-answers"}
+                             "erp-delivery", "logistics-delivery", "cancel-answers", "alerts", "reconcile"}
         assert sorted(result.added) == sorted(jobs)
         # OAuth platform only for RefreshToken; the never-authorized channel gets nothing yet.
         assert f"refreshtoken:{momo}" not in jobs and f"getorder:{ids['shop-new']}" not in jobs
@@ -61,6 +66,12 @@ def test_reconcile_wires_jobs_per_channel(sqlite_settings):
         assert jobs["erp-delivery"].func is erp_delivery_job
         assert jobs["logistics-delivery"].func is logistics_delivery_job
         assert jobs["cancel-answers"].func is cancel_answers_job
+        assert jobs["alerts"].func is alerts_job and _intervals(sched)["alerts"] == 60
+        # the daily reconciliation: 06:30 Asia/Taipei, not run at start-up
+        assert jobs["reconcile"].func is reconcile_job
+        assert str(jobs["reconcile"].trigger) == "cron[hour='6', minute='30']"
+        assert str(jobs["reconcile"].trigger.timezone) == "Asia/Taipei"
+        assert jobs["reconcile"].next_run_time.astimezone(TAIPEI).strftime("%H:%M") == "06:30"
         assert _intervals(sched)[f"getorder:{shop}"] == 300
         assert _intervals(sched)[f"refreshtoken:{shop}"] == 1800
         assert _intervals(sched)["erp-delivery"] == 60
@@ -162,7 +173,7 @@ def test_shutdown_never_deadlocks_with_a_reconcile_in_flight(sqlite_settings):
 
 
 def test_started_scheduler_runs_every_process(sqlite_settings):
-    """The wiring end to end: jobs call the real GetOrder, ERP and logistics processes."""
+    """The wiring end to end: jobs call the real GetOrder, ERP, logistics and alert processes."""
     from dataclasses import replace
     from datetime import UTC, datetime, timedelta
 
@@ -194,7 +205,7 @@ def test_started_scheduler_runs_every_process(sqlite_settings):
             with session_scope(sqlite_settings) as s:
                 return s.scalar(select(func.count()).select_from(Order))
         try:
-            assert _wait_for(lambda: {"getorder", "erp_delivery", "logistics_delivery"} <= processes()
+            assert _wait_for(lambda: {"getorder", "erp_delivery", "logistics_delivery", "alerts"} <= processes()
                              and orders() == 3, timeout=30), processes()
         finally:
             sched.shutdown(wait=True)

@@ -51,6 +51,9 @@ class Delivery(ADColumns, Base):
     order_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
     delivered_version: Mapped[int | None] = mapped_column(Integer)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # When the row last became due (armed for a version, or re-armed by a fix or an admin retry): the age of
+    # the oldest undelivered row per destination is measured from here (/metrics, alert rule pending_old).
+    armed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     # Destination record: C_Order_ID / DocumentNo for the ERP; tracking number for logistics.
     erp_record_id: Mapped[int | None] = mapped_column(Integer)
     erp_document_no: Mapped[str | None] = mapped_column(String(60))
