@@ -14,6 +14,7 @@ from datetime import date
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
+from starlette.datastructures import FormData
 
 from channels.binding import BindingError
 from oms_bridge import configure
@@ -44,8 +45,8 @@ def alerts_page(request: Request, admin: SessionInfo = Depends(pages.current_adm
 
 
 @router.post("/alerts/targets")
-async def add_alert_target(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def add_alert_target(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+        form: FormData = Depends(pages.csrf_form)) -> Response:
     name = pages.text(form, "value")
     try:
         with session_scope(pages.settings(), immediate=True) as session:
@@ -57,8 +58,8 @@ async def add_alert_target(request: Request, admin: SessionInfo = Depends(pages.
 
 
 @router.post("/alerts/targets/{name}/test")
-async def test_alert_target(name: str, request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    await pages.csrf_form(request)
+def test_alert_target(name: str, request: Request, admin: SessionInfo = Depends(pages.current_admin),
+        _form: FormData = Depends(pages.csrf_form)) -> Response:
     try:
         results = send_test(settings=pages.settings(), target=name)
     except (TargetError, VaultError) as exc:
@@ -70,9 +71,8 @@ async def test_alert_target(name: str, request: Request, admin: SessionInfo = De
 
 
 @router.post("/alerts/targets/{name}/delete")
-async def delete_alert_target(name: str, request: Request,
-                              admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    await pages.csrf_form(request)
+def delete_alert_target(name: str, request: Request, admin: SessionInfo = Depends(pages.current_admin),
+        _form: FormData = Depends(pages.csrf_form)) -> Response:
     try:
         with session_scope(pages.settings(), immediate=True) as session:
             remove_target(session, name)
@@ -96,8 +96,8 @@ def reconcile_page(request: Request, admin: SessionInfo = Depends(pages.current_
 
 
 @router.post("/reconcile")
-async def run_reconciliation(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
-    form = await pages.csrf_form(request)
+def run_reconciliation(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+        form: FormData = Depends(pages.csrf_form)) -> Response:
     try:
         first = date.fromisoformat(pages.text(form, "since"))
         last = date.fromisoformat(pages.text(form, "until")) if pages.text(form, "until") else None
@@ -113,7 +113,7 @@ async def run_reconciliation(request: Request, admin: SessionInfo = Depends(page
 
 
 @router.get("/reconcile/{rec_id}")
-def reconciliation_page(rec_id: int, request: Request,
+def reconciliation_page(rec_id: pages.RowId, request: Request,
                         admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     with session_scope(pages.settings()) as session:
         row = session.get(Reconciliation, rec_id)

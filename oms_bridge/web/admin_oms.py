@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData
 
 from oms_bridge.oms import products
 from oms_bridge.oms.config import oms_config
@@ -38,9 +39,9 @@ def oms_products_page(request: Request, admin: SessionInfo = Depends(pages.curre
 
 
 @router.post("/oms-products")
-async def map_oms_product(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
+def map_oms_product(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+        form: FormData = Depends(pages.csrf_form)) -> Response:
     """Map one SKU and re-queue the OMS deliveries held for it."""
-    form = await pages.csrf_form(request)
     sku, raw_id = pages.text(form, "sku"), pages.text(form, "omnitron_product_id")
     if not sku or not raw_id.isdigit():
         return pages.back(PAGE, err="enter the SKU and the Omnitron product id (a positive whole number)")
@@ -54,9 +55,9 @@ async def map_oms_product(request: Request, admin: SessionInfo = Depends(pages.c
 
 
 @router.post("/oms-products/import")
-async def import_oms_products(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> Response:
+def import_oms_products(request: Request, admin: SessionInfo = Depends(pages.current_admin),
+        form: FormData = Depends(pages.csrf_form)) -> Response:
     """Import pasted CSV rows; bad rows are reported by line, good rows are kept."""
-    form = await pages.csrf_form(request)
     rows, errors = products.parse_csv(str(form.get("csv") or ""))
     requeued = 0
     if rows:
@@ -71,9 +72,8 @@ async def import_oms_products(request: Request, admin: SessionInfo = Depends(pag
 
 
 @router.post("/oms-products/{ref_id}/delete")
-async def unmap_oms_product(ref_id: int, request: Request, admin: SessionInfo = Depends(pages.current_admin)
-                            ) -> Response:
-    await pages.csrf_form(request)
+def unmap_oms_product(ref_id: pages.RowId, request: Request, admin: SessionInfo = Depends(pages.current_admin),
+                      _form: FormData = Depends(pages.csrf_form)) -> Response:
     with session_scope(pages.settings(), immediate=True) as session:
         row = session.get(OmsProductRef, ref_id)
         if row is None:

@@ -25,7 +25,8 @@ so any instance can be scraped):
 - ``oms_bridge_delivery_oldest_pending_age_seconds{destination}``: age of the oldest row still to be
   delivered (``pending`` or ``retry``), measured from when it was armed (0 when none waits);
 - ``oms_bridge_scheduler_running``: 1 when this instance's scheduler runs *and is healthy* (0 when its
-  thread died, its job store fails or due jobs stopped running);
+  thread died, its job store fails or due jobs stopped running); a scheduler paused on purpose is
+  healthy (1): it is alive and will run jobs once resumed;
 - ``oms_bridge_scheduler_last_round_timestamp_seconds``: when its loop last completed a round.
 
 Besides these, the output carries this process's own counters and histograms (prometheus_client's
@@ -183,7 +184,7 @@ def _epoch(value: datetime) -> float:
 def metrics(request: Request) -> Response:
     health = scheduler_health(request)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(None if health is None else health.state == "running",
+    registry.register(StoreCollector(None if health is None else health.state in ("running", "paused"),
                                      None if health is None else health.last_round_at))
     # this process's counters/histograms first, then the store's gauges (names never overlap)
     return Response(generate_latest(REGISTRY) + generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -195,7 +195,7 @@ def test_started_scheduler_runs_every_process(sqlite_settings):
         sandbox.generate_orders(shop["shop_id"], 3, start=now - timedelta(hours=2), end=now - timedelta(minutes=2))
         # GetOrder every 0.6 s here, so one transient failure on a busy machine is simply retried
         sched = start_scheduler(sqlite_settings, replace(CFG, first_run_delay_seconds=0, delivery_seconds=0.5,
-                                                         minute_seconds=0.12))
+                                                         alert_seconds=0.5, minute_seconds=0.12))
 
         def processes() -> set[str]:
             with session_scope(sqlite_settings) as s:

@@ -34,7 +34,7 @@ DASHBOARD = Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.js
 def _scrape(scheduler=None) -> dict[str, list[tuple[dict[str, str], float]]]:
     app = create_app()
     app.state.scheduler = scheduler
-    text = TestClient(app).get("/metrics").text
+    text = TestClient(app, client=("127.0.0.1", 50000)).get("/metrics").text
     samples: dict[str, list[tuple[dict[str, str], float]]] = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
