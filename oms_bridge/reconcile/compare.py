@@ -5,7 +5,9 @@ No I/O here: :mod:`oms_bridge.reconcile.run` gathers the inputs (the adapter's l
 store's orders with their delivery rows, the ERP's C_Orders found by POReference) and hands them over.
 
 Which day an order belongs to: the Taipei calendar day of its creation (the update time when the
-creation time is unknown), for the marketplace's listing and the store alike.
+creation time is unknown), for the marketplace's listing and the store alike. A listing that shows no
+time (Shopee) takes the store's creation time; an order the store lacks then counts on the day of the
+listing window that showed it (``Inputs.located``: the day of its last change).
 
 Reasons (``where`` says which side lacks the order):
 

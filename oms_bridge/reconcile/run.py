@@ -6,7 +6,12 @@
    calls) over ``[first day 00:00, now)``: an order created on a day of the range may have changed
    since, so the listing runs until now and orders are counted on the day they were created. The
    adapter is bound (and an OAuth token refreshed first when due) by :class:`channels.pulling.ChannelPuller`,
-   exactly as GetOrder does; a platform without ``list_orders`` is compared on the other sides only;
+   exactly as GetOrder does; a platform without ``list_orders`` is compared on the other sides only.
+   A listing that shows no time (Shopee's ``get_order_list`` gives order numbers only) is completed from
+   the store (the creation time GetOrder read); an order the store lacks is placed by listing the range
+   again in windows cut at each Taipei midnight and at the lag cutoff (:func:`_locate`): the day of its
+   last change, and whether that change is inside the expected lag. That costs one more list pass, spent
+   only when such an order is missing;
 2. **store**: the channel's orders created in the range with their delivery rows (one query each);
 3. **ERP**: the stored orders looked up by their per-channel POReference (:func:`oms_bridge.erp.mapping.reference_of`)
    and by the C_Order_ID the delivery recorded, one ``queryData`` per ``reconcile_erp_batch_size`` keys
@@ -18,7 +23,8 @@ Only destinations of ``monitored_destinations`` that are connected are compared
 
 The result is an ``oms_reconciliation`` row (counts plus the report) and a ``reconcile`` process run.
 API cost (docs/reconcile.md, ``benchmarks/bench_reconcile.py``): the marketplace's list calls for the
-orders changed since the first day, plus ceil(stored / batch) SOAP calls.
+orders changed since the first day (plus one list pass when a time-less listing must place a missing
+order), plus ceil(stored / batch) SOAP calls.
 
 :func:`run_daily` is the scheduler's daily job: every active, authorized channel over the last
 ``reconcile_days`` days and today so far.
@@ -161,9 +167,9 @@ def _cuts(start: datetime, lag_cutoff: datetime, now: datetime) -> list[tuple[da
 
 
 def _locate(adapter: Any, lacking: set[str], windows: list[tuple[datetime, datetime]]) -> Located:
-    """Where orders whose listing shows no time were last changed: the same list-only pass, once per window
-    (``reconcile_days`` + 2 list calls, spent only when the store lacks such an order). The last window that lists
-    an order wins (an order changed during the pass moves forward)."""
+    """Where orders whose listing shows no time were last changed: the same list-only pass once more, cut into
+    these windows (about one more pass's list calls, spent only when the store lacks such an order). The last
+    window that lists an order wins (an order changed during the pass moves forward)."""
     located: Located = {}
     for window in windows:
         for ref in adapter.list_orders(*window):
