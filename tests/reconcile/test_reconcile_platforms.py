@@ -3,9 +3,10 @@
 Parametrized over every platform whose adapter implements ``list_orders`` (the list-only pass): a
 platform joins by implementing it; nothing is skipped. The scenario: orders over the last two Asia/Taipei
 days, GetOrder and the ERP delivery, then the world drifts - an order the marketplace backdated (GetOrder
-never reads it), one changed a minute ago, one the ERP holds, one deleted in iDempiere, one unpaid, one the
-OMS has not read for two hours. The report names each by order number, where and why; the alert reaches a
-webhook; the admin's fixes make the next reconciliation prove the counts match.
+never reads it), one changed a minute ago, one the ERP holds, one deleted in iDempiere, one the ERP waits for
+(unpaid; on momo, which lists paid orders only, a stop request), one the OMS has not read for two hours. The
+list-only pass sends no detail call (the sandbox counts them). The report names each by order number, where
+and why; the alert reaches a webhook; the admin's fixes make the next reconciliation prove the counts match.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ LISTING = [cls for cls in ALL_SANDBOXES if lists_orders(cls)]
 
 
 def test_listing_platforms_are_known() -> None:
-    assert CyberbizSandbox in LISTING  # the others join when their list_orders lands
+    assert LISTING == ALL_SANDBOXES  # every platform lists orders without reading them
 
 
 def _cli(*args: str):

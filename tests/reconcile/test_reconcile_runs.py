@@ -88,7 +88,7 @@ def test_daily_job_reconciles_every_authorized_channel(store_settings, sandbox_c
 
 def test_a_platform_that_cannot_list_yet_is_compared_on_the_other_sides(sqlite_settings, monkeypatch) -> None:
     settings = replace(sqlite_settings, monitored_destinations="oms")
-    monkeypatch.setattr(CyberbizAdapter, "list_orders", Adapter.list_orders)  # as Shopee, momo, Shopline today
+    monkeypatch.setattr(CyberbizAdapter, "list_orders", Adapter.list_orders)  # a platform without it
     with CyberbizSandbox() as sandbox:
         bound = bind(settings, sandbox, "cbz-nolist")
         _stored_and_read(settings, sandbox, bound)
