@@ -151,31 +151,30 @@ def _with_store_times(settings: Settings, channel_id: int, refs: list[OrderRef])
 
 
 def _cuts(start: datetime, lag_cutoff: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
-    """The windows that place an order without a listed time: each Taipei day up to the lag cutoff, then the lag."""
-    edges = [start]
-    day = day_of(start)
-    while True:
-        day = day + timedelta(days=1)
-        edge = taipei_day_start(day)
-        if edge >= min(lag_cutoff, now):
-            break
-        edges.append(edge)
-    if start < lag_cutoff < now:
-        edges.append(lag_cutoff)
-    edges.append(now)
-    return [(a, b) for a, b in zip(edges, edges[1:], strict=False) if a < b]
+    """The windows that place an order without a listed time: cut at each Taipei midnight and at the lag cutoff."""
+    edges = {start, now} | ({lag_cutoff} if start < lag_cutoff < now else set())
+    day = day_of(start) + timedelta(days=1)
+    while taipei_day_start(day) < now:
+        edges.add(taipei_day_start(day))
+        day += timedelta(days=1)
+    ordered = sorted(edges)
+    return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if a < b]
 
 
 def _locate(adapter: Any, lacking: set[str], windows: list[tuple[datetime, datetime]]) -> Located:
     """Where orders whose listing shows no time were last changed: the same list-only pass once more, cut into
     these windows (about one more pass's list calls, spent only when the store lacks such an order). The last
-    window that lists an order wins (an order changed during the pass moves forward)."""
+    window that lists an order wins (an order changed during the pass moves forward); one no window lists any
+    more changed after the listing's end (it left them all): it is placed there, inside the lag."""
     located: Located = {}
     for window in windows:
         for ref in adapter.list_orders(*window):
             if ref.external_id in lacking:
                 located[ref.external_id] = window
-    return located
+    if not windows:
+        return {}
+    end = windows[-1][1]
+    return {number: located.get(number, (end, end)) for number in lacking}
 
 
 def _erp_side(settings: Settings, channel: Channel, stored: list[StoredOrder],
