@@ -247,6 +247,7 @@ class Sandbox(Served, abc.ABC):
         self.faults = FaultPlan()
         self.seed = seed
         self.request_log: list[tuple[str, str]] = []
+        self._detail_reads = 0
         self._log_lock = threading.Lock()
         self._server: SandboxServer | None = None
 
@@ -263,11 +264,24 @@ class Sandbox(Served, abc.ABC):
     def reset_calls(self) -> None:
         with self._log_lock:
             self.request_log.clear()
+            self._detail_reads = 0
+
+    def detail_calls(self) -> int:
+        """How many requests read orders by number (detail calls) since the last :meth:`reset_calls`: what a
+        list-only pass (reconciliation) must never send."""
+        with self._log_lock:
+            return self._detail_reads
+
+    def is_detail_read(self, request: Request) -> bool:
+        """Whether a request reads orders by number rather than listing a window (platforms say which)."""
+        return False
 
     def wsgi_app(self, environ, start_response):
         request = Request(environ)
+        detail = self.is_detail_read(request)
         with self._log_lock:
             self.request_log.append((request.method, request.path))
+            self._detail_reads += int(detail)
         fault = self.faults.take(request.path)
         response = self.apply_fault(fault, request) if fault else None
         if response is None:

@@ -5,7 +5,9 @@ No I/O here: :mod:`oms_bridge.reconcile.run` gathers the inputs (the adapter's l
 store's orders with their delivery rows, the ERP's C_Orders found by POReference) and hands them over.
 
 Which day an order belongs to: the Taipei calendar day of its creation (the update time when the
-creation time is unknown), for the marketplace's listing and the store alike.
+creation time is unknown), for the marketplace's listing and the store alike. A listing that shows no
+time (Shopee) takes the store's creation time; an order the store lacks then counts on the day of the
+listing window that showed it (``Inputs.located``: the day of its last change).
 
 Reasons (``where`` says which side lacks the order):
 
@@ -168,6 +170,9 @@ class Inputs:
     erp_rows: dict[str, list[dict[str, str]]] | None
     erp_source: int | None
     destinations: tuple[str, ...]
+    #: where the listing placed orders whose listing shows no time (Shopee lists numbers only) and that the store
+    #: lacks: order number -> the window ``[from, to)`` of the listing call that showed it (see run._locate)
+    located: dict[str, tuple[datetime, datetime]] = field(default_factory=dict)
 
 
 def _in_range(day: date | None, first: date, last: date) -> bool:
@@ -176,6 +181,27 @@ def _in_range(day: date | None, first: date, last: date) -> bool:
 
 def _ref_time(ref: OrderRef) -> datetime | None:
     return ref.updated_at or ref.created_at
+
+
+def _ref_day(ref: OrderRef, located: tuple[datetime, datetime] | None) -> date | None:
+    """A listed order's Taipei day: its creation (or update) time; for a listing that shows no time (run.py
+    gives it the store's creation time when the store has the order), the day its listing window starts: the
+    day of its last change, the closest a time-less listing can tell without a detail call."""
+    if ref.created_at or ref.updated_at:
+        return day_of(ref.created_at or ref.updated_at)
+    return day_of(located[0]) if located else None
+
+
+def _store_lacks(ref: OrderRef, inputs: Inputs) -> tuple[str, str]:
+    """Why the store lacks a listed order: changed inside the expected lag, or missing."""
+    when = _ref_time(ref)
+    if when is not None and when >= inputs.lag_cutoff:
+        return "not_yet_due", f"changed on the marketplace at {local(when)}, after GetOrder's last window"
+    window = inputs.located.get(ref.external_id)
+    if when is None and window is not None and window[0] >= inputs.lag_cutoff:
+        return "not_yet_due", (f"changed on the marketplace after {local(window[0])} (the listing shows no time), "
+                               "after GetOrder's last window")
+    return "missing", "listed by the marketplace but not in the bridge's store"
 
 
 def _delivery_reason(row: DeliveryState | None, lag_cutoff: datetime, what: str) -> tuple[str, str]:
@@ -236,7 +262,7 @@ def compare(inputs: Inputs) -> Report:
     if inputs.listed is not None:
         listed = {}
         for ref in inputs.listed:
-            day = day_of(ref.created_at or ref.updated_at)
+            day = _ref_day(ref, inputs.located.get(ref.external_id))
             if _in_range(day, first, last):
                 listed.setdefault(ref.external_id, (day, ref))
     days: dict[date, DayRow] = {}
@@ -257,12 +283,7 @@ def compare(inputs: Inputs) -> Report:
     for number, (day, ref) in sorted((listed or {}).items()):
         row_of(day).listed += 1
         if number not in stored:
-            when = _ref_time(ref)
-            if when is not None and when >= inputs.lag_cutoff:
-                note(day, number, "store", "not_yet_due",
-                     f"changed on the marketplace at {local(when)}, after GetOrder's last window")
-            else:
-                note(day, number, "store", "missing", "listed by the marketplace but not in the bridge's store")
+            note(day, number, "store", *_store_lacks(ref, inputs))
     for order in sorted(stored.values(), key=lambda o: o.external_id):
         day = order.day
         if not _in_range(day, first, last):

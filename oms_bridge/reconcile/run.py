@@ -6,7 +6,12 @@
    calls) over ``[first day 00:00, now)``: an order created on a day of the range may have changed
    since, so the listing runs until now and orders are counted on the day they were created. The
    adapter is bound (and an OAuth token refreshed first when due) by :class:`channels.pulling.ChannelPuller`,
-   exactly as GetOrder does; a platform without ``list_orders`` is compared on the other sides only;
+   exactly as GetOrder does; a platform without ``list_orders`` is compared on the other sides only.
+   A listing that shows no time (Shopee's ``get_order_list`` gives order numbers only) is completed from
+   the store (the creation time GetOrder read); an order the store lacks is placed by listing the range
+   again in windows cut at each Taipei midnight and at the lag cutoff (:func:`_locate`): the day of its
+   last change, and whether that change is inside the expected lag. That costs one more list pass, spent
+   only when such an order is missing;
 2. **store**: the channel's orders created in the range with their delivery rows (one query each);
 3. **ERP**: the stored orders looked up by their per-channel POReference (:func:`oms_bridge.erp.mapping.reference_of`)
    and by the C_Order_ID the delivery recorded, one ``queryData`` per ``reconcile_erp_batch_size`` keys
@@ -18,7 +23,8 @@ Only destinations of ``monitored_destinations`` that are connected are compared
 
 The result is an ``oms_reconciliation`` row (counts plus the report) and a ``reconcile`` process run.
 API cost (docs/reconcile.md, ``benchmarks/bench_reconcile.py``): the marketplace's list calls for the
-orders changed since the first day, plus ceil(stored / batch) SOAP calls.
+orders changed since the first day (plus one list pass when a time-less listing must place a missing
+order), plus ceil(stored / batch) SOAP calls.
 
 :func:`run_daily` is the scheduler's daily job: every active, authorized channel over the last
 ``reconcile_days`` days and today so far.
@@ -55,6 +61,8 @@ from platforms.base import NotSupported, OrderRef, PlatformError
 __all__ = ["PROCESS", "ReconcileError", "Outcome", "reconcile_channel", "run_daily", "REPORT_LIMIT"]
 
 log = logging.getLogger("oms_bridge.reconcile")
+#: order number -> the listing window ``[from, to)`` that showed an order whose listing gives no time
+Located = dict[str, tuple[datetime, datetime]]
 PROCESS = "reconcile"
 #: differences kept in the stored report (the counts always cover all of them)
 REPORT_LIMIT = 1000
@@ -95,26 +103,78 @@ def _stored(session: Session, channel_id: int, start: datetime, end: datetime) -
                         deliveries=rows[o.id]) for o in orders]
 
 
-def _listing(settings: Settings, channel_id: int, start: datetime, end: datetime, now_fn: Any, policy: Any,
-             notes: list[str]) -> tuple[list[OrderRef] | None, int]:
-    """The marketplace's list-only pass: (refs or None when the platform cannot list, API calls)."""
+def _listing(settings: Settings, channel_id: int, start: datetime, now: datetime, lag_cutoff: datetime,
+             now_fn: Any, policy: Any, notes: list[str]) -> tuple[list[OrderRef] | None, Located, int]:
+    """The marketplace's list-only pass over ``[start, now)``: (refs or None when the platform cannot list, where
+    the time-less refs the store lacks were located, API calls)."""
     stats = RunStats(process=PROCESS, channel_id=channel_id)
     puller = ChannelPuller(channel_id, stats, settings, now_fn, policy)
     refs: list[OrderRef] | None = None
+    located: Located = {}
     unsupported = False
     with puller.guard():  # platform errors become stats.outcome / error_text, as in GetOrder
         if puller.prepare():
             try:
-                refs = list(puller.adapter.list_orders(start, end))
+                refs = list(puller.adapter.list_orders(start, now))
             except NotSupported:
                 unsupported = True
+            else:
+                refs, lacking = _with_store_times(settings, channel_id, refs)
+                if lacking:
+                    located = _locate(puller.adapter, lacking, _cuts(start, lag_cutoff, now))
     if unsupported:
         notes.append(f"{puller.adapter.display_name} cannot list orders without reading them yet (list_orders is "
                      "not implemented): the marketplace side was not compared")
-        return None, puller.api_calls
+        return None, {}, puller.api_calls
     if refs is None:
         raise ReconcileError(f"the marketplace listing failed: {stats.error_text or stats.outcome}")
-    return refs, puller.api_calls
+    return refs, located, puller.api_calls
+
+
+def _with_store_times(settings: Settings, channel_id: int, refs: list[OrderRef]) -> tuple[list[OrderRef], set[str]]:
+    """Refs whose listing shows no time (Shopee's lists order numbers only) take the creation time GetOrder stored
+    for them, so they count on their order's day; returns the refs and the time-less ones the store lacks."""
+    untimed = {r.external_id for r in refs if r.created_at is None and r.updated_at is None}
+    if not untimed:
+        return refs, set()
+    times: dict[str, datetime] = {}
+    with session_scope(settings, readonly=True) as session:
+        ids = sorted(untimed)
+        for chunk in range(0, len(ids), 500):
+            for number, created, updated in session.execute(
+                    select(Order.external_id, Order.order_created, Order.order_updated).where(
+                        Order.oms_channel_id == channel_id, Order.external_id.in_(ids[chunk:chunk + 500]))):
+                if created or updated:
+                    times[number] = created or updated
+    refs = [replace(r, created_at=times[r.external_id]) if r.external_id in times else r for r in refs]
+    return refs, untimed - set(times)
+
+
+def _cuts(start: datetime, lag_cutoff: datetime, now: datetime) -> list[tuple[datetime, datetime]]:
+    """The windows that place an order without a listed time: cut at each Taipei midnight and at the lag cutoff."""
+    edges = {start, now} | ({lag_cutoff} if start < lag_cutoff < now else set())
+    day = day_of(start) + timedelta(days=1)
+    while taipei_day_start(day) < now:
+        edges.add(taipei_day_start(day))
+        day += timedelta(days=1)
+    ordered = sorted(edges)
+    return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if a < b]
+
+
+def _locate(adapter: Any, lacking: set[str], windows: list[tuple[datetime, datetime]]) -> Located:
+    """Where orders whose listing shows no time were last changed: the same list-only pass once more, cut into
+    these windows (about one more pass's list calls, spent only when the store lacks such an order). The last
+    window that lists an order wins (an order changed during the pass moves forward); one no window lists any
+    more changed after the listing's end (it left them all): it is placed there, inside the lag."""
+    located: Located = {}
+    for window in windows:
+        for ref in adapter.list_orders(*window):
+            if ref.external_id in lacking:
+                located[ref.external_id] = window
+    if not windows:
+        return {}
+    end = windows[-1][1]
+    return {number: located.get(number, (end, end)) for number in lacking}
 
 
 def _erp_side(settings: Settings, channel: Channel, stored: list[StoredOrder],
@@ -176,7 +236,8 @@ def reconcile_channel(channel: str | int, first_day: date, last_day: date | None
     with record_run(PROCESS, channel_id=channel_id, settings=settings) as stats:
         stats.window_from, stats.window_to = start, end
         try:
-            listed, market_calls = _listing(settings, channel_id, start, now, now_fn, policy, notes)
+            listed, located, market_calls = _listing(settings, channel_id, start, now, lag_cutoff, now_fn, policy,
+                                                     notes)
             with session_scope(settings) as session:
                 stored = _stored(session, channel_id, start, end)
                 channel_row = session.get(Channel, channel_id)
@@ -195,7 +256,8 @@ def reconcile_channel(channel: str | int, first_day: date, last_day: date | None
             return Outcome(rec_id, None, error)
         report = compare(Inputs(channel=label, first_day=first_day, last_day=last_day, now=now,
                                 lag_cutoff=lag_cutoff, stored=stored, listed=listed, erp_rows=erp_rows,
-                                erp_source=channel_row.erp_ordersource_id, destinations=destinations))
+                                erp_source=channel_row.erp_ordersource_id, destinations=destinations,
+                                located=located))
         report.notes, report.api_calls_marketplace, report.api_calls_erp = notes, market_calls, erp_calls
         stats.fetched, stats.api_calls = report.listed or 0, market_calls + erp_calls
         stats.failed = report.missing

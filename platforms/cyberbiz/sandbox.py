@@ -456,6 +456,11 @@ class CyberbizSandbox(Sandbox):
             return json_response({"error": ["系統忙碌中，請稍後再試"]}, 200)
         return super().apply_fault(fault, request)
 
+    def is_detail_read(self, request: Request) -> bool:
+        """``GET /v1/orders/<id>``: one order by number (the listing is ``GET /v1/orders``)."""
+        parts = request.path.strip("/").split("/")
+        return request.method == "GET" and len(parts) == 3 and parts[:2] == ["v1", "orders"]
+
     def dispatch(self, request: Request) -> Response:
         path = request.path
         if path.startswith("/_shops/"):

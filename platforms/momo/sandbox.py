@@ -170,6 +170,16 @@ class MomoSandbox(Sandbox):
     def error_body(self, code: str, message: str) -> Any:
         return {"ERROR": message}
 
+    def is_detail_read(self, request: Request) -> bool:
+        """momo has no detail call: a query filtered by order number (``*_orderNo``, the stop list's ``orderNo``)
+        is its way of reading orders by number."""
+        try:
+            body = json.loads(request.get_data(as_text=True) or "null")
+        except ValueError:
+            return False
+        info = body.get("sendInfo") if isinstance(body, dict) else None
+        return isinstance(info, dict) and any(k.endswith("orderNo") and info[k] for k in info)
+
     def dispatch(self, request: Request) -> Response:
         if request.path != "/OrderServlet.do":
             return Response("<html><body>404 Not Found</body></html>", status=404, content_type="text/html")

@@ -227,7 +227,9 @@ class ShopeeAdapter(Adapter):
     def list_orders(self, since: datetime, until: datetime) -> Iterator[OrderRef]:
         """Every order updated in ``[since, until)`` as the listing shows it, with the same guarantee as
         :meth:`fetch_orders` and no detail call: a window is proven by a second pass listing the same orders
-        (one call for a window that fits one page), else half by half."""
+        (one call for a window that fits one page), else half by half. The refs carry no time: the listing shows
+        order numbers and statuses only (reconciliation takes the store's times, and places an order the store
+        lacks by listing again in smaller windows: :mod:`oms_bridge.reconcile.run`)."""
         self._access()
         lister = self._lister()
         for time_from, time_to in self._windows(since, until):

@@ -201,6 +201,13 @@ class ShopeeSandbox(Sandbox):
         return json_response(self.error_body(exc.code, exc.message), status)
 
     # ------------------------------------------------------------------------------ dispatch
+    #: the calls that read orders (or their packages) by number; the listing is ``get_order_list``
+    DETAIL_PATHS = ("/api/v2/order/get_order_detail", "/api/v2/order/get_package_detail",
+                    "/api/v2/logistics/get_tracking_number", "/api/v2/logistics/get_mass_tracking_number")
+
+    def is_detail_read(self, request: Request) -> bool:
+        return request.path in self.DETAIL_PATHS
+
     def dispatch(self, request: Request) -> Response:
         routes = {
             "/api/v2/shop/auth_partner": self._auth_partner,

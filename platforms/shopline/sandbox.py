@@ -189,6 +189,13 @@ class ShoplineSandbox(Sandbox):
             return json_response(RATE_LIMITED, 429)
         return super().apply_fault(fault, request)
 
+    def is_detail_read(self, request: Request) -> bool:
+        """``GET /v1/orders/<id>``, or the listing asked for given ``order_ids[]``: orders by number."""
+        parts = request.path.strip("/").split("/")
+        if request.method != "GET" or parts[:2] != ["v1", "orders"]:
+            return False
+        return len(parts) == 3 or (len(parts) == 2 and bool(request.args.getlist("order_ids[]")))
+
     def dispatch(self, request: Request) -> Response:
         self.user_agents.append(request.headers.get("User-Agent", ""))
         host = request.environ.get(HOST_KEY, "api")

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from platforms import sandbox_data as data
+from platforms.shopline.mapping import COD_TYPES
 
 __all__ = ["money", "iso_time", "oid", "DELIVERY_OPTIONS", "delivery_option", "new_order", "CANONICAL_TO_AXES",
            "set_status"]
@@ -120,6 +121,9 @@ def set_status(order: dict[str, Any], status: str, when: datetime) -> None:
     if status not in CANONICAL_TO_AXES:
         raise ValueError(f"unknown canonical status {status!r}")
     order_status, payment, delivery = CANONICAL_TO_AXES[status]
+    if status == "unpaid" and order["order_payment"].get("payment_type") in COD_TYPES:
+        # cash on delivery is payable on delivery, so the mapper reads it as paid: an unpaid order is a prepaid one
+        order["order_payment"]["payment_type"] = "bank_transfer"
     order["status"] = order_status
     order["order_payment"]["status"] = payment
     if payment == "completed" and not order["order_payment"]["paid_at"]:

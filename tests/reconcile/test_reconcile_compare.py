@@ -97,3 +97,18 @@ def test_orders_outside_the_days_are_left_out() -> None:
     refs = [OrderRef("OLD", updated_at=NOW - timedelta(hours=3), created_at=before)]  # changed later, created before
     report = compare(inputs(orders, refs, {}))
     assert report.stored == 0 and report.listed == 0 and report.differences == []
+
+
+def test_a_listing_without_times_is_placed_by_its_window() -> None:
+    """Shopee lists order numbers only: an order the store has counts on the day the store read (run.py gives
+    the ref that time); one it lacks, on the day of the listing window that showed it, and one shown only by the
+    lag window is not yet due. Before, every time-less ref fell outside the days: all stored orders read
+    ``not_listed`` and a lost order went unnoticed."""
+    orders = [stored("KNOWN", LAST_SECOND, erp=sent(1), oms=sent())]
+    refs = [OrderRef("KNOWN", created_at=LAST_SECOND), OrderRef("LOST"), OrderRef("FRESH"), OrderRef("NOWHERE")]
+    located = {"LOST": (MIDNIGHT, LAG), "FRESH": (LAG, NOW)}
+    report = compare(inputs(orders, refs, {"KNOWN": [{"POReference": "KNOWN"}]}, located=located))
+    assert {(d.order, d.day, d.where, d.reason) for d in report.differences} == {
+        ("LOST", date(2026, 3, 16), "store", "missing"), ("FRESH", date(2026, 3, 16), "store", "not_yet_due")}
+    assert [(d.day, d.listed, d.stored) for d in report.days] == [(date(2026, 3, 15), 1, 1), (date(2026, 3, 16), 2, 0)]
+    assert "the listing shows no time" in next(d.detail for d in report.differences if d.order == "FRESH")

@@ -188,6 +188,20 @@ def test_list_orders_is_the_fetch_pass_without_mapping(token_adapter, shopline_s
     assert [r.external_id for r in adapter.list_orders(NOW - timedelta(minutes=59), NOW)] == []
 
 
+def test_generated_unpaid_orders_read_as_unpaid_whatever_the_payment_type(token_adapter, shopline_sandbox,
+                                                                           token_shop):
+    """The sandbox's ``status="unpaid"`` is unpaid for the mapper too: a cash-on-delivery order counts as paid (it is
+    payable on delivery), so an unpaid one is prepaid; before, one in three came out ready to ship."""
+    shop = token_shop["shop_id"]
+    shopline_sandbox.generate_orders(shop, 12, start=NOW - timedelta(hours=3), end=NOW - timedelta(hours=1),
+                                     status="unpaid")
+    orders = _fetch(token_adapter, NOW - timedelta(days=1), NOW)
+    assert len(orders) == 12 and {o.status for o in orders} == {"unpaid"}
+    assert shopline_sandbox.detail_calls() == 0  # a window's listing carries whole orders
+    token_adapter.get_orders([orders[0].external_id])
+    assert shopline_sandbox.detail_calls() == 1  # reading an order by number is one
+
+
 # -- archived orders and re-reads ---------------------------------------------------------------------------
 def test_archived_orders_are_left_out_never_held(token_adapter, shopline_sandbox, token_shop, caplog):
     """Get Orders marks an archived order; Get Order answers 410. Either way the stored copy stays as it is."""
