@@ -94,7 +94,7 @@ def colour_enabled(err: bool = False) -> bool:
     """Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org)."""
     if os.environ.get("NO_COLOR"):
         return False
-    stream = click.get_text_stream("stderr" if err else "stdout")
+    stream = sys.stderr if err else sys.stdout
     return bool(getattr(stream, "isatty", lambda: False)())
 
 

@@ -27,10 +27,11 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret, terminate_as_exit
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, paint, read_secret, terminate_as_exit
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
-from oms_bridge.erp.config import ErpConfigError, ErpOptions
+from oms_bridge.erp.check_mapping import DEFAULT_CURRENCY, MappingToCheck, check_mappings
+from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
 from oms_bridge.erp.connections import (
     ErpConnectionError,
     check_url,
@@ -49,6 +50,7 @@ from oms_bridge.vault import Vault, mask
 from scheduler.locks import process_lock
 
 PASSWORD_ENV = "OMS_BRIDGE_ERP_PASSWORD"
+_MARK_TONES = {"[ok]": "ok", "[?]": "warn", "[MISSING]": "bad", "[MAPPING]": "bad"}
 
 
 @click.group("erp")
@@ -248,17 +250,41 @@ def connection_show(name: str, as_json: bool) -> None:
 
 
 # -- erp check / retry / status -------------------------------------------------------------------
+def channel_currency(s: Session, channel: Channel) -> str:
+    """The currency a channel sells in: its ``currency`` setting, else its stored orders' most common one, else TWD."""
+    try:
+        setting = (json.loads(channel.settings_json or "{}") or {}).get("currency")
+    except ValueError:
+        setting = None
+    if setting:
+        return str(setting).upper()
+    common = s.execute(select(Order.currency, func.count()).where(Order.oms_channel_id == channel.id,
+                                                                  Order.currency.is_not(None))
+                       .group_by(Order.currency).order_by(func.count().desc()).limit(1)).first()
+    return common[0].upper() if common else DEFAULT_CURRENCY
+
+
 @erp_group.command("check")
 @click.option("--connection", "name", help="ERP connection name (default: the only one).")
 @click.option("--setup-guide", is_flag=True, help="Print the whole iDempiere setup without contacting the server.")
-def check_command(name: str | None, setup_guide: bool) -> None:
-    """Log in, probe every service type, and print what the iDempiere admin still has to set up."""
+@json_option
+def check_command(name: str | None, setup_guide: bool, as_json: bool) -> None:
+    """Log in, probe every service type, check every channel's ERP mapping, and list everything still to fix.
+
+    The mapping check reads the business partner, price list (and its currency), warehouse (and its
+    organization), document type, order source and charges each channel names, and lists every
+    problem at once. Nothing is written to the ERP. Exit code 1 while anything is left to fix.
+    """
     if setup_guide:
         with cli_errors(), session_scope(get_settings()) as s:
             conns = s.scalars(select(ErpConnection)).all()
             conn = _connection(s, name) if (name or len(conns) == 1) else None
             options = ErpOptions.from_json(conn.settings_json) if conn else ErpOptions()
-            click.echo(guide(options, conn.erp_role_id if conn else "<your WS role>"))
+            text = guide(options, conn.erp_role_id if conn else "<your WS role>")
+        if as_json:
+            emit_json({"setup_guide": text})
+        else:
+            click.echo(text)
         return
     with cli_errors():
         settings = get_settings()
@@ -269,18 +295,28 @@ def check_command(name: str | None, setup_guide: bool) -> None:
             except ErpConfigError as exc:
                 fail(f"ERP connection {conn.value}: {exc}")
             client = client_for(conn, settings, options)
-            channels = [(c.id, c.value) for c in s.scalars(select(Channel).order_by(Channel.value))
-                        if (found := resolve_connection(s, c)) is not None and found.id == conn.id]
+            served = [c for c in s.scalars(select(Channel).order_by(Channel.value))
+                      if (found := resolve_connection(s, c)) is not None and found.id == conn.id]
+            channels = [(c.id, c.value) for c in served]
             report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id, channels=channels)
+            if report.logged_in:
+                check_mappings(client, options, report,
+                               [MappingToCheck(ChannelMapping.of(c), channel_currency(s, c), c.erp_org_id or
+                                               conn.erp_org_id) for c in served])
             if report.login_error is not None:
                 record_login_refusal(s, conn.id, report.login_error, utcnow())
             elif report.logged_in:
                 clear_login_refusal(s, conn.id)
             rearmed = 0
-            if report.ok:
+            if report.services_ok:
                 rearmed = outbox.rearm_held(s, "erp", code_prefix="erp_config:")
                 rearmed += outbox.rearm_held(s, "erp", code=f"erp_login:{conn.value}")
-    click.echo(format_report(report))
+    if as_json:
+        emit_json({**report.as_dict(), "rearmed": rearmed})
+        sys.exit(0 if report.ok else 1)
+    for line in format_report(report).splitlines():
+        tone = next((t for mark, t in _MARK_TONES.items() if line.startswith(mark)), None)
+        click.echo(paint(line, tone) if tone else line)
     if rearmed:
         click.echo(f"{rearmed} held order(s) re-armed.")
     if not report.ok:
