@@ -109,12 +109,12 @@ def authorize_command(name: str, redirect_uri: str | None, as_json: bool) -> Non
             validity = authorization_link_validity(name, settings=settings)
             if as_json:
                 emit_json({"channel": name, "oauth": True, "url": url, "valid": validity,
-                           "callback_base_url": settings.base_url})
+                           "returns_to": redirect_uri or settings.base_url})
                 return
+            click.echo(f"The marketplace returns the merchant to {redirect_uri or settings.base_url}: `oms-bridge "
+                       "run` must be running and reachable there, or the approval is lost.", err=True)
             click.echo(f"Have the merchant of channel {name} open this link and approve the app ({validity}):")
             click.echo(url)
-            click.echo(f"The marketplace returns the merchant to {settings.base_url}: `oms-bridge run` must be "
-                       "running and reachable there, or the approval is lost.", err=True)
             return
         ok, message = check_credentials(name, settings=settings)
     if not ok:
