@@ -37,6 +37,10 @@ def test_authorize_prints_the_approval_link(sqlite_settings):
         assert "bridge.example" in url
         # OAuth consent comes back to the bridge: the admin is told it must be running there first
         assert "returns the merchant to https://bridge.example/cb: `oms-bridge run` must be running" in result.stderr
+        as_json = invoke("channel", "authorize", "shop-a", "--json")
+        data = json.loads(as_json.stdout)
+        assert data["oauth"] is True and data["url"].startswith(sandbox.base_url + "/api/v2/shop/auth_partner?")
+        assert data["returns_to"] == sqlite_settings.base_url
         # Shopee refuses its consent link 5 minutes after it was signed (a bare "Invalid timestamp" page):
         # the admin is told the real limit and what to do after it, not "valid 10 minutes"
         assert "open it within 5 minutes" in result.output and "valid 10 minutes" not in result.output
