@@ -111,4 +111,23 @@ def attach_examples(root: click.Group, prog: str = "oms-bridge") -> None:
     for path, command in leaves.items():
         lines = EXAMPLES.get(path)
         if lines:
-            command.epilog = "\b\nExamples:\n" + "\n".join(f"  {prog} {line}" for line in lines)
+            command.epilog = _epilog(lines, prog)
+    _group_examples(root, (), prog)
+
+
+def _epilog(lines: tuple[str, ...] | list[str], prog: str) -> str:
+    return "\b\nExamples:\n" + "\n".join(f"  {prog} {line}" for line in lines)
+
+
+def _group_examples(group: click.Group, prefix: tuple[str, ...], prog: str) -> list[str]:
+    """A group's help shows the first example of each of its first commands (the root keeps its own)."""
+    firsts: list[str] = []
+    for name, command in group.commands.items():
+        path = (*prefix, name)
+        if isinstance(command, click.Group):
+            firsts.extend(_group_examples(command, path, prog)[:1])
+        elif EXAMPLES.get(" ".join(path)):
+            firsts.append(EXAMPLES[" ".join(path)][0])
+    if prefix:
+        group.epilog = _epilog(firsts[:4], prog)
+    return firsts

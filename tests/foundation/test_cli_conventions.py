@@ -62,6 +62,19 @@ def test_every_command_has_help_with_examples_that_parse(path: str) -> None:
         assert parsed.exit_code == 0, (example, parsed.output)
 
 
+def test_every_group_shows_examples_too() -> None:
+    def groups(group: click.Group, prefix: tuple[str, ...] = ()):
+        for name, command in group.commands.items():
+            if isinstance(command, click.Group):
+                yield (*prefix, name)
+                yield from groups(command, (*prefix, name))
+
+    for path in [(), *groups(cli)]:
+        result = CliRunner().invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0 and "Examples:" in result.output, path
+        assert f"  oms-bridge {' '.join(path)}".rstrip() in result.output.split("Examples:")[1], path
+
+
 def test_the_channel_is_named_one_way() -> None:
     for path, command in LEAVES.items():
         for param in command.params:
