@@ -11,7 +11,9 @@ What it does, in order (everything listens on 127.0.0.1 only; nothing leaves the
    ``start_authorization`` → the sandbox's merchant consent → ``complete_authorization``; credential
    channels with ``check_credentials``;
 5. generates orders on every shop, then runs RefreshToken, GetOrder and the ERP delivery;
-6. prints a summary: orders per channel, completed ERP orders, held orders with their reasons.
+6. prints a summary: orders per channel, completed ERP orders, held orders counted by cause (one
+   line per cause, not per order: with 500 orders per channel the summary still fits a screen), and
+   where to look next.
 
 The ERP sandbox's catalogue knows every sandbox SKU except one on purpose: the product of
 :data:`UNMAPPED_SKU` is renamed in the ERP (as happens when an ERP catalogue uses its own codes),
@@ -29,7 +31,7 @@ import os
 import secrets
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -88,6 +90,16 @@ class ChannelSummary:
 
 
 @dataclass
+class HeldCause:
+    """One reason orders are held: its hold code, how many orders, on which channels, and one example text."""
+
+    code: str
+    orders: int
+    channels: list[str]
+    example: str
+
+
+@dataclass
 class DemoResult:
     """What the demo did: its data directory, one row per channel, the ERP's orders, held reasons."""
 
@@ -95,6 +107,7 @@ class DemoResult:
     channels: list[ChannelSummary] = field(default_factory=list)
     erp_orders_completed: int = 0
     held: list[tuple[str, str, str]] = field(default_factory=list)  # (channel, order, reason)
+    held_causes: list[HeldCause] = field(default_factory=list)  # most orders first
     url: str | None = None
     admin_password: str | None = None
 
@@ -213,16 +226,44 @@ def _summarise(settings: Settings, result: DemoResult, erp: ErpSandbox) -> None:
             row.erp_skipped = counts.get("sent", 0) - row.erp_completed
             row.erp_held = counts.get("held", 0) + counts.get("dead", 0)
             row.erp_waiting = row.orders - row.erp_completed - row.erp_skipped - row.erp_held
-        result.held = [(chan, number, reason or "") for chan, number, reason in session.execute(
-            select(Channel.value, Order.external_id, Delivery.last_error)
+        held_rows = session.execute(
+            select(Channel.value, Order.external_id, Delivery.last_error, Delivery.hold_code)
             .join(Order, Order.id == Delivery.oms_order_id).join(Channel, Channel.id == Order.oms_channel_id)
             .where(Delivery.destination == "erp", Delivery.state.in_(("held", "dead")))
-            .order_by(Channel.value, Order.external_id))]
+            .order_by(Channel.value, Order.external_id)).all()
+        result.held = [(chan, number, reason or "") for chan, number, reason, _code in held_rows]
+        result.held_causes = _causes(held_rows)
     result.erp_orders_completed = sum(1 for o in erp.orders() if o.get("DocStatus") == "CO")
 
 
+def _causes(rows: Sequence[Any]) -> list[HeldCause]:
+    """Held rows (channel, order, reason, hold code) grouped by hold code, most orders first.
+
+    The reason text names the order, so it cannot be the key; the code names the cause
+    (``missing_sku:SAUCE-CHILI``). A row without a code is keyed by its text."""
+    causes: dict[str, HeldCause] = {}
+    for chan, _number, reason, code in rows:
+        key = code or reason or "unknown"
+        cause = causes.setdefault(key, HeldCause(key, 0, [], reason or ""))
+        cause.orders += 1
+        if chan not in cause.channels:
+            cause.channels.append(chan)
+    return sorted(causes.values(), key=lambda c: (-c.orders, c.code))
+
+
+def summary_data(result: DemoResult) -> dict[str, Any]:
+    """The summary as data (``oms-bridge demo --json``)."""
+    return {"home": str(result.home),
+            "channels": [vars(r) for r in result.channels],
+            "orders": sum(r.orders for r in result.channels),
+            "erp_orders_completed": result.erp_orders_completed,
+            "held": sum(c.orders for c in result.held_causes),
+            "held_causes": [vars(c) for c in result.held_causes],
+            "unmapped_sku": UNMAPPED_SKU, "erp_product_value": ERP_RENAMED_VALUE}
+
+
 def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
-    """The table a new user reads first."""
+    """The table a new user reads first: one line per channel and per hold cause, never per order."""
     echo("")
     echo(f"{'channel':<12} {'platform':<10} {'authorization':<20} {'orders':>6} {'in ERP':>6} {'held':>5} "
          f"{'waiting':>7} {'no ERP order':>12}")
@@ -231,22 +272,29 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
         echo(f"{r.channel:<12} {r.platform_type:<10} {r.authorization:<20} {r.orders:>6} {r.erp_completed:>6} "
              f"{r.erp_held:>5} {r.erp_waiting:>7} {r.erp_skipped:>12}")
     echo("-" * 85)
+    rows = result.channels
+    echo(f"{'total':<12} {'':<10} {'':<20} {sum(r.orders for r in rows):>6} {sum(r.erp_completed for r in rows):>6} "
+         f"{sum(r.erp_held for r in rows):>5} {sum(r.erp_waiting for r in rows):>7} "
+         f"{sum(r.erp_skipped for r in rows):>12}")
     echo("waiting: unpaid, goes to the ERP once the marketplace reports it paid; no ERP order: cancelled on the\n"
          "marketplace before it reached the ERP, so there is nothing to create")
     total = sum(r.orders for r in result.channels)
     echo(f"{total} orders from {len(result.channels)} channels; "
          f"{result.erp_orders_completed} completed sales orders (DocStatus CO) in the iDempiere sandbox")
     if result.held:
-        echo(f"\n{len(result.held)} order(s) held for the ERP, each with its reason:")
-        for chan, number, reason in result.held:
-            echo(f"  {chan} {number}: {reason}")
+        echo(f"\n{len(result.held)} order(s) held for the ERP, by cause:")
+        for cause in result.held_causes:
+            channels = ", ".join(cause.channels[:4]) + (f" +{len(cause.channels) - 4}" if len(cause.channels) > 4
+                                                        else "")
+            echo(f"  {cause.orders:>5}  {cause.code}  ({len(cause.channels)} channel(s): {channels})")
+        echo(f"  each order's own reason: OMS_BRIDGE_HOME={result.home} oms-bridge erp status")
         echo(f"\n(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. To release them, run\n"
              "  oms-bridge demo --serve\n"
              f"and map it on the SKU mapping page (or: oms-bridge sku map {UNMAPPED_SKU} --value "
              f"{ERP_RENAMED_VALUE}); the held orders go to the ERP on the next delivery run. The sandboxes of this "
              "run have stopped, so the ERP is not reachable from this data directory any more.)")
     echo(f"\nDemo data directory: {result.home} (fresh; delete it when done). Look around with")
-    echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge orders list")
+    echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge orders list --held")
     echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge sku unmapped")
     echo(f"  OMS_BRIDGE_HOME={result.home} oms-bridge process runs")
     echo("or run `oms-bridge demo --serve` to keep the sandboxes, the admin pages and the scheduler running.")
@@ -273,15 +321,18 @@ def _quiet_logs() -> Iterator[None]:
 
 
 def run_demo(*, orders_per_channel: int = 5, home: str | Path | None = None, serve: bool = False, port: int = 0,
-             echo: Callable[[str], None] = print) -> DemoResult:
-    """Run the demo (see module doc); with ``serve`` block until SIGTERM/Ctrl-C."""
+             echo: Callable[[str], None] = print,
+             on_summary: Callable[[DemoResult], None] | None = None) -> DemoResult:
+    """Run the demo (see module doc); with ``serve`` block until SIGTERM/Ctrl-C.
+
+    ``on_summary`` replaces the printed summary (``--json`` prints it as data), before serving starts."""
     home_path = _fresh_home(home)
     with _quiet_logs():
-        return _run_demo(home_path, orders_per_channel, serve, port, echo)
+        return _run_demo(home_path, orders_per_channel, serve, port, echo, on_summary)
 
 
 def _run_demo(home_path: Path, orders_per_channel: int, serve: bool, port: int,
-              echo: Callable[[str], None]) -> DemoResult:
+              echo: Callable[[str], None], on_summary: Callable[[DemoResult], None] | None = None) -> DemoResult:
     settings = _demo_settings(home_path, port or _free_port())
     echo(f"oms-bridge demo: fresh data directory {home_path}")
     result = DemoResult(home=home_path)
@@ -307,7 +358,10 @@ def _run_demo(home_path: Path, orders_per_channel: int, serve: bool, port: int,
             run_getorder(ids[row.channel], settings=settings)
         run_erp_delivery(settings=settings)
         _summarise(settings, result, erp)
-        print_summary(result, echo)
+        if on_summary:
+            on_summary(result)
+        else:
+            print_summary(result, echo)
         if serve:
             _serve(settings, result, echo)
     finally:

@@ -413,8 +413,8 @@ def reconcile_missing(ctx: RuleContext) -> list[Finding]:
                     f"order(s) missing beyond the expected lag: {safe_text(named, 1000)}{more}"),
             fix=(f"see the report (`oms-bridge reconcile --channel {ch.value} --since {rec.first_day}` or "
                  f"{ctx.base()}/admin/reconcile); an order missing in the store is read again by "
-                 f"`oms-bridge orders backfill {ch.value} --since {rec.first_day}`; one missing in the ERP by "
-                 "`oms-bridge erp retry --order <number> --sent`"),
+                 f"`oms-bridge orders backfill --channel {ch.value} --since {rec.first_day}`; one missing in the "
+                 "ERP by `oms-bridge erp retry --order <number> --sent`"),
             since=_aware(rec.ended)))
     return out
 

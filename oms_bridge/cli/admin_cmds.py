@@ -202,10 +202,14 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
-def db_upgrade(revision: str) -> None:
+@json_option
+def db_upgrade(revision: str, as_json: bool) -> None:
     """Apply pending migrations."""
     with _errors():
         before, after = schema.upgrade(get_settings(), revision)
+    if as_json:
+        emit_json({"schema_before": before, "schema": after, "changed": before != after})
+        return
     click.echo(f"schema at {after}" + (" (nothing to do)" if before == after else f" (was {before or 'empty'})"))
 
 
@@ -290,9 +294,14 @@ def keys_status(as_json: bool) -> None:
 
 
 @keys_group.command("generate")
-def keys_generate() -> None:
+@json_option
+def keys_generate(as_json: bool) -> None:
     """Print a new key (for OMS_BRIDGE_SECRET_KEYS: put it first, keep the old one after it)."""
-    click.echo(generate_key())
+    key = generate_key()
+    if as_json:
+        emit_json({"key": key, "fingerprint": key_fingerprint(key)})
+        return
+    click.echo(key)
 
 
 @keys_group.command("rotate")
@@ -335,7 +344,8 @@ def keys_rotate(drop_old: bool, as_json: bool) -> None:
 
 
 @keys_group.command("prune")
-def keys_prune() -> None:
+@json_option
+def keys_prune(as_json: bool) -> None:
     """Key file mode: drop old keys once every secret is under the newest key."""
     with _errors():
         settings = get_settings()
@@ -344,6 +354,9 @@ def keys_prune() -> None:
         read_key_file(settings.key_file)
         with get_engine(settings).connect() as conn:
             dropped = prune_key_file(settings.key_file, conn)
+    if as_json:
+        emit_json({"dropped": dropped})
+        return
     click.echo(f"dropped {dropped} old key(s)")
 
 
@@ -354,7 +367,7 @@ def platform_group() -> None:
 
 
 @platform_group.command("add")
-@click.argument("value")
+@click.argument("value", metavar="PLATFORM")
 @click.option("--type", "platform_type", required=True, help="Platform type (shopee, cyberbiz, momo, shopline, ...).")
 @click.option("--host", required=True, help="API base URL (production, test host or sandbox).")
 @click.option("--name", help="Display name (default: the value).")
@@ -365,7 +378,10 @@ def platform_group() -> None:
 @json_option
 def platform_add(value, platform_type, host, name, app_id, description, settings_json, secret_stdin, secret_env,
                  prompt_secret, as_json) -> None:
-    """Add a platform VALUE. The app secret comes from --secret-stdin, --secret-env or --prompt-secret."""
+    """Add a platform PLATFORM (its value).
+
+    The app secret comes from --secret-stdin, --secret-env or --prompt-secret.
+    """
     secret = _read_secret("app secret", from_stdin=secret_stdin, env_name=secret_env, prompt=prompt_secret)
     settings = _parse_json_object(settings_json, "--settings-json")
     with _errors(), _unit() as (session, vault, _):
@@ -394,7 +410,7 @@ def platform_list(as_json: bool) -> None:
 
 
 @platform_group.command("show")
-@click.argument("value")
+@click.argument("value", metavar="PLATFORM")
 @json_option
 def platform_show(value: str, as_json: bool) -> None:
     """One platform (secret masked)."""
@@ -404,7 +420,7 @@ def platform_show(value: str, as_json: bool) -> None:
 
 
 @platform_group.command("update")
-@click.argument("value")
+@click.argument("value", metavar="PLATFORM")
 @click.option("--type", "platform_type")
 @click.option("--host")
 @click.option("--name")
@@ -426,7 +442,7 @@ def platform_update(value, platform_type, host, name, app_id, description, setti
 
 
 @platform_group.command("remove")
-@click.argument("value")
+@click.argument("value", metavar="PLATFORM")
 @click.option("--cascade", is_flag=True, help="Also remove the platform's channels.")
 @json_option
 def platform_remove(value: str, cascade: bool, as_json: bool) -> None:
@@ -551,14 +567,14 @@ def _emit(view: dict[str, Any], as_json: bool, headline: str | None = None) -> N
 
 
 @channel_group.command("add")
-@click.argument("value")
+@click.argument("value", metavar="CHANNEL")
 @click.option("--platform", "platform", required=True, help="Value of the channel's platform.")
 @_channel_options
 @json_option
 def channel_add(value, platform, name, shop_id, credential_keys, prompt_credentials, credentials_json_stdin,
                 credentials_env, auth_model, token_stdin, token_env, prompt_token, settings_json, getorder_interval,
                 refreshtoken_interval, erp_connection, as_json, **erp) -> None:
-    """Add a channel VALUE of a platform.
+    """Add a channel CHANNEL (its value) of a platform.
 
     A Cyberbiz shop with an API token: ``--auth-model token --token-stdin`` (or ``--token-env NAME`` /
     ``--prompt-token``); no OAuth, then ``channel authorize VALUE`` checks the token.
@@ -617,7 +633,7 @@ def channel_list(platform: str | None, as_json: bool) -> None:
 
 
 @channel_group.command("show")
-@click.argument("value")
+@click.argument("value", metavar="CHANNEL")
 @json_option
 def channel_show(value: str, as_json: bool) -> None:
     """One channel: auth state, token expiry, watermark, ERP mapping, masked secrets."""
@@ -627,7 +643,7 @@ def channel_show(value: str, as_json: bool) -> None:
 
 
 @channel_group.command("update")
-@click.argument("value")
+@click.argument("value", metavar="CHANNEL")
 @click.option("--platform", help="Move the channel to another platform (only before authorization).")
 @click.option("--replace-credentials", is_flag=True, help="Replace the stored credentials instead of merging.")
 @_channel_options
@@ -676,7 +692,7 @@ def _set_active(value: str, active: bool, as_json: bool) -> None:
 
 
 @channel_group.command("enable")
-@click.argument("value")
+@click.argument("value", metavar="CHANNEL")
 @json_option
 def channel_enable(value: str, as_json: bool) -> None:
     """Let the scheduler run this channel's processes again."""
@@ -684,7 +700,7 @@ def channel_enable(value: str, as_json: bool) -> None:
 
 
 @channel_group.command("disable")
-@click.argument("value")
+@click.argument("value", metavar="CHANNEL")
 @json_option
 def channel_disable(value: str, as_json: bool) -> None:
     """Stop this channel's processes; its data stays."""
@@ -692,7 +708,7 @@ def channel_disable(value: str, as_json: bool) -> None:
 
 
 @channel_group.command("remove")
-@click.argument("value")
+@click.argument("value", metavar="CHANNEL")
 @json_option
 def channel_remove(value: str, as_json: bool) -> None:
     """Remove a channel that has no stored orders (otherwise disable it)."""

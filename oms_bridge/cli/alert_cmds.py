@@ -20,7 +20,7 @@ from oms_bridge.alerts.engine import run_alerts, send_test
 from oms_bridge.alerts.findings import DISPLAY_ZONE
 from oms_bridge.alerts.state import current_alerts, notice_history
 from oms_bridge.alerts.targets import TargetError, add_target, list_targets, remove_target
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret, terminate_as_exit
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, paint, read_secret, terminate_as_exit
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.vault import Vault
@@ -56,12 +56,16 @@ def target_group() -> None:
 @click.option("--url-stdin", is_flag=True, help="Read the apprise URL from stdin.")
 @click.option("--url-env", metavar="NAME", help="Read the apprise URL from this environment variable.")
 @click.option("--description", help="What this target is (shown in lists).")
-def target_add(name: str, url_stdin: bool, url_env: str | None, description: str | None) -> None:
+@json_option
+def target_add(name: str, url_stdin: bool, url_env: str | None, description: str | None, as_json: bool) -> None:
     """Add a target; the URL (it holds the service's secret) comes from a prompt, stdin or the environment."""
     url = read_secret("apprise URL", from_stdin=url_stdin, env_name=url_env,
                       prompt=not url_stdin and not url_env)
     with _errors(), session_scope(get_settings()) as session:
         view = add_target(session, Vault.from_settings(get_settings()), name, url or "", description=description)
+    if as_json:
+        emit_json({"name": view.value, "url": view.url, "description": view.description, "active": view.active})
+        return
     click.echo(f"alert target {view.value} added: {view.url} (send a test: oms-bridge alerts target test {view.value})")
 
 
@@ -88,23 +92,31 @@ def target_list(as_json: bool) -> None:
 
 @target_group.command("remove")
 @click.argument("name")
-def target_remove(name: str) -> None:
+@json_option
+def target_remove(name: str, as_json: bool) -> None:
     """Remove a target."""
     with _errors(), session_scope(get_settings()) as session:
         remove_target(session, name)
+    if as_json:
+        emit_json({"removed": name})
+        return
     click.echo(f"alert target {name} removed")
 
 
 @target_group.command("test")
 @click.argument("name", required=False)
-def target_test(name: str | None) -> None:
+@json_option
+def target_test(name: str | None, as_json: bool) -> None:
     """Send a test message to one target (or every active one) now; exit code 1 when one failed."""
     with _errors():
         results = send_test(settings=get_settings(), target=name)
     if not results:
         fail("no active alert target to test: add one with `oms-bridge alerts target add NAME`")
-    for r in results:
-        click.echo(f"{r.target}: " + ("sent" if r.ok else f"FAILED: {r.error}"))
+    if as_json:
+        emit_json([{"target": r.target, "ok": r.ok, "error": r.error} for r in results])
+    else:
+        for r in results:
+            click.echo(f"{r.target}: " + (paint("sent", "ok") if r.ok else paint("FAILED", "bad") + f": {r.error}"))
     if not all(r.ok for r in results):
         sys.exit(1)
 
@@ -127,7 +139,8 @@ def alerts_list(show_all: bool, as_json: bool) -> None:
         return
     for d in data:
         until = f" → {_local(d['resolved_at'])}" if d["resolved_at"] else ""
-        click.echo(f"{d['state'].upper():<9} {d['title']}  (since {_local(d['since'])}{until})")
+        state = paint(f"{d['state'].upper():<9}", "bad" if d["state"] == "firing" else "ok")
+        click.echo(f"{state} {d['title']}  (since {_local(d['since'])}{until})")
         if d["state"] == "firing":
             click.echo(f"          {d['what']}")
             click.echo(f"          what to do: {d['fix']}")

@@ -1,7 +1,10 @@
-"""Helpers every CLI command uses: settings/vault/session access, JSON output, clean errors.
+"""Helpers every CLI command uses: settings/vault/session access, JSON output, colour, clean errors.
 
 Errors an admin can act on become ``click.ClickException`` (one line, exit code 1), never a
-traceback: see :func:`cli_errors`.
+traceback: see :func:`cli_errors`. ``--json`` output goes through :func:`emit_json` (one shape:
+UTF-8, Decimal as string, times as ISO 8601 UTC); colour through :func:`paint`, which colours only a
+terminal and never when ``NO_COLOR`` is set (https://no-color.org), so pipes, logs and cron mail
+stay plain text.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -25,7 +29,8 @@ from oms_bridge.settings import SettingsError
 from oms_bridge.store.errors import describe_error
 from oms_bridge.vault import VaultError
 
-__all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable", "terminate_as_exit", "read_secret"]
+__all__ = ["fail", "cli_errors", "emit_json", "json_option", "to_jsonable", "terminate_as_exit", "read_secret",
+           "paint", "colour_enabled", "TONES"]
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON output.")
 
@@ -61,11 +66,13 @@ def cli_errors() -> Iterator[None]:
 
 
 def to_jsonable(value: Any) -> Any:
-    """Decimal → string, datetime → ISO 8601 (UTC), recursively."""
+    """Decimal → string, datetime/date → ISO 8601 (UTC), Path → string, recursively."""
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, datetime):
+    if isinstance(value, (datetime, date)):
         return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -74,7 +81,26 @@ def to_jsonable(value: Any) -> Any:
 
 
 def emit_json(data: Any) -> None:
-    click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2))
+    """The one way a command prints ``--json``: valid JSON on stdout, never coloured."""
+    click.echo(json.dumps(to_jsonable(data), ensure_ascii=False, indent=2), color=False)
+
+
+#: What a word means to the reader → its colour (the text says it too: colour only helps the eye).
+TONES: dict[str, dict[str, Any]] = {"ok": {"fg": "green"}, "warn": {"fg": "yellow"},
+                                    "bad": {"fg": "red", "bold": True}, "dim": {"dim": True}}
+
+
+def colour_enabled(err: bool = False) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = sys.stderr if err else sys.stdout
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def paint(text: str, tone: str, *, err: bool = False) -> str:
+    """``text`` in the colour of ``tone`` (:data:`TONES`) when :func:`colour_enabled`, else unchanged."""
+    return click.style(text, **TONES[tone]) if colour_enabled(err) else text
 
 
 @contextmanager
@@ -122,3 +148,33 @@ def read_secret(label: str, *, from_stdin: bool = False, env_name: str | None = 
     if prompt:
         return click.prompt(label, hide_input=True, confirmation_prompt=confirm)
     return None
+
+
+# ------------------------------------------------------------------ one name for the channel
+#: The convention (docs/cli-admin.md "Naming a channel"): the ``channel`` group's commands take the
+#: channel as their first argument, ``CHANNEL``; every other command takes ``--channel CHANNEL``.
+channel_option = click.option("--channel", "channel", metavar="CHANNEL", help="The channel (its value).")
+
+
+class DeprecatedArgument(click.Argument):
+    """A positional argument kept only so old scripts keep working: absent from usage and help."""
+
+    def get_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return []
+
+
+def deprecated_positional(name: str) -> Any:
+    """A hidden optional positional ``name`` (an old spelling; :func:`pick_channel` warns when it is used)."""
+    return click.argument(name, required=False, cls=DeprecatedArgument)
+
+
+def pick_channel(option: str | None, legacy: str | None, old_usage: str, new_usage: str) -> str:
+    """The channel from ``--channel``, else from the old positional spelling (with a warning on stderr)."""
+    if option and legacy and option != legacy:
+        fail(f"two different channels given: --channel {option} and {legacy}")
+    if legacy and not option:
+        click.echo(f"oms-bridge: warning: `{old_usage}` is deprecated; use `{new_usage}`", err=True)
+        return legacy
+    if not option:
+        raise click.UsageError("Missing option '--channel'.")
+    return option

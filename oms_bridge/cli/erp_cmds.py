@@ -27,10 +27,11 @@ import click
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret, terminate_as_exit
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, paint, read_secret, terminate_as_exit
 from oms_bridge.erp.check import format_report, run_check
 from oms_bridge.erp.check import setup_guide as guide
-from oms_bridge.erp.config import ErpConfigError, ErpOptions
+from oms_bridge.erp.check_mapping import DEFAULT_CURRENCY, MappingToCheck, check_mappings
+from oms_bridge.erp.config import ChannelMapping, ErpConfigError, ErpOptions
 from oms_bridge.erp.connections import (
     ErpConnectionError,
     check_url,
@@ -49,6 +50,7 @@ from oms_bridge.vault import Vault, mask
 from scheduler.locks import process_lock
 
 PASSWORD_ENV = "OMS_BRIDGE_ERP_PASSWORD"
+_MARK_TONES = {"[ok]": "ok", "[?]": "warn", "[MISSING]": "bad", "[MAPPING]": "bad"}
 
 
 @click.group("erp")
@@ -137,9 +139,10 @@ def _conn_options(func_):
 @connection_group.command("add")
 @click.argument("name")
 @_conn_options
+@json_option
 def connection_add(name: str, url: str | None, username: str | None, client_id: int | None, role_id: int | None,
                    org_id: int | None, warehouse_id: int | None, lang: str | None, stage: int | None,
-                   settings_json: str | None, password_stdin: bool) -> None:
+                   settings_json: str | None, password_stdin: bool, as_json: bool) -> None:
     """Add an ERP connection NAME."""
     required = {"--url": url, "--user": username, "--client-id": client_id, "--role-id": role_id,
                 "--org-id": org_id, "--warehouse-id": warehouse_id}
@@ -158,6 +161,10 @@ def connection_add(name: str, url: str | None, username: str | None, client_id: 
             save_connection(s, vault, name, url=url, username=username, password=password, client_id=client_id,
                             role_id=role_id, org_id=org_id, warehouse_id=warehouse_id, lang=lang or "en_US",
                             stage=9 if stage is None else stage, settings=options)
+            view = _describe(_connection(s, name))
+    if as_json:
+        emit_json(view)
+        return
     click.echo(f"ERP connection {name} added (password {mask(password)}).")
 
 
@@ -165,9 +172,10 @@ def connection_add(name: str, url: str | None, username: str | None, client_id: 
 @click.argument("name")
 @_conn_options
 @click.option("--password", "change_password", is_flag=True, help="Change the password (prompt/stdin/env).")
+@json_option
 def connection_update(name: str, url: str | None, username: str | None, client_id: int | None, role_id: int | None,
                       org_id: int | None, warehouse_id: int | None, lang: str | None, stage: int | None,
-                      settings_json: str | None, password_stdin: bool, change_password: bool) -> None:
+                      settings_json: str | None, password_stdin: bool, change_password: bool, as_json: bool) -> None:
     """Change an ERP connection; orders held for its login are re-armed."""
     if url is not None:
         _valid_url(url)
@@ -186,6 +194,10 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
                 conn.password_enc = Vault.from_settings(settings).encrypt(_read_password(password_stdin, True))
             rearmed = outbox.rearm_held(s, "erp", code=f"erp_login:{name}")
             rearmed += outbox.rearm_held(s, "erp", code="no_erp_connection")
+            view = _describe(conn)
+    if as_json:
+        emit_json({**view, "rearmed": rearmed, "login_refusal_lifted": bool(refused)})
+        return
     click.echo(f"ERP connection {name} updated." + (f" {rearmed} held order(s) re-armed." if rearmed else ""))
     if refused:  # the edit itself lifts it (oms_bridge.erp.connections.login_refusal)
         click.echo("Its refused login is lifted: the next delivery logs in again (oms-bridge erp check tries now).")
@@ -193,13 +205,17 @@ def connection_update(name: str, url: str | None, username: str | None, client_i
 
 @connection_group.command("remove")
 @click.argument("name")
-def connection_remove(name: str) -> None:
+@json_option
+def connection_remove(name: str, as_json: bool) -> None:
     """Remove an ERP connection that no channel uses (move the channels first)."""
     with cli_errors(), session_scope(get_settings()) as s:
         try:
             remove_connection(s, name)
         except ErpConnectionError as exc:
             fail(str(exc))
+    if as_json:
+        emit_json({"removed": name})
+        return
     click.echo(f"ERP connection {name} removed.")
 
 
@@ -234,17 +250,41 @@ def connection_show(name: str, as_json: bool) -> None:
 
 
 # -- erp check / retry / status -------------------------------------------------------------------
+def channel_currency(s: Session, channel: Channel) -> str:
+    """The currency a channel sells in: its ``currency`` setting, else its stored orders' most common one, else TWD."""
+    try:
+        setting = (json.loads(channel.settings_json or "{}") or {}).get("currency")
+    except ValueError:
+        setting = None
+    if setting:
+        return str(setting).upper()
+    common = s.execute(select(Order.currency, func.count()).where(Order.oms_channel_id == channel.id,
+                                                                  Order.currency.is_not(None))
+                       .group_by(Order.currency).order_by(func.count().desc()).limit(1)).first()
+    return common[0].upper() if common else DEFAULT_CURRENCY
+
+
 @erp_group.command("check")
 @click.option("--connection", "name", help="ERP connection name (default: the only one).")
 @click.option("--setup-guide", is_flag=True, help="Print the whole iDempiere setup without contacting the server.")
-def check_command(name: str | None, setup_guide: bool) -> None:
-    """Log in, probe every service type, and print what the iDempiere admin still has to set up."""
+@json_option
+def check_command(name: str | None, setup_guide: bool, as_json: bool) -> None:
+    """Log in, probe every service type, check every channel's ERP mapping, and list everything still to fix.
+
+    The mapping check reads the business partner, price list (and its currency), warehouse (and its
+    organization), document type, order source and charges each channel names, and lists every
+    problem at once. Nothing is written to the ERP. Exit code 1 while anything is left to fix.
+    """
     if setup_guide:
         with cli_errors(), session_scope(get_settings()) as s:
             conns = s.scalars(select(ErpConnection)).all()
             conn = _connection(s, name) if (name or len(conns) == 1) else None
             options = ErpOptions.from_json(conn.settings_json) if conn else ErpOptions()
-            click.echo(guide(options, conn.erp_role_id if conn else "<your WS role>"))
+            text = guide(options, conn.erp_role_id if conn else "<your WS role>")
+        if as_json:
+            emit_json({"setup_guide": text})
+        else:
+            click.echo(text)
         return
     with cli_errors():
         settings = get_settings()
@@ -255,18 +295,28 @@ def check_command(name: str | None, setup_guide: bool) -> None:
             except ErpConfigError as exc:
                 fail(f"ERP connection {conn.value}: {exc}")
             client = client_for(conn, settings, options)
-            channels = [(c.id, c.value) for c in s.scalars(select(Channel).order_by(Channel.value))
-                        if (found := resolve_connection(s, c)) is not None and found.id == conn.id]
+            served = [c for c in s.scalars(select(Channel).order_by(Channel.value))
+                      if (found := resolve_connection(s, c)) is not None and found.id == conn.id]
+            channels = [(c.id, c.value) for c in served]
             report = run_check(client, options, connection=conn.value, role_id=conn.erp_role_id, channels=channels)
+            if report.logged_in:
+                check_mappings(client, options, report,
+                               [MappingToCheck(ChannelMapping.of(c), channel_currency(s, c), c.erp_org_id or
+                                               conn.erp_org_id) for c in served])
             if report.login_error is not None:
                 record_login_refusal(s, conn.id, report.login_error, utcnow())
             elif report.logged_in:
                 clear_login_refusal(s, conn.id)
             rearmed = 0
-            if report.ok:
+            if report.services_ok:
                 rearmed = outbox.rearm_held(s, "erp", code_prefix="erp_config:")
                 rearmed += outbox.rearm_held(s, "erp", code=f"erp_login:{conn.value}")
-    click.echo(format_report(report))
+    if as_json:
+        emit_json({**report.as_dict(), "rearmed": rearmed})
+        sys.exit(0 if report.ok else 1)
+    for line in format_report(report).splitlines():
+        tone = next((t for mark, t in _MARK_TONES.items() if line.startswith(mark)), None)
+        click.echo(paint(line, tone) if tone else line)
     if rearmed:
         click.echo(f"{rearmed} held order(s) re-armed.")
     if not report.ok:
@@ -275,12 +325,14 @@ def check_command(name: str | None, setup_guide: bool) -> None:
 
 @erp_group.command("retry")
 @click.option("--order", "order_number", help="Marketplace order number.")
-@click.option("--channel", "channel_name", help="All held/dead orders of this channel.")
+@click.option("--channel", "channel_name", metavar="CHANNEL", help="All held/dead orders of this channel.")
 @click.option("--all-held", is_flag=True, help="Every held or dead ERP delivery.")
 @click.option("--sent", "include_sent", is_flag=True,
               help="Also deliveries recorded as sent (a reconciliation found them missing in the ERP); the "
                    "POReference pre-check still prevents a second copy.")
-def retry_command(order_number: str | None, channel_name: str | None, all_held: bool, include_sent: bool) -> None:
+@json_option
+def retry_command(order_number: str | None, channel_name: str | None, all_held: bool, include_sent: bool,
+                  as_json: bool) -> None:
     """Put held/dead/retrying ERP deliveries back to pending."""
     if sum(bool(x) for x in (order_number, channel_name, all_held)) != 1:
         fail("give exactly one of --order NUMBER, --channel NAME, --all-held")
@@ -303,6 +355,9 @@ def retry_command(order_number: str | None, channel_name: str | None, all_held: 
                 fail(f"no stored order {order_number!r}")
             count = outbox.rearm(s, "erp", order_ids=ids, states=states)
         in_flight = outbox.count_leased(s, "erp", order_ids=ids)
+    if as_json:
+        emit_json({"rearmed": count, "in_flight": in_flight})
+        return
     click.echo(f"{count} ERP deliver{'y' if count == 1 else 'ies'} re-armed")
     if in_flight:
         click.echo(f"{in_flight} order(s) are being sent by a running delivery right now and were left to it "
@@ -403,13 +458,19 @@ def _map(s: Session, sku: str, product_id: int | None, value: str | None, scope:
 @click.argument("sku")
 @click.option("--product", "product_id", type=int, help="M_Product_ID.")
 @click.option("--value", help="M_Product.Value (search key), resolved at delivery time.")
-@click.option("--channel", "channel_name", help="Only for this channel (wins over the global mapping).")
-def sku_map(sku: str, product_id: int | None, value: str | None, channel_name: str | None) -> None:
+@click.option("--channel", "channel_name", metavar="CHANNEL",
+              help="Only for this channel (wins over the global mapping).")
+@json_option
+def sku_map(sku: str, product_id: int | None, value: str | None, channel_name: str | None, as_json: bool) -> None:
     """Map a marketplace SKU to an iDempiere product; re-arms the orders held for it."""
     if (product_id is None) == (value is None):
         fail("give exactly one of --product ID or --value VALUE")
     with cli_errors(), session_scope(get_settings()) as s:
         rearmed = _map(s, sku, product_id, value, _channel_id(s, channel_name))
+    if as_json:
+        emit_json({"sku": sku, "m_product_id": product_id, "m_product_value": value, "channel": channel_name,
+                   "rearmed": rearmed})
+        return
     target = f"product {product_id}" if product_id is not None else f"product value {value}"
     click.echo(f"SKU {sku} → {target}" + (f" (channel {channel_name})" if channel_name else "") +
                (f"; {rearmed} held order(s) re-armed" if rearmed else ""))
@@ -417,8 +478,9 @@ def sku_map(sku: str, product_id: int | None, value: str | None, channel_name: s
 
 @sku_group.command("unmap")
 @click.argument("sku")
-@click.option("--channel", "channel_name", help="Remove the channel-specific mapping only.")
-def sku_unmap(sku: str, channel_name: str | None) -> None:
+@click.option("--channel", "channel_name", metavar="CHANNEL", help="Remove the channel-specific mapping only.")
+@json_option
+def sku_unmap(sku: str, channel_name: str | None, as_json: bool) -> None:
     """Remove a SKU mapping."""
     with cli_errors(), session_scope(get_settings()) as s:
         row = s.scalars(select(SkuMap).where(SkuMap.sku == sku,
@@ -426,6 +488,9 @@ def sku_unmap(sku: str, channel_name: str | None) -> None:
         if row is None:
             fail(f"SKU {sku} has no mapping" + (f" on channel {channel_name}" if channel_name else ""))
         s.delete(row)
+    if as_json:
+        emit_json({"unmapped": sku, "channel": channel_name})
+        return
     click.echo(f"SKU {sku} unmapped")
 
 
@@ -450,7 +515,8 @@ def sku_list(as_json: bool) -> None:
 
 @sku_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def sku_import(file: Path) -> None:
+@json_option
+def sku_import(file: Path, as_json: bool) -> None:
     """Import mappings from CSV: header sku,m_product_id or sku,m_product_value (optional channel column).
 
     Bad rows are reported with their line number and skipped; good rows are imported.
@@ -477,6 +543,9 @@ def sku_import(file: Path) -> None:
                 continue
             rearmed += _map(s, *args)
             imported += 1
+    if as_json:
+        emit_json({"imported": imported, "skipped": len(errors), "problems": errors, "rearmed": rearmed})
+        sys.exit(1 if errors else 0)
     for message in errors:
         click.echo(message, err=True)
     click.echo(f"{imported} mapping(s) imported, {len(errors)} row(s) skipped" +

@@ -11,6 +11,7 @@ from oms_bridge.cli import begin_invocation
 from oms_bridge.cli.admin_cmds import channel_group, db_group, init_command, keys_group, platform_group
 from oms_bridge.cli.alert_cmds import alerts_group
 from oms_bridge.cli.erp_cmds import erp_group, sku_group
+from oms_bridge.cli.examples import attach_examples
 from oms_bridge.cli.oms_cmds import oms_group
 from oms_bridge.cli.process_cmds import authorize_command, orders_group, process_group
 from oms_bridge.cli.reconcile_cmds import reconcile_command
@@ -21,7 +22,10 @@ from oms_bridge.settings import SettingsError
 __all__ = ["cli", "main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="\b\nExamples:\n  oms-bridge --version\n  oms-bridge channel list --json\n"
+                    "  NO_COLOR=1 oms-bridge erp status")
+@click.version_option(package_name="oms-bridge", prog_name="oms-bridge", message="%(prog)s %(version)s")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr (secrets stay masked).")
 def cli(verbose: bool) -> None:
     """oms-bridge: marketplace orders into iDempiere and an OMS, exactly once."""
@@ -36,6 +40,7 @@ for command in (init_command, db_group, keys_group, platform_group, channel_grou
                 demo_command, admin_group):
     cli.add_command(command)
 channel_group.add_command(authorize_command)
+attach_examples(cli)
 
 
 def main() -> None:

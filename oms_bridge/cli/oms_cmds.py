@@ -140,6 +140,7 @@ def carriers_group() -> None:
 @click.option("--platform", "platform_type", help="Only this platform type.")
 @json_option
 def carriers_list(platform_type: str | None, as_json: bool) -> None:
+    """The OMS cargo company → platform carrier table."""
     with _unit() as (session, _settings):
         rows = [{"platform_type": r.platform_type, "oms_carrier": r.oms_carrier,
                  "platform_carrier": r.platform_carrier} for r in carriers.list_carriers(session, platform_type)]
@@ -156,7 +157,8 @@ def carriers_list(platform_type: str | None, as_json: bool) -> None:
 @click.argument("platform_type")
 @click.argument("oms_carrier")
 @click.argument("platform_carrier")
-def carriers_set(platform_type: str, oms_carrier: str, platform_carrier: str) -> None:
+@json_option
+def carriers_set(platform_type: str, oms_carrier: str, platform_carrier: str, as_json: bool) -> None:
     """Map OMS_CARRIER (cargo company name or erp_code) to the platform's PLATFORM_CARRIER."""
     if platform_type not in platform_types():
         fail(f"unknown platform type {platform_type!r}; known: {', '.join(platform_types())}")
@@ -165,6 +167,10 @@ def carriers_set(platform_type: str, oms_carrier: str, platform_carrier: str) ->
             rearmed = carriers.set_carrier(session, platform_type, oms_carrier, platform_carrier)
         except ValueError as exc:
             fail(str(exc))
+    if as_json:
+        emit_json({"platform_type": platform_type, "oms_carrier": oms_carrier, "platform_carrier": platform_carrier,
+                   "rearmed": rearmed})
+        return
     click.echo(f"{platform_type}: {oms_carrier} -> {platform_carrier}"
                + (f"; {rearmed} held shipment(s) will be pushed again" if rearmed else ""))
 
@@ -172,10 +178,15 @@ def carriers_set(platform_type: str, oms_carrier: str, platform_carrier: str) ->
 @carriers_group.command("remove")
 @click.argument("platform_type")
 @click.argument("oms_carrier")
-def carriers_remove(platform_type: str, oms_carrier: str) -> None:
+@json_option
+def carriers_remove(platform_type: str, oms_carrier: str, as_json: bool) -> None:
+    """Remove the mapping of OMS_CARRIER for PLATFORM_TYPE."""
     with _unit() as (session, _settings):
         if not carriers.remove_carrier(session, platform_type, oms_carrier):
             fail(f"no carrier {oms_carrier!r} for {platform_type}")
+    if as_json:
+        emit_json({"removed": {"platform_type": platform_type, "oms_carrier": oms_carrier}})
+        return
     click.echo(f"removed {platform_type}: {oms_carrier}")
 
 
@@ -222,7 +233,8 @@ def shipments_command(held: bool, as_json: bool) -> None:
 @click.option("--resend", is_flag=True,
               help="The marketplace shows these orders NOT shipped: send pushes whose earlier outcome was unknown "
                    "again (needs --order; without it an in-doubt push is read back or held, never re-sent).")
-def retry_shipments_command(order_ids: tuple[int, ...], resend: bool) -> None:
+@json_option
+def retry_shipments_command(order_ids: tuple[int, ...], resend: bool, as_json: bool) -> None:
     """Re-arm held, retrying and dead logistics deliveries (after fixing the cause)."""
     if resend and not order_ids:
         fail("--resend needs --order: check each order on the marketplace first, then name it")
@@ -235,6 +247,9 @@ def retry_shipments_command(order_ids: tuple[int, ...], resend: bool) -> None:
                                              OmsPackagePush.attempted_at.is_not(None))
                 .values(attempted_at=None).execution_options(synchronize_session=False)).rowcount or 0
         count = rearm(session, "logistics", order_ids=order_ids or None)
+    if as_json:
+        emit_json({"rearmed": count, "resend": cleared})
+        return
     click.echo(f"{count} shipment(s) re-armed; they are pushed on the next logistics run"
                + (f" ({cleared} push(es) whose earlier outcome was unknown will be sent again)" if resend else ""))
 
@@ -274,24 +289,32 @@ def products_group() -> None:
 @products_group.command("map")
 @click.argument("sku")
 @click.argument("product_id", type=int)
-def products_map(sku: str, product_id: int) -> None:
+@json_option
+def products_map(sku: str, product_id: int, as_json: bool) -> None:
     """Map SKU to the Omnitron product id PRODUCT_ID; re-arms the orders held for it."""
     with _unit() as (session, _settings):
         try:
             rearmed = products.set_product(session, sku, product_id)
         except ValueError as exc:
             fail(str(exc))
+    if as_json:
+        emit_json({"sku": sku.strip(), "omnitron_product_id": product_id, "rearmed": rearmed})
+        return
     click.echo(f"SKU {sku.strip()} → Omnitron product {product_id}"
                + (f"; {rearmed} held order(s) queued again for the OMS" if rearmed else ""))
 
 
 @products_group.command("unmap")
 @click.argument("sku")
-def products_unmap(sku: str) -> None:
+@json_option
+def products_unmap(sku: str, as_json: bool) -> None:
     """Remove a SKU's product id (its items are served with product.pk = null again)."""
     with _unit() as (session, _settings):
         if not products.remove_product(session, sku):
             fail(f"SKU {sku} has no Omnitron product id")
+    if as_json:
+        emit_json({"unmapped": sku})
+        return
     click.echo(f"SKU {sku} unmapped")
 
 
@@ -329,7 +352,8 @@ def products_list(unmapped: bool, as_json: bool) -> None:
 
 @products_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def products_import(file: Path) -> None:
+@json_option
+def products_import(file: Path, as_json: bool) -> None:
     """Import a CSV with the header sku,omnitron_product_id (UTF-8). Bad rows are reported by line and skipped."""
     try:
         text = file.read_text(encoding="utf-8-sig")
@@ -342,6 +366,9 @@ def products_import(file: Path) -> None:
     with _unit() as (session, _settings):
         for row in rows:
             rearmed += products.set_product(session, row.sku, row.product_id)
+    if as_json:
+        emit_json({"imported": len(rows), "problems": errors, "rearmed": rearmed})
+        sys.exit(1 if errors else 0)
     for message in errors:
         click.echo(message, err=True)
     click.echo(f"{len(rows)} product id(s) imported, {len(errors)} problem(s)"
@@ -359,8 +386,9 @@ def products_import(file: Path) -> None:
 @click.option("--new-secret", is_flag=True, help="Make a signing secret (printed once) for X-Whisperer-Signature.")
 @click.option("--secret-env", metavar="NAME", help="Use the OMS's signing secret from this environment variable.")
 @click.option("--clear-secret", is_flag=True, help="Send the events unsigned.")
+@json_option
 def push_auth_command(token_stdin: bool, token_env: str | None, prompt_token: bool, clear_token: bool,
-                      new_secret: bool, secret_env: str | None, clear_secret: bool) -> None:
+                      new_secret: bool, secret_env: str | None, clear_secret: bool, as_json: bool) -> None:
     """Credentials of the order push (oms.order_notify = "push"), stored encrypted.
 
     The token goes out as `Authorization: Token <token>` (Akinon's API convention); the secret signs
@@ -386,6 +414,12 @@ def push_auth_command(token_stdin: bool, token_env: str | None, prompt_token: bo
             auth.store_secret(session, vault, PUSH_SECRET_NAME, secret)
         if clear_secret:
             auth.clear_secret(session, PUSH_SECRET_NAME)
+    if as_json:  # like the text: a stored secret masked, a new signing secret shown this once
+        emit_json({"token": mask(token.strip()) if token is not None else None, "rearmed": rearmed,
+                   "new_secret": secret if new_secret else None,
+                   "secret": mask(secret) if secret is not None and not new_secret else None,
+                   "cleared": [n for n, f in (("token", clear_token), ("secret", clear_secret)) if f]})
+        return
     if token is not None:
         click.echo(f"OMS API token stored ({mask(token.strip())})" + (f"; {rearmed} held order(s) re-armed" if rearmed
                                                                        else ""))
@@ -440,8 +474,12 @@ def deliveries_command(held: bool, limit: int, as_json: bool) -> None:
 
 @oms_group.command("retry-orders")
 @click.option("--order", "order_ids", type=int, multiple=True, help="Only this order id (repeatable).")
-def retry_orders_command(order_ids: tuple[int, ...]) -> None:
+@json_option
+def retry_orders_command(order_ids: tuple[int, ...], as_json: bool) -> None:
     """Re-arm held, retrying and dead OMS deliveries (after fixing the cause)."""
     with _unit() as (session, _settings):
         count = rearm(session, "oms", order_ids=order_ids or None)
+    if as_json:
+        emit_json({"rearmed": count})
+        return
     click.echo(f"{count} order(s) re-armed for the OMS; they go out on the next OMS delivery run (push) or read (pull)")

@@ -30,7 +30,17 @@ from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
 from channels.tokens import TAIPEI
 from oms_bridge.cli import invoked_at
-from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, terminate_as_exit
+from oms_bridge.cli.common import (
+    channel_option,
+    cli_errors,
+    deprecated_positional,
+    emit_json,
+    fail,
+    json_option,
+    paint,
+    pick_channel,
+    terminate_as_exit,
+)
 from oms_bridge.settings import get_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order, ProcessRun, utcnow
@@ -69,30 +79,49 @@ def _num(value: Any) -> str:
     return format(value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize(), "f")
 
 
+def _tone(outcome: str) -> str:
+    """The colour of a run outcome: bad ones red, partial ones yellow, the rest green."""
+    return "bad" if outcome in BAD_OUTCOMES else "ok" if outcome in ("success", "ok", "completed") else "warn"
+
+
 def _local(when: datetime | None) -> str:
     return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M:%S") if when else "-"
 
 
 # ------------------------------------------------------------------------------------ authorize
 @click.command("authorize")
-@click.argument("name")
+@click.argument("name", metavar="CHANNEL")
 @click.option("--redirect-uri", help="Callback URL the marketplace returns to (default: <base_url>/oauth/callback/"
                                      "<platform>).")
-def authorize_command(name: str, redirect_uri: str | None) -> None:
-    """Authorize a channel: print the marketplace approval link (OAuth), or check its credentials."""
+@json_option
+def authorize_command(name: str, redirect_uri: str | None, as_json: bool) -> None:
+    """Authorize a channel: print the marketplace approval link (OAuth), or check its credentials.
+
+    OAuth: the marketplace sends the merchant back to <base_url>/oauth/callback/<platform>, so the
+    bridge must be running (`oms-bridge run`) and reachable at base_url before the link is opened.
+    """
     with _errors():
         settings = get_settings()
         with session_scope(settings, readonly=True) as session:
             oauth = needs_token_refresh(load_channel(session, name), session, vault=Vault.from_settings(settings))
         if oauth:
             url = start_authorization(name, redirect_uri, settings=settings)
-            click.echo(f"Have the merchant of channel {name} open this link and approve the app "
-                       f"({authorization_link_validity(name, settings=settings)}):")
+            validity = authorization_link_validity(name, settings=settings)
+            if as_json:
+                emit_json({"channel": name, "oauth": True, "url": url, "valid": validity,
+                           "returns_to": redirect_uri or settings.base_url})
+                return
+            click.echo(f"The marketplace returns the merchant to {redirect_uri or settings.base_url}: `oms-bridge "
+                       "run` must be running and reachable there, or the approval is lost.", err=True)
+            click.echo(f"Have the merchant of channel {name} open this link and approve the app ({validity}):")
             click.echo(url)
             return
         ok, message = check_credentials(name, settings=settings)
     if not ok:
         fail(message)
+    if as_json:
+        emit_json({"channel": name, "oauth": False, "ok": True, "message": message})
+        return
     click.echo(message)
 
 
@@ -132,7 +161,7 @@ def _stats_line(stats: RunStats, channel: str) -> str:
 
 @process_group.command("run")
 @click.argument("process", type=click.Choice(["getorder", "refreshtoken"]))
-@click.option("--channel", "channels", multiple=True, help="Channel name (repeatable).")
+@click.option("--channel", "channels", metavar="CHANNEL", multiple=True, help="Channel name (repeatable).")
 @click.option("--all", "all_", is_flag=True, help="Every active channel.")
 @click.option("--force", is_flag=True, help="refreshtoken: refresh even when the token is not due yet.")
 @json_option
@@ -164,7 +193,7 @@ def process_run(process: str, channels: tuple[str, ...], all_: bool, force: bool
 
 
 @process_group.command("runs")
-@click.option("--channel", help="Only this channel.")
+@click.option("--channel", metavar="CHANNEL", help="Only this channel.")
 @click.option("--process", "process", help="Only this process (getorder, refreshtoken, backfill, ...).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10000))
 @json_option
@@ -194,8 +223,9 @@ def process_runs(channel: str | None, process: str | None, limit: int, as_json: 
     click.echo(f"{'run':>6}  {'process':<{width}} {'channel':<16} {'started (Taipei)':<19}  {'outcome':<15} "
                f"{'fetched':>7} {'new':>5} {'chg':>5} {'same':>5} {'held':>4} {'calls':>5}")
     for d in data:
+        outcome = paint(f"{d['outcome']:<15}", _tone(d["outcome"]))
         click.echo(f"{d['run']:>6}  {d['process']:<{width}} {(d['channel'] or '-'):<16} {_local(d['started']):<19}  "
-                   f"{d['outcome']:<15} {d['fetched']:>7} {d['new']:>5} {d['changed']:>5} {d['unchanged']:>5} "
+                   f"{outcome} {d['fetched']:>7} {d['new']:>5} {d['changed']:>5} {d['unchanged']:>5} "
                    f"{d['held']:>4} {d['api_calls']:>5}")
         if d["error"]:
             click.echo(f"{'':>8}{d['error']}")
@@ -210,7 +240,7 @@ def orders_group() -> None:
 
 
 @orders_group.command("list")
-@click.option("--channel", help="Only this channel.")
+@click.option("--channel", metavar="CHANNEL", help="Only this channel.")
 @click.option("--status", type=click.Choice(CANONICAL_STATUSES), help="Only this canonical status.")
 @click.option("--held/--not-held", default=None, help="Only held (unmappable) orders, or only the others.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100000))
@@ -238,7 +268,7 @@ def orders_list(channel: str | None, status: str | None, held: bool | None, limi
 
 @orders_group.command("show")
 @click.argument("number")
-@click.option("--channel", help="The channel, when the number exists in several.")
+@click.option("--channel", metavar="CHANNEL", help="The channel, when the number exists in several.")
 @json_option
 def orders_show(number: str, channel: str | None, as_json: bool) -> None:
     """One order: lines, status history, delivery states, and why it is held."""
@@ -311,24 +341,31 @@ def orders_answer_requests(as_json: bool) -> None:
 
 @orders_group.command("retry-answers")
 @click.argument("numbers", nargs=-1)
-def orders_retry_answers(numbers: tuple[str, ...]) -> None:
+@json_option
+def orders_retry_answers(numbers: tuple[str, ...], as_json: bool) -> None:
     """Re-arm held, retrying and dead cancellation answers (all, or these order numbers) after fixing the cause."""
     with _errors():
         with session_scope(get_settings()) as session:
             ids = list(session.scalars(select(Order.id).where(Order.external_id.in_(numbers)))) if numbers else None
             count = rearm(session, "cancel_answer", order_ids=ids)
+    if as_json:
+        emit_json({"rearmed": count})
+        return
     click.echo(f"{count} cancellation answer(s) re-armed; they are sent on the next cancel-answers run")
 
 
 @orders_group.command("backfill")
-@click.argument("channel")
+@channel_option
+@deprecated_positional("legacy_channel")
 @click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (Asia/Taipei).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive (Asia/Taipei; default now).")
 @click.option("--window-days", default=1, show_default=True, type=click.IntRange(1, 60),
               help="Checkpoint every this many days.")
 @json_option
-def orders_backfill(channel: str, since: datetime, until: datetime | None, window_days: int, as_json: bool) -> None:
+def orders_backfill(channel: str | None, legacy_channel: str | None, since: datetime, until: datetime | None,
+                    window_days: int, as_json: bool) -> None:
     """Read past orders of a channel; resumable (run the same command again after an interruption)."""
+    channel = pick_channel(channel, legacy_channel, "orders backfill CHANNEL", "orders backfill --channel CHANNEL")
     if until is not None and until < since:
         fail("--until is before --since")
     with _errors():

@@ -26,7 +26,7 @@ def _n(value: int | None) -> str:
 
 
 @click.command("reconcile")
-@click.option("--channel", required=True, help="The channel to reconcile.")
+@click.option("--channel", metavar="CHANNEL", required=True, help="The channel to reconcile.")
 @click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First day (Asia/Taipei).")
 @click.option("--until", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive (Asia/Taipei; default today).")
 @json_option

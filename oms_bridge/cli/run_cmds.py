@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from oms_bridge.cli.common import cli_errors, fail, read_secret
+from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret
 from oms_bridge.datadir import secure_data_dir
 from oms_bridge.settings import get_settings
 
@@ -52,12 +52,21 @@ def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port
 @click.option("--home", "demo_home", type=click.Path(file_okay=False), default=None,
               help="Demo data directory (default: a new temporary directory).")
 @click.option("--port", type=int, default=0, help="HTTP port with --serve (default: any free port).")
-def demo_command(serve: bool, orders_per_channel: int, demo_home: str | None, port: int) -> None:
-    """Start every sandbox and run the whole flow on a fresh embedded database."""
-    from oms_bridge.demo import DemoError, run_demo
+@json_option
+def demo_command(serve: bool, orders_per_channel: int, demo_home: str | None, port: int, as_json: bool) -> None:
+    """Start every sandbox and run the whole flow on a fresh embedded database.
+
+    Prints a summary: orders per channel and state, held orders counted by cause, and where to look.
+    With --json the summary is JSON on stdout and the progress lines go to stderr.
+    """
+    from oms_bridge.demo import DemoError, run_demo, summary_data
+
+    def progress(line: str) -> None:
+        click.echo(line, err=as_json)
 
     try:
-        run_demo(orders_per_channel=orders_per_channel, home=demo_home, serve=serve, port=port, echo=click.echo)
+        run_demo(orders_per_channel=orders_per_channel, home=demo_home, serve=serve, port=port, echo=progress,
+                 on_summary=(lambda result: emit_json(summary_data(result))) if as_json else None)
     except DemoError as exc:
         fail(str(exc))
 

@@ -58,6 +58,8 @@ class CheckItem:
     connection_step: bool = False
     #: The check could not find out (ok stays True: nothing is known to be wrong); ``detail`` says why.
     unverified: bool = False
+    #: About a channel's ERP mapping (oms_bridge.erp.check_mapping), not the web-service setup.
+    mapping_step: bool = False
 
 
 @dataclass
@@ -73,6 +75,21 @@ class CheckReport:
     @property
     def ok(self) -> bool:
         return all(i.ok for i in self.items)
+
+    @property
+    def services_ok(self) -> bool:
+        """Login and web-service types are fine (what re-arms ``erp_config:*`` holds; a channel's mapping
+        problem holds only that channel's orders, re-armed by the channel's edit)."""
+        return all(i.ok for i in self.items if not i.mapping_step)
+
+    def as_dict(self) -> dict:
+        """The report as data (``erp check --json``)."""
+        return {"connection": self.connection, "url": self.url, "ok": self.ok, "logged_in": self.logged_in,
+                "login_error": self.login_error,
+                "items": [{"subject": i.subject, "ok": i.ok, "unverified": i.unverified, "detail": i.detail,
+                           "todo": i.todo, "kind": "mapping" if i.mapping_step else
+                           "connection" if i.connection_step else "service"} for i in self.items],
+                "problems": [i.subject + (f": {i.detail}" if i.detail else "") for i in self.items if not i.ok]}
 
 
 def _probe_value(column: str) -> str:
@@ -262,22 +279,30 @@ def format_report(report: CheckReport) -> str:
     """The checklist text ``erp check`` prints."""
     lines = [f"iDempiere setup check for ERP connection {report.connection} ({report.url})", ""]
     for item in report.items:
-        mark = "[?]      " if item.unverified else "[ok]     " if item.ok else "[MISSING]"
+        mark = ("[?]      " if item.unverified else "[ok]     " if item.ok else "[MAPPING]" if item.mapping_step
+                else "[MISSING]")
         shown = item.detail and (not item.ok or item.unverified)
         lines.append(f"{mark} {item.subject}" + (f" -- {item.detail}" if shown else ""))
-    todo = [i.todo for i in report.items if not i.ok and i.todo]
+    failing = [i for i in report.items if not i.ok and i.todo and not i.mapping_step]
+    mapping = [i for i in report.items if not i.ok and i.todo and i.mapping_step]
     lines.append("")
-    if not todo:
+    if not failing and not mapping:
         lines.append("Everything the bridge needs is configured.")
         return "\n".join(lines)
-    failing = [i for i in report.items if not i.ok and i.todo]
-    if all(i.connection_step for i in failing):
-        lines.append("To do before anything in iDempiere can be checked:")
-    else:
-        lines.append("To do in iDempiere (log in as System or the tenant admin; window \"Web Service Type\"):")
-    for number, step in enumerate(dict.fromkeys(todo), start=1):
-        lines.append(f"  {number}. {step}")
-    lines.append("")
+    if failing:
+        if all(i.connection_step for i in failing):
+            lines.append("To do before anything in iDempiere can be checked:")
+        else:
+            lines.append("To do in iDempiere (log in as System or the tenant admin; window \"Web Service Type\"):")
+        for number, step in enumerate(dict.fromkeys(i.todo for i in failing), start=1):
+            lines.append(f"  {number}. {step}")
+        lines.append("")
+    if mapping:
+        lines.append(f"{len(mapping)} problem(s) in the channels' ERP mapping (each would hold that channel's "
+                     "orders); fix the channel or the record in iDempiere:")
+        for number, item in enumerate(mapping, start=1):
+            lines.append(f"  {number}. {item.subject}: {item.detail}. Fix: {item.todo}")
+        lines.append("")
     lines.append("Then run `oms-bridge erp check` again; held orders are re-armed when the check passes.")
     return "\n".join(lines)
 

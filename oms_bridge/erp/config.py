@@ -51,6 +51,7 @@ DEFAULT_SERVICE_TYPES: dict[str, str] = {
     "query_order": "OmsQueryOrder",
     "query_product": "OmsQueryProduct",
     "query_column": "OmsQueryColumn",
+    "query_mapping": "OmsQueryMapping",
 }
 SERVICE_ROLES = tuple(DEFAULT_SERVICE_TYPES)
 
@@ -88,6 +89,12 @@ ORDER_COLUMNS = ("AD_Org_ID", "C_DocTypeTarget_ID", "IsSOTrx", "C_BPartner_ID", 
 ORDER_LINE_COLUMNS = ("C_Order_ID", "M_Product_ID", "C_Charge_ID", "QtyEntered", "QtyOrdered", "PriceEntered",
                       "PriceActual", "Description")
 
+#: Columns ``erp check`` reads from the records a channel's mapping names (one queryData type, TableName Free:
+#: iDempiere allows an output column by its name, whatever the table).
+MAPPING_OUTPUTS = ("C_BPartner_ID", "M_PriceList_ID", "M_Warehouse_ID", "C_OrderSource_ID", "C_Charge_ID",
+                   "C_DocType_ID", "C_Currency_ID", "ISO_Code", "AD_Org_ID", "Name", "IsActive", "IsCustomer",
+                   "IsSOPriceList")
+
 #: role → what its service type needs (defaults; names come from ErpOptions.service_types).
 SERVICE_SPECS: dict[str, ServiceSpec] = {
     "composite": ServiceSpec("wraps each order's operations in one transaction", "CompositeInterface", "composite"),
@@ -119,6 +126,9 @@ SERVICE_SPECS: dict[str, ServiceSpec] = {
     "query_column": ServiceSpec("read C_Order.POReference's length (erp check; optional)", "ModelADService",
                                 "queryData", "AD_Column", _crud_params("AD_Column", "Read", free_filter=True), (), (),
                                 ("ColumnName", "FieldLength")),
+    "query_mapping": ServiceSpec("read the records each channel's ERP mapping names (erp check)", "ModelADService",
+                                 "queryData", None, (("TableName", None), ("Action", "Read"), ("RecordID", None),
+                                                     ("Filter", None)), (), (), MAPPING_OUTPUTS),
 }
 #: Roles whose service type ``erp check`` probes with a harmless write inside a rolled-back composite.
 WRITE_ROLES = tuple(role for role, spec in SERVICE_SPECS.items()

@@ -484,6 +484,8 @@ class ErpSandbox(Served):
         for row in rows:
             data_row = etree.SubElement(dataset, _q("DataRow"))
             for column in st.outputs:  # isOutputColumnNameAllowed: no output columns, empty rows
+                if column not in row:  # an allowed column of another table (a type whose TableName is Free)
+                    continue
                 field = etree.SubElement(data_row, _q("field"), column=column)
                 value = row.get(column)
                 etree.SubElement(field, _q("val")).text = "" if value is None else str(value)

@@ -59,7 +59,7 @@ _TOKEN = re.compile(r"@([^@]+)@")
 SCHEMA = """
 CREATE TABLE C_Country (C_Country_ID INTEGER PRIMARY KEY, CountryCode TEXT, Name TEXT);
 CREATE TABLE C_BPartner (C_BPartner_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
-  Value TEXT, Name TEXT, IsCustomer TEXT DEFAULT 'Y');
+  Value TEXT, Name TEXT, IsCustomer TEXT DEFAULT 'Y', IsActive TEXT DEFAULT 'Y');
 CREATE TABLE C_Location (C_Location_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
   Address1 TEXT, Address2 TEXT, City TEXT, Postal TEXT, RegionName TEXT, C_Country_ID INTEGER);
 CREATE TABLE C_BPartner_Location (C_BPartner_Location_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER,
@@ -67,14 +67,18 @@ CREATE TABLE C_BPartner_Location (C_BPartner_Location_ID INTEGER PRIMARY KEY, AD
   IsShipTo TEXT DEFAULT 'Y', IsBillTo TEXT DEFAULT 'Y');
 CREATE TABLE M_Product (M_Product_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER,
   Value TEXT, Name TEXT);
-CREATE TABLE M_PriceList (M_PriceList_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT, IsSOPriceList TEXT);
+CREATE TABLE M_PriceList (M_PriceList_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT, IsSOPriceList TEXT,
+  C_Currency_ID INTEGER DEFAULT 100, IsActive TEXT DEFAULT 'Y');
+CREATE TABLE C_Currency (C_Currency_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, ISO_Code TEXT);
 CREATE TABLE M_ProductPrice (M_PriceList_ID INTEGER, M_Product_ID INTEGER, PriceList TEXT, PriceStd TEXT,
   PriceLimit TEXT, PRIMARY KEY (M_PriceList_ID, M_Product_ID));
-CREATE TABLE C_Charge (C_Charge_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT);
+CREATE TABLE C_Charge (C_Charge_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT, IsActive TEXT DEFAULT 'Y');
 CREATE TABLE C_DocType (C_DocType_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Name TEXT,
-  IsNoPriceListCheck TEXT DEFAULT 'N');
-CREATE TABLE M_Warehouse (M_Warehouse_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER, Name TEXT);
-CREATE TABLE C_OrderSource (C_OrderSource_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Value TEXT, Name TEXT);
+  IsNoPriceListCheck TEXT DEFAULT 'N', IsActive TEXT DEFAULT 'Y');
+CREATE TABLE M_Warehouse (M_Warehouse_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER, Name TEXT,
+  IsActive TEXT DEFAULT 'Y');
+CREATE TABLE C_OrderSource (C_OrderSource_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, Value TEXT, Name TEXT,
+  IsActive TEXT DEFAULT 'Y');
 CREATE TABLE C_Order (C_Order_ID INTEGER PRIMARY KEY, AD_Client_ID INTEGER, AD_Org_ID INTEGER, DocumentNo TEXT,
   C_DocTypeTarget_ID INTEGER, IsSOTrx TEXT, C_BPartner_ID INTEGER, C_BPartner_Location_ID INTEGER,
   M_Warehouse_ID INTEGER, M_PriceList_ID INTEGER, PaymentRule TEXT, POReference TEXT, C_OrderSource_ID INTEGER,
@@ -175,20 +179,28 @@ class ErpDatabase:
             x("INSERT INTO AD_Table VALUES (?,0,?)", (table_id, table))
         for column_id, ((table, column), length) in enumerate(sorted(FIELD_LENGTHS.items()), start=2000):
             x("INSERT INTO AD_Column VALUES (?,0,?,?,?)", (column_id, TABLE_IDS[table], column, length))
-        x("INSERT INTO M_Warehouse VALUES (?,?,?,'HQ Warehouse')", (s.warehouse, s.client, s.org))
-        x("INSERT INTO M_PriceList VALUES (?,?,'Standard','Y')", (s.price_list, s.client))
-        x("INSERT INTO C_DocType VALUES (?,?,'Standard Order','N'), (?,?,'POS Order','Y')",
+        # iDempiere's System currencies keep their ids everywhere: 100 USD, 102 EUR, ... 344 TWD (C_Currency).
+        x("INSERT INTO C_Currency VALUES (100,0,'USD'), (102,0,'EUR'), (344,0,'TWD')")
+        x("INSERT INTO M_Warehouse (M_Warehouse_ID, AD_Client_ID, AD_Org_ID, Name) VALUES (?,?,?,'HQ Warehouse')",
+          (s.warehouse, s.client, s.org))
+        x("INSERT INTO M_PriceList (M_PriceList_ID, AD_Client_ID, Name, IsSOPriceList, C_Currency_ID) "
+          "VALUES (?,?,'Standard','Y',344)", (s.price_list, s.client))
+        x("INSERT INTO C_DocType (C_DocType_ID, AD_Client_ID, Name, IsNoPriceListCheck) "
+          "VALUES (?,?,'Standard Order','N'), (?,?,'POS Order','Y')",
           (s.doc_type, s.client, s.doc_type_no_check, s.client))
-        x("INSERT INTO C_BPartner VALUES (?,?,?,'Standard','Standard Customer','Y')",
+        x("INSERT INTO C_BPartner (C_BPartner_ID, AD_Client_ID, AD_Org_ID, Value, Name, IsCustomer) "
+          "VALUES (?,?,?,'Standard','Standard Customer','Y')",
           (s.default_bpartner, s.client, s.org))
         x("INSERT INTO C_Location VALUES (114,?,?,'1 Garden Way',NULL,'Taipei','100',NULL,?)",
           (s.client, s.org, s.country_tw))
         x("INSERT INTO C_BPartner_Location VALUES (118,?,?,?,114,'Taipei HQ',NULL,'Y','Y')",
           (s.client, s.org, s.default_bpartner))
-        x("INSERT INTO C_Charge VALUES (?,?,'Shipping fee'), (?,?,'Marketplace discount')",
+        x("INSERT INTO C_Charge (C_Charge_ID, AD_Client_ID, Name) VALUES (?,?,'Shipping fee'), (?,?,'Marketplace "
+          "discount')",
           (s.shipping_charge, s.client, s.discount_charge, s.client))
         for oid, value in ((1000001, "shopee"), (1000002, "cyberbiz"), (1000003, "momo"), (1000004, "shopline")):
-            x("INSERT INTO C_OrderSource VALUES (?,?,?,?)", (oid, s.client, value, value.title()))
+            x("INSERT INTO C_OrderSource (C_OrderSource_ID, AD_Client_ID, Value, Name) VALUES (?,?,?,?)",
+              (oid, s.client, value, value.title()))
         garden = [(128, "Azalea Bush", "Azalea Bush", "23.75"), (129, "Elm Tree", "Elm Tree", "50"),
                   (130, "Oak Tree", "Oak Tree", "61.75"), (s.unpriced_product, "PChair", "Patio Chair", None)]
         for pid, value, name, price in garden:

@@ -165,7 +165,7 @@ def test_reconciliation_missing_and_failed(sqlite_settings: Settings) -> None:
     found = _found(sqlite_settings, now)["reconcile_missing:shop-a"]
     assert found.title == "reconciliation of channel shop-a: 1 order(s) missing"
     assert "2603030001 (store)" in found.detail and "2603030002" not in found.detail
-    assert "oms-bridge orders backfill shop-a --since 2026-03-02" in found.fix
+    assert "oms-bridge orders backfill --channel shop-a --since 2026-03-02" in found.fix
     with session_scope(sqlite_settings) as s:
         s.add(Reconciliation(oms_channel_id=ch, first_day=date(2026, 3, 2), last_day=date(2026, 3, 3), started=now,
                              ended=now, outcome="failed", error_text="the ERP could not be asked"))

@@ -35,6 +35,12 @@ def test_authorize_prints_the_approval_link(sqlite_settings):
         url = result.output.strip().splitlines()[-1]
         assert url.startswith(sandbox.base_url + "/api/v2/shop/auth_partner?")
         assert "bridge.example" in url
+        # OAuth consent comes back to the bridge: the admin is told it must be running there first
+        assert "returns the merchant to https://bridge.example/cb: `oms-bridge run` must be running" in result.stderr
+        as_json = invoke("channel", "authorize", "shop-a", "--json")
+        data = json.loads(as_json.stdout)
+        assert data["oauth"] is True and data["url"].startswith(sandbox.base_url + "/api/v2/shop/auth_partner?")
+        assert data["returns_to"] == sqlite_settings.base_url
         # Shopee refuses its consent link 5 minutes after it was signed (a bare "Invalid timestamp" page):
         # the admin is told the real limit and what to do after it, not "valid 10 minutes"
         assert "open it within 5 minutes" in result.output and "valid 10 minutes" not in result.output
@@ -132,13 +138,14 @@ def test_orders_backfill_command(live: Bound):
     live.sandbox.generate_orders(live.shop_id, 9, start=datetime.now(UTC) - timedelta(days=3),
                                  end=datetime.now(UTC) - timedelta(days=1))
     since = (today - timedelta(days=4)).isoformat()
-    result = invoke("orders", "backfill", "shop-a", "--since", since)
+    result = invoke("orders", "backfill", "--channel", "shop-a", "--since", since)
     assert result.exit_code == 0, result.output
     assert "backfill success" in result.output and "new 9" in result.output
-    again = invoke("orders", "backfill", "shop-a", "--since", since, "--until", today.isoformat(), "--json")
+    again = invoke("orders", "backfill", "--channel", "shop-a", "--since", since, "--until", today.isoformat(),
+                   "--json")
     data = json.loads(again.output[again.output.index("{"):])
     assert data["new"] == 0 and data["outcome"] == "success"
-    bad = CliRunner().invoke(cli, ["orders", "backfill", "shop-a", "--since", "2026-13-01"])
+    bad = CliRunner().invoke(cli, ["orders", "backfill", "--channel", "shop-a", "--since", "2026-13-01"])
     assert bad.exit_code == 2 and "--since" in bad.output
 
 

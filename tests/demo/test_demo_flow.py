@@ -46,6 +46,45 @@ def test_demo_runs_every_marketplace_into_the_erp(demo_env, tmp_path):
     assert "completed sales orders (DocStatus CO)" in output
     assert f"oms-bridge sku map {UNMAPPED_SKU}" in output
     assert str(result.home) in output
+    # A summary, not one line per held order: counted by cause, with the channels it touches.
+    sku_cause = next(c for c in result.held_causes if c.code == f"missing_sku:{UNMAPPED_SKU}")
+    assert sku_cause.orders == sum(1 for _c, _o, reason in result.held if UNMAPPED_SKU in reason)
+    assert f"{sku_cause.orders:>5}  missing_sku:{UNMAPPED_SKU}  ({len(sku_cause.channels)} channel(s):" in output
+    assert all(number not in output for _chan, number, _reason in result.held)
+    total = [line for line in lines if line.startswith("total")][0].split()
+    assert int(total[1]) == 3 * len(result.channels) and int(total[3]) == len(result.held)
+
+
+def test_demo_summary_stays_short_with_many_held_orders(tmp_path):
+    """500 held orders on 8 channels for 2 causes: the summary has 2 cause lines, and --json carries the counts."""
+    from oms_bridge.demo import ChannelSummary, DemoResult, HeldCause, print_summary, summary_data
+
+    channels = [ChannelSummary(f"shop-{i}", "shopee", "OAuth consent", orders=100, erp_completed=40, erp_held=60)
+                for i in range(8)]
+    held = [(f"shop-{i % 8}", f"ORDER-{i:05d}", f"order ORDER-{i:05d}: SKU {UNMAPPED_SKU} has no ERP product")
+            for i in range(480)] + [("shop-1", f"UNPAID-{i}", "unpaid") for i in range(20)]
+    result = DemoResult(home=tmp_path, channels=channels, held=held, erp_orders_completed=320,
+                        held_causes=[HeldCause(f"missing_sku:{UNMAPPED_SKU}", 480, [f"shop-{i}" for i in range(8)],
+                                               held[0][2]), HeldCause("unpaid", 20, ["shop-1"], "unpaid")])
+    lines: list[str] = []
+    print_summary(result, lines.append)
+    text = "\n".join(lines)
+    assert "ORDER-00001" not in text and len(text.splitlines()) < 40
+    assert f"  480  missing_sku:{UNMAPPED_SKU}  (8 channel(s): shop-0, shop-1, shop-2, shop-3 +4)" in text
+    assert "   20  unpaid  (1 channel(s): shop-1)" in text
+    data = summary_data(result)
+    assert data["held"] == 500 and data["orders"] == 800
+    assert [c["orders"] for c in data["held_causes"]] == [480, 20]
+
+
+def test_demo_json_prints_the_summary_as_json(demo_env, tmp_path):
+    import json
+
+    outcome = CliRunner().invoke(cli, ["demo", "--orders", "2", "--home", str(tmp_path / "demo"), "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.stdout)
+    assert data["orders"] == 2 * len(MARKETPLACES) * 2 and data["home"] == str(tmp_path / "demo")
+    assert "sandbox on" in outcome.stderr  # progress goes to stderr
 
 
 def test_demo_refuses_a_used_directory(demo_env, tmp_path):

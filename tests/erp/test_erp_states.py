@@ -441,7 +441,8 @@ def test_erp_price_list_hold_is_rearmed_by_a_mapping_or_channel_edit(erp_env: Er
     third = erp_env.add_order(lines=[("NO-PRICE-2", 1, "10")])
     run_erp_delivery(settings=erp_env.settings)
     assert erp_env.delivery(third).hold_code == "price_list:NO-PRICE-2@shop-a"
-    erp_env.sandbox.db.conn.execute("INSERT INTO M_PriceList VALUES (102, 11, 'Marketplace', 'Y')")
+    erp_env.sandbox.db.conn.execute("INSERT INTO M_PriceList (M_PriceList_ID, AD_Client_ID, Name, IsSOPriceList) "
+                                    "VALUES (102, 11, 'Marketplace', 'Y')")
     erp_env.sandbox.db.conn.execute("INSERT INTO M_ProductPrice VALUES (102, 5001, '10', '10', '0')")
     with session_scope(erp_env.settings) as s:
         s.get(Channel, erp_env.channel_id).erp_pricelist_id = 102

@@ -52,8 +52,8 @@ def test_qa_sigterm_ends_a_backfill_as_interrupted_and_it_resumes(sqlite_setting
         end = datetime.now(UTC) - timedelta(days=1)
         shopee.generate_orders(shop["shop_id"], 50, start=end - timedelta(days=120), end=end)
         since = (datetime.now(UTC) - timedelta(days=150)).strftime("%Y-%m-%d")
-        proc = subprocess.Popen([shutil.which("oms-bridge") or "oms-bridge", "orders", "backfill", "shop-a",
-                                 "--since", since], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        proc = subprocess.Popen([shutil.which("oms-bridge") or "oms-bridge", "orders", "backfill", "--channel",
+                                 "shop-a", "--since", since], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=os.environ.copy())
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # wait until it is really working (a running row with a checkpoint)
@@ -69,7 +69,7 @@ def test_qa_sigterm_ends_a_backfill_as_interrupted_and_it_resumes(sqlite_setting
         assert "Traceback" not in err
         row = _backfill_row(sqlite_settings)
         assert row.outcome == "interrupted" and row.ended is not None
-        again = _cli("orders", "backfill", "shop-a", "--since", since)
+        again = _cli("orders", "backfill", "--channel", "shop-a", "--since", since)
         assert again.returncode == 0, again.stderr
         assert "backfill success" in again.stdout and "resumed from" in again.stdout
         listed = _cli("orders", "list", "--channel", "shop-a", "--limit", "1000", "--json")

@@ -183,7 +183,7 @@ def test_reconciliation_names_every_difference_and_proves_the_fixes(env_settings
 
         # the admin's fixes: read the lost order again, re-send the ERP's lost one, release the held one; the
         # OMS catches up; GetOrder picks up the fresh order
-        backfilled = _cli("orders", "backfill", bound.channel, "--since", first_day.isoformat())
+        backfilled = _cli("orders", "backfill", "--channel", bound.channel, "--since", first_day.isoformat())
         assert backfilled.exit_code == 0, backfilled.output
         for args in (("--order", paid[1], "--sent"), ("--order", paid[0])):
             assert _cli("erp", "retry", *args).exit_code == 0
