@@ -38,7 +38,7 @@ from oms_bridge.store.db import dispose_engines, get_engine, session_scope  # no
 from oms_bridge.store.models import Base, Channel, Platform  # noqa: E402
 from oms_bridge.vault import Vault, generate_key  # noqa: E402
 from platforms.http import RetryPolicy  # noqa: E402
-from platforms.shopee.sandbox import ShopeeSandbox  # noqa: E402
+from sandboxes.shopee import ShopeeSandbox  # noqa: E402
 
 
 def _setup(settings, sandbox: ShopeeSandbox) -> int:

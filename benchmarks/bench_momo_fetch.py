@@ -27,7 +27,7 @@ from fetch_harness import measure_fetch, sandbox_in_child
 from platforms.base import ChannelConfig, PlatformConfig
 from platforms.http import RetryPolicy
 from platforms.momo.adapter import DEFAULT_FILTERS, MomoAdapter
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 DAYS = 150
 

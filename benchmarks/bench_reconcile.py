@@ -27,15 +27,15 @@ from sqlalchemy import update
 from channels.authorization import check_credentials
 from channels.getorder import run_getorder
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.reconcile.compare import day_of
 from oms_bridge.reconcile.run import reconcile_channel
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, ErpConnection, Platform, utcnow
 from oms_bridge.vault import Vault, generate_key
-from platforms.cyberbiz.sandbox import CyberbizSandbox
 from platforms.http import RetryPolicy
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.idempiere.server import ErpSandbox
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the sandboxes' access logs
 

@@ -20,7 +20,7 @@ from fetch_harness import measure_fetch, sandbox_in_child
 from platforms.base import ChannelConfig, PlatformConfig
 from platforms.http import RetryPolicy
 from platforms.shopline.adapter import ShoplineAdapter
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 PER_PAGE = 50
 

@@ -54,7 +54,9 @@ def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port
 @click.option("--port", type=int, default=0, help="HTTP port with --serve (default: any free port).")
 def demo_command(serve: bool, orders_per_channel: int, demo_home: str | None, port: int) -> None:
     """Start every sandbox and run the whole flow on a fresh embedded database."""
-    from oms_bridge.demo import DemoError, run_demo
+    # The one product door into the simulators (tests/test_architecture.py names it): imported here,
+    # when the command runs, so nothing else the CLI loads pulls a simulator in.
+    from sandboxes.demo import DemoError, run_demo
 
     try:
         run_demo(orders_per_channel=orders_per_channel, home=demo_home, serve=serve, port=port, echo=click.echo)

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Request, Response
 from platforms.base import ChannelConfig, PlatformConfig, PlatformError, TokenSet
 from platforms.http import RetryPolicy, mask_text
 from platforms.registry import adapter_class
-from platforms.sandboxing import SandboxServer
+from sandboxes.server import SandboxServer
 
 LEAK = "LeakedSecretValue0123456789abcdef"
 ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=2.0, read_timeout=2.0)

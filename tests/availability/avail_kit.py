@@ -25,7 +25,7 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, Platform, ProcessRun
 from oms_bridge.vault import Vault
 from platforms.http import RetryPolicy
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
 FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=5.0)

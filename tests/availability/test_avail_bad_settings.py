@@ -19,7 +19,7 @@ from oms_bridge import configure
 from oms_bridge.settings import Settings, SettingsError, get_settings, reset_settings
 from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Channel, Platform
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 from scheduler.builder import build_scheduler
 from scheduler.config import ScheduleConfig
 from scheduler.jobs import getorder_job

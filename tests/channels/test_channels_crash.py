@@ -17,7 +17,7 @@ import channels.pulling as pulling
 from channels.getorder import run_getorder
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, ProcessRun
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 
 class Crash(Exception):

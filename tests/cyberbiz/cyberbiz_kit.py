@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 from platforms.base import ChannelConfig, PlatformConfig
 from platforms.cyberbiz.adapter import CyberbizAdapter
-from platforms.cyberbiz.sandbox import CyberbizSandbox
 from platforms.http import RetryPolicy
-from platforms.sandboxing import RateLimiter, SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import RateLimiter, SandboxClock
 
 #: 2026-03-15 12:00:00 Asia/Taipei
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)

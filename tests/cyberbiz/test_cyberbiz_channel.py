@@ -18,8 +18,8 @@ from oms_bridge import configure
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order
 from oms_bridge.vault import Vault
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import SandboxClock
 
 
 def _configure(settings, sandbox: CyberbizSandbox, auth_model: str) -> tuple[int, str, str]:

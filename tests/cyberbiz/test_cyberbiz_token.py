@@ -22,8 +22,8 @@ from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from platforms.base import CredentialsInvalid, NotSupported, PermanentError, Shipment
 from platforms.cyberbiz.adapter import CyberbizAdapter, token_claims
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import SandboxClock
 
 HOUR = timedelta(hours=1)
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from oms_bridge.cli.main import cli
-from oms_bridge.demo import MARKETPLACES, UNMAPPED_SKU, run_demo
+from sandboxes.demo import MARKETPLACES, UNMAPPED_SKU, run_demo
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from oms_bridge.store.models import Channel, Order, OrderLine, Platform
 from oms_bridge.store.outbox import arm
 from oms_bridge.vault import Vault
 from platforms.http import RetryPolicy
-from platforms.sandboxing import Sandbox
+from sandboxes.server import Sandbox
 
 FAST = RetryPolicy(max_attempts=2, sleep=lambda s: None, connect_timeout=0.5, read_timeout=2.0)
 

@@ -26,8 +26,8 @@ from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Delivery, utcnow
 from oms_bridge.store.models.oms import OmsPackagePush
 from oms_bridge.web.app import create_app
-from platforms.sandboxing import SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 SHIP = "/api/v2/logistics/ship_order"
 PARAMS = "/api/v2/logistics/get_shipping_parameter"

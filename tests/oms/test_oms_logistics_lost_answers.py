@@ -30,9 +30,9 @@ from oms_bridge.store.models import Delivery
 from oms_bridge.store.models.oms import OmsPackagePush
 from oms_bridge.web.app import create_app
 from platforms.base import Adapter
-from platforms.sandboxing import SandboxClock
 from platforms.shopee.adapter import ShopeeAdapter
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 SHIP = "/api/v2/logistics/ship_order"
 TRACKING = "/api/v2/logistics/get_tracking_number"

@@ -25,7 +25,7 @@ from oms_bridge.cli.main import cli
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, ProcessRun
 from oms_bridge.vault import Vault
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
 LOGS: dict[int, Path] = {}

@@ -181,7 +181,7 @@ def test_started_scheduler_runs_every_process(sqlite_settings):
 
     from channels.authorization import check_credentials
     from oms_bridge.store.models import Order, ProcessRun
-    from platforms.momo.sandbox import MomoSandbox
+    from sandboxes.momo import MomoSandbox
 
     vault = Vault.from_settings(sqlite_settings)
     with MomoSandbox() as sandbox:

@@ -22,9 +22,9 @@ from platforms.base import (
 )
 from platforms.http import RetryPolicy
 from platforms.registry import adapter_class
-from platforms.sandboxing import RateLimiter, SandboxClock
 from platforms.shopline.adapter import ShoplineAdapter
-from platforms.shopline.sandbox import ACCESS_TTL, ShoplineSandbox
+from sandboxes.server import RateLimiter, SandboxClock
+from sandboxes.shopline import ACCESS_TTL, ShoplineSandbox
 
 
 def _fetch(adapter, since, until) -> list[Order]:

@@ -21,7 +21,7 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, ProcessRun, SkuMap, utcnow
 from oms_bridge.vault import Vault
 from oms_bridge.web.security import set_admin_password
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 pytestmark = pytest.mark.browser
 
@@ -287,7 +287,7 @@ def test_orders_filters_and_runs_page(page):
 
 
 def test_check_credentials_button_on_a_credential_platform(page):
-    from platforms.momo.sandbox import MomoSandbox
+    from sandboxes.momo import MomoSandbox
 
     settings = get_settings()
     with MomoSandbox() as sandbox:
@@ -314,7 +314,7 @@ def test_check_credentials_button_on_a_credential_platform(page):
 
 def test_cyberbiz_token_channel_in_the_browser(page):
     """The add form refuses an auth_model typo; a token channel asks for its API token only, then checks it."""
-    from platforms.cyberbiz.sandbox import CyberbizSandbox
+    from sandboxes.cyberbiz import CyberbizSandbox
 
     settings = get_settings()
     with CyberbizSandbox() as sandbox:

@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 
 from channels.getorder import run_getorder
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, utcnow
 from oms_bridge.vault import Vault
 from oms_bridge.web.app import create_app
-from platforms.cyberbiz.sandbox import CyberbizSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.idempiere.server import ErpSandbox
 from scheduler.builder import build_scheduler
 from scheduler.config import ScheduleConfig
 

@@ -44,16 +44,16 @@ from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
 from oms_bridge import configure
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings, get_settings, reset_settings
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, Delivery, ErpConnection, Order
 from oms_bridge.vault import Vault, create_key_file
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import Sandbox
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.idempiere.server import ErpSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import Sandbox
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 __all__ = ["run_demo", "DemoResult", "DemoError", "MARKETPLACES", "UNMAPPED_SKU"]
 
