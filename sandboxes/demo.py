@@ -42,7 +42,9 @@ from channels.authorization import AuthorizationError, check_credentials, comple
 from channels.binding import needs_token_refresh
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.lookups import get_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.settings import Settings, get_settings, reset_settings
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
@@ -150,7 +152,7 @@ def _add_platform(settings: Settings, sandbox: Sandbox) -> str:
     pf = sandbox.platform_fields()
     value = f"{sandbox.platform_type}-demo"
     with session_scope(settings) as session:
-        configure.add_platform(session, Vault.from_settings(settings), value=value,
+        add_platform(session, Vault.from_settings(settings), value=value,
                                name=f"{sandbox.platform_type.title()} (sandbox)", platform_type=sandbox.platform_type,
                                host=pf["host"], app_id=pf.get("app_id"), app_secret=pf.get("app_secret"),
                                settings=pf.get("settings") or None)
@@ -167,7 +169,7 @@ def _add_channel(settings: Settings, sandbox: Sandbox, platform: str, index: int
     sources = erp.records("C_OrderSource", Value=sandbox.platform_type)
     mapping["erp_ordersource_id"] = sources[0]["C_OrderSource_ID"] if sources else None
     with session_scope(settings) as session:
-        configure.add_channel(session, Vault.from_settings(settings), value=value, platform=platform,
+        add_channel(session, Vault.from_settings(settings), value=value, platform=platform,
                               name=shop.get("name") or f"{sandbox.platform_type.title()} shop {index}",
                               shop_id=shop["shop_id"], credentials=shop.get("credentials") or None,
                               settings=shop.get("settings") or None, erp_connection=ERP_CONNECTION, **mapping)
@@ -181,7 +183,7 @@ def _add_channel(settings: Settings, sandbox: Sandbox, platform: str, index: int
 def _authorize(settings: Settings, sandbox: Sandbox, value: str) -> str:
     """Authorize one channel the way its platform does it; returns a one-line outcome."""
     with session_scope(settings) as session:
-        channel = configure.get_channel(session, value)
+        channel = get_channel(session, value)
         oauth = needs_token_refresh(channel, session)
     if oauth:
         try:
