@@ -13,9 +13,9 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, Order, PlatformConfig
 from platforms.cyberbiz.adapter import CyberbizAdapter
-from platforms.http import RetryPolicy
 from sandboxes.cyberbiz import CyberbizSandbox
 from sandboxes.server import SandboxClock
 

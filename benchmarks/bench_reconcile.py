@@ -29,11 +29,11 @@ from channels.getorder import run_getorder
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.reconcile.compare import day_of
 from oms_bridge.reconcile.run import reconcile_channel
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, ErpConnection, Platform, utcnow
 from oms_bridge.vault import Vault, generate_key
-from platforms.http import RetryPolicy
 from sandboxes.cyberbiz import CyberbizSandbox
 from sandboxes.idempiere.server import ErpSandbox
 

@@ -20,25 +20,34 @@ PACKAGES = (*PRODUCT, SIMULATORS)
 
 # module prefix -> prefixes it must never import
 FORBIDDEN = {
+    # the marketplace adapters sit on the shared vocabulary (oms_bridge.model, oms_bridge.remote) only
     "platforms": ("oms_bridge", "channels", "scheduler"),
     "oms_bridge.store": ("oms_bridge.erp", "oms_bridge.oms", "oms_bridge.web", "oms_bridge.cli", "channels",
-                         "scheduler", "platforms"),
+                         "scheduler", "platforms", "oms_bridge.configure", "oms_bridge.remote"),
     "oms_bridge.vault": ("oms_bridge.store", "oms_bridge.erp", "oms_bridge.oms", "oms_bridge.web", "oms_bridge.cli",
                          "channels", "scheduler", "platforms"),
     "oms_bridge.settings": ("oms_bridge.store", "oms_bridge.vault", "oms_bridge.erp", "oms_bridge.oms",
                             "oms_bridge.web", "oms_bridge.cli", "channels", "scheduler", "platforms"),
     "channels": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp", "oms_bridge.oms"),
-    "oms_bridge.erp": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.oms"),
-    "oms_bridge.oms": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp"),
+    # the destinations never import the marketplace package: they meet the platforms in the store's rows
+    "oms_bridge.erp": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.oms", "platforms"),
+    "oms_bridge.oms": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp", "platforms"),
     "scheduler": ("oms_bridge.cli", "oms_bridge.web"),
     # alerts read the store (and the channels' token warnings); reconciliation sits on channels + the ERP
     "oms_bridge.alerts": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp", "oms_bridge.oms",
                           "oms_bridge.reconcile"),
     "oms_bridge.reconcile": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.alerts"),
 }
-# The store upserts the canonical Order of the platform contract and masks run errors with the one set of
-# masking rules; both are leaf modules that import nothing in-house.
-ALLOWED = {("oms_bridge.store", "platforms.base"), ("oms_bridge.store", "platforms.masking")}
+# Exceptions to FORBIDDEN: (importer prefix, imported prefix). The marketplace package may use the two
+# neutral leaves below it (see LEAVES).
+ALLOWED = {("platforms", "oms_bridge.model"), ("platforms", "oms_bridge.remote")}
+
+# Leaves: a package here may import in-house only what its entry lists (the canonical order, the error tree,
+# masking, the HTTP client and call metrics: what the store, the destinations and the platforms share).
+LEAVES = {
+    "oms_bridge.model": ("oms_bridge.model",),
+    "oms_bridge.remote": ("oms_bridge.model", "oms_bridge.remote"),
+}
 
 # The single product module that may import a simulator: the ``demo`` command, lazily inside the command,
 # so ``oms-bridge demo`` works from a plain install while nothing else the product loads reaches a simulator.
@@ -116,6 +125,13 @@ def test_dependency_direction():
                         _starts(mod, a) and _starts(dep, d) for a, d in ALLOWED):
                     violations.append(f"{mod} imports {dep}")
     assert not violations, "dependency direction broken:\n" + "\n".join(sorted(violations))
+
+
+def test_shared_leaves_import_only_what_they_list():
+    violations = [f"{mod} imports {dep}" for mod, deps in _graph().items()
+                  for leaf, allowed in LEAVES.items() if _starts(mod, leaf)
+                  for dep in deps if not any(_starts(dep, a) for a in allowed)]
+    assert not violations, "a shared leaf reaches up:\n" + "\n".join(sorted(violations))
 
 
 def test_product_never_imports_a_simulator():

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from oms_bridge.remote.http import RetryPolicy, mask_text
 from platforms.base import ChannelConfig, PlatformConfig, PlatformError, TokenSet
-from platforms.http import RetryPolicy, mask_text
 from platforms.registry import adapter_class
 from sandboxes.server import SandboxServer
 

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig, PlatformError, Shipment
-from platforms.http import RetryPolicy
 from platforms.registry import adapter_class
 from sandboxes.cyberbiz import CyberbizSandbox
 from sandboxes.momo import MomoSandbox

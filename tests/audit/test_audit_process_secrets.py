@@ -21,10 +21,10 @@ from channels.authorization import check_credentials, complete_authorization, st
 from channels.binding import needs_token_refresh
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Platform, ProcessRun
 from oms_bridge.vault import Vault
-from platforms.http import RetryPolicy
 from sandboxes.cyberbiz import CyberbizSandbox
 from sandboxes.momo import MomoSandbox
 from sandboxes.server import SandboxClock

@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 from channels.authorization import check_credentials
 from oms_bridge.configure.channels import add_channel
 from oms_bridge.configure.platforms import add_platform
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, Platform, ProcessRun
 from oms_bridge.vault import Vault
-from platforms.http import RetryPolicy
 from sandboxes.momo import MomoSandbox
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")

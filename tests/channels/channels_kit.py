@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 
 from channels.authorization import check_credentials, complete_authorization, start_authorization
 from channels.binding import needs_token_refresh
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Platform
 from oms_bridge.vault import Vault
-from platforms.http import RetryPolicy
 from sandboxes.cyberbiz import CyberbizSandbox
 from sandboxes.momo import MomoSandbox
 from sandboxes.server import Sandbox

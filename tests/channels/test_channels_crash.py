@@ -86,8 +86,8 @@ def _killed_getorder(channel_id: int, point: str, nth: int) -> None:
     """Run GetOrder and die hard (no cleanup, no finally, no rollback) at the nth checkpoint."""
     import channels.pulling as pulling_mod
     from channels.getorder import run_getorder as run
+    from oms_bridge.remote.http import RetryPolicy
     from oms_bridge.settings import get_settings
-    from platforms.http import RetryPolicy
 
     seen = {"n": 0}
 

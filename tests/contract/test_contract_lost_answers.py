@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body
 from platforms.base import OutcomeUnknown, RateLimited, TransientError
-from platforms.http import HttpClient, RetryPolicy, json_body
 from sandboxes.server import Sandbox, json_response
 
 POLICY = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=2.0, read_timeout=2.0)

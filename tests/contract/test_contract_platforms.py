@@ -27,6 +27,7 @@ from decimal import Decimal
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import (
     CANONICAL_STATUSES,
     AuthExpired,
@@ -39,7 +40,6 @@ from platforms.base import (
     TransientError,
     UnmappableOrder,
 )
-from platforms.http import RetryPolicy
 from platforms.registry import adapter_class
 from sandboxes.cyberbiz import CyberbizSandbox
 from sandboxes.momo import MomoSandbox

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
 from platforms.cyberbiz.adapter import CyberbizAdapter
-from platforms.http import RetryPolicy
 from sandboxes.cyberbiz import CyberbizSandbox
 from sandboxes.server import RateLimiter, SandboxClock
 

@@ -40,7 +40,7 @@ DETAIL = "/api/v2/order/get_order_detail"
 
 WORKER = """
 from channels.logistics import run_logistics_delivery
-from platforms.http import RetryPolicy
+from oms_bridge.remote.http import RetryPolicy
 run_logistics_delivery(policy=RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5,
                                           read_timeout=60.0))
 """

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
-from platforms.http import RetryPolicy
 from platforms.shopee.adapter import ShopeeAdapter
 from sandboxes.server import SandboxClock
 from sandboxes.shopee import ShopeeSandbox

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import PermanentError, RateLimited, TransientError
-from platforms.http import RetryPolicy
 from platforms.shopee.client import classify
 from sandboxes.server import FAULT_KINDS, RateLimiter
 

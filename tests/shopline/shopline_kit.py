@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from retry_kit import lost_answer_policy  # noqa: F401 - re-exported for this folder's tests
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig, TokenSet
-from platforms.http import RetryPolicy
 from platforms.shopline.adapter import ShoplineAdapter
 from sandboxes.shopline import ShoplineSandbox
 

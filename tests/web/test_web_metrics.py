@@ -120,8 +120,8 @@ def test_api_calls_to_nowhere_count_as_unreachable(sqlite_settings) -> None:
 
     import pytest
 
+    from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body
     from platforms.base import TransientError
-    from platforms.http import HttpClient, RetryPolicy, json_body
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
