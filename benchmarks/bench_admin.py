@@ -71,7 +71,8 @@ def _run(args: argparse.Namespace) -> None:
     from fastapi.testclient import TestClient
     from sqlalchemy import insert
 
-    from oms_bridge import configure
+    from oms_bridge.configure.channels import add_channel
+    from oms_bridge.configure.platforms import add_platform
     from oms_bridge.settings import get_settings
     from oms_bridge.store.db import get_engine, session_scope
     from oms_bridge.store.models import Base, Delivery, Order, ProcessRun
@@ -86,10 +87,10 @@ def _run(args: argparse.Namespace) -> None:
     now = datetime.now(UTC)
     started = time.perf_counter()
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
+        add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
         ids = []
         for i in range(args.channels):
-            ch = configure.add_channel(s, vault, value=f"ch-{i}", platform="momo-app", shop_id=str(i))
+            ch = add_channel(s, vault, value=f"ch-{i}", platform="momo-app", shop_id=str(i))
             ch.auth_state = "active"
             ch.order_watermark = now - timedelta(minutes=3)
             ids.append(ch.id)

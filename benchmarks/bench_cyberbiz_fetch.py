@@ -13,11 +13,11 @@ import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, Order, PlatformConfig
 from platforms.cyberbiz.adapter import CyberbizAdapter
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.http import RetryPolicy
-from platforms.sandboxing import SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import SandboxClock
 
 
 def main(count: int = 5000, auth_model: str = "v1", combo: bool = False) -> None:

@@ -29,13 +29,13 @@ from decimal import Decimal
 from lxml import etree
 
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, ErpConnection, Order, OrderLine, Platform
 from oms_bridge.vault import Vault, generate_key
-from platforms.sandbox_data import PRODUCTS, person_name
+from sandboxes.data import PRODUCTS, person_name
+from sandboxes.idempiere.server import ErpSandbox
 
 LEAN = os.environ.get("ERP_BENCH_SHAPE") == "lean"
 

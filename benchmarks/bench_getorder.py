@@ -33,12 +33,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from channels.authorization import complete_authorization, start_authorization  # noqa: E402
 from channels.getorder import run_getorder  # noqa: E402
+from oms_bridge.remote.http import RetryPolicy  # noqa: E402
 from oms_bridge.settings import load_settings, normalize_database_url  # noqa: E402
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope  # noqa: E402
 from oms_bridge.store.models import Base, Channel, Platform  # noqa: E402
 from oms_bridge.vault import Vault, generate_key  # noqa: E402
-from platforms.http import RetryPolicy  # noqa: E402
-from platforms.shopee.sandbox import ShopeeSandbox  # noqa: E402
+from sandboxes.shopee import ShopeeSandbox  # noqa: E402
 
 
 def _setup(settings, sandbox: ShopeeSandbox) -> int:

@@ -54,17 +54,17 @@ import requests
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from oms_bridge.demo import MARKETPLACES, _add_channel, _add_platform, _authorize, _configure_erp
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.oms.auth import rotate_many
 from oms_bridge.oms.config import oms_config
 from oms_bridge.oms.setup import setup_document
-from oms_bridge.oms.simulator import OmsSimulator, package_payload
 from oms_bridge.settings import get_settings, normalize_database_url, reset_settings
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, Delivery, Order, ProcessRun
 from oms_bridge.vault import create_key_file
 from oms_bridge.web.security import set_admin_password
+from sandboxes.demo import MARKETPLACES, _add_channel, _add_platform, _authorize, _configure_erp
+from sandboxes.idempiere.server import ErpSandbox
+from sandboxes.oms import OmsSimulator, package_payload
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
 MINUTE_SECONDS = 2.0  # one "minute" of a channel interval

@@ -24,10 +24,10 @@ from datetime import UTC, datetime, timedelta
 
 from fetch_harness import measure_fetch, sandbox_in_child
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
-from platforms.http import RetryPolicy
 from platforms.momo.adapter import DEFAULT_FILTERS, MomoAdapter
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 DAYS = 150
 

@@ -26,7 +26,7 @@ from oms_bridge.store.models import Base, Channel, Order, OrderLine, Platform
 from oms_bridge.store.outbox import arm
 from oms_bridge.vault import generate_key
 from oms_bridge.web.app import create_app
-from platforms.sandbox_data import TW_DISTRICTS
+from sandboxes.data import TW_DISTRICTS
 
 
 def _seed(count: int) -> None:

@@ -24,13 +24,13 @@ from sqlalchemy import event, select
 from oms_bridge.oms import auth
 from oms_bridge.oms.config import PUSH_SECRET_NAME, PUSH_TOKEN_NAME
 from oms_bridge.oms.push import run_oms_delivery
-from oms_bridge.oms.simulator import OmsEventReceiver
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, Order, OrderLine, Platform
 from oms_bridge.store.outbox import arm
 from oms_bridge.vault import Vault, generate_key
-from platforms.sandbox_data import TW_DISTRICTS
+from sandboxes.data import TW_DISTRICTS
+from sandboxes.oms import OmsEventReceiver
 
 TOKEN, SECRET = "bench-oms-token-0123456789", "bench-oms-secret-0123456789"
 

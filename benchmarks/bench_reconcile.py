@@ -49,19 +49,19 @@ from channels.binding import needs_token_refresh  # noqa: E402
 from channels.getorder import run_getorder  # noqa: E402
 from oms_bridge import configure  # noqa: E402
 from oms_bridge.erp.delivery import run_erp_delivery  # noqa: E402
-from oms_bridge.erp.sandbox import ErpSandbox  # noqa: E402
 from oms_bridge.reconcile.compare import day_of  # noqa: E402
 from oms_bridge.reconcile.run import reconcile_channel  # noqa: E402
+from oms_bridge.remote.http import RetryPolicy  # noqa: E402
 from oms_bridge.settings import get_settings, reset_settings  # noqa: E402
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope  # noqa: E402
 from oms_bridge.store.models import Base, Channel, ErpConnection, utcnow  # noqa: E402
 from oms_bridge.vault import Vault, generate_key  # noqa: E402
-from platforms.cyberbiz.sandbox import CyberbizSandbox  # noqa: E402
-from platforms.http import RetryPolicy  # noqa: E402
-from platforms.momo.sandbox import MomoSandbox  # noqa: E402
-from platforms.sandboxing import Sandbox  # noqa: E402
-from platforms.shopee.sandbox import ShopeeSandbox  # noqa: E402
-from platforms.shopline.sandbox import ShoplineSandbox  # noqa: E402
+from sandboxes.cyberbiz import CyberbizSandbox  # noqa: E402
+from sandboxes.idempiere.server import ErpSandbox  # noqa: E402
+from sandboxes.momo import MomoSandbox  # noqa: E402
+from sandboxes.server import Sandbox  # noqa: E402
+from sandboxes.shopee import ShopeeSandbox  # noqa: E402
+from sandboxes.shopline import ShoplineSandbox  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the sandboxes' access logs
 

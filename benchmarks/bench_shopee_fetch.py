@@ -26,10 +26,10 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from fetch_harness import measure_fetch, sandbox_in_child
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
-from platforms.http import RetryPolicy
 from platforms.shopee.adapter import ShopeeAdapter
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 PATHS = ("get_order_list", "get_order_detail", "get_mass_tracking_number")
 

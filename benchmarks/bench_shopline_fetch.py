@@ -17,10 +17,10 @@ from datetime import UTC, datetime, timedelta
 
 from fetch_harness import measure_fetch, sandbox_in_child
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
-from platforms.http import RetryPolicy
 from platforms.shopline.adapter import ShoplineAdapter
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 PER_PAGE = 50
 

@@ -26,7 +26,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from platforms.base import Adapter, Order
-from platforms.sandboxing import Sandbox
+from sandboxes.server import Sandbox
 
 __all__ = ["measure_fetch", "sandbox_in_child", "ChildSandbox"]
 

@@ -29,7 +29,7 @@ Why this shape (see DESIGN principle 3 and the peers' token races):
 - **Commit before use.** The new token set is returned only after the transaction that stores the
   rotated refresh token has committed; callers hand it to the adapter after that.
 - **Retries.** Transient failures (network, 5xx, 429) are retried with backoff by the adapter's
-  HTTP policy (``platforms/http.py``, the one place that decides retry vs fail). If they still fail,
+  HTTP policy (``oms_bridge/remote/http.py``, the one place that decides retry vs fail). If they still fail,
   the outcome is ``transient``: tokens and channel state stay untouched and the next run tries again.
 - **Rejected refresh token.** ``ReauthRequired`` (or a refresh token known to be expired) sets
   ``auth_state='reauth_required'`` with a message telling the admin exactly what to do.

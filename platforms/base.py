@@ -1,5 +1,10 @@
 """The platform contract: canonical order types, the adapter surface, and the error tree.
 
+The canonical order (:mod:`oms_bridge.model.orders`) and the error tree (:mod:`oms_bridge.model.errors`) are
+defined below the marketplace package, because the store and the destinations use them too; this module
+re-exports them as part of the one surface an adapter implements, and adds what only adapters need
+(tokens, shipments, cancel answers, listings, the :class:`Adapter` itself).
+
 Every marketplace adapter (``platforms/<type>/adapter.py``) subclasses :class:`Adapter`. The
 channel processes (GetOrder, RefreshToken, logistics push-back) only ever talk to this surface;
 they never branch on the platform's name. Everything platform-specific (signing, paging,
@@ -38,10 +43,29 @@ import abc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any, ClassVar
 
-from platforms.masking import mask_text
+from oms_bridge.model.errors import (
+    AuthExpired,
+    CredentialsInvalid,
+    NotSupported,
+    OutcomeUnknown,
+    PermanentError,
+    PlatformError,
+    RateLimited,
+    ReauthRequired,
+    TransientError,
+)
+from oms_bridge.model.orders import (
+    CANONICAL_STATUSES,
+    Address,
+    Buyer,
+    CancelRequest,
+    Order,
+    OrderLine,
+    UnmappableOrder,
+    require_aware,
+)
 
 __all__ = [
     "CANONICAL_STATUSES", "Address", "Buyer", "OrderLine", "Order", "UnmappableOrder", "TokenSet",
@@ -49,198 +73,6 @@ __all__ = [
     "PlatformError", "AuthExpired", "ReauthRequired", "CredentialsInvalid", "TransientError",
     "RateLimited", "PermanentError", "NotSupported", "OutcomeUnknown", "CancelRequest", "CancelAnswer", "OrderRef",
 ]
-
-CANONICAL_STATUSES = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered", "completed", "cancelled", "returned")
-
-
-# --------------------------------------------------------------------------------------------- errors
-class PlatformError(Exception):
-    """Root of every adapter error. ``code`` is the platform's error code, ``request_id`` its trace id.
-
-    The message is masked (:func:`platforms.masking.mask_text`) here, once for every client: a message that
-    quotes a broken answer or a request line cannot carry a token, signature or secret into a log or a run row.
-    """
-
-    def __init__(self, message: str, *, platform: str = "", code: str = "", request_id: str = "",
-                 status: int | None = None):
-        message = mask_text(str(message))
-        super().__init__(message)
-        self.message = message
-        self.platform = platform
-        self.code = code
-        self.request_id = request_id
-        self.status = status
-
-    def __str__(self) -> str:
-        parts = [f"{self.platform}: " if self.platform else "", self.message]
-        if self.code:
-            parts.append(f" [{self.code}]")
-        if self.request_id:
-            parts.append(f" (request_id {self.request_id})")
-        return "".join(parts)
-
-
-class TransientError(PlatformError):
-    """Worth retrying with backoff: network failure, timeout, 5xx, malformed or truncated body."""
-
-
-class RateLimited(TransientError):
-    """The platform asked us to slow down; ``retry_after`` is seconds to wait (None: use backoff)."""
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any):
-        super().__init__(message, **kw)
-        self.retry_after = retry_after
-
-
-class PermanentError(PlatformError):
-    """Retrying the same request cannot succeed; the message says what is wrong."""
-
-
-class AuthExpired(PlatformError):
-    """The access token is expired or revoked; refresh and retry once."""
-
-
-class ReauthRequired(PermanentError):
-    """The refresh token or the authorization itself is gone; the merchant must authorize again."""
-
-
-class CredentialsInvalid(PermanentError):
-    """Static credentials (HMAC key/secret, momo login) were rejected; the admin must correct them."""
-
-
-class NotSupported(PermanentError):
-    """The platform has no such operation (e.g. OAuth on momo)."""
-
-
-class OutcomeUnknown(PlatformError):
-    """A state-changing call (ship, confirm) may or may not have been applied: its answer was lost.
-
-    Raised by :meth:`platforms.http.HttpClient.request` with ``idempotent=False`` for a timeout after
-    the request was sent, a dropped connection, a 5xx or an unreadable body. It is deliberately *not* a
-    :class:`TransientError`: sending the call again could ship or confirm twice (Shopee refuses a second
-    ``ship_order`` as "not ready to ship", and the tracking number it assigned would never be recorded).
-    The caller reads the remote state instead (:meth:`Adapter.shipment_state`) and records what the
-    marketplace did; only when the state proves the call was not applied may it be sent again.
-    """
-
-
-# ----------------------------------------------------------------------------------- canonical data
-def _require_aware(name: str, value: datetime | None) -> None:
-    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
-        raise ValueError(f"{name} must be timezone-aware UTC, got naive {value!r}")
-
-
-def _require_decimal(name: str, value: Any) -> None:
-    if value is not None and not isinstance(value, Decimal):
-        raise TypeError(f"{name} must be Decimal, got {type(value).__name__} {value!r}")
-
-
-@dataclass(frozen=True)
-class Address:
-    """A shipping address. Masked fields (e.g. Shopee TW ``"****"``) are kept as masked, not invented."""
-
-    name: str | None = None
-    phone: str | None = None
-    country: str | None = None  # ISO 3166-1 alpha-2, e.g. "TW"
-    state: str | None = None
-    city: str | None = None  # 縣市
-    district: str | None = None  # 鄉鎮市區
-    zip: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-    full: str | None = None  # the platform's one-line form when it gives one
-    masked: bool = False
-
-
-@dataclass(frozen=True)
-class Buyer:
-    """Who bought: platform user id, name, email, phone (any may be missing or masked)."""
-
-    id: str | None = None
-    name: str | None = None
-    email: str | None = None
-    phone: str | None = None
-
-
-@dataclass(frozen=True)
-class OrderLine:
-    """One line. ``discount`` is the line's total discount; ``unit_price`` is before discount."""
-
-    sku: str | None
-    name: str | None
-    qty: Decimal
-    unit_price: Decimal
-    discount: Decimal = Decimal("0")
-    external_line_id: str | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("qty", "unit_price", "discount"):
-            _require_decimal(f"OrderLine.{name}", getattr(self, name))
-
-
-@dataclass(frozen=True)
-class CancelRequest:
-    """A buyer's or the marketplace's request to cancel or stop shipping, which the seller may refuse.
-
-    Not a cancellation: Shopee ``IN_CANCEL`` (the seller may reject it) and momo ``stopSendingQuery`` rows
-    (攔貨, stop-shipping requests answered with ``stopSendingConfirm``) both mean "do not ship this if you
-    still can". Destinations hold the order while a request is open; only an accepted (intercepted)
-    request makes the order ``cancelled``, a refused ("too late") one follows the return path.
-    ``reference`` is what the platform needs to answer it (momo: the completeOrderNo), ``reason`` the
-    platform's text, ``allowed`` whether the platform lets the seller intercept (momo ``allowExecuteYN``).
-    """
-
-    requested_at: datetime | None = None
-    reason: str | None = None
-    reference: str | None = None
-    allowed: bool | None = None
-
-    def __post_init__(self) -> None:
-        _require_aware("CancelRequest.requested_at", self.requested_at)
-
-
-@dataclass(frozen=True)
-class Order:
-    """The canonical order every destination consumes."""
-
-    external_id: str
-    status: str
-    platform_status: str
-    created_at: datetime
-    updated_at: datetime
-    currency: str
-    lines: tuple[OrderLine, ...]
-    total: Decimal | None = None
-    shipping_fee: Decimal = Decimal("0")
-    discount: Decimal = Decimal("0")
-    paid_at: datetime | None = None
-    payment_method: str | None = None
-    buyer: Buyer = field(default_factory=Buyer)
-    shipping_address: Address = field(default_factory=Address)
-    note: str | None = None
-    # Package / shipment numbers known to the platform (Shopee package_number, ...).
-    packages: tuple[str, ...] = ()
-    # The platform's payload as received (JSON-compatible); kept verbatim in the store.
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
-    channel: str | None = None
-    # An open cancellation / stop-shipping request the seller may still refuse (None: there is none).
-    cancel_request: CancelRequest | None = None
-    # The tracking number the marketplace already holds for the order's shipment (arranged or shipped there,
-    # e.g. Shopee PROCESSED); None when it has none or the adapter did not read it.
-    tracking_number: str | None = None
-    # True when the platform listed the order only for its cancel_request (momo's stop list carries no prices,
-    # address or times): the store applies the request to the order it already has and keeps its content.
-    request_only: bool = False
-
-    def __post_init__(self) -> None:
-        if self.status not in CANONICAL_STATUSES:
-            raise ValueError(f"status {self.status!r} is not canonical ({', '.join(CANONICAL_STATUSES)})")
-        for name in ("created_at", "updated_at", "paid_at"):
-            _require_aware(f"Order.{name}", getattr(self, name))
-        for name in ("total", "shipping_fee", "discount"):
-            _require_decimal(f"Order.{name}", getattr(self, name))
-        if not self.external_id:
-            raise ValueError("Order.external_id is empty")
 
 
 @dataclass(frozen=True)
@@ -268,16 +100,7 @@ class OrderRef:
 
     def __post_init__(self) -> None:
         for name in ("updated_at", "created_at"):
-            _require_aware(f"OrderRef.{name}", getattr(self, name))
-
-
-@dataclass(frozen=True)
-class UnmappableOrder:
-    """An order the platform returned that cannot be mapped; GetOrder holds it with ``reason``."""
-
-    external_id: str | None
-    raw: Mapping[str, Any] | str
-    reason: str
+            require_aware(f"OrderRef.{name}", getattr(self, name))
 
 
 @dataclass(frozen=True)
@@ -295,7 +118,7 @@ class TokenSet:
 
     def __post_init__(self) -> None:
         for name in ("access_expires_at", "refresh_expires_at", "auth_expires_at"):
-            _require_aware(f"TokenSet.{name}", getattr(self, name))
+            require_aware(f"TokenSet.{name}", getattr(self, name))
 
     def expires_within(self, now: datetime, margin: timedelta) -> bool:
         """True when the access token expires before ``now + margin`` (or its expiry is unknown)."""
@@ -361,7 +184,7 @@ class Adapter(abc.ABC):
     (e.g. to 0 before a run) counts on from that value. An adapter that names none can count itself
     (``self.api_calls += 1``).
 
-    ``policy`` is a :class:`platforms.http.RetryPolicy` (tests pass one that does not sleep);
+    ``policy`` is a :class:`oms_bridge.remote.http.RetryPolicy` (tests pass one that does not sleep);
     ``clock`` returns aware-UTC now and is used for signatures, token expiry and windows (tests
     pass the sandbox clock so token expiry can be simulated without waiting).
     """

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
-from platforms.http import HttpClient, RetryPolicy
+from oms_bridge.remote.http import HttpClient, RetryPolicy
 
 __all__ = ["lost_answer_policy"]
 

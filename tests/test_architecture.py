@@ -12,31 +12,46 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("oms_bridge", "platforms", "channels", "scheduler")
+#: what runs in production
+PRODUCT = ("oms_bridge", "platforms", "channels", "scheduler")
+#: the simulators of the outside systems (tests, benchmarks and the demo only)
+SIMULATORS = "sandboxes"
+PACKAGES = (*PRODUCT, SIMULATORS)
 
 # module prefix -> prefixes it must never import
 FORBIDDEN = {
+    # the marketplace adapters sit on the shared vocabulary (oms_bridge.model, oms_bridge.remote) only
     "platforms": ("oms_bridge", "channels", "scheduler"),
     "oms_bridge.store": ("oms_bridge.erp", "oms_bridge.oms", "oms_bridge.web", "oms_bridge.cli", "channels",
-                         "scheduler", "platforms"),
+                         "scheduler", "platforms", "oms_bridge.configure", "oms_bridge.remote"),
     "oms_bridge.vault": ("oms_bridge.store", "oms_bridge.erp", "oms_bridge.oms", "oms_bridge.web", "oms_bridge.cli",
                          "channels", "scheduler", "platforms"),
     "oms_bridge.settings": ("oms_bridge.store", "oms_bridge.vault", "oms_bridge.erp", "oms_bridge.oms",
                             "oms_bridge.web", "oms_bridge.cli", "channels", "scheduler", "platforms"),
     "channels": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp", "oms_bridge.oms"),
-    "oms_bridge.erp": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.oms"),
-    "oms_bridge.oms": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp"),
+    # the destinations never import the marketplace package: they meet the platforms in the store's rows
+    "oms_bridge.erp": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.oms", "platforms"),
+    "oms_bridge.oms": ("channels", "scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp", "platforms"),
     "scheduler": ("oms_bridge.cli", "oms_bridge.web"),
     # alerts read the store (and the channels' token warnings); reconciliation sits on channels + the ERP
     "oms_bridge.alerts": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.erp", "oms_bridge.oms",
                           "oms_bridge.reconcile"),
     "oms_bridge.reconcile": ("scheduler", "oms_bridge.cli", "oms_bridge.web", "oms_bridge.alerts"),
 }
-# The ERP sandbox (test/demo infrastructure) reuses the platform sandbox kit; the store upserts the
-# canonical Order of the platform contract and masks run errors with the one set of masking rules;
-# both are leaf modules that import nothing in-house.
-ALLOWED = {("oms_bridge.erp.sandbox", "platforms.sandboxing"), ("oms_bridge.store", "platforms.base"),
-           ("oms_bridge.store", "platforms.masking")}
+# Exceptions to FORBIDDEN: (importer prefix, imported prefix). The marketplace package may use the two
+# neutral leaves below it (see LEAVES).
+ALLOWED = {("platforms", "oms_bridge.model"), ("platforms", "oms_bridge.remote")}
+
+# Leaves: a package here may import in-house only what its entry lists (the canonical order, the error tree,
+# masking, the HTTP client and call metrics: what the store, the destinations and the platforms share).
+LEAVES = {
+    "oms_bridge.model": ("oms_bridge.model",),
+    "oms_bridge.remote": ("oms_bridge.model", "oms_bridge.remote"),
+}
+
+# The single product module that may import a simulator: the ``demo`` command, lazily inside the command,
+# so ``oms-bridge demo`` works from a plain install while nothing else the product loads reaches a simulator.
+SIMULATOR_DOOR = ("oms_bridge.cli.run_cmds", "sandboxes.demo")
 
 
 def _module_name(path: Path) -> str:
@@ -110,6 +125,29 @@ def test_dependency_direction():
                         _starts(mod, a) and _starts(dep, d) for a, d in ALLOWED):
                     violations.append(f"{mod} imports {dep}")
     assert not violations, "dependency direction broken:\n" + "\n".join(sorted(violations))
+
+
+def test_shared_leaves_import_only_what_they_list():
+    violations = [f"{mod} imports {dep}" for mod, deps in _graph().items()
+                  for leaf, allowed in LEAVES.items() if _starts(mod, leaf)
+                  for dep in deps if not any(_starts(dep, a) for a in allowed)]
+    assert not violations, "a shared leaf reaches up:\n" + "\n".join(sorted(violations))
+
+
+def test_product_never_imports_a_simulator():
+    violations = [f"{mod} imports {dep}" for mod, deps in _graph().items()
+                  if any(_starts(mod, p) for p in PRODUCT)
+                  for dep in deps if _starts(dep, SIMULATORS) and (mod, dep) != SIMULATOR_DOOR]
+    assert not violations, "product code imports a simulator:\n" + "\n".join(sorted(violations))
+
+
+def test_the_demo_door_is_the_lazy_import_it_claims_to_be():
+    """The one allowed edge stays inside the command function: importing the CLI loads no simulator."""
+    mod, dep = SIMULATOR_DOOR
+    tree = ast.parse(_modules()[mod].read_text(encoding="utf-8"))
+    top_level = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+    nested = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} - top_level
+    assert dep not in top_level and dep in nested
 
 
 def test_no_import_cycles():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from platforms.masking import mask_text
+from oms_bridge.model.masking import mask_text
 
 __all__ = ["Finding", "safe_text", "local_time", "duration", "DISPLAY_ZONE"]
 

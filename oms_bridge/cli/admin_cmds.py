@@ -20,8 +20,20 @@ from alembic.util import CommandError
 from sqlalchemy.orm import Session
 
 from channels.binding import BindingError, needs_token_refresh
-from oms_bridge import configure
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret, to_jsonable
+from oms_bridge.configure.channels import (
+    BP_IDENTIFIERS,
+    add_channel,
+    channel_view,
+    decrypt_channel_credentials,
+    remove_channel,
+    required_credentials,
+    set_channel_active,
+    update_channel,
+)
+from oms_bridge.configure.checks import ConfigError
+from oms_bridge.configure.lookups import get_channel, get_platform, list_channels, list_platforms
+from oms_bridge.configure.platforms import add_platform, platform_view, remove_platform, update_platform
 from oms_bridge.datadir import secure_data_dir
 from oms_bridge.keys import (
     key_fingerprint,
@@ -48,7 +60,7 @@ def _errors() -> Iterator[None]:
     try:
         with cli_errors():
             yield
-    except configure.ConfigError as exc:
+    except ConfigError as exc:
         fail(str(exc))
     except CommandError as exc:
         fail(f"schema migration: {exc}")
@@ -385,10 +397,10 @@ def platform_add(value, platform_type, host, name, app_id, description, settings
     secret = _read_secret("app secret", from_stdin=secret_stdin, env_name=secret_env, prompt=prompt_secret)
     settings = _parse_json_object(settings_json, "--settings-json")
     with _errors(), _unit() as (session, vault, _):
-        platform = configure.add_platform(session, vault, value=value, platform_type=platform_type, host=host,
+        platform = add_platform(session, vault, value=value, platform_type=platform_type, host=host,
                                           name=name, app_id=app_id, app_secret=secret, description=description,
                                           settings=settings)
-        view = configure.platform_view(platform, vault)
+        view = platform_view(platform, vault)
     # Only after the add succeeded: a note ahead of "unknown platform type" reads like a second problem.
     if secret is None:
         click.echo(f"note: no app secret stored (a platform without app credentials, such as momo, needs none); "
@@ -401,7 +413,7 @@ def platform_add(value, platform_type, host, name, app_id, description, settings
 def platform_list(as_json: bool) -> None:
     """All platforms (secrets masked)."""
     with _errors(), _unit() as (session, vault, _):
-        views = [configure.platform_view(p, vault) for p in configure.list_platforms(session)]
+        views = [platform_view(p, vault) for p in list_platforms(session)]
     if as_json:
         emit_json(views)
         return
@@ -415,7 +427,7 @@ def platform_list(as_json: bool) -> None:
 def platform_show(value: str, as_json: bool) -> None:
     """One platform (secret masked)."""
     with _errors(), _unit() as (session, vault, _):
-        view = configure.platform_view(configure.get_platform(session, value), vault)
+        view = platform_view(get_platform(session, value), vault)
     _emit(view, as_json)
 
 
@@ -436,8 +448,8 @@ def platform_update(value, platform_type, host, name, app_id, description, setti
     changes = _given(platform_type=platform_type, host=host, name=name, app_id=app_id, description=description,
                      app_secret=secret, settings=_parse_json_object(settings_json, "--settings-json"))
     with _errors(), _unit() as (session, vault, _):
-        platform = configure.update_platform(session, vault, value, **changes)
-        view = configure.platform_view(platform, vault)
+        platform = update_platform(session, vault, value, **changes)
+        view = platform_view(platform, vault)
     _emit(view, as_json, f"platform {value} updated")
 
 
@@ -448,7 +460,7 @@ def platform_update(value, platform_type, host, name, app_id, description, setti
 def platform_remove(value: str, cascade: bool, as_json: bool) -> None:
     """Remove a platform (refused while it has channels, unless --cascade)."""
     with _errors(), _unit() as (session, _vault, _):
-        removed = configure.remove_platform(session, value, cascade=cascade)
+        removed = remove_platform(session, value, cascade=cascade)
     if as_json:
         emit_json({"removed": value, "channels_removed": removed})
         return
@@ -469,7 +481,7 @@ _ERP_OPTIONS = [
     ("--erp-bpartner-id", "erp_bpartner_id", int, "Default C_BPartner_ID for buyers."),
     ("--erp-ordersource-id", "erp_ordersource_id", int, "C_OrderSource_ID."),
     ("--erp-payment-rule", "erp_payment_rule", str, "PaymentRule code, e.g. P (on credit)."),
-    ("--erp-bp-identifier", "erp_bp_identifier", click.Choice(configure.BP_IDENTIFIERS),
+    ("--erp-bp-identifier", "erp_bp_identifier", click.Choice(BP_IDENTIFIERS),
      "How a buyer becomes a business partner."),
     ("--erp-shipping-charge-id", "erp_shipping_charge_id", int, "C_Charge_ID for the shipping fee."),
     ("--erp-discount-charge-id", "erp_discount_charge_id", int, "C_Charge_ID for order discounts."),
@@ -525,7 +537,7 @@ def _read_credentials(keys: tuple[str, ...], from_stdin: bool, env_name: str | N
 def _declared_keys(session: Session, platform_value: str, settings: dict[str, Any] | None,
                    credentials: dict[str, Any] | None = None) -> tuple[str, ...]:
     """The credentials the channel needs with these settings (the Cyberbiz token model: only its API token)."""
-    return tuple(configure.required_credentials(configure.get_platform(session, platform_value), settings,
+    return tuple(required_credentials(get_platform(session, platform_value), settings,
                                                 credentials))
 
 
@@ -587,13 +599,13 @@ def channel_add(value, platform, name, shop_id, credential_keys, prompt_credenti
                                           token_stdin or bool(token_env) or prompt_token)
         creds = _with_token(_read_credentials(credential_keys, credentials_json_stdin, credentials_env),
                             token_stdin, token_env, prompt_token)
-        channel = configure.add_channel(
+        channel = add_channel(
             session, vault, value=value, platform=platform, name=name, shop_id=shop_id, credentials=creds,
             settings=settings,
             getorder_interval_minutes=getorder_interval, refreshtoken_interval_minutes=refreshtoken_interval,
             erp_connection=erp_connection, **_given(**erp))
         _adapter_accepts(session, channel, vault)
-        view = configure.channel_view(channel, vault)
+        view = channel_view(channel, vault)
     _emit(view, as_json, f"channel {value} added")
 
 
@@ -622,7 +634,7 @@ def _adapter_accepts(session: Session, channel: Any, vault: Vault) -> None:
 def channel_list(platform: str | None, as_json: bool) -> None:
     """All channels with auth state and watermark (secrets masked)."""
     with _errors(), _unit() as (session, vault, _):
-        views = [configure.channel_view(c, vault) for c in configure.list_channels(session, platform)]
+        views = [channel_view(c, vault) for c in list_channels(session, platform)]
     if as_json:
         emit_json(views)
         return
@@ -638,7 +650,7 @@ def channel_list(platform: str | None, as_json: bool) -> None:
 def channel_show(value: str, as_json: bool) -> None:
     """One channel: auth state, token expiry, watermark, ERP mapping, masked secrets."""
     with _errors(), _unit() as (session, vault, _):
-        view = configure.channel_view(configure.get_channel(session, value), vault)
+        view = channel_view(get_channel(session, value), vault)
     _emit(view, as_json)
 
 
@@ -659,13 +671,13 @@ def channel_update(value, platform, replace_credentials, name, shop_id, credenti
     settings = _parse_json_object(settings_json, "--settings-json")
     if prompt_credentials or auth_model is not None:
         with _errors(), _unit() as (session, vault, _):
-            channel = configure.get_channel(session, value)
-            stored_settings = configure.channel_view(channel)["settings"]
+            channel = get_channel(session, value)
+            stored_settings = channel_view(channel)["settings"]
             settings = _with_auth_model(settings, auth_model, stored_settings)
             if prompt_credentials:
                 needed = _declared_keys(session, platform or channel.platform.value,
                                         stored_settings if settings is None else settings,
-                                        configure.decrypt_channel_credentials(vault, channel))
+                                        decrypt_channel_credentials(vault, channel))
                 credential_keys += _to_prompt(needed, token_stdin or bool(token_env) or prompt_token)
     creds = _with_token(_read_credentials(credential_keys, credentials_json_stdin, credentials_env),
                         token_stdin, token_env, prompt_token)
@@ -674,17 +686,17 @@ def channel_update(value, platform, replace_credentials, name, shop_id, credenti
                      getorder_interval_minutes=getorder_interval,
                      refreshtoken_interval_minutes=refreshtoken_interval, **erp)
     with _errors(), _unit() as (session, vault, _):
-        channel = configure.update_channel(session, vault, value, credentials=creds,
+        channel = update_channel(session, vault, value, credentials=creds,
                                            replace_credentials=replace_credentials, **changes)
         if "settings" in changes or "platform" in changes:
             _adapter_accepts(session, channel, vault)
-        view = configure.channel_view(channel, vault)
+        view = channel_view(channel, vault)
     _emit(view, as_json, f"channel {value} updated")
 
 
 def _set_active(value: str, active: bool, as_json: bool) -> None:
     with _errors(), _unit() as (session, _vault, _):
-        configure.set_channel_active(session, value, active)
+        set_channel_active(session, value, active)
     if as_json:
         emit_json({"value": value, "active": active})
     else:
@@ -713,7 +725,7 @@ def channel_disable(value: str, as_json: bool) -> None:
 def channel_remove(value: str, as_json: bool) -> None:
     """Remove a channel that has no stored orders (otherwise disable it)."""
     with _errors(), _unit() as (session, _vault, _):
-        configure.remove_channel(session, value)
+        remove_channel(session, value)
     if as_json:
         emit_json({"removed": value})
     else:

@@ -59,7 +59,9 @@ def demo_command(serve: bool, orders_per_channel: int, demo_home: str | None, po
     Prints a summary: orders per channel and state, held orders counted by cause, and where to look.
     With --json the summary is JSON on stdout and the progress lines go to stderr.
     """
-    from oms_bridge.demo import DemoError, run_demo, summary_data
+    # The one product door into the simulators (tests/test_architecture.py names it): imported here,
+    # when the command runs, so nothing else the CLI loads pulls a simulator in.
+    from sandboxes.demo import DemoError, run_demo, summary_data
 
     def progress(line: str) -> None:
         click.echo(line, err=as_json)

@@ -39,7 +39,7 @@ from zeep.exceptions import Error as ZeepError
 from zeep.exceptions import Fault, TransportError
 from zeep.transports import Transport
 
-from platforms.telemetry import observe_call
+from oms_bridge.remote.telemetry import observe_call
 
 __all__ = ["Login", "Field", "CrudOp", "DocActionOp", "Operation", "StdResult", "ErpClient", "ErpError",
            "ErpTransient", "ErpRejected", "ErpLoginError", "is_login_error", "NS"]

@@ -43,11 +43,13 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from oms_bridge.model.errors import OutcomeUnknown, PermanentError, RateLimited, TransientError
 from oms_bridge.oms import auth
 from oms_bridge.oms.config import PUSH_SECRET_NAME, PUSH_TOKEN_NAME, SIGNATURE_HEADER, OmsConfig, oms_config
 from oms_bridge.oms.events import envelope_body, events_for
 from oms_bridge.oms.orders import order_payloads
 from oms_bridge.oms.products import hold_missing
+from oms_bridge.remote.http import HttpClient, RetryPolicy, parse_retry_after
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
@@ -56,8 +58,6 @@ from oms_bridge.store.models.oms import OmsApiToken
 from oms_bridge.store.models.oms_notify import PRODUCT_HOLD_PREFIX, OmsOrderEvent
 from oms_bridge.store.runs import RunStats, record_run
 from oms_bridge.vault import Vault
-from platforms.base import OutcomeUnknown, PermanentError, RateLimited, TransientError
-from platforms.http import HttpClient, RetryPolicy, parse_retry_after
 
 __all__ = ["run_oms_delivery", "PROCESS", "DESTINATION", "CONFIG_HOLD", "AUTH_HOLD", "REJECTED_HOLD"]
 

@@ -26,10 +26,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from oms_bridge.model.orders import CancelRequest
+from oms_bridge.model.orders import Order as CanonicalOrder
 from oms_bridge.store import outbox, transitions
 from oms_bridge.store.models import Order, OrderCancelRequest
-from platforms.base import CancelRequest
-from platforms.base import Order as CanonicalOrder
 
 __all__ = ["DESTINATION", "sync", "open_request", "open_requests", "latest_requests", "canonical_request",
            "record_decision", "record_unknown", "record_answer", "close", "views", "count_open", "RELIST_GRACE",

@@ -22,7 +22,7 @@ import sqlite3
 
 from sqlalchemy import exc as sa_exc
 
-from platforms.masking import mask_text
+from oms_bridge.model.masking import mask_text
 
 __all__ = ["describe_error", "is_database_error", "one_line", "MAX_ERROR_LENGTH"]
 

@@ -41,10 +41,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from oms_bridge.model.orders import Order as CanonicalOrder
+from oms_bridge.model.orders import UnmappableOrder
 from oms_bridge.store import cancel_requests, outbox, transitions
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, OrderStatus, utcnow
-from platforms.base import Order as CanonicalOrder
-from platforms.base import UnmappableOrder
 
 __all__ = ["UpsertCounts", "upsert_orders", "payload_hash", "unmappable_key", "list_orders", "order_detail",
            "OrderNotFound", "DESTINATIONS"]

@@ -1,7 +1,7 @@
 """Per-process Prometheus counters and histograms of the work itself: orders fetched, delivery outcomes,
 run durations.
 
-Each is incremented where the work happens, in the process that does it (see :mod:`platforms.telemetry`
+Each is incremented where the work happens, in the process that does it (see :mod:`oms_bridge.remote.telemetry`
 for why per-process counters, and ``docs/running.md`` for how to scrape several instances):
 
 - ``oms_bridge_orders_fetched_total{channel}``: orders read from a marketplace by GetOrder and backfill,

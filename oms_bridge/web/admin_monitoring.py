@@ -17,10 +17,10 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from channels.binding import BindingError
-from oms_bridge import configure
 from oms_bridge.alerts.engine import send_test
 from oms_bridge.alerts.state import current_alerts, notice_history
 from oms_bridge.alerts.targets import TargetError, add_target, list_targets, remove_target
+from oms_bridge.configure.lookups import list_channels
 from oms_bridge.reconcile.compare import day_of
 from oms_bridge.reconcile.run import ReconcileError, reconcile_channel
 from oms_bridge.store.db import session_scope
@@ -85,7 +85,7 @@ def delete_alert_target(name: str, request: Request, admin: SessionInfo = Depend
 @router.get("/reconcile")
 def reconcile_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     with session_scope(pages.settings()) as session:
-        names = {c.id: c.value for c in configure.list_channels(session)}
+        names = {c.id: c.value for c in list_channels(session)}
         rows = session.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(100)).all()
         runs = [{"id": r.id, "channel": names.get(r.oms_channel_id, ""), "first_day": r.first_day,
                  "last_day": r.last_day, "ended": r.ended, "outcome": r.outcome, "listed": r.listed,

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
-from oms_bridge import configure
+from oms_bridge.configure.checks import ConfigError, NotFound
+from oms_bridge.configure.lookups import get_channel, list_channels
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, SkuMap, utcnow
@@ -31,7 +32,7 @@ def orders_page(request: Request, channel: str = "", status: str = "", held: str
     with session_scope(pages.settings(), readonly=True) as session:
         rows = list_orders(session, channel=channel or None, status=status or None,
                            held={"Y": True, "N": False}.get(held), limit=max(1, min(limit, 1000)))
-        channels = [c.value for c in configure.list_channels(session)]
+        channels = [c.value for c in list_channels(session)]
     return pages.render(request, "orders.html", admin=admin, orders=rows, channels=channels,
                         filters={"channel": channel, "status": status, "held": held})
 
@@ -107,7 +108,7 @@ def _unmapped(session) -> list[dict[str, Any]]:
 @router.get("/skus")
 def skus_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     with session_scope(pages.settings(), readonly=True) as session:
-        channels = {c.id: c.value for c in configure.list_channels(session)}
+        channels = {c.id: c.value for c in list_channels(session)}
         maps = [{"id": m.id, "sku": m.sku, "channel": channels.get(m.scope_channel_id, "(all channels)"),
                  "product_id": m.m_product_id, "product_value": m.m_product_value}
                 for m in session.scalars(select(SkuMap).order_by(SkuMap.sku))]
@@ -123,7 +124,7 @@ def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_admin),
     sku = pages.text(form, "sku")
     try:
         product_id = pages.int_or_none(form, "m_product_id")
-    except configure.ConfigError as exc:
+    except ConfigError as exc:
         return pages.back("/admin/skus", err=str(exc))
     product_value = pages.text(form, "m_product_value") or None
     if not sku or (product_id is None and not product_value):
@@ -132,8 +133,8 @@ def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_admin),
         scope = 0
         if pages.text(form, "channel"):
             try:
-                scope = configure.get_channel(session, pages.text(form, "channel")).id
-            except configure.NotFound as exc:
+                scope = get_channel(session, pages.text(form, "channel")).id
+            except NotFound as exc:
                 return pages.back("/admin/skus", err=str(exc))
         row = session.scalar(select(SkuMap).where(SkuMap.sku == sku, SkuMap.scope_channel_id == scope))
         if row is None:
@@ -162,7 +163,7 @@ def runs_page(request: Request, channel: str = "", process: str = "", limit: int
               admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     settings, now = pages.settings(), utcnow()
     with session_scope(settings, readonly=True) as session:
-        names = {c.id: c.value for c in configure.list_channels(session)}
+        names = {c.id: c.value for c in list_channels(session)}
         stmt = select(ProcessRun).order_by(ProcessRun.id.desc()).limit(max(1, min(limit, 1000)))
         if process:
             stmt = stmt.where(ProcessRun.process == process)

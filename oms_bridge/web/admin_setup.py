@@ -18,7 +18,10 @@ from starlette.datastructures import FormData
 
 from channels.authorization import AuthorizationError, check_credentials, start_authorization
 from channels.binding import needs_token_refresh
-from oms_bridge import configure
+from oms_bridge.configure import channels as channel_config
+from oms_bridge.configure import platforms as platform_config
+from oms_bridge.configure.checks import ConfigError, NotFound
+from oms_bridge.configure.lookups import get_channel, get_platform, list_channels, list_platforms
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.errors import describe_error
 from oms_bridge.vault import VaultError
@@ -38,7 +41,7 @@ ERP_FIELDS = ("erp_org_id", "erp_warehouse_id", "erp_doctype_id", "erp_pricelist
 def platforms_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     vault = pages.vault()
     with session_scope(pages.settings(), readonly=True) as session:
-        views = [configure.platform_view(p, vault) for p in configure.list_platforms(session)]
+        views = [platform_config.platform_view(p, vault) for p in list_platforms(session)]
     return pages.render(request, "platforms.html", admin=admin, platforms=views, types=platform_types())
 
 
@@ -47,13 +50,13 @@ def add_platform(request: Request, admin: SessionInfo = Depends(pages.current_ad
                  form: FormData = Depends(pages.csrf_form)) -> Response:
     try:
         with session_scope(pages.settings(), immediate=True) as session:
-            configure.add_platform(session, pages.vault(), value=pages.text(form, "value"),
+            platform_config.add_platform(session, pages.vault(), value=pages.text(form, "value"),
                                    name=pages.text(form, "name") or None,
                                    platform_type=pages.text(form, "platform_type"), host=pages.text(form, "host"),
                                    app_id=pages.text(form, "app_id") or None,
                                    app_secret=str(form.get("app_secret") or "") or None,
                                    settings=pages.json_or_none(form, "settings_json"))
-    except (configure.ConfigError, VaultError) as exc:
+    except (ConfigError, VaultError) as exc:
         return pages.back("/admin/platforms", err=str(exc))
     return pages.back("/admin/platforms", msg=f"platform {pages.text(form, 'value')} added")
 
@@ -63,8 +66,8 @@ def platform_page(value: str, request: Request,
                   admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     try:
         with session_scope(pages.settings(), readonly=True) as session:
-            view = configure.platform_view(configure.get_platform(session, value), pages.vault())
-    except configure.NotFound as exc:
+            view = platform_config.platform_view(get_platform(session, value), pages.vault())
+    except NotFound as exc:
         return pages.render(request, "message.html", status_code=404, admin=admin, title="Not found", error=str(exc))
     return pages.render(request, "platform.html", admin=admin, platform=view, types=platform_types())
 
@@ -80,8 +83,8 @@ def update_platform(value: str, request: Request,
     try:
         changes["settings"] = pages.json_or_none(form, "settings_json")
         with session_scope(pages.settings(), immediate=True) as session:
-            configure.update_platform(session, pages.vault(), value, **changes)
-    except (configure.ConfigError, VaultError) as exc:
+            platform_config.update_platform(session, pages.vault(), value, **changes)
+    except (ConfigError, VaultError) as exc:
         return pages.back(f"/admin/platforms/{quote(value)}", err=str(exc))
     return pages.back(f"/admin/platforms/{quote(value)}", msg="saved")
 
@@ -90,8 +93,8 @@ def update_platform(value: str, request: Request,
 @router.get("/channels")
 def channels_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     with session_scope(pages.settings(), readonly=True) as session:
-        views = [configure.channel_view(c) for c in configure.list_channels(session)]
-        platforms = [p.value for p in configure.list_platforms(session)]
+        views = [channel_config.channel_view(c) for c in list_channels(session)]
+        platforms = [p.value for p in list_platforms(session)]
     return pages.render(request, "channels.html", admin=admin, channels=views, platforms=platforms)
 
 
@@ -101,11 +104,11 @@ def add_channel(request: Request, admin: SessionInfo = Depends(pages.current_adm
     value = pages.text(form, "value")
     try:
         with session_scope(pages.settings(), immediate=True) as session:
-            configure.add_channel(session, pages.vault(), value=value, platform=pages.text(form, "platform"),
+            channel_config.add_channel(session, pages.vault(), value=value, platform=pages.text(form, "platform"),
                                   name=pages.text(form, "name") or None, shop_id=pages.text(form, "shop_id") or None,
                                   getorder_interval_minutes=pages.int_or_none(form, "getorder_interval_minutes"),
                                   settings=pages.json_or_none(form, "settings_json"))
-    except (configure.ConfigError, VaultError) as exc:
+    except (ConfigError, VaultError) as exc:
         return pages.back("/admin/channels", err=str(exc))
     return pages.back(f"/admin/channels/{quote(value)}",
                       msg=f"channel {value} added; enter its credentials and authorize it")
@@ -113,14 +116,14 @@ def add_channel(request: Request, admin: SessionInfo = Depends(pages.current_adm
 
 def _channel_context(session, value: str) -> dict[str, Any]:
     vault = pages.vault()
-    channel = configure.get_channel(session, value)
-    view = configure.channel_view(channel, vault)
+    channel = get_channel(session, value)
+    view = channel_config.channel_view(channel, vault)
     try:  # the credentials this channel's auth model needs (a Cyberbiz token channel: its API token only)
-        fields = configure.required_credentials(channel.platform, view["settings"], view["credentials"])
-    except configure.ConfigError:
+        fields = channel_config.required_credentials(channel.platform, view["settings"], view["credentials"])
+    except ConfigError:
         try:
-            fields = configure.credential_fields(channel.platform.platform_type)
-        except configure.ConfigError:
+            fields = channel_config.credential_fields(channel.platform.platform_type)
+        except ConfigError:
             fields = {}
     try:
         oauth = needs_token_refresh(channel, session)
@@ -128,7 +131,7 @@ def _channel_context(session, value: str) -> dict[str, Any]:
         oauth = True
     return {"channel": view, "credential_fields": fields, "oauth": oauth,
             "erp": {name: getattr(channel, name) for name in ERP_FIELDS},
-            "platforms": [p.value for p in configure.list_platforms(session)]}
+            "platforms": [p.value for p in list_platforms(session)]}
 
 
 @router.get("/channels/{value}")
@@ -136,7 +139,7 @@ def channel_page(value: str, request: Request, admin: SessionInfo = Depends(page
     try:
         with session_scope(pages.settings(), readonly=True) as session:
             context = _channel_context(session, value)
-    except (configure.NotFound, VaultError) as exc:
+    except (NotFound, VaultError) as exc:
         return pages.render(request, "message.html", status_code=404, admin=admin, title="Channel", error=str(exc))
     return pages.render(request, "channel.html", admin=admin, **context)
 
@@ -148,16 +151,16 @@ def update_channel(value: str, request: Request,
     page = f"/admin/channels/{quote(value)}"
     try:
         with session_scope(pages.settings(), immediate=True) as session:
-            channel = configure.get_channel(session, value)
-            fields = configure.credential_fields(channel.platform.platform_type)
+            channel = get_channel(session, value)
+            fields = channel_config.credential_fields(channel.platform.platform_type)
             # Only fields the admin filled in change; an empty field keeps the stored secret.
             credentials = {k: str(form.get(f"cred_{k}")) for k in fields if form.get(f"cred_{k}")}
             erp = {name: pages.int_or_none(form, name) for name in ERP_FIELDS}
-            configure.update_channel(session, pages.vault(), value, name=pages.text(form, "name"),
+            channel_config.update_channel(session, pages.vault(), value, name=pages.text(form, "name"),
                                      shop_id=pages.text(form, "shop_id") or None, credentials=credentials or None,
                                      getorder_interval_minutes=pages.int_or_none(form, "getorder_interval_minutes"),
                                      settings=pages.json_or_none(form, "settings_json"), **erp)
-    except (configure.ConfigError, VaultError) as exc:
+    except (ConfigError, VaultError) as exc:
         return pages.back(page, err=str(exc))
     return pages.back(page, msg="saved")
 
@@ -169,8 +172,8 @@ def set_channel_active(value: str, request: Request,
     active = pages.text(form, "active") == "Y"
     try:
         with session_scope(pages.settings(), immediate=True) as session:
-            configure.set_channel_active(session, value, active)
-    except configure.ConfigError as exc:
+            channel_config.set_channel_active(session, value, active)
+    except ConfigError as exc:
         return pages.back("/admin/channels", err=str(exc))
     return pages.back(f"/admin/channels/{quote(value)}",
                       msg="enabled" if active else "disabled: no process runs for it")
@@ -185,11 +188,11 @@ def authorize_channel(value: str, request: Request,
     settings = pages.settings()
     try:
         with session_scope(settings, readonly=True) as session:
-            oauth = needs_token_refresh(configure.get_channel(session, value), session)
+            oauth = needs_token_refresh(get_channel(session, value), session)
         if oauth:
             return RedirectResponse(start_authorization(value, settings=settings), status_code=303)
         ok, message = check_credentials(value, settings=settings)
-    except (AuthorizationError, configure.ConfigError, VaultError) as exc:
+    except (AuthorizationError, ConfigError, VaultError) as exc:
         return pages.back(page, err=str(exc))
     except Exception as exc:  # noqa: BLE001 - e.g. a platform misconfiguration: say it, no 500
         return pages.back(page, err=f"cannot authorize channel {value}: {describe_error(exc)}")

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from oms_bridge.logsafe import install_log_safety
 from oms_bridge.oms.api import router as oms_router
+from oms_bridge.remote.http import install_log_masking
 from oms_bridge.web.admin import router as admin_router
 from oms_bridge.web.body_limit import BodyLimitMiddleware
 from oms_bridge.web.db_errors import install_database_error_handlers
@@ -27,7 +28,6 @@ from oms_bridge.web.oauth import router as oauth_router
 from oms_bridge.web.ops import router as ops_router
 from oms_bridge.web.ops_access import docs_router
 from oms_bridge.web.request_text import RequestTextMiddleware
-from platforms.http import install_log_masking
 
 __all__ = ["create_app"]
 

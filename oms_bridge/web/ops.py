@@ -30,7 +30,7 @@ so any instance can be scraped):
 - ``oms_bridge_scheduler_last_round_timestamp_seconds``: when its loop last completed a round.
 
 Besides these, the output carries this process's own counters and histograms (prometheus_client's
-default registry: :mod:`oms_bridge.store.telemetry`, :mod:`platforms.telemetry`, plus the standard
+default registry: :mod:`oms_bridge.store.telemetry`, :mod:`oms_bridge.remote.telemetry`, plus the standard
 ``process_*``/``python_*`` metrics): orders fetched, delivery outcomes, API calls and latency, run durations.
 They count the work *this* instance did since it started; scrape every instance and sum in the query.
 """
@@ -48,6 +48,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 
+from oms_bridge.remote import telemetry as _api_metrics  # noqa: F401 - registers the API call counters
 from oms_bridge.settings import get_settings
 from oms_bridge.store import telemetry as _work_metrics  # noqa: F401 - registers this process's counters
 from oms_bridge.store.db import session_scope
@@ -55,7 +56,6 @@ from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
 from oms_bridge.store.runs import lost_clause
 from oms_bridge.web.ops_access import access_guard
-from platforms import telemetry as _api_metrics  # noqa: F401 - registers the API call counters
 
 __all__ = ["router", "scheduler_state", "scheduler_health", "StoreCollector"]
 

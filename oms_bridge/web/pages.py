@@ -27,7 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData, UploadFile
 
-from oms_bridge import configure
+from oms_bridge.configure.checks import ConfigError
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.vault import Vault
 from oms_bridge.web import security
@@ -187,7 +187,7 @@ def int_or_none(form: FormData, name: str) -> int | None:
     try:
         return int(raw)
     except ValueError:
-        raise configure.ConfigError(f"{name.replace('_', ' ')} must be a whole number, got {raw!r}") from None
+        raise ConfigError(f"{name.replace('_', ' ')} must be a whole number, got {raw!r}") from None
 
 
 def json_or_none(form: FormData, name: str) -> dict[str, Any] | None:
@@ -198,7 +198,7 @@ def json_or_none(form: FormData, name: str) -> dict[str, Any] | None:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise configure.ConfigError(f"{name.replace('_', ' ')} is not valid JSON: {exc}") from None
+        raise ConfigError(f"{name.replace('_', ' ')} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise configure.ConfigError(f"{name.replace('_', ' ')} must be a JSON object")
+        raise ConfigError(f"{name.replace('_', ' ')} must be a JSON object")
     return value

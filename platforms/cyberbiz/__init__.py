@@ -1,1 +1,1 @@
-"""Cyberbiz adapter: client (I/O), mapping (pure), sandbox (local simulator)."""
+"""Cyberbiz adapter: client (I/O), mapping (pure); its simulator is ``sandboxes.cyberbiz``."""

@@ -66,6 +66,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import (
     Adapter,
     AuthExpired,
@@ -89,7 +90,6 @@ from platforms.cyberbiz.combos import ComboRules, parent_line_id
 from platforms.cyberbiz.mapping import MappingError, format_local, map_order, parse_local_optional, platform_status
 from platforms.cyberbiz.oauth import CyberbizOAuth
 from platforms.cyberbiz.signing import HmacAuth
-from platforms.http import RetryPolicy
 from platforms.oauth import callback_code, expires_after
 from platforms.settings import as_flag, lookup_setting
 from platforms.windows import split_range

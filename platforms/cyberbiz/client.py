@@ -1,7 +1,7 @@
 """Cyberbiz HTTP I/O: the order endpoints (V1 HMAC, V2 OAuth bearer or a static API token); OAuth is in
 :mod:`platforms.cyberbiz.oauth`.
 
-Only I/O lives here: building request lines, signing, sending through :class:`platforms.http.HttpClient`
+Only I/O lives here: building request lines, signing, sending through :class:`oms_bridge.remote.http.HttpClient`
 (the one place that retries) and turning responses into data or typed errors (:func:`classify`).
 Mapping to canonical orders is in :mod:`platforms.cyberbiz.mapping`.
 
@@ -53,6 +53,7 @@ from urllib.parse import quote, urlencode
 
 import requests
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body, parse_retry_after
 from platforms.base import (
     AuthExpired,
     CredentialsInvalid,
@@ -61,7 +62,6 @@ from platforms.base import (
     TransientError,
 )
 from platforms.cyberbiz.refusals import FeatureNotLicensed, is_kong_hmac_refusal, unlicensed_feature
-from platforms.http import HttpClient, RetryPolicy, json_body, parse_retry_after
 
 __all__ = ["Reply", "OrderPage", "Pacer", "BearerAuth", "CyberbizClient", "classify", "error_message",
            "body_or_text", "path_with_query", "PLATFORM", "PER_PAGE_MAX", "TOKEN_FIX"]

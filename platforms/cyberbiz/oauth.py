@@ -27,9 +27,9 @@ from typing import Any
 
 import requests
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy
 from platforms.base import CredentialsInvalid, PermanentError, ReauthRequired
 from platforms.cyberbiz.client import PLATFORM, Reply, body_or_text, classify, error_message
-from platforms.http import HttpClient, RetryPolicy
 from platforms.oauth import authorize_link, token_answer
 
 __all__ = ["CyberbizOAuth"]

@@ -47,6 +47,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import (
     CANONICAL_STATUSES,
     Adapter,
@@ -61,7 +62,6 @@ from platforms.base import (
     TransientError,
     UnmappableOrder,
 )
-from platforms.http import RetryPolicy
 from platforms.momo.client import QUERIES, SENDING, STORE_CHAINS, THIRD_CARRIERS, THIRD_TEMPS, MomoClient
 from platforms.momo.mapping import (
     PRICE_FIELDS,

@@ -2,7 +2,7 @@
 
 Only I/O lives here (mapping is in :mod:`platforms.momo.mapping`). Every call is
 ``{"doAction", "loginInfo", "sendInfo"|"sendInfoList"}`` JSON; momo has no token, the login goes
-with every request (spec §3). Retries are decided by :mod:`platforms.http`; this module only sorts
+with every request (spec §3). Retries are decided by :mod:`oms_bridge.remote.http`; this module only sorts
 answers into the error tree (:func:`classify`):
 
 ==========================================  ===========================================
@@ -40,8 +40,8 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
 from platforms.base import CredentialsInvalid, PermanentError, RateLimited, TransientError
-from platforms.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
 from platforms.momo.crypto import DataListError, decrypt_data_list
 from platforms.momo.results import result_infos
 

@@ -1,1 +1,1 @@
-"""Shopee adapter: client (I/O), mapping (pure), sandbox (local simulator)."""
+"""Shopee adapter: client (I/O), mapping (pure); its simulator is ``sandboxes.shopee``."""

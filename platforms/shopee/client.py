@@ -1,7 +1,7 @@
 """Shopee Open Platform v2 client: I/O only, one method per endpoint, errors typed in one place.
 
 ref: shared/specs/marketplaces.md §1. The client signs every attempt afresh (the timestamp must be
-within 5 minutes of Shopee's clock), sends it through :class:`platforms.http.HttpClient` (the one
+within 5 minutes of Shopee's clock), sends it through :class:`oms_bridge.remote.http.HttpClient` (the one
 place that decides retry vs fail) and returns the ``response`` payload (or the whole envelope for the
 auth endpoints, whose fields sit at top level). It never maps orders; :mod:`platforms.shopee.mapping`
 does.
@@ -27,7 +27,7 @@ refresh token is dead: :class:`ReauthRequired`.
 carries one, valid 5 minutes: Authorization-and-Authentication guide): :class:`ShopeeClockError`, whose
 message tells the admin to check this machine's clock.
 
-State-changing calls go out with ``idempotent=False`` (:meth:`platforms.http.HttpClient.request`): a lost
+State-changing calls go out with ``idempotent=False`` (:meth:`oms_bridge.remote.http.HttpClient.request`): a lost
 answer raises :class:`~platforms.base.OutcomeUnknown` after one request and is never re-sent here. They are
 ``ship_order`` (a second call for a shipped order is refused) and the two token calls: ``auth/token/get``
 spends a single-use code and ``auth/access_token/get`` a single-use refresh token, so a blind resend after a
@@ -44,6 +44,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy, parse_retry_after
 from platforms.base import (
     AuthExpired,
     CredentialsInvalid,
@@ -53,7 +54,6 @@ from platforms.base import (
     ReauthRequired,
     TransientError,
 )
-from platforms.http import HttpClient, RetryPolicy, parse_retry_after
 from platforms.shopee import signing
 
 __all__ = ["ShopeeClient", "ShopeeClockError", "classify", "PRODUCTION_HOST", "SANDBOX_HOST",

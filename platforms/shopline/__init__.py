@@ -1,1 +1,1 @@
-"""Shopline Open API orders: client (I/O, OAuth), mapping (pure), adapter, sandbox (local simulator)."""
+"""Shopline Open API orders: client (I/O, OAuth), mapping (pure), adapter; simulator: ``sandboxes.shopline``."""

@@ -56,6 +56,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import (
     Adapter,
     AuthExpired,
@@ -69,7 +70,6 @@ from platforms.base import (
     TokenSet,
     UnmappableOrder,
 )
-from platforms.http import RetryPolicy
 from platforms.oauth import callback_code, expires_after
 from platforms.settings import as_flag, lookup_setting
 from platforms.shopline import delivery

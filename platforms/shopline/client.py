@@ -2,7 +2,7 @@
 and the OAuth token endpoint on the developers host.
 
 Only I/O lives here (mapping is in :mod:`platforms.shopline.mapping`). Retries are decided by
-:mod:`platforms.http`; :func:`classify` only sorts answers into the error tree:
+:mod:`oms_bridge.remote.http`; :func:`classify` only sorts answers into the error tree:
 
 =============================================  ==================================================
 answer                                         error
@@ -32,8 +32,8 @@ from typing import Any
 
 import requests
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
 from platforms.base import AuthExpired, CredentialsInvalid, PermanentError, RateLimited, ReauthRequired, TransientError
-from platforms.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
 from platforms.oauth import authorize_link, token_answer
 
 __all__ = ["ShoplineClient", "ShoplineOAuth", "classify", "classify_token", "format_time", "PLATFORM"]

@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from oms_bridge.alerts.engine import run_alerts
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import AlertNotice, AlertTarget, ProcessRun, utcnow
+from sandboxes.idempiere.server import ErpSandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "erp"))
 from erp_helpers import make_env  # noqa: E402 - the ERP tests' kit (a folder of its own)

@@ -14,10 +14,10 @@ from alerts_kit import target
 from receivers import WebhookReceiver, free_port
 from sqlalchemy import select
 
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import ProcessRun
+from sandboxes.idempiere.server import ErpSandbox
 from scheduler.builder import start_scheduler
 from scheduler.config import ScheduleConfig
 

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 
 from oms_bridge.cli.main import cli
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopline import ShoplineSandbox
 
 WRONG = "Wr0ng-Secret-audit-cli"
 

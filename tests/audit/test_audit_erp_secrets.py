@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "erp"))
 from erp_helpers import make_env  # noqa: E402
 
 from oms_bridge.erp.delivery import client_for, run_erp_delivery  # noqa: E402
-from oms_bridge.erp.sandbox import ErpSandbox  # noqa: E402
 from oms_bridge.store.db import session_scope  # noqa: E402
 from oms_bridge.store.models import Delivery, ErpConnection, ProcessRun  # noqa: E402
+from sandboxes.idempiere.server import ErpSandbox  # noqa: E402
 
 RIGHT = "R1ght-Pa55word-audit"
 WRONG = "Wr0ng-Pa55word-audit"

@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from oms_bridge.remote.http import RetryPolicy, mask_text
 from platforms.base import ChannelConfig, PlatformConfig, PlatformError, TokenSet
-from platforms.http import RetryPolicy, mask_text
 from platforms.registry import adapter_class
-from platforms.sandboxing import SandboxServer
+from sandboxes.server import SandboxServer
 
 LEAK = "LeakedSecretValue0123456789abcdef"
 ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=2.0, read_timeout=2.0)

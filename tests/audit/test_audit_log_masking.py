@@ -15,8 +15,8 @@ import requests
 import uvicorn
 from uvicorn.logging import AccessFormatter
 
+from oms_bridge.remote.http import MaskingFilter
 from oms_bridge.web.app import create_app
-from platforms.http import MaskingFilter
 
 CODE = "AuthCodeAudit0123456789"
 

@@ -73,10 +73,10 @@ def test_audit_oms_push_credentials_never_echoed(sqlite_settings, home, caplog) 
 
     from oms_bridge.cli.main import cli
     from oms_bridge.oms.push import run_oms_delivery
-    from oms_bridge.oms.simulator import OmsEventReceiver
     from oms_bridge.settings import get_settings, reset_settings
     from oms_bridge.store.models import Delivery
     from oms_bridge.store.models.oms_notify import OmsOrderEvent
+    from sandboxes.oms import OmsEventReceiver
 
     caplog.set_level(logging.DEBUG)
     token, secret = "Push-Token-audit-0123456789", "Push-Secret-audit-0123456789"

@@ -17,14 +17,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig, PlatformError, Shipment
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.http import RetryPolicy
-from platforms.momo.sandbox import MomoSandbox
 from platforms.registry import adapter_class
-from platforms.sandboxing import SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 START = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 ONE_SHOT = RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=3.0, read_timeout=3.0)

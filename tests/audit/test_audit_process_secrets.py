@@ -21,15 +21,15 @@ from channels.authorization import check_credentials, complete_authorization, st
 from channels.binding import needs_token_refresh
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Platform, ProcessRun
 from oms_bridge.vault import Vault
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.http import RetryPolicy
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=1.0, read_timeout=3.0)
 ONE_SHOT = replace(FAST, max_attempts=1)

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from channels.authorization import check_credentials
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.platforms import add_platform
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, Platform, ProcessRun
 from oms_bridge.vault import Vault
-from platforms.http import RetryPolicy
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
 FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=5.0)
@@ -38,10 +39,10 @@ def momo_channels(settings: Settings, sandbox: MomoSandbox, count: int, *, order
     made: dict[str, tuple[int, str]] = {}
     with session_scope(settings) as s:
         if s.scalar(select(Platform.id).where(Platform.value == "momo-app")) is None:
-            configure.add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
+            add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
         for i in range(1, count + 1):
             shop = sandbox.add_shop()
-            ch = configure.add_channel(s, vault, value=f"{prefix}-{i}", platform="momo-app", shop_id=shop["shop_id"],
+            ch = add_channel(s, vault, value=f"{prefix}-{i}", platform="momo-app", shop_id=shop["shop_id"],
                                        credentials=shop["credentials"], getorder_interval_minutes=interval)
             made[f"{prefix}-{i}"] = (ch.id, shop["shop_id"])
     for value, (_cid, shop_id) in made.items():

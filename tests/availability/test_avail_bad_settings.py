@@ -15,11 +15,11 @@ from sqlalchemy import text
 
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
-from oms_bridge import configure
+from oms_bridge.configure.channels import set_channel_active
 from oms_bridge.settings import Settings, SettingsError, get_settings, reset_settings
 from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Channel, Platform
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 from scheduler.builder import build_scheduler
 from scheduler.config import ScheduleConfig
 from scheduler.jobs import getorder_job
@@ -99,7 +99,7 @@ def test_disabled_channel_or_platform_is_refused_by_the_processes(sqlite_setting
         channels = momo_channels(sqlite_settings, sandbox, 1, orders=3)
         (channel_id, _shop), = channels.values()
         with session_scope(sqlite_settings) as s:
-            configure.set_channel_active(s, "momo-1", False)
+            set_channel_active(s, "momo-1", False)
         getorder_job(channel_id)  # what the scheduler's stale job calls
         stats = run_getorder(channel_id, settings=sqlite_settings, policy=FAST)
         assert stats.outcome == "skipped" and "channel momo-1 is disabled" in stats.error_text
@@ -108,7 +108,7 @@ def test_disabled_channel_or_platform_is_refused_by_the_processes(sqlite_setting
         done = cli("process", "run", "getorder", "--channel", "momo-1")
         assert "disabled" in done.stdout + done.stderr and order_count(sqlite_settings) == 0
         with session_scope(sqlite_settings) as s:
-            configure.set_channel_active(s, "momo-1", True)
+            set_channel_active(s, "momo-1", True)
             s.query(Platform).filter_by(value="momo-app").one().isactive = False
         stats = run_getorder(channel_id, settings=sqlite_settings, policy=FAST)
         assert stats.outcome == "skipped" and "platform momo-app of channel momo-1 is disabled" in stats.error_text

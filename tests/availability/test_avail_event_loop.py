@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from oms_bridge.settings import Settings
 from oms_bridge.web.security import set_admin_password
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 
 def _csrf(session: requests.Session, base: str) -> str:

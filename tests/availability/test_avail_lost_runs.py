@@ -19,7 +19,7 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import ProcessRun
 from oms_bridge.web.app import create_app
 from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 
 def _cli_outcome(run_id: int) -> str:

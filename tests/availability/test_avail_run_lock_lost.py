@@ -22,7 +22,7 @@ from channels.locks import lock_keys
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Channel
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 pytestmark = pytest.mark.postgres
 

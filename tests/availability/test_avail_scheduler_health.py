@@ -18,7 +18,7 @@ from sqlalchemy import text
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import get_engine
 from oms_bridge.web.app import create_app
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 from scheduler.builder import BridgeScheduler, start_scheduler
 from scheduler.config import ScheduleConfig
 

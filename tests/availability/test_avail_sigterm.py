@@ -9,7 +9,7 @@ import signal
 from avail_kit import RunProcess, momo_channels, runs, wait_for, write_config
 
 from oms_bridge.settings import Settings
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 
 def test_sigterm_while_jobs_run_and_fall_due_leaves_stderr_clean(sqlite_settings: Settings, home, tmp_path) -> None:

@@ -15,7 +15,7 @@ from avail_kit import FAST, RunProcess, cli, generate, momo_channels, runs, wait
 
 from channels.getorder import run_getorder
 from oms_bridge.settings import Settings
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 
 def test_four_getorder_runs_at_once_never_meet_a_lock_error(store_settings: Settings) -> None:

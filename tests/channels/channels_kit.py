@@ -11,16 +11,16 @@ from datetime import UTC, datetime
 
 from channels.authorization import check_credentials, complete_authorization, start_authorization
 from channels.binding import needs_token_refresh
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Platform
 from oms_bridge.vault import Vault
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.http import RetryPolicy
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import Sandbox
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import Sandbox
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=2.0)
 

@@ -6,7 +6,7 @@ URL), exactly like a second scheduler or CLI process would.
 
 from __future__ import annotations
 
-from platforms.http import RetryPolicy
+from oms_bridge.remote.http import RetryPolicy
 
 FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=5.0)
 

@@ -8,8 +8,8 @@ import pytest
 from channels_kit import NOW, SANDBOXES, Bound, bind
 
 from oms_bridge.settings import Settings
-from platforms.sandboxing import SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from oms_bridge.web.app import create_app
-from platforms.momo.sandbox import MomoSandbox
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 
 def _state_of(url: str) -> str:

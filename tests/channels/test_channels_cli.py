@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from oms_bridge.cli.main import cli
 from platforms.base import UnmappableOrder
-from platforms.momo.sandbox import MomoSandbox
-from platforms.shopee.sandbox import ShopeeError, ShopeeSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.shopee import ShopeeError, ShopeeSandbox
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import channels.pulling as pulling
 from channels.getorder import run_getorder
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, ProcessRun
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 
 class Crash(Exception):
@@ -86,8 +86,8 @@ def _killed_getorder(channel_id: int, point: str, nth: int) -> None:
     """Run GetOrder and die hard (no cleanup, no finally, no rollback) at the nth checkpoint."""
     import channels.pulling as pulling_mod
     from channels.getorder import run_getorder as run
+    from oms_bridge.remote.http import RetryPolicy
     from oms_bridge.settings import get_settings
-    from platforms.http import RetryPolicy
 
     seen = {"n": 0}
 

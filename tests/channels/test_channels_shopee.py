@@ -20,7 +20,7 @@ from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 REFRESH_PATH = "/auth/access_token/get"
 #: the installed command, exactly as an admin (or cron) starts it

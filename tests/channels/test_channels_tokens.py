@@ -19,8 +19,8 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order
 from oms_bridge.vault import Vault
 from platforms.base import TokenSet
-from platforms.momo.sandbox import MomoSandbox
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 REFRESH_PATH = "/auth/access_token/get"
 

@@ -1,6 +1,6 @@
 """A call that changes state outside is never sent twice blindly (``HttpClient.request(idempotent=False)``).
 
-Against a real local HTTP server (a minimal :class:`~platforms.sandboxing.Sandbox`): the sandbox's
+Against a real local HTTP server (a minimal :class:`~sandboxes.server.Sandbox`): the sandbox's
 ``lost_answer`` fault applies the request and then drops the connection, as a proxy or a network cut does
 after the marketplace has acted. An idempotent read is retried; a state-changing call raises
 :class:`OutcomeUnknown` after exactly one request, so the caller reads the remote state instead.
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from werkzeug.wrappers import Request, Response
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body
 from platforms.base import OutcomeUnknown, RateLimited, TransientError
-from platforms.http import HttpClient, RetryPolicy, json_body
-from platforms.sandboxing import Sandbox, json_response
+from sandboxes.server import Sandbox, json_response
 
 POLICY = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=2.0, read_timeout=2.0)
 

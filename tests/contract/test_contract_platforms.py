@@ -1,7 +1,7 @@
 """ONE contract suite every marketplace adapter must pass, against its own sandbox over real HTTP.
 
 How a platform joins: append your sandbox class to :data:`SANDBOXES`. The suite only uses the generic
-:class:`platforms.sandboxing.Sandbox` admin helpers and the :class:`platforms.base.Adapter` surface, so
+:class:`sandboxes.server.Sandbox` admin helpers and the :class:`platforms.base.Adapter` surface, so
 your sandbox must:
 
 - ``platform_fields()`` → kwargs for :class:`PlatformConfig`; ``add_shop()`` → ``shop_id``, ``credentials``,
@@ -12,7 +12,7 @@ your sandbox must:
 - ``generate_orders(shop_id, n, start=, end=, status=)`` where ``status`` may be a *canonical* status
   (``"ready_to_ship"``: an order the marketplace lets you ship), ``update_order(shop_id, id, status="cancelled")``
   with canonical names, ``shipment_of(shop_id, id)`` → a dict with ``tracking_number``;
-- inject faults via ``sandbox.faults`` (kit :class:`~platforms.sandboxing.FaultPlan`): every kind must come back
+- inject faults via ``sandbox.faults`` (kit :class:`~sandboxes.server.FaultPlan`): every kind must come back
   from the adapter as a :class:`TransientError` (``"429"`` as :class:`RateLimited`), and be retried to success.
 
 The sandbox is built as ``sandbox_cls(clock=SandboxClock(START, frozen=True))`` and the adapter as
@@ -27,6 +27,7 @@ from decimal import Decimal
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import (
     CANONICAL_STATUSES,
     AuthExpired,
@@ -39,13 +40,12 @@ from platforms.base import (
     TransientError,
     UnmappableOrder,
 )
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.http import RetryPolicy
-from platforms.momo.sandbox import MomoSandbox
 from platforms.registry import adapter_class
-from platforms.sandboxing import FAULT_KINDS, SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import FAULT_KINDS, SandboxClock
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 #: Every platform's sandbox class; platform engineers append theirs.
 SANDBOXES = [ShopeeSandbox, MomoSandbox, ShoplineSandbox, CyberbizSandbox]

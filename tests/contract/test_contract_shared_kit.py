@@ -13,13 +13,13 @@ import pytest
 import requests
 from werkzeug.wrappers import Response
 
+from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body, json_headers
 from platforms.amounts import AmountError, decimal_amount, round_to_places
 from platforms.base import PermanentError, ReauthRequired, TransientError
-from platforms.http import HttpClient, RetryPolicy, json_body, json_headers
 from platforms.oauth import authorize_link, callback_code, expires_after, lifetime, token_answer
-from platforms.sandboxing import FAULT_KINDS, Sandbox, json_response
 from platforms.settings import as_flag, lookup_setting
 from platforms.windows import split_range
+from sandboxes.server import FAULT_KINDS, Sandbox, json_response
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

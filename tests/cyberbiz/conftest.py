@@ -8,8 +8,8 @@ import pytest
 from cyberbiz_kit import NOW, REDIRECT, build_adapter
 
 from platforms.cyberbiz.adapter import CyberbizAdapter
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import SandboxClock
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
 from platforms.cyberbiz.adapter import CyberbizAdapter
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.http import RetryPolicy
-from platforms.sandboxing import RateLimiter, SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import RateLimiter, SandboxClock
 
 #: 2026-03-15 12:00:00 Asia/Taipei
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)

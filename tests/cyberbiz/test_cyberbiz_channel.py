@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 from channels.authorization import check_credentials, complete_authorization, start_authorization
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order
 from oms_bridge.vault import Vault
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import SandboxClock
 
 
 def _configure(settings, sandbox: CyberbizSandbox, auth_model: str) -> tuple[int, str, str]:
@@ -28,9 +29,9 @@ def _configure(settings, sandbox: CyberbizSandbox, auth_model: str) -> tuple[int
     shop = sandbox.add_shop(auth_model=auth_model)
     value = f"cbz-{auth_model}"
     with session_scope(settings) as session:
-        configure.add_platform(session, vault, value="cyberbiz-tw", platform_type="cyberbiz", host=fields["host"],
+        add_platform(session, vault, value="cyberbiz-tw", platform_type="cyberbiz", host=fields["host"],
                                app_id=fields["app_id"], app_secret=fields["app_secret"], settings=fields["settings"])
-        channel = configure.add_channel(session, vault, value=value, platform="cyberbiz-tw", shop_id=shop["shop_id"],
+        channel = add_channel(session, vault, value=value, platform="cyberbiz-tw", shop_id=shop["shop_id"],
                                         credentials=shop["credentials"] or None, settings=shop["settings"])
         session.flush()
         return channel.id, value, shop["shop_id"]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from platforms.base import Order, Shipment
 from platforms.cyberbiz.combos import ComboRules, parent_line_id
 from platforms.cyberbiz.mapping import map_order
-from platforms.sandbox_data import PRODUCTS
+from sandboxes.data import PRODUCTS
 
 HOUR = timedelta(hours=1)
 SKUS = {p.sku for p in PRODUCTS}

@@ -20,10 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "erp"))
 from erp_helpers import erp_orders_by_number  # noqa: E402
 
 from oms_bridge.cli.main import cli  # noqa: E402
-from oms_bridge.erp.sandbox import ErpSandbox  # noqa: E402
 from oms_bridge.settings import Settings  # noqa: E402
-from platforms.cyberbiz.sandbox import CyberbizSandbox  # noqa: E402
-from platforms.sandbox_data import PRODUCTS  # noqa: E402
+from sandboxes.cyberbiz import CyberbizSandbox  # noqa: E402
+from sandboxes.data import PRODUCTS  # noqa: E402
+from sandboxes.idempiere.server import ErpSandbox  # noqa: E402
 from scheduler.config import ScheduleConfig  # noqa: E402
 from scheduler.sync import desired_jobs  # noqa: E402
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from cyberbiz_kit import NOW, ONE_SHOT, STALL, VirtualLimiter, one_try
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import PermanentError, RateLimited, TransientError
 from platforms.cyberbiz.client import Pacer
-from platforms.http import RetryPolicy
 
 WINDOW = (NOW - timedelta(days=1), NOW + timedelta(hours=1))
 

@@ -11,6 +11,7 @@ import pytest
 import requests
 from cyberbiz_kit import NOW, ONE_SHOT, REDIRECT, build_adapter
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import (
     AuthExpired,
     CredentialsInvalid,
@@ -22,7 +23,6 @@ from platforms.base import (
     Shipment,
 )
 from platforms.cyberbiz.mapping import TAIPEI
-from platforms.http import RetryPolicy
 
 HOUR = timedelta(hours=1)
 

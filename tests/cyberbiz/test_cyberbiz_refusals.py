@@ -20,8 +20,8 @@ from channels.getorder import run_getorder
 from platforms.base import AuthExpired, CredentialsInvalid, PermanentError
 from platforms.cyberbiz.client import classify
 from platforms.cyberbiz.refusals import FeatureNotLicensed, unlicensed_feature
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import SandboxClock
 
 HOUR = timedelta(hours=1)
 

@@ -16,14 +16,14 @@ from test_cyberbiz_channel import _configure
 from channels.authorization import check_credentials
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
-from oms_bridge import configure
+from oms_bridge.configure.channels import update_channel
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from platforms.base import CredentialsInvalid, NotSupported, PermanentError, Shipment
 from platforms.cyberbiz.adapter import CyberbizAdapter, token_claims
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.server import SandboxClock
 
 HOUR = timedelta(hours=1)
 
@@ -125,7 +125,7 @@ def test_cyberbiz_token_channel_rejected_mid_run_says_so_and_recovers(sqlite_set
         assert sandbox.calls("/oauth") == 0
 
         with session_scope(sqlite_settings) as s:
-            configure.update_channel(s, Vault.from_settings(sqlite_settings), value,
+            update_channel(s, Vault.from_settings(sqlite_settings), value,
                                      credentials={"access_token": fresh})
         stats = run_getorder(channel_id, settings=sqlite_settings, clock=clock, policy=NO_SLEEP)
         assert stats.outcome == "success", stats.error_text

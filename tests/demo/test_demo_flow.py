@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from oms_bridge.cli.main import cli
-from oms_bridge.demo import MARKETPLACES, UNMAPPED_SKU, run_demo
+from sandboxes.demo import MARKETPLACES, UNMAPPED_SKU, run_demo
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ def test_demo_runs_every_marketplace_into_the_erp(demo_env, tmp_path):
 
 def test_demo_summary_stays_short_with_many_held_orders(tmp_path):
     """500 held orders on 8 channels for 2 causes: the summary has 2 cause lines, and --json carries the counts."""
-    from oms_bridge.demo import ChannelSummary, DemoResult, HeldCause, print_summary, summary_data
+    from sandboxes.demo import ChannelSummary, DemoResult, HeldCause, print_summary, summary_data
 
     channels = [ChannelSummary(f"shop-{i}", "shopee", "OAuth consent", orders=100, erp_completed=40, erp_held=60)
                 for i in range(8)]

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from erp_helpers import XSD_PATH, ErpEnv, assert_bodies_valid, make_env
 
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings
+from sandboxes.idempiere.server import ErpSandbox
 
 
 @pytest.fixture

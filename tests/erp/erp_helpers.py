@@ -19,12 +19,12 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, Platform
 from oms_bridge.vault import Vault
+from sandboxes.idempiere.server import ErpSandbox
 
 REPO = Path(__file__).resolve().parents[2]
 

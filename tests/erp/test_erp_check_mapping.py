@@ -11,9 +11,9 @@ from erp_helpers import ErpEnv
 from sqlalchemy import select
 
 from oms_bridge.cli.main import cli
-from oms_bridge.erp.sandbox_db import SEED
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel
+from sandboxes.idempiere.database import SEED
 
 
 def _channel(env: ErpEnv, value: str = "shop-a", **changes) -> None:

@@ -10,8 +10,8 @@ from erp_helpers import ErpEnv
 
 from oms_bridge.cli.main import cli
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings
+from sandboxes.idempiere.server import ErpSandbox
 
 
 def test_erp_connection_add_show_list_masks_password(sqlite_settings: Settings, erp_sandbox: ErpSandbox) -> None:

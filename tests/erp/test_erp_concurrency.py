@@ -13,8 +13,8 @@ from collections import Counter
 from erp_helpers import make_env
 
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings
+from sandboxes.idempiere.server import ErpSandbox
 
 OMS_BRIDGE = shutil.which("oms-bridge") or "oms-bridge"
 # A second delivery worker that does not take the run lock: it proves the leases alone keep it off the rows.

@@ -11,15 +11,15 @@ from erp_helpers import make_env
 from channels.authorization import AuthorizationError, check_credentials, complete_authorization, start_authorization
 from channels.getorder import run_getorder
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Platform
 from oms_bridge.vault import Vault
-from platforms.http import RetryPolicy
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.idempiere.server import ErpSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 FAST = RetryPolicy(max_attempts=3, sleep=lambda s: None, connect_timeout=0.5, read_timeout=2.0)
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from oms_bridge.erp.client import CrudOp, DocActionOp, ErpClient, ErpLoginError, ErpRejected, Field, Login
-from oms_bridge.erp.sandbox import ErpSandbox
-from oms_bridge.erp.sandbox_config import ServiceType
+from sandboxes.idempiere.config import ServiceType
+from sandboxes.idempiere.server import ErpSandbox
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select, update
 
-from oms_bridge import configure
 from oms_bridge.cli.main import cli
+from oms_bridge.configure.channels import decrypt_channel_credentials
+from oms_bridge.configure.lookups import get_channel, get_platform
+from oms_bridge.configure.platforms import decrypt_platform_secret
 from oms_bridge.keys import read_key_file
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store.db import dispose_engines, session_scope
@@ -112,10 +114,10 @@ def test_platform_two_channels_list_masked_rotate_read_back(file_home: Path) -> 
     reset_settings()
     newest = Vault(keys[:1])
     with session_scope(get_settings()) as s:
-        assert configure.decrypt_platform_secret(newest, configure.get_platform(s, "shopee-tw")) == APP_SECRET
-        assert configure.decrypt_channel_credentials(newest, configure.get_channel(s, "cyb-a")) == {
+        assert decrypt_platform_secret(newest, get_platform(s, "shopee-tw")) == APP_SECRET
+        assert decrypt_channel_credentials(newest, get_channel(s, "cyb-a")) == {
             "username": CYB_USER, "secret": CYB_SECRET}
-        assert configure.decrypt_channel_credentials(newest, configure.get_channel(s, "momo-a")) == {
+        assert decrypt_channel_credentials(newest, get_channel(s, "momo-a")) == {
             "entpPwd": MOMO_PWD}
     status = json.loads(run("keys", "status", "--json").output)
     assert status["on_newest_key"] == 3 and status["on_older_keys"] == 0 and status["undecryptable"] == []
@@ -269,6 +271,6 @@ def test_prompt_credentials_asks_for_every_declared_field(file_home: Path) -> No
     assert shown["credentials_missing"] == []
     assert shown["credentials"]["entpPwd"] == "****4321" and shown["credentials"]["otpBackNo"] == ""
     with session_scope(get_settings()) as s:
-        creds = configure.decrypt_channel_credentials(Vault.from_settings(get_settings()),
-                                                      configure.get_channel(s, "momo-b"))
+        creds = decrypt_channel_credentials(Vault.from_settings(get_settings()),
+                                                      get_channel(s, "momo-b"))
     assert creds == {"entpID": "12345678", "entpCode": "654321", "entpPwd": "another-momo-pwd-4321", "otpBackNo": ""}

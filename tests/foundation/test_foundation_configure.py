@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from oms_bridge import configure
+from oms_bridge.configure.channels import (
+    add_channel,
+    channel_view,
+    decrypt_channel_credentials,
+    remove_channel,
+    set_channel_active,
+    update_channel,
+)
+from oms_bridge.configure.checks import ConfigError
+from oms_bridge.configure.lookups import get_channel, get_platform, list_channels, list_platforms
+from oms_bridge.configure.platforms import add_platform, platform_view, remove_platform
 from oms_bridge.keys import rotate_secrets, secret_columns, secret_status
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import get_engine, session_scope
@@ -23,37 +33,37 @@ def vault(store_settings: Settings) -> Vault:
 
 def test_add_update_view_remove(store_settings: Settings, vault: Vault) -> None:
     with session_scope(store_settings) as s:
-        configure.add_platform(s, vault, value="cyb", platform_type="cyberbiz", host="https://api.cyberbiz.io/",
+        add_platform(s, vault, value="cyb", platform_type="cyberbiz", host="https://api.cyberbiz.io/",
                                app_id="client-1", app_secret="client-secret-abcdef123456", settings={"x": 1})
-        ch = configure.add_channel(s, vault, value="cyb-a", platform="cyb", shop_id="a.cyberbiz.co",
+        ch = add_channel(s, vault, value="cyb-a", platform="cyb", shop_id="a.cyberbiz.co",
                                    credentials={"username": "user-0000aaaa", "secret": "secret-0000bbbb"},
                                    erp_org_id="11", erp_payment_rule="P", erp_bp_identifier="phone")
         assert ch.erp_org_id == 11 and ch.platform.value == "cyb"
     with session_scope(store_settings) as s:
-        p = configure.get_platform(s, "cyb")
-        view = configure.platform_view(p, vault)
+        p = get_platform(s, "cyb")
+        view = platform_view(p, vault)
         assert view["host"] == "https://api.cyberbiz.io" and view["app_secret"] == "****3456"
         assert view["channels"] == ["cyb-a"] and view["settings"] == {"x": 1}
-        assert "client-secret" not in json.dumps(configure.platform_view(p), default=str)
-        c = configure.get_channel(s, "cyb-a")
-        cv = configure.channel_view(c, vault)
+        assert "client-secret" not in json.dumps(platform_view(p), default=str)
+        c = get_channel(s, "cyb-a")
+        cv = channel_view(c, vault)
         assert cv["credentials"] == {"secret": "****bbbb", "username": "****aaaa"}
         assert cv["erp"]["erp_payment_rule"] == "P" and cv["erp"]["erp_bp_identifier"] == "phone"
-        configure.update_channel(s, vault, "cyb-a", credentials={"secret": None}, erp_org_id=None,
+        update_channel(s, vault, "cyb-a", credentials={"secret": None}, erp_org_id=None,
                                  getorder_interval_minutes=3)
     with session_scope(store_settings) as s:
-        c = configure.get_channel(s, "cyb-a")
-        assert configure.decrypt_channel_credentials(vault, c) == {"username": "user-0000aaaa"}
+        c = get_channel(s, "cyb-a")
+        assert decrypt_channel_credentials(vault, c) == {"username": "user-0000aaaa"}
         assert c.erp_org_id is None and c.getorder_interval_minutes == 3
-        configure.set_channel_active(s, "cyb-a", False)
+        set_channel_active(s, "cyb-a", False)
     with session_scope(store_settings) as s:
-        assert configure.get_channel(s, "cyb-a").isactive is False
-        with pytest.raises(configure.ConfigError, match="still has channel"):
-            configure.remove_platform(s, "cyb")
+        assert get_channel(s, "cyb-a").isactive is False
+        with pytest.raises(ConfigError, match="still has channel"):
+            remove_platform(s, "cyb")
     with session_scope(store_settings) as s:
-        assert configure.remove_platform(s, "cyb", cascade=True) == ["cyb-a"]
+        assert remove_platform(s, "cyb", cascade=True) == ["cyb-a"]
     with session_scope(store_settings) as s:
-        assert configure.list_platforms(s) == [] and configure.list_channels(s) == []
+        assert list_platforms(s) == [] and list_channels(s) == []
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -68,21 +78,21 @@ def test_add_update_view_remove(store_settings: Settings, vault: Vault) -> None:
 def test_channel_validation(sqlite_settings: Settings, kwargs: dict, message: str) -> None:
     vault = Vault.from_settings(sqlite_settings)
     with session_scope(sqlite_settings) as s:
-        configure.add_platform(s, vault, value="cyb", platform_type="cyberbiz", host="https://api.cyberbiz.io")
-    with pytest.raises(configure.ConfigError) as info, session_scope(sqlite_settings) as s:
-        configure.add_channel(s, vault, value="c1", platform="cyb", **kwargs)
+        add_platform(s, vault, value="cyb", platform_type="cyberbiz", host="https://api.cyberbiz.io")
+    with pytest.raises(ConfigError) as info, session_scope(sqlite_settings) as s:
+        add_channel(s, vault, value="c1", platform="cyb", **kwargs)
     assert message in str(info.value)
 
 
 def test_channel_with_orders_cannot_be_removed(store_settings: Settings, vault: Vault) -> None:
     with session_scope(store_settings) as s:
-        configure.add_platform(s, vault, value="momo", platform_type="momo", host="https://scmapi.momoshop.com.tw")
-        ch = configure.add_channel(s, vault, value="m1", platform="momo")
+        add_platform(s, vault, value="momo", platform_type="momo", host="https://scmapi.momoshop.com.tw")
+        ch = add_channel(s, vault, value="m1", platform="momo")
         s.add(Order(oms_channel_id=ch.id, external_id="A1", order_updated=datetime(2026, 1, 1, tzinfo=UTC)))
-    with pytest.raises(configure.ConfigError, match="has 1 stored order.*disable"), session_scope(store_settings) as s:
-        configure.remove_channel(s, "m1")
-    with pytest.raises(configure.ConfigError, match="has 1 stored order"), session_scope(store_settings) as s:
-        configure.remove_platform(s, "momo", cascade=True)
+    with pytest.raises(ConfigError, match="has 1 stored order.*disable"), session_scope(store_settings) as s:
+        remove_channel(s, "m1")
+    with pytest.raises(ConfigError, match="has 1 stored order"), session_scope(store_settings) as s:
+        remove_platform(s, "momo", cascade=True)
 
 
 def test_every_enc_column_is_rotated(store_settings: Settings, vault: Vault) -> None:
@@ -91,9 +101,9 @@ def test_every_enc_column_is_rotated(store_settings: Settings, vault: Vault) -> 
             ("oms_channel", "access_token_enc"), ("oms_channel", "refresh_token_enc"),
             ("oms_erp_connection", "password_enc")} <= names
     with session_scope(store_settings) as s:
-        configure.add_platform(s, vault, value="sh", platform_type="shopee", host="https://p.example",
+        add_platform(s, vault, value="sh", platform_type="shopee", host="https://p.example",
                                app_secret="app-secret-111122223333")
-        ch = configure.add_channel(s, vault, value="s1", platform="sh")
+        ch = add_channel(s, vault, value="s1", platform="sh")
         ch.access_token_enc = vault.encrypt("access-token-aaaabbbbcccc")
         ch.refresh_token_enc = vault.encrypt("refresh-token-ddddeeeeffff")
         s.add(ErpConnection(value="erp", url="http://127.0.0.1:1/ADInterface/services", username="SuperUser",
@@ -109,8 +119,8 @@ def test_every_enc_column_is_rotated(store_settings: Settings, vault: Vault) -> 
         assert conn.execute(text("SELECT count(*) FROM oms_erp_connection")).scalar() == 1
     only_new = Vault(newer.keys[:1])
     with session_scope(store_settings) as s:
-        c = configure.get_channel(s, "s1")
+        c = get_channel(s, "s1")
         assert only_new.decrypt(c.refresh_token_enc) == "refresh-token-ddddeeeeffff"
-        assert configure.channel_view(c, only_new)["access_token"] == "****cccc"
+        assert channel_view(c, only_new)["access_token"] == "****cccc"
         with pytest.raises(DecryptionFailed, match="channel 's1' access token"):
-            configure.channel_view(c, vault)
+            channel_view(c, vault)

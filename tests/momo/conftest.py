@@ -8,8 +8,8 @@ import pytest
 from momo_kit import NOW, make_adapter
 
 from platforms.momo.adapter import MomoAdapter
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import SandboxClock
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from retry_kit import lost_answer_policy  # noqa: F401 - re-exported for this folder's tests
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
-from platforms.http import RetryPolicy
 from platforms.momo.adapter import MomoAdapter
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 #: 2026-03-15 12:00 Asia/Taipei
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)

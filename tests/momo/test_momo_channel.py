@@ -17,8 +17,8 @@ from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order, OrderCancelRequest, Platform
 from oms_bridge.vault import Vault
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import SandboxClock
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from momo_kit import FETCH_CALLS, NOW, STALL, make_adapter, one_try
 
 from platforms.base import PermanentError, RateLimited, TransientError
 from platforms.momo.client import MomoClient
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import RateLimiter, SandboxClock
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import RateLimiter, SandboxClock
 
 ONE_TRY = one_try()
 

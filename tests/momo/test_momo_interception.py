@@ -10,8 +10,8 @@ import pytest
 from momo_kit import NOW, make_adapter
 
 from platforms.base import CancelRequest, Order, OutcomeUnknown, PermanentError, TransientError
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import SandboxClock
 
 WINDOW = (NOW - timedelta(days=1), NOW)
 

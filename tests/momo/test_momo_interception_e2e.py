@@ -30,16 +30,16 @@ from channels.cancel_answers import run_cancel_answers  # noqa: E402
 from channels.getorder import run_getorder  # noqa: E402
 from oms_bridge.cli.main import cli  # noqa: E402
 from oms_bridge.erp.delivery import run_erp_delivery  # noqa: E402
-from oms_bridge.erp.sandbox import ErpSandbox  # noqa: E402
-from oms_bridge.oms.simulator import OmsSimulator, package_payload  # noqa: E402
 from oms_bridge.settings import Settings  # noqa: E402
 from oms_bridge.store.db import session_scope  # noqa: E402
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderCancelRequest, Platform  # noqa: E402
 from oms_bridge.vault import Vault  # noqa: E402
 from oms_bridge.web.app import create_app  # noqa: E402
 from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password  # noqa: E402
-from platforms.momo.sandbox import MomoSandbox  # noqa: E402
-from platforms.sandboxing import SandboxClock  # noqa: E402
+from sandboxes.idempiere.server import ErpSandbox  # noqa: E402
+from sandboxes.momo import MomoSandbox  # noqa: E402
+from sandboxes.oms import OmsSimulator, package_payload  # noqa: E402
+from sandboxes.server import SandboxClock  # noqa: E402
 
 
 @dataclass

@@ -19,15 +19,15 @@ from channels.authorization import check_credentials
 from channels.getorder import run_getorder
 from channels.logistics import run_logistics_delivery
 from oms_bridge.cli.main import cli
-from oms_bridge.oms.simulator import OmsSimulator
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, Platform
 from oms_bridge.store.models.oms import OmsCarrier, OmsPackagePush
 from oms_bridge.vault import Vault
 from oms_bridge.web.app import create_app
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import SandboxClock
+from sandboxes.momo import MomoSandbox
+from sandboxes.oms import OmsSimulator
+from sandboxes.server import SandboxClock
 
 KINDS = ("company", "stores", "third")
 

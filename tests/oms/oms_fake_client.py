@@ -1,11 +1,11 @@
-"""The fake OMS of the tests is the production simulator (oms_bridge/oms/simulator.py), so the demo and
+"""The fake OMS of the tests is the production simulator (sandboxes/oms.py), so the demo and
 the tests exercise the same client."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from oms_bridge.oms.simulator import OmsSimulator, package_payload
+from sandboxes.oms import OmsSimulator, package_payload
 
 __all__ = ["FakeOms", "package_payload"]
 

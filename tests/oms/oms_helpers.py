@@ -12,13 +12,13 @@ from click.testing import CliRunner
 from channels.authorization import check_credentials, complete_authorization, start_authorization
 from channels.binding import needs_token_refresh
 from oms_bridge.cli.main import cli
+from oms_bridge.remote.http import RetryPolicy
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order, OrderLine, Platform
 from oms_bridge.store.outbox import arm
 from oms_bridge.vault import Vault
-from platforms.http import RetryPolicy
-from platforms.sandboxing import Sandbox
+from sandboxes.server import Sandbox
 
 FAST = RetryPolicy(max_attempts=2, sleep=lambda s: None, connect_timeout=0.5, read_timeout=2.0)
 

@@ -23,11 +23,11 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun
 from oms_bridge.store.models.oms import OmsPackagePush
 from oms_bridge.web.app import create_app
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import Sandbox, SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import Sandbox, SandboxClock
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 HOURS_AGO_3, HOURS_AGO_1 = NOW - timedelta(hours=3), NOW - timedelta(hours=1)
@@ -170,7 +170,7 @@ def test_oms_expired_access_token_is_refreshed_once_and_the_push_goes_through(st
 
 def test_oms_simulator_closes_the_loop(sqlite_settings):
     """The production simulator (used by the demo): pull everything, ship a package, tracking on Shopee."""
-    from oms_bridge.oms.simulator import OmsSimulator
+    from sandboxes.oms import OmsSimulator
 
     with ShopeeSandbox(clock=SandboxClock(NOW), seed=15) as sandbox:
         shop = _bind(sqlite_settings, sandbox)

@@ -26,8 +26,8 @@ from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Delivery, utcnow
 from oms_bridge.store.models.oms import OmsPackagePush
 from oms_bridge.web.app import create_app
-from platforms.sandboxing import SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 SHIP = "/api/v2/logistics/ship_order"
 PARAMS = "/api/v2/logistics/get_shipping_parameter"
@@ -35,7 +35,7 @@ PARAMS = "/api/v2/logistics/get_shipping_parameter"
 # A worker process as the scheduler runs it; the test kills it while its push is in flight.
 WORKER = """
 from channels.logistics import run_logistics_delivery
-from platforms.http import RetryPolicy
+from oms_bridge.remote.http import RetryPolicy
 run_logistics_delivery(policy=RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5,
                                           read_timeout=30.0))
 """

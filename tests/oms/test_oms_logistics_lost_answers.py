@@ -30,9 +30,9 @@ from oms_bridge.store.models import Delivery
 from oms_bridge.store.models.oms import OmsPackagePush
 from oms_bridge.web.app import create_app
 from platforms.base import Adapter
-from platforms.sandboxing import SandboxClock
 from platforms.shopee.adapter import ShopeeAdapter
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 SHIP = "/api/v2/logistics/ship_order"
 TRACKING = "/api/v2/logistics/get_tracking_number"
@@ -40,7 +40,7 @@ DETAIL = "/api/v2/order/get_order_detail"
 
 WORKER = """
 from channels.logistics import run_logistics_delivery
-from platforms.http import RetryPolicy
+from oms_bridge.remote.http import RetryPolicy
 run_logistics_delivery(policy=RetryPolicy(max_attempts=1, sleep=lambda s: None, connect_timeout=0.5,
                                           read_timeout=60.0))
 """

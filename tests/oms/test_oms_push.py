@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from oms_bridge.cli.main import cli
 from oms_bridge.oms.push import run_oms_delivery
-from oms_bridge.oms.simulator import OmsEventReceiver
 from oms_bridge.settings import Settings, get_settings, reset_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Delivery, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.web.app import create_app
+from sandboxes.oms import OmsEventReceiver
 
 TOKEN = "oms-api-token-0123456789abcdef"
 SECRET = "push-signing-secret-0123456789"

@@ -14,11 +14,11 @@ from oms_helpers import add_channel, add_order, setup_json
 from sqlalchemy import func, select
 from whisperer_like import WhispererLikeSender, live_bridge
 
-from oms_bridge.oms.simulator import OmsSimulator, package_payload
 from oms_bridge.settings import reset_settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Delivery, Package
 from oms_bridge.store.models.oms import OmsWebhookEvent
+from sandboxes.oms import OmsSimulator, package_payload
 
 
 def _hooks(doc: dict) -> dict[str, dict]:

@@ -15,9 +15,9 @@ from click.testing import CliRunner, Result
 
 from channels.authorization import complete_authorization, start_authorization
 from oms_bridge.cli.main import cli
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.idempiere.server import ErpSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 RENAMED = "TEA-BLACK-100"  # the ERP knows this SKU under another search key, so its orders are held
 
@@ -276,7 +276,7 @@ def test_qa_rejected_refresh_token_is_said_once_and_getorder_reports_it(sqlite_s
 
 
 def test_qa_rejected_credentials_during_getorder_show_on_the_channel(sqlite_settings: Settings) -> None:
-    from platforms.momo.sandbox import MomoSandbox
+    from sandboxes.momo import MomoSandbox
 
     momo = MomoSandbox().start()
     try:

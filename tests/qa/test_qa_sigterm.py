@@ -17,7 +17,7 @@ from channels.authorization import complete_authorization, start_authorization
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import ProcessRun
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 
 class _Done:

@@ -27,7 +27,6 @@ from oms_bridge.alerts.targets import add_target
 from oms_bridge.cli.main import cli
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.erp.reference import po_reference
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.oms.events import acknowledge, record_served
 from oms_bridge.reconcile.compare import day_of
 from oms_bridge.reconcile.run import reconcile_channel
@@ -37,11 +36,12 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, Reconciliation, utcnow
 from oms_bridge.vault import Vault
 from platforms.base import Adapter
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.momo.sandbox import MomoSandbox
 from platforms.registry import adapter_class
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.idempiere.server import ErpSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "channels"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))

@@ -15,7 +15,6 @@ from sqlalchemy import select, update
 from channels.getorder import run_getorder
 from oms_bridge.alerts.engine import run_alerts
 from oms_bridge.alerts.targets import add_target
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.oms.events import acknowledge, record_served
 from oms_bridge.reconcile.compare import day_of
 from oms_bridge.reconcile.run import reconcile_channel, run_daily
@@ -24,10 +23,11 @@ from oms_bridge.store.models import Channel, ErpConnection, Order, ProcessRun, R
 from oms_bridge.vault import Vault
 from platforms.base import Adapter
 from platforms.cyberbiz.adapter import CyberbizAdapter
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.momo.sandbox import MomoSandbox
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.idempiere.server import ErpSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "channels"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))

@@ -20,12 +20,13 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from channels.authorization import check_credentials
-from oms_bridge import configure
 from oms_bridge.cli.main import cli
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, ProcessRun
 from oms_bridge.vault import Vault
-from platforms.momo.sandbox import MomoSandbox
+from sandboxes.momo import MomoSandbox
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
 LOGS: dict[int, Path] = {}
@@ -83,10 +84,10 @@ def _momo_channels(settings, sandbox: MomoSandbox, count: int, orders: int) -> d
     vault = Vault.from_settings(settings)
     shops = {}
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
+        add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
         for i in range(1, count + 1):
             shop = sandbox.add_shop()
-            configure.add_channel(s, vault, value=f"momo-{i}", platform="momo-app", shop_id=shop["shop_id"],
+            add_channel(s, vault, value=f"momo-{i}", platform="momo-app", shop_id=shop["shop_id"],
                                   credentials=shop["credentials"], getorder_interval_minutes=1)
             shops[f"momo-{i}"] = shop["shop_id"]
     for value, shop_id in shops.items():

@@ -7,8 +7,10 @@ import time
 import pytest
 
 from channels.tokens import TAIPEI
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel, set_channel_active, update_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.store.db import session_scope
+from oms_bridge.store.models import Channel
 from oms_bridge.vault import Vault
 from scheduler.builder import build_scheduler, start_scheduler
 from scheduler.config import ScheduleConfig
@@ -31,12 +33,12 @@ def _setup(settings) -> dict[str, int]:
     vault = Vault.from_settings(settings)
     ids = {}
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value="shopee-app", platform_type="shopee", host="http://127.0.0.1:9",
+        add_platform(s, vault, value="shopee-app", platform_type="shopee", host="http://127.0.0.1:9",
                                app_id="1001", app_secret="partner-key-1234")
-        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
+        add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
         for value, platform, state in (("shop-a", "shopee-app", "active"), ("momo-a", "momo-app", "active"),
                                        ("shop-new", "shopee-app", "new")):
-            ch = configure.add_channel(s, vault, value=value, platform=platform, shop_id="42")
+            ch = add_channel(s, vault, value=value, platform=platform, shop_id="42")
             ch.auth_state = state
             ids[value] = ch.id
     return ids
@@ -91,14 +93,14 @@ def test_disable_retime_and_enable_change_jobs(sqlite_settings):
     try:
         reconcile(sched, sqlite_settings, CFG)
         with session_scope(sqlite_settings) as s:
-            configure.set_channel_active(s, "momo-a", False)
-            configure.update_channel(s, vault, "shop-a", getorder_interval_minutes=15)
+            set_channel_active(s, "momo-a", False)
+            update_channel(s, vault, "shop-a", getorder_interval_minutes=15)
         result = reconcile(sched, sqlite_settings, CFG)
         assert result.removed == [f"getorder:{ids['momo-a']}"]
         assert result.retimed == [f"getorder:{ids['shop-a']}"]
         assert _intervals(sched)[f"getorder:{ids['shop-a']}"] == 900
         with session_scope(sqlite_settings) as s:
-            configure.set_channel_active(s, "momo-a", True)
+            set_channel_active(s, "momo-a", True)
         assert reconcile(sched, sqlite_settings, CFG).added == [f"getorder:{ids['momo-a']}"]
     finally:
         sched.shutdown(wait=False)
@@ -120,10 +122,10 @@ def test_running_scheduler_follows_channel_changes_without_restart(sqlite_settin
         assert sched.sync_thread is not None and sched.sync_thread.is_alive()
         assert f"getorder:{ids['shop-a']}" in _intervals(sched)
         with session_scope(sqlite_settings) as s:  # the merchant authorized the new channel
-            s.get(configure.Channel, ids["shop-new"]).auth_state = "active"
+            s.get(Channel, ids["shop-new"]).auth_state = "active"
         assert _wait_for(lambda: f"getorder:{ids['shop-new']}" in _intervals(sched))
         with session_scope(sqlite_settings) as s:
-            configure.set_channel_active(s, "shop-a", False)
+            set_channel_active(s, "shop-a", False)
         # both jobs go in one reconcile round, one after the other: wait for the pair, not the first
         assert _wait_for(lambda: not {f"getorder:{ids['shop-a']}", f"refreshtoken:{ids['shop-a']}"}
                          & set(_intervals(sched)))
@@ -181,14 +183,14 @@ def test_started_scheduler_runs_every_process(sqlite_settings):
 
     from channels.authorization import check_credentials
     from oms_bridge.store.models import Order, ProcessRun
-    from platforms.momo.sandbox import MomoSandbox
+    from sandboxes.momo import MomoSandbox
 
     vault = Vault.from_settings(sqlite_settings)
     with MomoSandbox() as sandbox:
         shop = sandbox.add_shop()
         with session_scope(sqlite_settings) as s:
-            configure.add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
-            configure.add_channel(s, vault, value="momo-a", platform="momo-app", shop_id=shop["shop_id"],
+            add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
+            add_channel(s, vault, value="momo-a", platform="momo-app", shop_id=shop["shop_id"],
                                   credentials=shop["credentials"])
         assert check_credentials("momo-a", settings=sqlite_settings)[0]
         now = datetime.now(UTC)

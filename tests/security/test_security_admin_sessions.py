@@ -15,7 +15,7 @@ import pytest
 from security_kit import PASSWORD, admin_client, client, form_token, login
 from sqlalchemy import func, select, update
 
-from oms_bridge import configure
+from oms_bridge.configure.lookups import get_platform
 from oms_bridge.service import BridgeService
 from oms_bridge.settings import SettingsError, reset_settings
 from oms_bridge.store.db import session_scope
@@ -211,4 +211,4 @@ def test_forms_still_work_end_to_end(sqlite_settings):
     assert "platform p1 added" in page.text
     assert "platform p1 added" not in c.get("/admin/platforms").text  # shown once
     with session_scope(sqlite_settings) as s:
-        assert configure.get_platform(s, "p1").host == "http://127.0.0.1:9"
+        assert get_platform(s, "p1").host == "http://127.0.0.1:9"

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.errors import describe_error
 from oms_bridge.store.models import Order, ProcessRun
@@ -27,8 +28,8 @@ PII = (NAME, PHONE, ADDRESS, "0912345678")
 def _channel(settings) -> int:
     vault = Vault.from_settings(settings)
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
-        ch = configure.add_channel(s, vault, value="momo-a", platform="momo-app", shop_id="1")
+        add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
+        ch = add_channel(s, vault, value="momo-a", platform="momo-app", shop_id="1")
         ch.auth_state = "active"
         return ch.id
 

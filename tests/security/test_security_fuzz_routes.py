@@ -26,7 +26,8 @@ from hypothesis import strategies as st
 from security_kit import PASSWORD, client, oms_token
 from sqlalchemy import func, select
 
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.oms.config import API_PREFIX, ENDPOINTS, WEBHOOK_ENDPOINT
 from oms_bridge.settings import reset_settings
 from oms_bridge.store.db import session_scope
@@ -163,8 +164,8 @@ def _seed(settings) -> None:
     """Something for the handlers to find: a platform, a channel (closed port: no call leaves the host), an order."""
     vault = Vault.from_settings(settings)
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value="momo", platform_type="momo", host="http://127.0.0.1:9")
-        ch = configure.add_channel(s, vault, value="shopee", platform="momo", shop_id="1",
+        add_platform(s, vault, value="momo", platform_type="momo", host="http://127.0.0.1:9")
+        ch = add_channel(s, vault, value="shopee", platform="momo", shop_id="1",
                                    credentials={"entpPwd": "pw-123456789012"})
         s.add(Order(oms_channel_id=ch.id, external_id="A1", status="paid"))
 

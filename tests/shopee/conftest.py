@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig
-from platforms.http import RetryPolicy
-from platforms.sandboxing import SandboxClock
 from platforms.shopee.adapter import ShopeeAdapter
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 #: timeouts generous enough for a loaded 2-core CI machine; only tests provoking a timeout use short ones
 NO_SLEEP = RetryPolicy(max_attempts=4, sleep=lambda s: None, connect_timeout=3, read_timeout=3)

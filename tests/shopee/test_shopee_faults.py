@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import PermanentError, RateLimited, TransientError
-from platforms.http import RetryPolicy
-from platforms.sandboxing import FAULT_KINDS, RateLimiter
 from platforms.shopee.client import classify
+from sandboxes.server import FAULT_KINDS, RateLimiter
 
 #: a "timeout" fault stalls this long: comfortably longer than the short read timeout of :func:`_policy`
 STALL = 3.0

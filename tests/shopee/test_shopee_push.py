@@ -6,8 +6,8 @@ import json
 
 from werkzeug.wrappers import Request, Response
 
-from platforms.sandboxing import SandboxServer
 from platforms.shopee import signing
+from sandboxes.server import SandboxServer
 
 
 def test_shopee_push_is_signed_over_url_and_raw_body(sandbox, shop):

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import requests
 
-from platforms.sandboxing import SandboxClock
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopee import ShopeeSandbox
 
 START = datetime(2026, 3, 1, 4, 0, 0, tzinfo=UTC)
 

@@ -9,7 +9,7 @@ import pytest
 
 from platforms.base import AuthExpired, CredentialsInvalid, PermanentError, PlatformConfig, ReauthRequired
 from platforms.shopee.adapter import ShopeeAdapter
-from platforms.shopee.sandbox import ShopeeError
+from sandboxes.shopee import ShopeeError
 
 
 def _consent(sandbox, adapter):

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from shopline_kit import NOW, make_adapter
 
-from platforms.sandboxing import SandboxClock
 from platforms.shopline.adapter import ShoplineAdapter
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopline import ShoplineSandbox
 
 
 @pytest.fixture

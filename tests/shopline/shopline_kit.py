@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 from retry_kit import lost_answer_policy  # noqa: F401 - re-exported for this folder's tests
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import ChannelConfig, PlatformConfig, TokenSet
-from platforms.http import RetryPolicy
 from platforms.shopline.adapter import ShoplineAdapter
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 NOW = datetime(2026, 3, 15, 4, 0, tzinfo=UTC)
 #: no sleeping between attempts; timeouts generous enough for a loaded 2-core CI machine

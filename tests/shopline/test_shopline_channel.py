@@ -19,8 +19,8 @@ from oms_bridge.settings import Settings
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Order, Platform
 from oms_bridge.vault import Vault
-from platforms.sandboxing import SandboxClock
-from platforms.shopline.sandbox import ACCESS_TTL, ShoplineSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopline import ACCESS_TTL, ShoplineSandbox
 
 
 @pytest.fixture

@@ -24,13 +24,13 @@ from erp_helpers import XSD_PATH, assert_bodies_valid, erp_orders_by_number, mak
 from channels.authorization import check_credentials  # noqa: E402
 from channels.getorder import run_getorder  # noqa: E402
 from oms_bridge.erp.delivery import run_erp_delivery  # noqa: E402
-from oms_bridge.erp.sandbox import ErpSandbox  # noqa: E402
 from oms_bridge.settings import Settings  # noqa: E402
 from oms_bridge.store.db import session_scope  # noqa: E402
 from oms_bridge.store.models import Channel, Order, Platform  # noqa: E402
 from oms_bridge.vault import Vault  # noqa: E402
-from platforms.sandboxing import SandboxClock  # noqa: E402
-from platforms.shopline.sandbox import ShoplineSandbox  # noqa: E402
+from sandboxes.idempiere.server import ErpSandbox  # noqa: E402
+from sandboxes.server import SandboxClock  # noqa: E402
+from sandboxes.shopline import ShoplineSandbox  # noqa: E402
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import pytest
 from shopline_kit import NOW, STALL, make_adapter, one_try
 
 from platforms.base import PermanentError, RateLimited, TransientError
-from platforms.sandboxing import RateLimiter, SandboxClock
 from platforms.shopline.client import ShoplineClient
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.server import RateLimiter, SandboxClock
+from sandboxes.shopline import ShoplineSandbox
 
 ONE_TRY = one_try()
 

@@ -9,6 +9,7 @@ import pytest
 import requests
 from shopline_kit import LOST_STALL, NOW, authorize, lost_answer_policy, make_adapter
 
+from oms_bridge.remote.http import RetryPolicy
 from platforms.base import (
     AuthExpired,
     ChannelConfig,
@@ -20,11 +21,10 @@ from platforms.base import (
     ReauthRequired,
     TokenSet,
 )
-from platforms.http import RetryPolicy
 from platforms.registry import adapter_class
-from platforms.sandboxing import RateLimiter, SandboxClock
 from platforms.shopline.adapter import ShoplineAdapter
-from platforms.shopline.sandbox import ACCESS_TTL, ShoplineSandbox
+from sandboxes.server import RateLimiter, SandboxClock
+from sandboxes.shopline import ACCESS_TTL, ShoplineSandbox
 
 
 def _fetch(adapter, since, until) -> list[Order]:

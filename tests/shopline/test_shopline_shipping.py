@@ -9,9 +9,9 @@ import pytest
 from shopline_kit import NOW, make_adapter, one_try
 
 from platforms.base import Order, OutcomeUnknown, PermanentError, Shipment
-from platforms.sandboxing import SandboxClock
 from platforms.shopline.adapter import BOOKED_NOTE, NOT_STORED_NOTE
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.server import SandboxClock
+from sandboxes.shopline import ShoplineSandbox
 
 
 def _order(adapter, sandbox: ShoplineSandbox, shop: str, **options) -> Order:

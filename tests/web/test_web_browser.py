@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel, credential_fields, decrypt_channel_credentials
+from oms_bridge.configure.lookups import get_channel, list_platforms
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.service import BridgeService
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store import outbox
@@ -21,7 +23,7 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, ProcessRun, SkuMap, utcnow
 from oms_bridge.vault import Vault
 from oms_bridge.web.security import set_admin_password
-from platforms.shopee.sandbox import ShopeeSandbox
+from sandboxes.shopee import ShopeeSandbox
 
 pytestmark = pytest.mark.browser
 
@@ -95,8 +97,8 @@ def login(page) -> None:
 def _platform_and_channel(settings, *, ptype="momo", host="http://127.0.0.1:9", state="active") -> int:
     vault = Vault.from_settings(settings)
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value=f"{ptype}-app", platform_type=ptype, host=host)
-        ch = configure.add_channel(s, vault, value=f"{ptype}-shop", platform=f"{ptype}-app", shop_id="S1")
+        add_platform(s, vault, value=f"{ptype}-app", platform_type=ptype, host=host)
+        ch = add_channel(s, vault, value=f"{ptype}-shop", platform=f"{ptype}-app", shop_id="S1")
         ch.auth_state = state
         return ch.id
 
@@ -141,7 +143,7 @@ def test_form_with_a_forged_csrf_token_is_rejected(page):
     assert "CSRF" in page.content()
     shot(page, "csrf_rejected")
     with session_scope(get_settings()) as s:
-        assert configure.list_platforms(s) == []  # nothing changed
+        assert list_platforms(s) == []  # nothing changed
 
 
 def test_dashboard_shows_warnings_and_counts(page):
@@ -153,7 +155,7 @@ def test_dashboard_shows_warnings_and_counts(page):
         ch.auth_message = "Shopee refused the refresh token for channel momo-shop. Run `oms-bridge channel authorize`."
     vault = Vault.from_settings(settings)
     with session_scope(settings) as s:
-        stale = configure.add_channel(s, vault, value="stale-shop", platform="momo-app", shop_id="S2")
+        stale = add_channel(s, vault, value="stale-shop", platform="momo-app", shop_id="S2")
         stale.auth_state = "active"
         stale.access_expires_at = utcnow() + timedelta(hours=3, minutes=30, seconds=30)
         stale.refresh_expires_at = utcnow() + timedelta(hours=2)  # dies before the refresh is due: warn
@@ -188,7 +190,7 @@ def test_add_platform_and_channel_never_show_a_secret(page):
     page.fill("#add-channel input[name=shop_id]", "123456")
     page.click("#add-channel button[type=submit]")
     page.wait_for_url("**/admin/channels/momo-a**")
-    fields = configure.credential_fields("momo")
+    fields = credential_fields("momo")
     for name in fields:
         page.fill(f"input[name=cred_{name}]", f"{cred}-{name}")
     page.click("#edit-channel button[type=submit]")
@@ -198,7 +200,7 @@ def test_add_platform_and_channel_never_show_a_secret(page):
     shot(page, "channel_masked")
     vault = Vault.from_settings(get_settings())
     with session_scope(get_settings()) as s:
-        stored = configure.decrypt_channel_credentials(vault, configure.get_channel(s, "momo-a"))
+        stored = decrypt_channel_credentials(vault, get_channel(s, "momo-a"))
     assert stored == {name: f"{cred}-{name}" for name in fields}
 
 
@@ -209,9 +211,9 @@ def test_authorize_button_runs_the_oauth_flow(page):
         shop = sandbox.add_shop()
         vault = Vault.from_settings(settings)
         with session_scope(settings) as s:
-            configure.add_platform(s, vault, value="shopee-app", platform_type="shopee", host=pf["host"],
+            add_platform(s, vault, value="shopee-app", platform_type="shopee", host=pf["host"],
                                    app_id=pf["app_id"], app_secret=pf["app_secret"])
-            configure.add_channel(s, vault, value="shopee-a", platform="shopee-app", shop_id=shop["shop_id"])
+            add_channel(s, vault, value="shopee-a", platform="shopee-app", shop_id=shop["shop_id"])
         login(page)
         page.goto("/admin/channels/shopee-a")
         assert page.locator("#auth-state").inner_text() == "new"
@@ -225,7 +227,7 @@ def test_authorize_button_runs_the_oauth_flow(page):
         assert "shopee-a" in page.content()
         shot(page, "channel_authorized")
     with session_scope(settings) as s:
-        ch = configure.get_channel(s, "shopee-a")
+        ch = get_channel(s, "shopee-a")
         assert ch.auth_state == "active" and ch.access_token_enc and ch.refresh_token_enc
 
 
@@ -287,15 +289,15 @@ def test_orders_filters_and_runs_page(page):
 
 
 def test_check_credentials_button_on_a_credential_platform(page):
-    from platforms.momo.sandbox import MomoSandbox
+    from sandboxes.momo import MomoSandbox
 
     settings = get_settings()
     with MomoSandbox() as sandbox:
         shop = sandbox.add_shop()
         vault = Vault.from_settings(settings)
         with session_scope(settings) as s:
-            configure.add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
-            configure.add_channel(s, vault, value="momo-a", platform="momo-app", shop_id=shop["shop_id"],
+            add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
+            add_channel(s, vault, value="momo-a", platform="momo-app", shop_id=shop["shop_id"],
                                   credentials={**shop["credentials"], "entpPwd": "wrong-password"})
         login(page)
         page.goto("/admin/channels/momo-a")
@@ -314,14 +316,14 @@ def test_check_credentials_button_on_a_credential_platform(page):
 
 def test_cyberbiz_token_channel_in_the_browser(page):
     """The add form refuses an auth_model typo; a token channel asks for its API token only, then checks it."""
-    from platforms.cyberbiz.sandbox import CyberbizSandbox
+    from sandboxes.cyberbiz import CyberbizSandbox
 
     settings = get_settings()
     with CyberbizSandbox() as sandbox:
         shop = sandbox.add_shop(auth_model="token")
         token = shop["credentials"]["access_token"]
         with session_scope(settings) as s:
-            configure.add_platform(s, Vault.from_settings(settings), value="cbz", platform_type="cyberbiz",
+            add_platform(s, Vault.from_settings(settings), value="cbz", platform_type="cyberbiz",
                                    host=sandbox.base_url)
         login(page)
         page.goto("/admin/channels")

@@ -16,12 +16,12 @@ from sqlalchemy import select, update
 
 from channels.getorder import run_getorder
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, utcnow
 from oms_bridge.vault import Vault
 from oms_bridge.web.app import create_app
-from platforms.cyberbiz.sandbox import CyberbizSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.idempiere.server import ErpSandbox
 from scheduler.builder import build_scheduler
 from scheduler.config import ScheduleConfig
 
@@ -120,8 +120,8 @@ def test_api_calls_to_nowhere_count_as_unreachable(sqlite_settings) -> None:
 
     import pytest
 
+    from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body
     from platforms.base import TransientError
-    from platforms.http import HttpClient, RetryPolicy, json_body
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -21,7 +21,7 @@ from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Delivery, utcnow
-from platforms.cyberbiz.sandbox import CyberbizSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "alerts"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "channels"))

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.settings import reset_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
@@ -57,8 +58,8 @@ def test_metrics_expose_last_success_lag_and_outbox_counts(sqlite_settings):
     now = datetime.now(UTC)
     ended = now - timedelta(minutes=3)
     with session_scope(sqlite_settings) as s:
-        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
-        ch = configure.add_channel(s, vault, value="momo-a", platform="momo-app", shop_id="1")
+        add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9")
+        ch = add_channel(s, vault, value="momo-a", platform="momo-app", shop_id="1")
         ch.auth_state = "active"
         ch.order_watermark = now - timedelta(seconds=120)
         s.add(ProcessRun(process="getorder", oms_channel_id=ch.id, started=ended - timedelta(seconds=5), ended=ended,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, ProcessRun, SkuMap, utcnow
@@ -20,9 +21,9 @@ def test_every_page_renders_on_both_stores(store_settings):
     settings = store_settings
     vault = Vault.from_settings(settings)
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9",
+        add_platform(s, vault, value="momo-app", platform_type="momo", host="http://127.0.0.1:9",
                                app_secret="app-secret-123456")
-        ch = configure.add_channel(s, vault, value="momo-a", platform="momo-app", shop_id="1",
+        ch = add_channel(s, vault, value="momo-a", platform="momo-app", shop_id="1",
                                    credentials={"entpPwd": "pw-secret-987654"})
         ch.auth_state = "active"
         held = Order(oms_channel_id=ch.id, external_id="H-1", status="paid", order_created=utcnow(),

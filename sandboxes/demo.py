@@ -44,18 +44,20 @@ from channels.authorization import AuthorizationError, check_credentials, comple
 from channels.binding import needs_token_refresh
 from channels.getorder import run_getorder
 from channels.refreshtoken import run_refreshtoken
-from oms_bridge import configure
+from oms_bridge.configure.channels import add_channel
+from oms_bridge.configure.lookups import get_channel
+from oms_bridge.configure.platforms import add_platform
 from oms_bridge.erp.delivery import run_erp_delivery
-from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import Settings, get_settings, reset_settings
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, Delivery, ErpConnection, Order
 from oms_bridge.vault import Vault, create_key_file
-from platforms.cyberbiz.sandbox import CyberbizSandbox
-from platforms.momo.sandbox import MomoSandbox
-from platforms.sandboxing import Sandbox
-from platforms.shopee.sandbox import ShopeeSandbox
-from platforms.shopline.sandbox import ShoplineSandbox
+from sandboxes.cyberbiz import CyberbizSandbox
+from sandboxes.idempiere.server import ErpSandbox
+from sandboxes.momo import MomoSandbox
+from sandboxes.server import Sandbox
+from sandboxes.shopee import ShopeeSandbox
+from sandboxes.shopline import ShoplineSandbox
 
 __all__ = ["run_demo", "DemoResult", "DemoError", "MARKETPLACES", "UNMAPPED_SKU"]
 
@@ -163,7 +165,7 @@ def _add_platform(settings: Settings, sandbox: Sandbox) -> str:
     pf = sandbox.platform_fields()
     value = f"{sandbox.platform_type}-demo"
     with session_scope(settings) as session:
-        configure.add_platform(session, Vault.from_settings(settings), value=value,
+        add_platform(session, Vault.from_settings(settings), value=value,
                                name=f"{sandbox.platform_type.title()} (sandbox)", platform_type=sandbox.platform_type,
                                host=pf["host"], app_id=pf.get("app_id"), app_secret=pf.get("app_secret"),
                                settings=pf.get("settings") or None)
@@ -180,7 +182,7 @@ def _add_channel(settings: Settings, sandbox: Sandbox, platform: str, index: int
     sources = erp.records("C_OrderSource", Value=sandbox.platform_type)
     mapping["erp_ordersource_id"] = sources[0]["C_OrderSource_ID"] if sources else None
     with session_scope(settings) as session:
-        configure.add_channel(session, Vault.from_settings(settings), value=value, platform=platform,
+        add_channel(session, Vault.from_settings(settings), value=value, platform=platform,
                               name=shop.get("name") or f"{sandbox.platform_type.title()} shop {index}",
                               shop_id=shop["shop_id"], credentials=shop.get("credentials") or None,
                               settings=shop.get("settings") or None, erp_connection=ERP_CONNECTION, **mapping)
@@ -194,7 +196,7 @@ def _add_channel(settings: Settings, sandbox: Sandbox, platform: str, index: int
 def _authorize(settings: Settings, sandbox: Sandbox, value: str) -> str:
     """Authorize one channel the way its platform does it; returns a one-line outcome."""
     with session_scope(settings) as session:
-        channel = configure.get_channel(session, value)
+        channel = get_channel(session, value)
         oauth = needs_token_refresh(channel, session)
     if oauth:
         try:

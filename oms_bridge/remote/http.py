@@ -33,7 +33,7 @@ import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from urllib3 import exceptions as urllib3_exceptions
 
-from platforms.base import (
+from oms_bridge.model.errors import (
     AuthExpired,
     CredentialsInvalid,
     OutcomeUnknown,
@@ -42,8 +42,8 @@ from platforms.base import (
     ReauthRequired,
     TransientError,
 )
-from platforms.masking import SECRET_PARAM_NAMES, mask_mapping, mask_text, mask_url
-from platforms.telemetry import observe_call
+from oms_bridge.model.masking import SECRET_PARAM_NAMES, mask_mapping, mask_text, mask_url
+from oms_bridge.remote.telemetry import observe_call
 
 __all__ = ["HttpClient", "RetryPolicy", "mask_url", "mask_mapping", "mask_text", "MaskingFilter",
            "install_log_masking", "SECRET_PARAM_NAMES", "json_body", "json_headers", "parse_retry_after",
@@ -201,7 +201,7 @@ class HttpClient:
 
 
 def call_outcome(exc: PlatformError) -> str:
-    """The ``outcome`` label of a request the platform answered with this error (see platforms.telemetry)."""
+    """The ``outcome`` label of a request the platform answered with this error (see oms_bridge.remote.telemetry)."""
     if isinstance(exc, RateLimited):
         return "rate_limited"
     if isinstance(exc, (AuthExpired, ReauthRequired, CredentialsInvalid)):

@@ -18,7 +18,7 @@ without a text stays as its key, as ``Msg.translate`` does). Strings longer than
 cut silently (``PO.set_Value``: "Value too long - truncated", a server-log warning only).
 
 Money and quantities are stored as decimal TEXT so nothing is rounded through float. Seeded with a
-small GardenWorld-like catalogue plus one product per SKU of ``platforms.sandbox_data.PRODUCTS``
+small GardenWorld-like catalogue plus one product per SKU of ``sandboxes.data.PRODUCTS``
 (so orders from every marketplace sandbox complete).
 """
 
@@ -32,7 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from platforms.sandbox_data import PRODUCTS
+from sandboxes.data import PRODUCTS
 
 __all__ = ["ErpDatabase", "ModelError", "SEED", "column_kind", "FIELD_LENGTHS", "TABLE_IDS", "MESSAGES"]
 

@@ -1,19 +1,4 @@
-"""Configuration services: platforms and channels, added, changed, listed and removed.
-
-The CLI (``oms-bridge platform|channel ...``) and the web admin are thin layers over these
-functions, so both validate and mask the same way. Every function works inside the caller's
-session (the caller commits) and raises :class:`ConfigError` with a message meant for the admin.
-Secrets are encrypted with the vault before they touch the session; views never show them in
-clear (:func:`oms_bridge.vault.mask`).
-
-Example::
-
-    with session_scope(settings) as s:
-        vault = Vault.from_settings(settings)
-        add_platform(s, vault, value="shopee-tw", platform_type="shopee", host="https://partner.shopeemobile.com",
-                     app_id="2001234", app_secret="...")
-        add_channel(s, vault, value="shop-a", platform="shopee-tw", shop_id="123456", erp_org_id=11)
-        print(channel_view(get_channel(s, "shop-a"), vault))
+"""Channels (one store account on one platform) added, changed, enabled, removed and shown.
 
 Choices where nothing is specified:
 
@@ -31,49 +16,34 @@ Choices where nothing is specified:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlparse
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from oms_bridge.configure.checks import (
+    UNSET,
+    ConfigError,
+    Duplicate,
+    NotFound,
+    check_type,
+    check_value,
+    flush,
+    masked,
+    settings_dict,
+    settings_text,
+)
+from oms_bridge.configure.lookups import get_channel, get_platform
 from oms_bridge.settings import SettingsError, check_setting
 from oms_bridge.store.models import Channel, ErpConnection, Order, Platform
 from oms_bridge.vault import DecryptionFailed, Vault, mask
 from platforms.base import PlatformError
-from platforms.registry import UnknownPlatform, adapter_class, platform_types
+from platforms.registry import adapter_class
 
-__all__ = [
-    "ConfigError", "NotFound", "Duplicate", "ERP_FIELDS", "BP_IDENTIFIERS", "UNSET",
-    "add_platform", "update_platform", "remove_platform", "get_platform", "list_platforms", "platform_view",
-    "add_channel", "update_channel", "set_channel_active", "remove_channel", "get_channel", "list_channels",
-    "channel_view", "credential_fields", "required_credentials", "decrypt_channel_credentials",
-    "decrypt_platform_secret",
-]
-
-
-class ConfigError(ValueError):
-    """Invalid configuration input; the message says what to fix."""
-
-
-class NotFound(ConfigError):
-    """The named platform/channel does not exist."""
-
-
-class Duplicate(ConfigError):
-    """The value is already taken."""
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-#: Marks "leave unchanged" in update functions (``None`` means "clear").
-UNSET: Any = _Unset()
+__all__ = ["ERP_FIELDS", "BP_IDENTIFIERS", "add_channel", "update_channel", "set_channel_active", "remove_channel",
+           "channel_view", "credential_fields", "required_credentials", "decrypt_channel_credentials"]
 
 #: ERP mapping columns of ``oms_channel`` an admin may set (iDempiere ids unless noted).
 ERP_FIELDS: dict[str, type] = {
@@ -83,55 +53,6 @@ ERP_FIELDS: dict[str, type] = {
 }
 #: How a buyer becomes an ERP business partner.
 BP_IDENTIFIERS = ("email", "phone", "buyer_id", "default")
-_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$")
-
-
-# ------------------------------------------------------------------------------------ validation
-def _check_value(kind: str, value: str) -> str:
-    value = (value or "").strip()
-    if not _VALUE_RE.match(value):
-        raise ConfigError(f"{kind} value {value!r} is invalid: use 1-60 letters, digits, '.', '_' or '-' "
-                          "(starting with a letter or digit)")
-    return value
-
-
-def _check_type(platform_type: str) -> str:
-    try:
-        adapter_class(platform_type)
-    except UnknownPlatform:
-        raise ConfigError(f"unknown platform type {platform_type!r}; known types: {', '.join(platform_types())}") \
-            from None
-    return platform_type
-
-
-def _check_host(host: str) -> str:
-    host = (host or "").strip().rstrip("/")
-    parsed = urlparse(host)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ConfigError(f"host {host!r} is not an http(s) URL, e.g. https://partner.shopeemobile.com")
-    return host
-
-
-def _settings_text(settings: Mapping[str, Any] | None) -> str | None:
-    if settings is None:
-        return None
-    if not isinstance(settings, Mapping):
-        raise ConfigError("settings must be a JSON object (key/value pairs)")
-    try:
-        return json.dumps(dict(settings), sort_keys=True, ensure_ascii=False)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"settings are not JSON-serialisable: {exc}") from None
-
-
-def _settings_dict(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {"_invalid_json": text[:80]}
-    return data if isinstance(data, dict) else {"_value": data}
-
 
 def _check_erp(mapping: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(mapping) - set(ERP_FIELDS))
@@ -175,7 +96,7 @@ def _check_interval(name: str, minutes: Any) -> int | None:
 
 def credential_fields(platform_type: str) -> dict[str, str]:
     """Static credential keys a channel of this platform type takes (name -> help text)."""
-    return dict(adapter_class(_check_type(platform_type)).credential_fields)
+    return dict(adapter_class(check_type(platform_type)).credential_fields)
 
 
 def required_credentials(platform: Platform, settings: Mapping[str, Any] | None,
@@ -184,9 +105,9 @@ def required_credentials(platform: Platform, settings: Mapping[str, Any] | None,
 
     Asks the adapter (channel settings over the platform's); a setting it refuses is a :class:`ConfigError`.
     """
-    merged = {**_settings_dict(platform.settings_json), **dict(settings or {})}
+    merged = {**settings_dict(platform.settings_json), **dict(settings or {})}
     try:
-        cls = adapter_class(_check_type(platform.platform_type))
+        cls = adapter_class(check_type(platform.platform_type))
         return dict(cls.required_credentials(merged, tuple(credentials or ())))
     except PlatformError as exc:
         raise ConfigError(exc.message) from None
@@ -203,149 +124,13 @@ def _check_credentials(platform_type: str, credentials: Mapping[str, Any]) -> di
     return {str(k): ("" if v is None else str(v)) for k, v in credentials.items()}
 
 
-def _flush(session: Session, what: str) -> None:
-    try:
-        session.flush()
-    except IntegrityError as exc:
-        session.rollback()
-        raise Duplicate(f"{what} already exists") from exc
-
-
-# -------------------------------------------------------------------------------------- lookups
-def get_platform(session: Session, value: str) -> Platform:
-    """The platform by its value, or :class:`NotFound` naming the known ones."""
-    platform = session.scalar(select(Platform).where(Platform.value == value))
-    if platform is None:
-        known = session.scalars(select(Platform.value).order_by(Platform.value)).all()
-        raise NotFound(f"no platform {value!r}" + (f"; known platforms: {', '.join(known)}" if known else
-                                                   "; add one with `oms-bridge platform add`"))
-    return platform
-
-
-def get_channel(session: Session, value: str) -> Channel:
-    """The channel by its value, or :class:`NotFound`."""
-    channel = session.scalar(select(Channel).where(Channel.value == value))
-    if channel is None:
-        known = session.scalars(select(Channel.value).order_by(Channel.value)).all()
-        raise NotFound(f"no channel {value!r}" + (f"; known channels: {', '.join(known)}" if known else ""))
-    return channel
-
-
-def list_platforms(session: Session) -> list[Platform]:
-    return list(session.scalars(select(Platform).order_by(Platform.value)))
-
-
-def list_channels(session: Session, platform: str | None = None) -> list[Channel]:
-    stmt = select(Channel).order_by(Channel.value)
-    if platform:
-        stmt = stmt.where(Channel.oms_platform_id == get_platform(session, platform).id)
-    return list(session.scalars(stmt))
-
-
-# ------------------------------------------------------------------------------------ platforms
-def add_platform(session: Session, vault: Vault, *, value: str, platform_type: str, host: str,
-                 name: str | None = None, app_id: str | None = None, app_secret: str | None = None,
-                 description: str | None = None, settings: Mapping[str, Any] | None = None) -> Platform:
-    """Create a platform (marketplace app); the secret is stored encrypted."""
-    value = _check_value("platform", value)
-    platform_type = _check_type(platform_type)
-    if session.scalar(select(Platform.id).where(Platform.value == value)) is not None:
-        raise Duplicate(f"platform {value!r} already exists; use `platform update` to change it")
-    platform = Platform(value=value, name=(name or value).strip(), platform_type=platform_type,
-                        host=_check_host(host), app_id=(app_id or None), description=description,
-                        app_secret_enc=vault.encrypt(app_secret or None), settings_json=_settings_text(settings))
-    session.add(platform)
-    _flush(session, f"platform {value!r}")
-    return platform
-
-
-def update_platform(session: Session, vault: Vault, value: str, *, name: Any = UNSET, host: Any = UNSET,
-                    app_id: Any = UNSET, app_secret: Any = UNSET, description: Any = UNSET,
-                    settings: Any = UNSET, platform_type: Any = UNSET) -> Platform:
-    """Change the given fields (``UNSET`` keeps a field; ``None`` clears an optional one)."""
-    platform = get_platform(session, value)
-    if name is not UNSET:
-        if not name:
-            raise ConfigError("a platform name cannot be empty")
-        platform.name = name
-    if platform_type is not UNSET and platform_type != platform.platform_type:
-        _check_type(platform_type)
-        if platform.channels:
-            names = ", ".join(sorted(c.value for c in platform.channels))
-            raise ConfigError(f"platform {value!r} has channel(s) {names}; its type cannot change under them "
-                              "(their credentials and tokens belong to the "
-                              f"{platform.platform_type} API)")
-        platform.platform_type = platform_type
-    if host is not UNSET:
-        platform.host = _check_host(host)
-    if app_id is not UNSET:
-        platform.app_id = app_id or None
-    if app_secret is not UNSET:
-        platform.app_secret_enc = vault.encrypt(app_secret or None)
-    if description is not UNSET:
-        platform.description = description or None
-    if settings is not UNSET:
-        platform.settings_json = _settings_text(settings)
-    _flush(session, f"platform {value!r}")
-    return platform
-
-
-def remove_platform(session: Session, value: str, *, cascade: bool = False) -> list[str]:
-    """Delete a platform; with ``cascade`` its channels too. Returns the removed channel values."""
-    platform = get_platform(session, value)
-    channels = list(session.scalars(select(Channel).where(Channel.oms_platform_id == platform.id)
-                                    .order_by(Channel.value)))
-    if channels and not cascade:
-        raise ConfigError(f"platform {value!r} still has channel(s) {', '.join(c.value for c in channels)}; "
-                          "remove them first or pass --cascade")
-    removed = []
-    for channel in channels:
-        remove_channel(session, channel.value)
-        removed.append(channel.value)
-    session.delete(platform)
-    session.flush()
-    return removed
-
-
-def decrypt_platform_secret(vault: Vault, platform: Platform) -> str | None:
-    """The app secret in clear (for the adapter only); DecryptionFailed names the platform."""
-    return vault.decrypt(platform.app_secret_enc, what=f"platform {platform.value!r} app secret")
-
-
-def platform_view(platform: Platform, vault: Vault | None = None) -> dict[str, Any]:
-    """A plain dict for output: the secret masked (last 4 characters only when a vault is given)."""
-    return {
-        "value": platform.value,
-        "name": platform.name,
-        "type": platform.platform_type,
-        "host": platform.host,
-        "app_id": platform.app_id,
-        "app_secret": _masked(vault, platform.app_secret_enc, f"platform {platform.value!r} app secret"),
-        "description": platform.description,
-        "settings": _settings_dict(platform.settings_json),
-        "active": bool(platform.isactive),
-        "channels": sorted(c.value for c in platform.channels),
-        "created": platform.created,
-        "updated": platform.updated,
-    }
-
-
-def _masked(vault: Vault | None, token: str | None, what: str) -> str:
-    if not token:
-        return ""
-    if vault is None:
-        return "****"
-    return mask(vault.decrypt(token, what=what))
-
-
-# ------------------------------------------------------------------------------------- channels
 def add_channel(session: Session, vault: Vault, *, value: str, platform: str, name: str | None = None,
                 shop_id: str | None = None, credentials: Mapping[str, Any] | None = None,
                 settings: Mapping[str, Any] | None = None, getorder_interval_minutes: int | None = None,
                 refreshtoken_interval_minutes: int | None = None, erp_connection: str | None = None,
                 **erp_mapping: Any) -> Channel:
     """Create a channel of an existing platform; credentials are stored encrypted as one JSON object."""
-    value = _check_value("channel", value)
+    value = check_value("channel", value)
     try:
         parent = get_platform(session, platform)
     except NotFound as exc:
@@ -357,14 +142,14 @@ def add_channel(session: Session, vault: Vault, *, value: str, platform: str, na
     channel = Channel(
         value=value, name=(name or value).strip(), oms_platform_id=parent.id, shop_id=shop_id or None,
         credentials_enc=vault.encrypt(json.dumps(creds, sort_keys=True)) if creds else None,
-        settings_json=_settings_text(settings),
+        settings_json=settings_text(settings),
         getorder_interval_minutes=_check_interval("getorder_interval_minutes", getorder_interval_minutes),
         refreshtoken_interval_minutes=_check_interval("refreshtoken_interval_minutes", refreshtoken_interval_minutes),
         oms_erp_connection_id=_erp_connection_id(session, erp_connection),
         **_check_erp(erp_mapping),
     )
     session.add(channel)
-    _flush(session, f"channel {value!r}")
+    flush(session, f"channel {value!r}")
     session.refresh(channel)
     return channel
 
@@ -420,7 +205,7 @@ def update_channel(session: Session, vault: Vault, value: str, *, name: Any = UN
         creds = _check_credentials(channel.platform.platform_type, current)
         channel.credentials_enc = vault.encrypt(json.dumps(creds, sort_keys=True)) if creds else None
     if settings is not UNSET:
-        channel.settings_json = _settings_text(settings)
+        channel.settings_json = settings_text(settings)
     if getorder_interval_minutes is not UNSET:
         channel.getorder_interval_minutes = _check_interval("getorder_interval_minutes", getorder_interval_minutes)
     if refreshtoken_interval_minutes is not UNSET:
@@ -431,9 +216,9 @@ def update_channel(session: Session, vault: Vault, value: str, *, name: Any = UN
     for key, val in _check_erp(erp_mapping).items():
         setattr(channel, key, val)
     if settings is not UNSET or platform is not UNSET:
-        _check_settings(value, channel.platform, _settings_dict(channel.settings_json),
+        _check_settings(value, channel.platform, settings_dict(channel.settings_json),
                         decrypt_channel_credentials(vault, channel))
-    _flush(session, f"channel {value!r}")
+    flush(session, f"channel {value!r}")
     return channel
 
 
@@ -484,7 +269,7 @@ def channel_view(channel: Channel, vault: Vault | None = None) -> dict[str, Any]
     else:
         creds = {"(encrypted)": "****"} if channel.credentials_enc else {}
     try:
-        declared = list(required_credentials(platform, _settings_dict(channel.settings_json), creds))
+        declared = list(required_credentials(platform, settings_dict(channel.settings_json), creds))
     except ConfigError:
         try:  # settings the adapter refuses (stored before they were checked): every declared key
             declared = list(credential_fields(platform.platform_type))
@@ -499,14 +284,14 @@ def channel_view(channel: Channel, vault: Vault | None = None) -> dict[str, Any]
         "active": bool(channel.isactive),
         "credentials": creds,
         "credentials_missing": [k for k in declared if k not in creds] if vault is not None else [],
-        "settings": _settings_dict(channel.settings_json),
+        "settings": settings_dict(channel.settings_json),
         "auth_state": channel.auth_state,
         "auth_message": channel.auth_message,
         "authorized_at": channel.authorized_at,
         "auth_expires_at": channel.auth_expires_at,
-        "access_token": _masked(vault, channel.access_token_enc, f"{label} access token"),
+        "access_token": masked(vault, channel.access_token_enc, f"{label} access token"),
         "access_expires_at": channel.access_expires_at,
-        "refresh_token": _masked(vault, channel.refresh_token_enc, f"{label} refresh token"),
+        "refresh_token": masked(vault, channel.refresh_token_enc, f"{label} refresh token"),
         "refresh_expires_at": channel.refresh_expires_at,
         "token_version": channel.token_version,
         "order_watermark": channel.order_watermark,

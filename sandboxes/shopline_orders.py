@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from platforms import sandbox_data as data
 from platforms.shopline.mapping import COD_TYPES
+from sandboxes import data
 
 __all__ = ["money", "iso_time", "oid", "DELIVERY_OPTIONS", "delivery_option", "new_order", "CANONICAL_TO_AXES",
            "set_status"]

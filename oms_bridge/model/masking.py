@@ -1,7 +1,7 @@
 """Masking of secrets in text that may reach a log, an error message or a page.
 
 Why a module of its own: :class:`platforms.base.PlatformError` masks every message it is given (so a client
-that quotes a broken answer cannot leak the token in it), and :mod:`platforms.http` masks URLs and log
+that quotes a broken answer cannot leak the token in it), and :mod:`oms_bridge.remote.http` masks URLs and log
 records; both need the same rules, and ``base`` must not import ``http``. This module imports nothing in-house.
 
 What is masked (the value becomes ``****``), for names that look secret (``sign``, ``signature``,

@@ -34,7 +34,7 @@ import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from platforms.http import install_log_masking
+from oms_bridge.remote.http import install_log_masking
 
 __all__ = ["SandboxClock", "Fault", "FaultPlan", "RateLimiter", "SandboxServer", "Served", "Sandbox", "FAULT_KINDS",
            "json_response", "bearer_token"]

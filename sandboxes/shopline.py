@@ -25,7 +25,7 @@ Confirmed by a source:
   integrated delivery service error", "code": "0004"}``.
 - ``PATCH /v1/orders/:id/order_delivery_status`` ``{status, mail_notify}``: the seven documented statuses,
   refused for integrated region types and for completed orders; answers ``{order_id, status, updated_at}``.
-- Money objects, order and delivery option shapes: :mod:`platforms.shopline.sandbox_orders`.
+- Money objects, order and delivery option shapes: :mod:`sandboxes.shopline_orders`.
 
 Inferred (no source shows it; chosen so the client is tested against something plausible):
 
@@ -56,9 +56,6 @@ from urllib.parse import urlencode, urlsplit
 
 from werkzeug.wrappers import Request, Response
 
-from platforms import sandbox_data as data
-from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, Served, bearer_token, json_response
-from platforms.shopline import sandbox_orders as orders
 from platforms.shopline.delivery import (
     DELIVERY_STATUSES,
     EXECUTE_SHIPMENT_REGION_TYPES,
@@ -66,6 +63,9 @@ from platforms.shopline.delivery import (
     REQUEST_STATES,
     SHIPPED_STATUSES,
 )
+from sandboxes import data
+from sandboxes import shopline_orders as orders
+from sandboxes.server import Fault, RateLimiter, Sandbox, SandboxClock, Served, bearer_token, json_response
 
 __all__ = ["ShoplineSandbox", "CANONICAL_TO_AXES", "ACCESS_TTL"]
 

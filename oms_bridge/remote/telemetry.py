@@ -1,6 +1,6 @@
 """Per-process Prometheus metrics of outside API calls: how many, with what outcome, how fast.
 
-Why per process: a counter is incremented where the call happens (:class:`platforms.http.HttpClient`,
+Why per process: a counter is incremented where the call happens (:class:`oms_bridge.remote.http.HttpClient`,
 the ERP's SOAP client), in the process that makes it, and exposed by that process's ``/metrics``.
 Prometheus scrapes every instance and ``rate()``/``increase()`` absorb restarts (a counter that starts
 again at 0 is a reset, not a drop), which is what Prometheus expects of a counter per scraped instance;

@@ -73,9 +73,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from werkzeug.wrappers import Request, Response
 
-from platforms import sandbox_data as data
-from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, json_response
 from platforms.shopee import signing
+from sandboxes import data
+from sandboxes.server import Fault, RateLimiter, Sandbox, SandboxClock, json_response
 
 __all__ = ["ShopeeSandbox", "ShopState", "CANONICAL_TO_SHOPEE"]
 

@@ -2,7 +2,7 @@
 
 Endpoints (under ``base_url`` = ``http://127.0.0.1:<port>/ADInterface/services``):
 ``/ModelADService`` and ``/compositeInterface``, each serving the project's own WSDL at ``?wsdl``
-(:mod:`oms_bridge.erp.wsdl`). Behaviour copied from AbstractService/ModelADServiceImpl/CompositeServiceImpl:
+(:mod:`sandboxes.idempiere.wsdl`). Behaviour copied from AbstractService/ModelADServiceImpl/CompositeServiceImpl:
 
 - every call logs in from its ADLoginRequest; failures are the real texts in the real order, sent
   as ``StandardResponse IsError="true"`` with HTTP 200 (not a Fault);
@@ -19,7 +19,7 @@ Endpoints (under ``base_url`` = ``http://127.0.0.1:<port>/ADInterface/services``
   group is rolled back and the whole request answers a SOAP Fault, earlier groups stay committed;
 - createData answers ``<StandardResponse RecordID="n"/>`` with no IsError attribute (+ outputFields);
 - queryData returns only the type's output columns and throws its parameter/column/SQL errors as
-  SOAP Faults; model texts, truncation and AD_Column come from :mod:`oms_bridge.erp.sandbox_db`.
+  SOAP Faults; model texts, truncation and AD_Column come from :mod:`sandboxes.idempiere.database`.
   ``docs/contracts/idempiere.md`` names the iDempiere source of each behaviour.
 
 Test helpers: :attr:`ErpSandbox.service_types` / :attr:`ErpSandbox.realm` (edit to provoke errors),
@@ -41,10 +41,10 @@ from typing import Any
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
-from oms_bridge.erp.sandbox_config import MODEL_AD_METHODS, ServiceType, default_realm, default_service_types
-from oms_bridge.erp.sandbox_db import SEED, ErpDatabase, ModelError, column_kind
-from oms_bridge.erp.wsdl import NS, composite_wsdl, model_ad_service_wsdl
-from platforms.sandboxing import Fault, FaultPlan, SandboxServer, Served
+from sandboxes.idempiere.config import MODEL_AD_METHODS, ServiceType, default_realm, default_service_types
+from sandboxes.idempiere.database import SEED, ErpDatabase, ModelError, column_kind
+from sandboxes.idempiere.wsdl import NS, composite_wsdl, model_ad_service_wsdl
+from sandboxes.server import Fault, FaultPlan, SandboxServer, Served
 
 __all__ = ["ErpSandbox", "ServiceError", "ServerFault"]
 

@@ -52,9 +52,9 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.wrappers import Request, Response
 
-from platforms import sandbox_data as data
 from platforms.momo.crypto import encrypt_data_list
-from platforms.sandboxing import RateLimiter, Sandbox, SandboxClock, json_response
+from sandboxes import data
+from sandboxes.server import RateLimiter, Sandbox, SandboxClock, json_response
 
 __all__ = ["MomoSandbox", "STORE_CHAINS", "THIRD_CARRIERS", "THIRD_TEMPS"]
 

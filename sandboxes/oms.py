@@ -36,7 +36,7 @@ import requests
 from werkzeug.wrappers import Request as WzRequest
 from werkzeug.wrappers import Response as WzResponse
 
-from platforms.sandboxing import FaultPlan, Served, drop_connection
+from sandboxes.server import FaultPlan, Served, drop_connection
 
 __all__ = ["OmsSimulator", "OmsEventReceiver", "package_payload", "SimulatorError"]
 

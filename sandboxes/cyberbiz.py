@@ -48,7 +48,7 @@ then ``shared/specs/marketplaces.md`` §2; facts and sources in ``docs/contracts
   ``sku: null``, ``item_type: "normal"``, the real SKUs under ``related_items[].items[].sku`` with their
   list ``price`` and a ``combo_product_price_difference`` such that the children's ``price - difference``
   sum to the combo's price. Deterministic orders with Traditional Chinese names and Taiwanese addresses
-  (:mod:`platforms.sandbox_data`).
+  (:mod:`sandboxes.data`).
 """
 
 from __future__ import annotations
@@ -70,10 +70,10 @@ from zoneinfo import ZoneInfo
 
 from werkzeug.wrappers import Request, Response
 
-from platforms import sandbox_data
 from platforms.cyberbiz.carriers import TRACKING_COMPANIES
 from platforms.cyberbiz.signing import body_digest, parse_authorization, parse_http_date, signature
-from platforms.sandboxing import Fault, RateLimiter, Sandbox, SandboxClock, bearer_token, json_response
+from sandboxes import data as sandbox_data
+from sandboxes.server import Fault, RateLimiter, Sandbox, SandboxClock, bearer_token, json_response
 
 __all__ = ["CyberbizSandbox", "TRACKING_COMPANIES", "CANONICAL_TO_AXES", "API_REFUSED", "FEATURE_MISSING",
            "PLUGIN_MISSING"]
