@@ -375,8 +375,7 @@ def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> l
 def _record(session: Session, work: list[_Work], stats: RunStats) -> None:
     """Copy each outcome onto the stored row, unless the row changed meanwhile (re-armed for a new version)."""
     superseded = 0
-    for w in work:
-        fresh = outbox.leased_row(session, w.lease)
+    for w, fresh in zip(work, outbox.leased_rows(session, [w.lease for w in work]), strict=True):
         if fresh is None:
             superseded += 1  # the next run handles the new version; the pre-check finds what was sent
             continue
