@@ -350,12 +350,13 @@ def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> l
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders.values()})))}
     requests = {oid: _request_text(r) for oid, r in cancel_requests.open_requests(session, orders).items()}
+    connections = {channel.id: resolve_connection(session, channel) for channel in channels.values()}
     batches: dict[int, _Batch] = {}
     for lease in leases:
         row = lease.row
         order = orders[row.oms_order_id]
         channel = channels[order.oms_channel_id]
-        conn = resolve_connection(session, channel)
+        conn = connections[channel.id]
         if conn is None:
             _held(stats, row, "no ERP connection for channel "
                   f"{channel.value} (add one: oms-bridge erp connection add, or link the channel to one)",
