@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -245,7 +246,7 @@ def test_erp_starts_no_call_once_its_lease_is_over(erp_env: ErpEnv, monkeypatch:
 
     ext = erp_env.add_order()
     with monkeypatch.context() as patched:
-        patched.setattr(delivery, "_lease_seconds", lambda session, sizes: 0.001)
+        patched.setattr(delivery, "_lease_seconds", lambda session, sizes, limit: 0.001)
         short = run_erp_delivery(settings=erp_env.settings)
     assert short.details["lease_ran_out"] == 1 and erp_env.sandbox.calls() == 0
     assert run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(seconds=5)).sent == 1
@@ -318,3 +319,55 @@ def test_erp_answer_that_does_not_fit_the_wsdl_is_a_lost_answer_not_a_result(erp
     assert run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(hours=2)).sent == 2
     assert erp_env.sandbox.calls("compositeInterface") == 1
     assert [erp_env.delivery(r).erp_record_id for r in refs] == [erp_env.erp_orders(r)[0]["C_Order_ID"] for r in refs]
+
+
+@pytest.mark.parametrize(("lease_batches", "leases"), [(1, 4), (3, 2)])
+def test_erp_one_lease_covers_erp_lease_batches_composites(erp_env: ErpEnv, monkeypatch: pytest.MonkeyPatch,
+                                                            lease_batches: int, leases: int) -> None:
+    """The rows of ``erp_lease_batches`` composites are leased, loaded and recorded together (the last lease
+    finds nothing); every composite still carries ``batch_size`` orders."""
+    from oms_bridge.erp import delivery
+    from oms_bridge.store import outbox
+
+    calls: list[int] = []
+    lease_due = outbox.lease_due
+
+    def counting_lease_due(*args, **kwargs):
+        found = lease_due(*args, **kwargs)
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(delivery.outbox, "lease_due", counting_lease_due)
+    settings = replace(erp_env.settings, erp_lease_batches=lease_batches)
+    refs = [erp_env.add_order() for _ in range(6)]
+    stats = run_erp_delivery(settings=settings, batch_size=2)
+    assert stats.sent == 6 and erp_env.sandbox.calls("compositeInterface") == 3
+    assert len(calls) == leases and calls[-1] == 0
+    assert all(erp_env.delivery(r).erp_record_id == erp_env.erp_orders(r)[0]["C_Order_ID"] for r in refs)
+
+
+def test_erp_lost_answer_in_the_middle_of_a_lease_keeps_the_earlier_outcomes(erp_env: ErpEnv) -> None:
+    """One lease, three composites; the second one's answer is lost after the ERP committed. The first composite's
+    orders are recorded as sent, the second's wait for a retry, the third's were not tried (the connection stops
+    for the run). The next run reads the ERP first: nothing is created twice."""
+    settings = replace(erp_env.settings, erp_lease_batches=3)
+    refs = [erp_env.add_order() for _ in range(6)]
+    composites = 0
+
+    def lose_the_second_answer(service: str) -> None:
+        nonlocal composites
+        if service == "compositeInterface":
+            composites += 1
+            if composites == 2:
+                erp_env.sandbox.drop_responses_after_commit(1)
+
+    erp_env.sandbox.on_request = lose_the_second_answer
+    first = run_erp_delivery(settings=settings, batch_size=2)
+    erp_env.sandbox.on_request = None
+    assert (first.sent, first.failed, first.details["not_tried"]) == (2, 2, 2)
+    assert [erp_env.delivery(r).state for r in refs] == ["sent", "sent", "retry", "retry", "pending", "pending"]
+    second = run_erp_delivery(settings=settings, batch_size=2, now=utcnow() + timedelta(hours=2))
+    assert second.sent == 4 and erp_env.sandbox.calls("compositeInterface") == 3
+    for ext in refs:
+        [erp] = erp_env.erp_orders(ext)
+        assert erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
