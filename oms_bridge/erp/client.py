@@ -258,13 +258,11 @@ class ErpClient:
         """(operation, SOAP envelope): the wrapper and request element named as the WSDL names them; ``write``
         appends the request's children in the namespace of the request element."""
         op = port.binding.get(operation)
-        body = op.input.body
-        parts = getattr(body.type, "elements", None) or []
-        request_name = parts[0][1].qname if parts else body.qname  # rpc: wrapper > part; document: the part itself
+        request_name = _part(op, op.input.body)
         envelope = etree.Element(_SOAP_ENVELOPE, nsmap={"soap-env": SOAP_ENV, "ns0": request_name.namespace})
         parent = etree.SubElement(envelope, _SOAP_BODY)
-        if parts:
-            parent = etree.SubElement(parent, body.qname)
+        if request_name != op.input.body.qname:
+            parent = etree.SubElement(parent, op.input.body.qname)  # rpc: the operation's wrapper element
         write(etree.SubElement(parent, request_name), request_name.namespace)
         return op, envelope
 
@@ -287,12 +285,11 @@ class ErpClient:
             else:
                 with self._transport.settings(timeout=timeout):
                     response = self._transport.post_xml(port.address, envelope, headers)
-            output = op.output.body
-            parts = getattr(output.type, "elements", None) or []
             answer = None if response.status_code != 200 else \
-                answer_element(response.content, parts[0][1].qname if parts else output.qname, port.schema)
+                answer_element(response.content, _part(op, op.output.body), port.schema)
             if answer is None:  # an HTTP error or a SOAP Fault: zeep raises it as TransportError / Fault
                 port.binding.process_reply(port.client, op, response)
+                outcome = "transient"
                 raise ErpTransient(f"{service}.{operation} answered HTTP {response.status_code} without a fault")
             return answer
         except Fault as exc:
@@ -396,6 +393,13 @@ class ErpClient:
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _SOAP_ENVELOPE = f"{{{SOAP_ENV}}}Envelope"
 _SOAP_BODY = f"{{{SOAP_ENV}}}Body"
+
+
+def _part(op: Any, body: Any) -> etree.QName:
+    """The message part's element: inside the operation's wrapper (rpc, as iDempiere's CXF publishes), or the
+    body element itself (document style)."""
+    parts = getattr(body.type, "elements", None) or []
+    return parts[0][1].qname if op.style == "rpc" and parts else body.qname
 
 
 def _children(parent: etree._Element, ns: str, values: tuple[tuple[str, Any], ...]) -> None:
