@@ -86,6 +86,7 @@ LIMITS: dict[str, Limit] = {
     "delivery_interval_seconds": Limit(1, 86400, "seconds"),
     "delivery_max_attempts": Limit(1, 1000),
     "erp_batch_size": Limit(1, 500),
+    "erp_lease_batches": Limit(1, 100),
     "http_port": Limit(0, 65535),
     "http_threads": Limit(4, 1000, "threads"),
     "database_pool_size": Limit(1, 500, "connections"),
@@ -158,6 +159,8 @@ class Settings:
     delivery_interval_seconds: int = 60
     delivery_max_attempts: int = 8
     erp_batch_size: int = 25  # orders per ERP compositeOperation (docs/erp.md: why 25)
+    # compositeOperations one ERP delivery lease covers: its store work (lease, load, record) is shared by them
+    erp_lease_batches: int = 4
     # Alerts (oms_bridge/alerts): evaluation interval, digest, rule thresholds; see docs/alerts.md.
     alert_interval_seconds: int = 60
     alert_digest_minutes: int = 240

@@ -20,14 +20,15 @@ batches per ERP connection (the connection's ``batch_size``, default ``Settings.
    the batch's rows ``mark_retry`` (backoff; ``dead`` after ``Settings.delivery_max_attempts``); the
    composite type refused → the batch's rows held. The run's error text says why and how many wait.
 
-Per lease: a short store transaction leases the rows (:func:`oms_bridge.store.outbox.lease_due`,
-the outbox's one claim mechanism; a lease is never stolen, not even by an admin retry); the ERP
+Per lease (the rows of ``Settings.erp_lease_batches`` composites, so the store work is shared by them): a
+short store transaction leases the rows (:func:`oms_bridge.store.outbox.lease_due`, the outbox's one claim
+mechanism; a lease is never stolen, not even by an admin retry) and loads what they need; the ERP
 calls run outside any store transaction (a slow ERP never blocks GetOrder); a second short
-transaction records each outcome while the lease still holds
-(:func:`~oms_bridge.store.outbox.leased_row`). A worker that dies mid-batch leaves leased rows that
-fall due when the lease ends; no call starts once a lease is (nearly) over. The lease covers every
-composite of its batch (:func:`_lease_seconds`). ``oms-bridge erp deliver`` and the scheduler share one
-run lock, so two deliveries never run side by side.
+transaction records every outcome while the lease still holds
+(:func:`~oms_bridge.store.outbox.leased_rows`, one read for all rows). A worker that dies mid-lease leaves
+leased rows that fall due when the lease ends (the pre-check then finds what the ERP committed); no call
+starts once a lease is (nearly) over. The lease covers every composite of its rows (:func:`_lease_seconds`).
+``oms-bridge erp deliver`` and the scheduler share one run lock, so two deliveries never run side by side.
 """
 
 from __future__ import annotations
@@ -119,9 +120,10 @@ def run_erp_delivery(*, settings: Settings | None = None, batch_size: int | None
         for _ in range(MAX_BATCHES_PER_RUN):
             with session_scope(settings, immediate=True) as session:
                 sizes = run.batch_sizes(session)
-                leases = outbox.lease_due(session, DESTINATION, now=now, limit=max(sizes.values()), exclude=seen,
+                limit = max(sizes.values()) * settings.erp_lease_batches
+                leases = outbox.lease_due(session, DESTINATION, now=now, limit=limit, exclude=seen,
                                           where=run.skip_condition(session),
-                                          lease_seconds=_lease_seconds(session, sizes))
+                                          lease_seconds=_lease_seconds(session, sizes, limit))
                 if not leases:
                     break
                 seen.update(lease.delivery_id for lease in leases)
@@ -309,14 +311,14 @@ _OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "
             "delivered_version", "erp_record_id", "erp_document_no", "external_ref")
 
 
-def _lease_seconds(session: Session, sizes: dict[int, int]) -> float:
-    """How long a leased row stays invisible to other workers: all the calls the leased batch may need, generously.
+def _lease_seconds(session: Session, sizes: dict[int, int], limit: int) -> float:
+    """How long a leased row stays invisible to other workers: all the calls the leased rows may need, generously.
 
-    A lease takes up to ``max(sizes)`` rows; a connection with a smaller ``batch_size`` sends them in several
-    composites one after another. Each composite is budgeted four call timeouts (pre-check, product and
-    DocumentNo queries) plus its own timeout; the slowest active connection decides, plus a minute.
+    A lease takes up to ``limit`` rows (``erp_lease_batches`` composites of the largest batch size); a connection
+    sends them in composites of its ``batch_size`` one after another. Each composite is budgeted four call
+    timeouts (pre-check, product and DocumentNo queries) plus its own timeout; the slowest active connection
+    decides, plus a minute.
     """
-    limit = max(sizes.values())
 
     def budget(options: ErpOptions, size: int) -> float:
         chunks = -(-limit // max(1, size))
@@ -350,12 +352,13 @@ def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> l
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders.values()})))}
     requests = {oid: _request_text(r) for oid, r in cancel_requests.open_requests(session, orders).items()}
+    connections = {channel.id: resolve_connection(session, channel) for channel in channels.values()}
     batches: dict[int, _Batch] = {}
     for lease in leases:
         row = lease.row
         order = orders[row.oms_order_id]
         channel = channels[order.oms_channel_id]
-        conn = resolve_connection(session, channel)
+        conn = connections[channel.id]
         if conn is None:
             _held(stats, row, "no ERP connection for channel "
                   f"{channel.value} (add one: oms-bridge erp connection add, or link the channel to one)",
@@ -375,8 +378,7 @@ def _prepare(session: Session, leases: list[outbox.Lease], stats: RunStats) -> l
 def _record(session: Session, work: list[_Work], stats: RunStats) -> None:
     """Copy each outcome onto the stored row, unless the row changed meanwhile (re-armed for a new version)."""
     superseded = 0
-    for w in work:
-        fresh = outbox.leased_row(session, w.lease)
+    for w, fresh in zip(work, outbox.leased_rows(session, [w.lease for w in work]), strict=True):
         if fresh is None:
             superseded += 1  # the next run handles the new version; the pre-check finds what was sent
             continue

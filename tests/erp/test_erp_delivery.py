@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -245,8 +246,128 @@ def test_erp_starts_no_call_once_its_lease_is_over(erp_env: ErpEnv, monkeypatch:
 
     ext = erp_env.add_order()
     with monkeypatch.context() as patched:
-        patched.setattr(delivery, "_lease_seconds", lambda session, sizes: 0.001)
+        patched.setattr(delivery, "_lease_seconds", lambda session, sizes, limit: 0.001)
         short = run_erp_delivery(settings=erp_env.settings)
     assert short.details["lease_ran_out"] == 1 and erp_env.sandbox.calls() == 0
     assert run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(seconds=5)).sent == 1
     assert len(erp_env.erp_orders(ext)) == 1
+
+
+def test_erp_batch_records_each_order_on_its_own_row_and_drops_only_the_superseded_one(erp_env: ErpEnv) -> None:
+    """The outcomes of a batch are recorded together (one read of the leased rows): each row still gets its own
+    C_Order, a bad order is held on its own row, and an order re-armed during the composite keeps its new version."""
+    erp_env.sandbox.db.add_product("NO-PRICE-1", "Unpriced thing", None, product_id=5000)
+    good1, changed, good2 = erp_env.add_order(), erp_env.add_order(), erp_env.add_order()
+    bad = erp_env.add_order(lines=[("TEA-BLACK-100", 1, "360"), ("NO-PRICE-1", 1, "10")])
+
+    def marketplace_changes_order(service: str) -> None:
+        if service == "compositeInterface":
+            erp_env.change_status(changed, "shipped")
+
+    erp_env.sandbox.on_request = marketplace_changes_order
+    stats = run_erp_delivery(settings=erp_env.settings, batch_size=10)
+    erp_env.sandbox.on_request = None
+    assert erp_env.sandbox.calls("compositeInterface") == 1
+    assert (stats.sent, stats.held, stats.details["superseded"]) == (3, 1, 1)  # the superseded one was sent too
+    for ext in (good1, good2):
+        [erp] = erp_env.erp_orders(ext)
+        row = erp_env.delivery(ext)
+        assert row.state == "sent" and (row.erp_record_id, row.erp_document_no) == (erp["C_Order_ID"],
+                                                                                    erp["DocumentNo"])
+    assert erp_env.delivery(bad).state == "held" and erp_env.delivery(bad).hold_code == "price_list:NO-PRICE-1@shop-a"
+    row = erp_env.delivery(changed)
+    assert row.state == "pending" and row.order_version == 2 and row.erp_record_id is None
+    # the next run finds the superseded order's C_Order by its reference instead of creating a second one
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    [erp] = erp_env.erp_orders(changed)
+    assert erp_env.delivery(changed).erp_record_id == erp["C_Order_ID"]
+    assert erp_env.sandbox.calls("compositeInterface") == 1
+
+
+def test_erp_lost_answer_to_a_batch_is_resolved_by_reading_the_erp(erp_env: ErpEnv) -> None:
+    """The ERP commits a whole batch and the answer is lost: nothing is sent again; the next run's pre-check reads
+    the ERP and records every order's own C_Order."""
+    refs = [erp_env.add_order() for _ in range(4)]
+    erp_env.sandbox.drop_responses_after_commit(1)
+    first = run_erp_delivery(settings=erp_env.settings, batch_size=4)
+    assert first.failed == 4 and {erp_env.delivery(r).state for r in refs} == {"retry"}
+    second = run_erp_delivery(settings=erp_env.settings, batch_size=4, now=utcnow() + timedelta(hours=2))
+    assert second.sent == 4 and erp_env.sandbox.calls("compositeInterface") == 1
+    for ext in refs:
+        [erp] = erp_env.erp_orders(ext)
+        row = erp_env.delivery(ext)
+        assert row.state == "sent" and row.erp_record_id == erp["C_Order_ID"]
+        assert row.external_ref == "already in the ERP (found by POReference)"
+
+
+def test_erp_answer_that_does_not_fit_the_wsdl_is_a_lost_answer_not_a_result(erp_env: ErpEnv,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Answers are read with lxml after validation against the server's WSDL schema: a RecordID that is no xsd:int
+    is never taken as a result; the orders wait as after a lost answer and the pre-check reads the ERP."""
+    import sandboxes.idempiere.server as sandbox_module
+
+    real_envelope = sandbox_module._envelope
+    monkeypatch.setattr(sandbox_module, "_envelope",
+                        lambda payload: real_envelope(payload).replace(b'RecordID="', b'RecordID="x'))
+    refs = [erp_env.add_order() for _ in range(2)]
+    first = run_erp_delivery(settings=erp_env.settings)
+    row = erp_env.delivery(refs[0])
+    assert first.failed == 2 and row.state == "retry" and row.erp_record_id is None
+    assert "does not fit the server's WSDL" in row.last_error and "RecordID" in row.last_error
+    assert all(len(erp_env.erp_orders(r)) == 1 for r in refs)  # the ERP did commit them
+    monkeypatch.setattr(sandbox_module, "_envelope", real_envelope)
+    assert run_erp_delivery(settings=erp_env.settings, now=utcnow() + timedelta(hours=2)).sent == 2
+    assert erp_env.sandbox.calls("compositeInterface") == 1
+    assert [erp_env.delivery(r).erp_record_id for r in refs] == [erp_env.erp_orders(r)[0]["C_Order_ID"] for r in refs]
+
+
+@pytest.mark.parametrize(("lease_batches", "leases"), [(1, 4), (3, 2)])
+def test_erp_one_lease_covers_erp_lease_batches_composites(erp_env: ErpEnv, monkeypatch: pytest.MonkeyPatch,
+                                                            lease_batches: int, leases: int) -> None:
+    """The rows of ``erp_lease_batches`` composites are leased, loaded and recorded together (the last lease
+    finds nothing); every composite still carries ``batch_size`` orders."""
+    from oms_bridge.erp import delivery
+    from oms_bridge.store import outbox
+
+    calls: list[int] = []
+    lease_due = outbox.lease_due
+
+    def counting_lease_due(*args, **kwargs):
+        found = lease_due(*args, **kwargs)
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(delivery.outbox, "lease_due", counting_lease_due)
+    settings = replace(erp_env.settings, erp_lease_batches=lease_batches)
+    refs = [erp_env.add_order() for _ in range(6)]
+    stats = run_erp_delivery(settings=settings, batch_size=2)
+    assert stats.sent == 6 and erp_env.sandbox.calls("compositeInterface") == 3
+    assert len(calls) == leases and calls[-1] == 0
+    assert all(erp_env.delivery(r).erp_record_id == erp_env.erp_orders(r)[0]["C_Order_ID"] for r in refs)
+
+
+def test_erp_lost_answer_in_the_middle_of_a_lease_keeps_the_earlier_outcomes(erp_env: ErpEnv) -> None:
+    """One lease, three composites; the second one's answer is lost after the ERP committed. The first composite's
+    orders are recorded as sent, the second's wait for a retry, the third's were not tried (the connection stops
+    for the run). The next run reads the ERP first: nothing is created twice."""
+    settings = replace(erp_env.settings, erp_lease_batches=3)
+    refs = [erp_env.add_order() for _ in range(6)]
+    composites = 0
+
+    def lose_the_second_answer(service: str) -> None:
+        nonlocal composites
+        if service == "compositeInterface":
+            composites += 1
+            if composites == 2:
+                erp_env.sandbox.drop_responses_after_commit(1)
+
+    erp_env.sandbox.on_request = lose_the_second_answer
+    first = run_erp_delivery(settings=settings, batch_size=2)
+    erp_env.sandbox.on_request = None
+    assert (first.sent, first.failed, first.details["not_tried"]) == (2, 2, 2)
+    assert [erp_env.delivery(r).state for r in refs] == ["sent", "sent", "retry", "retry", "pending", "pending"]
+    second = run_erp_delivery(settings=settings, batch_size=2, now=utcnow() + timedelta(hours=2))
+    assert second.sent == 4 and erp_env.sandbox.calls("compositeInterface") == 3
+    for ext in refs:
+        [erp] = erp_env.erp_orders(ext)
+        assert erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
