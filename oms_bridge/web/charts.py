@@ -1,0 +1,108 @@
+"""The data behind the dashboard's charts, as JSON-ready dicts (Chart.js ``labels`` + ``datasets``).
+
+Everything is counted by the database in hourly buckets (``GROUP BY`` an hour key), never by loading
+rows, so a chart costs the same on 50,000 orders as on 50. The hour key is the same text on both
+stores (``YYYY-MM-DD HH`` in UTC): SQLite keeps naive UTC text, PostgreSQL a timestamptz shown in UTC.
+Labels are shown in the display time zone (:mod:`oms_bridge.web.display`).
+
+- :func:`orders_per_hour`: orders by their marketplace creation time, one series per channel;
+- :func:`backlog_over_time`: deliveries due but not delivered at the end of each hour, rebuilt from
+  each row's ``armed_at`` (became due) and ``sent_at`` (delivered); rows waiting for a condition
+  (``waiting``) are not backlog. A row keeps only its latest arming, so an earlier, already delivered
+  version is not counted twice; held rows count as backlog until released;
+- held count over time: the deliveries held now, by when they were held (``updated`` of the held row);
+- :func:`run_durations`: each recent run's duration in seconds, one series per process.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, literal_column, select
+from sqlalchemy.orm import Session
+
+from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun
+from oms_bridge.web.display import localtime
+
+__all__ = ["orders_per_hour", "backlog_over_time", "run_durations", "hour_keys"]
+
+_KEY_FORMAT = "%Y-%m-%d %H"
+
+
+def _hour_key(session: Session, column: Any) -> ColumnElement[str]:
+    """``YYYY-MM-DD HH`` (UTC) of a timestamp column, computed by the database."""
+    # Constants inlined, not bound: PostgreSQL matches the SELECT and GROUP BY expressions only when equal.
+    if session.get_bind().dialect.name == "sqlite":
+        return func.substr(column, literal_column("1"), literal_column("13"))
+    return func.to_char(func.timezone(literal_column("'UTC'"), column), literal_column("'YYYY-MM-DD HH24'"))
+
+
+def hour_keys(now: datetime, hours: int) -> list[str]:
+    """The ``hours`` hour keys ending with the current hour, oldest first."""
+    top = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return [(top - timedelta(hours=h)).strftime(_KEY_FORMAT) for h in range(hours - 1, -1, -1)]
+
+
+def _labels(keys: list[str], hours: int) -> list[str]:
+    fmt = "%H:%M" if hours <= 24 else "%m-%d %H:%M"
+    return [localtime(datetime.strptime(k, _KEY_FORMAT).replace(tzinfo=UTC), fmt) for k in keys]
+
+
+def orders_per_hour(session: Session, now: datetime, hours: int) -> dict[str, Any]:
+    """Orders created per hour over the last ``hours`` hours, one dataset per channel with orders."""
+    keys = hour_keys(now, hours)
+    start = datetime.strptime(keys[0], _KEY_FORMAT).replace(tzinfo=UTC)
+    bucket = _hour_key(session, Order.order_created)
+    rows = session.execute(select(Order.oms_channel_id, bucket, func.count())
+                           .where(Order.order_created >= start).group_by(Order.oms_channel_id, bucket))
+    names = dict(session.execute(select(Channel.id, Channel.value)).all())
+    series: dict[str, dict[str, int]] = {}
+    for channel_id, key, n in rows:
+        series.setdefault(names.get(channel_id, str(channel_id)), {})[key] = n
+    return {"labels": _labels(keys, hours),
+            "datasets": [{"label": name, "data": [by_hour.get(k, 0) for k in keys]}
+                         for name, by_hour in sorted(series.items())]}
+
+
+def _cumulative(session: Session, column: Any, where: ColumnElement[bool], keys: list[str]) -> list[int]:
+    """For each hour key: how many rows matching ``where`` have ``column`` before that hour's end."""
+    start = datetime.strptime(keys[0], _KEY_FORMAT).replace(tzinfo=UTC)
+    bucket = _hour_key(session, column)
+    running = session.scalar(select(func.count()).select_from(Delivery).where(where, column < start)) or 0
+    counts = dict(session.execute(select(bucket, func.count()).where(where, column >= start).group_by(bucket)).all())
+    out = []
+    for key in keys:
+        running += counts.get(key, 0)
+        out.append(running)
+    return out
+
+
+def backlog_over_time(session: Session, now: datetime, hours: int) -> dict[str, Any]:
+    """Deliveries due but undelivered, and deliveries held, at the end of each hour (see module doc)."""
+    keys = hour_keys(now, hours)
+    due = _cumulative(session, Delivery.armed_at, Delivery.state != "waiting", keys)
+    done = _cumulative(session, Delivery.sent_at,
+                       and_(Delivery.state == "sent", Delivery.sent_at >= Delivery.armed_at), keys)
+    held = _cumulative(session, Delivery.updated, Delivery.state == "held", keys)
+    return {"labels": _labels(keys, hours),
+            "datasets": [{"label": "backlog (due, not delivered)",
+                          "data": [a - b for a, b in zip(due, done, strict=True)]},
+                         {"label": "held", "data": held}]}
+
+
+def run_durations(session: Session, now: datetime, hours: int = 24, limit: int = 500) -> dict[str, Any]:
+    """Durations (seconds) of the last ``limit`` finished runs within ``hours``, one dataset per process.
+
+    Points are ``{x: label, y: seconds}`` on a shared category axis of the runs' start times."""
+    since = now - timedelta(hours=hours)
+    rows = session.execute(select(ProcessRun.id, ProcessRun.process, ProcessRun.started, ProcessRun.ended)
+                           .where(ProcessRun.started >= since, ProcessRun.ended.is_not(None))
+                           .order_by(ProcessRun.id.desc()).limit(limit)).all()
+    rows.reverse()
+    labels = [localtime(r.started, "%m-%d %H:%M:%S") for r in rows]
+    series: dict[str, list[dict[str, Any]]] = {}
+    for label, r in zip(labels, rows, strict=False):
+        series.setdefault(r.process, []).append(
+            {"x": label, "y": round((r.ended - r.started).total_seconds(), 3), "id": r.id})
+    return {"labels": labels, "datasets": [{"label": p, "data": pts} for p, pts in sorted(series.items())]}
