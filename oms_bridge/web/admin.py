@@ -27,6 +27,7 @@ from oms_bridge.web.admin_dashboard import router as dashboard_router
 from oms_bridge.web.admin_monitoring import router as monitoring_router
 from oms_bridge.web.admin_oms import router as oms_router
 from oms_bridge.web.admin_orders import router as orders_router
+from oms_bridge.web.admin_runs import router as runs_router
 from oms_bridge.web.admin_setup import router as setup_router
 
 __all__ = ["router"]
@@ -81,5 +82,6 @@ def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -> Resp
 router.include_router(dashboard_router)
 router.include_router(setup_router)
 router.include_router(orders_router)
+router.include_router(runs_router)
 router.include_router(oms_router)
 router.include_router(monitoring_router)

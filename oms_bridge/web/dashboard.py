@@ -197,7 +197,7 @@ def status_tiles(counts: dict[str, dict[str, int]], statuses: list[ChannelStatus
         Tile("failing", "failing channels", str(failing), "critical" if failing else "ok",
              "/admin/channels?health=failing"),
         Tile("oldest", "oldest pending delivery", age_text(age) if age is not None else "none",
-             "warning" if late else "ok", "/admin/runs?process=erp"),
+             "warning" if late else "ok", "/admin/runs?process=erp_delivery"),
     ]
 
 
