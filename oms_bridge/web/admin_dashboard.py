@@ -2,9 +2,10 @@
 JSON endpoints its charts read (``/admin/charts/...``, login required like every admin page).
 
 The page reads only aggregates (:mod:`oms_bridge.web.dashboard`, :mod:`oms_bridge.web.charts`) in a
-read-only session, in FastAPI's worker threads (sync handlers), never on the event loop. It refreshes
-itself every :data:`REFRESH_SECONDS` (a meta refresh: no script needed, allowed by the CSP); the charts
-are drawn by ``/admin/static/charts.js`` with the vendored Chart.js.
+read-only session, in FastAPI's worker threads (sync handlers), never on the event loop. It reloads
+itself every :data:`REFRESH_SECONDS` while its "refresh" box is ticked (``/admin/static/admin.js``; a
+meta refresh cannot be paused, which WCAG 2.2.1 and axe-core refuse); the charts are drawn by
+``/admin/static/charts.js`` with the vendored Chart.js.
 """
 
 from __future__ import annotations

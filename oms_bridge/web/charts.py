@@ -98,7 +98,7 @@ def run_durations(session: Session, now: datetime, hours: int = 24, limit: int =
     since = now - timedelta(hours=hours)
     rows = session.execute(select(ProcessRun.id, ProcessRun.process, ProcessRun.started, ProcessRun.ended)
                            .where(ProcessRun.started >= since, ProcessRun.ended.is_not(None))
-                           .order_by(ProcessRun.id.desc()).limit(limit)).all()
+                           .order_by(ProcessRun.started.desc()).limit(limit)).all()
     rows.reverse()
     labels = [localtime(r.started, "%m-%d %H:%M:%S") for r in rows]
     series: dict[str, list[dict[str, Any]]] = {}

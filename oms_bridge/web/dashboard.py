@@ -204,13 +204,14 @@ def status_tiles(counts: dict[str, dict[str, int]], statuses: list[ChannelStatus
 def dashboard_warnings(tiles: list[Tile], statuses: list[ChannelStatus]) -> list[Warning]:
     """Every raised tile and every channel warning, worst first."""
     found: list[Warning] = []
-    texts = {"held": "{v} deliveries are held: a cause someone must fix (an unmapped SKU, a missing price)",
-             "dead": "{v} deliveries are dead: they gave up after every attempt; retry them once the cause is fixed",
-             "retrying": "{v} deliveries are retrying after a failure of the destination",
+    texts = {"held": "{v} {deliveries} held: a cause someone must fix (an unmapped SKU, a missing price)",
+             "dead": "{v} {deliveries} dead: they gave up after every attempt; retry them once the cause is fixed",
+             "retrying": "{v} {deliveries} retrying after a failure of the destination",
              "oldest": "the oldest pending delivery has waited {v}"}
     for tile in tiles:
         if tile.level != "ok" and tile.key in texts:
-            found.append(Warning(tile.level, texts[tile.key].format(v=tile.value), tile.href))
+            deliveries = "delivery is" if tile.value == "1" else "deliveries are"
+            found.append(Warning(tile.level, texts[tile.key].format(v=tile.value, deliveries=deliveries), tile.href))
     for status in statuses:
         severities = status.severities or ["warning"] * len(status.warnings)
         for text_, severity in zip(status.warnings, severities, strict=True):

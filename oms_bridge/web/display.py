@@ -3,12 +3,18 @@
 Times are stored aware UTC; the pages show them in ``display_timezone`` (a setting, default
 Asia/Taipei, see docs/configuration.md) and label the zone once per table or line, so a reader never
 guesses. :func:`ago` adds the age a person takes in at a glance ("3 min ago", "in 2 h").
-Registered as Jinja filters by :mod:`oms_bridge.web.pages`: ``localtime``, ``ago``, ``json_text``.
+Messages written for the command line (a token warning's "run `oms-bridge channel authorize X`")
+are shown on the pages with the web action instead (:func:`web_wording`): the person reading them is in
+the browser, one click from the button.
+
+Registered as Jinja filters by :mod:`oms_bridge.web.pages`: ``localtime``, ``ago``, ``json_text``,
+``web_wording``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -16,7 +22,16 @@ from zoneinfo import ZoneInfo
 
 from oms_bridge.settings import get_settings
 
-__all__ = ["display_zone", "zone_label", "localtime", "ago", "age_text", "json_text"]
+__all__ = ["display_zone", "zone_label", "localtime", "ago", "age_text", "json_text", "web_wording"]
+
+#: (CLI hint, what the web pages say instead)
+_WEB_ACTIONS = [
+    (re.compile(r"(?:[Rr]un )?`oms-bridge channel authorize(?: [\w.-]+)?`|oms-bridge channel authorize [\w.-]+"),
+     "use the Authorize button on the channel's page"),
+    (re.compile(r"`oms-bridge channel enable [\w.-]+`"), "the Enable button on the channel's page"),
+    (re.compile(r"oms-bridge channel update [\w.-]+ --credential KEY"), "the credential fields on the channel's page"),
+    (re.compile(r"`oms-bridge orders list --held`"), "the Held page"),
+]
 
 
 @lru_cache(maxsize=8)
@@ -75,3 +90,11 @@ def json_text(value: Any) -> str:
     if value in (None, "", {}):
         return ""
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def web_wording(message: str | None) -> str:
+    """``message`` with its command-line hints replaced by the web action (see module doc)."""
+    for pattern, instead in _WEB_ACTIONS:
+        message = pattern.sub(lambda m, say=instead: say[0].upper() + say[1:] if m.group(0)[0].isupper() else say,
+                              message or "")
+    return message or ""

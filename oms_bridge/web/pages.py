@@ -56,6 +56,7 @@ templates.env.filters["localtime"] = display.localtime
 templates.env.filters["taipei"] = display.localtime  # the filter's first name, kept for templates not yet renamed
 templates.env.filters["ago"] = display.ago
 templates.env.filters["json_text"] = display.json_text
+templates.env.filters["web_wording"] = display.web_wording
 templates.env.globals["zone_label"] = display.zone_label
 
 

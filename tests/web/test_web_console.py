@@ -115,6 +115,25 @@ def test_dashboard_tiles_for_channels_and_the_oldest_pending_delivery(sqlite_set
     assert "stale-shop" in filtered and "fresh-shop" not in filtered
 
 
+def test_pages_offer_the_web_action_not_a_command(sqlite_settings):
+    """A token warning written for the CLI ("run `oms-bridge channel authorize X`") reads as the button."""
+    settings = sqlite_settings
+    channel_id = _channel(settings, "shop-x")
+    with session_scope(settings) as s:
+        ch = s.get(Channel, channel_id)
+        ch.auth_state = "reauth_required"
+        ch.auth_message = "the refresh token was refused: run `oms-bridge channel authorize shop-x` and have the " \
+                          "merchant approve again"
+    client = _client(settings)
+    for page in ("/admin/", "/admin/channels/shop-x"):
+        html = client.get(page).text
+        assert "oms-bridge channel authorize" not in html, page
+        assert "use the Authorize button on the channel&#39;s page and have the merchant approve again" in html, page
+    dashboard = client.get("/admin/").text
+    assert 'id="tile-failing" href="/admin/channels?health=failing">\n  <span class="n">1<' in dashboard
+    assert '<span class="sev">critical</span>the refresh token was refused' in dashboard
+
+
 def test_chart_data_on_both_stores(store_settings):
     """Hourly buckets are counted by the database (one GROUP BY); SQLite and PostgreSQL agree."""
     settings = store_settings

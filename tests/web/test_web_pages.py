@@ -45,7 +45,7 @@ def test_every_page_renders_on_both_stores(store_settings):
     client.cookies.set(SESSION_COOKIE, issue_session(authenticate("admin", "page-test-password", settings=settings),
                                                      settings=settings))
     expectations = {
-        "/admin/": "1 deliveries are held",  # a recent successful GetOrder: not stale; the held row is a warning
+        "/admin/": "1 delivery is held",  # a recent successful GetOrder: not stale; the held row is a warning
         "/admin/platforms": "momo-app",
         "/admin/platforms/momo-app": "3456",
         "/admin/channels": "momo-a",
