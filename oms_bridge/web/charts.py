@@ -2,7 +2,8 @@
 
 Everything is counted by the database in hourly buckets (``GROUP BY`` an hour key), never by loading
 rows, so a chart costs the same on 50,000 orders as on 50. The hour key is the same text on both
-stores (``YYYY-MM-DD HH`` in UTC): SQLite keeps naive UTC text, PostgreSQL a timestamptz shown in UTC.
+stores (``YYYY-MM-DD HH`` in UTC): SQLite keeps naive UTC text (cut to the hour), PostgreSQL truncates
+its timestamptz to the UTC hour (``date_trunc``, cheaper than formatting every row as text).
 Labels are shown in the display time zone (:mod:`oms_bridge.web.display`).
 
 - :func:`orders_per_hour`: orders by their marketplace creation time, one series per channel;
@@ -30,12 +31,18 @@ __all__ = ["orders_per_hour", "backlog_over_time", "run_durations", "hour_keys"]
 _KEY_FORMAT = "%Y-%m-%d %H"
 
 
-def _hour_key(session: Session, column: Any) -> ColumnElement[str]:
-    """``YYYY-MM-DD HH`` (UTC) of a timestamp column, computed by the database."""
+def _hour_key(session: Session, column: Any) -> ColumnElement[Any]:
+    """The hour (UTC) of a timestamp column, computed by the database: ``YYYY-MM-DD HH`` text on SQLite
+    (its stored text cut short), the truncated UTC timestamp on PostgreSQL (see :func:`_key`)."""
     # Constants inlined, not bound: PostgreSQL matches the SELECT and GROUP BY expressions only when equal.
     if session.get_bind().dialect.name == "sqlite":
         return func.substr(column, literal_column("1"), literal_column("13"))
-    return func.to_char(func.timezone(literal_column("'UTC'"), column), literal_column("'YYYY-MM-DD HH24'"))
+    return func.date_trunc(literal_column("'hour'"), func.timezone(literal_column("'UTC'"), column))
+
+
+def _key(value: Any) -> str:
+    """An hour as :func:`_hour_key` returned it, as the ``YYYY-MM-DD HH`` key the series use."""
+    return value if isinstance(value, str) else value.strftime(_KEY_FORMAT)
 
 
 def hour_keys(now: datetime, hours: int) -> list[str]:
@@ -58,8 +65,8 @@ def orders_per_hour(session: Session, now: datetime, hours: int) -> dict[str, An
                            .where(Order.order_created >= start).group_by(Order.oms_channel_id, bucket))
     names = dict(session.execute(select(Channel.id, Channel.value)).all())
     series: dict[str, dict[str, int]] = {}
-    for channel_id, key, n in rows:
-        series.setdefault(names.get(channel_id, str(channel_id)), {})[key] = n
+    for channel_id, hour, n in rows:
+        series.setdefault(names.get(channel_id, str(channel_id)), {})[_key(hour)] = n
     return {"labels": _labels(keys, hours),
             "datasets": [{"label": name, "data": [by_hour.get(k, 0) for k in keys]}
                          for name, by_hour in sorted(series.items())]}
@@ -70,7 +77,8 @@ def _cumulative(session: Session, column: Any, where: ColumnElement[bool], keys:
     start = datetime.strptime(keys[0], _KEY_FORMAT).replace(tzinfo=UTC)
     bucket = _hour_key(session, column)
     running = session.scalar(select(func.count()).select_from(Delivery).where(where, column < start)) or 0
-    counts = dict(session.execute(select(bucket, func.count()).where(where, column >= start).group_by(bucket)).all())
+    counts = {_key(hour): n for hour, n in
+              session.execute(select(bucket, func.count()).where(where, column >= start).group_by(bucket))}
     out = []
     for key in keys:
         running += counts.get(key, 0)

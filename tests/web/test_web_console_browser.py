@@ -270,3 +270,20 @@ def test_every_admin_page_at_desktop_and_phone_width_passes_axe(page, context):
             login(page)
     assert problems == {}, json.dumps(problems, indent=1)
     assert context.csp_problems == []
+
+
+def test_dashboard_refreshes_itself_until_paused(page, monkeypatch):
+    from oms_bridge.web import admin_dashboard
+
+    monkeypatch.setattr(admin_dashboard, "REFRESH_SECONDS", 1)  # the server runs in this process
+    login(page)
+    with page.expect_event("load", timeout=5_000):  # reloaded by itself
+        pass
+    assert page.locator("#auto-refresh").is_checked()
+    page.uncheck("#auto-refresh")  # paused: remembered for this page
+    page.reload()
+    assert not page.locator("#auto-refresh").is_checked()
+    loads = []
+    page.on("load", lambda _: loads.append(1))
+    page.wait_for_timeout(2_500)
+    assert loads == []
