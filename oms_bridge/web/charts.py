@@ -20,10 +20,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, literal_column, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, select
 from sqlalchemy.orm import Session
 
 from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun
+from oms_bridge.store.types import UtcDateTime
 from oms_bridge.web.display import localtime
 
 __all__ = ["orders_per_hour", "backlog_over_time", "run_durations", "hour_keys"]
@@ -72,31 +73,44 @@ def orders_per_hour(session: Session, now: datetime, hours: int) -> dict[str, An
                          for name, by_hour in sorted(series.items())]}
 
 
-def _cumulative(session: Session, column: Any, where: ColumnElement[bool], keys: list[str]) -> list[int]:
-    """For each hour key: how many rows matching ``where`` have ``column`` before that hour's end."""
-    start = datetime.strptime(keys[0], _KEY_FORMAT).replace(tzinfo=UTC)
-    bucket = _hour_key(session, column)
-    running = session.scalar(select(func.count()).select_from(Delivery).where(where, column < start)) or 0
-    counts = {_key(hour): n for hour, n in
-              session.execute(select(bucket, func.count()).where(where, column >= start).group_by(bucket))}
-    out = []
-    for key in keys:
-        running += counts.get(key, 0)
-        out.append(running)
-    return out
-
-
 def backlog_over_time(session: Session, now: datetime, hours: int) -> dict[str, Any]:
-    """Deliveries due but undelivered, and deliveries held, at the end of each hour (see module doc)."""
+    """Deliveries due but undelivered, and deliveries held, at the end of each hour (see module doc).
+
+    One pass over the outbox: each row gives the hour it became due, was delivered and was held (times
+    before the window fall into the hour before it, which starts the running sums); one ``GROUP BY``
+    over those three hours, then running sums here."""
     keys = hour_keys(now, hours)
-    due = _cumulative(session, Delivery.armed_at, Delivery.state != "waiting", keys)
-    done = _cumulative(session, Delivery.sent_at,
-                       and_(Delivery.state == "sent", Delivery.sent_at >= Delivery.armed_at), keys)
-    held = _cumulative(session, Delivery.updated, Delivery.state == "held", keys)
+    start = datetime.strptime(keys[0], _KEY_FORMAT).replace(tzinfo=UTC)
+    before = start - timedelta(hours=1)
+
+    def hour_of(column: Any, condition: ColumnElement[bool]) -> ColumnElement[Any]:
+        clipped = case((column < start, literal(before, UtcDateTime())), else_=column)
+        return case((and_(condition, column.is_not(None)), _hour_key(session, clipped)))
+
+    armed = hour_of(Delivery.armed_at, Delivery.state != "waiting")
+    sent = hour_of(Delivery.sent_at, and_(Delivery.state == "sent", Delivery.sent_at >= Delivery.armed_at))
+    held = hour_of(Delivery.updated, Delivery.state == "held")
+    # Positional GROUP BY: the CASE holds bound values, which PostgreSQL would not match across clauses.
+    rows = session.execute(select(armed, sent, held, func.count())
+                           .group_by(literal_column("1"), literal_column("2"), literal_column("3")))
+    events: dict[str, dict[str, int]] = {"armed": {}, "sent": {}, "held": {}}
+    for a_hour, s_hour, h_hour, n in rows:
+        for name, hour in (("armed", a_hour), ("sent", s_hour), ("held", h_hour)):
+            if hour is not None:
+                events[name][_key(hour)] = events[name].get(_key(hour), 0) + n
+    series = {name: _running(by_hour, [before.strftime(_KEY_FORMAT), *keys])[1:] for name, by_hour in events.items()}
     return {"labels": _labels(keys, hours),
             "datasets": [{"label": "backlog (due, not delivered)",
-                          "data": [a - b for a, b in zip(due, done, strict=True)]},
-                         {"label": "held", "data": held}]}
+                          "data": [a - b for a, b in zip(series["armed"], series["sent"], strict=True)]},
+                         {"label": "held", "data": series["held"]}]}
+
+
+def _running(by_hour: dict[str, int], keys: list[str]) -> list[int]:
+    total, out = 0, []
+    for key in keys:
+        total += by_hour.get(key, 0)
+        out.append(total)
+    return out
 
 
 def run_durations(session: Session, now: datetime, hours: int = 24, limit: int = 500) -> dict[str, Any]:

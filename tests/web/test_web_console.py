@@ -139,6 +139,13 @@ def test_chart_data_on_both_stores(store_settings):
     settings = store_settings
     channel_id = _channel(settings)
     _deliveries(settings, channel_id, {"held": 2, "sent": 3, "pending": 1})
+    now = utcnow()
+    with session_scope(settings) as s:  # some history from before the 24 hours
+        held, sent = (s.scalars(select(Delivery).where(Delivery.state == state).order_by(Delivery.id)).all()
+                      for state in ("held", "sent"))
+        held[0].armed_at = held[0].updated = now - timedelta(hours=30)  # held since before the window
+        sent[0].armed_at, sent[0].sent_at = now - timedelta(hours=48), now - timedelta(hours=30)  # done before
+        sent[1].armed_at, sent[1].sent_at = now - timedelta(hours=48), now - timedelta(hours=2)  # due until 2 h ago
     client = _client(settings)
     orders = client.get("/admin/charts/orders?hours=24").json()
     assert len(orders["labels"]) == 24
@@ -148,6 +155,8 @@ def test_chart_data_on_both_stores(store_settings):
     assert len(week["labels"]) == 168 and sum(week["datasets"][0]["data"]) == 6
     backlog = client.get("/admin/charts/backlog?hours=24").json()
     due, held = backlog["datasets"]
+    assert due["data"][0] == 2 and held["data"][0] == 1  # 24 h ago: the old held row and the late one
+    assert due["data"][-4] == 2 and due["data"][-3] == 1  # the late one was delivered in the hour 2 h ago
     assert due["data"][-1] == 3  # 2 held + 1 pending are due and not delivered now
     assert held["data"][-1] == 2
     runs = client.get("/admin/charts/runs?hours=24").json()
@@ -303,3 +312,19 @@ def test_display_time_zone_is_a_setting(sqlite_settings, monkeypatch):
     assert f"{started:%Y-%m-%d %H:%M}" in html and "Times in UTC" in html
     with pytest.raises(SettingsError, match="display_timezone"):
         load_settings({"OMS_BRIDGE_HOME": str(settings.home), "OMS_BRIDGE_DISPLAY_TIMEZONE": "Mars/Olympus"})
+
+
+def test_static_files_ship_with_the_package():
+    """A plain ``pip install`` serves the style sheet, scripts and Chart.js: every file under static/ matches
+    a package_data pattern of setup.cfg (a new kind of file would be silently left out of the wheel)."""
+    import configparser
+    from fnmatch import fnmatch
+
+    root = Path(__file__).resolve().parents[2]
+    config = configparser.ConfigParser()
+    config.read(root / "setup.cfg")
+    patterns = [p.strip() for p in config["options.package_data"]["oms_bridge.web"].split(",")]
+    web = root / "oms_bridge" / "web"
+    files = [f.relative_to(web).as_posix() for f in (web / "static").rglob("*") if f.is_file()]
+    assert "static/vendor/chart.umd.min.js" in files and "static/vendor/chart.js-LICENSE.md" in files
+    assert [f for f in files if not any(fnmatch(f, p) for p in patterns)] == []
