@@ -113,14 +113,18 @@ def _running(by_hour: dict[str, int], keys: list[str]) -> list[int]:
     return out
 
 
-def run_durations(session: Session, now: datetime, hours: int = 24, limit: int = 500) -> dict[str, Any]:
-    """Durations (seconds) of the last ``limit`` finished runs within ``hours``, one dataset per process.
+def run_durations(session: Session, now: datetime, hours: int = 24, limit: int = 500,
+                  process: str | None = None) -> dict[str, Any]:
+    """Durations (seconds) of the last ``limit`` finished runs within ``hours`` (of one ``process`` when
+    given), one dataset per process.
 
     Points are ``{x: label, y: seconds}`` on a shared category axis of the runs' start times."""
     since = now - timedelta(hours=hours)
+    where = [ProcessRun.started >= since, ProcessRun.ended.is_not(None)]
+    if process:
+        where.append(ProcessRun.process == process)
     rows = session.execute(select(ProcessRun.id, ProcessRun.process, ProcessRun.started, ProcessRun.ended)
-                           .where(ProcessRun.started >= since, ProcessRun.ended.is_not(None))
-                           .order_by(ProcessRun.started.desc()).limit(limit)).all()
+                           .where(*where).order_by(ProcessRun.started.desc()).limit(limit)).all()
     rows.reverse()
     labels = [localtime(r.started, "%m-%d %H:%M:%S") for r in rows]
     series: dict[str, list[dict[str, Any]]] = {}

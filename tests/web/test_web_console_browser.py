@@ -204,6 +204,11 @@ def _wait_for(page, path: str, done, timeout: float = 60) -> None:
 def test_runs_filters_and_detail(page):
     ids = _seed(get_settings())
     login(page)
+    page.goto("/admin/runs?process=getorder")
+    page.wait_for_selector("#chart-run-durations[data-ready='1']", timeout=15_000)
+    series = page.evaluate("() => document.getElementById('chart-run-durations').chart.data.datasets"
+                           ".map(d => [d.label, d.data.length])")
+    assert series == [["getorder", 12]]  # the durations chart follows the process filter
     page.goto("/admin/runs")
     assert "5 empty delivery run(s) hidden" in page.locator("#runs-summary").inner_text()
     assert page.locator("#runs tr").count() == 1 + 13  # 12 getorder + 1 failed erp_delivery
