@@ -230,7 +230,8 @@ def getorder_now(value: str, request: Request, admin: SessionInfo = Depends(page
         return pages.back("/admin/channels", err=str(exc))
     if not active:
         return pages.back(page, err=f"channel {value} is disabled: enable it first")
-    background.start_getorder(channel_id, settings)
+    if background.start_getorder(channel_id, settings) is None:
+        return pages.back(page, err=f"a GetOrder of channel {value} started here is still running; wait for it")
     return pages.back(page, msg=f"GetOrder of channel {value} started; its run appears under Recent runs")
 
 
@@ -252,5 +253,6 @@ def backfill_channel(value: str, request: Request, admin: SessionInfo = Depends(
             channel_id = configure.get_channel(session, value).id
     except configure.NotFound as exc:
         return pages.back("/admin/channels", err=str(exc))
-    background.start_backfill(channel_id, start, end, settings)
+    if background.start_backfill(channel_id, start, end, settings) is None:
+        return pages.back(page, err=f"a backfill of channel {value} started here is still running; wait for it")
     return pages.back(page, msg=f"backfill of channel {value} from {since} started; its progress shows below")

@@ -3,8 +3,9 @@
 The request only hands the job to a small thread pool and answers at once (post/redirect/get); the job
 records itself as a normal process run (``oms_process_run``, and ``oms_backfill`` for a backfill's
 checkpoint), which the channel page and ``/admin/runs`` show, so nothing here keeps state of its own.
-Two jobs of one kind for one channel never overlap: the process takes its per-channel run lock and a
-second one is recorded as ``skipped``.
+Repeated clicks do not pile up: while a job of one kind for one channel is queued or running, another
+is refused (``None``; the page says so). Across instances the process's own per-channel run lock
+still holds: a second run elsewhere is recorded as ``skipped``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 WORKERS = 2
 _pool: ThreadPoolExecutor | None = None
 _pool_lock = Lock()
+_jobs: dict[tuple[str, int], Future] = {}  # (kind, channel id) -> the job queued or running
 
 
 def _executor() -> ThreadPoolExecutor:
@@ -38,23 +40,30 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
-def _submit(what: str, body: Callable[[], Any]) -> Future:
+def _submit(kind: str, channel_id: int, body: Callable[[], Any]) -> Future | None:
     def run() -> Any:
         try:
             return body()
         except Exception:  # the run row holds the outcome; the log says the job itself broke
-            log.exception("admin-started %s failed", what)
+            log.exception("admin-started %s of channel %s failed", kind, channel_id)
             raise
 
-    return _executor().submit(run)
+    executor = _executor()
+    with _pool_lock:
+        running = _jobs.get((kind, channel_id))
+        if running is not None and not running.done():
+            return None
+        future = _jobs[(kind, channel_id)] = executor.submit(run)
+        return future
 
 
-def start_getorder(channel_id: int, settings: Settings) -> Future:
-    """One GetOrder run of the channel, in the background (recorded like a scheduled one)."""
-    return _submit(f"getorder of channel {channel_id}", lambda: run_getorder(channel_id, settings=settings))
+def start_getorder(channel_id: int, settings: Settings) -> Future | None:
+    """One GetOrder run of the channel in the background (recorded like a scheduled one); None while the
+    previous one started here is still queued or running."""
+    return _submit("getorder", channel_id, lambda: run_getorder(channel_id, settings=settings))
 
 
-def start_backfill(channel_id: int, since: datetime, until: datetime, settings: Settings) -> Future:
-    """A backfill of ``[since, until)`` in the background; its checkpoint row shows the progress."""
-    return _submit(f"backfill of channel {channel_id}",
-                   lambda: run_backfill(channel_id, since, until, settings=settings))
+def start_backfill(channel_id: int, since: datetime, until: datetime, settings: Settings) -> Future | None:
+    """A backfill of ``[since, until)`` in the background (its checkpoint row shows the progress); None
+    while the previous one started here is still queued or running."""
+    return _submit("backfill", channel_id, lambda: run_backfill(channel_id, since, until, settings=settings))

@@ -10,6 +10,7 @@ import re
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -304,8 +305,7 @@ def test_display_time_zone_is_a_setting(sqlite_settings, monkeypatch):
         run = s.scalars(select(ProcessRun).where(ProcessRun.oms_channel_id == channel_id)).one()
         started = run.started
     client = _client(settings)
-    assert f"{started.astimezone(__import__('zoneinfo').ZoneInfo('Asia/Taipei')):%Y-%m-%d %H:%M}" in \
-        client.get("/admin/runs").text
+    assert f"{started.astimezone(ZoneInfo('Asia/Taipei')):%Y-%m-%d %H:%M}" in client.get("/admin/runs").text
     monkeypatch.setenv("OMS_BRIDGE_DISPLAY_TIMEZONE", "UTC")
     reset_settings()
     html = client.get("/admin/runs").text
@@ -328,3 +328,41 @@ def test_static_files_ship_with_the_package():
     files = [f.relative_to(web).as_posix() for f in (web / "static").rglob("*") if f.is_file()]
     assert "static/vendor/chart.umd.min.js" in files and "static/vendor/chart.js-LICENSE.md" in files
     assert [f for f in files if not any(fnmatch(f, p) for p in patterns)] == []
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def test_run_getorder_now_needs_csrf_and_does_not_pile_up(sqlite_settings, monkeypatch):
+    """The button starts one background run per channel at a time; a forged form starts nothing."""
+    import threading
+
+    from oms_bridge.web import background
+
+    settings = sqlite_settings
+    channel_id = _channel(settings)
+    started, release = [], threading.Event()
+
+    def slow_getorder(cid, *, settings):
+        started.append(cid)
+        release.wait(10)
+
+    monkeypatch.setattr(background, "run_getorder", slow_getorder)
+    client = _client(settings)
+    token = _csrf(client.get("/admin/channels/momo-a").text)
+    assert client.post("/admin/channels/momo-a/getorder", data={"csrf_token": "forged"}).status_code == 403
+    first = client.post("/admin/channels/momo-a/getorder", data={"csrf_token": token})
+    assert "GetOrder of channel momo-a started" in first.text
+    second = client.post("/admin/channels/momo-a/getorder", data={"csrf_token": token})
+    assert "still running; wait for it" in second.text
+    release.set()
+    background._jobs[("getorder", channel_id)].result(timeout=10)  # the first run ends
+    third = client.post("/admin/channels/momo-a/getorder", data={"csrf_token": token})
+    assert "GetOrder of channel momo-a started" in third.text
+    background._jobs[("getorder", channel_id)].result(timeout=10)
+    assert started == [channel_id, channel_id]  # the forged and the refused click started nothing
+    with session_scope(settings) as s:
+        s.get(Channel, channel_id).isactive = False
+    disabled = client.post("/admin/channels/momo-a/getorder", data={"csrf_token": token})
+    assert "channel momo-a is disabled: enable it first" in disabled.text
