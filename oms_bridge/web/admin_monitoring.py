@@ -113,7 +113,7 @@ async def run_reconciliation(request: Request, admin: SessionInfo = Depends(page
 
 
 @router.get("/reconcile/{rec_id}")
-def reconciliation_page(rec_id: int, request: Request,
+def reconciliation_page(rec_id: pages.RowId, request: Request,
                         admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
     with session_scope(pages.settings()) as session:
         row = session.get(Reconciliation, rec_id)
