@@ -126,9 +126,11 @@ def run_durations(session: Session, now: datetime, hours: int = 24, limit: int =
     rows = session.execute(select(ProcessRun.id, ProcessRun.process, ProcessRun.started, ProcessRun.ended)
                            .where(*where).order_by(ProcessRun.started.desc()).limit(limit)).all()
     rows.reverse()
-    labels = [localtime(r.started, "%m-%d %H:%M:%S") for r in rows]
+    when = [localtime(r.started, "%m-%d %H:%M:%S") for r in rows]
     series: dict[str, list[dict[str, Any]]] = {}
-    for label, r in zip(labels, rows, strict=False):
+    for label, r in zip(when, rows, strict=True):
         series.setdefault(r.process, []).append(
             {"x": label, "y": round((r.ended - r.started).total_seconds(), 3), "id": r.id})
+    # Each label once: Chart.js places a point by the first equal label (runs started in the same second share one).
+    labels = list(dict.fromkeys(when))
     return {"labels": labels, "datasets": [{"label": p, "data": pts} for p, pts in sorted(series.items())]}
