@@ -33,10 +33,11 @@ def _is_admin(request: Request) -> bool:
 
 
 def _section(path: str) -> tuple[str, str] | None:
-    """The admin section a path belongs to (``/admin/channels/x`` → ``/admin/channels``), for the way back."""
-    parts = [p for p in path.split("/") if p]
-    if len(parts) >= 2 and parts[1] not in ("static", "login", "logout"):
-        return f"/admin/{parts[1]}", parts[1].replace("-", " ").capitalize()
+    """The menu entry a path belongs to (``/admin/channels/x`` → Channels), for the way back; None for
+    paths outside every entry (the dashboard link is always there)."""
+    for href, label in pages.NAV[1:]:
+        if path == href or path.startswith(href + "/"):
+            return href, label
     return None
 
 

@@ -32,7 +32,7 @@ from oms_bridge.web import display, security
 from oms_bridge.web.request_text import text_problem
 
 __all__ = ["templates", "settings", "vault", "current_admin", "session_of", "csrf_form", "render", "back", "text",
-           "int_or_none", "json_or_none", "RowId", "LOGIN_MESSAGES", "FLASH_COOKIE", "form_problem"]
+           "int_or_none", "json_or_none", "RowId", "LOGIN_MESSAGES", "FLASH_COOKIE", "form_problem", "NAV"]
 
 templates = Jinja2Templates(directory=str(FilePath(__file__).parent / "templates"))
 
@@ -42,6 +42,12 @@ LOGIN_MESSAGES = {
     "signed_out": "You are signed out.",
     "session_ended": "Your session ended (signed out, expired or the password changed). Please log in again.",
 }
+#: The admin menu, in order: (path, label). base.html draws it (the current page marked), the error pages
+#: take the way back from it. A new page group adds its entry here.
+NAV = (("/admin/", "Dashboard"), ("/admin/platforms", "Platforms"), ("/admin/channels", "Channels"),
+       ("/admin/orders", "Orders"), ("/admin/held", "Held"), ("/admin/skus", "SKU mapping"),
+       ("/admin/oms-products", "OMS products"), ("/admin/runs", "Process runs"), ("/admin/alerts", "Alerts"),
+       ("/admin/reconcile", "Reconciliation"))
 #: A row id in an admin URL: PostgreSQL's integer range (a bigger number is a 422, not a database error).
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -58,6 +64,7 @@ templates.env.filters["ago"] = display.ago
 templates.env.filters["json_text"] = display.json_text
 templates.env.filters["web_wording"] = display.web_wording
 templates.env.globals["zone_label"] = display.zone_label
+templates.env.globals["nav_items"] = NAV
 
 
 def settings() -> Settings:

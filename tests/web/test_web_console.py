@@ -261,6 +261,8 @@ def test_admin_errors_are_pages_with_a_way_back_and_the_api_keeps_json(sqlite_se
     missing = client.get("/admin/channels/x/nothing-here")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
     assert "Page not found" in missing.text and 'href="/admin/channels">Back to Channels' in missing.text
+    unknown = client.get("/admin/no-such-page")
+    assert unknown.status_code == 404 and "Back to" not in unknown.text and 'href="/admin/">Dashboard' in unknown.text
     invalid = client.get("/admin/runs/0")
     assert invalid.status_code == 422 and "Not a valid address or form" in invalid.text
     forged = client.post("/admin/platforms", data={"csrf_token": "forged", "value": "x"})
