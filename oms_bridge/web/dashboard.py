@@ -32,8 +32,9 @@ from channels.tokens import token_warnings
 from oms_bridge.settings import Settings
 from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Delivery, ProcessRun
 from oms_bridge.store.runs import effective_outcome
+from oms_bridge.web.display import age_text
 
-__all__ = ["ChannelStatus", "Tile", "Warning", "channel_statuses", "delivery_counts", "countdown", "scheduled_runs",
+__all__ = ["ChannelStatus", "Tile", "WarningLine", "channel_statuses", "delivery_counts", "countdown", "scheduled_runs",
            "status_tiles", "dashboard_warnings", "oldest_pending"]
 
 #: Severity of a warning and level of a tile, mildest first.
@@ -80,7 +81,7 @@ class Tile:
 
 
 @dataclass(frozen=True)
-class Warning:  # noqa: A001 - the dashboard's word; never raised, so no clash with the builtin in use
+class WarningLine:
     """One line under "Warnings": how bad, what, and where to fix it."""
 
     severity: str
@@ -182,8 +183,6 @@ def _total(counts: dict[str, dict[str, int]], state: str) -> int:
 def status_tiles(counts: dict[str, dict[str, int]], statuses: list[ChannelStatus], oldest: datetime | None,
                  settings: Settings, now: datetime) -> list[Tile]:
     """The six tiles at the top of the dashboard (see module doc), each linked to the page that fixes it."""
-    from oms_bridge.web.display import age_text
-
     held, dead, retry = _total(counts, "held"), _total(counts, "dead"), _total(counts, "retry")
     stale = sum(1 for s in statuses if s.stale)
     failing = sum(1 for s in statuses if s.failing)
@@ -201,9 +200,9 @@ def status_tiles(counts: dict[str, dict[str, int]], statuses: list[ChannelStatus
     ]
 
 
-def dashboard_warnings(tiles: list[Tile], statuses: list[ChannelStatus]) -> list[Warning]:
+def dashboard_warnings(tiles: list[Tile], statuses: list[ChannelStatus]) -> list[WarningLine]:
     """Every raised tile and every channel warning, worst first."""
-    found: list[Warning] = []
+    found: list[WarningLine] = []
     texts = {"held": "{v} {deliveries} held: a cause someone must fix (an unmapped SKU, a missing price)",
              "dead": "{v} {deliveries} dead: they gave up after every attempt; retry them once the cause is fixed",
              "retrying": "{v} {deliveries} retrying after a failure of the destination",
@@ -211,11 +210,12 @@ def dashboard_warnings(tiles: list[Tile], statuses: list[ChannelStatus]) -> list
     for tile in tiles:
         if tile.level != "ok" and tile.key in texts:
             deliveries = "delivery is" if tile.value == "1" else "deliveries are"
-            found.append(Warning(tile.level, texts[tile.key].format(v=tile.value, deliveries=deliveries), tile.href))
+            text_ = texts[tile.key].format(v=tile.value, deliveries=deliveries)
+            found.append(WarningLine(tile.level, text_, tile.href))
     for status in statuses:
         severities = status.severities or ["warning"] * len(status.warnings)
         for text_, severity in zip(status.warnings, severities, strict=True):
-            found.append(Warning(severity, text_, f"/admin/channels/{status.value}"))
+            found.append(WarningLine(severity, text_, f"/admin/channels/{status.value}"))
     return sorted(found, key=lambda w: -LEVELS.index(w.severity))
 
 
