@@ -368,3 +368,27 @@ def test_run_getorder_now_needs_csrf_and_does_not_pile_up(sqlite_settings, monke
         s.get(Channel, channel_id).isactive = False
     disabled = client.post("/admin/channels/momo-a/getorder", data={"csrf_token": token})
     assert "channel momo-a is disabled: enable it first" in disabled.text
+
+
+def test_channel_page_shows_the_authorization_that_is_true_now(sqlite_settings):
+    """``auth_state`` says "active" until something writes it; a refresh token that ran out since then
+    means the channel needs the merchant again, and the page says so (with the button, not a command)."""
+    settings = sqlite_settings
+    channel_id = _channel(settings)
+    vault = Vault.from_settings(settings)
+    _deliveries(settings, channel_id, {"held": 2, "dead": 1})
+    client = _client(settings)
+    page = client.get("/admin/channels/momo-a").text
+    assert 'id="auth-state">active<' in page
+    assert ">2 held</a>" in page and ">1 dead</a>" in page and "4 min ago" in page  # held, dead, sync lag
+    with session_scope(settings) as s:
+        ch = s.get(Channel, channel_id)
+        ch.access_token_enc, ch.refresh_token_enc = vault.encrypt("a-token"), vault.encrypt("r-token")
+        ch.access_expires_at = utcnow() - timedelta(hours=1)
+        ch.refresh_expires_at = utcnow() - timedelta(minutes=5)
+    page = client.get("/admin/channels/momo-a").text
+    assert 'id="auth-state">reauth_required<' in page
+    assert "the refresh token has expired: authorize the channel again" in page
+    with session_scope(settings) as s:
+        s.get(Channel, channel_id).isactive = False
+    assert 'id="auth-state">disabled<' in client.get("/admin/channels/momo-a").text
