@@ -1,11 +1,13 @@
-"""How long the pages an operator polls take on a large store: /metrics, /healthz, the dashboard,
-the held list and the orders list (SQLite; pass a PostgreSQL server URL as argv[1] to measure that:
-a throw-away database is created on that server and dropped afterwards).
+"""How long the pages an operator polls take on a large store: /metrics, /healthz, the dashboard and its
+chart data, a channel's page, the runs list (and one run), the held list and the orders list (SQLite;
+pass a PostgreSQL server URL as argv[1] to measure that: a throw-away database is created on that
+server and dropped afterwards).
 
     python benchmarks/bench_admin.py [POSTGRESQL_URL] [--orders N] [--channels N]
 
-Builds a store with N orders (each with erp + oms delivery rows, ~5 % held, ~1 % dead) and one
-process run per channel per 5 minutes of a day, then times each page (median of 5 requests).
+Builds a store with N orders (each with erp + oms delivery rows, ~5 % held, ~1 % dead, armed when
+created and sent 30 s later) and one GetOrder run per channel per 5 minutes of a day plus one (mostly
+empty) ERP delivery run a minute, then times each page (median of 5 requests).
 """
 
 from __future__ import annotations
@@ -105,31 +107,41 @@ def _run(args: argparse.Namespace) -> None:
             rows = []
             for n in range(start, min(args.orders, start + batch)):
                 state = "held" if n % 20 == 0 else "dead" if n % 100 == 1 else "sent"
+                armed = now - timedelta(seconds=n)
                 rows.append({"oms_order_id": n + 1, "destination": "erp", "state": state,
                              "last_error": "SKU X has no ERP product" if state != "sent" else None,
-                             "hold_code": "missing_sku:X" if state == "held" else None})
+                             "hold_code": "missing_sku:X" if state == "held" else None, "armed_at": armed,
+                             "sent_at": armed + timedelta(seconds=30) if state == "sent" else None})
                 rows.append({"oms_order_id": n + 1, "destination": "oms", "state": "sent", "last_error": None,
-                             "hold_code": None})
+                             "hold_code": None, "armed_at": armed, "sent_at": armed + timedelta(seconds=30)})
             conn.execute(insert(Delivery), rows)
         conn.execute(insert(ProcessRun), [
             {"process": "getorder", "oms_channel_id": cid, "started": now - timedelta(minutes=5 * k),
              "ended": now - timedelta(minutes=5 * k) + timedelta(seconds=2), "outcome": "success", "fetched": 10}
             for cid in ids for k in range(288)])
-    print(f"store: {args.orders} orders, {2 * args.orders} deliveries, {288 * len(ids)} runs, "
+        conn.execute(insert(ProcessRun), [
+            {"process": "erp_delivery", "oms_channel_id": None, "started": now - timedelta(minutes=k),
+             "ended": now - timedelta(minutes=k) + timedelta(seconds=1), "outcome": "success",
+             "sent": 25 if k % 30 == 0 else 0} for k in range(1440)])
+    print(f"store: {args.orders} orders, {2 * args.orders} deliveries, {288 * len(ids) + 1440} runs, "
           f"{len(ids)} channels on {engine.dialect.name}; built in {time.perf_counter() - started:.1f} s")
 
     set_admin_password("admin", "benchmark-password", settings=settings)
     client = TestClient(create_app(), client=("127.0.0.1", 50000))  # /metrics: local clients by default
     client.cookies.set(SESSION_COOKIE, issue_session(authenticate("admin", "benchmark-password", settings=settings),
                                                      settings=settings))
-    for path in ("/healthz", "/metrics", "/admin/", "/admin/held", "/admin/orders", "/admin/runs", "/admin/skus"):
+    paths = ["/healthz", "/metrics", "/admin/", "/admin/charts/orders?hours=24", "/admin/charts/orders?hours=168",
+             "/admin/charts/backlog?hours=24", "/admin/charts/runs?hours=24", "/admin/channels",
+             "/admin/channels/ch-0", "/admin/runs", "/admin/runs?outcome=failed", "/admin/runs?empty=1&page=50",
+             "/admin/runs/1", "/admin/held", "/admin/orders", "/admin/skus"]
+    for path in paths:
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
             answer = client.get(path)
             times.append(time.perf_counter() - t0)
             assert answer.status_code == 200, (path, answer.status_code)
-        print(f"{path:<16} median {statistics.median(times) * 1000:8.1f} ms   ({len(answer.content) / 1024:.0f} KiB)")
+        print(f"{path:<36} median {statistics.median(times) * 1000:8.1f} ms   ({len(answer.content) / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":

@@ -203,6 +203,8 @@ class Settings:
     # than run_lost_after_seconds belongs to a run that died (kill -9, crash, host gone): shown as lost.
     run_heartbeat_seconds: int = 30
     run_lost_after_seconds: int = 180
+    # Admin pages: the time zone every time is shown in (an IANA name; stored times stay UTC).
+    display_timezone: str = "Asia/Taipei"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -311,6 +313,18 @@ def _validate(values: dict[str, Any]) -> None:
     if values.get("reconcile_time") and not _DAILY_TIME_RE.match(values["reconcile_time"]):
         raise SettingsError(f"setting 'reconcile_time': {values['reconcile_time']!r} is not a time of day HH:MM "
                             "(Asia/Taipei), or empty to switch the daily reconciliation off")
+    if "display_timezone" in values:
+        _check_timezone(values["display_timezone"])
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only when the setting is given
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"setting 'display_timezone': {name!r} is not a time zone name "
+                            "(an IANA name such as Asia/Taipei or UTC)") from None
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:

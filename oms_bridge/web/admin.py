@@ -1,5 +1,6 @@
-"""Admin pages (server-rendered FastAPI + Jinja2): login, dashboard, and the assembly of the page
-groups: configuration (:mod:`oms_bridge.web.admin_setup`), orders (:mod:`oms_bridge.web.admin_orders`) and
+"""Admin pages (server-rendered FastAPI + Jinja2): login, and the assembly of the page groups:
+the dashboard (:mod:`oms_bridge.web.admin_dashboard`), configuration (:mod:`oms_bridge.web.admin_setup`),
+orders (:mod:`oms_bridge.web.admin_orders`), process runs (:mod:`oms_bridge.web.admin_runs`) and
 monitoring: alerts and reconciliation (:mod:`oms_bridge.web.admin_monitoring`).
 
 Every page needs a logged-in admin (:mod:`oms_bridge.web.security`: scrypt password, signed session
@@ -14,24 +15,20 @@ masked value and keep the stored one when the field is left empty.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from starlette.datastructures import FormData
 
-from oms_bridge.store import cancel_requests
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import DELIVERY_STATES, AdminUser
+from oms_bridge.store.models import AdminUser
 from oms_bridge.web import pages, security
+from oms_bridge.web.admin_dashboard import router as dashboard_router
 from oms_bridge.web.admin_monitoring import router as monitoring_router
 from oms_bridge.web.admin_oms import router as oms_router
 from oms_bridge.web.admin_orders import router as orders_router
+from oms_bridge.web.admin_runs import router as runs_router
 from oms_bridge.web.admin_setup import router as setup_router
-from oms_bridge.web.dashboard import channel_statuses, delivery_counts
-from oms_bridge.web.ops import scheduler_state
-from oms_bridge.web.security import SessionInfo
 
 __all__ = ["router"]
 
@@ -82,23 +79,9 @@ def logout(request: Request, _form: FormData = Depends(pages.csrf_form)) -> Resp
     return response
 
 
-# ------------------------------------------------------------------------------ dashboard
-@router.get("/")
-def dashboard(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    settings = pages.settings()
-    now = datetime.now(UTC)
-    with session_scope(settings, readonly=True) as session:
-        statuses = channel_statuses(session, settings, now)
-        counts = delivery_counts(session)
-        open_requests = cancel_requests.count_open(session)
-    state = scheduler_state(request)
-    return pages.render(request, "dashboard.html", admin=admin, channels=statuses, counts=counts, now=now,
-                        states=list(DELIVERY_STATES), open_requests=open_requests,
-                        scheduler_state=state, warnings=[w for s in statuses for w in s.warnings])
-
-
-
+router.include_router(dashboard_router)
 router.include_router(setup_router)
 router.include_router(orders_router)
+router.include_router(runs_router)
 router.include_router(oms_router)
 router.include_router(monitoring_router)

@@ -37,7 +37,7 @@ router = APIRouter()
 # ------------------------------------------------------------------------------ alerts
 @router.get("/alerts")
 def alerts_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         alerts = current_alerts(session, include_resolved=True, limit=20)
         targets = list_targets(session)
         history = notice_history(session, limit=50)
@@ -84,7 +84,7 @@ def delete_alert_target(name: str, request: Request, admin: SessionInfo = Depend
 # ------------------------------------------------------------------------------ reconciliation
 @router.get("/reconcile")
 def reconcile_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         names = {c.id: c.value for c in list_channels(session)}
         rows = session.scalars(select(Reconciliation).order_by(Reconciliation.id.desc()).limit(100)).all()
         runs = [{"id": r.id, "channel": names.get(r.oms_channel_id, ""), "first_day": r.first_day,
@@ -115,7 +115,7 @@ def run_reconciliation(request: Request, admin: SessionInfo = Depends(pages.curr
 @router.get("/reconcile/{rec_id}")
 def reconciliation_page(rec_id: pages.RowId, request: Request,
                         admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings()) as session:
+    with session_scope(pages.settings(), readonly=True) as session:
         row = session.get(Reconciliation, rec_id)
         if row is None:
             return pages.render(request, "message.html", status_code=404, admin=admin, title="Reconciliation",

@@ -1,5 +1,5 @@
 """Admin pages for the flow of orders: orders and an order's detail, held orders with Retry, SKU
-mappings (which re-queue the orders held for a SKU), process runs."""
+mappings (which re-queue the orders held for a SKU). Process runs: :mod:`oms_bridge.web.admin_runs`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ from oms_bridge.configure.checks import ConfigError, NotFound
 from oms_bridge.configure.lookups import get_channel, list_channels
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, SkuMap, utcnow
+from oms_bridge.store.models import Channel, Delivery, Order, SkuMap
 from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
-from oms_bridge.store.runs import effective_outcome
 from oms_bridge.web import pages
 from oms_bridge.web.security import SessionInfo
 
@@ -155,24 +154,3 @@ def unmap_sku(map_id: pages.RowId, request: Request, admin: SessionInfo = Depend
         sku = row.sku
         session.delete(row)
     return pages.back("/admin/skus", msg=f"mapping of SKU {sku} removed")
-
-
-# ------------------------------------------------------------------------------ process runs
-@router.get("/runs")
-def runs_page(request: Request, channel: str = "", process: str = "", limit: int = 100,
-              admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    settings, now = pages.settings(), utcnow()
-    with session_scope(settings, readonly=True) as session:
-        names = {c.id: c.value for c in list_channels(session)}
-        stmt = select(ProcessRun).order_by(ProcessRun.id.desc()).limit(max(1, min(limit, 1000)))
-        if process:
-            stmt = stmt.where(ProcessRun.process == process)
-        if channel:
-            ids = [cid for cid, value in names.items() if value == channel]
-            stmt = stmt.where(ProcessRun.oms_channel_id.in_(ids))
-        runs = [{"id": r.id, "process": r.process, "channel": names.get(r.oms_channel_id, ""), "started": r.started,
-                 "ended": r.ended, "outcome": effective_outcome(r, settings, now), "fetched": r.fetched,
-                 "new": r.new, "changed": r.changed, "unchanged": r.unchanged, "held": r.held, "sent": r.sent,
-                 "failed": r.failed, "api_calls": r.api_calls, "error": r.error_text} for r in session.scalars(stmt)]
-    return pages.render(request, "runs.html", admin=admin, runs=runs, channels=sorted(names.values()),
-                        filters={"channel": channel, "process": process})

@@ -1,8 +1,10 @@
 """Security headers on every response, and redirects that never echo the request's ``Host`` (ASGI middleware).
 
-- ``Content-Security-Policy``: the admin pages load nothing from elsewhere and run no script, so the
-  policy allows only their own inline style (``default-src 'none'``, no frames: ``frame-ancestors
-  'none'``). ``/docs`` and ``/redoc`` (when enabled, see :mod:`oms_bridge.web.ops_access`) load
+- ``Content-Security-Policy``: the admin pages load nothing from elsewhere and hold no inline script
+  or style: their style sheet, scripts and chart library come from ``/admin/static`` (``'self'``),
+  their charts' data from JSON endpoints of the same origin (``connect-src 'self'``), and forms post
+  only here (``form-action 'self'``); no frames (``frame-ancestors 'none'``). ``/docs`` and ``/redoc``
+  (when enabled, see :mod:`oms_bridge.web.ops_access`) load
   FastAPI's documentation UI from cdn.jsdelivr.net with an inline start-up script; they get a policy
   that allows exactly that.
 - ``X-Frame-Options: DENY`` (older browsers), ``X-Content-Type-Options: nosniff``,
@@ -25,14 +27,15 @@ from oms_bridge.settings import get_settings
 
 __all__ = ["SecurityHeadersMiddleware", "ADMIN_CSP", "DOCS_CSP"]
 
-ADMIN_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; base-uri 'none'; "
-             "frame-ancestors 'none'")
+ADMIN_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+             "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 DOCS_CSP = ("default-src 'none'; script-src https://cdn.jsdelivr.net 'unsafe-inline'; style-src "
             "https://cdn.jsdelivr.net 'unsafe-inline'; img-src 'self' data: https://fastapi.tiangolo.com "
             "https://cdn.redoc.ly; font-src https://fonts.gstatic.com; connect-src 'self'; worker-src blob:; "
             "base-uri 'none'; frame-ancestors 'none'")
 _DOCS_PATHS = ("/docs", "/redoc")
 _NO_STORE = ("/admin", "/oauth")
+_CACHEABLE = "/admin/static/"  # the style sheet and scripts: no data, may be cached
 
 
 def _relative(location: str, host: str) -> str:
@@ -65,7 +68,9 @@ class SecurityHeadersMiddleware:
                 headers.setdefault("x-content-type-options", "nosniff")
                 headers.setdefault("referrer-policy", "no-referrer")
                 headers.setdefault("cross-origin-opener-policy", "same-origin")
-                if path.startswith(_NO_STORE):
+                if path.startswith(_CACHEABLE):
+                    headers.setdefault("cache-control", "public, max-age=3600")
+                elif path.startswith(_NO_STORE):
                     headers.setdefault("cache-control", "no-store")
                 if https:
                     headers.setdefault("strict-transport-security", "max-age=31536000")

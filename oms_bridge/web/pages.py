@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,11 +28,11 @@ from starlette.datastructures import FormData, UploadFile
 from oms_bridge.configure.checks import ConfigError
 from oms_bridge.settings import Settings, get_settings
 from oms_bridge.vault import Vault
-from oms_bridge.web import security
+from oms_bridge.web import display, security
 from oms_bridge.web.request_text import text_problem
 
 __all__ = ["templates", "settings", "vault", "current_admin", "session_of", "csrf_form", "render", "back", "text",
-           "int_or_none", "json_or_none", "RowId", "LOGIN_MESSAGES", "FLASH_COOKIE", "form_problem"]
+           "int_or_none", "json_or_none", "RowId", "LOGIN_MESSAGES", "FLASH_COOKIE", "form_problem", "NAV"]
 
 templates = Jinja2Templates(directory=str(FilePath(__file__).parent / "templates"))
 
@@ -44,6 +42,12 @@ LOGIN_MESSAGES = {
     "signed_out": "You are signed out.",
     "session_ended": "Your session ended (signed out, expired or the password changed). Please log in again.",
 }
+#: The admin menu, in order: (path, label). base.html draws it (the current page marked), the error pages
+#: take the way back from it. A new page group adds its entry here.
+NAV = (("/admin/", "Dashboard"), ("/admin/platforms", "Platforms"), ("/admin/channels", "Channels"),
+       ("/admin/orders", "Orders"), ("/admin/held", "Held"), ("/admin/skus", "SKU mapping"),
+       ("/admin/oms-products", "OMS products"), ("/admin/runs", "Process runs"), ("/admin/alerts", "Alerts"),
+       ("/admin/reconcile", "Reconciliation"))
 #: A row id in an admin URL: PostgreSQL's integer range (a bigger number is a 422, not a database error).
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
@@ -54,19 +58,13 @@ _FIELD_LIMITS = {"value": 60, "platform": 60, "channel": 60, "username": 60, "pl
                  "csv": 60_000, "note": 1000}
 _DEFAULT_FIELD_LIMIT = 4096  # secrets (app_secret, cred_*) and anything else
 _MULTILINE = ("settings_json", "csv", "note")  # text areas: line breaks allowed
-TAIPEI = ZoneInfo("Asia/Taipei")
-
-
-def taipei(when: datetime | None) -> str:
-    """A stored (aware UTC) time as the admins read it: ``2026-03-15 12:00`` in Asia/Taipei ('' when unknown)."""
-    if when is None:
-        return ""
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
-
-
-templates.env.filters["taipei"] = taipei
+templates.env.filters["localtime"] = display.localtime
+templates.env.filters["taipei"] = display.localtime  # the filter's first name, kept for templates not yet renamed
+templates.env.filters["ago"] = display.ago
+templates.env.filters["json_text"] = display.json_text
+templates.env.filters["web_wording"] = display.web_wording
+templates.env.globals["zone_label"] = display.zone_label
+templates.env.globals["nav_items"] = NAV
 
 
 def settings() -> Settings:

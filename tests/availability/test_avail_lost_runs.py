@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -29,9 +30,8 @@ def _cli_outcome(run_id: int) -> str:
 
 
 def _web_outcome(client: TestClient, run_id: int) -> str:
-    page = client.get("/admin/runs").text
-    row = page[page.index(f"<tr><td>{run_id}</td>"):]
-    return row[row.index('class="state-') + len('class="state-'):].split('"', 1)[0]
+    page = client.get(f"/admin/runs/{run_id}").text  # the run's own page
+    return re.search(r'class="state-(\w+)" id="run-outcome"', page).group(1)
 
 
 def test_a_killed_run_is_lost_on_every_host_cli_web_and_metrics(sqlite_settings: Settings, home) -> None:
