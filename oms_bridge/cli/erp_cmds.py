@@ -45,6 +45,7 @@ from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap, utcnow
+from oms_bridge.store.problems import ProblemFilter, problem_groups
 from oms_bridge.vault import Vault, mask
 from scheduler.locks import process_lock
 
@@ -344,18 +345,17 @@ def status_command(limit: int, as_json: bool) -> None:
     with cli_errors(), session_scope(get_settings()) as s:
         states = dict(s.execute(select(Delivery.state, func.count()).where(Delivery.destination == "erp")
                                 .group_by(Delivery.state)).all())
-        reasons = Counter(r for r in s.scalars(select(Delivery.last_error).where(
-            Delivery.destination == "erp", Delivery.state.in_(["held", "dead"]))) if r)
+        # grouped by cause (oms_bridge.store.problems), never by the sentence with the order number inside
+        held = problem_groups(s, ProblemFilter(destination="erp", state="held"), examples=True) + \
+            problem_groups(s, ProblemFilter(destination="erp", state="dead"), examples=True)
         # Rows waiting to be retried (ERP down, timeouts) carry their error too; without it the admin
         # sees "retry 7" and no reason at all.
-        retrying = Counter(r for r in s.scalars(select(Delivery.last_error).where(
-            Delivery.destination == "erp", Delivery.state == "retry", outbox.not_leased())) if r)
+        retrying = problem_groups(s, ProblemFilter(destination="erp", state="retrying"), examples=True)
         in_flight = outbox.count_leased(s, "erp")
         refusals = {c.value: text for c in s.scalars(select(ErpConnection).order_by(ErpConnection.value))
                     if (text := login_refusal(c))}
     data = {"states": states, "in_flight": in_flight, "login_refused": refusals,
-            "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()],
-            "retry_reasons": [{"reason": r, "orders": n} for r, n in retrying.most_common()]}
+            "held_reasons": [_reason(g) for g in held], "retry_reasons": [_reason(g) for g in retrying]}
     if as_json:
         emit_json(data)
         return
@@ -369,13 +369,20 @@ def status_command(limit: int, as_json: bool) -> None:
     if states.get("waiting"):
         click.echo("  (waiting: not paid yet on the marketplace; they go to the ERP once it reports them paid)")
     for item in data["held_reasons"][:limit]:
-        click.echo(f"  {item['orders']:>5}  {item['reason']}")
+        dead = "gave up: " if item["state"] == "dead" else ""
+        click.echo(f"  {item['orders']:>5}  {dead}{item['reason']}")
     rest = data["held_reasons"][limit:]
     if rest:
         click.echo(f"  ... and {len(rest)} more reason(s) for {sum(i['orders'] for i in rest)} order(s) "
                    f"(--limit N, or --json for all)")
     for item in data["retry_reasons"][:limit]:
-        click.echo(f"  {item['orders']:>5}  retrying after: {item['reason']}")
+        click.echo(f"  {item['orders']:>5}  retrying after: {item['reason']} (latest: {item['example']})")
+
+
+def _reason(group: dict) -> dict:
+    """A cause group as ``erp status`` shows it (``example``: the newest row's full text)."""
+    return {"reason": group["label"], "orders": group["orders"], "state": group["state"], "cause": group["cause"],
+            "subject": group["subject"], "since": group["since"], "example": group["example"]}
 
 
 # -- sku ------------------------------------------------------------------------------------------

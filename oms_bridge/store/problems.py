@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -57,7 +57,7 @@ class ProblemFilter:
         states = [state_of(self.state)] if self.state else list(PROBLEM_STATES.values())
         where: list[ColumnElement[bool]] = [Delivery.state.in_(states)]
         if "retry" in states:  # a leased row is being sent right now: in flight, not a problem
-            where.append(~and_(Delivery.state == "retry", Delivery.leased_until > (now or utcnow())))
+            where.append(or_(Delivery.state != "retry", outbox.not_leased(now)))
         if self.destination:
             where.append(Delivery.destination == self.destination)
         if self.cause:
@@ -74,9 +74,10 @@ class ProblemFilter:
         return where
 
 
-def problem_groups(session: Session, where: ProblemFilter = ProblemFilter()) -> list[dict[str, Any]]:
+def problem_groups(session: Session, where: ProblemFilter = ProblemFilter(), *,
+                   examples: bool = False) -> list[dict[str, Any]]:
     """One dict per (destination, state, cause, subject): ``orders``, ``since`` (oldest), ``attempts`` (most),
-    ``label``; the biggest group first."""
+    ``label``; the biggest group first. ``examples``: also the newest row's full text (one query per group)."""
     cause = func.coalesce(Delivery.cause_code, UNKNOWN).label("cause")
     stmt = (select(Delivery.destination, Delivery.state, cause, Delivery.cause_subject, func.count(),
                    func.min(Delivery.updated), func.max(Delivery.attempts))
@@ -86,6 +87,11 @@ def problem_groups(session: Session, where: ProblemFilter = ProblemFilter()) -> 
                "label": cause_label(code, subject), "orders": n, "since": since, "attempts": attempts}
               for dest, state, code, subject, n, since, attempts in session.execute(stmt)]
     groups.sort(key=lambda g: (-g["orders"], g["destination"], g["state"], g["cause"], g["subject"] or ""))
+    for g in groups if examples else ():
+        one = ProblemFilter(state=g["state"], destination=g["destination"], channel=where.channel, cause=g["cause"],
+                            subject=g["subject"] or "")
+        g["example"] = session.scalar(select(Delivery.last_error).where(*one.conditions())
+                                      .order_by(Delivery.updated.desc(), Delivery.id.desc()).limit(1))
     return groups
 
 
