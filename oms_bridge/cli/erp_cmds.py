@@ -14,8 +14,6 @@ UTF-8 only and says so (Taiwanese Excel saves Big5 by default).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
@@ -41,6 +39,7 @@ from oms_bridge.erp.connections import (
     save_connection,
 )
 from oms_bridge.erp.delivery import client_for, resolve_connection, run_erp_delivery
+from oms_bridge.erp.sku_maps import CSV_HEADER_HELP, Mapping, parse_csv, save_mapping
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
@@ -397,13 +396,7 @@ def _channel_id(s: Session, name: str | None) -> int:
 
 def _map(s: Session, sku: str, product_id: int | None, value: str | None, scope: int) -> int:
     """Create or change one mapping; returns how many held orders it re-armed."""
-    row = s.scalars(select(SkuMap).where(SkuMap.sku == sku, SkuMap.scope_channel_id == scope)).first()
-    if row is None:
-        row = SkuMap(sku=sku, scope_channel_id=scope)
-        s.add(row)
-    row.m_product_id, row.m_product_value, row.isactive = product_id, value, True
-    s.flush()
-    return outbox.rearm_held(s, "erp", code=f"missing_sku:{sku}")
+    return save_mapping(s, Mapping(sku, product_id, value, scope))
 
 
 @sku_group.command("map")
@@ -467,22 +460,14 @@ def sku_import(file: Path) -> None:
     except UnicodeDecodeError as exc:
         fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as \"CSV UTF-8\" (Excel: Save As → CSV UTF-8), "
              "not Big5/ANSI")
-    errors: list[str] = []
     imported = rearmed = 0
     with cli_errors(), session_scope(get_settings()) as s:
         channels = {c.value: c.id for c in s.scalars(select(Channel))}
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        if "sku" not in header or not ({"m_product_id", "m_product_value"} & set(header)):
-            fail(f"{file}: header must be sku,m_product_id or sku,m_product_value[,channel]; got "
-                 f"{','.join(header) or 'nothing'}")
-        for line_no, raw in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            problem, args = _import_row(row, channels)
-            if problem:
-                errors.append(f"line {line_no}: {problem}")
-                continue
-            rearmed += _map(s, *args)
+        good, errors = parse_csv(text, channels)
+        if not good and errors and errors[0].startswith(CSV_HEADER_HELP):
+            fail(f"{file}: {errors[0]}")
+        for _line_no, mapping in good:
+            rearmed += save_mapping(s, mapping)
             imported += 1
     for message in errors:
         click.echo(message, err=True)
@@ -490,26 +475,6 @@ def sku_import(file: Path) -> None:
                (f"; {rearmed} held order(s) re-armed" if rearmed else ""))
     if errors:
         sys.exit(1)
-
-
-def _import_row(row: dict[str, str], channels: dict[str, int]) -> tuple[str | None, tuple]:
-    sku = row.get("sku", "")
-    if not sku:
-        return "sku is empty", ()
-    product, value = row.get("m_product_id", ""), row.get("m_product_value", "")
-    if product and value:
-        return f"SKU {sku}: give m_product_id or m_product_value, not both", ()
-    if not product and not value:
-        return f"SKU {sku}: no m_product_id or m_product_value", ()
-    product_id = None
-    if product:
-        if not product.isdigit() or int(product) <= 0:
-            return f"SKU {sku}: m_product_id {product!r} is not a positive whole number", ()
-        product_id = int(product)
-    channel = row.get("channel", "")
-    if channel and channel not in channels:
-        return f"SKU {sku}: unknown channel {channel!r}", ()
-    return None, (sku, product_id, value or None, channels.get(channel, 0))
 
 
 @sku_group.command("unmapped")
