@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -482,12 +481,11 @@ def sku_import(file: Path) -> None:
 def sku_unmapped(as_json: bool) -> None:
     """SKUs that hold orders because no ERP product was found, with how many orders wait."""
     with cli_errors(), session_scope(get_settings()) as s:
-        codes = Counter(s.scalars(select(Delivery.hold_code).where(
-            Delivery.destination == "erp", Delivery.state == "held", Delivery.hold_code.startswith("missing_sku:"))))
+        groups = [g for g in problem_groups(s, ProblemFilter(state="held", destination="erp", cause="sku_unmapped"))
+                  if g["subject"]]
         names = {sku: name for sku, name in s.execute(select(OrderLine.sku, OrderLine.name).where(
-            OrderLine.sku.in_([c.split(":", 1)[1] for c in codes])))}
-    rows = [{"sku": code.split(":", 1)[1], "orders": n, "name": names.get(code.split(":", 1)[1])}
-            for code, n in codes.most_common()]
+            OrderLine.sku.in_([g["subject"] for g in groups])))}
+    rows = [{"sku": g["subject"], "orders": g["orders"], "name": names.get(g["subject"])} for g in groups]
     if as_json:
         emit_json(rows)
         return
