@@ -4,8 +4,10 @@ a throw-away database is created on that server and dropped afterwards).
 
     python benchmarks/bench_admin.py [POSTGRESQL_URL] [--orders N] [--channels N]
 
-Builds a store with N orders (each with erp + oms delivery rows, ~5 % held, ~1 % dead) and one
-process run per channel per 5 minutes of a day, then times each page (median of 5 requests).
+Builds a store with N orders (each with a line, a buyer, erp + oms delivery rows: ~5 % held for a few
+unmapped SKUs, one of them for most, ~1 % dead, ~1 % retrying) and one process run per channel per
+5 minutes of a day, then times each page (median of 5 requests): the held page grouped by cause and
+filtered as the dashboard links it, and the orders page searched by number, buyer and SKU.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _run(args: argparse.Namespace) -> None:
     from oms_bridge import configure
     from oms_bridge.settings import get_settings
     from oms_bridge.store.db import get_engine, session_scope
-    from oms_bridge.store.models import Base, Delivery, Order, ProcessRun
+    from oms_bridge.store.models import Base, Delivery, Order, OrderLine, ProcessRun
     from oms_bridge.vault import Vault
     from oms_bridge.web.app import create_app
     from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password
@@ -95,20 +97,33 @@ def _run(args: argparse.Namespace) -> None:
             ids.append(ch.id)
     with engine.begin() as conn:
         batch = 5000
+        buyers = ["陳怡君", "王小明", "林美麗", "張志豪", "李淑芬"]
         for start in range(0, args.orders, batch):
             conn.execute(insert(Order), [
                 {"oms_channel_id": ids[n % len(ids)], "external_id": f"O{n}", "status": "paid",
-                 "order_created": now - timedelta(seconds=n), "currency": "TWD"}
+                 "order_created": now - timedelta(seconds=n), "currency": "TWD",
+                 "buyer_name": f"{buyers[n % len(buyers)]}{n}", "buyer_email": f"b{n}@example.com"}
                 for n in range(start, min(args.orders, start + batch))])
+            conn.execute(insert(OrderLine), [
+                {"oms_order_id": n + 1, "line_no": 1, "sku": f"SKU-{n % 400}", "name": "item", "qty": 1,
+                 "unit_price": 100} for n in range(start, min(args.orders, start + batch))])
+        skus = ["SAUCE-CHILI"] * 6 + ["NOODLE-9", "TEA-GREEN-9", "MUG-1", "BOX-7"]
         for start in range(0, args.orders, batch):
             rows = []
             for n in range(start, min(args.orders, start + batch)):
-                state = "held" if n % 20 == 0 else "dead" if n % 100 == 1 else "sent"
+                state = "held" if n % 20 == 0 else "dead" if n % 100 == 1 else "retry" if n % 100 == 2 else "sent"
+                sku = skus[(n // 20) % len(skus)]
+                cause = {"held": ("sku_unmapped", sku), "dead": ("gave_up", "the ERP did not answer"),
+                         "retry": ("delivery_failed", "the ERP did not answer")}.get(state, (None, None))
                 rows.append({"oms_order_id": n + 1, "destination": "erp", "state": state,
-                             "last_error": "SKU X has no ERP product" if state != "sent" else None,
-                             "hold_code": "missing_sku:X" if state == "held" else None})
+                             "last_error": f"SKU {sku} has no ERP product" if state != "sent" else None,
+                             "hold_code": f"missing_sku:{sku}" if state == "held" else None,
+                             "cause_code": cause[0], "cause_subject": cause[1], "attempts": 3 if cause[0] else 0,
+                             "next_attempt_at": now + timedelta(minutes=5) if state == "retry" else None,
+                             "updated": now - timedelta(seconds=n)})
                 rows.append({"oms_order_id": n + 1, "destination": "oms", "state": "sent", "last_error": None,
-                             "hold_code": None})
+                             "hold_code": None, "cause_code": None, "cause_subject": None, "attempts": 0,
+                             "next_attempt_at": None, "updated": now - timedelta(seconds=n)})
             conn.execute(insert(Delivery), rows)
         conn.execute(insert(ProcessRun), [
             {"process": "getorder", "oms_channel_id": cid, "started": now - timedelta(minutes=5 * k),
@@ -121,14 +136,22 @@ def _run(args: argparse.Namespace) -> None:
     client = TestClient(create_app(), client=("127.0.0.1", 50000))  # /metrics: local clients by default
     client.cookies.set(SESSION_COOKIE, issue_session(authenticate("admin", "benchmark-password", settings=settings),
                                                      settings=settings))
-    for path in ("/healthz", "/metrics", "/admin/", "/admin/held", "/admin/orders", "/admin/runs", "/admin/skus"):
+    last = args.orders - 1
+    paths = ("/healthz", "/metrics", "/admin/", "/admin/held", "/admin/held?state=held", "/admin/held?state=dead",
+             "/admin/held?state=retrying", "/admin/held?cause=sku_unmapped&subject=SAUCE-CHILI&page=10",
+             "/admin/held?channel=ch-3", "/admin/held/map?sku=SAUCE-CHILI", "/admin/orders",
+             "/admin/orders?page=200", f"/admin/orders?q=O{last}", "/admin/orders?q=O4999",
+             "/admin/orders?q=%E7%8E%8B%E5%B0%8F%E6%98%8E1&field=buyer", "/admin/orders?q=SKU-17&field=sku",
+             "/admin/orders?q=SKU-17", "/admin/orders?erp=held", "/admin/orders?from=2026-01-01&to=2030-01-01",
+             "/admin/orders/ch-0/O100", "/admin/runs", "/admin/skus")
+    for path in paths:
         times = []
         for _ in range(5):
             t0 = time.perf_counter()
             answer = client.get(path)
             times.append(time.perf_counter() - t0)
             assert answer.status_code == 200, (path, answer.status_code)
-        print(f"{path:<16} median {statistics.median(times) * 1000:8.1f} ms   ({len(answer.content) / 1024:.0f} KiB)")
+        print(f"{path:<58} median {statistics.median(times) * 1000:8.1f} ms   ({len(answer.content) / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":

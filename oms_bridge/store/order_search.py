@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, func, or_, select, union
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -48,20 +48,30 @@ def _like(text: str) -> str:
     return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_").lower() + "%"
 
 
-def _text_conditions(q: OrderQuery) -> list[ColumnElement[bool]]:
+def _number_prefix(text: str, dialect: str) -> ColumnElement[bool]:
+    """Numbers starting with ``text``. SQLite compares bytes (BINARY), so a range reads the index; PostgreSQL's
+    order depends on the database's collation, so it gets a LIKE prefix (indexed under the C collation)."""
+    if dialect == "sqlite":
+        return and_(Order.external_id >= text, Order.external_id < text + "\U0010ffff")
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return Order.external_id.like(escaped + "%", escape="\\")
+
+
+def _text_conditions(q: OrderQuery, dialect: str) -> list[ColumnElement[bool]]:
+    """One ``Order.id IN (... UNION ...)``: each part can use its own index (an OR of them could not)."""
     text = q.text.strip()
     if not text:
         return []
-    found: list[ColumnElement[bool]] = []
+    parts = []
     if q.field in ("any", "number"):
-        found.append(and_(Order.external_id >= text, Order.external_id < text + "\U0010ffff"))
+        parts.append(select(Order.id).where(_number_prefix(text, dialect)))
     if q.field in ("any", "buyer"):
         pattern = _like(text)
-        found.append(or_(*(func.lower(col).like(pattern, escape="\\")
-                           for col in (Order.buyer_name, Order.buyer_email, Order.buyer_phone, Order.ship_name))))
+        parts.append(select(Order.id).where(or_(*(func.lower(col).like(pattern, escape="\\") for col in (
+            Order.buyer_name, Order.buyer_email, Order.buyer_phone, Order.ship_name)))))
     if q.field in ("any", "sku"):
-        found.append(exists().where(OrderLine.oms_order_id == Order.id, OrderLine.sku == text))
-    return [or_(*found)]
+        parts.append(select(OrderLine.oms_order_id).where(OrderLine.sku == text))
+    return [Order.id.in_(union(*parts) if len(parts) > 1 else parts[0])]
 
 
 def _state(column, wanted: str) -> ColumnElement[bool]:
@@ -72,7 +82,7 @@ def search_orders(session: Session, q: OrderQuery, *, offset: int = 0,
                   limit: int = 50) -> tuple[int, list[dict[str, Any]]]:
     """(how many orders match, one page of them newest first) as plain dicts."""
     erp, oms = aliased(Delivery), aliased(Delivery)
-    where = _text_conditions(q)
+    where = _text_conditions(q, session.get_bind().dialect.name)
     if q.channel:
         where.append(Order.oms_channel_id.in_(select(Channel.id).where(Channel.value == q.channel)))
     if q.status:

@@ -60,8 +60,9 @@ class ProblemFilter:
             where.append(or_(Delivery.state != "retry", outbox.not_leased(now)))
         if self.destination:
             where.append(Delivery.destination == self.destination)
-        if self.cause:
-            where.append(func.coalesce(Delivery.cause_code, UNKNOWN) == self.cause)
+        if self.cause:  # rows without a cause (older than causes, not yet backfilled) count as unknown
+            where.append(Delivery.cause_code == self.cause if self.cause != UNKNOWN
+                         else or_(Delivery.cause_code == UNKNOWN, Delivery.cause_code.is_(None)))
             if self.subject is not None:
                 where.append(Delivery.cause_subject == self.subject if self.subject
                              else Delivery.cause_subject.is_(None))
@@ -78,14 +79,23 @@ def problem_groups(session: Session, where: ProblemFilter = ProblemFilter(), *,
                    examples: bool = False) -> list[dict[str, Any]]:
     """One dict per (destination, state, cause, subject): ``orders``, ``since`` (oldest), ``attempts`` (most),
     ``label``; the biggest group first. ``examples``: also the newest row's full text (one query per group)."""
-    cause = func.coalesce(Delivery.cause_code, UNKNOWN).label("cause")
-    stmt = (select(Delivery.destination, Delivery.state, cause, Delivery.cause_subject, func.count(),
+    stmt = (select(Delivery.destination, Delivery.state, Delivery.cause_code, Delivery.cause_subject, func.count(),
                    func.min(Delivery.updated), func.max(Delivery.attempts))
             .where(*where.conditions())
-            .group_by(Delivery.destination, Delivery.state, cause, Delivery.cause_subject))
-    groups = [{"destination": dest, "state": _state_name(state), "cause": code, "subject": subject,
-               "label": cause_label(code, subject), "orders": n, "since": since, "attempts": attempts}
-              for dest, state, code, subject, n, since, attempts in session.execute(stmt)]
+            .group_by(Delivery.destination, Delivery.state, Delivery.cause_code, Delivery.cause_subject))
+    merged: dict[tuple, dict[str, Any]] = {}
+    for dest, state, code, subject, n, since, attempts in session.execute(stmt):
+        code = code or UNKNOWN
+        key = (dest, state, code, subject)
+        group = merged.get(key)
+        if group is None:
+            merged[key] = {"destination": dest, "state": _state_name(state), "cause": code, "subject": subject,
+                           "label": cause_label(code, subject), "orders": n, "since": since, "attempts": attempts}
+        else:  # NULL and "unknown" are one group
+            group["orders"] += n
+            group["since"] = min(group["since"], since) if group["since"] and since else group["since"] or since
+            group["attempts"] = max(group["attempts"] or 0, attempts or 0)
+    groups = list(merged.values())
     groups.sort(key=lambda g: (-g["orders"], g["destination"], g["state"], g["cause"], g["subject"] or ""))
     for g in groups if examples else ():
         one = ProblemFilter(state=g["state"], destination=g["destination"], channel=where.channel, cause=g["cause"],

@@ -292,6 +292,8 @@ CREATE INDEX oms_order_created_ix ON oms_order (order_created);
 
 CREATE INDEX oms_order_external_ix ON oms_order (external_id);
 
+CREATE INDEX oms_order_is_held_ix ON oms_order (is_held);
+
 ALTER TABLE oms_package_push ADD COLUMN attempted_at TIMESTAMP WITH TIME ZONE;
 
 ALTER TABLE oms_process_run ADD COLUMN heartbeat TIMESTAMP WITH TIME ZONE;

@@ -28,6 +28,7 @@ class Order(ADColumns, Base):
         # the orders page: newest first, and a number searched across channels (50,000 orders stay fast)
         Index("oms_order_created_ix", "order_created"),
         Index("oms_order_external_ix", "external_id"),
+        Index("oms_order_is_held_ix", "is_held"),  # the few orders unreadable at intake, listed on /admin/held
     )
 
     oms_channel_id: Mapped[int] = mapped_column(
