@@ -2,7 +2,8 @@
 
 Kept apart from :mod:`oms_bridge.store.orders` (the upsert) because it is a read model: one row per order with
 its ERP and OMS delivery states side by side (two outer joins on the ``(order, destination)`` unique key), newest
-first on the ``order_created`` index, counted with the same conditions.
+first on the ``(order_created, id)`` index read backwards (an order without a creation time comes first on
+PostgreSQL, last on SQLite), counted with the same conditions.
 
 Searching: an order number matches from its start (``260301`` finds ``260301ABC``: a range on the
 ``external_id`` index), a SKU matches a line's SKU exactly (the ``oms_orderline.sku`` index), a buyer matches
@@ -105,13 +106,21 @@ def search_orders(session: Session, q: OrderQuery, *, offset: int = 0,
             stmt = stmt.outerjoin(oms, and_(oms.oms_order_id == Order.id, oms.destination == "oms"))
         return stmt.where(*where)
 
-    total = session.scalar(joined(select(func.count(Order.id)), bool(q.erp_state or q.oms_state))) or 0
-    stmt = joined(select(Order.id, Order.external_id, Channel.value, Order.status, Order.platform_status,
-                         Order.order_created, Order.paid_at, Order.buyer_name, Order.total_amount, Order.currency,
-                         Order.is_held, erp.state, erp.cause_code, erp.cause_subject, erp.erp_document_no,
-                         oms.state), True)
-    stmt = stmt.join(Channel, Channel.id == Order.oms_channel_id)
-    stmt = stmt.order_by(Order.order_created.desc().nulls_last(), Order.id.desc()).offset(offset).limit(limit)
+    filtered = bool(q.erp_state or q.oms_state)  # the count and the page join deliveries only to filter by them
+    total = session.scalar(joined(select(func.count(Order.id)), filtered)) or 0
+    # one page of ids first, in exactly the index's order read backwards (NULLS LAST would make PostgreSQL sort
+    # every order), then the columns of those 50 only
+    order = (Order.order_created.desc(), Order.id.desc())
+    ids = list(session.scalars(joined(select(Order.id), filtered).order_by(*order).offset(offset).limit(limit)))
+    if not ids:
+        return total, []
+    stmt = (select(Order.id, Order.external_id, Channel.value, Order.status, Order.platform_status,
+                   Order.order_created, Order.paid_at, Order.buyer_name, Order.total_amount, Order.currency,
+                   Order.is_held, erp.state, erp.cause_code, erp.cause_subject, erp.erp_document_no, oms.state)
+            .select_from(Order).join(Channel, Channel.id == Order.oms_channel_id)
+            .outerjoin(erp, and_(erp.oms_order_id == Order.id, erp.destination == "erp"))
+            .outerjoin(oms, and_(oms.oms_order_id == Order.id, oms.destination == "oms"))
+            .where(Order.id.in_(ids)).order_by(*order))
     rows = [{"id": order_id, "number": number, "channel": channel, "status": status, "platform_status": platform_status,
              "created": created, "paid": paid, "buyer": buyer, "total": total_amount, "currency": currency,
              "unreadable": bool(held), "erp_state": erp_state, "erp_cause": erp_cause, "erp_subject": erp_subject,

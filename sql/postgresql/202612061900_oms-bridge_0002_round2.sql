@@ -288,7 +288,7 @@ ALTER TABLE oms_erp_connection ADD COLUMN login_error_at TIMESTAMP WITH TIME ZON
 
 ALTER TABLE oms_order ADD COLUMN tracking_number VARCHAR(120);
 
-CREATE INDEX oms_order_created_ix ON oms_order (order_created);
+CREATE INDEX oms_order_created_ix ON oms_order (order_created, oms_order_id);
 
 CREATE INDEX oms_order_external_ix ON oms_order (external_id);
 

@@ -26,7 +26,7 @@ class Order(ADColumns, Base):
     __table_args__ = (
         UniqueConstraint("oms_channel_id", "external_id", name="oms_order_channel_external_uq"),
         # the orders page: newest first, and a number searched across channels (50,000 orders stay fast)
-        Index("oms_order_created_ix", "order_created"),
+        Index("oms_order_created_ix", "order_created", "oms_order_id"),
         Index("oms_order_external_ix", "external_id"),
         Index("oms_order_is_held_ix", "is_held"),  # the few orders unreadable at intake, listed on /admin/held
     )
