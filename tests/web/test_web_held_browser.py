@@ -17,7 +17,16 @@ from oms_bridge.erp.sandbox import ErpSandbox
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, Platform, SkuMap
+from oms_bridge.store.models import (
+    Channel,
+    Delivery,
+    ErpConnection,
+    Order,
+    OrderLine,
+    Platform,
+    ProcessRun,
+    SkuMap,
+)
 from oms_bridge.vault import Vault
 
 pytestmark = pytest.mark.browser
@@ -119,6 +128,8 @@ def test_held_group_map_refuses_a_typo_then_releases_and_delivers(page, erp):  #
         time.sleep(0.3)
     assert set(_states(settings, chili).values()) == {"sent"}
     assert sorted(o["Description"].split(" ")[0] for o in erp.orders()) == chili  # delivered to the SOAP server
+    with session_scope(settings) as s:  # "deliver now" is a process run like the scheduler's
+        assert s.scalar(select(func.count()).select_from(ProcessRun).where(ProcessRun.process == "erp_delivery")) == 2
     page.goto("/admin/held")
     assert "SAUCE-XO" not in page.inner_text("#groups")
     shot(page, "held_after_map")
