@@ -5,6 +5,8 @@ an order's detail with its deliveries and Retry; process runs. Held deliveries a
 from __future__ import annotations
 
 import json
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
@@ -25,6 +27,21 @@ from oms_bridge.web import pages
 from oms_bridge.web.security import SessionInfo
 
 __all__ = ["router"]
+
+class SearchTextFilter(logging.Filter):
+    """The orders search text (``?q=``: a buyer's name, phone or e-mail) never reaches the access log."""
+
+    _Q = re.compile(r"([?&]q=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._Q.sub(r"\1****", a) if isinstance(a, str) and "q=" in a else a
+                                for a in record.args)
+        return True
+
+
+if not any(isinstance(f, SearchTextFilter) for f in logging.getLogger("uvicorn.access").filters):
+    logging.getLogger("uvicorn.access").addFilter(SearchTextFilter())
 
 #: The delivery states an admin retry re-arms.
 RETRYABLE = ("held", "dead", "retry", "resolved")

@@ -168,7 +168,8 @@ def test_bulk_retry_group_retry_and_resolve(page):  # noqa: F811
     shot(page, "held_bulk")
 
 
-def test_order_search_by_number_buyer_and_sku(page, erp):  # noqa: F811
+def test_order_search_by_number_buyer_and_sku(page, erp, caplog):  # noqa: F811
+    caplog.set_level("INFO", logger="uvicorn.access")
     settings = get_settings()
     channel_id = _wire(settings, erp)
     _order(settings, channel_id, "2611220001", "TEA-OOLONG-150", buyer="王小明", day=20)
@@ -200,6 +201,9 @@ def test_order_search_by_number_buyer_and_sku(page, erp):  # noqa: F811
     assert "480" in page.inner_text("#total")
     page.goto("/admin/orders?erp=held")
     assert "No orders match." in page.inner_text("#orders")
+    access = [r.getMessage() for r in caplog.records if r.name == "uvicorn.access"]
+    assert any("/admin/orders?q=****" in line for line in access)  # the search text is a buyer's name: not logged
+    assert not any("王" in line or "%E7%8E%8B" in line or "MUG-CER" in line for line in access)
 
 
 def test_sku_csv_import_checks_every_product_in_the_erp(page, erp):  # noqa: F811
