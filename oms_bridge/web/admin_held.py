@@ -160,14 +160,16 @@ def _waiting_for(session, sku: str) -> int:
 
 
 @router.get("/held/map")
-def map_page(request: Request, sku: str = "", admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    """The Map form of a held group, prefilled with its SKU."""
+def map_page(request: Request, sku: str = "", m_product_id: str = "", m_product_value: str = "", channel: str = "",
+             admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
+    """The Map form of a held group, prefilled with its SKU (and, after a look-up, with the product asked for)."""
     with session_scope(pages.settings(), readonly=True) as session:
         waiting = _waiting_for(session, sku) if sku else 0
         names = sorted({n for n in session.scalars(select(OrderLine.name).where(OrderLine.sku == sku).limit(20)) if n})
         channels = [c.value for c in configure.list_channels(session)]
     return pages.render(request, "held_map.html", admin=admin, sku=sku, waiting=waiting, names=names[:5],
-                        channels=channels)
+                        channels=channels, chosen={"id": m_product_id[:12], "value": m_product_value[:120],
+                                                   "channel": channel})
 
 
 def _mapping_of(form: FormData) -> tuple[Mapping | None, str | None]:
@@ -227,7 +229,8 @@ def _map_and_release(form: FormData, back_to: str) -> Response:
 def map_from_held(request: Request, admin: SessionInfo = Depends(pages.current_admin),
                   form: FormData = Depends(pages.csrf_form)) -> Response:
     """Check the product in the ERP, then map the SKU and release the orders held for it (optionally deliver)."""
-    return _map_and_release(form, f"/admin/held/map?{urlencode({'sku': pages.text(form, 'sku')})}")
+    keep = {k: pages.text(form, k) for k in ("sku", "m_product_id", "m_product_value", "channel")}
+    return _map_and_release(form, f"/admin/held/map?{urlencode({k: v for k, v in keep.items() if v})}")
 
 
 def _unmapped(session) -> list[dict[str, Any]]:
