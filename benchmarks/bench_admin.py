@@ -5,9 +5,11 @@ server and dropped afterwards).
 
     python benchmarks/bench_admin.py [POSTGRESQL_URL] [--orders N] [--channels N]
 
-Builds a store with N orders (each with erp + oms delivery rows, ~5 % held, ~1 % dead, armed when
-created and sent 30 s later) and one GetOrder run per channel per 5 minutes of a day plus one (mostly
-empty) ERP delivery run a minute, then times each page (median of 5 requests).
+Builds a store with N orders (each with a line, a buyer, erp + oms delivery rows armed when created and
+sent 30 s later: ~5 % held for a few unmapped SKUs, one of them for most, ~1 % dead, ~1 % retrying), one
+GetOrder run per channel per 5 minutes of a day and one (mostly empty) ERP delivery run a minute, then
+times each page (median of 5 requests): the dashboard and its charts, the held page grouped by cause and
+filtered as the dashboard links it, and the orders page searched by number, buyer and SKU.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def _run(args: argparse.Namespace) -> None:
     from oms_bridge.configure.platforms import add_platform
     from oms_bridge.settings import get_settings
     from oms_bridge.store.db import get_engine, session_scope
-    from oms_bridge.store.models import Base, Delivery, Order, ProcessRun
+    from oms_bridge.store.models import Base, Delivery, Order, OrderLine, ProcessRun
     from oms_bridge.vault import Vault
     from oms_bridge.web.app import create_app
     from oms_bridge.web.security import SESSION_COOKIE, authenticate, issue_session, set_admin_password
@@ -98,22 +100,36 @@ def _run(args: argparse.Namespace) -> None:
             ids.append(ch.id)
     with engine.begin() as conn:
         batch = 5000
+        buyers = ["陳怡君", "王小明", "林美麗", "張志豪", "李淑芬"]
         for start in range(0, args.orders, batch):
             conn.execute(insert(Order), [
                 {"oms_channel_id": ids[n % len(ids)], "external_id": f"O{n}", "status": "paid",
-                 "order_created": now - timedelta(seconds=n), "currency": "TWD"}
+                 "order_created": now - timedelta(seconds=n), "currency": "TWD",
+                 "buyer_name": f"{buyers[n % len(buyers)]}{n}", "buyer_email": f"b{n}@example.com"}
                 for n in range(start, min(args.orders, start + batch))])
+            conn.execute(insert(OrderLine), [
+                {"oms_order_id": n + 1, "line_no": 1, "sku": f"SKU-{n % 400}", "name": "item", "qty": 1,
+                 "unit_price": 100} for n in range(start, min(args.orders, start + batch))])
+        skus = ["SAUCE-CHILI"] * 6 + ["NOODLE-9", "TEA-GREEN-9", "MUG-1", "BOX-7"]
         for start in range(0, args.orders, batch):
             rows = []
             for n in range(start, min(args.orders, start + batch)):
-                state = "held" if n % 20 == 0 else "dead" if n % 100 == 1 else "sent"
+                state = "held" if n % 20 == 0 else "dead" if n % 100 == 1 else "retry" if n % 100 == 2 else "sent"
                 armed = now - timedelta(seconds=n)
+                sku = skus[(n // 20) % len(skus)]
+                cause = {"held": ("sku_unmapped", sku), "dead": ("gave_up", "the ERP did not answer"),
+                         "retry": ("delivery_failed", "the ERP did not answer")}.get(state, (None, None))
                 rows.append({"oms_order_id": n + 1, "destination": "erp", "state": state,
-                             "last_error": "SKU X has no ERP product" if state != "sent" else None,
-                             "hold_code": "missing_sku:X" if state == "held" else None, "armed_at": armed,
+                             "last_error": f"SKU {sku} has no ERP product" if state != "sent" else None,
+                             "hold_code": f"missing_sku:{sku}" if state == "held" else None,
+                             "cause_code": cause[0], "cause_subject": cause[1], "attempts": 3 if cause[0] else 0,
+                             "next_attempt_at": now + timedelta(minutes=5) if state == "retry" else None,
+                             "updated": now - timedelta(seconds=n), "armed_at": armed,
                              "sent_at": armed + timedelta(seconds=30) if state == "sent" else None})
                 rows.append({"oms_order_id": n + 1, "destination": "oms", "state": "sent", "last_error": None,
-                             "hold_code": None, "armed_at": armed, "sent_at": armed + timedelta(seconds=30)})
+                             "hold_code": None, "cause_code": None, "cause_subject": None, "attempts": 0,
+                             "next_attempt_at": None, "updated": now - timedelta(seconds=n),
+                             "armed_at": armed, "sent_at": armed + timedelta(seconds=30)})
             conn.execute(insert(Delivery), rows)
         conn.execute(insert(ProcessRun), [
             {"process": "getorder", "oms_channel_id": cid, "started": now - timedelta(minutes=5 * k),
@@ -123,6 +139,9 @@ def _run(args: argparse.Namespace) -> None:
             {"process": "erp_delivery", "oms_channel_id": None, "started": now - timedelta(minutes=k),
              "ended": now - timedelta(minutes=k) + timedelta(seconds=1), "outcome": "success",
              "sent": 25 if k % 30 == 0 else 0} for k in range(1440)])
+    if engine.dialect.name == "postgresql":  # what autovacuum does soon after a load: plans need statistics
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
     print(f"store: {args.orders} orders, {2 * args.orders} deliveries, {288 * len(ids) + 1440} runs, "
           f"{len(ids)} channels on {engine.dialect.name}; built in {time.perf_counter() - started:.1f} s")
 
@@ -130,10 +149,18 @@ def _run(args: argparse.Namespace) -> None:
     client = TestClient(create_app(), client=("127.0.0.1", 50000))  # /metrics: local clients by default
     client.cookies.set(SESSION_COOKIE, issue_session(authenticate("admin", "benchmark-password", settings=settings),
                                                      settings=settings))
-    paths = ["/healthz", "/metrics", "/admin/", "/admin/charts/orders?hours=24", "/admin/charts/orders?hours=168",
-             "/admin/charts/backlog?hours=24", "/admin/charts/runs?hours=24", "/admin/channels",
-             "/admin/channels/ch-0", "/admin/runs", "/admin/runs?outcome=failed", "/admin/runs?empty=1&page=50",
-             "/admin/runs/1", "/admin/held", "/admin/orders", "/admin/skus"]
+    last = args.orders - 1
+    paths = ("/healthz", "/metrics", "/admin/", "/admin/held", "/admin/held?state=held", "/admin/held?state=dead",
+             "/admin/held?state=retrying", "/admin/held?cause=sku_unmapped&subject=SAUCE-CHILI&page=10",
+             "/admin/held?channel=ch-3", "/admin/held/map?sku=SAUCE-CHILI", "/admin/orders",
+             "/admin/orders?page=200", f"/admin/orders?q=O{last}", "/admin/orders?q=O4999",
+             "/admin/orders?q=O4999&field=number",
+             "/admin/orders?q=%E7%8E%8B%E5%B0%8F%E6%98%8E1&field=buyer", "/admin/orders?q=SKU-17&field=sku",
+             "/admin/orders?q=SKU-17", "/admin/orders?erp=held", "/admin/orders?from=2026-01-01&to=2030-01-01",
+             "/admin/orders/ch-0/O100", "/admin/runs", "/admin/skus",
+             "/admin/charts/orders?hours=24", "/admin/charts/orders?hours=168", "/admin/charts/backlog?hours=24",
+             "/admin/charts/runs?hours=24", "/admin/channels", "/admin/channels/ch-0", "/admin/runs?outcome=failed",
+             "/admin/runs?empty=1&page=50", "/admin/runs/1")
     for path in paths:
         times = []
         for _ in range(5):
@@ -141,7 +168,7 @@ def _run(args: argparse.Namespace) -> None:
             answer = client.get(path)
             times.append(time.perf_counter() - t0)
             assert answer.status_code == 200, (path, answer.status_code)
-        print(f"{path:<36} median {statistics.median(times) * 1000:8.1f} ms   ({len(answer.content) / 1024:.0f} KiB)")
+        print(f"{path:<58} median {statistics.median(times) * 1000:8.1f} ms   ({len(answer.content) / 1024:.0f} KiB)")
 
 
 if __name__ == "__main__":

@@ -279,9 +279,13 @@ def _finish(session: Session, job: CallJob, run: CallRun) -> None:
     elif job.outcome == "later":
         outbox.mark_deferred(row, job.message, until=job.until or now + timedelta(minutes=1), code=job.code or None)
     elif job.outcome == "refresh":
-        outbox.mark_retry(row, job.message, now=run.now, retry_after=0, max_attempts=max_attempts)
-    else:
-        outbox.mark_retry(row, job.message, max_attempts=max_attempts, now=run.now, retry_after=job.retry_after)
+        outbox.mark_retry(row, job.message, now=run.now, retry_after=0, max_attempts=max_attempts,
+                          failure=f"{job.platform_type}: the access token is being refreshed")
+    else:  # the cause names the platform and the kind of failure, never the order (it groups on /admin/held)
+        failure = (f"{job.platform_type}: the answer was lost" if job.outcome == "unknown"
+                   else f"{job.platform_type}: the call failed")
+        outbox.mark_retry(row, job.message, max_attempts=max_attempts, now=run.now, retry_after=job.retry_after,
+                          failure=failure)
         if job.outcome == "unknown" and row.state == "retry":
             row.hold_code = OUTCOME_UNKNOWN
         run.stats.failed += 1

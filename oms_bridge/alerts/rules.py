@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session, selectinload
 from channels.tokens import token_warnings
 from oms_bridge.alerts.findings import Finding, duration, local_time, safe_text
 from oms_bridge.settings import Settings
+from oms_bridge.store.causes import UNREADABLE, Cause, cause_of_hold
 from oms_bridge.store.destinations import destinations_in_use
 from oms_bridge.store.models import Channel, Delivery, Order, ProcessRun, Reconciliation
 
@@ -203,26 +204,19 @@ def channel_token(ctx: RuleContext) -> list[Finding]:
 
 
 # ---------------------------------------------------------------------------------------------- deliveries
-def _cause(code: str | None) -> str:
-    if not code:
-        return "other"
-    kind, _, rest = code.partition(":")
-    return f"{kind}:{rest}" if kind in ("missing_sku", "config", "erp_login", "no_sku") and rest else kind
-
-
-def _fix_for_causes(dest: str, causes: Counter[str]) -> str:
+def _fix_for_causes(dest: str, causes: Counter[Cause]) -> str:
     hints = []
-    kinds = {c.split(":", 1)[0] for c in causes}
-    if "missing_sku" in kinds:
-        skus = [c.split(":", 1)[1] for c in causes if c.startswith("missing_sku:")][:5]
+    kinds = {c.code for c in causes}
+    if "sku_unmapped" in kinds:
+        skus = [c.subject for c in causes if c.code == "sku_unmapped" and c.subject][:5]
         hints.append(f"map the SKUs ({', '.join(skus)}) to ERP products: `oms-bridge sku map <SKU> --product "
-                     "<M_Product_ID>` or the SKU mapping page; held orders go again by themselves")
-    if "config" in kinds:
+                     "<M_Product_ID>` or the Map button on the Held page; held orders go again by themselves")
+    if "channel_config" in kinds:
         hints.append("complete the ERP mapping of the channel named in the cause (`oms-bridge erp check`)")
     if "erp_login" in kinds:
         hints.append("fix the ERP login (`oms-bridge erp connection update <name>`)")
-    if not hints or kinds - {"missing_sku", "config", "erp_login"}:
-        hints.append("read each reason on the Held page (/admin/held) or `oms-bridge orders list --held`, fix it, "
+    if not hints or kinds - {"sku_unmapped", "channel_config", "erp_login"}:
+        hints.append("read each cause on the Held page (/admin/held) or `oms-bridge deliveries problems`, fix it, "
                      f"then retry: {RETRY_HINTS.get(dest, 'Retry on the Held page')}")
     return "; ".join(hints)
 
@@ -236,22 +230,22 @@ def held(ctx: RuleContext) -> list[Finding]:
                                    .where(Delivery.destination == dest, Delivery.state == "held")
                                    .group_by(Delivery.hold_code)).all()
         if rows:
-            causes: Counter[str] = Counter()
+            causes: Counter[Cause] = Counter()
             for code, n, _oldest in rows:
-                causes[_cause(code)] += n
+                causes[cause_of_hold(code)] += n  # the one cause mechanism (oms_bridge.store.causes)
             oldest = min((_aware(r[2]) for r in rows if r[2] is not None), default=None)
             groups[dest] = (sum(r[1] for r in rows), oldest, causes)
     n_intake, oldest_intake = ctx.session.execute(
         select(func.count(), func.min(Order.updated)).where(Order.is_held.is_(True))).one()
     if n_intake:
-        groups["intake"] = (n_intake, _aware(oldest_intake), Counter({"unreadable order": n_intake}))
+        groups["intake"] = (n_intake, _aware(oldest_intake), Counter({Cause(UNREADABLE): n_intake}))
     out = []
     for dest, (count, oldest, causes) in groups.items():
         too_many = count > limit
         too_old = oldest is not None and ctx.now - oldest > max_age
         if not (too_many or too_old):
             continue
-        top = ", ".join(f"{cause} ({n})" for cause, n in causes.most_common(5))
+        top = ", ".join(f"{cause.label} ({n})" for cause, n in causes.most_common(5))
         why = []
         if too_many:
             why.append(f"more than {limit}")
@@ -262,7 +256,8 @@ def held(ctx: RuleContext) -> list[Finding]:
                "marketplace payload; GetOrder re-reads them after the cause is fixed")
         out.append(Finding(
             key=f"held:{dest}", rule="held", subject=dest,
-            title=f"{count} order(s) held for {DESTINATION_NAMES.get(dest, dest)}",
+            title=(f"{count} order(s) could not be read at intake" if dest == "intake" else
+                   f"{count} order(s) held for {DESTINATION_NAMES.get(dest, dest)}"),
             detail=f"{count} order(s) are held for {DESTINATION_NAMES.get(dest, dest)} ({'; '.join(why)}); "
                    f"causes: {top}",
             fix=fix, since=oldest))

@@ -14,12 +14,9 @@ UTF-8 only and says so (Taiwanese Excel saves Big5 by default).
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +39,12 @@ from oms_bridge.erp.connections import (
     save_connection,
 )
 from oms_bridge.erp.delivery import client_for, resolve_connection, run_erp_delivery
+from oms_bridge.erp.sku_maps import CSV_HEADER_HELP, Mapping, parse_csv, save_mapping
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap, utcnow
+from oms_bridge.store.problems import ProblemFilter, problem_groups
 from oms_bridge.vault import Vault, mask
 from scheduler.locks import process_lock
 
@@ -399,18 +398,17 @@ def status_command(limit: int, as_json: bool) -> None:
     with cli_errors(), session_scope(get_settings()) as s:
         states = dict(s.execute(select(Delivery.state, func.count()).where(Delivery.destination == "erp")
                                 .group_by(Delivery.state)).all())
-        reasons = Counter(r for r in s.scalars(select(Delivery.last_error).where(
-            Delivery.destination == "erp", Delivery.state.in_(["held", "dead"]))) if r)
+        # grouped by cause (oms_bridge.store.problems), never by the sentence with the order number inside
+        held = problem_groups(s, ProblemFilter(destination="erp", state="held"), examples=True) + \
+            problem_groups(s, ProblemFilter(destination="erp", state="dead"), examples=True)
         # Rows waiting to be retried (ERP down, timeouts) carry their error too; without it the admin
         # sees "retry 7" and no reason at all.
-        retrying = Counter(r for r in s.scalars(select(Delivery.last_error).where(
-            Delivery.destination == "erp", Delivery.state == "retry", outbox.not_leased())) if r)
+        retrying = problem_groups(s, ProblemFilter(destination="erp", state="retrying"), examples=True)
         in_flight = outbox.count_leased(s, "erp")
         refusals = {c.value: text for c in s.scalars(select(ErpConnection).order_by(ErpConnection.value))
                     if (text := login_refusal(c))}
     data = {"states": states, "in_flight": in_flight, "login_refused": refusals,
-            "held_reasons": [{"reason": r, "orders": n} for r, n in reasons.most_common()],
-            "retry_reasons": [{"reason": r, "orders": n} for r, n in retrying.most_common()]}
+            "held_reasons": [_reason(g) for g in held], "retry_reasons": [_reason(g) for g in retrying]}
     if as_json:
         emit_json(data)
         return
@@ -424,13 +422,20 @@ def status_command(limit: int, as_json: bool) -> None:
     if states.get("waiting"):
         click.echo("  (waiting: not paid yet on the marketplace; they go to the ERP once it reports them paid)")
     for item in data["held_reasons"][:limit]:
-        click.echo(f"  {item['orders']:>5}  {item['reason']}")
+        dead = "gave up: " if item["state"] == "dead" else ""
+        click.echo(f"  {item['orders']:>5}  {dead}{item['reason']}")
     rest = data["held_reasons"][limit:]
     if rest:
         click.echo(f"  ... and {len(rest)} more reason(s) for {sum(i['orders'] for i in rest)} order(s) "
                    f"(--limit N, or --json for all)")
     for item in data["retry_reasons"][:limit]:
-        click.echo(f"  {item['orders']:>5}  retrying after: {item['reason']}")
+        click.echo(f"  {item['orders']:>5}  retrying after: {item['reason']} (latest: {item['example']})")
+
+
+def _reason(group: dict) -> dict:
+    """A cause group as ``erp status`` shows it (``example``: the newest row's full text)."""
+    return {"reason": group["label"], "orders": group["orders"], "state": group["state"], "cause": group["cause"],
+            "subject": group["subject"], "since": group["since"], "example": group["example"]}
 
 
 # -- sku ------------------------------------------------------------------------------------------
@@ -445,13 +450,7 @@ def _channel_id(s: Session, name: str | None) -> int:
 
 def _map(s: Session, sku: str, product_id: int | None, value: str | None, scope: int) -> int:
     """Create or change one mapping; returns how many held orders it re-armed."""
-    row = s.scalars(select(SkuMap).where(SkuMap.sku == sku, SkuMap.scope_channel_id == scope)).first()
-    if row is None:
-        row = SkuMap(sku=sku, scope_channel_id=scope)
-        s.add(row)
-    row.m_product_id, row.m_product_value, row.isactive = product_id, value, True
-    s.flush()
-    return outbox.rearm_held(s, "erp", code=f"missing_sku:{sku}")
+    return save_mapping(s, Mapping(sku, product_id, value, scope))
 
 
 @sku_group.command("map")
@@ -526,22 +525,14 @@ def sku_import(file: Path, as_json: bool) -> None:
     except UnicodeDecodeError as exc:
         fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as \"CSV UTF-8\" (Excel: Save As → CSV UTF-8), "
              "not Big5/ANSI")
-    errors: list[str] = []
     imported = rearmed = 0
     with cli_errors(), session_scope(get_settings()) as s:
         channels = {c.value: c.id for c in s.scalars(select(Channel))}
-        reader = csv.DictReader(io.StringIO(text, newline=""))
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        if "sku" not in header or not ({"m_product_id", "m_product_value"} & set(header)):
-            fail(f"{file}: header must be sku,m_product_id or sku,m_product_value[,channel]; got "
-                 f"{','.join(header) or 'nothing'}")
-        for line_no, raw in enumerate(reader, start=2):
-            row = {(k or "").strip(): (v or "").strip() for k, v in raw.items()}
-            problem, args = _import_row(row, channels)
-            if problem:
-                errors.append(f"line {line_no}: {problem}")
-                continue
-            rearmed += _map(s, *args)
+        good, errors = parse_csv(text, channels)
+        if not good and errors and errors[0].startswith(CSV_HEADER_HELP):
+            fail(f"{file}: {errors[0]}")
+        for _line_no, mapping in good:
+            rearmed += save_mapping(s, mapping)
             imported += 1
     if as_json:
         emit_json({"imported": imported, "skipped": len(errors), "problems": errors, "rearmed": rearmed})
@@ -554,37 +545,16 @@ def sku_import(file: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _import_row(row: dict[str, str], channels: dict[str, int]) -> tuple[str | None, tuple]:
-    sku = row.get("sku", "")
-    if not sku:
-        return "sku is empty", ()
-    product, value = row.get("m_product_id", ""), row.get("m_product_value", "")
-    if product and value:
-        return f"SKU {sku}: give m_product_id or m_product_value, not both", ()
-    if not product and not value:
-        return f"SKU {sku}: no m_product_id or m_product_value", ()
-    product_id = None
-    if product:
-        if not product.isdigit() or int(product) <= 0:
-            return f"SKU {sku}: m_product_id {product!r} is not a positive whole number", ()
-        product_id = int(product)
-    channel = row.get("channel", "")
-    if channel and channel not in channels:
-        return f"SKU {sku}: unknown channel {channel!r}", ()
-    return None, (sku, product_id, value or None, channels.get(channel, 0))
-
-
 @sku_group.command("unmapped")
 @json_option
 def sku_unmapped(as_json: bool) -> None:
     """SKUs that hold orders because no ERP product was found, with how many orders wait."""
     with cli_errors(), session_scope(get_settings()) as s:
-        codes = Counter(s.scalars(select(Delivery.hold_code).where(
-            Delivery.destination == "erp", Delivery.state == "held", Delivery.hold_code.startswith("missing_sku:"))))
+        groups = [g for g in problem_groups(s, ProblemFilter(state="held", destination="erp", cause="sku_unmapped"))
+                  if g["subject"]]
         names = {sku: name for sku, name in s.execute(select(OrderLine.sku, OrderLine.name).where(
-            OrderLine.sku.in_([c.split(":", 1)[1] for c in codes])))}
-    rows = [{"sku": code.split(":", 1)[1], "orders": n, "name": names.get(code.split(":", 1)[1])}
-            for code, n in codes.most_common()]
+            OrderLine.sku.in_([g["subject"] for g in groups])))}
+    rows = [{"sku": g["subject"], "orders": g["orders"], "name": names.get(g["subject"])} for g in groups]
     if as_json:
         emit_json(rows)
         return

@@ -54,6 +54,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "erp retry": ("erp retry --channel shop-a", "erp retry --order 2611230ABC"),
     "erp deliver": ("erp deliver --json",),
     "erp status": ("erp status", "erp status --json"),
+    "deliveries problems": ("deliveries problems", "deliveries problems --state held --destination erp --json",
+                            "deliveries problems --channel shop-a"),
     "sku map": ("sku map ABC-1 --value ABC-1-ERP", "sku map ABC-1 --product 140 --channel shop-a"),
     "sku unmap": ("sku unmap ABC-1",),
     "sku list": ("sku list --json",),

@@ -10,6 +10,7 @@ import click
 from oms_bridge.cli import begin_invocation
 from oms_bridge.cli.admin_cmds import channel_group, db_group, init_command, keys_group, platform_group
 from oms_bridge.cli.alert_cmds import alerts_group
+from oms_bridge.cli.delivery_cmds import deliveries_group
 from oms_bridge.cli.erp_cmds import erp_group, sku_group
 from oms_bridge.cli.examples import attach_examples
 from oms_bridge.cli.oms_cmds import oms_group
@@ -36,8 +37,8 @@ def cli(verbose: bool) -> None:
 
 
 for command in (init_command, db_group, keys_group, platform_group, channel_group, process_group,
-                orders_group, erp_group, sku_group, oms_group, alerts_group, reconcile_command, run_command,
-                demo_command, admin_group):
+                orders_group, deliveries_group, erp_group, sku_group, oms_group, alerts_group, reconcile_command,
+                run_command, demo_command, admin_group):
     cli.add_command(command)
 channel_group.add_command(authorize_command)
 attach_examples(cli)

@@ -55,6 +55,7 @@ from oms_bridge.erp.client import (
 )
 from oms_bridge.erp.config import REQUIRED_OUTPUTS, ChannelMapping, ErpConfigError, ErpOptions
 from oms_bridge.erp.connections import login_refusal, record_login_refusal
+from oms_bridge.erp.exchange import answer_text, request_text
 from oms_bridge.erp.holds import channel_of_code, classify_error, sku_of_code
 from oms_bridge.erp.lookup import erp_orders
 from oms_bridge.erp.mapping import (
@@ -307,8 +308,9 @@ class _Batch:
     maps: list[SkuMap]
 
 
-_OUTCOME = ("state", "attempts", "last_error", "hold_code", "next_attempt_at", "leased_until", "sent_at",
-            "delivered_version", "erp_record_id", "erp_document_no", "external_ref")
+_OUTCOME = ("state", "attempts", "last_error", "hold_code", "cause_code", "cause_subject", "last_request",
+            "last_answer", "next_attempt_at", "leased_until", "sent_at", "delivered_version", "erp_record_id",
+            "erp_document_no", "external_ref")
 
 
 def _lease_seconds(session: Session, sizes: dict[int, int], limit: int) -> float:
@@ -423,11 +425,12 @@ def _deliver_batch(batch: _Batch, run: _Run) -> None:
             _held(stats, w.row, hold.reason, hold.code)
         run.stop(conn, f"iDempiere refused the whole call: {hold.reason}")
     except ErpTransient as exc:
-        _retry_all(work, str(exc), settings, stats, now=now)
+        _retry_all(work, str(exc), settings, stats, now=now, failure="the ERP did not answer")
         run.stop(conn, f"the ERP did not answer: {exc} (its orders are retried by the next run)")
     except Exception as exc:  # noqa: BLE001 - an answer we cannot read must not stop other connections' batches
         log.exception("ERP delivery batch for connection %s failed unexpectedly", conn.value)
-        _retry_all(work, f"unexpected error talking to the ERP: {describe_error(exc)}", settings, stats, now=now)
+        _retry_all(work, f"unexpected error talking to the ERP: {describe_error(exc)}", settings, stats, now=now,
+                   failure="unexpected error talking to the ERP")
     finally:
         stats.api_calls += client.calls - calls_before
 
@@ -441,9 +444,10 @@ def _release(work: list[_Work], stats: RunStats) -> None:
         stats.details["not_tried"] = stats.details.get("not_tried", 0) + 1
 
 
-def _retry_all(work: list[_Work], error: str, settings: Settings, stats: RunStats, *, now: datetime | None) -> None:
+def _retry_all(work: list[_Work], error: str, settings: Settings, stats: RunStats, *, now: datetime | None,
+               failure: str) -> None:
     for w in _open(work):
-        outbox.mark_retry(w.row, error, max_attempts=settings.delivery_max_attempts, now=now)
+        outbox.mark_retry(w.row, error, max_attempts=settings.delivery_max_attempts, now=now, failure=failure)
         stats.failed += 1
         w.done = True
 
@@ -455,7 +459,7 @@ def _open(work: Iterable[_Work]) -> list[_Work]:
 def _held(stats: RunStats, row: Delivery, reason: str, code: str) -> None:
     outbox.mark_held(row, reason, code=code)
     stats.held += 1
-    kind = code.split(":", 1)[0]
+    kind = row.cause_code or "unknown"
     held = stats.details.setdefault("held_by_cause", {})
     held[kind] = held.get(kind, 0) + 1
     log.warning("ERP delivery held (order row %s): %s", row.oms_order_id, reason)
@@ -527,6 +531,8 @@ def _send(client: ErpClient, conn: ErpConnection, options: ErpOptions, work: lis
     results = client.composite(options.service_types["composite"], [w.group for w in pending],
                                timeout=_composite_timeout(options, len(pending)))
     for w, group_results in zip(pending, results, strict=True):
+        outbox.record_exchange(w.row, request_text(options.service_types["composite"], w.group),
+                               answer_text(w.group, group_results))
         _record_group(w, group_results, conn, stats, now=now)
     _fill_document_numbers(client, options, [w for w in pending if w.row.state == "sent"])
 
@@ -572,8 +578,9 @@ def _request_text(request: Any) -> str:
 
 def _gate(w: _Work, options: ErpOptions, stats: RunStats) -> None:
     """Orders that must not become a sales order (yet) are held with the reason; the rest go on."""
-    if w.order.is_held:
-        _held(stats, w.row, f"order {w.order.external_id} is held at intake: {w.order.held_reason}", "order_held")
+    if w.order.is_held:  # unreadable at intake: not a held delivery (nothing to fix here); it waits for a re-read
+        outbox.mark_waiting(w.row, f"order {w.order.external_id} could not be read at intake: {w.order.held_reason}",
+                            code="order_held")
         w.done = True
     elif w.cancel_request and w.row.action != "cancel" and w.order.status != "cancelled" \
             and w.row.delivered_version is None:

@@ -182,8 +182,9 @@ def _prepare(session: Session, leases: list[outbox.Lease], config: OmsConfig, st
     ready: list[outbox.Lease] = []
     for lease in leases:
         row, order = lease.row, orders[lease.row.oms_order_id]
-        if order.is_held:
-            _held(stats, row, f"order {order.external_id} is held at intake: {order.held_reason}", "order_held")
+        if order.is_held:  # unreadable at intake: not a held delivery; it waits for the re-read that maps it
+            outbox.mark_waiting(row, f"order {order.external_id} could not be read at intake: {order.held_reason}",
+                                code="order_held")
         elif not config.push_url:
             _held(stats, row, "oms.order_notify is \"push\" but [oms_bridge.oms] push_url is not set (the OMS base "
                   "URL); set it and the next run re-arms this order", CONFIG_HOLD)
@@ -298,6 +299,10 @@ def _record(session: Session, work: list[_Work], stats: RunStats, settings: Sett
         if fresh is None:
             superseded += 1  # re-armed for a newer version (or acknowledged by a webhook) meanwhile
             continue
+        if w.attempted:  # the body (the buyer's address) stays in the event row; the page shows what and why
+            outbox.record_exchange(fresh, f"POST {w.path} ({w.event_type} event {w.event_uuid})",
+                                   (f"HTTP {w.status}" if w.status else "no answer") + (f": {w.message}" if w.message
+                                                                                          else ""))
         if w.outcome == "sent":
             outbox.mark_sent(fresh, now=at, external_ref=f"{w.event_type} {w.event_uuid}: HTTP {w.status}")
             stats.sent += 1
@@ -305,7 +310,8 @@ def _record(session: Session, work: list[_Work], stats: RunStats, settings: Sett
             _held(stats, fresh, w.message, w.code or REJECTED_HOLD)
         else:
             outbox.mark_retry(fresh, w.message, max_attempts=settings.delivery_max_attempts, now=at,
-                              retry_after=w.retry_after)
+                              retry_after=w.retry_after,
+                              failure=f"the OMS answered HTTP {w.status}" if w.status else "the OMS did not answer")
             stats.failed += 1
             log.warning("OMS push of order %s will be retried: %s", w.number, w.message)
     if superseded:
@@ -315,7 +321,7 @@ def _record(session: Session, work: list[_Work], stats: RunStats, settings: Sett
 def _held(stats: RunStats, row: Delivery, reason: str, code: str) -> None:
     outbox.mark_held(row, reason, code=code)
     stats.held += 1
-    kind = code.split(":", 1)[0]
+    kind = row.cause_code or "unknown"
     held: dict[str, Any] = stats.details.setdefault("held_by_cause", {})
     held[kind] = held.get(kind, 0) + 1
     log.warning("OMS delivery held (order row %s): %s", row.oms_order_id, reason)

@@ -383,7 +383,9 @@ def order_detail(session: Session, number: str, *, channel: str | None = None) -
         "cancel_requests": cancel_requests.views(session, order.id),
         "deliveries": [{"destination": d.destination, "state": d.state, "action": d.action,
                         "attempts": d.attempts, "version": d.order_version, "delivered_version": d.delivered_version,
-                        "last_error": d.last_error, "erp_document_no": d.erp_document_no}
+                        "last_error": d.last_error, "erp_document_no": d.erp_document_no, "cause": d.cause_code,
+                        "subject": d.cause_subject, "since": d.updated, "request": d.last_request,
+                        "answer": d.last_answer, "sent_at": d.sent_at}
                        for d in session.scalars(select(Delivery).where(Delivery.oms_order_id == order.id)
                                                 .order_by(Delivery.destination))],
     })

@@ -42,12 +42,13 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from oms_bridge.store.causes import DEFERRED, FAILED, GAVE_UP, Cause, cause_of_hold
 from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.telemetry import count_delivery
 
 __all__ = ["arm", "Lease", "lease_due", "leased_row", "leased_rows", "mark_sent", "mark_held", "mark_waiting",
            "mark_deferred", "mark_retry", "rearm_held", "rearm", "backoff_delay", "count_leased", "not_leased",
-           "release"]
+           "release", "record_exchange", "set_cause"]
 
 
 def arm(session: Session, order: Order, destinations: Iterable[str], *, action: str = "create") -> list[Delivery]:
@@ -71,6 +72,7 @@ def arm(session: Session, order: Order, destinations: Iterable[str], *, action: 
         row.attempts = 0
         row.next_attempt_at = None
         row.hold_code = None
+        set_cause(row, None)
         row.last_error = None
         row.order_version = order.version
         row.armed_at = utcnow()
@@ -210,6 +212,7 @@ def mark_sent(row: Delivery, *, now: datetime | None = None, erp_record_id: int 
     row.delivered_version = row.order_version
     row.last_error = None
     row.hold_code = None
+    set_cause(row, None)
     row.next_attempt_at = None
     if erp_record_id is not None:
         row.erp_record_id = erp_record_id
@@ -219,14 +222,28 @@ def mark_sent(row: Delivery, *, now: datetime | None = None, erp_record_id: int 
         row.external_ref = external_ref
 
 
+def set_cause(row: Delivery, cause: Cause | None) -> None:
+    """Record why the row is not delivered (``None``: nothing is wrong), see :mod:`oms_bridge.store.causes`."""
+    row.cause_code = cause.code if cause else None
+    row.cause_subject = cause.subject if cause else None
+
+
+def record_exchange(row: Delivery, request: str | None, answer: str | None) -> None:
+    """Keep the last attempt's request and answer for the admin (callers pass texts without personal data)."""
+    row.last_request = request[:20_000] if request else None
+    row.last_answer = answer[:20_000] if answer else None
+
+
 def mark_held(row: Delivery, reason: str, *, code: str | None = None) -> None:
     """Stop trying until the cause is fixed. ``reason`` is the sentence the admin reads;
-    ``code`` (e.g. ``missing_sku:ABC-1``) lets the fix find and re-arm exactly these rows."""
+    ``code`` (e.g. ``missing_sku:ABC-1``) lets the fix find and re-arm exactly these rows; the cause the
+    pages group by is derived from it."""
     row.state = "held"
     row.leased_until = None
     count_delivery(row.destination, "held")
     row.last_error = reason
     row.hold_code = code
+    set_cause(row, cause_of_hold(code))
     row.next_attempt_at = None
 
 
@@ -241,6 +258,7 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
     count_delivery(row.destination, "waiting")
     row.last_error = reason
     row.hold_code = code
+    set_cause(row, cause_of_hold(code))
     row.next_attempt_at = None
 
 
@@ -251,6 +269,7 @@ def mark_deferred(row: Delivery, reason: str, *, until: datetime, code: str | No
     row.state = "retry"
     row.last_error = reason
     row.hold_code = code
+    set_cause(row, cause_of_hold(code) if code else Cause(DEFERRED))
     row.next_attempt_at = until
     row.leased_until = None
 
@@ -270,14 +289,19 @@ def backoff_delay(attempts: int, *, base_seconds: float = 60.0, cap_seconds: flo
 
 
 def mark_retry(row: Delivery, error: str, *, max_attempts: int, now: datetime | None = None,
-               retry_after: float | None = None) -> None:
-    """A transient failure: try again later, or give up (``dead``) after ``max_attempts``."""
+               retry_after: float | None = None, failure: str | None = None) -> None:
+    """A transient failure: try again later, or give up (``dead``) after ``max_attempts``.
+
+    ``failure`` is the failure's kind without the order in it (``the ERP did not answer``, ``HTTP 503``): the
+    cause's subject, so retrying and dead rows group by what failed."""
     now = now or utcnow()
     row.leased_until = None
     row.attempts += 1
     row.last_error = error
+    set_cause(row, Cause(FAILED, failure))
     if row.attempts >= max_attempts:
         count_delivery(row.destination, "dead")
+        set_cause(row, Cause(GAVE_UP, failure))
         row.state = "dead"
         row.next_attempt_at = None
         row.last_error = f"gave up after {row.attempts} attempts: {error}"

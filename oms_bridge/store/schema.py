@@ -24,8 +24,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect
+from sqlalchemy.orm import Session
 
 from oms_bridge.settings import Settings
+from oms_bridge.store.causes import backfill
 from oms_bridge.store.db import get_engine
 from oms_bridge.store.migrations import MIGRATIONS_DIR
 from oms_bridge.store.models import Base
@@ -73,7 +75,16 @@ def upgrade(settings: Settings, revision: str = "head") -> tuple[str | None, str
         else:
             command.upgrade(cfg, revision)
         after = MigrationContext.configure(conn).get_current_revision()
+        if after == head():
+            _derive_causes(conn)
     return before, after
+
+
+def _derive_causes(conn: Connection) -> None:
+    """Rows kept before causes were stored get theirs (held/dead pages group by it); a no-op once done."""
+    with Session(bind=conn) as session:
+        backfill(session)
+        session.flush()
 
 
 def _has_all_model_tables(conn: Connection) -> bool:

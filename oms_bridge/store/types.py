@@ -109,6 +109,7 @@ class _DecimalText(TypeDecorator[Decimal]):
 class Money(_DecimalText):
     """An amount of money: NUMERIC(20,6)."""
 
+    cache_ok = True  # SQLAlchemy asks every subclass itself; without it no statement selecting money is cached
     precision = 20
     scale = 6
 
@@ -119,6 +120,7 @@ class Money(_DecimalText):
 class Quantity(_DecimalText):
     """A quantity: NUMERIC(20,6)."""
 
+    cache_ok = True
     precision = 20
     scale = 6
 

@@ -24,6 +24,7 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import AdminUser
 from oms_bridge.web import pages, security
 from oms_bridge.web.admin_dashboard import router as dashboard_router
+from oms_bridge.web.admin_held import router as held_router
 from oms_bridge.web.admin_monitoring import router as monitoring_router
 from oms_bridge.web.admin_oms import router as oms_router
 from oms_bridge.web.admin_orders import router as orders_router
@@ -83,5 +84,6 @@ router.include_router(dashboard_router)
 router.include_router(setup_router)
 router.include_router(orders_router)
 router.include_router(runs_router)
+router.include_router(held_router)
 router.include_router(oms_router)
 router.include_router(monitoring_router)

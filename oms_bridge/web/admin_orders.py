@@ -1,39 +1,95 @@
-"""Admin pages for the flow of orders: orders and an order's detail, held orders with Retry, SKU
-mappings (which re-queue the orders held for a SKU). Process runs: :mod:`oms_bridge.web.admin_runs`."""
+"""Admin pages for the flow of orders: orders (search, filters, paging: :mod:`oms_bridge.store.order_search`) and
+an order's detail with its deliveries and Retry. Process runs: :mod:`oms_bridge.web.admin_runs`. Held deliveries
+and SKU mappings: :mod:`oms_bridge.web.admin_held`. Buyer data is shown to the logged-in admin only and never logged."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from oms_bridge.configure.checks import ConfigError, NotFound
-from oms_bridge.configure.lookups import get_channel, list_channels
-from oms_bridge.store import outbox
+from oms_bridge.configure.lookups import list_channels
+from oms_bridge.store import cancel_requests, outbox
+from oms_bridge.store.causes import cause_label
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, Order, SkuMap
-from oms_bridge.store.orders import OrderNotFound, list_orders, order_detail
-from oms_bridge.web import pages
+from oms_bridge.store.models import DELIVERY_STATES, DESTINATIONS, Channel, Order
+from oms_bridge.store.order_search import NO_DELIVERY, SEARCH_FIELDS, OrderQuery, search_orders
+from oms_bridge.store.orders import OrderNotFound, order_detail
+from oms_bridge.web import display, pages
 from oms_bridge.web.security import SessionInfo
 
 __all__ = ["router"]
 
+class SearchTextFilter(logging.Filter):
+    """The orders search text (``?q=``: a buyer's name, phone or e-mail) never reaches the access log."""
+
+    _Q = re.compile(r"([?&]q=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._Q.sub(r"\1****", a) if isinstance(a, str) and "q=" in a else a
+                                for a in record.args)
+        return True
+
+
+if not any(isinstance(f, SearchTextFilter) for f in logging.getLogger("uvicorn.access").filters):
+    logging.getLogger("uvicorn.access").addFilter(SearchTextFilter())
+
+#: The delivery states an admin retry re-arms.
+RETRYABLE = ("held", "dead", "retry", "resolved")
+
 router = APIRouter()
 
 
+ORDER_STATUSES = ("unpaid", "paid", "ready_to_ship", "shipped", "delivered", "completed", "cancelled", "returned")
+PAGE_SIZE = 50
+
+
+def _day(text: str, *, end: bool = False) -> datetime | None:
+    """A ``YYYY-MM-DD`` in the admins' time zone → the aware UTC start of that day (of the next one for ``end``)."""
+    if not text:
+        return None
+    try:
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=display.display_zone())
+    except ValueError:
+        return None
+    return (day + timedelta(days=1) if end else day).astimezone(UTC)
+
+
 @router.get("/orders")
-def orders_page(request: Request, channel: str = "", status: str = "", held: str = "", limit: int = 100,
+def orders_page(request: Request, q: str = "", field: str = "any", channel: str = "", status: str = "",
+                erp: str = "", oms: str = "", held: str = "", created_from: str = Query("", alias="from"),
+                created_to: str = Query("", alias="to"), page: int = 1,
                 admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
+    """Orders newest first: search (number from its start, buyer, exact SKU), filters, total and pages."""
+    page = max(1, min(page, 100_000))
+    query = OrderQuery(text=q[:120], field=field if field in SEARCH_FIELDS else "any", channel=channel,
+                       status=status, erp_state=erp, oms_state=oms, unreadable={"Y": True, "N": False}.get(held),
+                       created_from=_day(created_from), created_to=_day(created_to, end=True))
     with session_scope(pages.settings(), readonly=True) as session:
-        rows = list_orders(session, channel=channel or None, status=status or None,
-                           held={"Y": True, "N": False}.get(held), limit=max(1, min(limit, 1000)))
+        total, rows = search_orders(session, query, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        requested = cancel_requests.open_requests(session, [r["id"] for r in rows])
         channels = [c.value for c in list_channels(session)]
-    return pages.render(request, "orders.html", admin=admin, orders=rows, channels=channels,
-                        filters={"channel": channel, "status": status, "held": held})
+    for row in rows:
+        row["cancel_request"] = row["id"] in requested
+        row["erp_label"] = cause_label(row["erp_cause"], row["erp_subject"]) if row["erp_cause"] else ""
+    filters = {"q": q, "field": query.field, "channel": channel, "status": status, "erp": erp, "oms": oms,
+               "held": held, "from": created_from, "to": created_to}
+    link = {k: v for k, v in filters.items() if v and not (k == "field" and v == "any")}
+    pages_total = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return pages.render(request, "orders.html", admin=admin, orders=rows, total=total, page=page,
+                        pages_total=pages_total, channels=channels, filters=filters, statuses=ORDER_STATUSES,
+                        delivery_states=(*DELIVERY_STATES, NO_DELIVERY), fields=SEARCH_FIELDS,
+                        prev_link=f"/admin/orders?{urlencode({**link, 'page': page - 1})}" if page > 1 else None,
+                        next_link=f"/admin/orders?{urlencode({**link, 'page': page + 1})}" if page < pages_total
+                        else None)
 
 
 @router.get("/orders/{channel}/{number}")
@@ -50,107 +106,31 @@ def order_page(channel: str, number: str, request: Request,
         raw_pretty = json.dumps(json.loads(raw), indent=2, ensure_ascii=False) if raw else ""
     except ValueError:
         raw_pretty = raw
-    return pages.render(request, "order.html", admin=admin, order=detail, raw_payload=raw_pretty)
+    for d in detail["deliveries"]:
+        d["label"] = cause_label(d["cause"], d["subject"]) if d["cause"] and d["state"] != "sent" else ""
+    return pages.render(request, "order.html", admin=admin, order=detail, raw_payload=raw_pretty,
+                        retryable=RETRYABLE)
 
 
-# ------------------------------------------------------------------------------ held orders
-@router.get("/held")
-def held_page(request: Request, destination: str = "", limit: int = 500,
-              admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings(), readonly=True) as session:
-        where = [Delivery.state.in_(("held", "dead"))]
-        if destination:
-            where.append(Delivery.destination == destination)
-        total = session.scalar(select(func.count()).select_from(Delivery).where(*where))
-        stmt = (select(Delivery, Order.external_id, Channel.value)
-                .join(Order, Order.id == Delivery.oms_order_id).join(Channel, Channel.id == Order.oms_channel_id)
-                .where(*where).order_by(Delivery.id).limit(max(1, min(limit, 5000))))
-        rows = [{"id": d.id, "destination": d.destination, "state": d.state, "reason": d.last_error,
-                 "code": d.hold_code, "attempts": d.attempts, "order": number, "channel": chan, "updated": d.updated}
-                for d, number, chan in session.execute(stmt)]
-        unmappable = [{"order": o.external_id, "channel": chan, "reason": o.held_reason}
-                      for o, chan in session.execute(select(Order, Channel.value)
-                                                     .join(Channel, Channel.id == Order.oms_channel_id)
-                                                     .where(Order.is_held.is_(True)).order_by(Order.id)
-                                                     .limit(max(1, min(limit, 5000))))]
-    return pages.render(request, "held.html", admin=admin, rows=rows, unmappable=unmappable, destination=destination,
-                        total=total)
+@router.post("/orders/{channel}/{number}/retry")
+def retry_order(channel: str, number: str, request: Request, admin: SessionInfo = Depends(pages.current_admin),
+                form: FormData = Depends(pages.csrf_form)) -> Response:
+    """Queue one order's delivery to one destination again (held, dead or retrying; never a leased one)."""
+    destination = pages.text(form, "destination")
+    here = f"/admin/orders/{quote(channel, safe='')}/{quote(number, safe='')}"
+    if destination not in DESTINATIONS:
+        return pages.back(here, err="choose a destination to retry")
+    with session_scope(pages.settings()) as session:
+        order_id = session.scalar(select(Order.id).join(Channel, Channel.id == Order.oms_channel_id)
+                                  .where(Channel.value == channel, Order.external_id == number))
+        if order_id is None:
+            return pages.back("/admin/orders", err=f"no order {number} in channel {channel}")
+        count = outbox.rearm(session, destination, order_ids=[order_id], states=RETRYABLE)
+        in_flight = outbox.count_leased(session, destination, order_ids=[order_id])
+    if count:
+        return pages.back(here, msg=f"order {number} queued again for {destination}")
+    if in_flight:
+        return pages.back(here, err=f"order {number} is being sent to {destination} right now; it was left to that "
+                                    "delivery")
+    return pages.back(here, err=f"order {number} has nothing to retry for {destination}")
 
-
-@router.post("/held/{delivery_id}/retry")
-def retry_held(delivery_id: pages.RowId, request: Request,
-               admin: SessionInfo = Depends(pages.current_admin),
-               _form: FormData = Depends(pages.csrf_form)) -> Response:
-    with session_scope(pages.settings(), immediate=True) as session:
-        row = session.get(Delivery, delivery_id)
-        if row is None:
-            return pages.back("/admin/held", err=f"no delivery {delivery_id}; it may have been retried already")
-        number = session.scalar(select(Order.external_id).where(Order.id == row.oms_order_id))
-        count = outbox.rearm(session, row.destination, order_ids=[row.oms_order_id])
-        in_flight = outbox.count_leased(session, row.destination, order_ids=[row.oms_order_id])
-    if not count and in_flight:  # a lease is never stolen: a second send could duplicate the first
-        return pages.back("/admin/held", err=f"order {number} is being sent to {row.destination} right now; "
-                          "it was left to that delivery")
-    if not count:
-        return pages.back("/admin/held", err=f"order {number} is no longer held for {row.destination}")
-    return pages.back("/admin/held", msg=f"order {number} queued again for {row.destination}")
-
-
-# ------------------------------------------------------------------------------ SKU mappings
-def _unmapped(session) -> list[dict[str, Any]]:
-    prefix = "missing_sku:"
-    rows = session.execute(select(Delivery.hold_code, func.count()).where(
-        Delivery.state == "held", Delivery.hold_code.startswith(prefix)).group_by(Delivery.hold_code))
-    return [{"sku": code[len(prefix):], "orders": n} for code, n in sorted(rows)]
-
-
-@router.get("/skus")
-def skus_page(request: Request, admin: SessionInfo = Depends(pages.current_admin)) -> HTMLResponse:
-    with session_scope(pages.settings(), readonly=True) as session:
-        channels = {c.id: c.value for c in list_channels(session)}
-        maps = [{"id": m.id, "sku": m.sku, "channel": channels.get(m.scope_channel_id, "(all channels)"),
-                 "product_id": m.m_product_id, "product_value": m.m_product_value}
-                for m in session.scalars(select(SkuMap).order_by(SkuMap.sku))]
-        unmapped = _unmapped(session)
-    return pages.render(request, "skus.html", admin=admin, maps=maps, unmapped=unmapped,
-                        channels=sorted(channels.values()))
-
-
-@router.post("/skus")
-def map_sku(request: Request, admin: SessionInfo = Depends(pages.current_admin),
-            form: FormData = Depends(pages.csrf_form)) -> Response:
-    """Map a SKU (or change its mapping) and re-queue the orders held for it."""
-    sku = pages.text(form, "sku")
-    try:
-        product_id = pages.int_or_none(form, "m_product_id")
-    except ConfigError as exc:
-        return pages.back("/admin/skus", err=str(exc))
-    product_value = pages.text(form, "m_product_value") or None
-    if not sku or (product_id is None and not product_value):
-        return pages.back("/admin/skus", err="enter the SKU and either the ERP product id or its search key (Value)")
-    with session_scope(pages.settings(), immediate=True) as session:
-        scope = 0
-        if pages.text(form, "channel"):
-            try:
-                scope = get_channel(session, pages.text(form, "channel")).id
-            except NotFound as exc:
-                return pages.back("/admin/skus", err=str(exc))
-        row = session.scalar(select(SkuMap).where(SkuMap.sku == sku, SkuMap.scope_channel_id == scope))
-        if row is None:
-            row = SkuMap(sku=sku, scope_channel_id=scope)
-            session.add(row)
-        row.m_product_id, row.m_product_value = product_id, product_value
-        requeued = outbox.rearm_held(session, "erp", code=f"missing_sku:{sku}")
-    return pages.back("/admin/skus", msg=f"SKU {sku} mapped; {requeued} held order(s) queued again for the ERP")
-
-
-@router.post("/skus/{map_id}/delete")
-def unmap_sku(map_id: pages.RowId, request: Request, admin: SessionInfo = Depends(pages.current_admin),
-              _form: FormData = Depends(pages.csrf_form)) -> Response:
-    with session_scope(pages.settings(), immediate=True) as session:
-        row = session.get(SkuMap, map_id)
-        if row is None:
-            return pages.back("/admin/skus", err="that mapping no longer exists")
-        sku = row.sku
-        session.delete(row)
-    return pages.back("/admin/skus", msg=f"mapping of SKU {sku} removed")

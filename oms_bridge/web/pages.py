@@ -59,7 +59,6 @@ _FIELD_LIMITS = {"value": 60, "platform": 60, "channel": 60, "username": 60, "pl
 _DEFAULT_FIELD_LIMIT = 4096  # secrets (app_secret, cred_*) and anything else
 _MULTILINE = ("settings_json", "csv", "note")  # text areas: line breaks allowed
 templates.env.filters["localtime"] = display.localtime
-templates.env.filters["taipei"] = display.localtime  # the filter's first name, kept for templates not yet renamed
 templates.env.filters["ago"] = display.ago
 templates.env.filters["json_text"] = display.json_text
 templates.env.filters["web_wording"] = display.web_wording

@@ -270,13 +270,29 @@ ALTER TABLE oms_channel ADD COLUMN token_refreshed_at TIMESTAMP WITH TIME ZONE;
 
 ALTER TABLE oms_delivery ADD COLUMN leased_until TIMESTAMP WITH TIME ZONE;
 
+ALTER TABLE oms_delivery ADD COLUMN cause_code VARCHAR(40);
+
+ALTER TABLE oms_delivery ADD COLUMN cause_subject VARCHAR(255);
+
+ALTER TABLE oms_delivery ADD COLUMN last_request TEXT;
+
+ALTER TABLE oms_delivery ADD COLUMN last_answer TEXT;
+
 ALTER TABLE oms_delivery ADD COLUMN armed_at TIMESTAMP WITH TIME ZONE;
+
+CREATE INDEX oms_delivery_state_cause_ix ON oms_delivery (state, destination, cause_code, cause_subject);
 
 ALTER TABLE oms_erp_connection ADD COLUMN login_error TEXT;
 
 ALTER TABLE oms_erp_connection ADD COLUMN login_error_at TIMESTAMP WITH TIME ZONE;
 
 ALTER TABLE oms_order ADD COLUMN tracking_number VARCHAR(120);
+
+CREATE INDEX oms_order_created_ix ON oms_order (order_created, oms_order_id);
+
+CREATE INDEX oms_order_external_ix ON oms_order (external_id);
+
+CREATE INDEX oms_order_is_held_ix ON oms_order (is_held);
 
 ALTER TABLE oms_package_push ADD COLUMN attempted_at TIMESTAMP WITH TIME ZONE;
 

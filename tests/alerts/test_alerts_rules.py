@@ -96,19 +96,19 @@ def test_held_over_threshold_or_too_old_with_causes_and_fixes(sqlite_settings: S
     set_delivery(settings, ids[10], state="held", hold_code="missing_sku:MUG-1", last_error="SKU MUG-1 ...")
     held = _found(settings, now)["held:erp"]
     assert held.title == "11 order(s) held for the ERP (iDempiere)"
-    assert "missing_sku:TEA-GREEN-9 (10), missing_sku:MUG-1 (1)" in held.detail
+    assert "SKU TEA-GREEN-9 has no ERP product (10), SKU MUG-1 has no ERP product (1)" in held.detail
     assert "oms-bridge sku map <SKU> --product <M_Product_ID>" in held.fix and "TEA-GREEN-9" in held.fix
     # one order held for a day and a bit: too old, whatever the count
     for order_id in ids[1:]:
         set_delivery(settings, order_id, state="sent", hold_code=None)
     assert "held:erp" not in _found(settings, now)
     assert "held:erp" in _found(settings, now + timedelta(hours=25))
-    # orders that could not even be read are held at intake
+    # orders that could not even be read are not "held": they have their own words
     with session_scope(settings) as s:
         row = s.scalar(select(Order).where(Order.id == ids[1]))
         row.is_held, row.held_reason = True, "unknown status 'weird'"
     intake = _found(settings, now + timedelta(hours=25))["held:intake"]
-    assert intake.title == "1 order(s) held for intake (orders that could not be read)"
+    assert intake.title == "1 order(s) could not be read at intake"
 
 
 def test_pending_too_long_names_the_destination_and_watches_only_connected_destinations(

@@ -138,6 +138,7 @@ def test_oms_transient_marketplace_failure_retries_then_succeeds(sqlite_settings
         assert (stats.failed, stats.sent) == (1, 0)
         row = _logistics(sqlite_settings, order["id"])
         assert row.state == "retry" and row.next_attempt_at is not None
+        assert (row.cause_code, row.cause_subject) == ("delivery_failed", "shopee: the call failed")  # no order no.
         assert sandbox.shipment_of(shop.shop_id, sn) is None
         sandbox.faults.clear()
         later = run_logistics_delivery(settings=sqlite_settings, policy=FAST, clock=sandbox.clock.now,

@@ -138,6 +138,8 @@ def test_oms_push_5xx_and_429_retry_then_deliver(push):
     assert run_oms_delivery(settings=settings).failed == 1
     row = rows(settings)[oid]
     assert row.state == "retry" and row.attempts == 1 and receiver.events == {}
+    assert (row.cause_code, row.cause_subject) == ("delivery_failed", "the OMS answered HTTP 503")
+    assert row.last_request.startswith("POST ") and row.last_answer.startswith("HTTP 503")
     assert run_oms_delivery(settings=settings, now=utcnow() + LATER).sent == 1
     assert len(receiver.events) == 1 and receiver.duplicates == {}
 
@@ -160,12 +162,14 @@ def test_oms_push_refusals_are_held_with_the_fix(store_settings, home, receiver)
     assert run_oms_delivery(settings=settings).held == 1
     row = rows(settings)[oid]
     assert (row.state, row.hold_code) == ("held", "oms_push_config") and "push_url" in row.last_error
+    assert (row.cause_code, row.cause_subject) == ("oms_push_config", None)
     settings = configure_push(home, receiver)
     set_credentials(token="not-the-token")
     stats = run_oms_delivery(settings=settings)
     assert stats.details["rearmed_config"] == 1 and stats.held == 1
     row = rows(settings)[oid]
     assert (row.state, row.hold_code) == ("held", "oms_push_auth") and "push-auth" in row.last_error
+    assert row.cause_code == "oms_push_auth" and row.last_answer.startswith("HTTP 401")
     out = cli_ok("oms", "push-auth", "--token-env", "PUSH_TOKEN", env={"PUSH_TOKEN": TOKEN})
     assert "1 held order(s) re-armed" in out and TOKEN not in out
     assert run_oms_delivery(settings=settings).sent == 1
@@ -177,6 +181,10 @@ def test_oms_push_refusals_are_held_with_the_fix(store_settings, home, receiver)
     row = rows(settings)[o2]
     assert row.hold_code == "oms_push_rejected:404" and "/api/v1/oms/orders/create/" in row.last_error
     assert "no route" in row.last_error  # the OMS's detail, never the order's data
+    assert (row.cause_code, row.cause_subject) == ("oms_push_rejected", "404")
+    groups = json.loads(cli_ok("deliveries", "problems", "--destination", "oms", "--json"))["groups"]
+    assert [(g["state"], g["cause"], g["subject"], g["orders"], g["label"]) for g in groups] == [
+        ("held", "oms_push_rejected", "404", 1, "the OMS rejected the order (HTTP 404)")]
     held = json.loads(cli_ok("oms", "deliveries", "--held", "--json"))
     assert [h["order"] for h in held] == ["H2"]
     settings = configure_push(home, receiver)
@@ -196,6 +204,7 @@ def test_oms_push_gives_up_after_max_attempts(push, monkeypatch):
     stats = run_oms_delivery(settings=settings, now=utcnow() + LATER)
     row = rows(settings)[oid]
     assert stats.outcome == "failed" and row.state == "dead" and row.last_error.startswith("gave up after 2 attempts")
+    assert (row.cause_code, row.cause_subject) == ("gave_up", "the OMS answered HTTP 500")
     assert receiver.events == {}
     assert "1 order(s) re-armed" in cli_ok("oms", "retry-orders")
     receiver.faults.clear()

@@ -162,7 +162,9 @@ def test_qa_orders_list_refuses_an_unknown_status(sqlite_settings: Settings) -> 
     assert "no orders" in ok("orders", "list", "--status", "paid")
 
 
-def test_qa_erp_status_caps_the_reasons(sqlite_settings: Settings) -> None:
+def test_qa_erp_status_groups_holds_by_cause_and_caps_them(sqlite_settings: Settings) -> None:
+    """25 orders held for one channel setting were 25 lines (the reason names the order): one cause is one line."""
+    from oms_bridge.store import outbox
     from oms_bridge.store.db import session_scope
     from oms_bridge.store.models import Delivery, Order
 
@@ -171,21 +173,28 @@ def test_qa_erp_status_caps_the_reasons(sqlite_settings: Settings) -> None:
     with session_scope(sqlite_settings) as s:
         from oms_bridge.store.models import Channel
         channel_id = s.query(Channel.id).scalar()
-        for n in range(25):
+        for n in range(32):
             order = Order(oms_channel_id=channel_id, external_id=f"N{n}", status="paid", currency="TWD")
             s.add(order)
             s.flush()
-            s.add(Delivery(oms_order_id=order.id, destination="erp", state="held",
-                           last_error=f"order N{n} has no buyer email", hold_code="config:m1"))
+            row = Delivery(oms_order_id=order.id, destination="erp")
+            s.add(row)
+            if n < 25:
+                outbox.mark_held(row, f"order N{n} has no buyer email", code="config:m1")
+            else:
+                outbox.mark_held(row, f"SKU SKU-{n} has no ERP product", code=f"missing_sku:SKU-{n}")
         waiting = Order(oms_channel_id=channel_id, external_id="UNPAID-1", status="unpaid", currency="TWD")
         s.add(waiting)
         s.flush()
         s.add(Delivery(oms_order_id=waiting.id, destination="erp", state="waiting"))
     text = ok("erp", "status", "--limit", "5")
     assert "waiting 1" in text and "(waiting: not paid yet on the marketplace" in text
-    assert "held 25" in text and text.count("has no buyer email") == 5
-    assert "... and 20 more reason(s) for 20 order(s)" in text
-    assert len(json.loads(ok("erp", "status", "--json"))["held_reasons"]) == 25
+    assert "held 32" in text and "N1" not in text
+    assert "   25  channel m1: the ERP mapping names a record iDempiere does not have" in text
+    assert "    1  SKU SKU-25 has no ERP product" in text
+    assert "... and 3 more reason(s) for 3 order(s)" in text
+    reasons = json.loads(ok("erp", "status", "--json"))["held_reasons"]
+    assert len(reasons) == 8 and reasons[0]["orders"] == 25 and reasons[0]["cause"] == "channel_config"
 
 
 def test_qa_erp_down_shows_why_orders_wait(sqlite_settings: Settings, shopee: ShopeeSandbox, erp: ErpSandbox) -> None:

@@ -251,24 +251,22 @@ def test_held_order_retry(page):
     shot(page, "order_page")
 
 
-def test_sku_mapping_requeues_the_orders_it_cures(page):
+def test_sku_mapping_without_an_erp_to_check_it_is_refused(page):
+    """A mapping is checked in the ERP before it re-queues held orders: with no ERP connection nothing is saved."""
     settings = get_settings()
     channel_id = _platform_and_channel(settings)
-    cured = _held_order(settings, channel_id, "S-1", reason="SKU ABC-1 has no ERP product", code="missing_sku:ABC-1")
-    other = _held_order(settings, channel_id, "S-2", reason="SKU XYZ-9 has no ERP product", code="missing_sku:XYZ-9")
+    held = _held_order(settings, channel_id, "S-1", reason="SKU ABC-1 has no ERP product", code="missing_sku:ABC-1")
     login(page)
     page.goto("/admin/skus")
     assert "ABC-1" in page.locator("#unmapped").inner_text()
     page.fill("#map-sku input[name=sku]", "ABC-1")
     page.fill("#map-sku input[name=m_product_value]", "Oak Tree")
-    page.click("#map-sku button[type=submit]")
-    assert page.locator("#flash-ok").inner_text() == "SKU ABC-1 mapped; 1 held order(s) queued again for the ERP"
-    assert "Oak Tree" in page.locator("#mappings").inner_text()
+    page.click("#map-sku button[value=map]")
+    assert "no ERP connection to check the product against" in page.locator("#flash-err").inner_text()
     shot(page, "sku_mapping")
     with session_scope(settings) as s:
-        assert s.get(Delivery, cured).state == "pending"
-        assert s.get(Delivery, other).state == "held"  # a different cause stays held
-        assert s.scalars(select(SkuMap.m_product_value).where(SkuMap.sku == "ABC-1")).one() == "Oak Tree"
+        assert s.get(Delivery, held).state == "held"
+        assert s.scalars(select(SkuMap)).first() is None
 
 
 def test_orders_filters_and_runs_page(page):

@@ -5,14 +5,15 @@ Destinations: ``erp`` (iDempiere sales order), ``oms`` (made available to the OM
 cancellation / stop-shipping request, sent to the marketplace).
 States: ``pending`` → ``sent``; ``held`` (a cause the admin must fix; retried when fixed);
 ``retry`` (transient failure, ``next_attempt_at`` set); ``waiting`` (not ready for this destination
-yet, e.g. unpaid; no one has to act); ``dead`` (gave up after N attempts).
+yet, e.g. unpaid, or the order could not be read at intake; no one has to act on the delivery); ``dead`` (gave
+up after N attempts); ``resolved`` (an admin settled a held/dead row outside the bridge, with a note).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oms_bridge.store.models.base import ADColumns, Base
@@ -21,14 +22,18 @@ from oms_bridge.store.types import UtcDateTime
 __all__ = ["Delivery", "DESTINATIONS", "DELIVERY_STATES"]
 
 DESTINATIONS = ("erp", "oms", "logistics", "cancel_answer")
-DELIVERY_STATES = ("pending", "retry", "sent", "held", "waiting", "dead")
+DELIVERY_STATES = ("pending", "retry", "sent", "held", "waiting", "dead", "resolved")
 
 
 class Delivery(ADColumns, Base):
     """Delivery state of one order to one destination."""
 
     __tablename__ = "oms_delivery"
-    __table_args__ = (UniqueConstraint("oms_order_id", "destination", name="oms_delivery_order_dest_uq"),)
+    __table_args__ = (
+        UniqueConstraint("oms_order_id", "destination", name="oms_delivery_order_dest_uq"),
+        # the held/dead page and `deliveries problems` group and filter by these (50,000 orders stay fast)
+        Index("oms_delivery_state_cause_ix", "state", "destination", "cause_code", "cause_subject"),
+    )
 
     oms_order_id: Mapped[int] = mapped_column(
         ForeignKey("oms_order.oms_order_id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
@@ -47,6 +52,14 @@ class Delivery(ADColumns, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # Machine-readable cause of a hold, e.g. "missing_sku:ABC-1"; lets a fix re-arm exactly these rows.
     hold_code: Mapped[str | None] = mapped_column(String(255), index=True)
+    # Why the row is held/retrying/dead, as a key that groups (oms_bridge.store.causes): a family such as
+    # "sku_unmapped" and what it is about ("SAUCE-CHILI"); never an order number or personal data.
+    cause_code: Mapped[str | None] = mapped_column(String(40))
+    cause_subject: Mapped[str | None] = mapped_column(String(255))
+    # The last attempt's request and the destination's answer, as the admin reads them (personal data
+    # masked: oms_bridge.store.outbox.record_exchange).
+    last_request: Mapped[str | None] = mapped_column(Text)
+    last_answer: Mapped[str | None] = mapped_column(Text)
     # Order version this row must deliver, and the version last delivered.
     order_version: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
     delivered_version: Mapped[int | None] = mapped_column(Integer)

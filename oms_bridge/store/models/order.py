@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from oms_bridge.store.models.base import ADColumns, Base, yes_no
@@ -23,7 +23,13 @@ class Order(ADColumns, Base):
     """The canonical order plus its raw payload."""
 
     __tablename__ = "oms_order"
-    __table_args__ = (UniqueConstraint("oms_channel_id", "external_id", name="oms_order_channel_external_uq"),)
+    __table_args__ = (
+        UniqueConstraint("oms_channel_id", "external_id", name="oms_order_channel_external_uq"),
+        # the orders page: newest first, and a number searched across channels (50,000 orders stay fast)
+        Index("oms_order_created_ix", "order_created", "oms_order_id"),
+        Index("oms_order_external_ix", "external_id"),
+        Index("oms_order_is_held_ix", "is_held"),  # the few orders unreadable at intake, listed on /admin/held
+    )
 
     oms_channel_id: Mapped[int] = mapped_column(
         ForeignKey("oms_channel.oms_channel_id", deferrable=True, initially="DEFERRED"), nullable=False

@@ -280,7 +280,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table('oms_delivery', schema=None) as batch_op:
         batch_op.add_column(sa.Column('leased_until', store_types.UtcDateTime(), nullable=True))
+        batch_op.add_column(sa.Column('cause_code', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('cause_subject', sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column('last_request', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('last_answer', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('armed_at', store_types.UtcDateTime(), nullable=True))
+        batch_op.create_index('oms_delivery_state_cause_ix', ['state', 'destination', 'cause_code', 'cause_subject'], unique=False)
 
     with op.batch_alter_table('oms_erp_connection', schema=None) as batch_op:
         batch_op.add_column(sa.Column('login_error', sa.Text(), nullable=True))
@@ -288,6 +293,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table('oms_order', schema=None) as batch_op:
         batch_op.add_column(sa.Column('tracking_number', sa.String(length=120), nullable=True))
+        batch_op.create_index('oms_order_created_ix', ['order_created', 'oms_order_id'], unique=False)
+        batch_op.create_index('oms_order_external_ix', ['external_id'], unique=False)
+        batch_op.create_index('oms_order_is_held_ix', ['is_held'], unique=False)
 
     with op.batch_alter_table('oms_package_push', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', store_types.UtcDateTime(), nullable=True))
@@ -304,6 +312,9 @@ def downgrade() -> None:
         batch_op.drop_column('attempted_at')
 
     with op.batch_alter_table('oms_order', schema=None) as batch_op:
+        batch_op.drop_index('oms_order_is_held_ix')
+        batch_op.drop_index('oms_order_external_ix')
+        batch_op.drop_index('oms_order_created_ix')
         batch_op.drop_column('tracking_number')
 
     with op.batch_alter_table('oms_erp_connection', schema=None) as batch_op:
@@ -311,7 +322,12 @@ def downgrade() -> None:
         batch_op.drop_column('login_error')
 
     with op.batch_alter_table('oms_delivery', schema=None) as batch_op:
+        batch_op.drop_index('oms_delivery_state_cause_ix')
         batch_op.drop_column('armed_at')
+        batch_op.drop_column('last_answer')
+        batch_op.drop_column('last_request')
+        batch_op.drop_column('cause_subject')
+        batch_op.drop_column('cause_code')
         batch_op.drop_column('leased_until')
 
     with op.batch_alter_table('oms_channel', schema=None) as batch_op:
