@@ -29,9 +29,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from oms_bridge.store import bulk
 from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting
@@ -52,7 +52,8 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
                versions: Mapping[int, int] | None = None) -> dict[int, OmsOrderEvent]:
     """The event row of each order's version (``versions``: order id → version, default the current one),
     made on first use: ``order.created`` unless an earlier version was already offered to the OMS,
-    then ``order.updated``. Two queries for the whole batch once the rows exist.
+    then ``order.updated``. One query for the whole batch once the rows exist; three more (offered versions, one
+    insert, one read-back) when some are made.
 
     Unique on (order, version): a concurrent maker's row is used instead of a second one.
     """
@@ -67,21 +68,24 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
     offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
                                                       .where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]),
                                                              OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
+    now = utcnow()
+    rows = []
     for order in missing:
         version = wanted[order.id]
         kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
-        try:
-            with session.begin_nested():
-                event = OmsOrderEvent(oms_order_id=order.id, order_version=version, channel=channel, event_type=kind,
-                                      event_uuid=uuid.uuid4().hex, ad_client_id=order.ad_client_id,
-                                      ad_org_id=order.ad_org_id)
-                session.add(event)
-                session.flush()
-        except IntegrityError:  # made by a concurrent reader or worker
-            event = session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id == order.id,
-                                                                OmsOrderEvent.order_version == version)).one()
-        found[order.id] = event
+        rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
+                     now, True, 0, 0, uuid.uuid4()))
+    # One insert for the batch; a row a concurrent reader or worker made first wins (unique on order + version).
+    bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
+                     on_conflict=("oms_order_id", "order_version"))
+    for event in session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]))):
+        if wanted[event.oms_order_id] == event.order_version:
+            found[event.oms_order_id] = event
     return found
+
+
+_EVENT_COLUMNS = ("oms_order_id", "order_version", "channel", "event_type", "event_uuid", "attempts", "ad_client_id",
+                  "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby", "oms_order_event_uu")
 
 
 def event_for(session: Session, order: Order, channel: str, *, version: int | None = None) -> OmsOrderEvent:

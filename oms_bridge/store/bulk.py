@@ -10,7 +10,8 @@ tuples in one ``cursor.executemany`` (psycopg pipelines it; sqlite3 loops in C).
 
 ``on_conflict`` names the unique key of ``INSERT … ON CONFLICT (key) DO NOTHING`` (SQLite and PostgreSQL
 spell it the same); rows whose key exists are skipped, never overwritten. Inserts run on the session's
-connection, in the caller's transaction.
+connection, in the caller's transaction, after the session's pending changes are flushed. The rows are not
+ORM objects: read them back with a query when the caller needs them.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
     """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table`` with one executemany."""
     if not rows:
         return
+    session.flush()  # pending ORM changes first: statements run in the order the caller made them
     conn = session.connection()
     dialect = conn.dialect
     columns = tuple(columns)
