@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
@@ -103,21 +103,34 @@ def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
 
 
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
-    """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``."""
+    """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``.
+
+    Two small queries decide what is left to record (versions never offered, rows not yet ``waiting`` or
+    ``sent`` for their version); a re-read of orders already recorded loads nothing more and writes nothing.
+    """
     now = now or utcnow()
-    rows = _rows(session, (o.id for o in orders))
-    events = events_for(session, orders, "pull")
+    ids = [o.id for o in orders]
+    if not ids:
+        return 0
+    offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
+        OmsOrderEvent.oms_order_id.in_(ids), OmsOrderEvent.offered_at.is_not(None))).tuples().all())
+    unoffered = [o for o in orders if (o.id, o.version) not in offered]
+    if unoffered:
+        events = events_for(session, unoffered, "pull")
+        for order in unoffered:
+            event = events[order.id]
+            if event.offered_at is None:
+                event.offered_at = event.last_attempt_at = now
+    delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
+    settled = or_(and_(Delivery.state == "sent", delivered),
+                  and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
+    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(
+        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled).order_by(Delivery.id))}
     changed = 0
     for order in orders:
-        event = events[order.id]
-        if event.offered_at is None:
-            event.offered_at = event.last_attempt_at = now
         row = rows.get(order.id)
         if row is None or row.order_version > order.version:
             continue
-        if (row.state == "sent" and row.delivered_version == row.order_version) or (
-                row.state == "waiting" and row.hold_code == UNACKNOWLEDGED):
-            continue  # steady state: a re-read writes nothing
         changed += 1
         mark_waiting(row, f"read by the OMS (version {order.version}); it counts as delivered once the OMS acts on "
                           "it (a package webhook, an item update or POST orders/<pk>/ack/)", code=UNACKNOWLEDGED)

@@ -102,8 +102,13 @@ def ensure_missing_items(session: Session, limit: int = 1000) -> int:
         select(Order).where(NOT_HELD)
         .where(~exists().where(OmsOrderItem.oms_order_id == Order.id)).order_by(Order.id).limit(limit)
     ).all()
-    for order in orders:
-        ensure_items(session, order)
+    if not orders:
+        return 0
+    lines: dict[int, list[OrderLine]] = {}
+    for line in session.scalars(select(OrderLine).where(OrderLine.oms_order_id.in_([o.id for o in orders]))
+                                .order_by(OrderLine.line_no)):
+        lines.setdefault(line.oms_order_id, []).append(line)
+    ensure_items_of(session, [(order, lines.get(order.id, []), []) for order in orders])
     return len(orders)
 
 
