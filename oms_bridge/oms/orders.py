@@ -121,6 +121,10 @@ def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -
     return out
 
 
+_LINE_FIELDS = (OrderLine.id, OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id, OrderLine.sku,
+                OrderLine.name, OrderLine.qty, OrderLine.unit_price, OrderLine.discount)
+
+
 def _address_key(order: Order) -> AddressKey:
     return (order.ship_country, order.ship_state, order.ship_city, order.ship_district, order.ship_zip)
 
@@ -134,8 +138,9 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
     if not orders:
         return []
     ids = [o.id for o in orders]
-    lines_by_order: dict[int, list[OrderLine]] = {}
-    for line in session.scalars(select(OrderLine).where(OrderLine.oms_order_id.in_(ids))
+    lines_by_order: dict[int, list[Any]] = {}
+    # Lines are only read here: plain rows with the model's attribute names, not ORM objects (cheaper by half).
+    for line in session.execute(select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(ids))
                                 .order_by(OrderLine.line_no)):
         lines_by_order.setdefault(line.oms_order_id, []).append(line)
     channels = {c.id: c for c in session.scalars(select(Channel).where(

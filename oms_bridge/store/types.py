@@ -128,6 +128,7 @@ class _DecimalText(TypeDecorator[Decimal]):
 class Money(_DecimalText):
     """An amount of money: NUMERIC(20,6)."""
 
+    cache_ok = True  # set on each subclass: SQLAlchemy does not inherit it (statements would never be cached)
     precision = 20
     scale = 6
 
@@ -138,6 +139,7 @@ class Money(_DecimalText):
 class Quantity(_DecimalText):
     """A quantity: NUMERIC(20,6)."""
 
+    cache_ok = True
     precision = 20
     scale = 6
 

@@ -134,6 +134,13 @@ def test_a_key_another_process_inserted_first_is_not_taken_for_ours(store_settin
         assert session.scalar(select(func.count()).select_from(Order)) == 2
 
 
+def test_statements_selecting_money_and_quantity_columns_are_cached():
+    """Money and Quantity set ``cache_ok`` themselves (SQLAlchemy does not inherit it): without it every statement
+    naming such a column was compiled again on each execution, with a warning."""
+    stmt = select(OrderLine.id, OrderLine.qty, OrderLine.unit_price).where(OrderLine.oms_order_id.in_([1, 2]))
+    assert stmt._generate_cache_key() is not None
+
+
 def test_uuids_are_random_version_4():
     values = list(_uuids(500))
     assert len(set(values)) == 500
