@@ -9,9 +9,11 @@ changed since its last ``ANALYZE`` by at least ``analyze_after_load_percent`` of
 query and no ``ANALYZE``.
 
 The count of changed rows is the larger of PostgreSQL's ``n_mod_since_analyze`` (every writer, but reported
-with a delay of up to a second) and what the caller just wrote. SQLite: nothing to do (its planner reads
-the index itself; ``ANALYZE`` there is an explicit, whole-file choice). A failing ``ANALYZE`` (e.g. the
-bridge's role does not own the table) is logged and never fails the run that loaded the orders.
+with a delay of up to a second) and what the caller just wrote. Inserts reported only after the ``ANALYZE``
+count as changes since it, so the next run may analyse once more; that is cheap and settles. SQLite:
+nothing to do (its planner reads the index itself; ``ANALYZE`` there is an explicit, whole-file choice).
+A failing ``ANALYZE`` (e.g. the bridge's role does not own the table) is logged and never fails the run that
+loaded the orders.
 """
 
 from __future__ import annotations

@@ -197,5 +197,5 @@ def test_postgres_bulk_load_refreshes_statistics_and_the_lookup_uses_the_key(pg_
             f"EXPLAIN SELECT external_id, payload_hash FROM oms_order WHERE oms_channel_id = {channel_id} "
             f"AND external_id IN ({keys})").scalars())
     assert "oms_order_channel_external_uq" in plan and "Seq Scan" not in plan, plan
-    # A small run on the now large table analyses nothing.
-    assert refresh_after_load(pg_settings, 50) == []
+    # (Whether a later small run analyses again depends on when the loading backends reported their inserts:
+    # counts reported after the ANALYZE still count as changes since it. The rule itself: test_due_tables_rule.)
