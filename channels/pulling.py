@@ -45,6 +45,7 @@ from oms_bridge.store.models import Channel as ChannelRow
 from oms_bridge.store.models import Order as OrderRow
 from oms_bridge.store.orders import UpsertCounts, upsert_orders
 from oms_bridge.store.runs import RunStats
+from oms_bridge.store.statistics import refresh_after_load
 from oms_bridge.store.telemetry import count_fetched
 from oms_bridge.vault import Vault, VaultError
 from platforms.base import Adapter, AuthExpired, Order, PermanentError, ReauthRequired, TransientError, UnmappableOrder
@@ -62,6 +63,9 @@ def checkpoint(name: str) -> None:
 def store_orders(items: Iterable[Order | UnmappableOrder], channel_id: int, stats: RunStats, settings: Settings,
                  *, now_fn: Callable[[], datetime], guard: Callable[[], None] | None = None) -> UpsertCounts:
     """Upsert the fetched items in committed batches of ``getorder_batch_size``, counting into ``stats``.
+
+    A load that stored many new orders refreshes the planner's statistics afterwards
+    (:func:`oms_bridge.store.statistics.refresh_after_load`, PostgreSQL).
 
     ``guard`` runs inside each batch transaction right before it commits (the run lock's
     :meth:`~channels.locks.RunLock.check`): when it raises, that batch rolls back and nothing more is written.
@@ -94,6 +98,10 @@ def store_orders(items: Iterable[Order | UnmappableOrder], channel_id: int, stat
             flush()
     if batch:
         flush()
+    if total.new:  # a bulk load leaves the planner's statistics behind (PostgreSQL)
+        analysed = refresh_after_load(settings, total.new)
+        if analysed:
+            stats.details["analyzed"] = analysed
     return total
 
 

@@ -81,6 +81,7 @@ LIMITS: dict[str, Limit] = {
     "refresh_margin_minutes": Limit(0, _WEEK_MINUTES, "minutes"),
     "getorder_initial_lookback_minutes": Limit(1, 366 * 24 * 60, "minutes"),
     "getorder_batch_size": Limit(1, 5000),
+    "analyze_after_load_percent": Limit(0, 10000, "percent"),
     "refresh_token_warn_days": Limit(0, 365, "days"),
     "auth_warn_days": Limit(0, 365, "days"),
     "delivery_interval_seconds": Limit(1, 86400, "seconds"),
@@ -153,6 +154,9 @@ class Settings:
     # GetOrder first-run lookback, upsert batch size; token expiry warning thresholds (channels/).
     getorder_initial_lookback_minutes: int = 1440
     getorder_batch_size: int = 200
+    # PostgreSQL: ANALYZE the order tables after a load that wrote at least this share of their rows (0: never);
+    # see oms_bridge/store/statistics.py.
+    analyze_after_load_percent: int = 10
     refresh_token_warn_days: int = 5
     auth_warn_days: int = 14
     # Delivery (ERP / logistics) retry policy.

@@ -33,13 +33,14 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from oms_bridge.store.models.oms import OmsCity, OmsCountry, OmsDistrict, OmsTownship
 
-__all__ = ["ResolvedAddress", "normalize_place", "seed_data", "ensure_catalogue", "resolve_address"]
+__all__ = ["ResolvedAddress", "AddressKey", "normalize_place", "seed_data", "ensure_catalogue", "resolve_address",
+           "resolve_addresses"]
 
 
 @dataclass(frozen=True)
@@ -122,61 +123,150 @@ def _get_or_add(session: Session, model: type, lookup: dict[str, Any], extra: di
     return row
 
 
-def _country(session: Session, code: str | None, default_country: str) -> OmsCountry:
-    iso = (code or default_country or "TW").strip().upper()[:2] or "TW"
-    return _get_or_add(session, OmsCountry, {"code": iso}, {"name": iso})
+#: An address as an order carries it: (country, state, city, district, postcode).
+AddressKey = tuple[str | None, str | None, str | None, str | None, str | None]
 
 
-def _city_by_name(session: Session, country: OmsCountry, name: str) -> OmsCity | None:
-    if not name:
-        return None
-    return session.scalars(select(OmsCity).where(OmsCity.oms_country_id == country.id, OmsCity.name == name)).first()
+class _Catalogue:
+    """The catalogue rows a page of addresses can resolve to, read up front in a few queries.
+
+    Why: resolving each address with its own lookups (and a write-capable get-or-add for every level) cost
+    several statements per distinct address on every read of ``orders/`` (issue 18). The rule
+    (:func:`_resolve`) asks this object instead; it answers from what it read, and only a place the catalogue
+    really lacks goes through :func:`_get_or_add` (a write, inside a savepoint), whose row it then remembers.
+    Names and postcodes it did not read are never asked for: every lookup of the rule is by a name or postcode
+    of the addresses it was built for.
+    """
+
+    def __init__(self, session: Session, keys: list[AddressKey], default_country: str) -> None:
+        self.session = session
+        self.countries = {c.code: c for c in session.scalars(select(OmsCountry))}
+        codes = {_country_code(key[0], default_country) for key in keys}
+        names = {n for key in keys for n in (_place(key[1]), _place(key[2]), _place(key[3])) if n}
+        zips = {z for z in (_zip3(key[4]) for key in keys) if z}
+        ids = [self.countries[c].id for c in codes if c in self.countries]
+        self.cities: dict[int, OmsCity] = {}
+        self.city_names: dict[tuple[int, str], OmsCity] = {}
+        self.township_names: dict[tuple[int, str], OmsTownship] = {}
+        self.township_zips: dict[str, list[OmsTownship]] = {}
+        self.districts: dict[tuple[int, str], OmsDistrict] = {}
+        if ids:
+            for city in session.scalars(select(OmsCity).where(OmsCity.oms_country_id.in_(ids))):
+                self._city(city)
+        wanted = or_(OmsTownship.name.in_(names), OmsTownship.postcode.in_(zips))
+        if self.cities and (names or zips):
+            for township in session.scalars(select(OmsTownship).where(
+                    OmsTownship.oms_city_id.in_(list(self.cities)), wanted)):
+                self._township(township)
+        township_ids = {t.id for t in self.township_names.values()}
+        if township_ids:
+            self.districts = {(d.oms_township_id, d.name): d for d in session.scalars(select(OmsDistrict).where(
+                OmsDistrict.oms_township_id.in_(township_ids)))}
+
+    def _city(self, row: OmsCity) -> OmsCity:
+        self.cities[row.id] = row
+        self.city_names.setdefault((row.oms_country_id, row.name), row)
+        return row
+
+    def _township(self, row: OmsTownship) -> OmsTownship:
+        self.township_names.setdefault((row.oms_city_id, row.name), row)
+        if row.postcode and row not in self.township_zips.get(row.postcode, ()):
+            self.township_zips.setdefault(row.postcode, []).append(row)
+        return row
+
+    def country(self, code: str) -> OmsCountry:
+        row = self.countries.get(code)
+        if row is None:
+            row = self.countries[code] = _get_or_add(self.session, OmsCountry, {"code": code}, {"name": code})
+        return row
+
+    def city(self, country: OmsCountry, name: str) -> OmsCity | None:
+        if not name:
+            return None
+        return self.city_names.get((country.id, name))
+
+    def city_by_id(self, city_id: int) -> OmsCity | None:
+        return self.cities.get(city_id) or self.session.get(OmsCity, city_id)
+
+    def township(self, city: OmsCity, name: str) -> OmsTownship | None:
+        return self.township_names.get((city.id, name))
+
+    def township_by_postcode(self, country: OmsCountry, city: OmsCity | None, postcode: str) -> OmsTownship | None:
+        """The one township with this postcode in the city (or, without a city, in the country); None when
+        none or several have it."""
+        if not postcode:
+            return None
+        found = [t for t in self.township_zips.get(postcode[:3], ())
+                 if (t.oms_city_id == city.id if city is not None
+                     else getattr(self.cities.get(t.oms_city_id), "oms_country_id", None) == country.id)]
+        return found[0] if len(found) == 1 else None
+
+    def add_city(self, country: OmsCountry, name: str, postcode: str) -> OmsCity:
+        return self._city(_get_or_add(self.session, OmsCity, {"oms_country_id": country.id, "name": name},
+                                      {"postcode": postcode or None}))
+
+    def add_township(self, city: OmsCity, name: str, postcode: str) -> OmsTownship:
+        return self._township(_get_or_add(self.session, OmsTownship, {"oms_city_id": city.id, "name": name},
+                                          {"postcode": postcode or None}))
+
+    def district(self, township: OmsTownship) -> OmsDistrict:
+        row = self.districts.get((township.id, township.name))
+        if row is None:
+            row = self.districts[(township.id, township.name)] = _get_or_add(
+                self.session, OmsDistrict, {"oms_township_id": township.id, "name": township.name},
+                {"oms_city_id": township.oms_city_id, "postcode": township.postcode})
+        return row
 
 
-def _township_by_postcode(session: Session, country: OmsCountry, city: OmsCity | None,
-                          postcode: str) -> OmsTownship | None:
-    if not postcode:
-        return None
-    stmt = select(OmsTownship).join(OmsCity, OmsTownship.oms_city_id == OmsCity.id).where(
-        OmsCity.oms_country_id == country.id, OmsTownship.postcode == postcode[:3])
-    if city is not None:
-        stmt = stmt.where(OmsTownship.oms_city_id == city.id)
-    rows = session.scalars(stmt.limit(2)).all()
-    return rows[0] if len(rows) == 1 else None
+def _country_code(code: str | None, default_country: str) -> str:
+    code = code if _usable(code) else None
+    return (code or default_country or "TW").strip().upper()[:2] or "TW"
 
 
-def resolve_address(session: Session, *, country: str | None, state: str | None, city: str | None,
-                    district: str | None, postcode: str | None, default_country: str = "TW") -> ResolvedAddress:
-    """Catalogue rows for an order address (see module doc for the rule); adds unknown places."""
-    country_row = _country(session, country if _usable(country) else None, default_country)
+def _zip3(postcode: str | None) -> str:
+    zip3 = (postcode or "").strip()[:3]
+    return zip3 if zip3.isdigit() else ""
+
+
+def _resolve(catalogue: _Catalogue, key: AddressKey, default_country: str) -> ResolvedAddress:
+    """The resolution rule of the module doc, for one address."""
+    country, state, city, district, postcode = key
+    country_row = catalogue.country(_country_code(country, default_country))
     city_name, township_name = _place(city), _place(district)
     state_name = _place(state)
-    zip3 = (postcode or "").strip()[:3]
-    if not zip3.isdigit():
-        zip3 = ""
-    city_row = _city_by_name(session, country_row, city_name)
+    zip3 = _zip3(postcode)
+    city_row = catalogue.city(country_row, city_name)
     if city_row is None and state_name:
-        state_row = _city_by_name(session, country_row, state_name)
+        state_row = catalogue.city(country_row, state_name)
         if state_row is not None:  # 縣市 in state, 鄉鎮市區 in city
             city_row, township_name = state_row, township_name or city_name
             city_name = state_name
     township_row = None
     if city_row is not None and township_name:
-        township_row = session.scalars(select(OmsTownship).where(
-            OmsTownship.oms_city_id == city_row.id, OmsTownship.name == township_name)).first()
+        township_row = catalogue.township(city_row, township_name)
     if township_row is None:
-        township_row = _township_by_postcode(session, country_row, city_row, zip3)
+        township_row = catalogue.township_by_postcode(country_row, city_row, zip3)
         if township_row is not None and city_row is None:
-            city_row = session.get(OmsCity, township_row.oms_city_id)
+            city_row = catalogue.city_by_id(township_row.oms_city_id)
     if city_row is None and city_name:
-        city_row = _get_or_add(session, OmsCity, {"oms_country_id": country_row.id, "name": city_name},
-                               {"postcode": zip3 or None})
+        city_row = catalogue.add_city(country_row, city_name, zip3)
     if township_row is None and city_row is not None and township_name:
-        township_row = _get_or_add(session, OmsTownship, {"oms_city_id": city_row.id, "name": township_name},
-                                   {"postcode": zip3 or None})
-    district_row = None
-    if township_row is not None:
-        district_row = _get_or_add(
-            session, OmsDistrict, {"oms_township_id": township_row.id, "name": township_row.name},
-            {"oms_city_id": township_row.oms_city_id, "postcode": township_row.postcode})
+        township_row = catalogue.add_township(city_row, township_name, zip3)
+    district_row = catalogue.district(township_row) if township_row is not None else None
     return ResolvedAddress(country_row, city_row, township_row, district_row)
+
+
+def resolve_addresses(session: Session, keys: list[AddressKey], *,
+                      default_country: str = "TW") -> dict[AddressKey, ResolvedAddress]:
+    """Catalogue rows for a page of order addresses (see module doc); reads a few queries for the whole page and
+    writes only the places the catalogue lacks."""
+    unique = list(dict.fromkeys(keys))
+    catalogue = _Catalogue(session, unique, default_country)
+    return {key: _resolve(catalogue, key, default_country) for key in unique}
+
+
+def resolve_address(session: Session, *, country: str | None, state: str | None, city: str | None,
+                    district: str | None, postcode: str | None, default_country: str = "TW") -> ResolvedAddress:
+    """Catalogue rows for one order address (see module doc); adds unknown places."""
+    key = (country, state, city, district, postcode)
+    return resolve_addresses(session, [key], default_country=default_country)[key]

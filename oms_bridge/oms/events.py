@@ -28,10 +28,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from oms_bridge.store import bulk
 from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting
@@ -52,7 +52,8 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
                versions: Mapping[int, int] | None = None) -> dict[int, OmsOrderEvent]:
     """The event row of each order's version (``versions``: order id → version, default the current one),
     made on first use: ``order.created`` unless an earlier version was already offered to the OMS,
-    then ``order.updated``. Two queries for the whole batch once the rows exist.
+    then ``order.updated``. One query for the whole batch once the rows exist; three more (offered versions, one
+    insert, one read-back) when some are made.
 
     Unique on (order, version): a concurrent maker's row is used instead of a second one.
     """
@@ -67,21 +68,24 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
     offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
                                                       .where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]),
                                                              OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
+    now = utcnow()
+    rows = []
     for order in missing:
         version = wanted[order.id]
         kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
-        try:
-            with session.begin_nested():
-                event = OmsOrderEvent(oms_order_id=order.id, order_version=version, channel=channel, event_type=kind,
-                                      event_uuid=uuid.uuid4().hex, ad_client_id=order.ad_client_id,
-                                      ad_org_id=order.ad_org_id)
-                session.add(event)
-                session.flush()
-        except IntegrityError:  # made by a concurrent reader or worker
-            event = session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id == order.id,
-                                                                OmsOrderEvent.order_version == version)).one()
-        found[order.id] = event
+        rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
+                     now, True, 0, 0, uuid.uuid4()))
+    # One insert for the batch; a row a concurrent reader or worker made first wins (unique on order + version).
+    bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
+                     on_conflict=("oms_order_id", "order_version"))
+    for event in session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]))):
+        if wanted[event.oms_order_id] == event.order_version:
+            found[event.oms_order_id] = event
     return found
+
+
+_EVENT_COLUMNS = ("oms_order_id", "order_version", "channel", "event_type", "event_uuid", "attempts", "ad_client_id",
+                  "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby", "oms_order_event_uu")
 
 
 def event_for(session: Session, order: Order, channel: str, *, version: int | None = None) -> OmsOrderEvent:
@@ -99,21 +103,34 @@ def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
 
 
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
-    """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``."""
+    """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``.
+
+    Two small queries decide what is left to record (versions never offered, rows not yet ``waiting`` or
+    ``sent`` for their version); a re-read of orders already recorded loads nothing more and writes nothing.
+    """
     now = now or utcnow()
-    rows = _rows(session, (o.id for o in orders))
-    events = events_for(session, orders, "pull")
+    ids = [o.id for o in orders]
+    if not ids:
+        return 0
+    offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
+        OmsOrderEvent.oms_order_id.in_(ids), OmsOrderEvent.offered_at.is_not(None))).tuples().all())
+    unoffered = [o for o in orders if (o.id, o.version) not in offered]
+    if unoffered:
+        events = events_for(session, unoffered, "pull")
+        for order in unoffered:
+            event = events[order.id]
+            if event.offered_at is None:
+                event.offered_at = event.last_attempt_at = now
+    delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
+    settled = or_(and_(Delivery.state == "sent", delivered),
+                  and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
+    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(
+        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled).order_by(Delivery.id))}
     changed = 0
     for order in orders:
-        event = events[order.id]
-        if event.offered_at is None:
-            event.offered_at = event.last_attempt_at = now
         row = rows.get(order.id)
         if row is None or row.order_version > order.version:
             continue
-        if (row.state == "sent" and row.delivered_version == row.order_version) or (
-                row.state == "waiting" and row.hold_code == UNACKNOWLEDGED):
-            continue  # steady state: a re-read writes nothing
         changed += 1
         mark_waiting(row, f"read by the OMS (version {order.version}); it counts as delivered once the OMS acts on "
                           "it (a package webhook, an item update or POST orders/<pk>/ack/)", code=UNACKNOWLEDGED)

@@ -13,19 +13,21 @@ twice changes nothing the second time) and all-or-nothing (validated before anyt
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import exists, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from oms_bridge.store import bulk
 from oms_bridge.store.models import Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsOrderItem
 
-__all__ = ["NOT_HELD", "units_of", "ensure_items", "ensure_missing_items", "ItemUpdate", "apply_item_updates"]
+__all__ = ["NOT_HELD", "units_of", "ensure_items", "ensure_items_of", "ensure_missing_items", "ItemUpdate",
+           "apply_item_updates"]
 
 # Servable orders.
 NOT_HELD = Order.is_held.is_(False)
@@ -48,30 +50,50 @@ def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | No
     lines = list(order.lines if lines is None else lines)
     if existing is None:
         existing = session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id == order.id)).all()
-    by_key = {(i.oms_orderline_id, i.unit_no): i for i in existing}
-    wanted: set[tuple[int, int]] = set()
-    for line in lines:
-        for unit in range(1, units_of(line.qty) + 1):
-            key = (line.id, unit)
-            wanted.add(key)
+    return ensure_items_of(session, [(order, lines, existing)])[order.id]
+
+
+_ITEM_COLUMNS = ("oms_order_id", "oms_orderline_id", "unit_no", "oms_order_item_uu", "ad_client_id", "ad_org_id",
+                 "created", "updated", "isactive", "createdby", "updatedby")
+
+
+def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[OrderLine], Sequence[OmsOrderItem]]],
+                    *, now: datetime | None = None) -> dict[int, list[OmsOrderItem]]:
+    """:func:`ensure_items` for a page of orders (order, its lines, its loaded items) → order id → active items.
+
+    Missing units of every order go in with one ``INSERT … ON CONFLICT DO NOTHING`` (a concurrent reader's row
+    wins, ours is skipped) and are read back with one query, so a first read costs two statements per page
+    instead of three per unit. A page with nothing missing writes nothing.
+    """
+    now = now or utcnow()
+    keyed: dict[int, dict[tuple[int, int], OmsOrderItem]] = {}
+    wanted: dict[int, list[tuple[int, int]]] = {}
+    missing: list[tuple] = []
+    for order, lines, existing in orders:
+        by_key = keyed[order.id] = {(i.oms_orderline_id, i.unit_no): i for i in existing}
+        keys = wanted[order.id] = [(line.id, unit) for line in lines for unit in range(1, units_of(line.qty) + 1)]
+        for key in keys:
             item = by_key.get(key)
             if item is None:
-                try:
-                    with session.begin_nested():
-                        item = OmsOrderItem(oms_order_id=order.id, oms_orderline_id=line.id, unit_no=unit,
-                                            ad_client_id=order.ad_client_id, ad_org_id=order.ad_org_id)
-                        session.add(item)
-                        session.flush()
-                except IntegrityError:  # made by a concurrent reader
-                    item = session.scalars(select(OmsOrderItem).where(
-                        OmsOrderItem.oms_orderline_id == line.id, OmsOrderItem.unit_no == unit)).one()
-                by_key[key] = item
+                missing.append((order.id, *key, uuid.uuid4(), order.ad_client_id, order.ad_org_id, now, now, True,
+                                0, 0))
             elif not item.isactive:
                 item.isactive = True
-    for key, item in by_key.items():
-        if key not in wanted and item.isactive:
-            item.isactive = False
-    return sorted((i for k, i in by_key.items() if k in wanted), key=lambda i: i.id)
+        surplus = set(by_key) - set(keys)
+        for key in surplus:
+            if by_key[key].isactive:
+                by_key[key].isactive = False
+    if missing:
+        bulk.insert_rows(session, OmsOrderItem.__table__, _ITEM_COLUMNS, missing,
+                         on_conflict=("oms_orderline_id", "unit_no"))
+        for item in session.scalars(select(OmsOrderItem).where(
+                OmsOrderItem.oms_order_id.in_({row[0] for row in missing}))):
+            keyed[item.oms_order_id].setdefault((item.oms_orderline_id, item.unit_no), item)
+    out = {}
+    for order_id, keys in wanted.items():
+        by_key = keyed[order_id]
+        out[order_id] = sorted((by_key[k] for k in set(keys)), key=lambda i: i.id)
+    return out
 
 
 def ensure_missing_items(session: Session, limit: int = 1000) -> int:
@@ -80,8 +102,13 @@ def ensure_missing_items(session: Session, limit: int = 1000) -> int:
         select(Order).where(NOT_HELD)
         .where(~exists().where(OmsOrderItem.oms_order_id == Order.id)).order_by(Order.id).limit(limit)
     ).all()
-    for order in orders:
-        ensure_items(session, order)
+    if not orders:
+        return 0
+    lines: dict[int, list[OrderLine]] = {}
+    for line in session.scalars(select(OrderLine).where(OrderLine.oms_order_id.in_([o.id for o in orders]))
+                                .order_by(OrderLine.line_no)):
+        lines.setdefault(line.oms_order_id, []).append(line)
+    ensure_items_of(session, [(order, lines.get(order.id, []), []) for order in orders])
     return len(orders)
 
 

@@ -31,8 +31,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -43,8 +44,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from oms_bridge.model.orders import Order as CanonicalOrder
 from oms_bridge.model.orders import UnmappableOrder
-from oms_bridge.store import cancel_requests, outbox, transitions
-from oms_bridge.store.models import Channel, Delivery, Order, OrderLine, OrderStatus, utcnow
+from oms_bridge.store import bulk, cancel_requests, outbox, transitions
+from oms_bridge.store.models import Channel, Delivery, Order, OrderCancelRequest, OrderLine, OrderStatus, utcnow
 
 __all__ = ["UpsertCounts", "upsert_orders", "payload_hash", "unmappable_key", "list_orders", "order_detail",
            "OrderNotFound", "DESTINATIONS"]
@@ -76,12 +77,33 @@ class UpsertCounts:
 
 
 # ------------------------------------------------------------------------------------ canonical form
+def _dataclass_dict(value: Any) -> dict[str, Any]:
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: getattr(value, name) for name in names}
+
+
+def _decimal_text(value: Decimal) -> str:
+    return format(value.normalize(), "f")  # 610 and 610.00 are the same amount
+
+
+#: Field names per dataclass type (``dataclasses.fields`` builds a new tuple on every call).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: Converter per exact type, looked up before the general rules (the hash of every order passes here).
+_CONVERTERS: dict[type, Any] = {Decimal: _decimal_text, datetime: datetime.isoformat}
+
+
 def _json_default(value: Any) -> Any:
     """What the C JSON encoder cannot write itself (it calls this only for those, so it stays fast)."""
+    convert = _CONVERTERS.get(type(value))
+    if convert is not None:
+        return convert(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        _CONVERTERS[type(value)] = _dataclass_dict
+        return _dataclass_dict(value)
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")  # 610 and 610.00 are the same amount
+        return _decimal_text(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Mapping):
@@ -105,7 +127,8 @@ def payload_hash(item: CanonicalOrder | UnmappableOrder) -> str:
         content: Any = {"unmappable": raw, "reason": item.reason}
     else:
         # Field by field, not dataclasses.asdict: that would deep-copy the raw payload only to drop it.
-        content = {f.name: getattr(item, f.name) for f in dataclasses.fields(item) if f.name not in ("raw", "channel")}
+        content = _dataclass_dict(item)
+        del content["raw"], content["channel"]
     return hashlib.sha256(_dumps(content, sort_keys=True).encode("utf-8")).hexdigest()
 
 
@@ -161,29 +184,49 @@ _ORDER_COLUMNS = tuple(_order_values(CanonicalOrder(
     lines=())).keys())
 
 
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
-    """One multi-row ``INSERT … ON CONFLICT DO NOTHING RETURNING``; external id → new id for rows inserted.
+#: Columns of a new ``oms_order`` row, in the order the bulk insert binds them.
+_INSERT_COLUMNS = _ORDER_COLUMNS + ("oms_channel_id", "external_id", "payload_hash", "version", "ad_client_id",
+                                    "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby",
+                                    "oms_order_uu")
+_AD_COLUMNS = ("ad_client_id", "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby")
+_LINE_COLUMNS = ("oms_order_id", "line_no", "external_line_id", "sku", "name", "qty", "unit_price", "discount",
+                 "oms_orderline_uu") + _AD_COLUMNS
+_HISTORY_COLUMNS = ("oms_order_id", "status", "platform_status", "changed_at", "oms_process_run_id",
+                    "oms_order_status_uu") + _AD_COLUMNS
+_DELIVERY_COLUMNS = ("oms_order_id", "destination", "state", "action", "attempts", "order_version", "armed_at",
+                     "oms_delivery_uu") + _AD_COLUMNS
+_REQUEST_COLUMNS = ("oms_order_id", "state", "reference", "reason", "isallowed", "requested_at", "seen_at",
+                    "order_version", "oms_cancel_request_uu") + _AD_COLUMNS
 
-    Rows whose key already exists (another process stored them a moment ago) are simply not returned.
+
+def _uuids(count: int) -> Iterator[uuid.UUID]:
+    """``count`` random (version 4) UUIDs from one read of the system's random source (one uuid4() each is
+    one system call)."""
+    data = os.urandom(16 * count)
+    return (uuid.UUID(bytes=data[i:i + 16], version=4) for i in range(0, 16 * count, 16))
+
+
+def _insert_new(session: Session, channel_id: int, keys: list[str], rows: list[tuple]) -> dict[str, int]:
+    """Insert new orders with ``INSERT … ON CONFLICT DO NOTHING``; external id → new id of the rows *we* inserted.
+
+    A key that exists already (another process stored it a moment ago) is skipped by the database; the rows
+    read back carry the UUID we generated only where our insert won, which is how ours are told apart.
     """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    # executemany + RETURNING ("insertmanyvalues"): batched into few statements, compiled once and cached.
-    stmt = (insert(Order.__table__)
-            .on_conflict_do_nothing(index_elements=["oms_channel_id", "external_id"])
-            .returning(Order.__table__.c.oms_order_id, Order.__table__.c.external_id))
-    return {ext: oid for oid, ext in session.execute(stmt, rows).all()}
+    bulk.insert_rows(session, Order.__table__, _INSERT_COLUMNS, rows, on_conflict=("oms_channel_id", "external_id"))
+    ours = {row[-1]: key for key, row in zip(keys, rows, strict=True)}
+    found = session.execute(select(Order.id, Order.external_id, Order.uu).where(
+        Order.oms_channel_id == channel_id, Order.external_id.in_(keys))).all()
+    return {ext: oid for oid, ext, uu in found if ours.get(uu) == ext}
 
 
 def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalOrder | UnmappableOrder],
                   run_id: int | None = None, *, now: datetime | None = None) -> UpsertCounts:
     """Store a batch for one channel (see module doc); the caller commits. Returns the counts.
 
-    New orders go in with a handful of statements per batch (one multi-row insert each for orders,
-    lines, status rows and delivery rows), so a 100,000-order first load is not 600,000 round trips.
+    New orders go in with a handful of statements per batch (one executemany each for orders, lines,
+    status rows, delivery rows and cancellation requests, through :mod:`oms_bridge.store.bulk`), so a
+    100,000-order first load is not 600,000 round trips; known orders cost one lookup per batch and,
+    when unchanged, nothing more.
     """
     now = now or utcnow()
     counts = UpsertCounts()
@@ -193,8 +236,8 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
         keyed[key] = item
     if not keyed:
         return counts
-    channel = session.get(Channel, channel_id)
-    client_id, org_id = (channel.ad_client_id, channel.ad_org_id) if channel else (0, 0)
+    client_id, org_id = session.execute(select(Channel.ad_client_id, Channel.ad_org_id)
+                                        .where(Channel.id == channel_id)).one_or_none() or (0, 0)
     known = dict(session.execute(
         select(Order.external_id, Order.payload_hash)
         .where(Order.oms_channel_id == channel_id, Order.external_id.in_(list(keyed)))
@@ -204,22 +247,18 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
     inserted: dict[str, int] = {}
     if fresh:
         rows = []
-        for key in fresh:
-            item = keyed[key]
-            values = dict.fromkeys(_ORDER_COLUMNS)
-            values.update(_new_values(item))
+        for key, uu in zip(fresh, _uuids(len(fresh)), strict=True):
+            values = _new_values(keyed[key])
             values.update(oms_channel_id=channel_id, external_id=key, payload_hash=digests[key], version=1,
                           ad_client_id=client_id, ad_org_id=org_id, created=now, updated=now, isactive=True,
-                          createdby=0, updatedby=0, oms_order_uu=uuid.uuid4())
-            rows.append(values)
-        inserted = _insert_new(session, rows)
+                          createdby=0, updatedby=0, oms_order_uu=uu)
+            rows.append(tuple(values.get(name) for name in _INSERT_COLUMNS))
+        inserted = _insert_new(session, channel_id, fresh, rows)
         _children_of_new(session, {k: (inserted[k], keyed[k]) for k in inserted}, run_id, now, client_id, org_id)
         for key in inserted:
             item = keyed[key]
             counts.new += 1
             counts.held += isinstance(item, UnmappableOrder) or bool(getattr(item, "request_only", False))
-            if isinstance(item, CanonicalOrder) and item.cancel_request is not None:
-                cancel_requests.sync(session, session.get(Order, inserted[key]), item, now=now)
     for key, item in keyed.items():
         if key in inserted:
             continue
@@ -244,31 +283,40 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
 
 def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder | UnmappableOrder]],
                      run_id: int | None, now: datetime, client_id: int, org_id: int) -> None:
-    """Lines, first status row and delivery rows of newly inserted orders, one bulk insert each.
+    """Lines, first status row, delivery rows and cancellation requests of newly inserted orders, one bulk insert
+    per table.
 
     The delivery rows carry exactly what :func:`oms_bridge.store.outbox.arm` sets for a new row
     (pending, action create, attempts 0, order version 1): a brand-new order has no rows to re-arm.
-    Held (unmappable) orders get none of these.
+    Held (unmappable, request-only) orders get none of these. A new order listed with a cancellation request
+    gets what :func:`oms_bridge.store.cancel_requests.sync` makes for an order without request rows: an open
+    request for version 1 and its ``cancel_answer`` row armed with action ``answer`` (held request-only orders
+    too: their request is still answered).
     """
-    ad = {"ad_client_id": client_id, "ad_org_id": org_id, "created": now, "updated": now, "isactive": True,
-          "createdby": 0, "updatedby": 0}
-    lines, history, deliveries = [], [], []
+    ad = (client_id, org_id, now, now, True, 0, 0)
+    lines, history, deliveries, requests = [], [], [], []
     for order_id, item in new.values():
-        if isinstance(item, UnmappableOrder) or item.request_only:
+        if isinstance(item, UnmappableOrder):
+            continue
+        request = item.cancel_request
+        if request is not None:
+            requests.append([order_id, "open", request.reference, request.reason, request.allowed,
+                             request.requested_at, now, 1])
+            deliveries.append([order_id, cancel_requests.DESTINATION, "pending", "answer", 0, 1, now])
+        if item.request_only:
             continue
         for i, ln in enumerate(item.lines):
-            lines.append({"oms_order_id": order_id, "line_no": (i + 1) * 10, "external_line_id": ln.external_line_id,
-                          "sku": ln.sku, "name": ln.name, "qty": ln.qty, "unit_price": ln.unit_price,
-                          "discount": ln.discount, "oms_orderline_uu": uuid.uuid4(), **ad})
-        history.append({"oms_order_id": order_id, "status": item.status, "platform_status": item.platform_status,
-                        "changed_at": now, "oms_process_run_id": run_id, "oms_order_status_uu": uuid.uuid4(), **ad})
+            lines.append([order_id, (i + 1) * 10, ln.external_line_id, ln.sku, ln.name, ln.qty, ln.unit_price,
+                          ln.discount])
+        history.append([order_id, item.status, item.platform_status, now, run_id])
         for dest in DESTINATIONS:
-            deliveries.append({"oms_order_id": order_id, "destination": dest, "state": "pending", "action": "create",
-                               "attempts": 0, "order_version": 1, "oms_delivery_uu": uuid.uuid4(), **ad})
-    for table, rows in ((OrderLine.__table__, lines), (OrderStatus.__table__, history),
-                        (Delivery.__table__, deliveries)):
-        if rows:
-            session.execute(table.insert(), rows)
+            deliveries.append([order_id, dest, "pending", "create", 0, 1, None])
+    for table, columns, rows in ((OrderLine.__table__, _LINE_COLUMNS, lines),
+                                 (OrderStatus.__table__, _HISTORY_COLUMNS, history),
+                                 (Delivery.__table__, _DELIVERY_COLUMNS, deliveries),
+                                 (OrderCancelRequest.__table__, _REQUEST_COLUMNS, requests)):
+        bulk.insert_rows(session, table, columns, [(*row, uu, *ad) for row, uu in zip(rows, _uuids(len(rows)),
+                                                                                          strict=True)])
 
 
 def _locked(session: Session, channel_id: int, key: str) -> Order:

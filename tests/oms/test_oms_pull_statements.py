@@ -1,0 +1,84 @@
+"""How many SQL statements a page of ``orders/`` costs (issue 18): a fixed handful, whatever the page size, on
+the first read (items made, places added, orders offered) and on every read after it (nothing written).
+
+A page of 100 used to cost 706 statements on its first read (one savepoint and insert per item unit, a
+write-capable get-or-add per address level); the bounds below hold for a page of 40 and of 80 alike, so a
+per-order query anywhere in the path fails them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from oms_helpers import add_channel, add_order, setup_json
+from sqlalchemy import event, func, select
+
+from oms_bridge.oms.addresses import ensure_catalogue
+from oms_bridge.store.db import get_engine, session_scope
+from oms_bridge.store.models import Delivery
+from oms_bridge.store.models.oms import OmsOrderItem, OmsTownship
+from oms_bridge.store.models.oms_notify import OmsOrderEvent
+from oms_bridge.web.app import create_app
+
+#: Statements of one page, token check and catalogue check included.
+FIRST_READ_MAX = 36  # 7 of them add the one new place (get-or-add of a township and its district)
+STEADY_MAX = 18
+
+PLACES = [("臺北市", "大安區", "106", None), ("台北市", "信義區", "110", None), ("高雄市", "前鎮區", "806", None),
+          ("新竹市", "香山區", "300", None), ("大安區", None, "106", "臺北市"),  # 縣市 in state, 鄉鎮市區 in city
+          ("****", "****", "****", None), ("臺中市", "新地名區", "999", None)]  # masked; a township not in the seed
+
+
+@contextmanager
+def counted(settings) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        seen.append(statement)
+
+    engine = get_engine(settings)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _seed(settings, count: int) -> None:
+    with session_scope(settings) as s:
+        ensure_catalogue(s)  # the seed is loaded once per store, not per page
+    channel_id = add_channel(settings)
+    for n in range(count):
+        city, district, zipcode, state = PLACES[n % len(PLACES)]
+        add_order(settings, channel_id, f"26030{n:05d}", city=city, district=district, zipcode=zipcode, state=state,
+                  lines=(("TEA-OOLONG-150", "烏龍茶", "2", "480", "10"), ("MUG-CER-350", "馬克杯", "1", "299", "0")))
+
+
+@pytest.mark.parametrize("size", [40, 80])
+def test_a_page_costs_a_fixed_number_of_statements(store_settings, size):
+    _seed(store_settings, size)
+    token = {e["endpoint"]: e["auth"]["token"] for e in
+             setup_json()["OMNITRON_CLIENT_SETTINGS"]["json_value"]["endpoint_conf"]}["orders"]
+    url = f"/api/v1/applications/oms/orders/?limit={size}"
+    headers = {"Authorization": f"Token {token}"}
+    with TestClient(create_app()) as client:
+        with counted(store_settings) as first:
+            body = client.get(url, headers=headers).json()
+        with counted(store_settings) as steady:
+            again = client.get(url, headers=headers).json()
+    assert len(body["results"]) == size and again["results"] == body["results"]
+    assert len(first) <= FIRST_READ_MAX, "\n".join(first)
+    assert len(steady) <= STEADY_MAX, "\n".join(steady)
+    assert not [s for s in steady if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE", "SAVEPOINT"))]
+    # What the first read had to write is all there, once.
+    with session_scope(store_settings, readonly=True) as s:
+        assert s.scalar(select(func.count()).select_from(OmsOrderItem)) == 3 * size
+        assert s.scalar(select(func.count()).select_from(OmsOrderEvent)) == size
+        assert s.scalar(select(func.count()).select_from(OmsTownship).where(OmsTownship.source == "order")) == 1
+        assert set(s.scalars(select(Delivery.state).where(Delivery.destination == "oms"))) == {"waiting"}
+    places = {(o["shipping_address"]["city"] or {}).get("name", "") + "/" +
+              (o["shipping_address"]["township"] or {}).get("name", "") for o in body["results"]}
+    assert places == {"臺北市/大安區", "臺北市/信義區", "高雄市/前鎮區", "新竹市/香山區", "/", "臺中市/新地名區"}
