@@ -125,13 +125,30 @@ class Login:
             ("stage", self.stage)))
 
 
+#: What XML 1.0 cannot carry at all (C0 controls but tab/newline/return, lone surrogates, U+FFFE/U+FFFF).
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str) -> str:
+    """``value`` without the characters XML 1.0 cannot hold: one such character in a buyer's address must not
+    make the whole batch unsendable (lxml refuses to write it) and retry until it is dead."""
+    return _NOT_XML.sub("", value)
+
+
 @dataclass(frozen=True)
 class Field:
-    """One ``<field column=..>``: a value, an ``@Table.Column`` reference, or a display text (``lval``)."""
+    """One ``<field column=..>``: a value, an ``@Table.Column`` reference, or a display text (``lval``).
+    Texts are cleaned of what XML cannot hold when the field is made (:func:`xml_text`)."""
 
     column: str
     val: str = ""
     lval: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.val, str) and _NOT_XML.search(self.val):
+            object.__setattr__(self, "val", xml_text(self.val))
+        if self.lval is not None and _NOT_XML.search(self.lval):
+            object.__setattr__(self, "lval", xml_text(self.lval))
 
 
 @dataclass(frozen=True)

@@ -371,3 +371,21 @@ def test_erp_lost_answer_in_the_middle_of_a_lease_keeps_the_earlier_outcomes(erp
     for ext in refs:
         [erp] = erp_env.erp_orders(ext)
         assert erp_env.delivery(ext).erp_record_id == erp["C_Order_ID"]
+
+
+def test_erp_text_xml_cannot_hold_is_dropped_not_a_batch_that_never_goes(erp_env: ErpEnv) -> None:
+    """A control character in a buyer's address (pasted from a spreadsheet, say) cannot be written in XML 1.0.
+    It used to fail the whole batch on every attempt until it went dead; now the character is left out."""
+    from sqlalchemy import update
+
+    from oms_bridge.store.models import Order
+    plain = erp_env.add_order()
+    odd = erp_env.add_order()
+    with session_scope(erp_env.settings) as s:
+        s.execute(update(Order).where(Order.external_id == odd).values(
+            ship_address1="復興南路12號\x0b3樓\x01", buyer_name="陳\x00怡君"))
+    stats = run_erp_delivery(settings=erp_env.settings, batch_size=5)
+    assert (stats.sent, stats.failed) == (2, 0)
+    assert len(erp_env.erp_orders(plain)) == 1 and len(erp_env.erp_orders(odd)) == 1
+    assert erp_env.sandbox.records("C_Location", Address1="復興南路12號3樓")
+    assert assert_bodies_valid(erp_env.sandbox) >= 1
