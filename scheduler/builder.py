@@ -49,8 +49,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
 from sqlalchemy import select, text
 
-from oms_bridge.settings import Settings
-from oms_bridge.store.db import get_engine, session_scope
+from oms_bridge.settings import Settings, SettingsError
+from oms_bridge.store.db import get_engine, pool_capacity, pool_limit, scheduler_workers, session_scope
 from scheduler.config import ScheduleConfig
 from scheduler.jobstore import BridgeJobStore, Claim, one_line
 from scheduler.locks import lock_key
@@ -310,8 +310,21 @@ def _create_jobstore_table(settings: Settings, store: SQLAlchemyJobStore) -> Non
         store.jobs_t.create(conn, checkfirst=True)
 
 
+def _check_pool(settings: Settings, cfg: ScheduleConfig) -> None:
+    """The PostgreSQL pool is sized from the setting ``scheduler_max_workers``; a schedule with more workers
+    than it was sized for would starve it (workers waiting for connections others hold): refuse it."""
+    if settings.is_sqlite:
+        return
+    needed = pool_capacity(settings, http=False, workers=cfg.max_workers)
+    if needed > pool_limit(settings):
+        raise SettingsError(f"{cfg.max_workers} scheduler workers need up to {needed} database connections, but the "
+                            f"pool was sized for scheduler_max_workers = {scheduler_workers(settings)} "
+                            f"({pool_limit(settings)} connections): set scheduler_max_workers to the workers wanted")
+
+
 def build_scheduler(settings: Settings, cfg: ScheduleConfig) -> BridgeScheduler:
     """A configured, not yet started scheduler on the settings' database (job table created)."""
+    _check_pool(settings, cfg)
     store = BridgeJobStore(engine=get_engine(settings))
     _create_jobstore_table(settings, store)
     return BridgeScheduler(
