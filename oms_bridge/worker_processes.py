@@ -111,6 +111,6 @@ class WorkerProcesses:
             if worker.proc is None:
                 continue
             code = worker.proc.wait()
-            if code != 0:
+            if code not in (0, -signal.SIGTERM):  # -SIGTERM: stopped while still starting (nothing to finish)
                 unclean.append(f"worker process {worker.number} exited with status {code}")
         return unclean

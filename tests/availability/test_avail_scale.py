@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from collections import Counter
@@ -159,21 +160,22 @@ def test_run_with_worker_processes_restarts_a_dead_one_and_says_so(pg_settings, 
         port = free_port()
         service = RunProcess(tmp_path, "service", "--processes", "3", "--port", str(port))
         try:
-            wait_for(lambda: (h := _health(port)) and h[0] == 200 and h[1].get("processes") == "3/3 running",
-                     timeout=90, what="the service and its 2 worker processes")
+            wait_for(lambda: service.stderr.count("scheduler running") == 3, timeout=120,
+                     what="the service and its 2 worker processes")
+            assert _health(port) == (200, {"status": "ok", "database": "ok", "scheduler": "running",
+                                           "processes": "3/3 running"})
             wait_for(lambda: len(_done(pg_settings)) >= 4, timeout=120, what="the first cycle")
             pids = {_runner_pid(r) for r in _done(pg_settings)}
             workers = [int(p) for p in service.stderr.split("worker processes (pids ")[1].split(")")[0].split(", ")]
             assert len(workers) == 2 and pids <= {service.proc.pid, *workers}
-            import os
-
             os.kill(workers[0], signal.SIGKILL)
             status, body = wait_for(lambda: (h := _health(port)) and h[0] == 503 and h, timeout=30,
                                     what="/healthz to report the dead worker")
             assert "1 of 2 worker processes not running" in body["reason"], body
             wait_for(lambda: (h := _health(port)) and h[0] == 200 and h[1].get("processes") == "3/3 running",
                      timeout=60, what="the worker to be restarted")
+            wait_for(lambda: service.stderr.count("scheduler running") == 4, timeout=120, what="the new worker up")
         finally:
             code = service.stop()
         assert code == 0, service.stderr[-3000:]
-    assert "Traceback" not in service.stderr
+    assert "Traceback" not in service.stderr and "exited with status" not in service.stderr
