@@ -84,7 +84,9 @@ def _runs(settings) -> list[ProcessRun]:
 
 def one(args: argparse.Namespace, n: int, workers: int, admin_url: str | None) -> dict:
     home = Path(tempfile.mkdtemp(prefix="omsb-scale-"))
-    env = {**os.environ, "OMS_BRIDGE_HOME": str(home), "OMS_BRIDGE_SECRET_KEYS": generate_key()}
+    env = {**os.environ, "OMS_BRIDGE_HOME": str(home), "OMS_BRIDGE_SECRET_KEYS": generate_key(),
+           # the deliveries run once, at the start (nothing to deliver yet): the cycle measured is GetOrder's
+           "OMS_BRIDGE_DELIVERY_INTERVAL_SECONDS": "86400"}
     env.pop("OMS_BRIDGE_CONFIG", None)
     env.pop("OMS_BRIDGE_DATABASE_URL", None)
     db_name = admin = None

@@ -6,6 +6,12 @@ instance that dies leaves its jobs for the others. Several instances starting at
 create that table (PostgreSQL answers one of them with a unique violation on ``pg_type``), so it
 is created here first under a transaction-scoped advisory lock.
 
+Rounds claim jobs (issue 18): APScheduler's own round queued every due job of the shared table in the
+first instance to wake; here a round claims one due job at a time, only while a worker is free, under a
+lease that the instance renews while the run goes on and that another instance takes over when it ends
+(:mod:`scheduler.jobstore`). A finished run releases its job (its next run time) and wakes the loop to
+claim the next one. So several instances, or the worker processes of ``run --processes``, share a cycle.
+
 Job defaults: ``max_instances=1`` (one run of a job at a time per instance; the run locks extend
 that across instances), ``coalesce=True`` (a backlog of missed runs becomes one run) and
 ``misfire_grace_time`` from :class:`scheduler.config.ScheduleConfig`.
@@ -186,9 +192,6 @@ class BridgeScheduler(BackgroundScheduler):
                 running.lease_until = claim.lease_until
                 return
             self._claims[job.id] = claim
-        if claim.retake:
-            log.warning("job %s: its lease ended before its run did (the instance that ran it died or hung); "
-                        "running it again", job.id)
         try:
             executor.submit_job(job, claim.run_times)
         except BaseException:
