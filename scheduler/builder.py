@@ -179,7 +179,7 @@ class BridgeScheduler(BackgroundScheduler):
         with self._claims_lock:
             claims = list(self._claims.values())
         for claim in claims:
-            if claim.lease_until - now.timestamp() < self.cfg.lease_seconds * 2 / 3 \
+            if not claim.lost and claim.lease_until - now.timestamp() < self.cfg.lease_seconds * 2 / 3 \
                     and not store.renew(claim, now, self.cfg.lease_seconds):
                 log.info("job %s: its lease was taken over or the job re-timed; the run goes on under its run lock",
                          claim.job.id)
@@ -189,7 +189,7 @@ class BridgeScheduler(BackgroundScheduler):
         with self._claims_lock:
             running = self._claims.get(job.id)
             if running is not None:  # our own run outlived its lease and we took it again: keep running it
-                running.lease_until = claim.lease_until
+                running.lease_until, running.lost = claim.lease_until, False
                 return
             self._claims[job.id] = claim
         try:

@@ -47,6 +47,7 @@ class Claim:
     job: Job
     run_times: list[datetime]
     lease_until: float  # the row's next_run_time while this instance holds the job
+    lost: bool = False  # the row was re-timed or re-taken meanwhile: no more renewals, nothing to release
 
 
 def one_line(exc: BaseException) -> str:
@@ -88,6 +89,7 @@ class BridgeJobStore(SQLAlchemyJobStore):
         with self.engine.begin() as conn:
             until = self._write_lease(conn, claim, now, lease_seconds, claim.lease_until)
         if until is None:
+            claim.lost = True
             return False
         claim.lease_until = until
         return True
@@ -108,6 +110,8 @@ class BridgeJobStore(SQLAlchemyJobStore):
     def release(self, claim: Claim, now: datetime) -> bool:
         """Give the job its next fire time after the run (or remove a job with none); False when the row no
         longer holds this claim's lease (re-timed, removed or re-taken meanwhile: their value stands)."""
+        if claim.lost:
+            return False
         job = claim.job
         next_run = job.trigger.get_next_fire_time(claim.run_times[-1], now)
         t = self.jobs_t
