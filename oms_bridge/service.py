@@ -10,13 +10,19 @@ its batch (each process commits in batches and moves its watermark only after a 
 ``kill -USR1 <pid>`` prints every thread's stack to stderr (to see what a slow shutdown waits for).
 
 Modes: both (default), ``http=False`` (``--scheduler-only``: a worker) and ``scheduler=False``
-(``--no-scheduler``: extra web/API instances behind a load balancer).
+(``--no-scheduler``: extra web/API instances behind a load balancer). ``processes=N`` adds N - 1
+scheduler-only worker processes, supervised by this one (:mod:`oms_bridge.worker_processes`).
+
+Before anything starts, a scheduler's worker and process count is checked against what the PostgreSQL
+server accepts (:func:`oms_bridge.store.db.check_connection_budget`): a count that cannot work is refused
+with the numbers, instead of starving the connection pool later.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import logging
+import os
 import signal
 import threading
 import time
@@ -27,8 +33,10 @@ import anyio.to_thread
 import uvicorn
 
 from oms_bridge.settings import Settings, get_settings
+from oms_bridge.store.db import ConnectionBudgetError, check_connection_budget
 from oms_bridge.web.app import create_app
 from oms_bridge.web.http_settings import http_settings
+from oms_bridge.worker_processes import WorkerProcesses
 from scheduler.builder import BridgeScheduler, start_scheduler
 from scheduler.config import ScheduleConfig
 
@@ -69,7 +77,9 @@ class BridgeService:
     host: str | None = None
     port: int | None = None
     schedule: ScheduleConfig | None = None
+    processes: int = 1
     scheduler: BridgeScheduler | None = None
+    workers: WorkerProcesses | None = None
     server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
     stopped: threading.Event = field(default_factory=threading.Event)
@@ -80,10 +90,17 @@ class BridgeService:
         if self.http:
             http_settings(self.settings)  # a bad body cap or access mode is named before anything starts
         if self.scheduler_enabled:
+            try:
+                check_connection_budget(self.settings, processes=self.processes, http=self.http)
+            except ConnectionBudgetError as exc:
+                raise ServiceError(str(exc)) from None
             self.scheduler = start_scheduler(self.settings, self.schedule)
+            if self.processes > 1:
+                self.workers = WorkerProcesses(self.processes - 1, os.getpid()).start()
         if self.http:
             app = create_app()
             app.state.scheduler = self.scheduler
+            app.state.worker_processes = self.workers
             app.state.scheduler_enabled = self.scheduler_enabled
             config = uvicorn.Config(app, host=self.host or self.settings.http_host,
                                     port=self.port if self.port is not None else self.settings.http_port,
@@ -128,21 +145,30 @@ class BridgeService:
         raise ServiceError(f"the HTTP server did not start within {timeout} s")
 
     def stop(self) -> None:
-        """Stop taking requests, then let running jobs finish their batch."""
+        """Stop taking requests, then let running jobs finish their batch (here and in the worker processes)."""
         if self.server:
             self.server.should_exit = True
             if self._thread:
                 self._thread.join(timeout=30)
+        if self.workers:
+            self.workers.signal_stop()
         if self.scheduler and self.scheduler.running:
             log.info("waiting for running jobs to finish")
             self.scheduler.shutdown(wait=True)
+        if self.workers:
+            for problem in self.workers.wait():
+                log.error("%s", problem)
         self.stopped.set()
 
 
 def run_service(*, settings: Settings | None = None, http: bool = True, scheduler: bool = True,
-                host: str | None = None, port: int | None = None,
+                host: str | None = None, port: int | None = None, processes: int = 1, worker_of: int | None = None,
                 on_started: Callable[[BridgeService], None] | None = None) -> BridgeService:
-    """Run until SIGTERM/SIGINT, then shut down cleanly. Call from the main thread."""
+    """Run until SIGTERM/SIGINT, then shut down cleanly. Call from the main thread.
+
+    ``processes``: run that many scheduler processes in all (this one and ``processes - 1`` workers).
+    ``worker_of``: this is a worker of that process id; stop (cleanly) when that parent is gone.
+    """
     settings = settings or get_settings()
     stop = threading.Event()
 
@@ -152,13 +178,19 @@ def run_service(*, settings: Settings | None = None, http: bool = True, schedule
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: every thread's stack to stderr
-    service = BridgeService(settings, http=http, scheduler_enabled=scheduler, host=host, port=port)
+    service = BridgeService(settings, http=http, scheduler_enabled=scheduler, host=host, port=port,
+                            processes=processes)
     try:
         service.start()
         service.wait_started()
         if on_started:
             on_started(service)
         while not stop.wait(0.5):
+            if service.workers:
+                service.workers.poll()
+            if worker_of is not None and os.getppid() != worker_of:
+                log.warning("the parent process %d is gone; this worker stops", worker_of)
+                break
             if service.http_died:
                 service.failure = "the HTTP server stopped unexpectedly"
             elif service.scheduler_died:

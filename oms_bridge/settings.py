@@ -104,6 +104,8 @@ LIMITS: dict[str, Limit] = {
     "scheduler_first_run_spread_seconds": Limit(0, 86400, "seconds", integer=False),
     "scheduler_heartbeat_seconds": Limit(0.05, 600, "seconds", integer=False),
     "scheduler_stall_seconds": Limit(1, 86400, "seconds", integer=False),
+    "scheduler_lease_seconds": Limit(1, 86400, "seconds", integer=False),
+    "scheduler_processes": Limit(1, 64, "processes"),
     "admin_stale_factor": Limit(1, 1000, integer=False),
     "logistics_lease_seconds": Limit(1, 86400, "seconds", integer=False),
     "erp_recheck_held_minutes": Limit(0, 366 * 24 * 60, "minutes"),

@@ -6,6 +6,12 @@ instance that dies leaves its jobs for the others. Several instances starting at
 create that table (PostgreSQL answers one of them with a unique violation on ``pg_type``), so it
 is created here first under a transaction-scoped advisory lock.
 
+Rounds claim jobs (issue 18): APScheduler's own round queued every due job of the shared table in the
+first instance to wake; here a round claims one due job at a time, only while a worker is free, under a
+lease that the instance renews while the run goes on and that another instance takes over when it ends
+(:mod:`scheduler.jobstore`). A finished run releases its job (its next run time) and wakes the loop to
+claim the next one. So several instances, or the worker processes of ``run --processes``, share a cycle.
+
 Job defaults: ``max_instances=1`` (one run of a job at a time per instance; the run locks extend
 that across instances), ``coalesce=True`` (a backlog of missed runs becomes one run) and
 ``misfire_grace_time`` from :class:`scheduler.config.ScheduleConfig`.
@@ -38,22 +44,26 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import STATE_PAUSED, STATE_STOPPED
 from sqlalchemy import select, text
 
-from oms_bridge.settings import Settings
-from oms_bridge.store.db import get_engine, session_scope
+from oms_bridge.settings import Settings, SettingsError
+from oms_bridge.store.db import get_engine, pool_capacity, pool_limit, scheduler_workers, session_scope
 from scheduler.config import ScheduleConfig
+from scheduler.jobstore import BridgeJobStore, Claim, one_line
 from scheduler.locks import lock_key
 from scheduler.sync import JOBSTORE, reconcile
 
-__all__ = ["BridgeScheduler", "BridgeJobStore", "SchedulerHealth", "build_scheduler", "start_scheduler"]
+__all__ = ["BridgeScheduler", "BridgeJobStore", "ClaimingExecutor", "SchedulerHealth", "build_scheduler",
+           "start_scheduler"]
 
 log = logging.getLogger(__name__)
 
@@ -72,36 +82,32 @@ class SchedulerHealth:
         return self.state in ("running", "paused")
 
 
-class BridgeJobStore(SQLAlchemyJobStore):
-    """APScheduler's SQLAlchemy job store on the bridge's shared engine.
+class ClaimingExecutor(ThreadPoolExecutor):
+    """APScheduler's thread pool that tells the scheduler when a run ended (to release its claim)."""
 
-    Its ``shutdown`` would dispose that engine (every pooled connection of the process): the engine is
-    not the job store's to close.
-    """
+    def __init__(self, max_workers: int, on_finished: Callable[[str], None]):
+        super().__init__(max_workers)
+        self.max_workers = int(max_workers)
+        self._on_finished = on_finished
 
-    round_error: str | None = None
-
-    def get_due_jobs(self, now):
-        """APScheduler swallows this call's errors (a warning, then a retry): remember them for the health."""
+    def _run_job_success(self, job_id, events):
         try:
-            return super().get_due_jobs(now)
-        except Exception as exc:
-            self.round_error = _one_line(exc)
-            raise
+            super()._run_job_success(job_id, events)
+        finally:
+            self._on_finished(job_id)
 
-    def shutdown(self) -> None:
-        """Nothing to close: the engine belongs to the bridge."""
-
-
-def _one_line(exc: BaseException) -> str:
-    text_ = str(exc)
-    return f"{type(exc).__name__}: {text_.splitlines()[0] if text_ else ''}"
+    def _run_job_error(self, job_id, exc, traceback=None):
+        try:
+            super()._run_job_error(job_id, exc, traceback)
+        finally:
+            self._on_finished(job_id)
 
 
 class BridgeScheduler(BackgroundScheduler):
     """APScheduler plus the reconcile loop, a heartbeat, error survival and an ordered shutdown."""
 
     def __init__(self, settings: Settings, cfg: ScheduleConfig, **options):
+        options.setdefault("executors", {"default": ClaimingExecutor(cfg.max_workers, self._run_finished)})
         super().__init__(**options)
         self.settings = settings
         self.cfg = cfg
@@ -112,21 +118,21 @@ class BridgeScheduler(BackgroundScheduler):
         self._stopping = False
         self.last_round_at: datetime | None = None  # end of the last round that completed (the heartbeat)
         self.last_round_error: str | None = None  # set while rounds fail, cleared by the next good one
+        self._claims: dict[str, Claim] = {}  # job id -> the claim of its run going on in this instance
+        self._unreleased: dict[str, Claim] = {}  # job id -> a claim whose run ended but whose release failed
+        self._claims_lock = threading.Lock()
 
     # -- the APScheduler loop ---------------------------------------------------------------------
     def _process_jobs(self):
-        """One APScheduler round that never ends the scheduler thread (see module doc)."""
+        """One round that never ends the scheduler thread (see module doc)."""
         with self._round_lock:
             if self._stopping:
                 return None
-            stores = [st for st in self._jobstores.values() if isinstance(st, BridgeJobStore)]
-            for store in stores:
-                store.round_error = None
             try:
-                wait = super()._process_jobs()
-                failed = next((st.round_error for st in stores if st.round_error), None)
+                wait = self._claim_round()
+                failed = None
             except Exception as exc:  # noqa: BLE001 - any job-store error: log, report, retry
-                failed = _one_line(exc)
+                failed = one_line(exc)
                 wait = self.jobstore_retry_interval
             if failed is not None:
                 if failed != self.last_round_error:
@@ -138,6 +144,85 @@ class BridgeScheduler(BackgroundScheduler):
             self.last_round_error = None
             self.last_round_at = datetime.now(UTC)
             return self.cfg.heartbeat_seconds if wait is None else min(wait, self.cfg.heartbeat_seconds)
+
+    def _claim_round(self) -> float | None:
+        """Renew this instance's leases, claim due jobs one at a time while a worker is free, and say how long
+        to sleep (:mod:`scheduler.jobstore`)."""
+        if self.state == STATE_PAUSED:
+            return None
+        store = self._jobstores[JOBSTORE]
+        executor = self._lookup_executor("default")
+        lease = self.cfg.lease_seconds
+        with self._jobstores_lock:
+            now = datetime.now(UTC)
+            self._retry_releases(store, now)
+            self._renew_leases(store, now)
+            while self._free_workers(executor) > 0:
+                claim = store.claim_due_job(now, lease)
+                if claim is None:
+                    break
+                self._start_claimed(claim, executor)
+            if self._free_workers(executor) > 0:
+                next_run = store.get_next_run_time()
+                wait = None if next_run is None else max(0.0, (next_run - datetime.now(UTC)).total_seconds())
+            else:
+                wait = None  # every worker busy: a finished run wakes the loop (see _run_finished)
+        if self._claims:  # renew well before the lease ends
+            wait = lease / 3 if wait is None else min(wait, lease / 3)
+        return wait
+
+    def _free_workers(self, executor: ClaimingExecutor) -> int:
+        with self._claims_lock:
+            return executor.max_workers - len(self._claims)
+
+    def _renew_leases(self, store: BridgeJobStore, now: datetime) -> None:
+        with self._claims_lock:
+            claims = list(self._claims.values())
+        for claim in claims:
+            if not claim.lost and claim.lease_until - now.timestamp() < self.cfg.lease_seconds * 2 / 3 \
+                    and not store.renew(claim, now, self.cfg.lease_seconds):
+                log.info("job %s: its lease was taken over or the job re-timed; the run goes on under its run lock",
+                         claim.job.id)
+
+    def _start_claimed(self, claim: Claim, executor: ClaimingExecutor) -> None:
+        job = claim.job
+        with self._claims_lock:
+            running = self._claims.get(job.id)
+            if running is not None:  # our own run outlived its lease and we took it again: keep running it
+                running.lease_until, running.lost = claim.lease_until, False
+                return
+            self._claims[job.id] = claim
+        try:
+            executor.submit_job(job, claim.run_times)
+        except BaseException:
+            with self._claims_lock:
+                self._claims.pop(job.id, None)
+            raise
+        self._dispatch_event(JobSubmissionEvent(EVENT_JOB_SUBMITTED, job.id, JOBSTORE, claim.run_times))
+
+    def _run_finished(self, job_id: str) -> None:
+        """A run ended (in the worker's thread): give the job its next run time, then let the loop claim more."""
+        with self._claims_lock:
+            claim = self._claims.pop(job_id, None)
+        if claim is not None:
+            try:
+                self._jobstores[JOBSTORE].release(claim, datetime.now(UTC))
+            except Exception as exc:  # noqa: BLE001 - the next round retries (or the lease ends by itself)
+                log.error("job %s: could not record its next run time (%s); retrying", job_id, one_line(exc))
+                with self._claims_lock:
+                    self._unreleased[job_id] = claim
+        if self.running:
+            self.wakeup()
+
+    def _retry_releases(self, store: BridgeJobStore, now: datetime) -> None:
+        """Release the claims whose release failed (a job-store error): their jobs get their next run time as
+        soon as the store answers again, instead of waiting for their leases to end."""
+        with self._claims_lock:
+            pending = list(self._unreleased.values())
+        for claim in pending:
+            store.release(claim, now)  # an error fails the round: reported, retried
+            with self._claims_lock:
+                self._unreleased.pop(claim.job.id, None)
 
     # -- the reconcile loop -----------------------------------------------------------------------
     def start_sync(self) -> None:
@@ -228,14 +313,26 @@ def _create_jobstore_table(settings: Settings, store: SQLAlchemyJobStore) -> Non
         store.jobs_t.create(conn, checkfirst=True)
 
 
+def _check_pool(settings: Settings, cfg: ScheduleConfig) -> None:
+    """The PostgreSQL pool is sized from the setting ``scheduler_max_workers``; a schedule with more workers
+    than it was sized for would starve it (workers waiting for connections others hold): refuse it."""
+    if settings.is_sqlite:
+        return
+    needed = pool_capacity(settings, http=False, workers=cfg.max_workers)
+    if needed > pool_limit(settings):
+        raise SettingsError(f"{cfg.max_workers} scheduler workers need up to {needed} database connections, but the "
+                            f"pool was sized for scheduler_max_workers = {scheduler_workers(settings)} "
+                            f"({pool_limit(settings)} connections): set scheduler_max_workers to the workers wanted")
+
+
 def build_scheduler(settings: Settings, cfg: ScheduleConfig) -> BridgeScheduler:
     """A configured, not yet started scheduler on the settings' database (job table created)."""
+    _check_pool(settings, cfg)
     store = BridgeJobStore(engine=get_engine(settings))
     _create_jobstore_table(settings, store)
     return BridgeScheduler(
         settings, cfg,
         jobstores={JOBSTORE: store},
-        executors={"default": ThreadPoolExecutor(cfg.max_workers)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": cfg.misfire_grace_seconds},
         timezone=UTC,
     )

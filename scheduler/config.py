@@ -21,6 +21,9 @@ from the config file's ``[oms_bridge]`` table (``Settings.extra``), each range-c
   records that it is alive;
 - ``scheduler_stall_seconds`` (default 120): ``/healthz`` reports ``degraded`` when the loop has not
   completed a round for this long, or a job's run is overdue by this much;
+- ``scheduler_lease_seconds`` (default 30): how long a claimed job stays this instance's without a renewal
+  (:mod:`scheduler.jobstore`); a job whose instance died mid-run is run again by another one this long
+  after its last renewal. Renewed every round while the run goes on (at least every third of it);
 - ``scheduler_minute_seconds`` (default 60): the length of one "minute" of a channel interval. Only
   the tests and the demo shorten it, to see several runs without waiting minutes.
 
@@ -59,6 +62,7 @@ class ScheduleConfig:
     heartbeat_seconds: float = 10.0
     stall_seconds: float = 120.0
     alert_seconds: float = 60.0
+    lease_seconds: float = 30.0
     #: HH:MM (Asia/Taipei) of the daily reconciliation; empty: not scheduled
     reconcile_time: str = "06:30"
 
@@ -76,6 +80,7 @@ class ScheduleConfig:
             first_run_spread_seconds=_knob(settings, "scheduler_first_run_spread_seconds", 60),
             heartbeat_seconds=_knob(settings, "scheduler_heartbeat_seconds", 10),
             stall_seconds=_knob(settings, "scheduler_stall_seconds", 120),
+            lease_seconds=_knob(settings, "scheduler_lease_seconds", 30),
             alert_seconds=float(settings.alert_interval_seconds),
             reconcile_time=settings.reconcile_time,
         )

@@ -6,7 +6,7 @@ import click
 
 from oms_bridge.cli.common import cli_errors, emit_json, fail, json_option, read_secret
 from oms_bridge.datadir import secure_data_dir
-from oms_bridge.settings import get_settings
+from oms_bridge.settings import check_setting, get_settings
 
 __all__ = ["run_command", "demo_command", "admin_group"]
 
@@ -16,14 +16,24 @@ __all__ = ["run_command", "demo_command", "admin_group"]
 @click.option("--scheduler-only", is_flag=True, help="Run the scheduler only (worker instances).")
 @click.option("--host", default=None, help="Listen address (default: setting http_host, 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Listen port (default: setting http_port, 8765).")
-def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port: int | None) -> None:
+@click.option("--processes", type=click.IntRange(1, 64), default=None,
+              help="Scheduler processes in all: this one plus N-1 scheduler-only workers sharing every cycle's jobs, "
+                   "to use N cores (default: setting scheduler_processes, 1).")
+@click.option("--worker-of", type=int, default=None, hidden=True)  # set by --processes on its workers
+def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port: int | None,
+                processes: int | None, worker_of: int | None) -> None:
     """Run the HTTP app and the scheduler until SIGTERM/SIGINT (then finish running batches)."""
     from oms_bridge.service import ServiceError, run_service
 
     if no_scheduler and scheduler_only:
         fail("--no-scheduler and --scheduler-only exclude each other")
+    if no_scheduler and processes and processes > 1:
+        fail("--processes starts scheduler workers; it cannot go with --no-scheduler")
     with cli_errors():
         settings = get_settings()
+        if processes is None:
+            processes = 1 if no_scheduler or worker_of else int(check_setting(
+                "scheduler_processes", settings.extra.get("scheduler_processes", 1)))
         for note in secure_data_dir(settings):  # an old or restored data directory is often world-readable
             click.echo(f"oms-bridge: {note}", err=True)
 
@@ -33,11 +43,14 @@ def run_command(no_scheduler: bool, scheduler_only: bool, host: str | None, port
                 parts.append(f"HTTP on {service.url} (admin: {service.url}/admin/)")
             if service.scheduler:
                 parts.append(f"scheduler running ({len(service.scheduler.get_jobs())} jobs)")
+            if service.workers:
+                parts.append(f"{service.workers.count} worker processes (pids "
+                             f"{', '.join(map(str, service.workers.pids()))})")
             click.echo("oms-bridge: " + "; ".join(parts), err=True)
 
         try:
             service = run_service(settings=settings, http=not scheduler_only, scheduler=not no_scheduler, host=host,
-                                  port=port, on_started=_started)
+                                  port=port, processes=processes, worker_of=worker_of, on_started=_started)
         except ServiceError as exc:
             fail(str(exc))
     if service.failure:

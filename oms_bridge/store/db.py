@@ -45,16 +45,39 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from oms_bridge.settings import Settings, get_settings
+from oms_bridge.settings import Settings, check_setting, get_settings
 
 __all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "dispose_engines", "readonly_engine",
-           "NestedWriteError", "READONLY_OPTION"]
+           "NestedWriteError", "READONLY_OPTION", "pool_capacity", "pool_limit", "scheduler_workers",
+           "check_connection_budget", "ConnectionBudgetError", "CONNECTIONS_PER_WORKER",
+           "SCHEDULER_CONNECTIONS"]
 
 #: Execution option marking a connection's transactions read-only (see module doc).
 READONLY_OPTION = "oms_readonly"
 #: Default SQLite busy timeout (setting ``sqlite_busy_timeout_seconds``): how long a writer queues for
 #: the write lock before "database is locked".
 SQLITE_BUSY_SECONDS = 30
+
+
+#: PostgreSQL connections one scheduler worker may hold at once: its job's run lock, the process's own run
+#: lock (both held for the whole run) and the unit of work it is writing.
+CONNECTIONS_PER_WORKER = 3
+#: the scheduler's own connections besides its workers': its round (claims), the reconcile loop, the run
+#: heartbeat and a health read.
+SCHEDULER_CONNECTIONS = 4
+
+
+def scheduler_workers(settings: Settings) -> int:
+    """The setting ``scheduler_max_workers`` (job threads per process; default 4), range-checked."""
+    return int(check_setting("scheduler_max_workers", settings.extra.get("scheduler_max_workers", 4)))
+
+
+def pool_capacity(settings: Settings, *, http: bool = True, workers: int | None = None) -> int:
+    """The most PostgreSQL connections one process may hold at once: one per HTTP thread (``http``), three per
+    scheduler worker, and the scheduler's own (issue 18: a pool fixed at 5 + 10 deadlocked 8 workers, each
+    holding one lock connection while waiting for its second)."""
+    workers = scheduler_workers(settings) if workers is None else workers
+    return (settings.http_threads if http else 0) + CONNECTIONS_PER_WORKER * workers + SCHEDULER_CONNECTIONS
 
 
 class NestedWriteError(RuntimeError):
@@ -147,9 +170,8 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30,
                 busy_seconds: float = SQLITE_BUSY_SECONDS) -> Engine:
     """Create an engine with the pragmas and pool settings the bridge relies on.
 
-    PostgreSQL: ``pool_size`` + ``max_overflow`` connections at most (settings ``database_pool_size``,
-    ``database_max_overflow``); size them for the HTTP threads plus the scheduler's workers, each of
-    which holds up to two run-lock connections besides the one it works on.
+    PostgreSQL: ``pool_size`` + ``max_overflow`` connections at most (:func:`get_engine` raises the overflow
+    to :func:`pool_capacity` when the settings ``database_pool_size`` + ``database_max_overflow`` are lower).
 
     SQLite: ``pool_size`` kept open, no upper bound (a connection to a file costs a file handle; the HTTP
     threads and the scheduler's workers bound how many exist). A bounded pool let fifteen logins that
@@ -190,11 +212,55 @@ def _engine_for(url: str, pool_size: int, max_overflow: int, busy_seconds: float
     return engine
 
 
+def _overflow(settings: Settings) -> int:
+    return max(settings.database_max_overflow, pool_capacity(settings) - settings.database_pool_size)
+
+
+def pool_limit(settings: Settings) -> int:
+    """How many connections the PostgreSQL pool of :func:`get_engine` opens at most."""
+    return settings.database_pool_size + _overflow(settings)
+
+
 def get_engine(settings: Settings | None = None) -> Engine:
-    """The shared engine for the configured database (its transactions are write transactions)."""
+    """The shared engine for the configured database (its transactions are write transactions).
+
+    On PostgreSQL its pool opens up to :func:`pool_capacity` connections (the HTTP threads and the scheduler's
+    workers of this process), or more when ``database_pool_size`` + ``database_max_overflow`` say so.
+    """
     settings = settings or get_settings()
-    return _engine_for(settings.effective_database_url, settings.database_pool_size, settings.database_max_overflow,
+    return _engine_for(settings.effective_database_url, settings.database_pool_size, _overflow(settings),
                        float(settings.sqlite_busy_timeout_seconds))
+
+
+class ConnectionBudgetError(RuntimeError):
+    """The processes to start could open more PostgreSQL connections than the server accepts."""
+
+
+def check_connection_budget(settings: Settings, *, processes: int = 1, http: bool = True) -> None:
+    """Refuse, before anything starts, a worker and process count whose connections cannot all fit on the
+    PostgreSQL server (``max_connections`` minus ``superuser_reserved_connections``); no-op on SQLite.
+
+    The first process serves HTTP (``http``); the others (``processes - 1``) only run jobs.
+    """
+    if settings.is_sqlite:
+        return
+    workers = scheduler_workers(settings)
+    first = pool_capacity(settings, http=http)
+    others = (processes - 1) * pool_capacity(settings, http=False)
+    with get_engine(settings).connect() as conn:
+        limit = conn.exec_driver_sql("SELECT current_setting('max_connections')::int - "
+                                     "current_setting('superuser_reserved_connections')::int").scalar()
+    if first + others <= limit:
+        return
+    parts = [f"{settings.http_threads} HTTP threads"] if http else []
+    parts.append(f"{CONNECTIONS_PER_WORKER} × {workers} scheduler workers + {SCHEDULER_CONNECTIONS} for the scheduler")
+    if processes > 1:
+        parts.append(f"{processes - 1} more worker processes × {pool_capacity(settings, http=False)}")
+    raise ConnectionBudgetError(
+        f"scheduler_max_workers = {workers} with {processes} process(es) needs up to {first + others} PostgreSQL "
+        f"connections ({' + '.join(parts)}), but the server accepts {limit} (max_connections minus "
+        "superuser_reserved_connections): lower scheduler_max_workers, the number of processes or http_threads, "
+        "or raise max_connections on the server")
 
 
 def readonly_engine(settings: Settings | None = None) -> Engine:

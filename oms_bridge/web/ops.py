@@ -103,6 +103,13 @@ def healthz(request: Request) -> JSONResponse:
     if problems:
         body["jobs_not_scheduled"] = dict(problems)
     scheduler_ok = health.ok if health is not None else body["scheduler"] == "disabled"
+    workers = getattr(request.app.state, "worker_processes", None)  # `run --processes N`: this one's workers
+    if workers is not None:
+        body["processes"] = workers.summary()
+        problem = workers.problem()
+        if problem:
+            scheduler_ok = False
+            body["reason"] = f"{body['reason']}; {problem}" if body.get("reason") else problem
     healthy = database == "ok" and scheduler_ok
     status = "ok" if healthy else ("unhealthy" if database != "ok" else "degraded")
     return JSONResponse({"status": status, **body}, status_code=200 if healthy else 503)

@@ -54,6 +54,7 @@ def _configure_schedule(home: Path, minute_seconds: float) -> None:
         f"scheduler_minute_seconds = {minute_seconds}\n"
         "scheduler_sync_seconds = 0.5\n"
         "scheduler_misfire_grace_seconds = 30\n"
+        "scheduler_lease_seconds = 3\n"  # a killed instance's claimed jobs run elsewhere 3 s after its death
         "scheduler_first_run_spread_seconds = 0\n")  # first runs at once (the spread is tested elsewhere)
 
 
