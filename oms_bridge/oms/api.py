@@ -41,7 +41,15 @@ from oms_bridge.oms.filters import (
 )
 from oms_bridge.oms.items import ItemUpdate, apply_item_updates, ensure_missing_items
 from oms_bridge.oms.json_body import json_body
-from oms_bridge.oms.orders import OrderFilters, canonical_for_codes, count_of, order_query, servable, serve_orders
+from oms_bridge.oms.orders import (
+    OrderFilters,
+    canonical_for_codes,
+    count_of,
+    order_query,
+    order_rows,
+    servable,
+    serve_orders,
+)
 from oms_bridge.oms.plans import complete_plans, plan_item_ids, sync_plans
 from oms_bridge.oms.products import product_ids
 from oms_bridge.oms.serializers import (
@@ -98,10 +106,13 @@ def _public_url(request: Request, config: OmsConfig) -> URL:
     return URL(base + request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
-def _paged(session: Session, stmt: Select, page: Page) -> tuple[int, list[Any]]:
+def _paged(session: Session, stmt: Select, page: Page, *, plain: Select | None = None) -> tuple[int, list[Any]]:
+    """(count, the page's rows) of ``stmt``; ``plain``: the same query reading plain rows instead of objects."""
     count = count_of(session, stmt)
     if page.number > 1 and page.offset >= count:
         raise HTTPException(status_code=404, detail="Invalid page.")
+    if plain is not None:
+        return count, list(session.execute(plain.offset(page.offset).limit(page.limit)).all())
     rows = session.scalars(stmt.offset(page.offset).limit(page.limit)).all()
     return count, list(rows)
 
@@ -141,7 +152,8 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
                                  modified_date__gt, modified_date__lte, modified_date__lt, date_placed__gte,
                                  date_placed__lte)
     ensure_catalogue(session)
-    count, orders = _paged(session, order_query(session, filters, config), pg)
+    stmt = order_query(session, filters, config)
+    count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))
     return page_body(_public_url(request, config), count, pg, serve_orders(session, orders, config))
 
 

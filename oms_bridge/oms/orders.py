@@ -31,15 +31,15 @@ from sqlalchemy.orm import Session
 from oms_bridge.oms.addresses import AddressKey, resolve_addresses
 from oms_bridge.oms.config import OmsConfig
 from oms_bridge.oms.events import record_served
-from oms_bridge.oms.items import NOT_HELD, ensure_items_of
+from oms_bridge.oms.items import NOT_HELD, ensure_items_of, item_rows
 from oms_bridge.oms.products import LACKS_PRODUCT_REF, product_ids
 from oms_bridge.oms.serializers import ChannelRef, iso, order_json
 from oms_bridge.store import cancel_requests
 from oms_bridge.store.models import Channel, Order, OrderCancelRequest, OrderLine
-from oms_bridge.store.models.oms import OmsOrderItem
+from oms_bridge.store.rows import columns_of
 
 __all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
-           "order_payloads", "servable"]
+           "order_payloads", "servable", "order_rows"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,16 @@ def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> S
     return stmt.order_by(Order.id)
 
 
+#: Order columns a served order never shows (the marketplace's raw payload is large): left out of its plain row.
+_UNSERVED = ("raw_payload", "payload_hash")
+
+
+def order_rows(stmt: Select) -> Select:
+    """``stmt`` (a SELECT of orders) reading plain rows (:mod:`oms_bridge.store.rows`) for serving: the page's
+    orders are only serialised and recorded as offered, never changed."""
+    return stmt.with_only_columns(*columns_of(Order, without=_UNSERVED))
+
+
 def count_of(session: Session, stmt: Select) -> int:
     return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
 
@@ -145,8 +155,8 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
         lines_by_order.setdefault(line.oms_order_id, []).append(line)
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders})))}
-    items_by_order: dict[int, list[OmsOrderItem]] = {i: [] for i in ids}
-    for item in session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id.in_(ids))):
+    items_by_order: dict[int, list[Any]] = {i: [] for i in ids}
+    for item in item_rows(session, ids):
         items_by_order[item.oms_order_id].append(item)
     products = product_ids(session, (ln.sku for lines in lines_by_order.values() for ln in lines))
     requests = cancel_requests.open_requests(session, ids)
