@@ -36,7 +36,8 @@ from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting
 
-__all__ = ["envelope_body", "event_for", "events_for", "record_served", "acknowledge", "UNACKNOWLEDGED"]
+__all__ = ["envelope_body", "event_for", "events_for", "record_served", "served_already", "acknowledge",
+           "UNACKNOWLEDGED"]
 
 DESTINATION = "oms"
 #: hold code of a ``waiting`` row: offered (read), not acknowledged yet
@@ -102,6 +103,32 @@ def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
         Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids)).order_by(Delivery.id))}
 
 
+def _unrecorded(session: Session, orders: Sequence[Order]) -> tuple[list[Order], dict[int, Delivery]]:
+    """(orders whose current version was never offered, their ``oms`` rows not yet ``waiting``/``sent`` for it):
+    what reading these orders in pull mode has left to record. Two small queries."""
+    ids = [o.id for o in orders]
+    if not ids:
+        return [], {}
+    offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
+        OmsOrderEvent.oms_order_id.in_(ids), OmsOrderEvent.offered_at.is_not(None))).tuples().all())
+    unoffered = [o for o in orders if (o.id, o.version) not in offered]
+    delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
+    settled = or_(and_(Delivery.state == "sent", delivered),
+                  and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
+    versions = {o.id: o.version for o in orders}
+    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(
+        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled).order_by(Delivery.id))
+        if r.order_version <= versions[r.oms_order_id]}
+    return unoffered, rows
+
+
+def served_already(session: Session, orders: Sequence[Order]) -> bool:
+    """True when reading these orders (their current versions) leaves nothing to record: each was offered and its
+    ``oms`` row says so. Lets a read of ``orders/`` that changes nothing stay a read-only transaction."""
+    unoffered, rows = _unrecorded(session, orders)
+    return not unoffered and not rows
+
+
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
     """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``.
 
@@ -109,27 +136,17 @@ def record_served(session: Session, orders: Sequence[Order], *, now: datetime | 
     ``sent`` for their version); a re-read of orders already recorded loads nothing more and writes nothing.
     """
     now = now or utcnow()
-    ids = [o.id for o in orders]
-    if not ids:
-        return 0
-    offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
-        OmsOrderEvent.oms_order_id.in_(ids), OmsOrderEvent.offered_at.is_not(None))).tuples().all())
-    unoffered = [o for o in orders if (o.id, o.version) not in offered]
+    unoffered, rows = _unrecorded(session, orders)
     if unoffered:
         events = events_for(session, unoffered, "pull")
         for order in unoffered:
             event = events[order.id]
             if event.offered_at is None:
                 event.offered_at = event.last_attempt_at = now
-    delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
-    settled = or_(and_(Delivery.state == "sent", delivered),
-                  and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
-    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(
-        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled).order_by(Delivery.id))}
     changed = 0
     for order in orders:
         row = rows.get(order.id)
-        if row is None or row.order_version > order.version:
+        if row is None:
             continue
         changed += 1
         mark_waiting(row, f"read by the OMS (version {order.version}); it counts as delivered once the OMS acts on "
