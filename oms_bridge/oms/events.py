@@ -50,13 +50,15 @@ def envelope_body(event_type: str, event_uuid: str, payload: Mapping[str, Any]) 
 
 
 def events_for(session: Session, orders: Sequence[Order], channel: str, *,
-               versions: Mapping[int, int] | None = None) -> dict[int, OmsOrderEvent]:
+               versions: Mapping[int, int] | None = None, offered_at: datetime | None = None
+               ) -> dict[int, OmsOrderEvent]:
     """The event row of each order's version (``versions``: order id → version, default the current one),
     made on first use: ``order.created`` unless an earlier version was already offered to the OMS,
     then ``order.updated``. One query for the whole batch once the rows exist; three more (offered versions, one
     insert, one read-back) when some are made.
 
-    Unique on (order, version): a concurrent maker's row is used instead of a second one.
+    Unique on (order, version): a concurrent maker's row is used instead of a second one. ``offered_at``: rows
+    made now are made offered at that time (a read in pull mode), saving an update of each.
     """
     wanted = {o.id: (versions or {}).get(o.id, o.version) for o in orders}
     if not wanted:
@@ -75,7 +77,7 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
         version = wanted[order.id]
         kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
         rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
-                     now, True, 0, 0, uuid.uuid4()))
+                     now, True, 0, 0, uuid.uuid4(), offered_at, offered_at))
     # One insert for the batch; a row a concurrent reader or worker made first wins (unique on order + version).
     bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
                      on_conflict=("oms_order_id", "order_version"))
@@ -86,7 +88,8 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
 
 
 _EVENT_COLUMNS = ("oms_order_id", "order_version", "channel", "event_type", "event_uuid", "attempts", "ad_client_id",
-                  "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby", "oms_order_event_uu")
+                  "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby", "oms_order_event_uu",
+                  "offered_at", "last_attempt_at")
 
 
 def event_for(session: Session, order: Order, channel: str, *, version: int | None = None) -> OmsOrderEvent:
@@ -103,9 +106,9 @@ def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
         Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids)).order_by(Delivery.id))}
 
 
-def _unrecorded(session: Session, orders: Sequence[Order]) -> tuple[list[Order], dict[int, Delivery]]:
-    """(orders whose current version was never offered, their ``oms`` rows not yet ``waiting``/``sent`` for it):
-    what reading these orders in pull mode has left to record. Two small queries."""
+def _unrecorded(session: Session, orders: Sequence[Order]) -> tuple[list[Order], list[int]]:
+    """(orders whose current version was never offered, ids of their ``oms`` rows not yet ``waiting``/``sent`` for
+    it): what reading these orders in pull mode has left to record. Two small queries, reading plain rows."""
     ids = [o.id for o in orders]
     if not ids:
         return [], {}
@@ -116,9 +119,9 @@ def _unrecorded(session: Session, orders: Sequence[Order]) -> tuple[list[Order],
     settled = or_(and_(Delivery.state == "sent", delivered),
                   and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
     versions = {o.id: o.version for o in orders}
-    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(
-        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled).order_by(Delivery.id))
-        if r.order_version <= versions[r.oms_order_id]}
+    rows = [r.id for r in session.execute(select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
+        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled))
+        if r.order_version <= versions[r.oms_order_id]]
     return unoffered, rows
 
 
@@ -136,13 +139,15 @@ def record_served(session: Session, orders: Sequence[Order], *, now: datetime | 
     ``sent`` for their version); a re-read of orders already recorded loads nothing more and writes nothing.
     """
     now = now or utcnow()
-    unoffered, rows = _unrecorded(session, orders)
+    unoffered, row_ids = _unrecorded(session, orders)
     if unoffered:
-        events = events_for(session, unoffered, "pull")
+        events = events_for(session, unoffered, "pull", offered_at=now)
         for order in unoffered:
             event = events[order.id]
             if event.offered_at is None:
                 event.offered_at = event.last_attempt_at = now
+    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(Delivery.id.in_(row_ids)))
+            } if row_ids else {}
     changed = 0
     for order in orders:
         row = rows.get(order.id)
