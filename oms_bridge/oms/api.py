@@ -75,6 +75,7 @@ from oms_bridge.store.models.oms import (
     OmsOrderItem,
     OmsTownship,
 )
+from oms_bridge.store.rows import records
 
 __all__ = ["router"]
 
@@ -115,7 +116,7 @@ def _paged(session: Session, stmt: Select, page: Page, *, plain: Select | None =
     if page.number > 1 and page.offset >= count:
         raise HTTPException(status_code=404, detail="Invalid page.")
     if plain is not None:
-        return count, list(session.execute(plain.offset(page.offset).limit(page.limit)).all())
+        return count, records(session.execute(plain.offset(page.offset).limit(page.limit)))
     rows = session.scalars(stmt.offset(page.offset).limit(page.limit)).all()
     return count, list(rows)
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from oms_bridge.store import bulk
 from oms_bridge.store.models import Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsOrderItem
-from oms_bridge.store.rows import columns_of
+from oms_bridge.store.rows import columns_of, records
 
 __all__ = ["NOT_HELD", "units_of", "item_rows", "ensure_items", "ensure_items_of", "ensure_missing_items",
            "ItemUpdate", "apply_item_updates"]
@@ -49,8 +49,8 @@ _UNSERVED = ("uu", "created", "createdby", "updatedby", "oms_updated_at", "ad_cl
 def item_rows(session: Session, order_ids: Iterable[int]) -> list[Any]:
     """The item rows of these orders as plain rows (:mod:`oms_bridge.store.rows`): read to be served, not changed
     (columns the OMS is never shown are left out: each UUID and time costs a conversion per row)."""
-    return session.execute(select(*columns_of(OmsOrderItem, without=_UNSERVED)).where(
-        OmsOrderItem.oms_order_id.in_(list(order_ids)))).all()
+    return records(session.execute(select(*columns_of(OmsOrderItem, without=_UNSERVED)).where(
+        OmsOrderItem.oms_order_id.in_(list(order_ids)))))
 
 
 def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | None = None,

@@ -36,7 +36,7 @@ from oms_bridge.oms.products import LACKS_PRODUCT_REF, product_ids
 from oms_bridge.oms.serializers import ChannelRef, iso, order_json
 from oms_bridge.store import cancel_requests
 from oms_bridge.store.models import Channel, Order, OrderCancelRequest, OrderLine
-from oms_bridge.store.rows import columns_of
+from oms_bridge.store.rows import columns_of, records
 
 __all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
            "order_payloads", "servable", "order_rows"]
@@ -151,8 +151,8 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
     ids = [o.id for o in orders]
     lines_by_order: dict[int, list[Any]] = {}
     # Lines are only read here: plain rows with the model's attribute names, not ORM objects (cheaper by half).
-    for line in session.execute(select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(ids))
-                                .order_by(OrderLine.line_no)):
+    for line in records(session.execute(select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(ids))
+                                        .order_by(OrderLine.line_no))):
         lines_by_order.setdefault(line.oms_order_id, []).append(line)
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders})))}

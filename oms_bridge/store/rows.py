@@ -8,12 +8,13 @@ request (issue 18). Code that changes a row keeps loading it as an ORM object.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from functools import cache
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Result, inspect
 
-__all__ = ["columns_of"]
+__all__ = ["columns_of", "records"]
 
 
 @cache
@@ -24,3 +25,15 @@ def _columns(model: type, without: frozenset[str]) -> tuple[Any, ...]:
 def columns_of(model: type, *, without: tuple[str, ...] = ()) -> tuple[Any, ...]:
     """The model's column attributes (minus ``without``, e.g. a large payload nobody reads), for ``select``."""
     return _columns(model, frozenset(without))
+
+
+@cache
+def _record_type(keys: tuple[str, ...]) -> Any:
+    return namedtuple("Record", keys)  # noqa: PYI024 - the fields are only known at run time
+
+
+def records(result: Result[Any]) -> list[Any]:
+    """The result's rows as named tuples (same attribute names): a serialiser reads each row's attributes a dozen
+    times, and a named tuple answers in C where a ``Row`` goes through Python (``__getattr__``)."""
+    make = _record_type(tuple(result.keys()))._make
+    return [make(row) for row in result]
