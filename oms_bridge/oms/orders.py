@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, false, func, or_, select, true
+from sqlalchemy import Select, exists, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.addresses import AddressKey, resolve_addresses
@@ -114,7 +114,10 @@ def order_rows(stmt: Select) -> Select:
 
 
 def count_of(session: Session, stmt: Select) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    """How many rows ``stmt`` (a filtered SELECT, no DISTINCT or GROUP BY) selects; its columns are left out of
+    the count (an order's row is wide)."""
+    counted = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
+    return session.scalar(select(func.count()).select_from(counted.subquery())) or 0
 
 
 def channel_ref(channel: Channel | None, config: OmsConfig) -> ChannelRef:
