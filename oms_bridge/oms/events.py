@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
@@ -50,15 +50,13 @@ def envelope_body(event_type: str, event_uuid: str, payload: Mapping[str, Any]) 
 
 
 def events_for(session: Session, orders: Sequence[Order], channel: str, *,
-               versions: Mapping[int, int] | None = None, offered_at: datetime | None = None
-               ) -> dict[int, OmsOrderEvent]:
+               versions: Mapping[int, int] | None = None) -> dict[int, OmsOrderEvent]:
     """The event row of each order's version (``versions``: order id → version, default the current one),
     made on first use: ``order.created`` unless an earlier version was already offered to the OMS,
     then ``order.updated``. One query for the whole batch once the rows exist; three more (offered versions, one
     insert, one read-back) when some are made.
 
-    Unique on (order, version): a concurrent maker's row is used instead of a second one. ``offered_at``: rows
-    made now are made offered at that time (a read in pull mode), saving an update of each.
+    Unique on (order, version): a concurrent maker's row is used instead of a second one.
     """
     wanted = {o.id: (versions or {}).get(o.id, o.version) for o in orders}
     if not wanted:
@@ -68,23 +66,41 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
     missing = [o for o in orders if o.id not in found]
     if not missing:
         return found
-    offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
-                                                      .where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]),
-                                                             OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
-    now = utcnow()
-    rows = []
-    for order in missing:
-        version = wanted[order.id]
-        kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
-        rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
-                     now, True, 0, 0, uuid.uuid4(), offered_at, offered_at))
-    # One insert for the batch; a row a concurrent reader or worker made first wins (unique on order + version).
-    bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
-                     on_conflict=("oms_order_id", "order_version"))
+    _make_events(session, missing, wanted, channel)
     for event in session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]))):
         if wanted[event.oms_order_id] == event.order_version:
             found[event.oms_order_id] = event
     return found
+
+
+def _make_events(session: Session, orders: Sequence[Order], wanted: Mapping[int, int], channel: str, *,
+                 offered_at: datetime | None = None) -> None:
+    """Insert the event rows of these orders' ``wanted`` versions (kind: see :func:`events_for`) with one statement;
+    a row a concurrent reader or worker made first wins (unique on order + version). ``offered_at``: made offered."""
+    offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
+                                                      .where(OmsOrderEvent.oms_order_id.in_([o.id for o in orders]),
+                                                             OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
+    now = utcnow()
+    rows = []
+    for order in orders:
+        version = wanted[order.id]
+        kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
+        rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
+                     now, True, 0, 0, uuid.uuid4(), offered_at, offered_at))
+    bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
+                     on_conflict=("oms_order_id", "order_version"))
+
+
+def _offer(session: Session, orders: Sequence[Order], now: datetime) -> None:
+    """Pull mode: these orders' current versions are offered now. The rows are made offered, and rows that existed
+    unoffered (made by the push worker, or by a concurrent maker) are marked with one UPDATE: a first read loads
+    no event objects."""
+    wanted = {o.id: o.version for o in orders}
+    _make_events(session, orders, wanted, "pull", offered_at=now)
+    key = tuple_(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
+    session.execute(update(OmsOrderEvent).where(key.in_(list(wanted.items())), OmsOrderEvent.offered_at.is_(None))
+                    .values(offered_at=now, last_attempt_at=now, updated=now)
+                    .execution_options(synchronize_session="fetch"))
 
 
 _EVENT_COLUMNS = ("oms_order_id", "order_version", "channel", "event_type", "event_uuid", "attempts", "ad_client_id",
@@ -141,11 +157,7 @@ def record_served(session: Session, orders: Sequence[Order], *, now: datetime | 
     now = now or utcnow()
     unoffered, row_ids = _unrecorded(session, orders)
     if unoffered:
-        events = events_for(session, unoffered, "pull", offered_at=now)
-        for order in unoffered:
-            event = events[order.id]
-            if event.offered_at is None:
-                event.offered_at = event.last_attempt_at = now
+        _offer(session, unoffered, now)
     rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(Delivery.id.in_(row_ids)))
             } if row_ids else {}
     changed = 0
