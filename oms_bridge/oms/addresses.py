@@ -39,8 +39,8 @@ from sqlalchemy.orm import Session
 
 from oms_bridge.store.models.oms import OmsCity, OmsCountry, OmsDistrict, OmsTownship
 
-__all__ = ["ResolvedAddress", "AddressKey", "normalize_place", "seed_data", "ensure_catalogue", "resolve_address",
-           "resolve_addresses"]
+__all__ = ["ResolvedAddress", "AddressKey", "normalize_place", "seed_data", "catalogue_loaded", "ensure_catalogue",
+           "resolve_address", "resolve_addresses"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,12 @@ def seed_data() -> dict[str, Any]:
     return json.loads(raw)
 
 
+def catalogue_loaded(session: Session) -> bool:
+    """True when the seed's country is in the catalogue (then :func:`ensure_catalogue` writes nothing)."""
+    code = seed_data()["country"]["code"]
+    return session.scalars(select(OmsCountry.id).where(OmsCountry.code == code)).first() is not None
+
+
 def ensure_catalogue(session: Session) -> bool:
     """Load the seed when its country is missing; True when it was loaded now.
 
@@ -76,7 +82,7 @@ def ensure_catalogue(session: Session) -> bool:
     """
     data = seed_data()
     code = data["country"]["code"]
-    if session.scalars(select(OmsCountry.id).where(OmsCountry.code == code)).first() is not None:
+    if catalogue_loaded(session):
         return False
     try:
         with session.begin_nested():

@@ -22,13 +22,14 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.datastructures import URL
 
-from oms_bridge.oms.addresses import ensure_catalogue
+from oms_bridge.oms.addresses import catalogue_loaded, ensure_catalogue
 from oms_bridge.oms.config import API_PREFIX, OmsConfig
 from oms_bridge.oms.deps import current_config, db_session, token_guard
-from oms_bridge.oms.events import acknowledge
+from oms_bridge.oms.events import acknowledge, served_already
 from oms_bridge.oms.filters import (
     FilterError,
     Page,
@@ -41,7 +42,16 @@ from oms_bridge.oms.filters import (
 )
 from oms_bridge.oms.items import ItemUpdate, apply_item_updates, ensure_missing_items
 from oms_bridge.oms.json_body import json_body
-from oms_bridge.oms.orders import OrderFilters, canonical_for_codes, count_of, order_query, servable, serve_orders
+from oms_bridge.oms.orders import (
+    OrderFilters,
+    canonical_for_codes,
+    count_of,
+    order_payloads,
+    order_query,
+    order_rows,
+    servable,
+    serve_orders,
+)
 from oms_bridge.oms.plans import complete_plans, plan_item_ids, sync_plans
 from oms_bridge.oms.products import product_ids
 from oms_bridge.oms.serializers import (
@@ -55,6 +65,7 @@ from oms_bridge.oms.serializers import (
 )
 from oms_bridge.oms.webhooks import router as webhooks_router
 from oms_bridge.settings import get_settings
+from oms_bridge.store.db import refused_as_readonly, session_scope
 from oms_bridge.store.models import Delivery, Order, OrderLine
 from oms_bridge.store.models.oms import (
     OmsCancellationPlan,
@@ -64,6 +75,7 @@ from oms_bridge.store.models.oms import (
     OmsOrderItem,
     OmsTownship,
 )
+from oms_bridge.store.rows import records
 
 __all__ = ["router"]
 
@@ -98,10 +110,13 @@ def _public_url(request: Request, config: OmsConfig) -> URL:
     return URL(base + request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
-def _paged(session: Session, stmt: Select, page: Page) -> tuple[int, list[Any]]:
+def _paged(session: Session, stmt: Select, page: Page, *, plain: Select | None = None) -> tuple[int, list[Any]]:
+    """(count, the page's rows) of ``stmt``; ``plain``: the same query reading plain rows instead of objects."""
     count = count_of(session, stmt)
     if page.number > 1 and page.offset >= count:
         raise HTTPException(status_code=404, detail="Invalid page.")
+    if plain is not None:
+        return count, records(session.execute(plain.offset(page.offset).limit(page.limit)))
     rows = session.scalars(stmt.offset(page.offset).limit(page.limit)).all()
     return count, list(rows)
 
@@ -131,18 +146,49 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
                 channel: str | None = None, id__in: str | None = None, modified_date__gte: str | None = None,
                 modified_date__gt: str | None = None, modified_date__lte: str | None = None,
                 modified_date__lt: str | None = None, date_placed__gte: str | None = None,
-                date_placed__lte: str | None = None,
-                session: Session = Depends(db_session), config: OmsConfig = Depends(current_config)
+                date_placed__lte: str | None = None, config: OmsConfig = Depends(current_config)
                 ) -> dict[str, Any]:
-    """Orders, oldest first; reading them marks their ``oms`` delivery sent (see orders.py)."""
+    """Orders, oldest first; reading them records them as offered (see orders.py).
+
+    A page with nothing to write (every order's version already offered and recorded, its items and places
+    there) is served from a read-only transaction: on SQLite it never takes the write lock, so the OMS's steady
+    polling does not queue behind GetOrder nor make it queue. Otherwise (or when the read-only attempt meets a
+    write it did not foresee: a unit to deactivate, a new place) the page is served again from the start in a
+    write transaction, which sees and records a consistent state.
+    """
     with bad_request():
         pg = _page(config, limit, page)
         filters = _order_filters(status, status__in, number, channel, id__in, modified_date__gte,
                                  modified_date__gt, modified_date__lte, modified_date__lt, date_placed__gte,
                                  date_placed__lte)
-    ensure_catalogue(session)
-    count, orders = _paged(session, order_query(session, filters, config), pg)
-    return page_body(_public_url(request, config), count, pg, serve_orders(session, orders, config))
+    settings = get_settings()
+    try:
+        with session_scope(settings, readonly=True) as session:
+            body = _orders_page(session, request, config, filters, pg, readonly=True)
+    except OperationalError as exc:
+        if not refused_as_readonly(exc):
+            raise
+        body = None
+    if body is None:
+        with session_scope(settings) as session:
+            body = _orders_page(session, request, config, filters, pg, readonly=False)
+    return body
+
+
+def _orders_page(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page, *,
+                 readonly: bool) -> dict[str, Any] | None:
+    """The page's body; ``readonly``: None when serving it would have to record something (see list_orders)."""
+    if readonly and not catalogue_loaded(session):
+        return None
+    if not readonly:
+        ensure_catalogue(session)
+    stmt = order_query(session, filters, config)
+    count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))
+    if not readonly:
+        return page_body(_public_url(request, config), count, pg, serve_orders(session, orders, config))
+    if config.order_notify == "pull" and not served_already(session, orders):
+        return None
+    return page_body(_public_url(request, config), count, pg, order_payloads(session, orders, config))
 
 
 def _servable_order(session: Session, pk: int, config: OmsConfig) -> Order:

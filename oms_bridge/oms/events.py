@@ -28,7 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
@@ -36,7 +36,8 @@ from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting
 
-__all__ = ["envelope_body", "event_for", "events_for", "record_served", "acknowledge", "UNACKNOWLEDGED"]
+__all__ = ["envelope_body", "event_for", "events_for", "record_served", "served_already", "acknowledge",
+           "UNACKNOWLEDGED"]
 
 DESTINATION = "oms"
 #: hold code of a ``waiting`` row: offered (read), not acknowledged yet
@@ -65,27 +66,46 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
     missing = [o for o in orders if o.id not in found]
     if not missing:
         return found
-    offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
-                                                      .where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]),
-                                                             OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
-    now = utcnow()
-    rows = []
-    for order in missing:
-        version = wanted[order.id]
-        kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
-        rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
-                     now, True, 0, 0, uuid.uuid4()))
-    # One insert for the batch; a row a concurrent reader or worker made first wins (unique on order + version).
-    bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
-                     on_conflict=("oms_order_id", "order_version"))
+    _make_events(session, missing, wanted, channel)
     for event in session.scalars(select(OmsOrderEvent).where(OmsOrderEvent.oms_order_id.in_([o.id for o in missing]))):
         if wanted[event.oms_order_id] == event.order_version:
             found[event.oms_order_id] = event
     return found
 
 
+def _make_events(session: Session, orders: Sequence[Order], wanted: Mapping[int, int], channel: str, *,
+                 offered_at: datetime | None = None) -> None:
+    """Insert the event rows of these orders' ``wanted`` versions (kind: see :func:`events_for`) with one statement;
+    a row a concurrent reader or worker made first wins (unique on order + version). ``offered_at``: made offered."""
+    offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
+                                                      .where(OmsOrderEvent.oms_order_id.in_([o.id for o in orders]),
+                                                             OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
+    now = utcnow()
+    rows = []
+    for order in orders:
+        version = wanted[order.id]
+        kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
+        rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
+                     now, True, 0, 0, uuid.uuid4(), offered_at, offered_at))
+    bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
+                     on_conflict=("oms_order_id", "order_version"))
+
+
+def _offer(session: Session, orders: Sequence[Order], now: datetime) -> None:
+    """Pull mode: these orders' current versions are offered now. The rows are made offered, and rows that existed
+    unoffered (made by the push worker, or by a concurrent maker) are marked with one UPDATE: a first read loads
+    no event objects."""
+    wanted = {o.id: o.version for o in orders}
+    _make_events(session, orders, wanted, "pull", offered_at=now)
+    key = tuple_(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
+    session.execute(update(OmsOrderEvent).where(key.in_(list(wanted.items())), OmsOrderEvent.offered_at.is_(None))
+                    .values(offered_at=now, last_attempt_at=now, updated=now)
+                    .execution_options(synchronize_session="fetch"))
+
+
 _EVENT_COLUMNS = ("oms_order_id", "order_version", "channel", "event_type", "event_uuid", "attempts", "ad_client_id",
-                  "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby", "oms_order_event_uu")
+                  "ad_org_id", "created", "updated", "isactive", "createdby", "updatedby", "oms_order_event_uu",
+                  "offered_at", "last_attempt_at")
 
 
 def event_for(session: Session, order: Order, channel: str, *, version: int | None = None) -> OmsOrderEvent:
@@ -102,6 +122,32 @@ def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
         Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids)).order_by(Delivery.id))}
 
 
+def _unrecorded(session: Session, orders: Sequence[Order]) -> tuple[list[Order], list[int]]:
+    """(orders whose current version was never offered, ids of their ``oms`` rows not yet ``waiting``/``sent`` for
+    it): what reading these orders in pull mode has left to record. Two small queries, reading plain rows."""
+    ids = [o.id for o in orders]
+    if not ids:
+        return [], {}
+    offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
+        OmsOrderEvent.oms_order_id.in_(ids), OmsOrderEvent.offered_at.is_not(None))).tuples().all())
+    unoffered = [o for o in orders if (o.id, o.version) not in offered]
+    delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
+    settled = or_(and_(Delivery.state == "sent", delivered),
+                  and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
+    versions = {o.id: o.version for o in orders}
+    rows = [r.id for r in session.execute(select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
+        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled))
+        if r.order_version <= versions[r.oms_order_id]]
+    return unoffered, rows
+
+
+def served_already(session: Session, orders: Sequence[Order]) -> bool:
+    """True when reading these orders (their current versions) leaves nothing to record: each was offered and its
+    ``oms`` row says so. Lets a read of ``orders/`` that changes nothing stay a read-only transaction."""
+    unoffered, rows = _unrecorded(session, orders)
+    return not unoffered and not rows
+
+
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
     """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``.
 
@@ -109,27 +155,15 @@ def record_served(session: Session, orders: Sequence[Order], *, now: datetime | 
     ``sent`` for their version); a re-read of orders already recorded loads nothing more and writes nothing.
     """
     now = now or utcnow()
-    ids = [o.id for o in orders]
-    if not ids:
-        return 0
-    offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
-        OmsOrderEvent.oms_order_id.in_(ids), OmsOrderEvent.offered_at.is_not(None))).tuples().all())
-    unoffered = [o for o in orders if (o.id, o.version) not in offered]
+    unoffered, row_ids = _unrecorded(session, orders)
     if unoffered:
-        events = events_for(session, unoffered, "pull")
-        for order in unoffered:
-            event = events[order.id]
-            if event.offered_at is None:
-                event.offered_at = event.last_attempt_at = now
-    delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
-    settled = or_(and_(Delivery.state == "sent", delivered),
-                  and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
-    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(
-        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled).order_by(Delivery.id))}
+        _offer(session, unoffered, now)
+    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(Delivery.id.in_(row_ids)))
+            } if row_ids else {}
     changed = 0
     for order in orders:
         row = rows.get(order.id)
-        if row is None or row.order_version > order.version:
+        if row is None:
             continue
         changed += 1
         mark_waiting(row, f"read by the OMS (version {order.version}); it counts as delivered once the OMS acts on "

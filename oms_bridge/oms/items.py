@@ -18,16 +18,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
 from oms_bridge.store.models import Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsOrderItem
+from oms_bridge.store.rows import columns_of, records
 
-__all__ = ["NOT_HELD", "units_of", "ensure_items", "ensure_items_of", "ensure_missing_items", "ItemUpdate",
-           "apply_item_updates"]
+__all__ = ["NOT_HELD", "units_of", "item_rows", "ensure_items", "ensure_items_of", "ensure_missing_items",
+           "ItemUpdate", "apply_item_updates"]
 
 # Servable orders.
 NOT_HELD = Order.is_held.is_(False)
@@ -41,15 +43,25 @@ def units_of(qty: Decimal) -> int:
     return whole if whole == qty else 1
 
 
+_UNSERVED = ("uu", "created", "createdby", "updatedby", "oms_updated_at", "ad_client_id", "ad_org_id")
+
+
+def item_rows(session: Session, order_ids: Iterable[int]) -> list[Any]:
+    """The item rows of these orders as plain rows (:mod:`oms_bridge.store.rows`): read to be served, not changed
+    (columns the OMS is never shown are left out: each UUID and time costs a conversion per row)."""
+    return records(session.execute(select(*columns_of(OmsOrderItem, without=_UNSERVED)).where(
+        OmsOrderItem.oms_order_id.in_(list(order_ids)))))
+
+
 def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | None = None,
-                 existing: Sequence[OmsOrderItem] | None = None) -> list[OmsOrderItem]:
-    """The order's active items, creating missing units and deactivating surplus ones.
+                 existing: Sequence[OmsOrderItem] | None = None) -> list[Any]:
+    """The order's active items (plain rows), creating missing units and deactivating surplus ones.
 
     ``existing``: the order's item rows when the caller loaded them in bulk (saves a query per order).
     """
     lines = list(order.lines if lines is None else lines)
     if existing is None:
-        existing = session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id == order.id)).all()
+        existing = item_rows(session, [order.id])
     return ensure_items_of(session, [(order, lines, existing)])[order.id]
 
 
@@ -58,17 +70,21 @@ _ITEM_COLUMNS = ("oms_order_id", "oms_orderline_id", "unit_no", "oms_order_item_
 
 
 def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[OrderLine], Sequence[OmsOrderItem]]],
-                    *, now: datetime | None = None) -> dict[int, list[OmsOrderItem]]:
+                    *, now: datetime | None = None) -> dict[int, list[Any]]:
     """:func:`ensure_items` for a page of orders (order, its lines, its loaded items) → order id → active items.
 
-    Missing units of every order go in with one ``INSERT … ON CONFLICT DO NOTHING`` (a concurrent reader's row
-    wins, ours is skipped) and are read back with one query, so a first read costs two statements per page
-    instead of three per unit. A page with nothing missing writes nothing.
+    Items come in and go out as plain rows (:func:`item_rows`): they are read to be served. Missing units of every
+    order go in with one ``INSERT … ON CONFLICT DO NOTHING`` (a concurrent reader's row wins, ours is skipped),
+    units to (de)activate with one ``UPDATE`` each way, and the orders touched are read back with one query, so a
+    first read costs a few statements per page instead of three per unit. A page with nothing to change writes
+    nothing.
     """
     now = now or utcnow()
-    keyed: dict[int, dict[tuple[int, int], OmsOrderItem]] = {}
+    keyed: dict[int, dict[tuple[int, int], Any]] = {}
     wanted: dict[int, list[tuple[int, int]]] = {}
     missing: list[tuple] = []
+    flips: dict[bool, list[int]] = {True: [], False: []}
+    touched: set[int] = set()
     for order, lines, existing in orders:
         by_key = keyed[order.id] = {(i.oms_orderline_id, i.unit_no): i for i in existing}
         keys = wanted[order.id] = [(line.id, unit) for line in lines for unit in range(1, units_of(line.qty) + 1)]
@@ -77,18 +93,23 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
             if item is None:
                 missing.append((order.id, *key, uuid.uuid4(), order.ad_client_id, order.ad_org_id, now, now, True,
                                 0, 0))
+                touched.add(order.id)
             elif not item.isactive:
-                item.isactive = True
-        surplus = set(by_key) - set(keys)
-        for key in surplus:
+                flips[True].append(item.id)
+                touched.add(order.id)
+        for key in set(by_key) - set(keys):
             if by_key[key].isactive:
-                by_key[key].isactive = False
+                flips[False].append(by_key[key].id)
+                touched.add(order.id)
     if missing:
         bulk.insert_rows(session, OmsOrderItem.__table__, _ITEM_COLUMNS, missing,
                          on_conflict=("oms_orderline_id", "unit_no"))
-        for item in session.scalars(select(OmsOrderItem).where(
-                OmsOrderItem.oms_order_id.in_({row[0] for row in missing}))):
-            keyed[item.oms_order_id].setdefault((item.oms_orderline_id, item.unit_no), item)
+    for active, ids in flips.items():
+        if ids:
+            session.execute(update(OmsOrderItem).where(OmsOrderItem.id.in_(ids)).values(isactive=active, updated=now))
+    if touched:
+        for item in item_rows(session, touched):
+            keyed[item.oms_order_id][(item.oms_orderline_id, item.unit_no)] = item
     out = {}
     for order_id, keys in wanted.items():
         by_key = keyed[order_id]
@@ -105,8 +126,8 @@ def ensure_missing_items(session: Session, limit: int = 1000) -> int:
     if not orders:
         return 0
     lines: dict[int, list[OrderLine]] = {}
-    for line in session.scalars(select(OrderLine).where(OrderLine.oms_order_id.in_([o.id for o in orders]))
-                                .order_by(OrderLine.line_no)):
+    for line in session.execute(select(OrderLine.id, OrderLine.oms_order_id, OrderLine.qty).where(
+            OrderLine.oms_order_id.in_([o.id for o in orders])).order_by(OrderLine.line_no)):
         lines.setdefault(line.oms_order_id, []).append(line)
     ensure_items_of(session, [(order, lines.get(order.id, []), []) for order in orders])
     return len(orders)

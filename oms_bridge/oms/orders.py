@@ -25,21 +25,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, false, func, or_, select, true
+from sqlalchemy import Select, exists, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.addresses import AddressKey, resolve_addresses
 from oms_bridge.oms.config import OmsConfig
 from oms_bridge.oms.events import record_served
-from oms_bridge.oms.items import NOT_HELD, ensure_items_of
+from oms_bridge.oms.items import NOT_HELD, ensure_items_of, item_rows
 from oms_bridge.oms.products import LACKS_PRODUCT_REF, product_ids
 from oms_bridge.oms.serializers import ChannelRef, iso, order_json
 from oms_bridge.store import cancel_requests
 from oms_bridge.store.models import Channel, Order, OrderCancelRequest, OrderLine
-from oms_bridge.store.models.oms import OmsOrderItem
+from oms_bridge.store.rows import columns_of, records
 
 __all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
-           "order_payloads", "servable"]
+           "order_payloads", "servable", "order_rows"]
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,22 @@ def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> S
     return stmt.order_by(Order.id)
 
 
+#: Order columns a served order never shows (the marketplace's raw payload is large; every UUID and time column
+#: costs a conversion per row): left out of its plain row.
+_UNSERVED = ("raw_payload", "payload_hash", "uu", "order_updated", "held_reason", "createdby", "updatedby")
+
+
+def order_rows(stmt: Select) -> Select:
+    """``stmt`` (a SELECT of orders) reading plain rows (:mod:`oms_bridge.store.rows`) for serving: the page's
+    orders are only serialised and recorded as offered, never changed."""
+    return stmt.with_only_columns(*columns_of(Order, without=_UNSERVED))
+
+
 def count_of(session: Session, stmt: Select) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    """How many rows ``stmt`` (a filtered SELECT, no DISTINCT or GROUP BY) selects; its columns are left out of
+    the count (an order's row is wide)."""
+    counted = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
+    return session.scalar(select(func.count()).select_from(counted.subquery())) or 0
 
 
 def channel_ref(channel: Channel | None, config: OmsConfig) -> ChannelRef:
@@ -140,13 +154,13 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
     ids = [o.id for o in orders]
     lines_by_order: dict[int, list[Any]] = {}
     # Lines are only read here: plain rows with the model's attribute names, not ORM objects (cheaper by half).
-    for line in session.execute(select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(ids))
-                                .order_by(OrderLine.line_no)):
+    for line in records(session.execute(select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(ids))
+                                        .order_by(OrderLine.line_no))):
         lines_by_order.setdefault(line.oms_order_id, []).append(line)
     channels = {c.id: c for c in session.scalars(select(Channel).where(
         Channel.id.in_({o.oms_channel_id for o in orders})))}
-    items_by_order: dict[int, list[OmsOrderItem]] = {i: [] for i in ids}
-    for item in session.scalars(select(OmsOrderItem).where(OmsOrderItem.oms_order_id.in_(ids))):
+    items_by_order: dict[int, list[Any]] = {i: [] for i in ids}
+    for item in item_rows(session, ids):
         items_by_order[item.oms_order_id].append(item)
     products = product_ids(session, (ln.sku for lines in lines_by_order.values() for ln in lines))
     requests = cancel_requests.open_requests(session, ids)

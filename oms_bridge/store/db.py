@@ -50,7 +50,7 @@ from oms_bridge.settings import Settings, check_setting, get_settings
 __all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "dispose_engines", "readonly_engine",
            "NestedWriteError", "READONLY_OPTION", "pool_capacity", "pool_limit", "scheduler_workers",
            "check_connection_budget", "ConnectionBudgetError", "CONNECTIONS_PER_WORKER",
-           "SCHEDULER_CONNECTIONS"]
+           "SCHEDULER_CONNECTIONS", "refused_as_readonly"]
 
 #: Execution option marking a connection's transactions read-only (see module doc).
 READONLY_OPTION = "oms_readonly"
@@ -294,6 +294,15 @@ def session_scope(settings: Settings | None = None, *, readonly: bool = False,
         raise
     finally:
         session.close()
+
+
+def refused_as_readonly(exc: BaseException) -> bool:
+    """True when ``exc`` is SQLite refusing a write inside a read-only unit (``PRAGMA query_only``).
+
+    For a read that only sometimes has to write: try it read-only, and on this refusal run it again in a write
+    unit (see ``oms_bridge.oms.api.list_orders``)."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.OperationalError) and getattr(orig, "sqlite_errorname", "") == "SQLITE_READONLY"
 
 
 def dispose_engines() -> None:
