@@ -49,6 +49,7 @@ from oms_bridge.configure.lookups import get_channel
 from oms_bridge.configure.platforms import add_platform
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.settings import Settings, get_settings, reset_settings
+from oms_bridge.store.causes import cause_of_hold
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, Delivery, ErpConnection, Order
 from oms_bridge.vault import Vault, create_key_file
@@ -93,12 +94,14 @@ class ChannelSummary:
 
 @dataclass
 class HeldCause:
-    """One reason orders are held: its hold code, how many orders, on which channels, and one example text."""
+    """One reason orders are held: its hold code, how many orders, on which channels, one example text, and
+    the words the admin pages and ``deliveries problems`` use for it (:func:`oms_bridge.store.causes.cause_label`)."""
 
     code: str
     orders: int
     channels: list[str]
     example: str
+    label: str = ""
 
 
 @dataclass
@@ -246,7 +249,8 @@ def _causes(rows: Sequence[Any]) -> list[HeldCause]:
     causes: dict[str, HeldCause] = {}
     for chan, _number, reason, code in rows:
         key = code or reason or "unknown"
-        cause = causes.setdefault(key, HeldCause(key, 0, [], reason or ""))
+        cause = causes.setdefault(key, HeldCause(key, 0, [], reason or "",
+                                                 cause_of_hold(code).label if code else key))
         cause.orders += 1
         if chan not in cause.channels:
             cause.channels.append(chan)
@@ -288,7 +292,7 @@ def print_summary(result: DemoResult, echo: Callable[[str], None]) -> None:
         for cause in result.held_causes:
             channels = ", ".join(cause.channels[:4]) + (f" +{len(cause.channels) - 4}" if len(cause.channels) > 4
                                                         else "")
-            echo(f"  {cause.orders:>5}  {cause.code}  ({len(cause.channels)} channel(s): {channels})")
+            echo(f"  {cause.orders:>5}  {cause.label or cause.code}  ({len(cause.channels)} channel(s): {channels})")
         echo(f"  each order's own reason: OMS_BRIDGE_HOME={result.home} oms-bridge erp status")
         echo(f"\n(On purpose: the ERP calls SKU {UNMAPPED_SKU} '{ERP_RENAMED_VALUE}'. To release them, run\n"
              "  oms-bridge demo --serve\n"
