@@ -49,7 +49,8 @@ def test_demo_runs_every_marketplace_into_the_erp(demo_env, tmp_path):
     # A summary, not one line per held order: counted by cause, with the channels it touches.
     sku_cause = next(c for c in result.held_causes if c.code == f"missing_sku:{UNMAPPED_SKU}")
     assert sku_cause.orders == sum(1 for _c, _o, reason in result.held if UNMAPPED_SKU in reason)
-    assert f"{sku_cause.orders:>5}  SKU {UNMAPPED_SKU} has no ERP product  ({len(sku_cause.channels)} channel(s):" in output
+    label = f"SKU {UNMAPPED_SKU} has no ERP product"  # the cause's words, as on the admin pages
+    assert f"{sku_cause.orders:>5}  {label}  ({len(sku_cause.channels)} channel(s):" in output
     assert all(number not in output for _chan, number, _reason in result.held)
     total = [line for line in lines if line.startswith("total")][0].split()
     assert int(total[1]) == 3 * len(result.channels) and int(total[3]) == len(result.held)
