@@ -25,6 +25,7 @@ from channels.getorder import run_getorder
 from oms_bridge.alerts.engine import run_alerts
 from oms_bridge.alerts.targets import add_target
 from oms_bridge.cli.main import cli
+from oms_bridge.erp.connections import save_connection
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.erp.reference import po_reference
 from oms_bridge.oms.events import acknowledge, record_served
@@ -33,7 +34,7 @@ from oms_bridge.reconcile.run import reconcile_channel
 from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, Reconciliation, utcnow
+from oms_bridge.store.models import Channel, Delivery, Order, Reconciliation, utcnow
 from oms_bridge.vault import Vault
 from platforms.base import Adapter
 from platforms.registry import adapter_class
@@ -70,13 +71,8 @@ def _cli(*args: str):
 def _wire_erp(settings, channel_id: int, erp: ErpSandbox) -> None:
     fields = erp.connection_fields()
     with session_scope(settings) as s:
-        conn = ErpConnection(value="gw", url=fields["url"], username=fields["username"],
-                             password_enc=Vault.from_settings(settings).encrypt(fields["password"]),
-                             erp_client_id=fields["client_id"], erp_role_id=fields["role_id"],
-                             erp_org_id=fields["org_id"], erp_warehouse_id=fields["warehouse_id"], lang=fields["lang"],
-                             stage=fields["stage"], settings_json=json.dumps({"timeout_seconds": 10}))
-        s.add(conn)
-        s.flush()
+        conn = save_connection(s, Vault.from_settings(settings), "gw", **fields,
+                               settings={"timeout_seconds": 10})
         s.execute(update(Channel).where(Channel.id == channel_id)
                   .values(oms_erp_connection_id=conn.id, **erp.channel_mapping()))
 

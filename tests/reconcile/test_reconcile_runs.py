@@ -3,7 +3,6 @@ answer (a failed run, recorded and alerted), on SQLite and PostgreSQL where it w
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from datetime import timedelta
@@ -15,11 +14,12 @@ from sqlalchemy import select, update
 from channels.getorder import run_getorder
 from oms_bridge.alerts.engine import run_alerts
 from oms_bridge.alerts.targets import add_target
+from oms_bridge.erp.connections import save_connection
 from oms_bridge.oms.events import acknowledge, record_served
 from oms_bridge.reconcile.compare import day_of
 from oms_bridge.reconcile.run import reconcile_channel, run_daily
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, ErpConnection, Order, ProcessRun, Reconciliation, utcnow
+from oms_bridge.store.models import Channel, Order, ProcessRun, Reconciliation, utcnow
 from oms_bridge.vault import Vault
 from platforms.base import Adapter
 from platforms.cyberbiz.adapter import CyberbizAdapter
@@ -40,13 +40,8 @@ ALL_SANDBOXES = [CyberbizSandbox, ShopeeSandbox, MomoSandbox, ShoplineSandbox]
 def _connect_erp(settings, channel_id: int, erp: ErpSandbox, url: str | None = None) -> None:
     fields = erp.connection_fields()
     with session_scope(settings) as s:
-        conn = ErpConnection(value="gw", url=url or fields["url"], username=fields["username"],
-                             password_enc=Vault.from_settings(settings).encrypt(fields["password"]),
-                             erp_client_id=fields["client_id"], erp_role_id=fields["role_id"],
-                             erp_org_id=fields["org_id"], erp_warehouse_id=fields["warehouse_id"], lang=fields["lang"],
-                             stage=fields["stage"], settings_json=json.dumps({"timeout_seconds": 2}))
-        s.add(conn)
-        s.flush()
+        conn = save_connection(s, Vault.from_settings(settings), "gw", **{**fields, "url": url or fields["url"]},
+                               settings={"timeout_seconds": 2})
         s.execute(update(Channel).where(Channel.id == channel_id).values(oms_erp_connection_id=conn.id,
                                                                          **erp.channel_mapping()))
 

@@ -3,7 +3,6 @@ uvicorn server, with a real SOAP iDempiere sandbox behind the ERP delivery. Scre
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from test_web_browser import browser, login, page, server, shot  # noqa: F401 - the module's fixtures
 
+from oms_bridge.erp.connections import save_connection
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
@@ -19,7 +19,6 @@ from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import (
     Channel,
     Delivery,
-    ErpConnection,
     Order,
     OrderLine,
     Platform,
@@ -47,13 +46,8 @@ def _wire(settings, sandbox: ErpSandbox) -> int:
     with session_scope(settings) as s:
         platform = Platform(value="shopee-tw", name="Shopee TW", platform_type="shopee", host="http://127.0.0.1:9")
         s.add(platform)
-        conn = ErpConnection(value="gw", url=fields["url"], username=fields["username"],
-                             password_enc=Vault.from_settings(settings).encrypt(fields["password"]),
-                             erp_client_id=fields["client_id"], erp_role_id=fields["role_id"],
-                             erp_org_id=fields["org_id"], erp_warehouse_id=fields["warehouse_id"], lang=fields["lang"],
-                             stage=fields["stage"], settings_json=json.dumps({"timeout_seconds": 5}))
-        s.add(conn)
-        s.flush()
+        conn = save_connection(s, Vault.from_settings(settings), "gw", **fields,
+                               settings={"timeout_seconds": 5})
         channel = Channel(value="shop-a", name="Shop A", oms_platform_id=platform.id, shop_id="1001",
                           oms_erp_connection_id=conn.id, **sandbox.channel_mapping())
         s.add(channel)

@@ -15,9 +15,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select, update
 
 from channels.getorder import run_getorder
+from oms_bridge.erp.connections import save_connection
 from oms_bridge.erp.delivery import run_erp_delivery
 from oms_bridge.store.db import session_scope
-from oms_bridge.store.models import Channel, Delivery, ErpConnection, utcnow
+from oms_bridge.store.models import Channel, Delivery, utcnow
 from oms_bridge.vault import Vault
 from oms_bridge.web.app import create_app
 from sandboxes.cyberbiz import CyberbizSandbox
@@ -49,13 +50,8 @@ def _value(samples, name: str, **labels: str) -> float:
 def _wire_erp(settings, channel_id: int, erp: ErpSandbox) -> None:
     fields = erp.connection_fields()
     with session_scope(settings) as s:
-        conn = ErpConnection(value="gw", url=fields["url"], username=fields["username"],
-                             password_enc=Vault.from_settings(settings).encrypt(fields["password"]),
-                             erp_client_id=fields["client_id"], erp_role_id=fields["role_id"],
-                             erp_org_id=fields["org_id"], erp_warehouse_id=fields["warehouse_id"], lang=fields["lang"],
-                             stage=fields["stage"], settings_json=json.dumps({"timeout_seconds": 10}))
-        s.add(conn)
-        s.flush()
+        conn = save_connection(s, Vault.from_settings(settings), "gw", **fields,
+                               settings={"timeout_seconds": 10})
         s.execute(update(Channel).where(Channel.id == channel_id).values(oms_erp_connection_id=conn.id,
                                                                          **erp.channel_mapping()))
 
