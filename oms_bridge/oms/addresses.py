@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -37,7 +38,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from oms_bridge.store import bulk
+from oms_bridge.store.models import utcnow
 from oms_bridge.store.models.oms import OmsCity, OmsCountry, OmsDistrict, OmsTownship
+from oms_bridge.store.rows import columns_of, records
 
 __all__ = ["ResolvedAddress", "AddressKey", "normalize_place", "seed_data", "catalogue_loaded", "ensure_catalogue",
            "resolve_address", "resolve_addresses"]
@@ -45,7 +49,8 @@ __all__ = ["ResolvedAddress", "AddressKey", "normalize_place", "seed_data", "cat
 
 @dataclass(frozen=True)
 class ResolvedAddress:
-    """Catalogue rows an address resolved to (any level may be None when the order lacks it)."""
+    """Catalogue rows an address resolved to (any level may be None when the order lacks it): plain rows with the
+    models' attribute names, or the model objects themselves for places added while resolving."""
 
     country: OmsCountry | None
     city: OmsCity | None
@@ -78,7 +83,9 @@ def ensure_catalogue(session: Session) -> bool:
     """Load the seed when its country is missing; True when it was loaded now.
 
     The seed goes in as one unit inside a savepoint: a concurrent loader's unique violation rolls
-    ours back and leaves theirs.
+    ours back and leaves theirs. One insert per level (cities, townships, districts) and a read-back of the
+    new ids between them: the first read of ``orders/`` on a new store pays a handful of statements for it, not
+    one per city (issue 18).
     """
     data = seed_data()
     code = data["country"]["code"]
@@ -89,20 +96,32 @@ def ensure_catalogue(session: Session) -> bool:
             country = OmsCountry(code=code, name=data["country"]["name"])
             session.add(country)
             session.flush()
-            for city_data in data["cities"]:
-                city = OmsCity(oms_country_id=country.id, name=city_data["name"], postcode=city_data["postcode"])
-                session.add(city)
-                session.flush()
-                townships = [OmsTownship(oms_city_id=city.id, name=name, postcode=postcode)
-                             for name, postcode in city_data["townships"]]
-                session.add_all(townships)
-                session.flush()  # one batched INSERT per city
-                session.add_all([OmsDistrict(oms_city_id=city.id, oms_township_id=t.id, name=t.name,
-                                             postcode=t.postcode) for t in townships])
-            session.flush()
+            _seed_level(session, OmsCity, [(country.id, c["name"], c["postcode"]) for c in data["cities"]],
+                        ("oms_country_id", "name", "postcode"))
+            city_ids = dict(session.execute(select(OmsCity.name, OmsCity.id).where(
+                OmsCity.oms_country_id == country.id)).tuples().all())
+            _seed_level(session, OmsTownship, [(city_ids[c["name"]], name, postcode) for c in data["cities"]
+                                               for name, postcode in c["townships"]],
+                        ("oms_city_id", "name", "postcode"))
+            townships = session.execute(select(OmsTownship.oms_city_id, OmsTownship.id, OmsTownship.name,
+                                               OmsTownship.postcode).where(
+                OmsTownship.oms_city_id.in_(list(city_ids.values())))).tuples().all()
+            _seed_level(session, OmsDistrict, [(city_id, township_id, name, postcode)
+                                               for city_id, township_id, name, postcode in townships],
+                        ("oms_city_id", "oms_township_id", "name", "postcode"))
     except IntegrityError:
         return False
     return True
+
+
+def _seed_level(session: Session, model: type, rows: list[tuple[Any, ...]], columns: tuple[str, ...]) -> None:
+    """Insert one level of the seed (``rows`` in ``columns`` order) with one statement, as seed rows."""
+    now = utcnow()
+    table = model.__table__
+    ad = (f"{table.name}_uu", "source", "ad_client_id", "ad_org_id", "created", "updated", "isactive", "createdby",
+          "updatedby")
+    bulk.insert_rows(session, table, columns + ad, [(*row, uuid.uuid4(), "seed", 0, 0, now, now, True, 0, 0)
+                                                    for row in rows])
 
 
 def _usable(value: str | None) -> bool:
@@ -146,7 +165,9 @@ class _Catalogue:
 
     def __init__(self, session: Session, keys: list[AddressKey], default_country: str) -> None:
         self.session = session
-        self.countries = {c.code: c for c in session.scalars(select(OmsCountry))}
+        # Plain rows (oms_bridge.store.rows): they are only read to be served; a place added on the way is an ORM
+        # object with the same attributes.
+        self.countries = {c.code: c for c in records(session.execute(select(*columns_of(OmsCountry))))}
         codes = {_country_code(key[0], default_country) for key in keys}
         names = {n for key in keys for n in (_place(key[1]), _place(key[2]), _place(key[3])) if n}
         zips = {z for z in (_zip3(key[4]) for key in keys) if z}
@@ -157,17 +178,17 @@ class _Catalogue:
         self.township_zips: dict[str, list[OmsTownship]] = {}
         self.districts: dict[tuple[int, str], OmsDistrict] = {}
         if ids:
-            for city in session.scalars(select(OmsCity).where(OmsCity.oms_country_id.in_(ids))):
+            for city in records(session.execute(select(*columns_of(OmsCity)).where(OmsCity.oms_country_id.in_(ids)))):
                 self._city(city)
         wanted = or_(OmsTownship.name.in_(names), OmsTownship.postcode.in_(zips))
         if self.cities and (names or zips):
-            for township in session.scalars(select(OmsTownship).where(
-                    OmsTownship.oms_city_id.in_(list(self.cities)), wanted)):
+            for township in records(session.execute(select(*columns_of(OmsTownship)).where(
+                    OmsTownship.oms_city_id.in_(list(self.cities)), wanted))):
                 self._township(township)
         township_ids = {t.id for t in self.township_names.values()}
         if township_ids:
-            self.districts = {(d.oms_township_id, d.name): d for d in session.scalars(select(OmsDistrict).where(
-                OmsDistrict.oms_township_id.in_(township_ids)))}
+            self.districts = {(d.oms_township_id, d.name): d for d in records(session.execute(
+                select(*columns_of(OmsDistrict)).where(OmsDistrict.oms_township_id.in_(township_ids))))}
 
     def _city(self, row: OmsCity) -> OmsCity:
         self.cities[row.id] = row

@@ -162,22 +162,44 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
                                  modified_date__gt, modified_date__lte, modified_date__lt, date_placed__gte,
                                  date_placed__lte)
     settings = get_settings()
-    try:
-        with session_scope(settings, readonly=True) as session:
-            body = _orders_page(session, request, config, filters, pg, readonly=True)
-    except OperationalError as exc:
-        if not refused_as_readonly(exc):
-            raise
-        body = None
+    body = None
+    if pg.number == 1 or _LOOK_FIRST.worth_it:
+        try:
+            with session_scope(settings, readonly=True) as session:
+                body = _orders_page(session, request, config, filters, pg, readonly=True)
+        except OperationalError as exc:
+            if not refused_as_readonly(exc):
+                raise
+        _LOOK_FIRST.worth_it = body is not None
     if body is None:
         with session_scope(settings) as session:
-            body = _orders_page(session, request, config, filters, pg, readonly=False)
+            body, recorded = _orders_page(session, request, config, filters, pg, readonly=False)
+        _LOOK_FIRST.worth_it = not recorded
     return body
 
 
+class _LookFirst:
+    """Whether a later page of ``orders/`` (page 2 on) is worth trying read-only first.
+
+    An OMS working through new orders reads page after page that each must be recorded: a read-only look first
+    would be paid on every page and thrown away (a tenth of a first read). So after a page that had to be
+    recorded, the next page 2, 3 … goes straight to a write transaction; after a write transaction that recorded
+    nothing, read-only looks resume. A first page always looks first: a poll starts there, and a poll that finds
+    nothing new must never queue behind GetOrder for SQLite's write lock. Only a guess of what is cheaper: either
+    path serves and records the same, so a wrong guess (two OMS clients, threads racing on the flag) costs time,
+    never correctness.
+    """
+
+    worth_it = True
+
+
+_LOOK_FIRST = _LookFirst()
+
+
 def _orders_page(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page, *,
-                 readonly: bool) -> dict[str, Any] | None:
-    """The page's body; ``readonly``: None when serving it would have to record something (see list_orders)."""
+                 readonly: bool) -> Any:
+    """``readonly``: the page's body, or None when serving it would have to record something (see list_orders).
+    Otherwise (body, whether anything was recorded)."""
     if readonly and not catalogue_loaded(session):
         return None
     if not readonly:
@@ -185,7 +207,8 @@ def _orders_page(session: Session, request: Request, config: OmsConfig, filters:
     stmt = order_query(session, filters, config)
     count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))
     if not readonly:
-        return page_body(_public_url(request, config), count, pg, serve_orders(session, orders, config))
+        served, recorded = serve_orders(session, orders, config)
+        return page_body(_public_url(request, config), count, pg, served), recorded
     if config.order_notify == "pull" and not served_already(session, orders):
         return None
     return page_body(_public_url(request, config), count, pg, order_payloads(session, orders, config))
@@ -205,7 +228,7 @@ def get_order(pk: int, session: Session = Depends(db_session), config: OmsConfig
     """One order by its ``pk``."""
     order = _servable_order(session, pk, config)
     ensure_catalogue(session)
-    return serve_orders(session, [order], config)[0]
+    return serve_orders(session, [order], config)[0][0]
 
 
 @router.post("/orders/{pk}/ack/", dependencies=[Depends(token_guard("orders"))])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +35,7 @@ from sqlalchemy.orm import Session
 from oms_bridge.store import bulk
 from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
-from oms_bridge.store.outbox import mark_sent, mark_waiting
+from oms_bridge.store.outbox import mark_sent, mark_waiting_rows
 
 __all__ = ["envelope_body", "event_for", "events_for", "record_served", "served_already", "acknowledge",
            "UNACKNOWLEDGED"]
@@ -74,31 +75,42 @@ def events_for(session: Session, orders: Sequence[Order], channel: str, *,
 
 
 def _make_events(session: Session, orders: Sequence[Order], wanted: Mapping[int, int], channel: str, *,
-                 offered_at: datetime | None = None) -> None:
+                 offered_at: datetime | None = None, offered: set[tuple[int, int]] | None = None) -> int:
     """Insert the event rows of these orders' ``wanted`` versions (kind: see :func:`events_for`) with one statement;
-    a row a concurrent reader or worker made first wins (unique on order + version). ``offered_at``: made offered."""
-    offered = {(oid, v) for oid, v in session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
-                                                      .where(OmsOrderEvent.oms_order_id.in_([o.id for o in orders]),
-                                                             OmsOrderEvent.offered_at.is_not(None))).tuples().all()}
+    a row a concurrent reader or worker made first wins (unique on order + version). ``offered_at``: made offered.
+    ``offered``: the (order, version) pairs already offered when the caller has read them. Returns how many rows
+    went in (-1: the driver could not tell)."""
+    if offered is None:
+        offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
+            OmsOrderEvent.oms_order_id.in_([o.id for o in orders]), OmsOrderEvent.offered_at.is_not(None))).tuples())
+    earlier: dict[int, int] = {}
+    for oid, v in offered:
+        earlier[oid] = min(v, earlier.get(oid, v))
     now = utcnow()
     rows = []
     for order in orders:
         version = wanted[order.id]
-        kind = "order.updated" if any(oid == order.id and v < version for oid, v in offered) else "order.created"
+        kind = "order.updated" if earlier.get(order.id, version) < version else "order.created"
         rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
                      now, True, 0, 0, uuid.uuid4(), offered_at, offered_at))
-    bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
-                     on_conflict=("oms_order_id", "order_version"))
+    return bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
+                            on_conflict=("oms_order_id", "order_version"))
 
 
-def _offer(session: Session, orders: Sequence[Order], now: datetime) -> None:
-    """Pull mode: these orders' current versions are offered now. The rows are made offered, and rows that existed
-    unoffered (made by the push worker, or by a concurrent maker) are marked with one UPDATE: a first read loads
-    no event objects."""
-    wanted = {o.id: o.version for o in orders}
-    _make_events(session, orders, wanted, "pull", offered_at=now)
+def _offer(session: Session, state: _Unrecorded, now: datetime) -> None:
+    """Pull mode: these orders' current versions are offered now. Missing rows go in offered; rows that existed
+    unoffered (made by the push worker), or that a concurrent maker inserted first, are marked with one UPDATE.
+    A first read loads no event objects and, with nobody else making rows, runs one statement."""
+    wanted = {o.id: o.version for o in state.unoffered}
+    new = [o for o in state.unoffered if (o.id, o.version) not in state.unoffered_rows]
+    inserted = _make_events(session, new, wanted, "pull", offered_at=now, offered=state.offered) if new else 0
+    keys = set(state.unoffered_rows)
+    if inserted != len(new):  # some skipped: a concurrent maker's rows, which may be unoffered
+        keys |= {(o.id, o.version) for o in new}
+    if not keys:
+        return
     key = tuple_(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version)
-    session.execute(update(OmsOrderEvent).where(key.in_(list(wanted.items())), OmsOrderEvent.offered_at.is_(None))
+    session.execute(update(OmsOrderEvent).where(key.in_(sorted(keys)), OmsOrderEvent.offered_at.is_(None))
                     .values(offered_at=now, last_attempt_at=now, updated=now)
                     .execution_options(synchronize_session="fetch"))
 
@@ -122,53 +134,68 @@ def _rows(session: Session, order_ids: Iterable[int]) -> dict[int, Delivery]:
         Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids)).order_by(Delivery.id))}
 
 
-def _unrecorded(session: Session, orders: Sequence[Order]) -> tuple[list[Order], list[int]]:
-    """(orders whose current version was never offered, ids of their ``oms`` rows not yet ``waiting``/``sent`` for
-    it): what reading these orders in pull mode has left to record. Two small queries, reading plain rows."""
+@dataclass
+class _Unrecorded:
+    """What reading a page of orders in pull mode has left to record (see :func:`_unrecorded`)."""
+
+    unoffered: list[Order] = field(default_factory=list)  # current version never offered
+    unoffered_rows: set[tuple[int, int]] = field(default_factory=set)  # ... of which the event row exists
+    offered: set[tuple[int, int]] = field(default_factory=set)  # (order, version) offered before, any version
+    rows: dict[tuple[int, int], int] = field(default_factory=dict)  # (oms row id, its version) → order id
+
+    def __bool__(self) -> bool:
+        return bool(self.unoffered or self.rows)
+
+
+def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
+    """What reading these orders in pull mode has left to record: versions never offered, and ``oms`` rows not yet
+    ``waiting``/``sent`` for their version. Two small queries reading plain rows; what they found is reused to
+    record it (no query is repeated)."""
+    state = _Unrecorded()
     ids = [o.id for o in orders]
     if not ids:
-        return [], {}
-    offered = set(session.execute(select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version).where(
-        OmsOrderEvent.oms_order_id.in_(ids), OmsOrderEvent.offered_at.is_not(None))).tuples().all())
-    unoffered = [o for o in orders if (o.id, o.version) not in offered]
+        return state
+    unoffered_rows = set()
+    for oid, version, offered_at in session.execute(select(
+            OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version, OmsOrderEvent.offered_at).where(
+            OmsOrderEvent.oms_order_id.in_(ids))).tuples():
+        (state.offered if offered_at is not None else unoffered_rows).add((oid, version))
+    state.unoffered = [o for o in orders if (o.id, o.version) not in state.offered]
+    state.unoffered_rows = {(o.id, o.version) for o in state.unoffered} & unoffered_rows
     delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
     settled = or_(and_(Delivery.state == "sent", delivered),
                   and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
     versions = {o.id: o.version for o in orders}
-    rows = [r.id for r in session.execute(select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
-        Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled))
-        if r.order_version <= versions[r.oms_order_id]]
-    return unoffered, rows
+    for r in session.execute(select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
+            Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled)):
+        if r.order_version <= versions[r.oms_order_id]:
+            state.rows[(r.id, r.order_version)] = r.oms_order_id
+    return state
 
 
 def served_already(session: Session, orders: Sequence[Order]) -> bool:
     """True when reading these orders (their current versions) leaves nothing to record: each was offered and its
     ``oms`` row says so. Lets a read of ``orders/`` that changes nothing stay a read-only transaction."""
-    unoffered, rows = _unrecorded(session, orders)
-    return not unoffered and not rows
+    return not _unrecorded(session, orders)
 
 
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:
-    """Pull mode: the OMS read these orders (current versions). Returns how many rows became ``waiting``.
+    """Pull mode: the OMS read these orders (current versions). Returns how many of them had something to record
+    (a version offered for the first time, an ``oms`` row made ``waiting``): 0 when the read changed nothing.
 
     Two small queries decide what is left to record (versions never offered, rows not yet ``waiting`` or
-    ``sent`` for their version); a re-read of orders already recorded loads nothing more and writes nothing.
+    ``sent`` for their version); then one insert of the event rows and one executemany UPDATE of the ``oms``
+    rows. A re-read of orders already recorded loads nothing more and writes nothing.
     """
     now = now or utcnow()
-    unoffered, row_ids = _unrecorded(session, orders)
-    if unoffered:
-        _offer(session, unoffered, now)
-    rows = {r.oms_order_id: r for r in session.scalars(select(Delivery).where(Delivery.id.in_(row_ids)))
-            } if row_ids else {}
-    changed = 0
-    for order in orders:
-        row = rows.get(order.id)
-        if row is None:
-            continue
-        changed += 1
-        mark_waiting(row, f"read by the OMS (version {order.version}); it counts as delivered once the OMS acts on "
-                          "it (a package webhook, an item update or POST orders/<pk>/ack/)", code=UNACKNOWLEDGED)
-    return changed
+    state = _unrecorded(session, orders)
+    if state.unoffered:
+        _offer(session, state, now)
+    versions = {o.id: o.version for o in orders}
+    reasons = {key: f"read by the OMS (version {versions[oid]}); it counts as delivered once the OMS acts on it (a "
+                    "package webhook, an item update or POST orders/<pk>/ack/)" for key, oid in state.rows.items()}
+    mark_waiting_rows(session, reasons, destination=DESTINATION, code=UNACKNOWLEDGED)
+    return len({o.id for o in state.unoffered} | set(state.rows.values()))
 
 
 def _latest_offered(session: Session, order_ids: Sequence[int]) -> dict[int, OmsOrderEvent]:

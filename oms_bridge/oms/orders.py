@@ -127,12 +127,12 @@ def channel_ref(channel: Channel | None, config: OmsConfig) -> ChannelRef:
     return ChannelRef(id=config.channel_id, code=config.channel_code, name=config.channel_name)
 
 
-def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -> list[dict[str, Any]]:
-    """JSON of these orders as the OMS reads them; in pull mode they are recorded as offered."""
+def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -> tuple[list[dict[str, Any]], bool]:
+    """(JSON of these orders as the OMS reads them, whether reading them recorded anything): in pull mode they are
+    recorded as offered."""
     out = order_payloads(session, orders, config)
-    if config.order_notify == "pull":
-        record_served(session, orders)
-    return out
+    recorded = config.order_notify == "pull" and record_served(session, orders) > 0
+    return out, recorded
 
 
 _LINE_FIELDS = (OrderLine.id, OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id, OrderLine.sku,

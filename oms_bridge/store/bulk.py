@@ -53,10 +53,13 @@ def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[
 
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                on_conflict: Sequence[str] = ()) -> None:
-    """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table`` with one executemany."""
+                on_conflict: Sequence[str] = ()) -> int:
+    """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table`` with one executemany.
+
+    Returns how many rows went in (fewer than given when ``on_conflict`` skipped some; -1 when the driver cannot
+    tell, which callers treat as "maybe some were skipped")."""
     if not rows:
-        return
+        return 0
     session.flush()  # pending ORM changes first: statements run in the order the caller made them
     conn = session.connection()
     dialect = conn.dialect
@@ -78,4 +81,5 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
                 last[n] = (value, converted)
             values[i] = converted
         params.append(tuple([values[i] for i in order]))
-    conn.exec_driver_sql(sql, params)
+    result = conn.exec_driver_sql(sql, params)
+    return -1 if result.rowcount is None else result.rowcount

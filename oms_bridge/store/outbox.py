@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -47,7 +48,8 @@ from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.telemetry import count_delivery
 
 __all__ = ["arm", "Lease", "lease_due", "leased_row", "leased_rows", "mark_sent", "mark_held", "mark_waiting",
-           "mark_deferred", "mark_retry", "rearm_held", "rearm", "backoff_delay", "count_leased", "not_leased",
+           "mark_waiting_rows", "mark_deferred", "mark_retry", "rearm_held", "rearm", "backoff_delay", "count_leased",
+           "not_leased",
            "release", "record_exchange", "set_cause"]
 
 
@@ -247,19 +249,47 @@ def mark_held(row: Delivery, reason: str, *, code: str | None = None) -> None:
     row.next_attempt_at = None
 
 
+def _waiting(reason: str, code: str | None) -> dict[str, Any]:
+    """The columns of a ``waiting`` row (see :func:`mark_waiting`)."""
+    cause = cause_of_hold(code)
+    return {"state": "waiting", "leased_until": None, "last_error": reason, "hold_code": code,
+            "cause_code": cause.code if cause else None, "cause_subject": cause.subject if cause else None,
+            "next_attempt_at": None}
+
+
 def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None:
     """Not for this destination yet, and nobody has to act (e.g. an unpaid order for the ERP).
 
     Unlike ``held`` this is no alarm: dashboards do not count it as a problem. GetOrder re-arms
     the row when the marketplace reports the change that makes the order ready.
     """
-    row.state = "waiting"
-    row.leased_until = None
+    for name, value in _waiting(reason, code).items():
+        setattr(row, name, value)
     count_delivery(row.destination, "waiting")
-    row.last_error = reason
-    row.hold_code = code
-    set_cause(row, cause_of_hold(code))
-    row.next_attempt_at = None
+
+
+_ROW = Delivery.__table__.c
+
+
+def mark_waiting_rows(session: Session, rows: Mapping[tuple[int, int], str], *, destination: str,
+                      code: str | None = None) -> int:
+    """:func:`mark_waiting` for many rows not loaded as objects: ``rows`` maps (row id, the order version the
+    caller saw on it) to its reason. One executemany UPDATE (a page of the OMS's first read marks 100 rows; as
+    objects they cost more than the rest of recording it). A row whose version moved on since the caller read
+    it (GetOrder re-armed it) is left as it is. Returns how many rows changed."""
+    if not rows:
+        return 0
+    common = _waiting("", code)
+    del common["last_error"]
+    stmt = (update(Delivery.__table__)
+            .where(_ROW.oms_delivery_id == bindparam("row_id"), _ROW.order_version == bindparam("seen_version"))
+            .values(**common, last_error=bindparam("reason")))
+    session.flush()
+    result = session.execute(stmt, [{"row_id": row_id, "seen_version": version, "reason": reason}
+                                    for (row_id, version), reason in rows.items()])
+    changed = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    count_delivery(destination, "waiting", changed)
+    return changed
 
 
 def mark_deferred(row: Delivery, reason: str, *, until: datetime, code: str | None = None) -> None:

@@ -42,9 +42,10 @@ def count_fetched(channel: str, n: int) -> None:
         ORDERS_FETCHED.labels(channel).inc(n)
 
 
-def count_delivery(destination: str, state: str) -> None:
-    """One delivery outcome was recorded."""
-    DELIVERIES.labels(destination, state).inc()
+def count_delivery(destination: str, state: str, n: int = 1) -> None:
+    """``n`` delivery outcomes were recorded."""
+    if n:
+        DELIVERIES.labels(destination, state).inc(n)
 
 
 def observe_run(process: str, seconds: float) -> None:

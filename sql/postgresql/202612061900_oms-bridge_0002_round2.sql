@@ -292,7 +292,7 @@ CREATE INDEX oms_order_created_ix ON oms_order (order_created, oms_order_id);
 
 CREATE INDEX oms_order_external_ix ON oms_order (external_id);
 
-CREATE INDEX oms_order_is_held_ix ON oms_order (is_held);
+CREATE INDEX oms_order_is_held_ix ON oms_order (is_held, oms_order_id);
 
 ALTER TABLE oms_package_push ADD COLUMN attempted_at TIMESTAMP WITH TIME ZONE;
 

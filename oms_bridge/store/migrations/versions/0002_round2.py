@@ -295,7 +295,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('tracking_number', sa.String(length=120), nullable=True))
         batch_op.create_index('oms_order_created_ix', ['order_created', 'oms_order_id'], unique=False)
         batch_op.create_index('oms_order_external_ix', ['external_id'], unique=False)
-        batch_op.create_index('oms_order_is_held_ix', ['is_held'], unique=False)
+        batch_op.create_index('oms_order_is_held_ix', ['is_held', 'oms_order_id'], unique=False)
 
     with op.batch_alter_table('oms_package_push', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', store_types.UtcDateTime(), nullable=True))
