@@ -2,7 +2,8 @@
 
 Passwords are read from a hidden prompt, ``--password-stdin`` or ``OMS_BRIDGE_ERP_PASSWORD``, stored
 encrypted (vault) and only ever shown masked. A fix re-arms exactly the held orders it cures:
-``sku map`` → ``missing_sku:<SKU>``; ``erp connection add/update`` → ``erp_login:<NAME>`` and
+``sku map`` → ``missing_sku:<SKU>`` (once the ERP has the product: :func:`oms_bridge.erp.sku_maps.verify`, as in
+the web admin; ``--no-check`` skips it); ``erp connection add/update`` → ``erp_login:<NAME>`` and
 ``no_erp_connection``; a clean ``erp check`` → ``erp_config:*`` and ``erp_login:<NAME>``.
 ``erp deliver`` runs one delivery now (the scheduler does it every minute), so an admin working
 from the CLI alone sees the effect of a fix without ``oms-bridge run``; it takes the scheduler's
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -39,7 +41,7 @@ from oms_bridge.erp.connections import (
     save_connection,
 )
 from oms_bridge.erp.delivery import client_for, resolve_connection, run_erp_delivery
-from oms_bridge.erp.sku_maps import CSV_HEADER_HELP, Mapping, parse_csv, save_mapping
+from oms_bridge.erp.sku_maps import CSV_HEADER_HELP, NOT_FOUND, Mapping, parse_csv, save_mapping, verify
 from oms_bridge.settings import get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
@@ -448,30 +450,58 @@ def _channel_id(s: Session, name: str | None) -> int:
     return channel.id
 
 
-def _map(s: Session, sku: str, product_id: int | None, value: str | None, scope: int) -> int:
-    """Create or change one mapping; returns how many held orders it re-armed."""
-    return save_mapping(s, Mapping(sku, product_id, value, scope))
+def _map_command(sku: str, product_id: int | None, value: str | None, channel_name: str | None) -> str:
+    """The ``sku map`` line that maps this SKU again without the ERP check (the hint of a refusal)."""
+    target = f"--product {product_id}" if product_id is not None else f"--value {shlex.quote(value or '')}"
+    channel = f" --channel {shlex.quote(channel_name)}" if channel_name else ""
+    return f"oms-bridge sku map {shlex.quote(sku)} {target}{channel} --no-check"
 
 
 @sku_group.command("map")
 @click.argument("sku")
-@click.option("--product", "product_id", type=int, help="M_Product_ID.")
+@click.option("--product", "product_id", type=click.IntRange(1, 2**31 - 1), help="M_Product_ID.")
 @click.option("--value", help="M_Product.Value (search key), resolved at delivery time.")
 @click.option("--channel", "channel_name", metavar="CHANNEL",
               help="Only for this channel (wins over the global mapping).")
+@click.option("--no-check", is_flag=True,
+              help="Save without looking the product up in the ERP (when the ERP cannot be reached).")
 @json_option
-def sku_map(sku: str, product_id: int | None, value: str | None, channel_name: str | None, as_json: bool) -> None:
-    """Map a marketplace SKU to an iDempiere product; re-arms the orders held for it."""
+def sku_map(sku: str, product_id: int | None, value: str | None, channel_name: str | None, no_check: bool,
+            as_json: bool) -> None:
+    """Map a marketplace SKU to an iDempiere product; re-arms the orders held for it.
+
+    The product is first looked up in the ERP (the connection of --channel, else every active one), as the
+    web admin does: a mapping to a product the ERP does not have is refused, so a typo cannot re-queue the
+    held orders only to hold them again. When the ERP cannot be asked, --no-check saves it unchecked.
+    """
     if (product_id is None) == (value is None):
         fail("give exactly one of --product ID or --value VALUE")
-    with cli_errors(), session_scope(get_settings()) as s:
-        rearmed = _map(s, sku, product_id, value, _channel_id(s, channel_name))
+    data: dict[str, Any] = {"sku": sku, "m_product_id": product_id, "m_product_value": value,
+                            "channel": channel_name, "checked": not no_check}
+    with cli_errors():
+        settings = get_settings()
+        with session_scope(settings, readonly=True) as s:
+            mapping = Mapping(sku, product_id, value, _channel_id(s, channel_name))
+        checked = None if no_check else \
+            verify(settings, lambda: session_scope(settings, readonly=True), [mapping])[0]
+        if checked is not None and checked.problem:
+            problem = checked.problem
+            if checked.cause != NOT_FOUND:  # the ERP could not say: only the admin knows the product is right
+                problem = (f"SKU {sku}: {problem}; to map it anyway, unchecked: "
+                           f"{_map_command(sku, product_id, value, channel_name)}")
+            if as_json:
+                emit_json({**data, "saved": False, "cause": checked.cause, "problem": problem, "rearmed": 0})
+                sys.exit(1)
+            fail(problem)
+        with session_scope(settings) as s:
+            rearmed = save_mapping(s, mapping)
     if as_json:
-        emit_json({"sku": sku, "m_product_id": product_id, "m_product_value": value, "channel": channel_name,
-                   "rearmed": rearmed})
+        found = {"m_product_id": checked.product_id, "value": checked.value, "name": checked.name} if checked \
+            else None
+        emit_json({**data, "saved": True, "erp_product": found, "rearmed": rearmed})
         return
-    target = f"product {product_id}" if product_id is not None else f"product value {value}"
-    click.echo(f"SKU {sku} → {target}" + (f" (channel {channel_name})" if channel_name else "") +
+    click.echo(f"SKU {sku} → {mapping.target}" + (f" (channel {channel_name})" if channel_name else "") +
+               (f"; iDempiere has {checked.found}" if checked else "; not checked in the ERP (--no-check)") +
                (f"; {rearmed} held order(s) re-armed" if rearmed else ""))
 
 

@@ -4,7 +4,8 @@ the CSV rows (:func:`parse_csv`), and the check against the ERP before a mapping
 Why the check: a mapping re-queues every order held for its SKU. A typo in the product id would send 838 orders
 to the ERP only to be held again, each with a new failed attempt. So the web looks the product up in the ERP
 (``queryData`` on ``M_Product``, the ``query_product`` service type the delivery uses) and saves only what the
-ERP has, showing the product's name. The lookup runs with no store transaction open.
+ERP has, showing the product's name. ``oms-bridge sku map`` does the same (its ``--no-check`` skips it, for an
+ERP that cannot be asked). The lookup runs with no store transaction open.
 """
 
 from __future__ import annotations
@@ -24,9 +25,14 @@ from oms_bridge.settings import Settings
 from oms_bridge.store import outbox
 from oms_bridge.store.models import Channel, ErpConnection, SkuMap
 
-__all__ = ["Mapping", "save_mapping", "parse_csv", "verify", "Checked", "hold_code_of_sku", "CSV_HEADER_HELP"]
+__all__ = ["Mapping", "save_mapping", "parse_csv", "verify", "Checked", "hold_code_of_sku", "CSV_HEADER_HELP",
+           "NOT_FOUND", "UNREACHABLE", "NO_CONNECTION"]
 
 CSV_HEADER_HELP = "header must be sku,m_product_id or sku,m_product_value (optional column channel)"
+
+#: Why a mapping was refused (:attr:`Checked.cause`): the ERP answered without the product, or it could not be
+#: asked at all (an error or no connection), where only the admin knows whether the product is right.
+NOT_FOUND, UNREACHABLE, NO_CONNECTION = "not_found", "unreachable", "no_connection"
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,20 @@ class Mapping:
 
 @dataclass(frozen=True)
 class Checked:
-    """What the ERP said about a mapping: the product found (id, search key, name) or why it cannot be used."""
+    """What the ERP said about a mapping: the product found (id, search key, name) or why it cannot be used
+    (``problem``, and its ``cause``: :data:`NOT_FOUND`, :data:`UNREACHABLE` or :data:`NO_CONNECTION`)."""
 
     mapping: Mapping
     product_id: int | None = None
     value: str | None = None
     name: str | None = None
     problem: str | None = None
+    cause: str | None = None
+
+    @property
+    def found(self) -> str:
+        """The product the ERP has, as the admin is shown it: ``product 128 (Azalea Bush: Azalea Bush)``."""
+        return f"product {self.product_id} ({self.value or ''}: {self.name or 'no name'})"
 
 
 def hold_code_of_sku(sku: str) -> str:
@@ -161,18 +174,20 @@ def _lookup(conn: ErpConnection, settings: Settings, ids: set[int],
 
 def _check(mapping: Mapping, conns: list[ErpConnection], found_by: dict) -> Checked:
     if not conns:
-        return Checked(mapping, problem="no ERP connection to check the product against (add one on the "
-                                        "ERP connection settings, or link the channel to one); nothing was saved")
+        return Checked(mapping, cause=NO_CONNECTION,
+                       problem="no ERP connection to check the product against (add one on the "
+                               "ERP connection settings, or link the channel to one); nothing was saved")
     result: Checked | None = None
     for conn in conns:
         found = found_by[conn.id]
         if isinstance(found, str):
-            return Checked(mapping, problem=f"{found}; nothing was saved")
+            return Checked(mapping, problem=f"{found}; nothing was saved", cause=UNREACHABLE)
         by_id, by_value = found
         row = by_id.get(mapping.product_id) if mapping.product_id is not None else by_value.get(mapping.product_value)
         if row is None:
-            return Checked(mapping, problem=f"SKU {mapping.sku}: iDempiere ({conn.value}) has no {mapping.target}; "
-                                            "check the id or search key (nothing was saved, no order was re-queued)")
+            return Checked(mapping, cause=NOT_FOUND,
+                           problem=f"SKU {mapping.sku}: iDempiere ({conn.value}) has no {mapping.target}; "
+                                   "check the id or search key (nothing was saved, no order was re-queued)")
         result = Checked(mapping, product_id=int(row["M_Product_ID"]), value=row.get("Value"), name=row.get("Name"))
     assert result is not None
     return result

@@ -199,10 +199,6 @@ def _checked(mappings: list[Mapping]) -> list[Checked]:
     return verify(settings, lambda: session_scope(settings, readonly=True), mappings)
 
 
-def _found(checked: Checked) -> str:
-    return f"product {checked.product_id} ({checked.value or ''}: {checked.name or 'no name'})"
-
-
 def deliver_now() -> None:
     """Start the ERP delivery in a worker thread (a process run like the scheduler's; skipped when one runs)."""
     threading.Thread(target=erp_delivery_job, name="erp-deliver-now", daemon=True).start()
@@ -216,10 +212,10 @@ def _map_and_release(form: FormData, back_to: str) -> Response:
     if checked.problem:
         return pages.back(back_to, err=checked.problem)
     if pages.text(form, "go") == "check":
-        return pages.back(back_to, msg=f"SKU {mapping.sku}: iDempiere has {_found(checked)}; nothing saved yet")
+        return pages.back(back_to, msg=f"SKU {mapping.sku}: iDempiere has {checked.found}; nothing saved yet")
     with session_scope(pages.settings()) as session:
         requeued = save_mapping(session, mapping)
-    text = (f"SKU {mapping.sku} mapped to {_found(checked)}; {requeued} held order(s) queued again for the ERP")
+    text = (f"SKU {mapping.sku} mapped to {checked.found}; {requeued} held order(s) queued again for the ERP")
     if pages.text(form, "go") == "deliver":
         deliver_now()
         text += "; ERP delivery started (see Process runs)"

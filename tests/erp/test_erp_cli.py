@@ -208,3 +208,91 @@ def test_erp_check_compares_po_reference_length_with_the_erp(erp_env: ErpEnv) ->
     assert unknown.exit_code == 0, unknown.output
     assert "[?]       C_Order.POReference length -- not read from iDempiere (Service type OmsQueryColumn not " \
            "configured); the bridge assumes po_reference_length = 40" in unknown.output
+
+
+def _skus() -> set[str]:
+    return {r["sku"] for r in json.loads(CliRunner().invoke(cli, ["sku", "list", "--json"]).output)}
+
+
+def test_erp_sku_map_checks_the_product_in_the_erp_before_saving(erp_env: ErpEnv) -> None:
+    """`sku map` looks the product up as the web admin does (erp.sku_maps.verify): a typo is refused before it
+    re-queues the held orders; a product the ERP has is saved with its name and re-arms them."""
+    ext = erp_env.add_order(lines=[("NEW-1", 1, "23.75")])
+    run_erp_delivery(settings=erp_env.settings)
+    held = erp_env.delivery(ext)
+    assert held.hold_code == "missing_sku:NEW-1"
+    runner = CliRunner()
+
+    typo = runner.invoke(cli, ["sku", "map", "NEW-1", "--product", "1300"])
+    assert typo.exit_code == 1
+    assert "SKU NEW-1: iDempiere (gw) has no product 1300; check the id or search key (nothing was saved, no " \
+           "order was re-queued)" in typo.output
+    assert "--no-check" not in typo.output  # the ERP answered: mapping it anyway would only hold the orders again
+    as_json = runner.invoke(cli, ["sku", "map", "NEW-1", "--value", "Elm Tre", "--json"])
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout)
+    assert data["saved"] is False and data["checked"] is True and data["cause"] == "not_found"
+    assert data["problem"].startswith("SKU NEW-1: iDempiere (gw) has no product value Elm Tre;")
+    assert (data["sku"], data["m_product_value"], data["rearmed"]) == ("NEW-1", "Elm Tre", 0)
+    assert _skus() == set()
+    assert erp_env.delivery(ext).state == "held" and erp_env.delivery(ext).attempts == held.attempts
+
+    found = runner.invoke(cli, ["sku", "map", "NEW-1", "--product", "128"])
+    assert found.exit_code == 0, found.output
+    assert found.output.strip() == ("SKU NEW-1 → product 128; iDempiere has product 128 (Azalea Bush: Azalea Bush); "
+                                    "1 held order(s) re-armed")
+    assert erp_env.delivery(ext).state == "pending"
+    by_value = runner.invoke(cli, ["sku", "map", "OAK-1", "--value", "Oak Tree", "--channel", "shop-a", "--json"])
+    assert by_value.exit_code == 0, by_value.output
+    data = json.loads(by_value.stdout)
+    assert data["saved"] is True and data["checked"] is True and data["rearmed"] == 0
+    assert data["erp_product"] == {"m_product_id": 130, "value": "Oak Tree", "name": "Oak Tree"}
+    assert _skus() == {"NEW-1", "OAK-1"}
+    assert run_erp_delivery(settings=erp_env.settings).sent == 1
+    assert erp_env.erp_orders(ext)[0]["lines"][0]["M_Product_ID"] == 128
+
+
+def test_erp_sku_map_refuses_when_the_erp_cannot_be_asked_and_no_check_saves_unchecked(erp_env: ErpEnv) -> None:
+    ext = erp_env.add_order(lines=[("NEW-1", 1, "23.75")])
+    run_erp_delivery(settings=erp_env.settings)
+    erp_env.update_connection(url="http://127.0.0.1:9/ADInterface/services", settings_json='{"timeout_seconds": 1}')
+    runner = CliRunner()
+
+    down = runner.invoke(cli, ["sku", "map", "NEW-1", "--product", "128", "--channel", "shop-a"])
+    assert down.exit_code == 1
+    assert "Error: SKU NEW-1: ERP connection gw could not be asked: cannot load WSDL http://127.0.0.1:9/" \
+        in down.output and "Connection refused" in down.output and "nothing was saved" in down.output
+    assert "to map it anyway, unchecked: oms-bridge sku map NEW-1 --product 128 --channel shop-a --no-check" \
+        in down.output
+    as_json = runner.invoke(cli, ["sku", "map", "NEW-1", "--value", "Azalea Bush", "--json"])
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout)
+    assert data["saved"] is False and data["cause"] == "unreachable"
+    assert data["problem"].endswith("oms-bridge sku map NEW-1 --value 'Azalea Bush' --no-check")
+    assert _skus() == set() and erp_env.delivery(ext).state == "held"
+
+    unchecked = runner.invoke(cli, ["sku", "map", "NEW-1", "--product", "128", "--no-check"])
+    assert unchecked.exit_code == 0, unchecked.output
+    assert unchecked.output.strip() == ("SKU NEW-1 → product 128; not checked in the ERP (--no-check); "
+                                        "1 held order(s) re-armed")
+    assert erp_env.delivery(ext).state == "pending"
+    again = runner.invoke(cli, ["sku", "map", "NEW-1", "--product", "129", "--no-check", "--json"])
+    data = json.loads(again.stdout)
+    assert again.exit_code == 0 and data["saved"] is True and data["checked"] is False
+    assert data["erp_product"] is None and data["m_product_id"] == 129
+    assert _skus() == {"NEW-1"}
+
+
+def test_erp_sku_map_without_an_erp_connection_says_how_to_map_anyway(sqlite_settings: Settings) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    refused = runner.invoke(cli, ["sku", "map", "ABC-1", "--value", "ABC-1-ERP"])
+    assert refused.exit_code == 1
+    assert "SKU ABC-1: no ERP connection to check the product against" in refused.output
+    assert "oms-bridge sku map ABC-1 --value ABC-1-ERP --no-check" in refused.output
+    assert _skus() == set()
+    saved = runner.invoke(cli, ["sku", "map", "ABC-1", "--value", "ABC-1-ERP", "--no-check"])
+    assert saved.exit_code == 0 and "not checked in the ERP" in saved.output
+    assert _skus() == {"ABC-1"}
+    zero = runner.invoke(cli, ["sku", "map", "ABC-2", "--product", "0", "--no-check"])
+    assert zero.exit_code == 2 and "--product" in zero.output  # a product id is a positive whole number
