@@ -112,3 +112,47 @@ def test_a_re_read_does_not_wait_for_a_writer(sqlite_settings):
             writer.close()
     assert answered_under_lock, "the re-read waited for the write lock"
     assert answers[0].status_code == 200 and answers[0].json()["results"] == body["results"]
+
+
+def _counts(statements: list[str]) -> int:
+    return sum(1 for s in statements if s.lstrip().upper().startswith("SELECT COUNT(*)") and "oms_order" in s)
+
+
+def _looks(statements: list[str]) -> int:
+    """Read-only units of a request: deferred BEGINs (the token check's and a read-only look's; a write unit's
+    BEGIN IMMEDIATE goes to the driver directly)."""
+    return sum(1 for s in statements if s.strip().upper() == "BEGIN")
+
+
+def test_a_walk_through_new_pages_looks_read_only_only_on_its_first_page(sqlite_settings):
+    """An OMS working through new orders: page 1 looks read-only first (a poll that finds nothing new never waits
+    for the write lock), finds something to record and is served again in a write transaction; the pages after a
+    recorded page go straight to a write transaction instead of paying a look thrown away on every page (issue
+    18). A later page that had nothing left to record lets the next one look read-only again."""
+    _seed(sqlite_settings, 30)
+    token = {e["endpoint"]: e["auth"]["token"] for e in
+             setup_json()["OMNITRON_CLIENT_SETTINGS"]["json_value"]["endpoint_conf"]}["orders"]
+    headers = {"Authorization": f"Token {token}"}
+
+    def page(n: int) -> list[str]:
+        with counted(sqlite_settings) as seen:
+            response = client.get(f"/api/v1/applications/oms/orders/?limit=10&page={n}", headers=headers)
+        assert response.status_code == 200
+        return seen
+
+    with TestClient(create_app()) as client:
+        first = page(1)
+        assert (_looks(first), _counts(first)) == (2, 2)  # the look, then the write transaction
+        for n in (2, 3):
+            walked = page(n)
+            assert (_looks(walked), _counts(walked)) == (1, 1)  # straight to the write transaction
+        unchanged = page(3)  # still a write transaction (the last page recorded): it records nothing
+        assert (_looks(unchanged), _counts(unchanged)) == (1, 1)
+        again = page(3)
+        assert (_looks(again), _counts(again)) == (2, 1)  # read-only again, and nothing more
+        assert not [s for s in again if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+        polled = page(1)
+        assert (_looks(polled), _counts(polled)) == (2, 1)
+        with session_scope(sqlite_settings, readonly=True) as s:
+            assert s.scalar(select(func.count()).select_from(OmsOrderEvent)) == 30
+            assert set(s.scalars(select(Delivery.state).where(Delivery.destination == "oms"))) == {"waiting"}

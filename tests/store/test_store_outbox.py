@@ -182,3 +182,33 @@ def test_store_outbox_a_live_lease_is_never_stolen(store_settings: Settings):
     assert stored.state == "sent" and stored.leased_until is None
     assert [x.delivery_id for x in _lease(store_settings, dest, now=now + timedelta(seconds=2))] == \
         [changed.delivery_id]
+
+
+def test_store_outbox_mark_waiting_rows_marks_each_row_seen_and_spares_a_rearmed_one(store_settings: Settings):
+    """The OMS's first read marks its page's rows ``waiting`` with one executemany UPDATE (issue 18): each row gets
+    its own reason, the hold code's cause, no lease and a new ``updated``, as :func:`outbox.mark_waiting` gives one
+    row; a row GetOrder re-armed for a newer version after the reader looked is left pending."""
+    dest, ids = _rows(store_settings, 3)
+    with session_scope(store_settings) as s:
+        rows = {r.oms_order_id: r for r in s.scalars(select(Delivery).where(Delivery.destination == dest))}
+        seen = {oid: (rows[oid].id, rows[oid].order_version, rows[oid].updated) for oid in ids}
+        rows[ids[0]].leased_until = T
+    with session_scope(store_settings) as s:  # GetOrder re-arms the third order's row for version 2
+        order = s.get(Order, ids[2])
+        order.version = 2
+        outbox.arm(s, order, [dest])
+    reasons = {(row_id, version): f"read v{version} of {oid}" for oid, (row_id, version, _u) in seen.items()}
+    with session_scope(store_settings) as s:
+        changed = outbox.mark_waiting_rows(s, reasons, destination=dest, code="oms_unacknowledged")
+    assert changed == 2
+    with session_scope(store_settings) as s:
+        after = {r.oms_order_id: r for r in s.scalars(select(Delivery).where(Delivery.destination == dest))}
+        for oid in ids[:2]:
+            row = after[oid]
+            assert (row.state, row.last_error, row.hold_code) == ("waiting", f"read v1 of {oid}", "oms_unacknowledged")
+            assert row.leased_until is None and row.next_attempt_at is None
+            assert row.updated > seen[oid][2]
+            single = Delivery(destination=dest)
+            outbox.mark_waiting(single, "x", code="oms_unacknowledged")
+            assert (row.cause_code, row.cause_subject) == (single.cause_code, single.cause_subject)
+        assert (after[ids[2]].state, after[ids[2]].order_version) == ("pending", 2)
