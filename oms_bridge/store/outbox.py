@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -268,26 +268,22 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
     count_delivery(row.destination, "waiting")
 
 
-_ROW = Delivery.__table__.c
-
 
 def mark_waiting_rows(session: Session, rows: Mapping[tuple[int, int], str], *, destination: str,
                       code: str | None = None) -> int:
     """:func:`mark_waiting` for many rows not loaded as objects: ``rows`` maps (row id, the order version the
-    caller saw on it) to its reason. One executemany UPDATE (a page of the OMS's first read marks 100 rows; as
-    objects they cost more than the rest of recording it). A row whose version moved on since the caller read
-    it (GetOrder re-armed it) is left as it is. Returns how many rows changed."""
-    if not rows:
-        return 0
-    common = _waiting("", code)
-    del common["last_error"]
-    stmt = (update(Delivery.__table__)
-            .where(_ROW.oms_delivery_id == bindparam("row_id"), _ROW.order_version == bindparam("seen_version"))
-            .values(**common, last_error=bindparam("reason")))
-    session.flush()
-    result = session.execute(stmt, [{"row_id": row_id, "seen_version": version, "reason": reason}
-                                    for (row_id, version), reason in rows.items()])
-    changed = result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(rows)
+    caller saw on it) to its reason. One UPDATE per distinct (reason, version), usually one for a whole page (the
+    OMS's first read of ``orders/`` marks 100 rows; as objects they cost more than the rest of recording it). A
+    row whose version moved on since the caller read it (GetOrder re-armed it) is left as it is. Returns how many
+    rows changed."""
+    groups: dict[tuple[str, int], list[int]] = {}
+    for (row_id, version), reason in rows.items():
+        groups.setdefault((reason, version), []).append(row_id)
+    changed = 0
+    for (reason, version), ids in groups.items():
+        result = session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.order_version == version)
+                                 .values(**_waiting(reason, code)).execution_options(synchronize_session=False))
+        changed += result.rowcount
     count_delivery(destination, "waiting", changed)
     return changed
 
