@@ -139,11 +139,10 @@ def verify(settings: Settings, session_factory, mappings: Iterable[Mapping]) -> 
     the ERP is called). A mapping is usable when every ERP connection it is used with has the product.
     """
     wanted = list(mappings)
-    with session_factory() as session:
-        conns = {m.scope: _connections(session, m.scope) for m in wanted}
-        for found in conns.values():
-            for conn in found:
-                session.expunge(conn)
+    with session_factory() as session:  # once per scope: a CSV of 5000 rows has one or a few
+        conns = {scope: _connections(session, scope) for scope in {m.scope for m in wanted}}
+        for conn in {id(c): c for found in conns.values() for c in found}.values():  # scopes share connections
+            session.expunge(conn)
     found_by: dict[int, tuple[dict[int, dict[str, str]], dict[str, dict[str, str]]] | str] = {}
     for conn in {c.id: c for cs in conns.values() for c in cs}.values():
         ids = {m.product_id for m in wanted if m.product_id is not None and conn in conns[m.scope]}
