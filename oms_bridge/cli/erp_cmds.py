@@ -10,7 +10,8 @@ from the CLI alone sees the effect of a fix without ``oms-bridge run``; it takes
 ERP run lock (:func:`scheduler.locks.process_lock` ``"erp"``), so it never runs beside another
 delivery. ``erp retry`` never touches an order a running delivery holds (its lease): it says how
 many it left to that delivery. ``sku import`` reads
-UTF-8 only and says so (Taiwanese Excel saves Big5 by default).
+UTF-8 only and says so (Taiwanese Excel saves Big5 by default), and checks every row's product as ``sku map``
+does (one lookup for the whole file; rows the ERP lacks are skipped, the others saved, as in the web import).
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ the CSV rows (:func:`parse_csv`), and the check against the ERP before a mapping
 Why the check: a mapping re-queues every order held for its SKU. A typo in the product id would send 838 orders
 to the ERP only to be held again, each with a new failed attempt. So the web looks the product up in the ERP
 (``queryData`` on ``M_Product``, the ``query_product`` service type the delivery uses) and saves only what the
-ERP has, showing the product's name. ``oms-bridge sku map`` does the same (its ``--no-check`` skips it, for an
-ERP that cannot be asked). The lookup runs with no store transaction open.
+ERP has, showing the product's name. ``oms-bridge sku map`` and ``sku import`` do the same (their ``--no-check``
+skips it, for an ERP that cannot be asked). One lookup serves a whole CSV: one query per connection for all its
+ids and one for all its search keys. The lookup runs with no store transaction open.
 """
 
 from __future__ import annotations
