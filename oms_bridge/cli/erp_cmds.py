@@ -10,7 +10,8 @@ from the CLI alone sees the effect of a fix without ``oms-bridge run``; it takes
 ERP run lock (:func:`scheduler.locks.process_lock` ``"erp"``), so it never runs beside another
 delivery. ``erp retry`` never touches an order a running delivery holds (its lease): it says how
 many it left to that delivery. ``sku import`` reads
-UTF-8 only and says so (Taiwanese Excel saves Big5 by default).
+UTF-8 only and says so (Taiwanese Excel saves Big5 by default), and checks every row's product as ``sku map``
+does (one lookup for the whole file; rows the ERP lacks are skipped, the others saved, as in the web import).
 """
 
 from __future__ import annotations
@@ -41,8 +42,8 @@ from oms_bridge.erp.connections import (
     save_connection,
 )
 from oms_bridge.erp.delivery import client_for, resolve_connection, run_erp_delivery
-from oms_bridge.erp.sku_maps import CSV_HEADER_HELP, NOT_FOUND, Mapping, parse_csv, save_mapping, verify
-from oms_bridge.settings import get_settings
+from oms_bridge.erp.sku_maps import CSV_HEADER_HELP, NOT_FOUND, Checked, Mapping, parse_csv, save_mapping, verify
+from oms_bridge.settings import Settings, get_settings
 from oms_bridge.store import outbox
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Channel, Delivery, ErpConnection, Order, OrderLine, SkuMap, utcnow
@@ -457,6 +458,12 @@ def _map_command(sku: str, product_id: int | None, value: str | None, channel_na
     return f"oms-bridge sku map {shlex.quote(sku)} {target}{channel} --no-check"
 
 
+def _verify(settings: Settings, mappings: list[Mapping]) -> list[Checked]:
+    """The products of these mappings looked up in the ERP (:func:`oms_bridge.erp.sku_maps.verify`, as the web
+    admin), with no store transaction open while the ERP is asked."""
+    return verify(settings, lambda: session_scope(settings, readonly=True), mappings)
+
+
 @sku_group.command("map")
 @click.argument("sku")
 @click.option("--product", "product_id", type=click.IntRange(1, 2**31 - 1), help="M_Product_ID.")
@@ -482,8 +489,7 @@ def sku_map(sku: str, product_id: int | None, value: str | None, channel_name: s
         settings = get_settings()
         with session_scope(settings, readonly=True) as s:
             mapping = Mapping(sku, product_id, value, _channel_id(s, channel_name))
-        checked = None if no_check else \
-            verify(settings, lambda: session_scope(settings, readonly=True), [mapping])[0]
+        checked = None if no_check else _verify(settings, [mapping])[0]
         if checked is not None and checked.problem:
             problem = checked.problem
             if checked.cause != NOT_FOUND:  # the ERP could not say: only the admin knows the product is right
@@ -542,34 +548,77 @@ def sku_list(as_json: bool) -> None:
         click.echo(f"{r['sku']}\t{target}\t{r['channel'] or '(all channels)'}")
 
 
+def _import_row(line_no: int, mapping: Mapping, channel: str | None, checked: Checked | None) -> dict[str, Any]:
+    """One CSV row as ``sku import --json`` shows it: the fields of ``sku map --json`` plus its line (``saved``
+    and ``rearmed`` are set once it is saved; a refused row has ``cause`` and ``problem``)."""
+    row: dict[str, Any] = {"line": line_no, "sku": mapping.sku, "m_product_id": mapping.product_id,
+                           "m_product_value": mapping.product_value, "channel": channel, "saved": False,
+                           "rearmed": 0}
+    if checked is not None and checked.problem:
+        return {**row, "cause": checked.cause, "problem": checked.problem}
+    found = {"m_product_id": checked.product_id, "value": checked.value, "name": checked.name} if checked else None
+    return {**row, "erp_product": found}
+
+
 @sku_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--no-check", is_flag=True,
+              help="Import without looking the products up in the ERP (when the ERP cannot be reached).")
 @json_option
-def sku_import(file: Path, as_json: bool) -> None:
+def sku_import(file: Path, no_check: bool, as_json: bool) -> None:
     """Import mappings from CSV: header sku,m_product_id or sku,m_product_value (optional channel column).
 
-    Bad rows are reported with their line number and skipped; good rows are imported.
+    Every row's product is first looked up in the ERP, as `sku map` and the web import do (one query per
+    ERP connection for all rows: a product named by many rows is asked for once). Not all-or-nothing, like
+    the web import: bad rows and rows whose product the ERP does not have are reported with their line
+    number and skipped; the other rows are imported and re-arm the orders held for their SKUs. Exit code 1
+    when any row was skipped. When the ERP cannot be asked, nothing is imported; --no-check imports unchecked.
     """
     try:
         text = file.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         fail(f"{file} is not UTF-8 text (byte {exc.start}): save it as \"CSV UTF-8\" (Excel: Save As → CSV UTF-8), "
              "not Big5/ANSI")
-    imported = rearmed = 0
-    with cli_errors(), session_scope(get_settings()) as s:
-        channels = {c.value: c.id for c in s.scalars(select(Channel))}
+    with cli_errors():
+        settings = get_settings()
+        with session_scope(settings, readonly=True) as s:
+            channels = {c.value: c.id for c in s.scalars(select(Channel))}
         good, errors = parse_csv(text, channels)
         if not good and errors and errors[0].startswith(CSV_HEADER_HELP):
             fail(f"{file}: {errors[0]}")
-        for _line_no, mapping in good:
-            rearmed += save_mapping(s, mapping)
-            imported += 1
+        names = {cid: name for name, cid in channels.items()}
+        checks = _verify(settings, [m for _line, m in good]) if good and not no_check else [None] * len(good)
+        rows = [_import_row(line_no, m, names.get(m.scope), checked)
+                for (line_no, m), checked in zip(good, checks, strict=True)]
+        unasked = [c for c in checks if c is not None and c.problem and c.cause != NOT_FOUND]
+        if unasked:  # the ERP could not say: only the admin knows whether the products are right
+            problem = (f"{file}: {'; '.join(dict.fromkeys(c.problem for c in unasked))} ({len(unasked)} of "
+                       f"{len(good)} row(s) could not be checked); to import it anyway, unchecked: "
+                       f"oms-bridge sku import {shlex.quote(str(file))} --no-check")
+            if as_json:
+                emit_json({"file": str(file), "checked": True, "imported": 0, "skipped": len(good) + len(errors),
+                           "rearmed": 0, "cause": unasked[0].cause, "problem": problem, "problems": errors,
+                           "rows": rows})
+                sys.exit(1)
+            for message in errors:
+                click.echo(message, err=True)
+            fail(problem)
+        with session_scope(settings) as s:
+            for row, (line_no, mapping), checked in zip(rows, good, checks, strict=True):
+                if checked is not None and checked.problem:
+                    errors.append(f"line {line_no}: {checked.problem}")
+                else:
+                    row.update(saved=True, rearmed=save_mapping(s, mapping))
+    imported = sum(1 for r in rows if r["saved"])
+    rearmed = sum(r["rearmed"] for r in rows)
     if as_json:
-        emit_json({"imported": imported, "skipped": len(errors), "problems": errors, "rearmed": rearmed})
+        emit_json({"file": str(file), "checked": not no_check, "imported": imported, "skipped": len(errors),
+                   "rearmed": rearmed, "problems": errors, "rows": rows})
         sys.exit(1 if errors else 0)
     for message in errors:
         click.echo(message, err=True)
     click.echo(f"{imported} mapping(s) imported, {len(errors)} row(s) skipped" +
+               ("; not checked in the ERP (--no-check)" if no_check else "; products checked in the ERP") +
                (f"; {rearmed} held order(s) re-armed" if rearmed else ""))
     if errors:
         sys.exit(1)

@@ -60,7 +60,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                 "sku map ABC-1 --product 140 --no-check"),
     "sku unmap": ("sku unmap ABC-1",),
     "sku list": ("sku list --json",),
-    "sku import": ("sku import skus.csv",),
+    "sku import": ("sku import skus.csv", "sku import skus.csv --json", "sku import skus.csv --no-check"),
     "sku unmapped": ("sku unmapped",),
     "oms settings": ("oms settings", "oms settings --rotate --json"),
     "oms rotate-token": ("oms rotate-token --endpoint webhooks",),

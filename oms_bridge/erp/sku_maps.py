@@ -4,8 +4,9 @@ the CSV rows (:func:`parse_csv`), and the check against the ERP before a mapping
 Why the check: a mapping re-queues every order held for its SKU. A typo in the product id would send 838 orders
 to the ERP only to be held again, each with a new failed attempt. So the web looks the product up in the ERP
 (``queryData`` on ``M_Product``, the ``query_product`` service type the delivery uses) and saves only what the
-ERP has, showing the product's name. ``oms-bridge sku map`` does the same (its ``--no-check`` skips it, for an
-ERP that cannot be asked). The lookup runs with no store transaction open.
+ERP has, showing the product's name. ``oms-bridge sku map`` and ``sku import`` do the same (their ``--no-check``
+skips it, for an ERP that cannot be asked). One lookup serves a whole CSV: one query per connection for all its
+ids and one for all its search keys. The lookup runs with no store transaction open.
 """
 
 from __future__ import annotations
@@ -139,11 +140,10 @@ def verify(settings: Settings, session_factory, mappings: Iterable[Mapping]) -> 
     the ERP is called). A mapping is usable when every ERP connection it is used with has the product.
     """
     wanted = list(mappings)
-    with session_factory() as session:
-        conns = {m.scope: _connections(session, m.scope) for m in wanted}
-        for found in conns.values():
-            for conn in found:
-                session.expunge(conn)
+    with session_factory() as session:  # once per scope: a CSV of 5000 rows has one or a few
+        conns = {scope: _connections(session, scope) for scope in {m.scope for m in wanted}}
+        for conn in {id(c): c for found in conns.values() for c in found}.values():  # scopes share connections
+            session.expunge(conn)
     found_by: dict[int, tuple[dict[int, dict[str, str]], dict[str, dict[str, str]]] | str] = {}
     for conn in {c.id: c for cs in conns.values() for c in cs}.values():
         ids = {m.product_id for m in wanted if m.product_id is not None and conn in conns[m.scope]}

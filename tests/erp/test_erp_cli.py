@@ -107,7 +107,7 @@ def test_erp_sku_import_reports_bad_rows_and_imports_good_ones(erp_env: ErpEnv, 
     assert "line 5: SKU BAD-3: no m_product_id or m_product_value" in out
     assert "line 6: SKU BAD-4: give m_product_id or m_product_value, not both" in out
     assert "line 7: SKU BAD-5: unknown channel 'no-such-shop'" in out
-    assert "2 mapping(s) imported, 5 row(s) skipped; 1 held order(s) re-armed" in out
+    assert "2 mapping(s) imported, 5 row(s) skipped; products checked in the ERP; 1 held order(s) re-armed" in out
     listed = CliRunner().invoke(cli, ["sku", "list", "--json"])
     assert {r["sku"] for r in json.loads(listed.output)} == {"NEW-1", "OK-6"}
     assert run_erp_delivery(settings=erp_env.settings).sent == 1
@@ -296,3 +296,133 @@ def test_erp_sku_map_without_an_erp_connection_says_how_to_map_anyway(sqlite_set
     assert _skus() == {"ABC-1"}
     zero = runner.invoke(cli, ["sku", "map", "ABC-2", "--product", "0", "--no-check"])
     assert zero.exit_code == 2 and "--product" in zero.output  # a product id is a positive whole number
+
+
+def _product_queries(sandbox: ErpSandbox) -> int:
+    """The SOAP requests sent (POSTs to ModelADService: each one queryData; the WSDL fetches are GETs)."""
+    return sum(1 for method, path in sandbox.request_log if method == "POST" and path.endswith("/ModelADService"))
+
+
+def test_erp_sku_import_checks_every_product_and_saves_only_the_rows_the_erp_has(erp_env: ErpEnv,
+                                                                                 tmp_path: Path) -> None:
+    """`sku import` checks as `sku map` and the web import (erp.sku_maps.verify): rows whose product iDempiere
+    does not have are named with their line and skipped, the others are saved and re-arm their held orders."""
+    found_ext = erp_env.add_order(lines=[("NEW-1", 1, "23.75")])
+    typo_ext = erp_env.add_order(lines=[("NEW-2", 1, "50")])
+    run_erp_delivery(settings=erp_env.settings)
+    typo_attempts = erp_env.delivery(typo_ext).attempts
+    csv_file = tmp_path / "skus.csv"
+    csv_file.write_text("sku,m_product_id,m_product_value,channel\n"
+                        "NEW-1,128,,\n"
+                        "NEW-2,1300,,\n"
+                        "ELM-1,,Elm Tree,shop-a\n"
+                        "ELM-2,,Elm Tre,\n", encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sku", "import", str(csv_file)])
+    assert result.exit_code == 1
+    assert "line 3: SKU NEW-2: iDempiere (gw) has no product 1300; check the id or search key (nothing was saved, " \
+           "no order was re-queued)" in result.stderr
+    assert "line 5: SKU ELM-2: iDempiere (gw) has no product value Elm Tre;" in result.stderr
+    assert "--no-check" not in result.output  # the ERP answered: importing them anyway would only hold orders again
+    assert result.stdout.strip() == "2 mapping(s) imported, 2 row(s) skipped; products checked in the ERP; " \
+                                    "1 held order(s) re-armed"
+    assert _skus() == {"NEW-1", "ELM-1"}
+    assert erp_env.delivery(found_ext).state == "pending"
+    assert erp_env.delivery(typo_ext).state == "held" and erp_env.delivery(typo_ext).attempts == typo_attempts
+
+    as_json = runner.invoke(cli, ["sku", "import", str(csv_file), "--json"])
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout)
+    assert (data["checked"], data["imported"], data["skipped"], data["rearmed"]) == (True, 2, 2, 0)
+    assert data["problems"][0].startswith("line 3: SKU NEW-2: iDempiere (gw) has no product 1300;")
+    rows = {r["sku"]: r for r in data["rows"]}
+    assert rows["NEW-1"] == {"line": 2, "sku": "NEW-1", "m_product_id": 128, "m_product_value": None, "channel": None,
+                             "saved": True, "rearmed": 0,
+                             "erp_product": {"m_product_id": 128, "value": "Azalea Bush", "name": "Azalea Bush"}}
+    assert rows["ELM-1"]["channel"] == "shop-a" and rows["ELM-1"]["erp_product"]["m_product_id"] == 129
+    assert (rows["NEW-2"]["line"], rows["NEW-2"]["saved"], rows["NEW-2"]["cause"]) == (3, False, "not_found")
+    assert rows["NEW-2"]["problem"].startswith("SKU NEW-2: iDempiere (gw) has no product 1300;")
+    assert rows["ELM-2"]["cause"] == "not_found" and "erp_product" not in rows["ELM-2"]
+
+    csv_file.write_text("sku,m_product_id,m_product_value\nNEW-2,129,\n", encoding="utf-8")  # corrected
+    fixed = runner.invoke(cli, ["sku", "import", str(csv_file)])
+    assert fixed.exit_code == 0, fixed.output
+    assert fixed.output.strip() == "1 mapping(s) imported, 0 row(s) skipped; products checked in the ERP; " \
+                                   "1 held order(s) re-armed"
+    assert run_erp_delivery(settings=erp_env.settings).sent == 2
+
+
+def test_erp_sku_import_asks_for_a_product_shared_by_many_rows_once(erp_env: ErpEnv, tmp_path: Path) -> None:
+    """verify sends one queryData per connection for every id and one for every search key of the file."""
+    csv_file = tmp_path / "skus.csv"
+    csv_file.write_text("sku,m_product_id,m_product_value,channel\n" +
+                        "".join(f"AZ-{i},128,,\n" for i in range(40)) +
+                        "".join(f"OAK-{i},,Oak Tree,shop-a\n" for i in range(20)) +
+                        "ELM-1,129,,shop-a\n", encoding="utf-8")
+    erp_env.sandbox.reset_calls()
+    result = CliRunner().invoke(cli, ["sku", "import", str(csv_file), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["imported"] == 61 and data["skipped"] == 0
+    assert {r["erp_product"]["m_product_id"] for r in data["rows"]} == {128, 129, 130}
+    assert _product_queries(erp_env.sandbox) == 2  # 128 and 129 in one query, Oak Tree in the other
+    assert len(_skus()) == 61
+
+
+def test_erp_sku_import_refuses_when_the_erp_cannot_be_asked_and_no_check_imports_unchecked(
+        erp_env: ErpEnv, tmp_path: Path) -> None:
+    ext = erp_env.add_order(lines=[("NEW-1", 1, "23.75")])
+    run_erp_delivery(settings=erp_env.settings)
+    erp_env.update_connection(url="http://127.0.0.1:9/ADInterface/services", settings_json='{"timeout_seconds": 1}')
+    csv_file = tmp_path / "skus.csv"
+    csv_file.write_text("sku,m_product_id,m_product_value,channel\n"
+                        "NEW-1,128,,\n"
+                        "OAK-1,,Oak Tree,shop-a\n"
+                        ",129,,\n", encoding="utf-8")
+    runner = CliRunner()
+
+    down = runner.invoke(cli, ["sku", "import", str(csv_file)])
+    assert down.exit_code == 1
+    assert "line 4: sku is empty" in down.stderr
+    message = down.stderr.strip().splitlines()[-1]
+    assert message.startswith(f"Error: {csv_file}: ERP connection gw could not be asked: cannot load WSDL "
+                              "http://127.0.0.1:9/")
+    assert "Connection refused" in message and "nothing was saved (2 of 2 row(s) could not be checked)" in message
+    assert message.endswith(f"; to import it anyway, unchecked: oms-bridge sku import {csv_file} --no-check")
+    as_json = runner.invoke(cli, ["sku", "import", str(csv_file), "--json"])
+    assert as_json.exit_code == 1
+    data = json.loads(as_json.stdout)
+    assert (data["checked"], data["imported"], data["skipped"], data["cause"]) == (True, 0, 3, "unreachable")
+    assert data["problem"].endswith(f"oms-bridge sku import {csv_file} --no-check")
+    assert [(r["sku"], r["saved"], r["cause"]) for r in data["rows"]] == [("NEW-1", False, "unreachable"),
+                                                                         ("OAK-1", False, "unreachable")]
+    assert _skus() == set() and erp_env.delivery(ext).state == "held"
+
+    unchecked = runner.invoke(cli, ["sku", "import", str(csv_file), "--no-check"])
+    assert unchecked.exit_code == 1  # the row without a SKU is still skipped
+    assert unchecked.stdout.strip() == ("2 mapping(s) imported, 1 row(s) skipped; not checked in the ERP "
+                                        "(--no-check); 1 held order(s) re-armed")
+    assert _skus() == {"NEW-1", "OAK-1"} and erp_env.delivery(ext).state == "pending"
+    csv_file.write_text("sku,m_product_id\nNEW-1,129\n", encoding="utf-8")
+    again = runner.invoke(cli, ["sku", "import", str(csv_file), "--no-check", "--json"])
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.stdout)
+    assert (data["checked"], data["imported"], data["skipped"]) == (False, 1, 0)
+    assert data["rows"][0]["saved"] is True and data["rows"][0]["erp_product"] is None
+    assert "cause" not in data
+
+
+def test_erp_sku_import_without_an_erp_connection_says_how_to_import_anyway(sqlite_settings: Settings,
+                                                                             tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["init"]).exit_code == 0
+    csv_file = tmp_path / "my skus.csv"
+    csv_file.write_text("sku,m_product_value\nABC-1,ABC-1-ERP\n", encoding="utf-8")
+    refused = runner.invoke(cli, ["sku", "import", str(csv_file)])
+    assert refused.exit_code == 1
+    assert "no ERP connection to check the product against" in refused.output
+    assert refused.output.strip().endswith(f"oms-bridge sku import '{csv_file}' --no-check")
+    assert _skus() == set()
+    saved = runner.invoke(cli, ["sku", "import", str(csv_file), "--no-check"])
+    assert saved.exit_code == 0 and "not checked in the ERP" in saved.output
+    assert _skus() == {"ABC-1"}

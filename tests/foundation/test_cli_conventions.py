@@ -144,7 +144,7 @@ JSON_RUNS: dict[str, list[str]] = {
     "erp status": ["erp", "status"], "erp retry": ["erp", "retry", "--all-held"],
     "sku list": ["sku", "list"], "sku unmapped": ["sku", "unmapped"],
     "sku map": ["sku", "map", "X-1", "--product", "7", "--no-check"],
-    "sku unmap": ["sku", "unmap", "X-1"], "sku import": ["sku", "import", "{tmp}/skus.csv"],
+    "sku unmap": ["sku", "unmap", "X-1"], "sku import": ["sku", "import", "{tmp}/skus.csv", "--no-check"],
     "oms carriers list": ["oms", "carriers", "list"], "oms shipments": ["oms", "shipments"],
     "oms packages": ["oms", "packages"], "oms products list": ["oms", "products", "list"],
     "oms products import": ["oms", "products", "import", "{tmp}/products.csv"],

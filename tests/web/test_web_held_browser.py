@@ -208,9 +208,11 @@ def test_sku_csv_import_checks_every_product_in_the_erp(page, erp):  # noqa: F81
     run_erp_delivery(settings=settings)
     login(page)
     page.goto("/admin/skus")
-    page.fill("#csv", "sku,m_product_value\nSAUCE-XO,Elm Tree\nNOODLE-9,Elm Tre\n,x\n")
+    # a global and a channel row share connection gw: verify reads it once (it failed to detach it twice)
+    page.fill("#csv", "sku,m_product_value,channel\nSAUCE-XO,Elm Tree,\nNOODLE-9,Elm Tre,\n,x,\n"
+                      "OAK-1,Oak Tree,shop-a\n")
     page.click("#import-skus button[type=submit]")
-    assert page.inner_text("#flash-ok") == "1 mapping(s) imported; 2 held order(s) queued again for the ERP"
+    assert page.inner_text("#flash-ok") == "2 mapping(s) imported; 2 held order(s) queued again for the ERP"
     err = page.inner_text("#flash-err")
     assert "line 3: SKU NOODLE-9: iDempiere (gw) has no product value Elm Tre" in err and "line 4: sku is empty" in err
     assert _states(settings, ["I-1", "I-2", "I-3"]) == {"I-1": "pending", "I-2": "pending", "I-3": "held"}
