@@ -34,7 +34,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,8 +75,7 @@ def seed_data() -> dict[str, Any]:
 
 def catalogue_loaded(session: Session) -> bool:
     """True when the seed's country is in the catalogue (then :func:`ensure_catalogue` writes nothing)."""
-    code = seed_data()["country"]["code"]
-    return session.scalars(select(OmsCountry.id).where(OmsCountry.code == code)).first() is not None
+    return seed_data()["country"]["code"] in _snapshot(session).countries
 
 
 def ensure_catalogue(session: Session) -> bool:
@@ -91,6 +90,7 @@ def ensure_catalogue(session: Session) -> bool:
     code = data["country"]["code"]
     if catalogue_loaded(session):
         return False
+    session.info.pop(_SESSION_KEY, None)  # the snapshot this unit read no longer holds, whoever loads the seed
     try:
         with session.begin_nested():
             country = OmsCountry(code=code, name=data["country"]["name"])
@@ -152,43 +152,87 @@ def _get_or_add(session: Session, model: type, lookup: dict[str, Any], extra: di
 AddressKey = tuple[str | None, str | None, str | None, str | None, str | None]
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """Every catalogue row (plain rows, :mod:`oms_bridge.store.rows`) and the lookups of :class:`_Catalogue` over
+    them, as of ``marker``. Shared by the process's requests: never changed once made."""
+
+    marker: tuple[Any, ...]
+    countries: dict[str, Any]
+    cities: dict[int, Any]
+    city_names: dict[tuple[int, str], Any]
+    township_names: dict[tuple[int, str], Any]
+    township_zips: dict[str, list[Any]]
+    districts: dict[tuple[int, str], Any]
+
+
+_SNAPSHOTS: dict[str, _Snapshot] = {}  # database URL → its catalogue
+#: the snapshot a unit of work read (``Session.info``): one marker query per transaction
+_SESSION_KEY = "oms_catalogue_snapshot"
+
+
+def _marker(session: Session) -> tuple[Any, ...]:
+    """What changes whenever a catalogue row is added, removed or changed through the store (count, highest id and
+    latest ``updated`` of each level), read with one statement."""
+    parts = []
+    for model in (OmsCountry, OmsCity, OmsTownship, OmsDistrict):
+        table = model.__table__
+        parts += [select(func.count()).select_from(table).scalar_subquery(),
+                  select(func.max(table.c[f"{table.name}_id"])).scalar_subquery(),
+                  select(func.max(table.c.updated)).scalar_subquery()]
+    return tuple(session.execute(select(*parts)).one())
+
+
+def _snapshot(session: Session) -> _Snapshot:
+    """The catalogue as of now: the process's copy when its marker still holds, else read again (four queries).
+
+    Why: every page of ``orders/`` resolves its addresses against the catalogue, and reading the rows it needs
+    took four queries and about a tenth of a page's time (issue 18); the catalogue (Taiwan's 390 places plus the
+    few that orders add) changes seldom. The marker is read on every page, in the page's own transaction, so a
+    place another process added is seen at once. An edit made outside the store that keeps every count, id and
+    ``updated`` as it was is not seen until the process restarts.
+    """
+    mine = session.info.get(_SESSION_KEY)
+    if mine is not None:
+        return mine
+    key = session.get_bind().url.render_as_string(hide_password=True)
+    marker = _marker(session)
+    found = _SNAPSHOTS.get(key)
+    if found is not None and found.marker == marker:
+        session.info[_SESSION_KEY] = found
+        return found
+    index = _Catalogue(session, None)
+    index.countries = {c.code: c for c in records(session.execute(select(*columns_of(OmsCountry))))}
+    for city in records(session.execute(select(*columns_of(OmsCity)).order_by(OmsCity.id))):
+        index._city(city)
+    for township in records(session.execute(select(*columns_of(OmsTownship)).order_by(OmsTownship.id))):
+        index._township(township)
+    index.districts = {(d.oms_township_id, d.name): d
+                       for d in records(session.execute(select(*columns_of(OmsDistrict))))}
+    found = _SNAPSHOTS[key] = _Snapshot(marker, index.countries, index.cities, index.city_names, index.township_names,
+                                        index.township_zips, index.districts)
+    session.info[_SESSION_KEY] = found
+    return found
+
+
 class _Catalogue:
-    """The catalogue rows a page of addresses can resolve to, read up front in a few queries.
+    """The catalogue rows a page of addresses can resolve to, from the process's snapshot (:func:`_snapshot`).
 
     Why: resolving each address with its own lookups (and a write-capable get-or-add for every level) cost
     several statements per distinct address on every read of ``orders/`` (issue 18). The rule
-    (:func:`_resolve`) asks this object instead; it answers from what it read, and only a place the catalogue
-    really lacks goes through :func:`_get_or_add` (a write, inside a savepoint), whose row it then remembers.
-    Names and postcodes it did not read are never asked for: every lookup of the rule is by a name or postcode
-    of the addresses it was built for.
+    (:func:`_resolve`) asks this object instead; it answers from the snapshot, and only a place the catalogue
+    really lacks goes through :func:`_get_or_add` (a write, inside a savepoint), whose row it then remembers in
+    this object's own copies of the lookups (the snapshot is shared and never changed).
     """
 
-    def __init__(self, session: Session, keys: list[AddressKey], default_country: str) -> None:
+    def __init__(self, session: Session, snap: _Snapshot | None) -> None:
         self.session = session
-        # Plain rows (oms_bridge.store.rows): they are only read to be served; a place added on the way is an ORM
-        # object with the same attributes.
-        self.countries = {c.code: c for c in records(session.execute(select(*columns_of(OmsCountry))))}
-        codes = {_country_code(key[0], default_country) for key in keys}
-        names = {n for key in keys for n in (_place(key[1]), _place(key[2]), _place(key[3])) if n}
-        zips = {z for z in (_zip3(key[4]) for key in keys) if z}
-        ids = [self.countries[c].id for c in codes if c in self.countries]
-        self.cities: dict[int, OmsCity] = {}
-        self.city_names: dict[tuple[int, str], OmsCity] = {}
-        self.township_names: dict[tuple[int, str], OmsTownship] = {}
-        self.township_zips: dict[str, list[OmsTownship]] = {}
-        self.districts: dict[tuple[int, str], OmsDistrict] = {}
-        if ids:
-            for city in records(session.execute(select(*columns_of(OmsCity)).where(OmsCity.oms_country_id.in_(ids)))):
-                self._city(city)
-        wanted = or_(OmsTownship.name.in_(names), OmsTownship.postcode.in_(zips))
-        if self.cities and (names or zips):
-            for township in records(session.execute(select(*columns_of(OmsTownship)).where(
-                    OmsTownship.oms_city_id.in_(list(self.cities)), wanted))):
-                self._township(township)
-        township_ids = {t.id for t in self.township_names.values()}
-        if township_ids:
-            self.districts = {(d.oms_township_id, d.name): d for d in records(session.execute(
-                select(*columns_of(OmsDistrict)).where(OmsDistrict.oms_township_id.in_(township_ids))))}
+        self.countries: dict[str, OmsCountry] = dict(snap.countries) if snap else {}
+        self.cities: dict[int, OmsCity] = dict(snap.cities) if snap else {}
+        self.city_names: dict[tuple[int, str], OmsCity] = dict(snap.city_names) if snap else {}
+        self.township_names: dict[tuple[int, str], OmsTownship] = dict(snap.township_names) if snap else {}
+        self.township_zips: dict[str, list[OmsTownship]] = dict(snap.township_zips) if snap else {}
+        self.districts: dict[tuple[int, str], OmsDistrict] = dict(snap.districts) if snap else {}
 
     def _city(self, row: OmsCity) -> OmsCity:
         self.cities[row.id] = row
@@ -197,8 +241,9 @@ class _Catalogue:
 
     def _township(self, row: OmsTownship) -> OmsTownship:
         self.township_names.setdefault((row.oms_city_id, row.name), row)
-        if row.postcode and row not in self.township_zips.get(row.postcode, ()):
-            self.township_zips.setdefault(row.postcode, []).append(row)
+        same_zip = self.township_zips.get(row.postcode, []) if row.postcode else []
+        if row.postcode and row not in same_zip:
+            self.township_zips[row.postcode] = [*same_zip, row]  # a new list: the snapshot's lists stay as they are
         return row
 
     def country(self, code: str) -> OmsCountry:
@@ -288,7 +333,7 @@ def resolve_addresses(session: Session, keys: list[AddressKey], *,
     """Catalogue rows for a page of order addresses (see module doc); reads a few queries for the whole page and
     writes only the places the catalogue lacks."""
     unique = list(dict.fromkeys(keys))
-    catalogue = _Catalogue(session, unique, default_country)
+    catalogue = _Catalogue(session, _snapshot(session))
     return {key: _resolve(catalogue, key, default_country) for key in unique}
 
 

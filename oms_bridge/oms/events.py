@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
@@ -162,21 +162,34 @@ def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
         (state.offered if offered_at is not None else unoffered_rows).add((oid, version))
     state.unoffered = [o for o in orders if (o.id, o.version) not in state.offered]
     state.unoffered_rows = {(o.id, o.version) for o in state.unoffered} & unoffered_rows
-    delivered = func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version
-    settled = or_(and_(Delivery.state == "sent", delivered),
-                  and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
     versions = {o.id: o.version for o in orders}
     for r in session.execute(select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
-            Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~settled)):
+            Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~_SETTLED)):
         if r.order_version <= versions[r.oms_order_id]:
             state.rows[(r.id, r.order_version)] = r.oms_order_id
     return state
 
 
+#: an ``oms`` row that records its version as offered (waiting for the OMS to act) or acknowledged
+_SETTLED = or_(and_(Delivery.state == "sent", func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version),
+               and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
+
+
 def served_already(session: Session, orders: Sequence[Order]) -> bool:
     """True when reading these orders (their current versions) leaves nothing to record: each was offered and its
-    ``oms`` row says so. Lets a read of ``orders/`` that changes nothing stay a read-only transaction."""
-    return not _unrecorded(session, orders)
+    ``oms`` row says so. Lets a read of ``orders/`` that changes nothing stay a read-only transaction.
+
+    One query for the page (the same conditions as :func:`_unrecorded`, counted in SQL): this runs on every poll.
+    """
+    ids = [o.id for o in orders]
+    if not ids:
+        return True
+    offered = exists().where(OmsOrderEvent.oms_order_id == Order.id, OmsOrderEvent.order_version == Order.version,
+                             OmsOrderEvent.offered_at.is_not(None))
+    open_row = exists().where(Delivery.oms_order_id == Order.id, Delivery.destination == DESTINATION,
+                              Delivery.order_version <= Order.version, ~_SETTLED)
+    left = session.scalar(select(func.count()).select_from(Order).where(Order.id.in_(ids), ~offered | open_row))
+    return not left
 
 
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:

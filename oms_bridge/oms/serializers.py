@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
 from typing import Any
 
 from oms_bridge.oms.addresses import ResolvedAddress
@@ -65,13 +66,26 @@ class ChannelRef:
 
 def money(value: Decimal | None) -> str:
     """A decimal string with two places ("480.00"); None counts as zero."""
-    return str((value or Decimal("0")).quantize(CENT))
+    return _money(value) if value else "0.00"
 
 
 def iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a ``Z`` (the store keeps aware UTC)."""
     if value is None:
         return None
+    return _iso(value)
+
+
+# A page of orders repeats the same amounts and times many times over (an order's items share its prices and were
+# made at one instant): each text is worked out once. Equal values give equal texts (480 and 480.00 both "480.00";
+# the same instant in any zone the same UTC text), so the caches cannot mix values up.
+@lru_cache(maxsize=4096)
+def _money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+@lru_cache(maxsize=4096)
+def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -9,7 +9,8 @@
 :class:`UtcDateTime` gives SQLAlchemy one bind processor doing the whole conversion in a single step,
 where a plain ``TypeDecorator`` chains ``process_bind_param`` and SQLite's own DATETIME formatting: a
 bulk load binds hundreds of thousands of times (issue 18). It produces the same value as the chain
-(tests/store/test_store_bulk.py compares them).
+(tests/store/test_store_bulk.py compares them). On SQLite it reads in one step too: the stored text straight to
+aware UTC.
 """
 
 from __future__ import annotations
@@ -87,6 +88,25 @@ class UtcDateTime(TypeDecorator[datetime]):
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
+
+    def result_processor(self, dialect: Dialect, coltype: object):
+        """One step from what the driver returns to aware UTC (see module doc: a page the OMS pulls reads
+        thousands of times): on SQLite the stored text is parsed straight into UTC; anything ``fromisoformat``
+        does not read goes through SQLAlchemy's own parser first, as before."""
+        chained = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite":
+            return chained
+
+        def process(value: str | None) -> datetime | None:
+            if value is None:
+                return None
+            try:
+                parsed = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                return chained(value) if chained else value
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

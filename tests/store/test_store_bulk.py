@@ -69,6 +69,21 @@ def test_single_step_datetime_processor_binds_what_the_chain_binds(dialect):
         fast(datetime(2026, 3, 1))
 
 
+def test_single_step_datetime_reader_reads_what_the_chain_reads():
+    """SQLite's stored text straight to aware UTC gives what SQLAlchemy's parser followed by the decorator gave,
+    for every form the column holds (our writes, CURRENT_TIMESTAMP defaults, a date alone) and for text
+    ``fromisoformat`` refuses."""
+    dialect = sqlite.dialect()
+    kind = UtcDateTime()
+    impl = DateTime(timezone=True).dialect_impl(dialect).result_processor(dialect, None)
+    fast = kind.dialect_impl(dialect).result_processor(dialect, None)
+    for stored in ("2026-03-01 04:00:00.123456", "2026-03-01 04:00:00", "2026-03-01 04:00:00.000001", "2026-03-01",
+                   "0999-01-02 03:04:05.000000", None):
+        chained = impl(stored) if stored is not None else None
+        expected = kind.process_result_value(chained, dialect)
+        assert fast(stored) == expected and (stored is None or fast(stored).tzinfo is UTC), stored
+
+
 def test_new_orders_in_bulk_keep_every_row_the_upsert_promises(store_settings, channel_id):
     request = CancelRequest(requested_at=T0, reason="buyer changed mind", reference="r-1", allowed=True)
     orders = [make_order(1), make_order(2, cancel_request=request),
