@@ -294,6 +294,8 @@ CREATE INDEX oms_order_external_ix ON oms_order (external_id);
 
 CREATE INDEX oms_order_is_held_ix ON oms_order (is_held, oms_order_id);
 
+CREATE INDEX oms_order_updated_ix ON oms_order (is_held, updated);
+
 ALTER TABLE oms_package_push ADD COLUMN attempted_at TIMESTAMP WITH TIME ZONE;
 
 ALTER TABLE oms_process_run ADD COLUMN heartbeat TIMESTAMP WITH TIME ZONE;

@@ -31,6 +31,8 @@ class Order(ADColumns, Base):
         # the few orders unreadable at intake (/admin/held), and the OMS's pages of the others: counted and paged
         # on the index alone (on SQLite ``is_held`` lies behind the raw payload, read row by row without it)
         Index("oms_order_is_held_ix", "is_held", "oms_order_id"),
+        # the OMS's incremental poll (``orders/?modified_date__gte=``: what changed since its last poll)
+        Index("oms_order_updated_ix", "is_held", "updated"),
     )
 
     oms_channel_id: Mapped[int] = mapped_column(

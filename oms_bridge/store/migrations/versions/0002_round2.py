@@ -296,6 +296,7 @@ def upgrade() -> None:
         batch_op.create_index('oms_order_created_ix', ['order_created', 'oms_order_id'], unique=False)
         batch_op.create_index('oms_order_external_ix', ['external_id'], unique=False)
         batch_op.create_index('oms_order_is_held_ix', ['is_held', 'oms_order_id'], unique=False)
+        batch_op.create_index('oms_order_updated_ix', ['is_held', 'updated'], unique=False)
 
     with op.batch_alter_table('oms_package_push', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempted_at', store_types.UtcDateTime(), nullable=True))
@@ -312,6 +313,7 @@ def downgrade() -> None:
         batch_op.drop_column('attempted_at')
 
     with op.batch_alter_table('oms_order', schema=None) as batch_op:
+        batch_op.drop_index('oms_order_updated_ix')
         batch_op.drop_index('oms_order_is_held_ix')
         batch_op.drop_index('oms_order_external_ix')
         batch_op.drop_index('oms_order_created_ix')
