@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from oms_bridge.store import bulk
 from oms_bridge.store.models import Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsOrderItem
-from oms_bridge.store.rows import columns_of, records
+from oms_bridge.store.rows import columns_of, record_type, records
 
 __all__ = ["NOT_HELD", "units_of", "item_rows", "ensure_items", "ensure_items_of", "ensure_missing_items",
            "ItemUpdate", "apply_item_updates"]
@@ -76,15 +76,17 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
     Items come in and go out as plain rows (:func:`item_rows`): they are read to be served. Missing units of every
     order go in with one ``INSERT … ON CONFLICT DO NOTHING`` (a concurrent reader's row wins, ours is skipped),
     units to (de)activate with one ``UPDATE`` each way, and the orders touched are read back with one query, so a
-    first read costs a few statements per page instead of three per unit. A page with nothing to change writes
-    nothing.
+    first read costs a few statements per page instead of three per unit. On SQLite the insert answers the new
+    rows' ids itself (:func:`oms_bridge.store.bulk.insert_returning`) and they are served as inserted, unless a
+    concurrent reader's rows won some keys. A page with nothing to change writes nothing.
     """
     now = now or utcnow()
     keyed: dict[int, dict[tuple[int, int], Any]] = {}
     wanted: dict[int, list[tuple[int, int]]] = {}
     missing: list[tuple] = []
     flips: dict[bool, list[int]] = {True: [], False: []}
-    touched: set[int] = set()
+    touched: set[int] = set()  # orders to read back: those with new units ...
+    flipped: set[int] = set()  # ... and those with units (de)activated
     for order, lines, existing in orders:
         by_key = keyed[order.id] = {(i.oms_orderline_id, i.unit_no): i for i in existing}
         keys = wanted[order.id] = [(line.id, unit) for line in lines for unit in range(1, units_of(line.qty) + 1)]
@@ -96,14 +98,21 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
                 touched.add(order.id)
             elif not item.isactive:
                 flips[True].append(item.id)
-                touched.add(order.id)
+                flipped.add(order.id)
         for key in set(by_key) - set(keys):
             if by_key[key].isactive:
                 flips[False].append(by_key[key].id)
-                touched.add(order.id)
+                flipped.add(order.id)
+    touched |= flipped
     if missing:
-        bulk.insert_rows(session, OmsOrderItem.__table__, _ITEM_COLUMNS, missing,
-                         on_conflict=("oms_orderline_id", "unit_no"))
+        made = bulk.insert_returning(session, OmsOrderItem.__table__, _ITEM_COLUMNS, missing,
+                                     returning=("oms_order_item_id", "oms_orderline_id", "unit_no"),
+                                     on_conflict=("oms_orderline_id", "unit_no"))
+        if made is not None and len(made) == len(missing):  # all ours: serve them as inserted, no read back
+            ids = {(line_id, unit): item_id for item_id, line_id, unit in made}
+            for order_id, line_id, unit, *_rest in missing:
+                keyed[order_id][(line_id, unit)] = _new_item(order_id, line_id, unit, ids[(line_id, unit)], now)
+            touched = flipped
     for active, ids in flips.items():
         if ids:
             session.execute(update(OmsOrderItem).where(OmsOrderItem.id.in_(ids)).values(isactive=active, updated=now))
@@ -115,6 +124,17 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
         by_key = keyed[order_id]
         out[order_id] = sorted((by_key[k] for k in set(keys)), key=lambda i: i.id)
     return out
+
+
+_ITEM_FIELDS = tuple(column.key for column in columns_of(OmsOrderItem, without=_UNSERVED))
+
+
+def _new_item(order_id: int, line_id: int, unit: int, item_id: int, now: datetime) -> Any:
+    """The plain row :func:`item_rows` reads for an item just made with these values (every other column empty)."""
+    values = dict.fromkeys(_ITEM_FIELDS)
+    values.update(oms_order_id=order_id, oms_orderline_id=line_id, unit_no=unit, id=item_id, updated=now,
+                  isactive=True)
+    return record_type(_ITEM_FIELDS)(**values)
 
 
 def ensure_missing_items(session: Session, limit: int = 1000) -> int:

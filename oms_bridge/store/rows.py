@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Result, inspect
 
-__all__ = ["columns_of", "records"]
+__all__ = ["columns_of", "records", "record_type"]
 
 
 @cache
@@ -28,12 +28,13 @@ def columns_of(model: type, *, without: tuple[str, ...] = ()) -> tuple[Any, ...]
 
 
 @cache
-def _record_type(keys: tuple[str, ...]) -> Any:
+def record_type(keys: tuple[str, ...]) -> Any:
+    """The named tuple type of rows with these attribute names (the type :func:`records` makes)."""
     return namedtuple("Record", keys)  # noqa: PYI024 - the fields are only known at run time
 
 
 def records(result: Result[Any]) -> list[Any]:
     """The result's rows as named tuples (same attribute names): a serialiser reads each row's attributes a dozen
     times, and a named tuple answers in C where a ``Row`` goes through Python (``__getattr__``)."""
-    make = _record_type(tuple(result.keys()))._make
+    make = record_type(tuple(result.keys()))._make
     return [make(row) for row in result]

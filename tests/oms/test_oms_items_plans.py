@@ -91,3 +91,25 @@ def test_oms_quantity_change_keeps_item_ids(oms: FakeOms, sqlite_settings, chann
     bump_order(sqlite_settings, oid)
     after = [i["id"] for i in _items(oms, "Q1")]
     assert after == before[:2]
+
+
+def test_items_made_while_another_reader_made_some_are_read_back(sqlite_settings, channel_id):
+    """Items made on a first read are served as inserted (their ids from the insert itself); when another reader
+    made some of the same units first (its rows win the unique key), the page reads the items back and serves
+    theirs, one item per unit either way (issue 18)."""
+    from oms_bridge.oms.items import ensure_items_of, item_rows
+    from oms_bridge.store.models import Order, OrderLine
+
+    order_id = add_order(sqlite_settings, channel_id, "B9", lines=(("SOCK-WOOL-M", "羊毛襪", "3", "180", "0"),))
+    with session_scope(sqlite_settings) as s:
+        order = s.get(Order, order_id)
+        lines = list(s.scalars(select(OrderLine).where(OrderLine.oms_order_id == order_id)))
+        ours = ensure_items_of(s, [(order, lines, [])])[order_id]  # nobody made them yet: served as inserted
+        assert ours == sorted(item_rows(s, [order_id]), key=lambda i: i.id)
+        s.execute(OmsOrderItem.__table__.delete().where(OmsOrderItem.oms_order_id == order_id,
+                                                        OmsOrderItem.unit_no > 1))
+        theirs = s.scalar(select(OmsOrderItem.id).where(OmsOrderItem.oms_order_id == order_id))
+        # This reader looked before unit 1 existed: it inserts all three, the other reader's unit 1 wins.
+        served = ensure_items_of(s, [(order, lines, [])])[order_id]
+        assert [i.unit_no for i in served] == [1, 2, 3] and served[0].id == theirs
+        assert served == sorted(item_rows(s, [order_id]), key=lambda i: i.id)

@@ -156,6 +156,43 @@ def test_statements_selecting_money_and_quantity_columns_are_cached():
     assert stmt._generate_cache_key() is not None
 
 
+def test_insert_returning_answers_the_rows_that_went_in(store_settings):
+    """SQLite answers each inserted row's returning columns from the insert itself, in chunks of its parameter
+    limit, and leaves out rows its ON CONFLICT skipped; PostgreSQL inserts the same rows and answers None (read
+    them back)."""
+    from oms_bridge.store import bulk
+    from oms_bridge.store.models.oms import OmsCountry
+
+    now = datetime.now(UTC)
+    columns = ("code", "name", "source", "oms_country_uu", "created", "updated", "isactive", "ad_client_id",
+               "ad_org_id", "createdby", "updatedby")
+
+    def rows(codes):
+        return [(code, f"land {code}", "seed", uuid.uuid4(), now, now, True, 0, 0, 0, 0) for code in codes]
+
+    sqlite_store = store_settings.effective_database_url.startswith("sqlite")
+    first = [f"A{n}" for n in range(10)] + [f"B{n}" for n in range(10)]
+    with session_scope(store_settings) as s:
+        chunked = bulk.SQLITE_PARAMETERS
+        bulk.SQLITE_PARAMETERS = 7 * len(columns)  # three statements for 20 rows
+        try:
+            made = bulk.insert_returning(s, OmsCountry.__table__, columns, rows(first),
+                                         returning=("oms_country_id", "code"), on_conflict=("code",))
+        finally:
+            bulk.SQLITE_PARAMETERS = chunked
+        stored = dict(s.execute(select(OmsCountry.code, OmsCountry.id)).tuples().all())
+    assert set(stored) == set(first)
+    if sqlite_store:
+        assert sorted(made) == sorted((stored[code], code) for code in first)
+    else:
+        assert made is None
+    with session_scope(store_settings) as s:
+        again = bulk.insert_returning(s, OmsCountry.__table__, columns, rows(["A1", "C1"]),
+                                      returning=("oms_country_id", "code"), on_conflict=("code",))
+        new_id = s.scalar(select(OmsCountry.id).where(OmsCountry.code == "C1"))
+    assert again == ([(new_id, "C1")] if sqlite_store else None)
+
+
 def test_uuids_are_random_version_4():
     values = list(_uuids(500))
     assert len(set(values)) == 500
