@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -120,8 +119,8 @@ def _seed_level(session: Session, model: type, rows: list[tuple[Any, ...]], colu
     table = model.__table__
     ad = (f"{table.name}_uu", "source", "ad_client_id", "ad_org_id", "created", "updated", "isactive", "createdby",
           "updatedby")
-    bulk.insert_rows(session, table, columns + ad, [(*row, uuid.uuid4(), "seed", 0, 0, now, now, True, 0, 0)
-                                                    for row in rows])
+    bulk.insert_rows(session, table, columns + ad, [(*row, uu, "seed", 0, 0, now, now, True, 0, 0)
+                                                    for row, uu in zip(rows, bulk.new_uuids(len(rows)), strict=True)])
 
 
 def _usable(value: str | None) -> bool:
@@ -171,16 +170,23 @@ _SNAPSHOTS: dict[str, _Snapshot] = {}  # database URL → its catalogue
 _SESSION_KEY = "oms_catalogue_snapshot"
 
 
-def _marker(session: Session) -> tuple[Any, ...]:
-    """What changes whenever a catalogue row is added, removed or changed through the store (count, highest id and
-    latest ``updated`` of each level), read with one statement."""
+def _marker_statement() -> Any:
     parts = []
     for model in (OmsCountry, OmsCity, OmsTownship, OmsDistrict):
         table = model.__table__
         parts += [select(func.count()).select_from(table).scalar_subquery(),
                   select(func.max(table.c[f"{table.name}_id"])).scalar_subquery(),
                   select(func.max(table.c.updated)).scalar_subquery()]
-    return tuple(session.execute(select(*parts)).one())
+    return select(*parts)
+
+
+_MARKER = _marker_statement()
+
+
+def _marker(session: Session) -> tuple[Any, ...]:
+    """What changes whenever a catalogue row is added, removed or changed through the store (count, highest id and
+    latest ``updated`` of each level), read with one statement."""
+    return tuple(session.execute(_MARKER).one())
 
 
 def _snapshot(session: Session) -> _Snapshot:

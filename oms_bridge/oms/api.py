@@ -49,6 +49,7 @@ from oms_bridge.oms.orders import (
     order_payloads,
     order_query,
     order_rows,
+    page_of,
     servable,
     serve_orders,
 )
@@ -75,7 +76,6 @@ from oms_bridge.store.models.oms import (
     OmsOrderItem,
     OmsTownship,
 )
-from oms_bridge.store.rows import records
 
 __all__ = ["router"]
 
@@ -111,12 +111,13 @@ def _public_url(request: Request, config: OmsConfig) -> URL:
 
 
 def _paged(session: Session, stmt: Select, page: Page, *, plain: Select | None = None) -> tuple[int, list[Any]]:
-    """(count, the page's rows) of ``stmt``; ``plain``: the same query reading plain rows instead of objects."""
+    """(count, the page's rows) of ``stmt``; ``plain``: the same query reading plain rows instead of objects, the
+    page's ids first (:func:`oms_bridge.oms.orders.page_of`)."""
     count = count_of(session, stmt)
     if page.number > 1 and page.offset >= count:
         raise HTTPException(status_code=404, detail="Invalid page.")
     if plain is not None:
-        return count, records(session.execute(plain.offset(page.offset).limit(page.limit)))
+        return count, page_of(session, plain, page.offset, page.limit)
     rows = session.scalars(stmt.offset(page.offset).limit(page.limit)).all()
     return count, list(rows)
 

@@ -23,13 +23,12 @@ whisperer/client.py serializes), and a version keeps its uuid and exact body for
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
@@ -88,11 +87,12 @@ def _make_events(session: Session, orders: Sequence[Order], wanted: Mapping[int,
         earlier[oid] = min(v, earlier.get(oid, v))
     now = utcnow()
     rows = []
+    uuids = bulk.new_uuids(2 * len(orders))
     for order in orders:
         version = wanted[order.id]
         kind = "order.updated" if earlier.get(order.id, version) < version else "order.created"
-        rows.append((order.id, version, channel, kind, uuid.uuid4().hex, 0, order.ad_client_id, order.ad_org_id, now,
-                     now, True, 0, 0, uuid.uuid4(), offered_at, offered_at))
+        rows.append((order.id, version, channel, kind, next(uuids).hex, 0, order.ad_client_id, order.ad_org_id, now,
+                     now, True, 0, 0, next(uuids), offered_at, offered_at))
     return bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
                             on_conflict=("oms_order_id", "order_version"))
 
@@ -156,15 +156,12 @@ def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
     if not ids:
         return state
     unoffered_rows = set()
-    for oid, version, offered_at in session.execute(select(
-            OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version, OmsOrderEvent.offered_at).where(
-            OmsOrderEvent.oms_order_id.in_(ids))).tuples():
+    for oid, version, offered_at in session.execute(_EVENT_STATES, {"ids": ids}).tuples():
         (state.offered if offered_at is not None else unoffered_rows).add((oid, version))
     state.unoffered = [o for o in orders if (o.id, o.version) not in state.offered]
     state.unoffered_rows = {(o.id, o.version) for o in state.unoffered} & unoffered_rows
     versions = {o.id: o.version for o in orders}
-    for r in session.execute(select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
-            Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(ids), ~_SETTLED)):
+    for r in session.execute(_OPEN_ROWS, {"ids": ids}):
         if r.order_version <= versions[r.oms_order_id]:
             state.rows[(r.id, r.order_version)] = r.oms_order_id
     return state
@@ -173,6 +170,17 @@ def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
 #: an ``oms`` row that records its version as offered (waiting for the OMS to act) or acknowledged
 _SETTLED = or_(and_(Delivery.state == "sent", func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version),
                and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
+# Built once with the page's order ids as a parameter: every read of ``orders/`` runs them (issue 18).
+_IDS = bindparam("ids", expanding=True)
+_EVENT_STATES = select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version, OmsOrderEvent.offered_at).where(
+    OmsOrderEvent.oms_order_id.in_(_IDS))
+_OPEN_ROWS = select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
+    Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(_IDS), ~_SETTLED)
+_LEFT_TO_RECORD = select(func.count()).select_from(Order).where(Order.id.in_(_IDS), ~exists().where(
+    OmsOrderEvent.oms_order_id == Order.id, OmsOrderEvent.order_version == Order.version,
+    OmsOrderEvent.offered_at.is_not(None)) | exists().where(
+    Delivery.oms_order_id == Order.id, Delivery.destination == DESTINATION, Delivery.order_version <= Order.version,
+    ~_SETTLED))
 
 
 def served_already(session: Session, orders: Sequence[Order]) -> bool:
@@ -182,14 +190,7 @@ def served_already(session: Session, orders: Sequence[Order]) -> bool:
     One query for the page (the same conditions as :func:`_unrecorded`, counted in SQL): this runs on every poll.
     """
     ids = [o.id for o in orders]
-    if not ids:
-        return True
-    offered = exists().where(OmsOrderEvent.oms_order_id == Order.id, OmsOrderEvent.order_version == Order.version,
-                             OmsOrderEvent.offered_at.is_not(None))
-    open_row = exists().where(Delivery.oms_order_id == Order.id, Delivery.destination == DESTINATION,
-                              Delivery.order_version <= Order.version, ~_SETTLED)
-    left = session.scalar(select(func.count()).select_from(Order).where(Order.id.in_(ids), ~offered | open_row))
-    return not left
+    return not ids or not session.scalar(_LEFT_TO_RECORD, {"ids": ids})
 
 
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:

@@ -13,14 +13,13 @@ twice changes nothing the second time) and all-or-nothing (validated before anyt
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
@@ -49,8 +48,12 @@ _UNSERVED = ("uu", "created", "createdby", "updatedby", "oms_updated_at", "ad_cl
 def item_rows(session: Session, order_ids: Iterable[int]) -> list[Any]:
     """The item rows of these orders as plain rows (:mod:`oms_bridge.store.rows`): read to be served, not changed
     (columns the OMS is never shown are left out: each UUID and time costs a conversion per row)."""
-    return records(session.execute(select(*columns_of(OmsOrderItem, without=_UNSERVED)).where(
-        OmsOrderItem.oms_order_id.in_(list(order_ids)))))
+    return records(session.execute(_ITEM_ROWS, {"ids": list(order_ids)}))
+
+
+#: built once, the page's orders as a parameter (see oms_bridge.oms.orders)
+_ITEM_ROWS = select(*columns_of(OmsOrderItem, without=_UNSERVED)).where(
+    OmsOrderItem.oms_order_id.in_(bindparam("ids", expanding=True)))
 
 
 def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | None = None,
@@ -93,8 +96,7 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
         for key in keys:
             item = by_key.get(key)
             if item is None:
-                missing.append((order.id, *key, uuid.uuid4(), order.ad_client_id, order.ad_org_id, now, now, True,
-                                0, 0))
+                missing.append((order.id, *key, None, order.ad_client_id, order.ad_org_id, now, now, True, 0, 0))
                 touched.add(order.id)
             elif not item.isactive:
                 flips[True].append(item.id)
@@ -105,6 +107,7 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
                 flipped.add(order.id)
     touched |= flipped
     if missing:
+        missing = [(*row[:3], uu, *row[4:]) for row, uu in zip(missing, bulk.new_uuids(len(missing)), strict=True)]
         made = bulk.insert_returning(session, OmsOrderItem.__table__, _ITEM_COLUMNS, missing,
                                      returning=("oms_order_item_id", "oms_orderline_id", "unit_no"),
                                      on_conflict=("oms_orderline_id", "unit_no"))

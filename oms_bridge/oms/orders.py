@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, exists, false, func, literal_column, or_, select, true
+from sqlalchemy import Select, bindparam, exists, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.addresses import AddressKey, resolve_addresses
@@ -38,7 +38,7 @@ from oms_bridge.store import cancel_requests
 from oms_bridge.store.models import Channel, Order, OrderCancelRequest, OrderLine
 from oms_bridge.store.rows import columns_of, records
 
-__all__ = ["OrderFilters", "order_query", "count_of", "canonical_for_codes", "channel_ref", "serve_orders",
+__all__ = ["OrderFilters", "order_query", "count_of", "page_of", "canonical_for_codes", "channel_ref", "serve_orders",
            "order_payloads", "servable", "order_rows"]
 
 
@@ -107,10 +107,29 @@ def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> S
 _UNSERVED = ("raw_payload", "payload_hash", "uu", "order_updated", "held_reason", "createdby", "updatedby")
 
 
+_PAGE_ROWS = select(*columns_of(Order, without=_UNSERVED)).where(Order.id.in_(bindparam("ids", expanding=True))
+                                                                ).order_by(Order.id)
+
+
 def order_rows(stmt: Select) -> Select:
     """``stmt`` (a SELECT of orders) reading plain rows (:mod:`oms_bridge.store.rows`) for serving: the page's
     orders are only serialised and recorded as offered, never changed."""
     return stmt.with_only_columns(*columns_of(Order, without=_UNSERVED))
+
+
+def page_of(session: Session, plain: Select, offset: int, limit: int) -> list[Any]:
+    """One page of ``plain`` (:func:`order_rows` of :func:`order_query`) as plain rows: the page's ids first, then
+    its rows.
+
+    Why: when the database sorts the filtered orders for the page itself (the OMS's ``modified_date__gte`` poll:
+    found through the ``updated`` index, served in id order), it sorts whole rows and reads every matching order's
+    row for every page; sorting ids read from the index alone and then reading the page's hundred rows by id cost
+    a fraction of that (issue 18).
+    """
+    ids = list(session.scalars(plain.with_only_columns(Order.id).offset(offset).limit(limit)))
+    if not ids:
+        return []
+    return records(session.execute(_PAGE_ROWS, {"ids": ids}))
 
 
 def count_of(session: Session, stmt: Select) -> int:
@@ -137,6 +156,11 @@ def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -
 
 _LINE_FIELDS = (OrderLine.id, OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id, OrderLine.sku,
                 OrderLine.name, OrderLine.qty, OrderLine.unit_price, OrderLine.discount)
+# The statements every page runs, built once with the page's ids as a parameter: building a statement costs about
+# as much as running it on a page of 100 (issue 18).
+_IDS = bindparam("ids", expanding=True)
+_LINES = select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(_IDS)).order_by(OrderLine.line_no)
+_CHANNELS = select(Channel).where(Channel.id.in_(_IDS))
 
 
 def _address_key(order: Order) -> AddressKey:
@@ -154,11 +178,9 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
     ids = [o.id for o in orders]
     lines_by_order: dict[int, list[Any]] = {}
     # Lines are only read here: plain rows with the model's attribute names, not ORM objects (cheaper by half).
-    for line in records(session.execute(select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(ids))
-                                        .order_by(OrderLine.line_no))):
+    for line in records(session.execute(_LINES, {"ids": ids})):
         lines_by_order.setdefault(line.oms_order_id, []).append(line)
-    channels = {c.id: c for c in session.scalars(select(Channel).where(
-        Channel.id.in_({o.oms_channel_id for o in orders})))}
+    channels = {c.id: c for c in session.scalars(_CHANNELS, {"ids": list({o.oms_channel_id for o in orders})})}
     items_by_order: dict[int, list[Any]] = {i: [] for i in ids}
     for item in item_rows(session, ids):
         items_by_order[item.oms_order_id].append(item)

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.config import OmsConfig
@@ -56,9 +56,12 @@ def product_ids(session: Session, skus: Iterable[str | None]) -> dict[str, int]:
     wanted = {s for s in skus if s}
     if not wanted:
         return {}
-    rows = session.execute(select(OmsProductRef.sku, OmsProductRef.omnitron_product_id).where(
-        OmsProductRef.sku.in_(wanted), OmsProductRef.isactive.is_(True)))
-    return dict(rows.tuples().all())
+    return dict(session.execute(_REFS, {"skus": list(wanted)}).tuples().all())
+
+
+#: built once (every page of ``orders/`` asks)
+_REFS = select(OmsProductRef.sku, OmsProductRef.omnitron_product_id).where(
+    OmsProductRef.sku.in_(bindparam("skus", expanding=True)), OmsProductRef.isactive.is_(True))
 
 
 def missing_skus(lines: Sequence[OrderLine], refs: Mapping[str, int]) -> list[str | None]:

@@ -16,8 +16,11 @@ ORM objects: read them back with a query when the caller needs them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table, bindparam
@@ -25,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-__all__ = ["insert_rows", "insert_returning"]
+__all__ = ["insert_rows", "insert_returning", "new_uuids"]
 
 _UNSET = object()
 
@@ -50,6 +53,13 @@ def _statement(dialect_name: str, table: Table, columns: tuple[str, ...],
 
 def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[Callable[[Any], Any] | None]:
     return [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+
+
+def new_uuids(count: int) -> Iterator[uuid.UUID]:
+    """``count`` random (version 4) UUIDs for the rows' ``_uu`` columns, from one read of the system's random
+    source (one ``uuid4()`` each is one system call)."""
+    data = os.urandom(16 * count)
+    return (uuid.UUID(bytes=data[i:i + 16], version=4) for i in range(0, 16 * count, 16))
 
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
@@ -90,7 +100,7 @@ def insert_returning(session: Session, table: Table, columns: Sequence[str], row
     for start in range(0, len(params), per):
         chunk = params[start:start + per]
         found.extend(conn.exec_driver_sql(_multi_row(sql, len(chunk)) + tail,
-                                          tuple(v for row in chunk for v in row)).tuples())
+                                          tuple(chain.from_iterable(chunk))).tuples())
     return found
 
 

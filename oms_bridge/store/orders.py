@@ -31,9 +31,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -199,13 +197,6 @@ _REQUEST_COLUMNS = ("oms_order_id", "state", "reference", "reason", "isallowed",
                     "order_version", "oms_cancel_request_uu") + _AD_COLUMNS
 
 
-def _uuids(count: int) -> Iterator[uuid.UUID]:
-    """``count`` random (version 4) UUIDs from one read of the system's random source (one uuid4() each is
-    one system call)."""
-    data = os.urandom(16 * count)
-    return (uuid.UUID(bytes=data[i:i + 16], version=4) for i in range(0, 16 * count, 16))
-
-
 def _insert_new(session: Session, channel_id: int, keys: list[str], rows: list[tuple]) -> dict[str, int]:
     """Insert new orders with ``INSERT … ON CONFLICT DO NOTHING``; external id → new id of the rows *we* inserted.
 
@@ -247,7 +238,7 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
     inserted: dict[str, int] = {}
     if fresh:
         rows = []
-        for key, uu in zip(fresh, _uuids(len(fresh)), strict=True):
+        for key, uu in zip(fresh, bulk.new_uuids(len(fresh)), strict=True):
             values = _new_values(keyed[key])
             values.update(oms_channel_id=channel_id, external_id=key, payload_hash=digests[key], version=1,
                           ad_client_id=client_id, ad_org_id=org_id, created=now, updated=now, isactive=True,
@@ -315,7 +306,7 @@ def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder 
                                  (OrderStatus.__table__, _HISTORY_COLUMNS, history),
                                  (Delivery.__table__, _DELIVERY_COLUMNS, deliveries),
                                  (OrderCancelRequest.__table__, _REQUEST_COLUMNS, requests)):
-        bulk.insert_rows(session, table, columns, [(*row, uu, *ad) for row, uu in zip(rows, _uuids(len(rows)),
+        bulk.insert_rows(session, table, columns, [(*row, uu, *ad) for row, uu in zip(rows, bulk.new_uuids(len(rows)),
                                                                                           strict=True)])
 
 

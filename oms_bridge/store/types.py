@@ -9,8 +9,9 @@
 :class:`UtcDateTime` gives SQLAlchemy one bind processor doing the whole conversion in a single step,
 where a plain ``TypeDecorator`` chains ``process_bind_param`` and SQLite's own DATETIME formatting: a
 bulk load binds hundreds of thousands of times (issue 18). It produces the same value as the chain
-(tests/store/test_store_bulk.py compares them). On SQLite it reads in one step too: the stored text straight to
-aware UTC.
+(tests/store/test_store_bulk.py compares them). Reading is one step too where it is cheap to be exact: SQLite's
+stored text straight to aware UTC or to a Decimal, 'Y'/'N' straight to a bool (a page the OMS pulls reads some
+twenty thousand such values).
 """
 
 from __future__ import annotations
@@ -57,6 +58,13 @@ class YesNo(TypeDecorator[bool]):
         if value is None:
             return None
         return value == "Y"
+
+    def result_processor(self, dialect: Dialect, coltype: object):
+        """One step (see module doc): CHAR(1) comes back as text on every driver."""
+        def process(value: str | None) -> bool | None:
+            return None if value is None else value == "Y"
+
+        return process
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -143,6 +151,18 @@ class _DecimalText(TypeDecorator[Decimal]):
         if value is None:
             return None
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
+
+    def result_processor(self, dialect: Dialect, coltype: object):
+        """One step on SQLite (see module doc): the stored text straight to a Decimal."""
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+
+        def process(value: str | None) -> Decimal | None:
+            if value is None:
+                return None
+            return Decimal(value) if isinstance(value, str) else Decimal(str(value))
+
+        return process
 
 
 class Money(_DecimalText):

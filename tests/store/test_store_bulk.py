@@ -14,12 +14,13 @@ from sqlalchemy import DateTime, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.pulling import store_orders
+from oms_bridge.store.bulk import new_uuids
 from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, OrderCancelRequest, OrderLine, OrderStatus, Platform
-from oms_bridge.store.orders import _INSERT_COLUMNS, _insert_new, _uuids, upsert_orders
+from oms_bridge.store.orders import _INSERT_COLUMNS, _insert_new, upsert_orders
 from oms_bridge.store.runs import RunStats
 from oms_bridge.store.statistics import MIN_ROWS, due_tables, refresh_after_load
-from oms_bridge.store.types import UtcDateTime
+from oms_bridge.store.types import Money, Quantity, UtcDateTime, YesNo
 from platforms.base import Address, Buyer, CancelRequest, UnmappableOrder
 from platforms.base import Order as CanonicalOrder
 from platforms.base import OrderLine as CanonicalLine
@@ -84,6 +85,23 @@ def test_single_step_datetime_reader_reads_what_the_chain_reads():
         assert fast(stored) == expected and (stored is None or fast(stored).tzinfo is UTC), stored
 
 
+def test_single_step_readers_of_money_and_yes_no_read_what_the_chain_reads():
+    """SQLite's stored text straight to a Decimal, and 'Y'/'N' straight to a bool (on every driver), give what the
+    column's own processor followed by the decorator gave."""
+    dialects = {"sqlite": sqlite.dialect(), "postgresql": postgresql.psycopg.dialect()}
+    for kind, stored, names in ((Money(), ("480", "480.000000", "-0.5", "1E+2", 12, None), ("sqlite",)),
+                                (Quantity(), ("2", "0.333333", None), ("sqlite",)),
+                                (YesNo(), ("Y", "N", None), ("sqlite", "postgresql"))):
+        for name in names:
+            dialect = dialects[name]
+            chained = kind.load_dialect_impl(dialect).result_processor(dialect, None) or (lambda v: v)
+            fast = kind.dialect_impl(dialect).result_processor(dialect, None)
+            for value in stored:
+                expected = kind.process_result_value(chained(value), dialect)
+                got = fast(value)
+                assert got == expected and type(got) is type(expected), (kind, name, value)
+
+
 def test_new_orders_in_bulk_keep_every_row_the_upsert_promises(store_settings, channel_id):
     request = CancelRequest(requested_at=T0, reason="buyer changed mind", reference="r-1", allowed=True)
     orders = [make_order(1), make_order(2, cancel_request=request),
@@ -138,7 +156,7 @@ def test_a_key_another_process_inserted_first_is_not_taken_for_ours(store_settin
         upsert_orders(session, channel_id, [make_order(1)], None)
     with session_scope(store_settings) as session:
         rows = []
-        for n, uu in zip((1, 2), _uuids(2), strict=True):
+        for n, uu in zip((1, 2), new_uuids(2), strict=True):
             values = dict.fromkeys(_INSERT_COLUMNS)
             values.update(oms_channel_id=channel_id, external_id=f"BK{n:06d}", version=1, is_held=False,
                           created=T0, updated=T0, isactive=True, createdby=0, updatedby=0, ad_client_id=0,
@@ -194,7 +212,7 @@ def test_insert_returning_answers_the_rows_that_went_in(store_settings):
 
 
 def test_uuids_are_random_version_4():
-    values = list(_uuids(500))
+    values = list(new_uuids(500))
     assert len(set(values)) == 500
     assert all(isinstance(v, uuid.UUID) and v.version == 4 and v.variant == uuid.RFC_4122 for v in values)
 
