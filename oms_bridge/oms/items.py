@@ -96,7 +96,7 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
         for key in keys:
             item = by_key.get(key)
             if item is None:
-                missing.append((order.id, *key, None, order.ad_client_id, order.ad_org_id, now, now, True, 0, 0))
+                missing.append((order.id, *key, order.ad_client_id, order.ad_org_id))
                 touched.add(order.id)
             elif not item.isactive:
                 flips[True].append(item.id)
@@ -107,8 +107,10 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
                 flipped.add(order.id)
     touched |= flipped
     if missing:
-        missing = [(*row[:3], uu, *row[4:]) for row, uu in zip(missing, bulk.new_uuids(len(missing)), strict=True)]
-        made = bulk.insert_returning(session, OmsOrderItem.__table__, _ITEM_COLUMNS, missing,
+        rows = [(order_id, line_id, unit, uu, client, org, now, now, True, 0, 0)
+                for (order_id, line_id, unit, client, org), uu in zip(missing, bulk.new_uuids(len(missing)),
+                                                                       strict=True)]
+        made = bulk.insert_returning(session, OmsOrderItem.__table__, _ITEM_COLUMNS, rows,
                                      returning=("oms_order_item_id", "oms_orderline_id", "unit_no"),
                                      on_conflict=("oms_orderline_id", "unit_no"))
         if made is not None and len(made) == len(missing):  # all ours: serve them as inserted, no read back
@@ -130,14 +132,14 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
 
 
 _ITEM_FIELDS = tuple(column.key for column in columns_of(OmsOrderItem, without=_UNSERVED))
+_ITEM_RECORD = record_type(_ITEM_FIELDS)
+_ITEM_EMPTY = _ITEM_RECORD(*([None] * len(_ITEM_FIELDS)))
 
 
 def _new_item(order_id: int, line_id: int, unit: int, item_id: int, now: datetime) -> Any:
     """The plain row :func:`item_rows` reads for an item just made with these values (every other column empty)."""
-    values = dict.fromkeys(_ITEM_FIELDS)
-    values.update(oms_order_id=order_id, oms_orderline_id=line_id, unit_no=unit, id=item_id, updated=now,
-                  isactive=True)
-    return record_type(_ITEM_FIELDS)(**values)
+    return _ITEM_EMPTY._replace(oms_order_id=order_id, oms_orderline_id=line_id, unit_no=unit, id=item_id,
+                                updated=now, isactive=True)
 
 
 def ensure_missing_items(session: Session, limit: int = 1000) -> int:

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -269,6 +269,14 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
 
 
 
+_ROW = Delivery.__table__.c
+#: built once (a first read of ``orders/`` runs it on every page): the rows by id, while at the version seen
+_MARK_WAITING = (update(Delivery.__table__)
+                 .where(_ROW.oms_delivery_id.in_(bindparam("ids", expanding=True)),
+                        _ROW.order_version == bindparam("seen"))
+                 .values({name: bindparam(name) for name in _waiting("", None)}))
+
+
 def mark_waiting_rows(session: Session, rows: Mapping[tuple[int, int], str], *, destination: str,
                       code: str | None = None) -> int:
     """:func:`mark_waiting` for many rows not loaded as objects: ``rows`` maps (row id, the order version the
@@ -280,10 +288,9 @@ def mark_waiting_rows(session: Session, rows: Mapping[tuple[int, int], str], *, 
     for (row_id, version), reason in rows.items():
         groups.setdefault((reason, version), []).append(row_id)
     changed = 0
+    session.flush()
     for (reason, version), ids in groups.items():
-        result = session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.order_version == version)
-                                 .values(**_waiting(reason, code)).execution_options(synchronize_session=False))
-        changed += result.rowcount
+        changed += session.execute(_MARK_WAITING, {"ids": ids, "seen": version, **_waiting(reason, code)}).rowcount
     count_delivery(destination, "waiting", changed)
     return changed
 
