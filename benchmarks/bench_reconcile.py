@@ -47,7 +47,9 @@ from channels.authorization import check_credentials, complete_authorization, st
 from channels.backfill import taipei_day_start  # noqa: E402
 from channels.binding import needs_token_refresh  # noqa: E402
 from channels.getorder import run_getorder  # noqa: E402
-from oms_bridge import configure  # noqa: E402
+from oms_bridge.configure.channels import add_channel  # noqa: E402
+from oms_bridge.configure.lookups import get_channel  # noqa: E402
+from oms_bridge.configure.platforms import add_platform  # noqa: E402
 from oms_bridge.erp.delivery import run_erp_delivery  # noqa: E402
 from oms_bridge.reconcile.compare import day_of  # noqa: E402
 from oms_bridge.reconcile.run import reconcile_channel  # noqa: E402
@@ -92,17 +94,17 @@ def _bind(settings, sandbox: Sandbox, erp: ErpSandbox) -> tuple[int, str]:
                             erp_role_id=erp_fields["role_id"], erp_org_id=erp_fields["org_id"],
                             erp_warehouse_id=erp_fields["warehouse_id"], lang=erp_fields["lang"],
                             stage=erp_fields["stage"]))
-        configure.add_platform(s, vault, value=sandbox.platform_type, platform_type=sandbox.platform_type,
+        add_platform(s, vault, value=sandbox.platform_type, platform_type=sandbox.platform_type,
                                host=fields["host"], app_id=fields.get("app_id"), app_secret=fields.get("app_secret"),
                                settings=fields.get("settings") or None)
     with session_scope(settings) as s:
-        channel = configure.add_channel(s, vault, value=CHANNEL, platform=sandbox.platform_type,
+        channel = add_channel(s, vault, value=CHANNEL, platform=sandbox.platform_type,
                                         shop_id=shop["shop_id"], credentials=shop.get("credentials") or None,
                                         settings=shop.get("settings") or None, erp_connection="gw",
                                         **erp.channel_mapping())
         channel_id = channel.id
     with session_scope(settings) as s:
-        oauth = needs_token_refresh(configure.get_channel(s, CHANNEL), s)
+        oauth = needs_token_refresh(get_channel(s, CHANNEL), s)
     if oauth:
         url = start_authorization(CHANNEL, "http://127.0.0.1:9/cb", settings=settings)
         complete_authorization(sandbox.platform_type, sandbox.consent(url), settings=settings, policy=FAST)

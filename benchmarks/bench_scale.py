@@ -45,7 +45,8 @@ from sqlalchemy.engine import make_url
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from channels.authorization import check_credentials  # noqa: E402
-from oms_bridge import configure  # noqa: E402
+from oms_bridge.configure.channels import add_channel  # noqa: E402
+from oms_bridge.configure.platforms import add_platform  # noqa: E402
 from oms_bridge.settings import load_settings, normalize_database_url  # noqa: E402
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope  # noqa: E402
 from oms_bridge.store.models import Base, Order, ProcessRun  # noqa: E402
@@ -59,10 +60,10 @@ def _channels(settings, sandbox: MomoSandbox, count: int, orders: int) -> None:
     vault = Vault.from_settings(settings)
     shops = {}
     with session_scope(settings) as s:
-        configure.add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
+        add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
         for i in range(1, count + 1):
             shop = sandbox.add_shop()
-            configure.add_channel(s, vault, value=f"momo-{i}", platform="momo-app", shop_id=shop["shop_id"],
+            add_channel(s, vault, value=f"momo-{i}", platform="momo-app", shop_id=shop["shop_id"],
                                   credentials=shop["credentials"], getorder_interval_minutes=1)
             shops[f"momo-{i}"] = shop["shop_id"]
     now = datetime.now(UTC)
