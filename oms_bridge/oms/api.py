@@ -167,14 +167,14 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
     if pg.number == 1 or _LOOK_FIRST.worth_it:
         try:
             with session_scope(settings, readonly=True) as session:
-                body = _orders_page(session, request, config, filters, pg, readonly=True)
+                body = _look(session, request, config, filters, pg)
         except OperationalError as exc:
             if not refused_as_readonly(exc):
                 raise
         _LOOK_FIRST.worth_it = body is not None
     if body is None:
         with session_scope(settings) as session:
-            body, recorded = _orders_page(session, request, config, filters, pg, readonly=False)
+            body, recorded = _serve(session, request, config, filters, pg)
         _LOOK_FIRST.worth_it = not recorded
     return body
 
@@ -197,22 +197,26 @@ class _LookFirst:
 _LOOK_FIRST = _LookFirst()
 
 
-def _orders_page(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page, *,
-                 readonly: bool) -> Any:
-    """``readonly``: the page's body, or None when serving it would have to record something (see list_orders).
-    Otherwise (body, whether anything was recorded)."""
-    if readonly and not catalogue_loaded(session):
+def _look(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page
+          ) -> dict[str, Any] | None:
+    """The page's body, read-only; None when serving it would have to record something (see list_orders)."""
+    if not catalogue_loaded(session):
         return None
-    if not readonly:
-        ensure_catalogue(session)
     stmt = order_query(session, filters, config)
     count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))
-    if not readonly:
-        served, recorded = serve_orders(session, orders, config)
-        return page_body(_public_url(request, config), count, pg, served), recorded
     if config.order_notify == "pull" and not served_already(session, orders):
         return None
     return page_body(_public_url(request, config), count, pg, order_payloads(session, orders, config))
+
+
+def _serve(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page
+           ) -> tuple[dict[str, Any], bool]:
+    """(the page's body, whether serving it recorded anything), in a write transaction."""
+    ensure_catalogue(session)
+    stmt = order_query(session, filters, config)
+    count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))
+    served, recorded = serve_orders(session, orders, config)
+    return page_body(_public_url(request, config), count, pg, served), recorded
 
 
 def _servable_order(session: Session, pk: int, config: OmsConfig) -> Order:
