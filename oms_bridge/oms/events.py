@@ -143,9 +143,6 @@ class _Unrecorded:
     offered: set[tuple[int, int]] = field(default_factory=set)  # (order, version) offered before, any version
     rows: dict[tuple[int, int], int] = field(default_factory=dict)  # (oms row id, its version) → order id
 
-    def __bool__(self) -> bool:
-        return bool(self.unoffered or self.rows)
-
 
 def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
     """What reading these orders in pull mode has left to record: versions never offered, and ``oms`` rows not yet
