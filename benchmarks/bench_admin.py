@@ -23,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet
+from scratch_db import create_scratch_database
 
 
 def main() -> None:
@@ -49,25 +50,8 @@ def main() -> None:
 
 def _scratch_database(server_url: str):
     """A new empty database on the server (never the one named in the URL); returns (drop, url)."""
-    import uuid
-
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from oms_bridge.settings import normalize_database_url
-
-    admin_url = make_url(normalize_database_url(server_url))
-    name = f"bench_admin_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return drop, admin_url.set(database=name).render_as_string(hide_password=False)
+    url, drop = create_scratch_database(server_url, "bench_admin")
+    return drop, url
 
 
 def _run(args: argparse.Namespace) -> None:

@@ -33,20 +33,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scratch_db import create_scratch_database  # noqa: E402
 
 import channels.pulling as pulling  # noqa: E402
 from channels.authorization import complete_authorization, start_authorization  # noqa: E402
 from channels.getorder import run_getorder  # noqa: E402
 from oms_bridge.remote.http import RetryPolicy  # noqa: E402
-from oms_bridge.settings import load_settings, normalize_database_url  # noqa: E402
+from oms_bridge.settings import load_settings  # noqa: E402
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope  # noqa: E402
 from oms_bridge.store.models import Base, Channel, Delivery, Order, OrderLine, OrderStatus, Platform  # noqa: E402
 from oms_bridge.store.runs import RunStats  # noqa: E402
@@ -159,17 +157,12 @@ def bench(store: str, size: int, admin_url: str | None, profile: str | None) -> 
     home = Path(tempfile.mkdtemp(prefix="omsb-bench-"))
     env = {"OMS_BRIDGE_HOME": str(home), "OMS_BRIDGE_SECRET_KEYS": generate_key(),
            "OMS_BRIDGE_GETORDER_INITIAL_LOOKBACK_MINUTES": str(8 * 24 * 60)}
-    db_name = None
+    drop = None
     if store == "postgresql":
         if not admin_url:
             print(f"{store:<10} {size:>7}: skipped (set OMS_BRIDGE_BENCH_DATABASE_URL)")
             return
-        db_name = f"omsb_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(normalize_database_url(admin_url), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-        env["OMS_BRIDGE_DATABASE_URL"] = make_url(normalize_database_url(admin_url)).set(
-            database=db_name).render_as_string(hide_password=False)
+        env["OMS_BRIDGE_DATABASE_URL"], drop = create_scratch_database(admin_url)
     settings = load_settings(env)
     policy = RetryPolicy(max_attempts=5, sleep=lambda s: None)
     kept: list = []
@@ -238,10 +231,8 @@ def bench(store: str, size: int, admin_url: str | None, profile: str | None) -> 
               f"(goal <= 3); store / Core: {project / core:4.1f}x wall, {project_cpu / core_cpu:4.1f}x CPU", flush=True)
     finally:
         dispose_engines()
-        if db_name:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-            admin.dispose()
+        if drop:
+            drop()
 
 
 def main() -> None:

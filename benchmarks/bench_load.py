@@ -51,13 +51,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from scratch_db import create_scratch_database
+from sqlalchemy import func, select, text
 
 from oms_bridge.oms.auth import rotate_many
 from oms_bridge.oms.config import oms_config
 from oms_bridge.oms.setup import setup_document
-from oms_bridge.settings import get_settings, normalize_database_url, reset_settings
+from oms_bridge.settings import get_settings, reset_settings
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope
 from oms_bridge.store.models import Base, Channel, Delivery, Order, ProcessRun
 from oms_bridge.vault import create_key_file
@@ -121,23 +121,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _create_pg_database(admin_url: str) -> tuple[str, str]:
-    url = make_url(normalize_database_url(admin_url))
-    name = f"omsb_bench_{uuid.uuid4().hex[:10]}"
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return url.set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_pg_database(admin_url: str, name: str) -> None:
-    engine = create_engine(make_url(normalize_database_url(admin_url)), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def _prepare(home: Path, port: int, database_url: str) -> None:
@@ -383,9 +366,9 @@ def _print(report: dict[str, Any]) -> None:
 def run(duration: float, postgres_admin_url: str | None) -> dict[str, Any]:
     home = Path(tempfile.mkdtemp(prefix="bench-load-"))
     port = _free_port()
-    database_url, pg_name = ("", None)
+    database_url, drop_database = "", None
     if postgres_admin_url:
-        database_url, pg_name = _create_pg_database(postgres_admin_url)
+        database_url, drop_database = create_scratch_database(postgres_admin_url)
     _prepare(home, port, database_url)
     settings = get_settings()
     erp = ErpSandbox().start()
@@ -443,8 +426,8 @@ def run(duration: float, postgres_admin_url: str | None) -> dict[str, Any]:
             sandbox.stop()
         erp.stop()
         dispose_engines()
-        if pg_name:
-            _drop_pg_database(postgres_admin_url, pg_name)
+        if drop_database:
+            drop_database()
 
 
 def main() -> None:

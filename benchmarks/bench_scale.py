@@ -34,43 +34,24 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from channels.authorization import check_credentials  # noqa: E402
-from oms_bridge.configure.channels import add_channel  # noqa: E402
-from oms_bridge.configure.platforms import add_platform  # noqa: E402
-from oms_bridge.settings import load_settings, normalize_database_url  # noqa: E402
+from scratch_db import create_scratch_database  # noqa: E402
+
+from oms_bridge.settings import load_settings  # noqa: E402
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope  # noqa: E402
 from oms_bridge.store.models import Base, Order, ProcessRun  # noqa: E402
-from oms_bridge.vault import Vault, generate_key  # noqa: E402
+from oms_bridge.vault import generate_key  # noqa: E402
 from sandboxes.momo import MomoSandbox  # noqa: E402
+from sandboxes.momo_channels import add_momo_channels  # noqa: E402
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
-
-
-def _channels(settings, sandbox: MomoSandbox, count: int, orders: int) -> None:
-    vault = Vault.from_settings(settings)
-    shops = {}
-    with session_scope(settings) as s:
-        add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
-        for i in range(1, count + 1):
-            shop = sandbox.add_shop()
-            add_channel(s, vault, value=f"momo-{i}", platform="momo-app", shop_id=shop["shop_id"],
-                                  credentials=shop["credentials"], getorder_interval_minutes=1)
-            shops[f"momo-{i}"] = shop["shop_id"]
-    now = datetime.now(UTC)
-    for value, shop_id in shops.items():
-        ok, message = check_credentials(value, settings=settings)
-        assert ok, message
-        sandbox.generate_orders(shop_id, orders, start=now - timedelta(hours=20), end=now - timedelta(minutes=1))
 
 
 def _count(settings) -> int:
@@ -90,14 +71,9 @@ def one(args: argparse.Namespace, n: int, workers: int, admin_url: str | None) -
            "OMS_BRIDGE_DELIVERY_INTERVAL_SECONDS": "86400"}
     env.pop("OMS_BRIDGE_CONFIG", None)
     env.pop("OMS_BRIDGE_DATABASE_URL", None)
-    db_name = admin = None
+    drop = None
     if args.store == "postgresql":
-        db_name = f"omsb_scale_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(normalize_database_url(admin_url), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{db_name}"'))
-        env["OMS_BRIDGE_DATABASE_URL"] = make_url(normalize_database_url(admin_url)).set(
-            database=db_name).render_as_string(hide_password=False)
+        env["OMS_BRIDGE_DATABASE_URL"], drop = create_scratch_database(admin_url, "omsb_scale")
     (home / "config.toml").write_text(
         "[oms_bridge]\nscheduler_minute_seconds = 3600.0\nscheduler_first_run_spread_seconds = 0.0\n"
         f"scheduler_sync_seconds = 1.0\nscheduler_heartbeat_seconds = 1.0\nscheduler_max_workers = {workers}\n"
@@ -107,7 +83,7 @@ def one(args: argparse.Namespace, n: int, workers: int, admin_url: str | None) -
     try:
         Base.metadata.create_all(get_engine(settings))
         with MomoSandbox(seed=1, rate_limit=0) as sandbox:
-            _channels(settings, sandbox, args.channels, args.orders)
+            add_momo_channels(settings, sandbox, args.channels, args.orders, window=timedelta(hours=20))
             if args.latency:
                 sandbox.faults.inject("timeout", count=10**9, delay=args.latency)
             expected = args.channels * args.orders
@@ -144,10 +120,8 @@ def one(args: argparse.Namespace, n: int, workers: int, admin_url: str | None) -
             if p.poll() is None:
                 p.kill()
         dispose_engines()
-        if db_name:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
-            admin.dispose()
+        if drop:
+            drop()
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,14 +19,11 @@ import requests
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from channels.authorization import check_credentials
 from oms_bridge.cli.main import cli
-from oms_bridge.configure.channels import add_channel
-from oms_bridge.configure.platforms import add_platform
 from oms_bridge.store.db import session_scope
 from oms_bridge.store.models import Order, ProcessRun
-from oms_bridge.vault import Vault
 from sandboxes.momo import MomoSandbox
+from sandboxes.momo_channels import add_momo_channels, generate_orders
 
 OMS_BRIDGE = str(Path(sys.executable).parent / "oms-bridge")
 LOGS: dict[int, Path] = {}
@@ -80,29 +77,6 @@ def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30
         raise AssertionError(f"instance {proc.pid} did not stop within {timeout} s:\n{log[-6000:]}") from None
 
 
-def _momo_channels(settings, sandbox: MomoSandbox, count: int, orders: int) -> dict[str, str]:
-    """Channels on the momo sandbox (credential login), checked so they are active; returns value → shop."""
-    vault = Vault.from_settings(settings)
-    shops = {}
-    with session_scope(settings) as s:
-        add_platform(s, vault, value="momo-app", platform_type="momo", host=sandbox.base_url)
-        for i in range(1, count + 1):
-            shop = sandbox.add_shop()
-            add_channel(s, vault, value=f"momo-{i}", platform="momo-app", shop_id=shop["shop_id"],
-                                  credentials=shop["credentials"], getorder_interval_minutes=1)
-            shops[f"momo-{i}"] = shop["shop_id"]
-    for value, shop_id in shops.items():
-        ok, message = check_credentials(value, settings=settings)
-        assert ok, message
-        _generate(sandbox, shop_id, orders)
-    return shops
-
-
-def _generate(sandbox: MomoSandbox, shop_id: str, count: int) -> None:
-    now = datetime.now(UTC)
-    sandbox.generate_orders(shop_id, count, start=now - timedelta(minutes=8), end=now - timedelta(minutes=1))
-
-
 def _order_count(settings) -> int:
     with session_scope(settings) as s:
         return s.scalar(select(func.count()).select_from(Order))
@@ -148,7 +122,7 @@ def _get_json(url: str):
 def test_sigterm_lets_the_running_getorder_finish_its_batch(sqlite_settings, home, tmp_path):
     _configure_schedule(home, minute_seconds=600)
     with MomoSandbox() as sandbox:
-        _momo_channels(sqlite_settings, sandbox, 1, orders=4)
+        add_momo_channels(sqlite_settings, sandbox, 1, orders=4)
         sandbox.faults.inject("timeout", path="/OrderServlet.do", delay=2.0)  # the next order call stalls 2 s
         proc = _start(tmp_path, "worker", "--scheduler-only")
         try:
@@ -177,7 +151,7 @@ def _assert_no_overlap(runs: list[ProcessRun]) -> None:
 def test_two_instances_never_overlap_and_survive_a_kill(pg_settings, home, tmp_path):
     _configure_schedule(home, minute_seconds=1)  # GetOrder every second per channel
     with MomoSandbox() as sandbox:
-        shops = _momo_channels(pg_settings, sandbox, 3, orders=5)
+        shops = add_momo_channels(pg_settings, sandbox, 3, orders=5)
         instances = [_start(tmp_path, "first", "--scheduler-only"), _start(tmp_path, "second", "--scheduler-only")]
         try:
             def runs_by_pid() -> dict[int, int]:
@@ -199,7 +173,7 @@ def test_two_instances_never_overlap_and_survive_a_kill(pg_settings, home, tmp_p
             first.wait(timeout=10)
             killed_at = datetime.now(UTC)
             for shop_id in shops.values():  # new marketplace orders after the death
-                _generate(sandbox, shop_id, 3)
+                generate_orders(sandbox, shop_id, 3)
             survivor = f":{second.pid}"
 
             def after_kill() -> list[ProcessRun]:
