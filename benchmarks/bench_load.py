@@ -292,6 +292,8 @@ def _job_liveness(started_at: datetime, ended_at: datetime) -> list[dict[str, An
     for job_id in sorted(job_ids):
         kind, _, cid = job_id.partition(":")
         process = {"erp-delivery": "erp_delivery", "logistics-delivery": "logistics_delivery"}.get(kind, kind)
+        if process not in intervals:  # the scheduler's own jobs (alerts, reconciliation): not on this schedule
+            continue
         key = (process, int(cid) if cid else None)
         runs = spans.get(key, [])
         idle_from, gap = started_at, 0.0
