@@ -121,10 +121,9 @@ class BridgeService:
                                     log_level=self.settings.log_level.lower(), lifespan="off")
             self.server = _Server(config, self.settings.http_threads)
             self._thread = threading.Thread(target=self.server.run, name="http", daemon=True)
-            settle_heap()
+        settle_heap()
+        if self._thread is not None:
             self._thread.start()
-        elif self.scheduler_enabled:
-            settle_heap()
         return self
 
     @property
