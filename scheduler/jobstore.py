@@ -124,5 +124,17 @@ class BridgeJobStore(SQLAlchemyJobStore):
             return bool(conn.execute(t.update().where(mine).values(
                 next_run_time=datetime_to_utc_timestamp(next_run), job_state=state)).rowcount)
 
+    def retime_if_unchanged(self, job: Job, until: datetime) -> bool:
+        """Move the job's next run time to ``until`` only while its row still holds the next run time ``job`` was
+        read with: a claim (lease end) or a release (next interval) written since by another instance stands.
+        False when it did (or the job is gone)."""
+        t = self.jobs_t
+        held = t.c.next_run_time == datetime_to_utc_timestamp(job.next_run_time)
+        job._modify(next_run_time=until)
+        with self.engine.begin() as conn:
+            return bool(conn.execute(t.update().where((t.c.id == job.id) & held).values(
+                next_run_time=datetime_to_utc_timestamp(until),
+                job_state=pickle.dumps(job.__getstate__(), self.pickle_protocol))).rowcount)
+
     def shutdown(self) -> None:
         """Nothing to close: the engine belongs to the bridge."""

@@ -61,6 +61,7 @@ from scheduler.jobs import (
     reconcile_job,
     refreshtoken_job,
 )
+from scheduler.jobstore import BridgeJobStore
 
 __all__ = ["JobSpec", "SyncResult", "desired_jobs", "reconcile", "JOBSTORE"]
 
@@ -221,8 +222,14 @@ def reconcile(scheduler: BaseScheduler, settings: Settings, cfg: ScheduleConfig,
             late = timedelta(seconds=cfg.sync_seconds)  # less late: a live instance is about to run it
             if (spread_overdue and not spec.daily_at and job is not None and job.next_run_time is not None
                     and job.next_run_time < now - late):
-                scheduler.modify_job(job_id, jobstore=JOBSTORE, next_run_time=now + timedelta(
-                    seconds=cfg.first_run_offset(job_id, spec.seconds)))
+                # only if nobody claimed or ran it since it was read: another instance may be running it now, and
+                # overwriting its lease would make the job due again (run twice in one cycle)
+                until = now + timedelta(seconds=cfg.first_run_offset(job_id, spec.seconds))
+                store = scheduler._lookup_jobstore(JOBSTORE)
+                if isinstance(store, BridgeJobStore):
+                    store.retime_if_unchanged(job, until)
+                else:
+                    scheduler.modify_job(job_id, jobstore=JOBSTORE, next_run_time=until)
         except Exception as exc:  # noqa: BLE001 - e.g. a job-store hiccup: the others still go on
             result.problems[job_id] = f"{type(exc).__name__}: {exc}"
     for job_id in existing.keys() - desired.keys() - result.problems.keys():
