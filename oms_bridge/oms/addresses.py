@@ -40,7 +40,8 @@ from sqlalchemy.orm import Session
 from oms_bridge.store import bulk
 from oms_bridge.store.models import utcnow
 from oms_bridge.store.models.oms import OmsCity, OmsCountry, OmsDistrict, OmsTownship
-from oms_bridge.store.rows import columns_of, records
+from oms_bridge.store.rows import columns_of, plain, records
+from oms_bridge.store.uuids import new_uuids
 
 __all__ = ["ResolvedAddress", "AddressKey", "normalize_place", "seed_data", "catalogue_loaded", "ensure_catalogue",
            "resolve_address", "resolve_addresses"]
@@ -120,7 +121,7 @@ def _seed_level(session: Session, model: type, rows: list[tuple[Any, ...]], colu
     ad = (f"{table.name}_uu", "source", "ad_client_id", "ad_org_id", "created", "updated", "isactive", "createdby",
           "updatedby")
     bulk.insert_rows(session, table, columns + ad, [(*row, uu, "seed", 0, 0, now, now, True, 0, 0)
-                                                    for row, uu in zip(rows, bulk.new_uuids(len(rows)), strict=True)])
+                                                    for row, uu in zip(rows, new_uuids(len(rows)), strict=True)])
 
 
 def _usable(value: str | None) -> bool:
@@ -186,7 +187,7 @@ _MARKER = _marker_statement()
 def _marker(session: Session) -> tuple[Any, ...]:
     """What changes whenever a catalogue row is added, removed or changed through the store (count, highest id and
     latest ``updated`` of each level), read with one statement."""
-    return tuple(session.execute(_MARKER).one())
+    return tuple(plain(session, _MARKER).one())
 
 
 def _snapshot(session: Session) -> _Snapshot:

@@ -35,6 +35,8 @@ from oms_bridge.store import bulk
 from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting_rows
+from oms_bridge.store.rows import named, plain
+from oms_bridge.store.uuids import new_uuids
 
 __all__ = ["envelope_body", "event_for", "events_for", "record_served", "served_already", "acknowledge",
            "UNACKNOWLEDGED"]
@@ -87,7 +89,7 @@ def _make_events(session: Session, orders: Sequence[Order], wanted: Mapping[int,
         earlier[oid] = min(v, earlier.get(oid, v))
     now = utcnow()
     rows = []
-    uuids = bulk.new_uuids(2 * len(orders))
+    uuids = iter(new_uuids(2 * len(orders)))
     for order in orders:
         version = wanted[order.id]
         kind = "order.updated" if earlier.get(order.id, version) < version else "order.created"
@@ -153,12 +155,12 @@ def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
     if not ids:
         return state
     unoffered_rows = set()
-    for oid, version, offered_at in session.execute(_EVENT_STATES, {"ids": ids}).tuples():
+    for oid, version, offered_at in plain(session, _EVENT_STATES, {"ids": ids}).tuples():
         (state.offered if offered_at is not None else unoffered_rows).add((oid, version))
     state.unoffered = [o for o in orders if (o.id, o.version) not in state.offered]
     state.unoffered_rows = {(o.id, o.version) for o in state.unoffered} & unoffered_rows
     versions = {o.id: o.version for o in orders}
-    for r in session.execute(_OPEN_ROWS, {"ids": ids}):
+    for r in plain(session, _OPEN_ROWS, {"ids": ids}):
         if r.order_version <= versions[r.oms_order_id]:
             state.rows[(r.id, r.order_version)] = r.oms_order_id
     return state
@@ -171,7 +173,7 @@ _SETTLED = or_(and_(Delivery.state == "sent", func.coalesce(Delivery.delivered_v
 _IDS = bindparam("ids", expanding=True)
 _EVENT_STATES = select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version, OmsOrderEvent.offered_at).where(
     OmsOrderEvent.oms_order_id.in_(_IDS))
-_OPEN_ROWS = select(Delivery.id, Delivery.oms_order_id, Delivery.order_version).where(
+_OPEN_ROWS = select(named(Delivery.id), Delivery.oms_order_id, Delivery.order_version).where(
     Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(_IDS), ~_SETTLED)
 _LEFT_TO_RECORD = select(func.count()).select_from(Order).where(Order.id.in_(_IDS), ~exists().where(
     OmsOrderEvent.oms_order_id == Order.id, OmsOrderEvent.order_version == Order.version,
@@ -187,7 +189,7 @@ def served_already(session: Session, orders: Sequence[Order]) -> bool:
     One query for the page (the same conditions as :func:`_unrecorded`, counted in SQL): this runs on every poll.
     """
     ids = [o.id for o in orders]
-    return not ids or not session.scalar(_LEFT_TO_RECORD, {"ids": ids})
+    return not ids or not plain(session, _LEFT_TO_RECORD, {"ids": ids}).scalar()
 
 
 def record_served(session: Session, orders: Sequence[Order], *, now: datetime | None = None) -> int:

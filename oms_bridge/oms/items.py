@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from oms_bridge.store import bulk
 from oms_bridge.store.models import Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsOrderItem
-from oms_bridge.store.rows import columns_of, record_type, records
+from oms_bridge.store.rows import columns_of, plain, record_type, records
+from oms_bridge.store.uuids import new_uuids
 
 __all__ = ["NOT_HELD", "units_of", "item_rows", "ensure_items", "ensure_items_of", "ensure_missing_items",
            "ItemUpdate", "apply_item_updates"]
@@ -48,11 +49,15 @@ _UNSERVED = ("uu", "created", "createdby", "updatedby", "oms_updated_at", "ad_cl
 def item_rows(session: Session, order_ids: Iterable[int]) -> list[Any]:
     """The item rows of these orders as plain rows (:mod:`oms_bridge.store.rows`): read to be served, not changed
     (columns the OMS is never shown are left out: each UUID and time costs a conversion per row)."""
-    return records(session.execute(_ITEM_ROWS, {"ids": list(order_ids)}))
+    return records(plain(session, _ITEM_ROWS, {"ids": list(order_ids)}))
 
 
 #: built once, the page's orders as a parameter (see oms_bridge.oms.orders)
 _ITEM_ROWS = select(*columns_of(OmsOrderItem, without=_UNSERVED)).where(
+    OmsOrderItem.oms_order_id.in_(bindparam("ids", expanding=True)))
+#: the keys of the items of these orders, to learn the ids of units just inserted (three integers a row: reading
+#: whole rows back cost more than the insert; a multi-row ``INSERT … RETURNING`` cost SQLite twice an executemany)
+_ITEM_KEYS = select(OmsOrderItem.id, OmsOrderItem.oms_orderline_id, OmsOrderItem.unit_no).where(
     OmsOrderItem.oms_order_id.in_(bindparam("ids", expanding=True)))
 
 
@@ -79,9 +84,10 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
     Items come in and go out as plain rows (:func:`item_rows`): they are read to be served. Missing units of every
     order go in with one ``INSERT … ON CONFLICT DO NOTHING`` (a concurrent reader's row wins, ours is skipped),
     units to (de)activate with one ``UPDATE`` each way, and the orders touched are read back with one query, so a
-    first read costs a few statements per page instead of three per unit. On SQLite the insert answers the new
-    rows' ids itself (:func:`oms_bridge.store.bulk.insert_returning`) and they are served as inserted, unless a
-    concurrent reader's rows won some keys. A page with nothing to change writes nothing.
+    first read costs a few statements per page instead of three per unit. When every new unit went in (the
+    driver's count says so), only their ids are read back and they are served as inserted; when a concurrent
+    reader's rows won some keys, the orders' items are read back whole and theirs are served. A page with nothing
+    to change writes nothing.
     """
     now = now or utcnow()
     keyed: dict[int, dict[tuple[int, int], Any]] = {}
@@ -108,15 +114,15 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
     touched |= flipped
     if missing:
         rows = [(order_id, line_id, unit, uu, client, org, now, now, True, 0, 0)
-                for (order_id, line_id, unit, client, org), uu in zip(missing, bulk.new_uuids(len(missing)),
+                for (order_id, line_id, unit, client, org), uu in zip(missing, new_uuids(len(missing)),
                                                                        strict=True)]
-        made = bulk.insert_returning(session, OmsOrderItem.__table__, _ITEM_COLUMNS, rows,
-                                     returning=("oms_order_item_id", "oms_orderline_id", "unit_no"),
-                                     on_conflict=("oms_orderline_id", "unit_no"))
-        if made is not None and len(made) == len(missing):  # all ours: serve them as inserted, no read back
-            ids = {(line_id, unit): item_id for item_id, line_id, unit in made}
+        went_in = bulk.insert_rows(session, OmsOrderItem.__table__, _ITEM_COLUMNS, rows,
+                                   on_conflict=("oms_orderline_id", "unit_no"))
+        if went_in == len(missing):  # all ours: their ids are all a page lacks to serve them as inserted
+            made = {(line_id, unit): item_id for item_id, line_id, unit in plain(session,
+                _ITEM_KEYS, {"ids": sorted({m[0] for m in missing})}).tuples()}
             for order_id, line_id, unit, *_rest in missing:
-                keyed[order_id][(line_id, unit)] = _new_item(order_id, line_id, unit, ids[(line_id, unit)], now)
+                keyed[order_id][(line_id, unit)] = _new_item(order_id, line_id, unit, made[(line_id, unit)], now)
             touched = flipped
     for active, ids in flips.items():
         if ids:

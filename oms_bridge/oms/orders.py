@@ -36,7 +36,7 @@ from oms_bridge.oms.products import LACKS_PRODUCT_REF, product_ids
 from oms_bridge.oms.serializers import ChannelRef, iso, order_json
 from oms_bridge.store import cancel_requests
 from oms_bridge.store.models import Channel, Order, OrderCancelRequest, OrderLine
-from oms_bridge.store.rows import columns_of, records
+from oms_bridge.store.rows import columns_of, named, plain, records
 
 __all__ = ["OrderFilters", "order_query", "count_of", "page_of", "canonical_for_codes", "channel_ref", "serve_orders",
            "order_payloads", "servable", "order_rows"]
@@ -117,8 +117,8 @@ def order_rows(stmt: Select) -> Select:
     return stmt.with_only_columns(*columns_of(Order, without=_UNSERVED))
 
 
-def page_of(session: Session, plain: Select, offset: int, limit: int) -> list[Any]:
-    """One page of ``plain`` (:func:`order_rows` of :func:`order_query`) as plain rows: the page's ids first, then
+def page_of(session: Session, stmt: Select, offset: int, limit: int) -> list[Any]:
+    """One page of ``stmt`` (:func:`order_rows` of :func:`order_query`) as plain rows: the page's ids first, then
     its rows.
 
     Why: when the database sorts the filtered orders for the page itself (the OMS's ``modified_date__gte`` poll:
@@ -126,17 +126,17 @@ def page_of(session: Session, plain: Select, offset: int, limit: int) -> list[An
     row for every page; sorting ids read from the index alone and then reading the page's hundred rows by id cost
     a fraction of that (issue 18).
     """
-    ids = list(session.scalars(plain.with_only_columns(Order.id).offset(offset).limit(limit)))
+    ids = plain(session, stmt.with_only_columns(Order.id).offset(offset).limit(limit)).scalars().all()
     if not ids:
         return []
-    return records(session.execute(_PAGE_ROWS, {"ids": ids}))
+    return records(plain(session, _PAGE_ROWS, {"ids": ids}))
 
 
 def count_of(session: Session, stmt: Select) -> int:
     """How many rows ``stmt`` (a filtered SELECT, no DISTINCT or GROUP BY) selects; its columns are left out of
     the count (an order's row is wide)."""
     counted = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
-    return session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    return plain(session, select(func.count()).select_from(counted.subquery())).scalar() or 0
 
 
 def channel_ref(channel: Channel | None, config: OmsConfig) -> ChannelRef:
@@ -154,7 +154,7 @@ def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -
     return out, recorded
 
 
-_LINE_FIELDS = (OrderLine.id, OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id, OrderLine.sku,
+_LINE_FIELDS = (named(OrderLine.id), OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id, OrderLine.sku,
                 OrderLine.name, OrderLine.qty, OrderLine.unit_price, OrderLine.discount)
 # The statements every page runs, built once with the page's ids as a parameter: building a statement costs about
 # as much as running it on a page of 100 (issue 18).
@@ -178,7 +178,7 @@ def order_payloads(session: Session, orders: Sequence[Order], config: OmsConfig)
     ids = [o.id for o in orders]
     lines_by_order: dict[int, list[Any]] = {}
     # Lines are only read here: plain rows with the model's attribute names, not ORM objects (cheaper by half).
-    for line in records(session.execute(_LINES, {"ids": ids})):
+    for line in records(plain(session, _LINES, {"ids": ids})):
         lines_by_order.setdefault(line.oms_order_id, []).append(line)
     channels = {c.id: c for c in session.scalars(_CHANNELS, {"ids": list({o.oms_channel_id for o in orders})})}
     items_by_order: dict[int, list[Any]] = {i: [] for i in ids}

@@ -36,6 +36,7 @@ from oms_bridge.oms.config import OmsConfig
 from oms_bridge.store.models import Delivery, Order, OrderLine
 from oms_bridge.store.models.oms_notify import PRODUCT_HOLD_PREFIX, OmsProductRef, product_hold_code
 from oms_bridge.store.outbox import mark_held, rearm_held
+from oms_bridge.store.rows import plain
 
 __all__ = ["LACKS_PRODUCT_REF", "product_ids", "missing_skus", "set_product", "remove_product", "list_products",
            "parse_csv", "ProductRow", "unmapped_report", "hold_missing", "hold_reason", "MAX_PRODUCT_ID"]
@@ -56,7 +57,7 @@ def product_ids(session: Session, skus: Iterable[str | None]) -> dict[str, int]:
     wanted = {s for s in skus if s}
     if not wanted:
         return {}
-    return dict(session.execute(_REFS, {"skus": list(wanted)}).tuples().all())
+    return dict(plain(session, _REFS, {"skus": list(wanted)}).tuples().all())
 
 
 #: built once (every page of ``orders/`` asks)

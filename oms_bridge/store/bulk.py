@@ -16,11 +16,8 @@ ORM objects: read them back with a query when the caller needs them.
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table, bindparam
@@ -28,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-__all__ = ["insert_rows", "insert_returning", "new_uuids"]
+__all__ = ["insert_rows"]
 
 _UNSET = object()
 
@@ -55,13 +52,6 @@ def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[
     return [table.c[name].type._cached_bind_processor(dialect) for name in columns]
 
 
-def new_uuids(count: int) -> Iterator[uuid.UUID]:
-    """``count`` random (version 4) UUIDs for the rows' ``_uu`` columns, from one read of the system's random
-    source (one ``uuid4()`` each is one system call)."""
-    data = os.urandom(16 * count)
-    return (uuid.UUID(bytes=data[i:i + 16], version=4) for i in range(0, 16 * count, 16))
-
-
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                 on_conflict: Sequence[str] = ()) -> int:
     """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table`` with one executemany.
@@ -73,48 +63,6 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
     conn, sql, params = _prepared(session, table, columns, rows, on_conflict)
     result = conn.exec_driver_sql(sql, params)
     return -1 if result.rowcount is None else result.rowcount
-
-
-def insert_returning(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
-                     returning: Sequence[str], on_conflict: Sequence[str] = ()) -> list[tuple[Any, ...]] | None:
-    """:func:`insert_rows`, answering the ``returning`` columns (integers and texts as the driver gives them) of
-    each row that went in, in no particular order (rows ``on_conflict`` skipped are not there); None when this
-    database cannot answer them in one go: the rows went in, read them back.
-
-    Why: a caller that needs the new rows' ids (the OMS's first read of a page makes 300 item rows and serves their
-    ids) otherwise reads them back with one more query. On SQLite: one multi-row ``INSERT … RETURNING`` per
-    :data:`SQLITE_PARAMETERS` parameters (its executemany cannot return rows). On PostgreSQL the rows go in with
-    :func:`insert_rows` and None is answered: psycopg spends longer turning a statement of thousands of
-    parameters into its own form than the server takes to run the executemany (measured: 10 ms against 5.5 ms
-    for 300 rows).
-    """
-    if not rows:
-        return []
-    if session.get_bind().dialect.name != "sqlite":
-        insert_rows(session, table, columns, rows, on_conflict=on_conflict)
-        return None
-    conn, sql, params = _prepared(session, table, columns, rows, on_conflict)
-    tail = " RETURNING " + ", ".join(returning)
-    per = max(1, SQLITE_PARAMETERS // max(1, len(params[0])))
-    found: list[tuple[Any, ...]] = []
-    for start in range(0, len(params), per):
-        chunk = params[start:start + per]
-        found.extend(conn.exec_driver_sql(_multi_row(sql, len(chunk)) + tail,
-                                          tuple(chain.from_iterable(chunk))).tuples())
-    return found
-
-
-#: SQLite: parameters per multi-row INSERT of :func:`insert_returning` (SQLite allows 32,766 since 3.32)
-SQLITE_PARAMETERS = 30_000
-
-
-@lru_cache(maxsize=64)
-def _multi_row(sql: str, rows: int) -> str:
-    """``sql`` (an INSERT of one VALUES row, maybe with ON CONFLICT) inserting ``rows`` rows: its VALUES row
-    repeated; the parameters are given row after row."""
-    head, _, rest = sql.partition(" VALUES ")
-    values, conflict, tail = rest.partition(" ON CONFLICT ")
-    return f"{head} VALUES {', '.join([values] * rows)}{conflict}{tail}"
 
 
 def _prepared(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],

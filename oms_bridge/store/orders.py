@@ -44,6 +44,7 @@ from oms_bridge.model.orders import Order as CanonicalOrder
 from oms_bridge.model.orders import UnmappableOrder
 from oms_bridge.store import bulk, cancel_requests, outbox, transitions
 from oms_bridge.store.models import Channel, Delivery, Order, OrderCancelRequest, OrderLine, OrderStatus, utcnow
+from oms_bridge.store.uuids import new_uuids
 
 __all__ = ["UpsertCounts", "upsert_orders", "payload_hash", "unmappable_key", "list_orders", "order_detail",
            "OrderNotFound", "DESTINATIONS"]
@@ -238,7 +239,7 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
     inserted: dict[str, int] = {}
     if fresh:
         rows = []
-        for key, uu in zip(fresh, bulk.new_uuids(len(fresh)), strict=True):
+        for key, uu in zip(fresh, new_uuids(len(fresh)), strict=True):
             values = _new_values(keyed[key])
             values.update(oms_channel_id=channel_id, external_id=key, payload_hash=digests[key], version=1,
                           ad_client_id=client_id, ad_org_id=org_id, created=now, updated=now, isactive=True,
@@ -306,7 +307,7 @@ def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder 
                                  (OrderStatus.__table__, _HISTORY_COLUMNS, history),
                                  (Delivery.__table__, _DELIVERY_COLUMNS, deliveries),
                                  (OrderCancelRequest.__table__, _REQUEST_COLUMNS, requests)):
-        bulk.insert_rows(session, table, columns, [(*row, uu, *ad) for row, uu in zip(rows, bulk.new_uuids(len(rows)),
+        bulk.insert_rows(session, table, columns, [(*row, uu, *ad) for row, uu in zip(rows, new_uuids(len(rows)),
                                                                                           strict=True)])
 
 

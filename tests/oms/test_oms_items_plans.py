@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oms_fake_client import FakeOms
-from oms_helpers import add_order, bump_order
+from oms_helpers import add_channel, add_order, bump_order
 from sqlalchemy import select
 
 from oms_bridge.store.db import session_scope
@@ -93,15 +93,16 @@ def test_oms_quantity_change_keeps_item_ids(oms: FakeOms, sqlite_settings, chann
     assert after == before[:2]
 
 
-def test_items_made_while_another_reader_made_some_are_read_back(sqlite_settings, channel_id):
-    """Items made on a first read are served as inserted (their ids from the insert itself); when another reader
+def test_items_made_while_another_reader_made_some_are_read_back(store_settings):
+    """Items made on a first read are served as inserted (only their ids read back); when another reader
     made some of the same units first (its rows win the unique key), the page reads the items back and serves
     theirs, one item per unit either way (issue 18)."""
     from oms_bridge.oms.items import ensure_items_of, item_rows
     from oms_bridge.store.models import Order, OrderLine
 
-    order_id = add_order(sqlite_settings, channel_id, "B9", lines=(("SOCK-WOOL-M", "羊毛襪", "3", "180", "0"),))
-    with session_scope(sqlite_settings) as s:
+    order_id = add_order(store_settings, add_channel(store_settings), "B9",
+                         lines=(("SOCK-WOOL-M", "羊毛襪", "3", "180", "0"),))
+    with session_scope(store_settings) as s:
         order = s.get(Order, order_id)
         lines = list(s.scalars(select(OrderLine).where(OrderLine.oms_order_id == order_id)))
         ours = ensure_items_of(s, [(order, lines, [])])[order_id]  # nobody made them yet: served as inserted

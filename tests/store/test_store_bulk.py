@@ -14,13 +14,13 @@ from sqlalchemy import DateTime, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.pulling import store_orders
-from oms_bridge.store.bulk import new_uuids
 from oms_bridge.store.db import get_engine, session_scope
 from oms_bridge.store.models import Channel, Delivery, Order, OrderCancelRequest, OrderLine, OrderStatus, Platform
 from oms_bridge.store.orders import _INSERT_COLUMNS, _insert_new, upsert_orders
 from oms_bridge.store.runs import RunStats
 from oms_bridge.store.statistics import MIN_ROWS, due_tables, refresh_after_load
 from oms_bridge.store.types import Money, Quantity, UtcDateTime, YesNo
+from oms_bridge.store.uuids import new_uuid, new_uuids
 from platforms.base import Address, Buyer, CancelRequest, UnmappableOrder
 from platforms.base import Order as CanonicalOrder
 from platforms.base import OrderLine as CanonicalLine
@@ -174,10 +174,9 @@ def test_statements_selecting_money_and_quantity_columns_are_cached():
     assert stmt._generate_cache_key() is not None
 
 
-def test_insert_returning_answers_the_rows_that_went_in(store_settings):
-    """SQLite answers each inserted row's returning columns from the insert itself, in chunks of its parameter
-    limit, and leaves out rows its ON CONFLICT skipped; PostgreSQL inserts the same rows and answers None (read
-    them back)."""
+def test_insert_rows_counts_the_rows_that_went_in(store_settings):
+    """The count answered is the rows that went in, rows ``on_conflict`` skipped left out, on both drivers' executemany:
+    the OMS's first read serves new items as inserted only when the count says every one was its own."""
     from oms_bridge.store import bulk
     from oms_bridge.store.models.oms import OmsCountry
 
@@ -188,34 +187,31 @@ def test_insert_returning_answers_the_rows_that_went_in(store_settings):
     def rows(codes):
         return [(code, f"land {code}", "seed", uuid.uuid4(), now, now, True, 0, 0, 0, 0) for code in codes]
 
-    sqlite_store = store_settings.effective_database_url.startswith("sqlite")
     first = [f"A{n}" for n in range(10)] + [f"B{n}" for n in range(10)]
     with session_scope(store_settings) as s:
-        chunked = bulk.SQLITE_PARAMETERS
-        bulk.SQLITE_PARAMETERS = 7 * len(columns)  # three statements for 20 rows
-        try:
-            made = bulk.insert_returning(s, OmsCountry.__table__, columns, rows(first),
-                                         returning=("oms_country_id", "code"), on_conflict=("code",))
-        finally:
-            bulk.SQLITE_PARAMETERS = chunked
-        stored = dict(s.execute(select(OmsCountry.code, OmsCountry.id)).tuples().all())
-    assert set(stored) == set(first)
-    if sqlite_store:
-        assert sorted(made) == sorted((stored[code], code) for code in first)
-    else:
-        assert made is None
+        assert bulk.insert_rows(s, OmsCountry.__table__, columns, rows(first), on_conflict=("code",)) == 20
     with session_scope(store_settings) as s:
-        again = bulk.insert_returning(s, OmsCountry.__table__, columns, rows(["A1", "C1"]),
-                                      returning=("oms_country_id", "code"), on_conflict=("code",))
-        new_id = s.scalar(select(OmsCountry.id).where(OmsCountry.code == "C1"))
-    assert again == ([(new_id, "C1")] if sqlite_store else None)
+        assert bulk.insert_rows(s, OmsCountry.__table__, columns, rows(["A1", "C1", "B2", "C2"]),
+                                on_conflict=("code",)) == 2
+        assert bulk.insert_rows(s, OmsCountry.__table__, columns, rows(["A1"]), on_conflict=("code",)) == 0
+        stored = set(s.scalars(select(OmsCountry.code)))
+    assert stored == {*first, "C1", "C2"}
 
 
-def test_uuids_are_random_version_4():
-    values = list(new_uuids(500))
+def test_row_uuids_are_version_7_and_follow_time():
+    """RFC 9562 version 7: the time in milliseconds first, so new keys land at the end of their unique index (a
+    random version 4 key dirtied a random index page per row); ascending within a batch and across batches; the
+    random bits keep them unique."""
+    before = time.time_ns() // 1_000_000
+    values = new_uuids(500)
+    later = new_uuids(3)
+    after = time.time_ns() // 1_000_000
     assert len(set(values)) == 500
-    assert all(isinstance(v, uuid.UUID) and v.version == 4 and v.variant == uuid.RFC_4122 for v in values)
-
+    assert all(isinstance(v, uuid.UUID) and v.version == 7 and v.variant == uuid.RFC_4122 for v in values)
+    assert all(before <= v.int >> 80 <= after for v in values + later)
+    assert values == sorted(values) and max(values).int >> 80 <= min(later).int >> 80
+    assert len({v.int & ((1 << 62) - 1) for v in values}) == 500  # the random part differs, not only the order
+    assert new_uuid().version == 7
 
 def test_due_tables_rule():
     rows = [("oms_order", -1.0, 0), ("oms_orderline", 100_000.0, 5_000), ("oms_delivery", 10_000.0, 0)]

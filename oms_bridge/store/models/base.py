@@ -15,6 +15,7 @@ from sqlalchemy import CheckConstraint, Integer, MetaData, Uuid, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from oms_bridge.store.types import UtcDateTime, YesNo
+from oms_bridge.store.uuids import new_uuid
 
 __all__ = ["Base", "ADColumns", "utcnow", "yes_no"]
 
@@ -75,7 +76,7 @@ class ADColumns:
     @declared_attr
     def uu(cls) -> Mapped[uuid.UUID]:  # noqa: N805
         return mapped_column(
-            f"{cls.__tablename__}_uu", Uuid, default=uuid.uuid4, nullable=False, unique=True
+            f"{cls.__tablename__}_uu", Uuid, default=new_uuid, nullable=False, unique=True
         )
 
     ad_client_id: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default=text("0"))
