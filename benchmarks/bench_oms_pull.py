@@ -3,8 +3,9 @@ its ceiling: a trivial endpoint on the same app (same web stack, same token chec
 
 Run: ``python benchmarks/bench_oms_pull.py [orders] [page_size] [database_url]`` (defaults 10000, 100,
 embedded SQLite in a temporary directory; each order has two lines, so 10,000 orders are 20,000 lines).
-Three kinds of walk through the pages, each paired with a walk of the ceiling right after it (the ratio is taken
-per pair, and the median pair reported: the machine's speed drifts by ±30 % within a minute):
+Three kinds of walk through the pages; in every walk each page of the project is followed at once by the ceiling
+serving that same page, and the two are timed apart (the machine's speed drifts by ±30 % within a minute: a page and
+its ceiling see the same moment). The ratio is taken per walk and the median walk of each kind reported:
 
 - *new store*: the first read of a new store (every order; makes the items, loads the address catalogue's seed,
   records the orders as offered);
@@ -12,8 +13,10 @@ per pair, and the median pair reported: the machine's speed drifts by ±30 % wit
   changed since its last poll (``modified_date__gte``): the first read of new orders in a running service;
 - *steady state*: ``OMS_PULL_BENCH_REPEAT`` (5) re-reads of the last round's pages (nothing to record).
 
-The ceiling serves the project's page JSON from memory. Every walk starts from a collected heap, and the app's
-start-up heap is settled as ``oms-bridge run`` settles it (``OMS_PULL_BENCH_SETTLE=0`` to measure without).
+The ceiling serves the project's page JSON from memory. Every walk starts from a collected heap, keeps nothing of
+what it read (a service keeps nothing of what it served; a walk's parsed pages left in the heap made every full
+collection of the next walk scan them), and the app's start-up heap is settled as ``oms-bridge run`` settles it
+(``OMS_PULL_BENCH_SETTLE=0`` to measure without).
 Also times the webhook path (events/s).
 
 Each figure is given per wall second and per CPU second of this process (the app's threads included): on a
@@ -29,6 +32,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -88,27 +92,50 @@ def _add_orders(channel_id: int, first: int, count: int) -> None:
             upsert_orders(s, channel_id, orders[start:start + 1000])
 
 
-def _pass(client: TestClient, url: str, token: str) -> tuple[float, float, int, int, list[bytes]]:
-    """(wall seconds, CPU seconds of this process, pages, orders, the pages' JSON texts) of one walk through the pages.
+@dataclass
+class Side:
+    """One side's totals over a walk (the project's pages, or the ceiling's)."""
 
-    Each walk starts from a collected heap, so that one walk does not pay for the garbage of the one before, and
-    the pages are kept as texts, not as parsed objects: a service keeps nothing of what it served, and a walk's
-    hundreds of thousands of parsed objects, left in the heap, made every full collection of the next walk scan
-    them (issue 18: a sixth of a first read's CPU went to scanning the benchmark's own copies)."""
+    wall: float = 0.0
+    cpu: float = 0.0
+    orders: int = 0
+
+    def add(self, wall: float, cpu: float, orders: int) -> None:
+        self.wall, self.cpu, self.orders = self.wall + wall, self.cpu + cpu, self.orders + orders
+
+
+def _get(client: TestClient, url: str, token: str) -> tuple[float, float, dict]:
+    """(wall seconds, CPU seconds of this process, the parsed body) of one request."""
+    started, cpu = time.perf_counter(), time.process_time()
+    response = client.get(url, headers={"Authorization": f"Token {token}"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return time.perf_counter() - started, time.process_time() - cpu, body
+
+
+def _walk(client: TestClient, url: str, token: str, served: dict[int, dict], ceiling_url: str,
+          statements: list[int]) -> tuple[Side, Side, float]:
+    """(the project, the ceiling, the project's SQL statements per page) over one walk through the pages, each
+    project page followed at once by the ceiling serving it (``served``: what the ceiling serves).
+
+    The walk starts from a collected heap, so that it does not pay for the garbage of the one before."""
     gc.collect()
-    started, cpu, pages, orders, texts = time.perf_counter(), time.process_time(), 0, 0, []
+    project, ceiling, pages, counted = Side(), Side(), 0, 0
     while url:
-        response = client.get(url, headers={"Authorization": f"Token {token}"})
-        assert response.status_code == 200, response.text
-        body = response.json()
-        texts.append(response.content)
+        before = statements[0]
+        wall, cpu, body = _get(client, url, token)
+        counted += statements[0] - before
+        project.add(wall, cpu, len(body["results"]))
+        served[1] = body
+        wall, cpu, same = _get(client, ceiling_url, token)
+        ceiling.add(wall, cpu, len(same["results"]))
+        served.clear()
         pages += 1
-        orders += len(body["results"])
         url = body["next"]
-    return time.perf_counter() - started, time.process_time() - cpu, pages, orders, texts
+    return project, ceiling, counted / pages
 
 
-#: walks of the steady state and of the ceiling (setting OMS_PULL_BENCH_REPEAT); the median is reported
+#: walks of the steady state (setting OMS_PULL_BENCH_REPEAT); the median is reported
 REPEAT = int(os.environ.get("OMS_PULL_BENCH_REPEAT", "5"))
 
 
@@ -128,72 +155,49 @@ def main(count: int = 10000, page_size: int = 100, database_url: str = "") -> No
     statements = [0]
     event.listen(get_engine(), "before_cursor_execute", lambda *a: statements.__setitem__(0, statements[0] + 1))
     app = create_app()
-    pages_seen: dict[int, dict] = {}
+    served: dict[int, dict] = {}
 
     def trivial(request: Request, page: int = 1) -> dict:
         """The ceiling: the same JSON, from memory, behind the same token check."""
-        return pages_seen[page]
+        return served[page]
 
     app.add_api_route("/api/v1/applications/oms/bench_trivial/", trivial, methods=["GET"],
                       dependencies=[Depends(token_guard("orders"))])
     if os.environ.get("OMS_PULL_BENCH_SETTLE", "1") == "1":
         settle_heap()  # as `oms-bridge run` does once its app is built (0: measure without it)
     url = f"/api/v1/applications/oms/orders/?limit={page_size}"
-    trivial_url = f"/api/v1/applications/oms/bench_trivial/?limit={page_size}&page=1"
-    bodies: list[bytes] = []  # the last project walk's pages, as JSON texts (see _pass)
+    ceiling_url = "/api/v1/applications/oms/bench_trivial/?page=1"
 
-    def walk(url: str) -> tuple[float, float, int, float]:
-        """One walk of the project's pages: (wall s, CPU s, orders, SQL statements per page)."""
-        pages_seen.clear()  # the ceiling's pages are the ceiling's: not in the heap while the project walks
-        statements[0] = 0
-        elapsed, cpu, pages, seen, walked = _pass(client, url, tokens["orders"])
-        bodies[:] = walked
-        return elapsed, cpu, seen, statements[0] / pages
-
-    def ceiling() -> tuple[float, float, int, float]:
-        """One walk of the trivial endpoint serving the last project walk's pages."""
-        pages_seen.clear()
-        for n, body in enumerate(map(json.loads, bodies), start=1):
-            nxt = body["next"] and f"/api/v1/applications/oms/bench_trivial/?limit={page_size}&page={n + 1}"
-            pages_seen[n] = {**body, "next": nxt}
-        elapsed, cpu, _pages, seen, _b = _pass(client, trivial_url, tokens["orders"])
-        return elapsed, cpu, seen, 0.0
-
-    results: dict[str, list[tuple[tuple, tuple]]] = {"new store": [], "new orders": [], "steady state": []}
+    results: dict[str, list[tuple[Side, Side, float]]] = {"new store": [], "new orders": [], "steady state": []}
     with TestClient(app) as client:
-        # Every project walk is paired with a ceiling walk of the same pages right after it, and the ratio is taken
-        # per pair: the machine's speed drifts by ±30 % within a minute, a pair sees the same moment. Reported:
-        # the median pair of each kind.
+        def walk(url: str) -> tuple[Side, Side, float]:
+            return _walk(client, url, tokens["orders"], served, ceiling_url, statements)
+
         # - new store: the first read of the new store (every order; the catalogue's seed is loaded on the way);
         # - new orders: ROUNDS rounds of the OMS's incremental poll: `count` new orders arrive and it reads what
         #   changed since its last poll (``modified_date__gte``), the first read of new orders in a running service;
         # - steady state: REPEAT re-reads of the last round's pages (nothing to record).
-        project = walk(url)
-        results["new store"].append((project, ceiling()))
+        results["new store"].append(walk(url))
         for round_no in range(1, ROUNDS + 1):
             since = datetime.now(UTC)
             _add_orders(channel_id, round_no * count, count)
             url = (f"/api/v1/applications/oms/orders/?limit={page_size}"
                    f"&modified_date__gte={since.isoformat().replace('+00:00', 'Z')}")
-            project = walk(url)
-            assert project[2] == count, project
-            results["new orders"].append((project, ceiling()))
+            results["new orders"].append(walk(url))
+            assert results["new orders"][-1][0].orders == count, results["new orders"][-1]
         for _ in range(REPEAT):
-            project = walk(url)
-            results["steady state"].append((project, ceiling()))
+            results["steady state"].append(walk(url))
         print(f"OMS pull, {count} orders ({2 * count} lines, {3 * count} items), pages of {page_size}, "
-              f"{'PostgreSQL' if database_url else 'SQLite'}; each figure the median of its walks, each walk next "
-              "to a walk of the ceiling (a trivial endpoint on the same app serving the same JSON)")
-        for label, pairs in results.items():
-            if not pairs:
+              f"{'PostgreSQL' if database_url else 'SQLite'}; the median walk of each kind, each page of the project "
+              "followed by the ceiling (a trivial endpoint on the same app) serving the same JSON")
+        for label, walks in results.items():
+            if not walks:
                 continue
-            project, top = sorted(pairs, key=lambda pair: pair[0][1] / pair[1][1])[len(pairs) // 2]
-            (elapsed, cpu, seen, per_page), (top_elapsed, top_cpu, top_seen, _z) = project, top
-            wall_ratio = (elapsed / seen) / (top_elapsed / top_seen)
-            print(f"  {label:<12} ({len(pairs)} walks): {seen / elapsed:6.0f} orders/s, {seen / cpu:6.0f} per CPU s; "
-                  f"ceiling {top_seen / top_elapsed:6.0f}/s, {top_seen / top_cpu:6.0f} per CPU s; {per_page:4.1f} SQL "
-                  f"statements per page; ratio {wall_ratio:3.1f}x wall, {(cpu / seen) / (top_cpu / top_seen):3.1f}x "
-                  "CPU (goal <= 3)")
+            project, top, per_page = sorted(walks, key=lambda w: w[0].cpu / w[1].cpu)[len(walks) // 2]
+            print(f"  {label:<12} ({len(walks)} walks): {project.orders / project.wall:6.0f} orders/s, "
+                  f"{project.orders / project.cpu:6.0f} per CPU s; ceiling {top.orders / top.wall:6.0f}/s, "
+                  f"{top.orders / top.cpu:6.0f} per CPU s; {per_page:4.1f} SQL statements per page; ratio "
+                  f"{project.wall / top.wall:3.1f}x wall, {project.cpu / top.cpu:3.1f}x CPU (goal <= 3)")
         hooks = 500
         started = time.perf_counter()
         for n in range(hooks):

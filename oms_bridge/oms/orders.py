@@ -154,8 +154,8 @@ def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -
     return out, recorded
 
 
-_LINE_FIELDS = (named(OrderLine.id), OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id, OrderLine.sku,
-                OrderLine.name, OrderLine.qty, OrderLine.unit_price, OrderLine.discount)
+_LINE_FIELDS = (named(OrderLine.id), OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id,
+                OrderLine.sku, OrderLine.name, OrderLine.qty, OrderLine.unit_price, OrderLine.discount)
 # The statements every page runs, built once with the page's ids as a parameter: building a statement costs about
 # as much as running it on a page of 100 (issue 18).
 _IDS = bindparam("ids", expanding=True)

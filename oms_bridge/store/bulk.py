@@ -27,8 +27,6 @@ from sqlalchemy.orm import Session
 
 __all__ = ["insert_rows"]
 
-_UNSET = object()
-
 #: Dialects the statements are compiled for: positional parameters, as the driver's executemany takes them.
 _COMPILE_DIALECTS = {"sqlite": sqlite.pysqlite.dialect(paramstyle="qmark"),
                      "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
@@ -65,6 +63,13 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
     return -1 if result.rowcount is None else result.rowcount
 
 
+def _converted(process: Callable[[Any], Any], values: Sequence[Any]) -> Sequence[Any]:
+    """One column's values as the driver takes them."""
+    if len(set(map(id, values))) == 1:
+        return [process(values[0])] * len(values)
+    return list(map(process, values))
+
+
 def _prepared(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
               on_conflict: Sequence[str]) -> tuple[Any, str, list[tuple[Any, ...]]]:
     """(the session's connection, the INSERT's text, each row's converted values in the text's order)."""
@@ -73,20 +78,9 @@ def _prepared(session: Session, table: Table, columns: Sequence[str], rows: Sequ
     dialect = conn.dialect
     columns = tuple(columns)
     sql, order = _statement(dialect.name, table, columns, tuple(on_conflict))
-    processors = _processors(dialect, table, columns)
-    converting = [(i, p) for i, p in enumerate(processors) if p is not None]
-    # The last value converted per column: a batch repeats the same object (its ``now``, its channel's
-    # client) in every row, and it is converted once.
-    last: list[tuple[Any, Any]] = [(_UNSET, None)] * len(converting)
-    params = []
-    for row in rows:
-        values = list(row)
-        for n, (i, process) in enumerate(converting):
-            value = values[i]
-            seen, converted = last[n]
-            if value is not seen:
-                converted = process(value)
-                last[n] = (value, converted)
-            values[i] = converted
-        params.append(tuple([values[i] for i in order]))
+    # Column by column (the loops run in C): a value the whole batch repeats (its ``now``, its channel's client) is
+    # converted once, every other one by the column's processor.
+    by_column = [values if process is None else _converted(process, values)
+                 for process, values in zip(_processors(dialect, table, columns), zip(*rows, strict=True), strict=True)]
+    params = list(zip(*[by_column[i] for i in order], strict=True))
     return conn, sql, params
