@@ -53,6 +53,7 @@ from oms_bridge.settings import get_settings, reset_settings  # noqa: E402
 from oms_bridge.store.db import get_engine, session_scope  # noqa: E402
 from oms_bridge.store.models import Base, Channel, Platform  # noqa: E402
 from oms_bridge.store.orders import upsert_orders  # noqa: E402
+from oms_bridge.store.statistics import refresh_after_load  # noqa: E402
 from oms_bridge.vault import generate_key  # noqa: E402
 from oms_bridge.web.app import create_app  # noqa: E402
 from sandboxes.data import TW_DISTRICTS  # noqa: E402
@@ -90,6 +91,7 @@ def _add_orders(channel_id: int, first: int, count: int) -> None:
     for start in range(0, count, 1000):
         with session_scope() as s:
             upsert_orders(s, channel_id, orders[start:start + 1000])
+    refresh_after_load(get_settings(), count)  # as GetOrder does after a run that stored orders (PostgreSQL)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -76,6 +76,7 @@ from oms_bridge.store.models.oms import (
     OmsOrderItem,
     OmsTownship,
 )
+from oms_bridge.store.statistics import note_load
 
 __all__ = ["router"]
 
@@ -142,7 +143,7 @@ def _order_filters(status: str | None, status__in: str | None, number: str | Non
 
 
 @router.get("/orders/", dependencies=[Depends(token_guard("orders"))])
-def list_orders(request: Request, limit: int | None = LimitQ, page: int | None = PageQ,
+def list_orders(request: Request, background: BackgroundTasks, limit: int | None = LimitQ, page: int | None = PageQ,
                 status: str | None = None, status__in: str | None = None, number: str | None = None,
                 channel: str | None = None, id__in: str | None = None, modified_date__gte: str | None = None,
                 modified_date__gt: str | None = None, modified_date__lte: str | None = None,
@@ -176,6 +177,8 @@ def list_orders(request: Request, limit: int | None = LimitQ, page: int | None =
         with session_scope(settings) as session:
             body, recorded = _serve(session, request, config, filters, pg)
         _LOOK_FIRST.worth_it = not recorded
+        if recorded:  # after the response: the tables a first read loads keep their planner statistics
+            background.add_task(note_load, settings, recorded)
     return body
 
 
@@ -210,8 +213,8 @@ def _look(session: Session, request: Request, config: OmsConfig, filters: OrderF
 
 
 def _serve(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page
-           ) -> tuple[dict[str, Any], bool]:
-    """(the page's body, whether serving it recorded anything), in a write transaction."""
+           ) -> tuple[dict[str, Any], int]:
+    """(the page's body, how many of its orders serving it recorded something), in a write transaction."""
     ensure_catalogue(session)
     stmt = order_query(session, filters, config)
     count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))

@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, tuple_, update
+from sqlalchemy import and_, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
+from oms_bridge.store.lists import one_of
 from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting_rows
@@ -170,12 +171,11 @@ def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
 _SETTLED = or_(and_(Delivery.state == "sent", func.coalesce(Delivery.delivered_version, -1) == Delivery.order_version),
                and_(Delivery.state == "waiting", func.coalesce(Delivery.hold_code, "") == UNACKNOWLEDGED))
 # Built once with the page's order ids as a parameter: every read of ``orders/`` runs them (issue 18).
-_IDS = bindparam("ids", expanding=True)
 _EVENT_STATES = select(OmsOrderEvent.oms_order_id, OmsOrderEvent.order_version, OmsOrderEvent.offered_at).where(
-    OmsOrderEvent.oms_order_id.in_(_IDS))
+    one_of(OmsOrderEvent.oms_order_id, "ids"))
 _OPEN_ROWS = select(named(Delivery.id), Delivery.oms_order_id, Delivery.order_version).where(
-    Delivery.destination == DESTINATION, Delivery.oms_order_id.in_(_IDS), ~_SETTLED)
-_LEFT_TO_RECORD = select(func.count()).select_from(Order).where(Order.id.in_(_IDS), ~exists().where(
+    Delivery.destination == DESTINATION, one_of(Delivery.oms_order_id, "ids"), ~_SETTLED)
+_LEFT_TO_RECORD = select(func.count()).select_from(Order).where(one_of(Order.id, "ids"), ~exists().where(
     OmsOrderEvent.oms_order_id == Order.id, OmsOrderEvent.order_version == Order.version,
     OmsOrderEvent.offered_at.is_not(None)) | exists().where(
     Delivery.oms_order_id == Order.id, Delivery.destination == DESTINATION, Delivery.order_version <= Order.version,

@@ -19,10 +19,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from oms_bridge.store import bulk
+from oms_bridge.store.lists import one_of
 from oms_bridge.store.models import Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsOrderItem
 from oms_bridge.store.rows import columns_of, plain, record_type, records
@@ -54,11 +55,11 @@ def item_rows(session: Session, order_ids: Iterable[int]) -> list[Any]:
 
 #: built once, the page's orders as a parameter (see oms_bridge.oms.orders)
 _ITEM_ROWS = select(*columns_of(OmsOrderItem, without=_UNSERVED)).where(
-    OmsOrderItem.oms_order_id.in_(bindparam("ids", expanding=True)))
+    one_of(OmsOrderItem.oms_order_id, "ids"))
 #: the keys of the items of these orders, to learn the ids of units just inserted (three integers a row: reading
 #: whole rows back cost more than the insert; a multi-row ``INSERT … RETURNING`` cost SQLite twice an executemany)
 _ITEM_KEYS = select(OmsOrderItem.id, OmsOrderItem.oms_orderline_id, OmsOrderItem.unit_no).where(
-    OmsOrderItem.oms_order_id.in_(bindparam("ids", expanding=True)))
+    one_of(OmsOrderItem.oms_order_id, "ids"))
 
 
 def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | None = None,

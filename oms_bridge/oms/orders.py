@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, false, func, literal_column, or_, select, true
+from sqlalchemy import Select, exists, false, func, literal_column, or_, select, true
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.addresses import AddressKey, resolve_addresses
@@ -35,6 +35,7 @@ from oms_bridge.oms.items import NOT_HELD, ensure_items_of, item_rows
 from oms_bridge.oms.products import LACKS_PRODUCT_REF, product_ids
 from oms_bridge.oms.serializers import ChannelRef, iso, order_json
 from oms_bridge.store import cancel_requests
+from oms_bridge.store.lists import one_of
 from oms_bridge.store.models import Channel, Order, OrderCancelRequest, OrderLine
 from oms_bridge.store.rows import columns_of, named, plain, records
 
@@ -107,7 +108,7 @@ def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> S
 _UNSERVED = ("raw_payload", "payload_hash", "uu", "order_updated", "held_reason", "createdby", "updatedby")
 
 
-_PAGE_ROWS = select(*columns_of(Order, without=_UNSERVED)).where(Order.id.in_(bindparam("ids", expanding=True))
+_PAGE_ROWS = select(*columns_of(Order, without=_UNSERVED)).where(one_of(Order.id, "ids")
                                                                 ).order_by(Order.id)
 
 
@@ -146,21 +147,19 @@ def channel_ref(channel: Channel | None, config: OmsConfig) -> ChannelRef:
     return ChannelRef(id=config.channel_id, code=config.channel_code, name=config.channel_name)
 
 
-def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -> tuple[list[dict[str, Any]], bool]:
-    """(JSON of these orders as the OMS reads them, whether reading them recorded anything): in pull mode they are
-    recorded as offered."""
+def serve_orders(session: Session, orders: Sequence[Order], config: OmsConfig) -> tuple[list[dict[str, Any]], int]:
+    """(JSON of these orders as the OMS reads them, how many of them reading recorded something): in pull mode they
+    are recorded as offered."""
     out = order_payloads(session, orders, config)
-    recorded = config.order_notify == "pull" and record_served(session, orders) > 0
-    return out, recorded
+    return out, record_served(session, orders) if config.order_notify == "pull" else 0
 
 
 _LINE_FIELDS = (named(OrderLine.id), OrderLine.oms_order_id, OrderLine.line_no, OrderLine.external_line_id,
                 OrderLine.sku, OrderLine.name, OrderLine.qty, OrderLine.unit_price, OrderLine.discount)
 # The statements every page runs, built once with the page's ids as a parameter: building a statement costs about
 # as much as running it on a page of 100 (issue 18).
-_IDS = bindparam("ids", expanding=True)
-_LINES = select(*_LINE_FIELDS).where(OrderLine.oms_order_id.in_(_IDS)).order_by(OrderLine.line_no)
-_CHANNELS = select(Channel).where(Channel.id.in_(_IDS))
+_LINES = select(*_LINE_FIELDS).where(one_of(OrderLine.oms_order_id, "ids")).order_by(OrderLine.line_no)
+_CHANNELS = select(Channel).where(one_of(Channel.id, "ids"))
 
 
 def _address_key(order: Order) -> AddressKey:

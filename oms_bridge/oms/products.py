@@ -29,10 +29,11 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, exists, func, or_, select
+from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from oms_bridge.oms.config import OmsConfig
+from oms_bridge.store.lists import one_of
 from oms_bridge.store.models import Delivery, Order, OrderLine
 from oms_bridge.store.models.oms_notify import PRODUCT_HOLD_PREFIX, OmsProductRef, product_hold_code
 from oms_bridge.store.outbox import mark_held, rearm_held
@@ -62,7 +63,7 @@ def product_ids(session: Session, skus: Iterable[str | None]) -> dict[str, int]:
 
 #: built once (every page of ``orders/`` asks)
 _REFS = select(OmsProductRef.sku, OmsProductRef.omnitron_product_id).where(
-    OmsProductRef.sku.in_(bindparam("skus", expanding=True)), OmsProductRef.isactive.is_(True))
+    one_of(OmsProductRef.sku, "skus"), OmsProductRef.isactive.is_(True))
 
 
 def missing_skus(lines: Sequence[OrderLine], refs: Mapping[str, int]) -> list[str | None]:

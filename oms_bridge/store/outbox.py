@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from oms_bridge.store.causes import DEFERRED, FAILED, GAVE_UP, Cause, cause_of_hold
+from oms_bridge.store.lists import one_of
 from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.telemetry import count_delivery
 
@@ -272,7 +273,7 @@ def mark_waiting(row: Delivery, reason: str, *, code: str | None = None) -> None
 _ROW = Delivery.__table__.c
 #: built once (a first read of ``orders/`` runs it on every page): the rows by id, while at the version seen
 _MARK_WAITING = (update(Delivery.__table__)
-                 .where(_ROW.oms_delivery_id.in_(bindparam("ids", expanding=True)),
+                 .where(one_of(_ROW.oms_delivery_id, "ids"),
                         _ROW.order_version == bindparam("seen"))
                  .values({name: bindparam(name) for name in _waiting("", None)}))
 

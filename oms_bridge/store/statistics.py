@@ -14,11 +14,17 @@ count as changes since it, so the next run may analyse once more; that is cheap 
 nothing to do (its planner reads the index itself; ``ANALYZE`` there is an explicit, whole-file choice).
 A failing ``ANALYZE`` (e.g. the bridge's role does not own the table) is logged and never fails the run that
 loaded the orders.
+
+The OMS's first reads of ``orders/`` load tables too, a page at a time: 300 items and 100 events per page of
+100 new orders. :func:`note_load` counts what they wrote in this process and, every :data:`MIN_ROWS` rows, lets
+:func:`refresh_after_load` decide on :data:`OMS_TABLES` by the same rule. Unanalysed, PostgreSQL read a page's
+items and events by scanning the whole tables (6.7 ms instead of 0.6 ms a page on 12,000 items).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
 from sqlalchemy import text
@@ -27,12 +33,14 @@ from sqlalchemy.exc import DBAPIError
 from oms_bridge.settings import Settings
 from oms_bridge.store.db import get_engine
 
-__all__ = ["ORDER_TABLES", "MIN_ROWS", "refresh_after_load"]
+__all__ = ["ORDER_TABLES", "OMS_TABLES", "MIN_ROWS", "refresh_after_load", "note_load"]
 
 log = logging.getLogger(__name__)
 
 #: The tables an order load writes (GetOrder, backfill).
 ORDER_TABLES = ("oms_order", "oms_orderline", "oms_order_status", "oms_delivery")
+#: The tables the OMS's first reads write (:func:`note_load`).
+OMS_TABLES = ("oms_order_item", "oms_order_event")
 #: Fewer changed rows than this never trigger an ANALYZE (the planner's estimates barely move).
 MIN_ROWS = 1000
 
@@ -71,3 +79,20 @@ def refresh_after_load(settings: Settings, written: int, tables: Sequence[str] =
                     "analyses the tables", type(exc.orig).__name__)
         return []
     return due
+
+
+_noted: dict[tuple[str, ...], int] = {}
+_noted_lock = threading.Lock()
+
+
+def note_load(settings: Settings, written: int, tables: Sequence[str] = OMS_TABLES) -> list[str]:
+    """Count ``written`` rows a small writer just committed to ``tables`` (the OMS's read of a page); once this
+    process has counted :data:`MIN_ROWS` of them, :func:`refresh_after_load` the tables (see module doc). Returns
+    the tables analysed. SQLite, or the setting at 0: nothing to count."""
+    if written <= 0 or not settings.analyze_after_load_percent or settings.is_sqlite:
+        return []
+    key = tuple(tables)
+    with _noted_lock:
+        total = _noted.get(key, 0) + written
+        _noted[key] = 0 if total >= MIN_ROWS else total
+    return refresh_after_load(settings, total, key) if total >= MIN_ROWS else []

@@ -298,3 +298,54 @@ def test_oms_concurrent_first_reads_make_one_of_everything(store_settings, reade
     with session_scope(store_settings) as s:
         assert s.scalar(select(func.count()).select_from(OmsCountry)) == 1
         assert s.scalar(select(func.count()).select_from(OmsOrderItem)) == 6
+
+
+def _analyze_counts(settings, tables) -> dict[str, int]:
+    from sqlalchemy import text
+
+    from oms_bridge.store.db import get_engine
+
+    with get_engine(settings).connect() as conn:
+        conn.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return dict(conn.execute(text("SELECT relname, analyze_count FROM pg_stat_user_tables WHERE relname = ANY(:t)"),
+                                 {"t": list(tables)}).tuples().all())
+
+
+def test_first_reads_keep_the_statistics_of_the_tables_they_load(pg_settings, monkeypatch):
+    """The OMS's first reads load oms_order_item and oms_order_event a page at a time; once enough rows were
+    recorded the tables are analysed (after the response), as GetOrder's loads are: unanalysed, PostgreSQL read
+    each page's items by scanning the whole table (issue 18). Re-reading changes nothing and counts nothing."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from oms_bridge.store import statistics
+    from oms_bridge.web.app import create_app
+
+    monkeypatch.setattr(statistics, "MIN_ROWS", 20)  # a few pages' worth instead of a thousand rows
+    monkeypatch.setattr(statistics, "_noted", {})
+    channel = add_channel(pg_settings)
+    for n in range(30):
+        add_order(pg_settings, channel, f"S{n:03d}", created=T0 + timedelta(minutes=n))
+    before = _analyze_counts(pg_settings, statistics.OMS_TABLES)
+    with TestClient(create_app()) as client:
+        oms = FakeOms.from_setup(setup_json(), client)
+        assert len(oms.pull_all("orders")) == 30  # every order read and recorded as offered
+        deadline = time.monotonic() + 15  # the analysing backend reports its counts a moment later
+        while True:
+            after = _analyze_counts(pg_settings, statistics.OMS_TABLES)
+            if all(after[t] > before[t] for t in statistics.OMS_TABLES) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert all(after[t] > before[t] for t in statistics.OMS_TABLES), (before, after)
+        assert sum(statistics._noted.values()) < 20  # what was counted past the last refresh
+        noted = dict(statistics._noted)
+        assert len(oms.pull_all("orders")) == 30  # the steady state records nothing: nothing more is counted
+        assert statistics._noted == noted
+
+
+def test_first_reads_count_nothing_on_sqlite(sqlite_settings, monkeypatch):
+    from oms_bridge.store import statistics
+
+    monkeypatch.setattr(statistics, "_noted", {})
+    assert statistics.note_load(sqlite_settings, 5000) == [] and statistics._noted == {}
