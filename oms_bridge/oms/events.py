@@ -37,7 +37,7 @@ from oms_bridge.store.models import Delivery, Order, utcnow
 from oms_bridge.store.models.oms_notify import OmsOrderEvent
 from oms_bridge.store.outbox import mark_sent, mark_waiting_rows
 from oms_bridge.store.rows import named, plain
-from oms_bridge.store.uuids import new_uuids
+from oms_bridge.store.uuids import new_uuids, random_uuids
 
 __all__ = ["envelope_body", "event_for", "events_for", "record_served", "served_already", "acknowledge",
            "UNACKNOWLEDGED"]
@@ -90,12 +90,12 @@ def _make_events(session: Session, orders: Sequence[Order], wanted: Mapping[int,
         earlier[oid] = min(v, earlier.get(oid, v))
     now = utcnow()
     rows = []
-    uuids = iter(new_uuids(2 * len(orders)))
+    uuids, event_uuids = iter(new_uuids(len(orders))), iter(random_uuids(len(orders)))
     for order in orders:
         version = wanted[order.id]
         kind = "order.updated" if earlier.get(order.id, version) < version else "order.created"
-        rows.append((order.id, version, channel, kind, next(uuids).hex, 0, order.ad_client_id, order.ad_org_id, now,
-                     now, True, 0, 0, next(uuids), offered_at, offered_at))
+        rows.append((order.id, version, channel, kind, next(event_uuids).hex, 0, order.ad_client_id,
+                     order.ad_org_id, now, now, True, 0, 0, next(uuids), offered_at, offered_at))
     return bulk.insert_rows(session, OmsOrderEvent.__table__, _EVENT_COLUMNS, rows,
                             on_conflict=("oms_order_id", "order_version"))
 

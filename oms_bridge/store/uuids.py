@@ -1,4 +1,4 @@
-"""Row UUIDs (every table's ``<table>_uu``, the OMS events' uuid) that follow time: RFC 9562 version 7.
+"""Row UUIDs (every table's ``<table>_uu``) that follow time: RFC 9562 version 7.
 
 Why not version 4: each of these columns has a unique index, and a random key lands on a random page of it. The
 OMS's first read of a page makes 300 items and 100 events (three UUIDs each kind of row has, two indexes): some
@@ -6,6 +6,9 @@ OMS's first read of a page makes 300 items and 100 events (three UUIDs each kind
 (issue 18); on a store larger than the database's cache each would also be a page read. A version 7 UUID starts
 with the time in milliseconds, so new keys land at the end of their index, as the integer ids do. The other 74
 bits are random: unique across processes and instances without coordination, as before.
+
+A UUID another system receives keeps the version it expects: the OMS events' uuid is ``uuid4().hex`` as
+whisperer writes it (docs/contracts/akinon-oms.md 2.4), from :func:`random_uuids`.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import os
 import time
 import uuid
 
-__all__ = ["new_uuid", "new_uuids"]
+__all__ = ["new_uuid", "new_uuids", "random_uuids"]
 
 _VERSION = 7 << 76  # bits 48-51 of the 128
 _VARIANT = 0b10 << 62  # RFC 9562 variant, bits 64-65
@@ -34,3 +37,9 @@ def new_uuids(count: int) -> list[uuid.UUID]:
 def new_uuid() -> uuid.UUID:
     """One version 7 UUID (the default of every ``<table>_uu`` column)."""
     return new_uuids(1)[0]
+
+
+def random_uuids(count: int) -> list[uuid.UUID]:
+    """``count`` random (version 4) UUIDs from one read of the system's random source."""
+    data = os.urandom(16 * count)
+    return [uuid.UUID(bytes=data[i:i + 16], version=4) for i in range(0, 16 * count, 16)]

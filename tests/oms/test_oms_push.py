@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,6 +92,9 @@ def test_oms_push_sends_signed_events_and_counts_only_2xx(push):
     sent = receiver.events[first.event_uuid]
     assert sent["body"] == first.body.encode("ascii")  # the stored body is the one sent, byte for byte
     assert "\\u963f" in first.body  # whisperer's json.dumps: ASCII escapes
+    sent_uuid = json.loads(sent["body"])["event"]["uuid"]  # whisperer's event uuid: uuid4().hex (contract 2.4)
+    assert sent_uuid == first.event_uuid and uuid.UUID(hex=sent_uuid).hex == sent_uuid
+    assert uuid.UUID(hex=sent_uuid).version == 4  # not the store's time-ordered row uuids (version 7)
     payload = sent["payload"]
     assert payload["number"] == "P1" and len(payload["orderitem_set"]) == 2
     assert payload["orderitem_set"][0]["product"] == {"pk": None, "id": None, "sku": "TEA-OOLONG-150",

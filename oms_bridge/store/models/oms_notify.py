@@ -56,8 +56,7 @@ class OmsOrderEvent(ADColumns, Base):
     channel: Mapped[str] = mapped_column(String(10), nullable=False)
     # order.created | order.updated
     event_type: Mapped[str] = mapped_column(String(40), nullable=False)
-    # a UUID's 32 hex digits, as whisperer writes event.uuid (its uuid4; ours are version 7, time-ordered, see
-    # oms_bridge.store.uuids: the receiver only compares them); unique: the receiver deduplicates by it.
+    # uuid4 hex, as whisperer writes event.uuid; unique: the receiver deduplicates by it.
     event_uuid: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     # The exact body sent (push), kept so a resend repeats it byte for byte.
     body: Mapped[str | None] = mapped_column(Text)
