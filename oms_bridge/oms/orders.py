@@ -105,7 +105,8 @@ def order_query(session: Session, filters: OrderFilters, config: OmsConfig) -> S
 
 #: Order columns a served order never shows (the marketplace's raw payload is large; every UUID and time column
 #: costs a conversion per row): left out of its plain row.
-_UNSERVED = ("raw_payload", "payload_hash", "uu", "order_updated", "held_reason", "createdby", "updatedby")
+_UNSERVED = ("raw_payload", "payload_hash", "uu", "order_updated", "held_reason", "createdby", "updatedby", "is_held",
+             "isactive")
 
 
 _PAGE_ROWS = select(*columns_of(Order, without=_UNSERVED)).where(one_of(Order.id, "ids")

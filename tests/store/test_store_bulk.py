@@ -210,7 +210,9 @@ def test_row_uuids_are_version_7_and_follow_time():
     assert all(isinstance(v, uuid.UUID) and v.version == 7 and v.variant == uuid.RFC_4122 for v in values)
     assert all(before <= v.int >> 80 <= after for v in values + later)
     assert values == sorted(values) and max(values).int >> 80 <= min(later).int >> 80
-    assert len({v.int & ((1 << 62) - 1) for v in values}) == 500  # the random part differs, not only the order
+    assert len({v.int & ((1 << 62) - 1) for v in values}) == 500
+    first, second = new_uuids(2), new_uuids(2)  # two batches of one millisecond start at random places
+    assert {u.int >> 24 & ((1 << 38) - 1) for u in first} != {u.int >> 24 & ((1 << 38) - 1) for u in second}
     assert new_uuid().version == 7
 
 def test_due_tables_rule():
