@@ -43,7 +43,8 @@ class _ListOf(TypeDecorator[list[Any]]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(ARRAY(self.item))
+            # texts unbounded: a cast to VARCHAR(n)[] would cut a longer value and match another row's
+            return dialect.type_descriptor(ARRAY(String() if isinstance(self.item, String) else self.item))
         return dialect.type_descriptor(String())
 
     def process_bind_param(self, value: Iterable[Any] | None, dialect: Dialect) -> Any:

@@ -182,3 +182,17 @@ def test_oms_settings_json_shows_how_orders_reach_the_oms(sqlite_settings, home)
     text = CliRunner().invoke(cli, ["oms", "settings", "--rotate"]).output
     assert "Orders are pushed to the OMS: order.created → http://127.0.0.1:9/api/v1/oms/order/" in text
     assert "OMS token NOT set" in text
+
+
+def test_product_ids_match_whole_skus_only(store_settings):
+    """The page's SKUs go to the database as one list (oms_bridge.store.lists): on PostgreSQL an array cast to the
+    column's VARCHAR(120)[] cut a longer SKU to 120 characters, and it matched the SKU it starts with."""
+    from oms_bridge.oms.products import product_ids, set_product
+
+    stored = "S" * 120
+    with session_scope(store_settings) as s:
+        set_product(s, stored, 77)
+        set_product(s, "MUG-1", 78)
+    with session_scope(store_settings) as s:
+        assert product_ids(s, [stored + "-XL", "MUG-1", None, "NOPE"]) == {"MUG-1": 78}
+        assert product_ids(s, [stored]) == {stored: 77}
