@@ -8,8 +8,9 @@ of ``orders/`` (issue 18). With one parameter the text never changes:
 
 - PostgreSQL: ``column = ANY(%(ids)s::INTEGER[])``, the list sent as an array (the index on the column is used
   as for ``IN``);
-- SQLite: ``column IN (SELECT value FROM json_each(?))``, the list sent as a JSON text (JSON1 is built into
-  every SQLite Python ships with since 3.38; the lookup uses the column's index as ``IN (?, ?, …)`` does).
+- SQLite: ``column IN (SELECT value FROM json_each(?))``, the list sent as a JSON text (the JSON functions are
+  part of SQLite since 3.38, 2022, and compiled in by most builds before; the lookup uses the column's index as
+  ``IN (?, ?, …)`` does).
 
 Only for lists of integers and strings (ids, SKUs); an empty list matches nothing on both.
 """
