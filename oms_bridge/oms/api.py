@@ -177,7 +177,7 @@ def list_orders(request: Request, background: BackgroundTasks, limit: int | None
         with session_scope(settings) as session:
             body, recorded = _serve(session, request, config, filters, pg)
         _LOOK_FIRST.worth_it = not recorded
-        if recorded:  # after the response: the tables a first read loads keep their planner statistics
+        if recorded and not settings.is_sqlite:  # after the response: the tables it loads keep their statistics
             background.add_task(note_load, settings, recorded)
     return body
 
