@@ -26,6 +26,7 @@ import click
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from oms_bridge.settings import SettingsError
+from oms_bridge.store.db import interrupt
 from oms_bridge.store.errors import describe_error
 from oms_bridge.vault import VaultError
 
@@ -109,14 +110,15 @@ def terminate_as_exit() -> Iterator[None]:
 
     Python's default SIGTERM kills the process on the spot, leaving its ``oms_process_run`` row
     ``running`` forever; as a ``SystemExit`` the run is recorded ``interrupted`` and the work already
-    committed stays (a backfill resumes from its checkpoint). Only the main thread can set handlers.
+    committed stays (a backfill resumes from its checkpoint). A signal that arrives while a transaction commits,
+    rolls back or closes takes effect right after that step. Only the main thread can set handlers.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def _exit(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
+        interrupt(SystemExit(128 + signum))  # not in the middle of a commit: see oms_bridge.store.db.shielded
 
     previous = signal.signal(signal.SIGTERM, _exit)
     try:

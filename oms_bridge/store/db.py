@@ -47,7 +47,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from oms_bridge.settings import Settings, check_setting, get_settings
 
-__all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "dispose_engines", "readonly_engine",
+__all__ = ["make_engine", "get_engine", "get_sessionmaker", "session_scope", "shielded", "interrupt", "dispose_engines",
+           "readonly_engine",
            "NestedWriteError", "READONLY_OPTION", "pool_capacity", "pool_limit", "scheduler_workers",
            "check_connection_budget", "ConnectionBudgetError", "CONNECTIONS_PER_WORKER",
            "SCHEDULER_CONNECTIONS", "refused_as_readonly"]
@@ -288,12 +289,56 @@ def session_scope(settings: Settings | None = None, *, readonly: bool = False,
     session = get_sessionmaker(settings, readonly=readonly)()
     try:
         yield session
-        session.commit()
+        with shielded():
+            session.commit()
     except BaseException:
-        session.rollback()
+        with shielded():
+            session.rollback()
         raise
     finally:
-        session.close()
+        with shielded():
+            session.close()
+
+
+class _Shield:
+    """An exit a signal asked for while the main thread's session commits, rolls back or closes (see
+    :func:`shielded`)."""
+
+    depth = 0
+    pending: BaseException | None = None
+
+
+_SHIELD = _Shield()
+
+
+@contextmanager
+def shielded() -> Iterator[None]:
+    """Hold back :func:`interrupt` (a signal handler's exit) until this step ends.
+
+    Why: a ``SystemExit`` raised by SIGTERM in the middle of ``Session.commit()`` left SQLAlchemy's session
+    half-way, unable to roll back or close; its connection stayed in its transaction, holding SQLite's write
+    lock, and recording the run as interrupted then waited for that lock until the busy timeout (30 s): the
+    process did not stop. Only the main thread receives signals, so only its steps are held back.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _SHIELD.depth += 1
+    try:
+        yield
+    finally:
+        _SHIELD.depth -= 1
+        if not _SHIELD.depth and _SHIELD.pending is not None:
+            exc, _SHIELD.pending = _SHIELD.pending, None
+            raise exc
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` now, or at the end of the :func:`shielded` step under way (call from a signal handler)."""
+    if _SHIELD.depth:
+        _SHIELD.pending = _SHIELD.pending or exc
+        return
+    raise exc
 
 
 def refused_as_readonly(exc: BaseException) -> bool:
