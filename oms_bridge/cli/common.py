@@ -110,8 +110,9 @@ def terminate_as_exit() -> Iterator[None]:
 
     Python's default SIGTERM kills the process on the spot, leaving its ``oms_process_run`` row
     ``running`` forever; as a ``SystemExit`` the run is recorded ``interrupted`` and the work already
-    committed stays (a backfill resumes from its checkpoint). A signal that arrives while a transaction commits,
-    rolls back or closes takes effect right after that step. Only the main thread can set handlers.
+    committed stays (a backfill resumes from its checkpoint). A SIGTERM or Ctrl-C that arrives while a
+    transaction commits, rolls back or closes takes effect right after that step (``KeyboardInterrupt`` for
+    Ctrl-C, as before). Only the main thread can set handlers.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -120,11 +121,17 @@ def terminate_as_exit() -> Iterator[None]:
     def _exit(signum: int, _frame: object) -> None:
         interrupt(SystemExit(128 + signum))  # not in the middle of a commit: see oms_bridge.store.db.shielded
 
-    previous = signal.signal(signal.SIGTERM, _exit)
+    def _ctrl_c(_signum: int, _frame: object) -> None:
+        interrupt(KeyboardInterrupt())
+
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _exit)}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the caller chose its own
+        previous[signal.SIGINT] = signal.signal(signal.SIGINT, _ctrl_c)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def read_secret(label: str, *, from_stdin: bool = False, env_name: str | None = None, prompt: bool = False,

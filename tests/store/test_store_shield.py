@@ -68,3 +68,20 @@ def test_sigterm_during_a_commit_lets_it_finish_and_leaves_no_lock(sqlite_settin
         assert s.scalars(select(Platform.value)).all() == ["shopee"]  # the commit that was under way went through
         s.add(Platform(value="momo", name="momo", platform_type="momo", host="http://127.0.0.1:9"))
     assert (datetime.now(UTC) - started).total_seconds() < 5
+
+
+def test_ctrl_c_during_a_commit_is_a_keyboard_interrupt_right_after_it(sqlite_settings):
+    fired = []
+
+    def ctrl_c_now(session, _flush_context) -> None:
+        if not fired:
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with terminate_as_exit(), pytest.raises(KeyboardInterrupt):
+        with session_scope(sqlite_settings) as s:
+            event.listen(s, "after_flush", ctrl_c_now)
+            s.add(Platform(value="shopee", name="Shopee", platform_type="shopee", host="http://127.0.0.1:9"))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    with session_scope(sqlite_settings) as s:
+        assert s.scalars(select(Platform.value)).all() == ["shopee"]
