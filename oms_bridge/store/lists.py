@@ -80,5 +80,4 @@ def _any(element: _OneOf, compiler: SQLCompiler, **kw: Any) -> str:
 
 def one_of(column: Any, name: str) -> ColumnElement[bool]:
     """``column`` is one of the values given as the parameter ``name`` (a list of ints or strs)."""
-    return _OneOf(column.expression if hasattr(column, "expression") else column,
-                  bindparam(name, type_=_ListOf(column.type)))
+    return _OneOf(column.expression, bindparam(name, type_=_ListOf(column.type)))
