@@ -1,17 +1,26 @@
-"""Bulk inserts at the driver's speed: one ``executemany`` of already converted rows per table and batch.
+"""Bulk inserts at the driver's speed: one statement (PostgreSQL) or one ``executemany`` (SQLite) of already
+converted rows per table and batch.
 
 Why not ``session.execute(table.insert(), rows)``: SQLAlchemy then builds a parameter dict and runs every
 column's bind processor per row, which made a 10,000-order GetOrder batch spend more time in SQLAlchemy
 than in the database (issue 18: the store reached a sixth of what the driver's own executemany does).
-Here SQLAlchemy still writes the statement (compiled once per dialect, table, columns and conflict target,
-positional parameters) and still decides how each value is stored (each column type's own bind processor,
-looked up once per column: the same conversion as every other write), but the rows go to the driver as
-tuples in one ``cursor.executemany`` (psycopg pipelines it; sqlite3 loops in C).
+Here SQLAlchemy still writes the statement (compiled once per table, columns and conflict target) and still
+decides how each value is stored (each column type's own bind processor, looked up once per column: the same
+conversion as every other write), but the values go to the driver column by column.
+
+- SQLite: the rows as tuples in one ``cursor.executemany`` (sqlite3 loops in C).
+- PostgreSQL: one ``INSERT … SELECT … FROM unnest(column arrays) WITH ORDINALITY``. psycopg's pipelined
+  executemany spent Python time on every row (a quarter of an OMS first read's page went into its loop) and the
+  server ran the insert once per row; here each column is one array parameter and the server runs one insert.
+  A column whose value the whole batch shares (its ``now``, its client, 'Y') goes as one scalar parameter, not
+  an array: dumping an aware datetime costs psycopg a few microseconds, and an item row has two. Integers and
+  UUIDs go as array text (:func:`oms_bridge.store.lists.array_literal`). Rows go in in the order given (``ORDER
+  BY`` the ordinality): their ids follow it, as they did row by row.
 
 ``on_conflict`` names the unique key of ``INSERT … ON CONFLICT (key) DO NOTHING`` (SQLite and PostgreSQL
-spell it the same); rows whose key exists are skipped, never overwritten. Inserts run on the session's
-connection, in the caller's transaction, after the session's pending changes are flushed. The rows are not
-ORM objects: read them back with a query when the caller needs them.
+spell it the same); rows whose key exists, or repeat a key earlier in the batch, are skipped, never overwritten.
+Inserts run on the session's connection, in the caller's transaction, after the session's pending changes are
+flushed. The rows are not ORM objects: read them back with a query when the caller needs them.
 """
 
 from __future__ import annotations
@@ -25,24 +34,24 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from oms_bridge.store.lists import array_literal, literal_array_types
+
 __all__ = ["insert_rows"]
 
-#: Dialects the statements are compiled for: positional parameters, as the driver's executemany takes them.
+#: Dialects the statements are compiled for: positional parameters, as the drivers take them.
 _COMPILE_DIALECTS = {"sqlite": sqlite.pysqlite.dialect(paramstyle="qmark"),
                      "postgresql": postgresql.psycopg.dialect(paramstyle="format")}
 
 
 @lru_cache(maxsize=64)
-def _statement(dialect_name: str, table: Table, columns: tuple[str, ...],
-               on_conflict: tuple[str, ...]) -> tuple[str, tuple[int, ...]]:
-    """The SQL text and, per positional parameter, the index of its value in a row given in ``columns`` order
-    (the compiler binds in the table's column order)."""
-    dialect = _COMPILE_DIALECTS[dialect_name]
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
-    stmt = insert(table).values({name: bindparam(name) for name in columns}).inline()
+def _executemany_statement(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...]
+                           ) -> tuple[str, tuple[int, ...]]:
+    """SQLite's INSERT text and, per positional parameter, the index of its value in a row given in ``columns``
+    order (the compiler binds in the table's column order)."""
+    stmt = sqlite.insert(table).values({name: bindparam(name) for name in columns}).inline()
     if on_conflict:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(on_conflict))
-    compiled = stmt.compile(dialect=dialect)
+    compiled = stmt.compile(dialect=_COMPILE_DIALECTS["sqlite"])
     return compiled.string, tuple(columns.index(name) for name in compiled.positiontup or ())
 
 
@@ -52,35 +61,84 @@ def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                 on_conflict: Sequence[str] = ()) -> int:
-    """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table`` with one executemany.
+    """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table``: one statement on PostgreSQL,
+    one executemany on SQLite (see module doc).
 
     Returns how many rows went in (fewer than given when ``on_conflict`` skipped some; -1 when the driver cannot
     tell, which callers treat as "maybe some were skipped")."""
     if not rows:
         return 0
-    conn, sql, params = _prepared(session, table, columns, rows, on_conflict)
-    result = conn.exec_driver_sql(sql, params)
+    session.flush()  # pending ORM changes first: statements run in the order the caller made them
+    conn = session.connection()
+    columns, on_conflict = tuple(columns), tuple(on_conflict)
+    by_column = _by_column(conn.dialect, table, columns, rows)
+    if conn.dialect.name == "postgresql":
+        sql, params = _unnest(table, columns, on_conflict, by_column)
+        result = conn.exec_driver_sql(sql, params)
+    else:
+        sql, order = _executemany_statement(table, columns, on_conflict)
+        result = conn.exec_driver_sql(sql, list(zip(*[by_column[i] for i in order], strict=True)))
     return -1 if result.rowcount is None else result.rowcount
+
+
+def _unnest(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...], by_column: Sequence[Sequence[Any]]
+            ) -> tuple[str, tuple[Any, ...]]:
+    """PostgreSQL's statement and parameters for the batch (see module doc)."""
+    shared = tuple(_shared(values) for values in by_column)
+    if all(shared):  # one row (or identical ones): one column still goes as an array, to make the rows
+        shared = (False, *shared[1:])
+    literal = _literal_columns(table, columns)
+    params = ([values[0] for values, one in zip(by_column, shared, strict=True) if one]
+              + [array_literal(values) if as_text else list(values)
+                 for values, one, as_text in zip(by_column, shared, literal, strict=True) if not one])
+    return _unnest_statement(table, columns, on_conflict, shared), tuple(params)
+
+
+def _shared(values: Sequence[Any]) -> bool:
+    """Whether every row holds the very same object in this column (a batch's ``now``, its client, 'Y')."""
+    return len(set(map(id, values))) == 1
+
+
+@lru_cache(maxsize=64)
+def _literal_columns(table: Table, columns: tuple[str, ...]) -> tuple[bool, ...]:
+    """Per column, whether its array goes as the text of an array literal (integers, UUIDs: see
+    :func:`oms_bridge.store.lists.array_literal`) rather than as a list psycopg dumps element by element."""
+    dialect = _COMPILE_DIALECTS["postgresql"]
+    return tuple(isinstance(table.c[name].type, literal_array_types)
+                 and table.c[name].type._cached_bind_processor(dialect) is None for name in columns)
+
+
+@lru_cache(maxsize=128)
+def _unnest_statement(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...],
+                      shared: tuple[bool, ...]) -> str:
+    """PostgreSQL's one-statement insert of a batch (see module doc): parameters are first the shared columns'
+    values, then the other columns' arrays, each in ``columns`` order."""
+    dialect = _COMPILE_DIALECTS["postgresql"]
+    quote = dialect.identifier_preparer.quote
+    types = [table.c[name].type.compile(dialect=dialect) for name in columns]
+    varying = [i for i, one in enumerate(shared) if not one]
+    values = [f"%s::{type_}" if one else f"u.v{i}" for i, (type_, one) in enumerate(zip(types, shared, strict=True))]
+    arrays = ", ".join(f"%s::{types[i]}[]" for i in varying)
+    names = ", ".join(f"v{i}" for i in varying)
+    sql = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({', '.join(map(quote, columns))}) "
+           f"SELECT {', '.join(values)} FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) ORDER BY u.n")
+    if on_conflict:
+        sql += f" ON CONFLICT ({', '.join(map(quote, on_conflict))}) DO NOTHING"
+    return sql
 
 
 def _converted(process: Callable[[Any], Any], values: Sequence[Any]) -> Sequence[Any]:
     """One column's values as the driver takes them."""
-    if len(set(map(id, values))) == 1:
+    if _shared(values):
         return [process(values[0])] * len(values)
     return list(map(process, values))
 
 
-def _prepared(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-              on_conflict: Sequence[str]) -> tuple[Any, str, list[tuple[Any, ...]]]:
-    """(the session's connection, the INSERT's text, each row's converted values in the text's order)."""
-    session.flush()  # pending ORM changes first: statements run in the order the caller made them
-    conn = session.connection()
-    dialect = conn.dialect
-    columns = tuple(columns)
-    sql, order = _statement(dialect.name, table, columns, tuple(on_conflict))
-    # Column by column (the loops run in C): a value the whole batch repeats (its ``now``, its channel's client) is
-    # converted once, every other one by the column's processor.
-    by_column = [values if process is None else _converted(process, values)
-                 for process, values in zip(_processors(dialect, table, columns), zip(*rows, strict=True), strict=True)]
-    params = list(zip(*[by_column[i] for i in order], strict=True))
-    return conn, sql, params
+def _by_column(dialect: Dialect, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+               ) -> list[Sequence[Any]]:
+    """Each column's values, converted as the driver takes them.
+
+    Column by column (the loops run in C): a value the whole batch repeats (its ``now``, its channel's client) is
+    converted once, every other one by the column's processor."""
+    return [values if process is None else _converted(process, values)
+            for process, values in zip(_processors(dialect, table, columns), zip(*rows, strict=True), strict=True)]

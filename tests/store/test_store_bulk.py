@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from channels.pulling import store_orders
 from oms_bridge.store.db import get_engine, session_scope
+from oms_bridge.store.lists import array_literal
 from oms_bridge.store.models import Channel, Delivery, Order, OrderCancelRequest, OrderLine, OrderStatus, Platform
 from oms_bridge.store.orders import _INSERT_COLUMNS, _insert_new, upsert_orders
 from oms_bridge.store.runs import RunStats
@@ -196,6 +197,49 @@ def test_insert_rows_counts_the_rows_that_went_in(store_settings):
         assert bulk.insert_rows(s, OmsCountry.__table__, columns, rows(["A1"]), on_conflict=("code",)) == 0
         stored = set(s.scalars(select(OmsCountry.code)))
     assert stored == {*first, "C1", "C2"}
+
+
+def test_insert_rows_stores_every_value_as_given_in_the_order_given(store_settings, channel_id):
+    """Every kind of value the stores hold goes in as given, in the order given (ids follow it): texts that need
+    quoting in an array literal, None among values, times that differ per row and one time the whole batch
+    shares, integers and UUIDs (PostgreSQL: one ``INSERT … SELECT … FROM unnest``, integers and UUIDs as array
+    text, shared values as one parameter). A key repeated within the batch goes in once."""
+    from oms_bridge.store import bulk
+    from oms_bridge.store.models.oms import OmsOrderItem
+
+    with session_scope(store_settings) as s:
+        upsert_orders(s, channel_id, [make_order(1)], None)
+    now = datetime.now(UTC)
+    texts = ['a "quoted" one', "comma, {brace}", "back\\slash", None, "NULL", "", "  space  ", "台北市 大安區", "None"]
+    with session_scope(store_settings) as s:
+        order_id, line_ids = s.scalar(select(Order.id)), s.scalars(select(OrderLine.id).order_by(OrderLine.id)).all()
+        keys = [(line_ids[n % 2], 100 - n) for n in range(len(texts))]
+        columns = ("oms_order_id", "oms_orderline_id", "unit_no", "tracking_number", "invoice_date", "status",
+                   "oms_order_item_uu", "ad_client_id", "ad_org_id", "created", "updated", "isactive", "createdby",
+                   "updatedby")
+        uus = new_uuids(len(texts))
+        rows = [(order_id, line, unit, text_, None if n % 3 == 0 else T0 + timedelta(seconds=n), None, uu, 0, 0,
+                 now, now, n % 2 == 0, 0, 0)
+                for n, ((line, unit), text_, uu) in enumerate(zip(keys, texts, uus, strict=True))]
+        repeated = (*rows[0][:6], new_uuids(1)[0], *rows[0][7:])  # the first row's key again, another uuid
+        went_in = bulk.insert_rows(s, OmsOrderItem.__table__, columns, [*rows, repeated],
+                                   on_conflict=("oms_orderline_id", "unit_no"))
+        assert went_in == len(texts)
+    with session_scope(store_settings, readonly=True) as s:
+        stored = s.scalars(select(OmsOrderItem).order_by(OmsOrderItem.id)).all()
+        assert [(i.oms_orderline_id, i.unit_no, i.tracking_number, i.invoice_date, i.status, i.uu, i.created,
+                 i.isactive) for i in stored] == [(r[1], r[2], r[3], r[4], None, r[6], now, r[11]) for r in rows]
+    with session_scope(store_settings) as s:  # one row: every value is the batch's only one
+        row = (order_id, line_ids[0], 1, "solo", None, "100", new_uuids(1)[0], 0, 0, now, now, True, 0, 0)
+        assert bulk.insert_rows(s, OmsOrderItem.__table__, columns, [row]) == 1
+        assert s.scalars(select(OmsOrderItem.tracking_number).where(OmsOrderItem.unit_no == 1)).all() == ["solo"]
+
+
+def test_array_literal_writes_integers_uuids_and_nulls():
+    value = uuid.UUID("0190b7b0-0000-7000-8000-000000000001")
+    assert array_literal([1, None, -3, 2**40]) == "{1,NULL,-3,1099511627776}"
+    assert array_literal([value, None]) == "{0190b7b0-0000-7000-8000-000000000001,NULL}"
+    assert array_literal([]) == "{}"
 
 
 def test_row_uuids_are_version_7_and_follow_time():
