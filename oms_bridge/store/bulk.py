@@ -9,13 +9,18 @@ decides how each value is stored (each column type's own bind processor, looked 
 conversion as every other write), but the values go to the driver column by column.
 
 - SQLite: the rows as tuples in one ``cursor.executemany`` (sqlite3 loops in C).
-- PostgreSQL: one ``INSERT … SELECT … FROM unnest(column arrays) WITH ORDINALITY``. psycopg's pipelined
-  executemany spent Python time on every row (a quarter of an OMS first read's page went into its loop) and the
-  server ran the insert once per row; here each column is one array parameter and the server runs one insert.
-  A column whose value the whole batch shares (its ``now``, its client, 'Y') goes as one scalar parameter, not
-  an array: dumping an aware datetime costs psycopg a few microseconds, and an item row has two. Integers and
-  UUIDs go as array text (:func:`oms_bridge.store.lists.array_literal`). Rows go in in the order given (``ORDER
-  BY`` the ordinality): their ids follow it, as they did row by row.
+- PostgreSQL, narrow rows (the OMS's items and events: keys, a UUID, values the batch shares): one ``INSERT …
+  SELECT … FROM unnest(column arrays) WITH ORDINALITY``. psycopg's pipelined executemany spent Python time on
+  every row (a quarter of an OMS first read's page went into its loop) and the server ran the insert once per
+  row; here each column is one array parameter and the server runs one insert. A column whose value the whole
+  batch shares (its ``now``, its client, 'Y') goes as one scalar parameter, not an array: dumping an aware
+  datetime costs psycopg a few microseconds, and an item row has two. Integers and UUIDs go as array text
+  (:func:`oms_bridge.store.lists.array_literal`). Rows go in in the order given (``ORDER BY`` the ordinality):
+  their ids follow it, as they did row by row.
+- PostgreSQL, wide rows (orders, lines: many texts, amounts and times that differ per row): the pipelined
+  ``executemany``. psycopg dumps an array element by element in Python, a row's values in C; past
+  :data:`UNNEST_DUMPED_COLUMNS` such columns the arrays cost more than the per-row loop they save (GetOrder
+  into PostgreSQL lost a fifth of its speed with them).
 
 ``on_conflict`` names the unique key of ``INSERT … ON CONFLICT (key) DO NOTHING`` (SQLite and PostgreSQL
 spell it the same); rows whose key exists, or repeat a key earlier in the batch, are skipped, never overwritten.
@@ -44,14 +49,15 @@ _COMPILE_DIALECTS = {"sqlite": sqlite.pysqlite.dialect(paramstyle="qmark"),
 
 
 @lru_cache(maxsize=64)
-def _executemany_statement(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...]
+def _executemany_statement(dialect_name: str, table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...]
                            ) -> tuple[str, tuple[int, ...]]:
-    """SQLite's INSERT text and, per positional parameter, the index of its value in a row given in ``columns``
-    order (the compiler binds in the table's column order)."""
-    stmt = sqlite.insert(table).values({name: bindparam(name) for name in columns}).inline()
+    """The INSERT's text for ``executemany`` and, per positional parameter, the index of its value in a row given
+    in ``columns`` order (the compiler binds in the table's column order)."""
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    stmt = insert(table).values({name: bindparam(name) for name in columns}).inline()
     if on_conflict:
         stmt = stmt.on_conflict_do_nothing(index_elements=list(on_conflict))
-    compiled = stmt.compile(dialect=_COMPILE_DIALECTS["sqlite"])
+    compiled = stmt.compile(dialect=_COMPILE_DIALECTS[dialect_name])
     return compiled.string, tuple(columns.index(name) for name in compiled.positiontup or ())
 
 
@@ -72,19 +78,30 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
     conn = session.connection()
     columns, on_conflict = tuple(columns), tuple(on_conflict)
     by_column = _by_column(conn.dialect, table, columns, rows)
-    if conn.dialect.name == "postgresql":
-        sql, params = _unnest(table, columns, on_conflict, by_column)
+    shared = tuple(map(_shared, by_column))
+    if conn.dialect.name == "postgresql" and _unnest_pays(table, columns, shared):
+        sql, params = _unnest(table, columns, on_conflict, by_column, shared)
         result = conn.exec_driver_sql(sql, params)
     else:
-        sql, order = _executemany_statement(table, columns, on_conflict)
+        sql, order = _executemany_statement(conn.dialect.name, table, columns, on_conflict)
         result = conn.exec_driver_sql(sql, list(zip(*[by_column[i] for i in order], strict=True)))
     return -1 if result.rowcount is None else result.rowcount
 
 
-def _unnest(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...], by_column: Sequence[Sequence[Any]]
-            ) -> tuple[str, tuple[Any, ...]]:
+#: PostgreSQL: at most this many columns of a batch may go as arrays psycopg dumps element by element (texts,
+#: amounts, times that differ per row) for the one-statement insert to pay (see module doc).
+UNNEST_DUMPED_COLUMNS = 2
+
+
+def _unnest_pays(table: Table, columns: tuple[str, ...], shared: tuple[bool, ...]) -> bool:
+    """Whether the one-statement insert is the cheaper way for this batch on PostgreSQL (see module doc)."""
+    literal = _literal_columns(table, columns)
+    return sum(not one and not as_text for one, as_text in zip(shared, literal, strict=True)) <= UNNEST_DUMPED_COLUMNS
+
+
+def _unnest(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...], by_column: Sequence[Sequence[Any]],
+            shared: tuple[bool, ...]) -> tuple[str, tuple[Any, ...]]:
     """PostgreSQL's statement and parameters for the batch (see module doc)."""
-    shared = tuple(_shared(values) for values in by_column)
     if all(shared):  # one row (or identical ones): one column still goes as an array, to make the rows
         shared = (False, *shared[1:])
     literal = _literal_columns(table, columns)

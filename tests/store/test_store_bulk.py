@@ -199,13 +199,18 @@ def test_insert_rows_counts_the_rows_that_went_in(store_settings):
     assert stored == {*first, "C1", "C2"}
 
 
-def test_insert_rows_stores_every_value_as_given_in_the_order_given(store_settings, channel_id):
+@pytest.mark.parametrize("dumped_columns", [0, 99], ids=["executemany", "unnest"])
+def test_insert_rows_stores_every_value_as_given_in_the_order_given(store_settings, channel_id, dumped_columns,
+                                                                     monkeypatch):
     """Every kind of value the stores hold goes in as given, in the order given (ids follow it): texts that need
     quoting in an array literal, None among values, times that differ per row and one time the whole batch
-    shares, integers and UUIDs (PostgreSQL: one ``INSERT … SELECT … FROM unnest``, integers and UUIDs as array
-    text, shared values as one parameter). A key repeated within the batch goes in once."""
+    shares, integers and UUIDs. On PostgreSQL both ways (``UNNEST_DUMPED_COLUMNS`` chooses): the executemany and
+    the one ``INSERT … SELECT … FROM unnest`` (integers and UUIDs as array text, shared values as one
+    parameter). A key repeated within the batch goes in once."""
     from oms_bridge.store import bulk
     from oms_bridge.store.models.oms import OmsOrderItem
+
+    monkeypatch.setattr(bulk, "UNNEST_DUMPED_COLUMNS", dumped_columns)
 
     with session_scope(store_settings) as s:
         upsert_orders(s, channel_id, [make_order(1)], None)
