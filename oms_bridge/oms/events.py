@@ -156,12 +156,12 @@ def _unrecorded(session: Session, orders: Sequence[Order]) -> _Unrecorded:
     if not ids:
         return state
     unoffered_rows = set()
-    for oid, version, offered_at in plain(session, _EVENT_STATES, {"ids": ids}).tuples():
+    for oid, version, offered_at in plain(session, _EVENT_STATES, {"ids": ids}).tuples().all():
         (state.offered if offered_at is not None else unoffered_rows).add((oid, version))
     state.unoffered = [o for o in orders if (o.id, o.version) not in state.offered]
     state.unoffered_rows = {(o.id, o.version) for o in state.unoffered} & unoffered_rows
     versions = {o.id: o.version for o in orders}
-    for r in plain(session, _OPEN_ROWS, {"ids": ids}):
+    for r in plain(session, _OPEN_ROWS, {"ids": ids}).all():
         if r.order_version <= versions[r.oms_order_id]:
             state.rows[(r.id, r.order_version)] = r.oms_order_id
     return state
