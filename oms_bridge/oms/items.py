@@ -120,7 +120,7 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
         went_in = bulk.insert_rows(session, OmsOrderItem.__table__, _ITEM_COLUMNS, rows,
                                    on_conflict=("oms_orderline_id", "unit_no"))
         if went_in == len(missing):  # all ours: their ids are all a page lacks to serve them as inserted
-            keys = plain(session, _ITEM_KEYS, {"ids": sorted({m[0] for m in missing})}).tuples()
+            keys = plain(session, _ITEM_KEYS, {"ids": sorted({m[0] for m in missing})}).tuples().all()
             made = {(line_id, unit): item_id for item_id, line_id, unit in keys}
             for order_id, line_id, unit, *_rest in missing:
                 keyed[order_id][(line_id, unit)] = _new_item(order_id, line_id, unit, made[(line_id, unit)], now)

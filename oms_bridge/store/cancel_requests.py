@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from oms_bridge.model.orders import CancelRequest
 from oms_bridge.model.orders import Order as CanonicalOrder
 from oms_bridge.store import outbox, transitions
+from oms_bridge.store.lists import one_of
 from oms_bridge.store.models import Order, OrderCancelRequest
 
 __all__ = ["DESTINATION", "sync", "open_request", "open_requests", "latest_requests", "canonical_request",
@@ -63,10 +64,12 @@ def open_requests(session: Session, order_ids: Iterable[int]) -> dict[int, Order
     ids = list(order_ids)
     if not ids:
         return {}
-    rows = session.scalars(select(OrderCancelRequest).where(OrderCancelRequest.oms_order_id.in_(ids),
-                                                            OrderCancelRequest.state == "open")
-                           .order_by(OrderCancelRequest.id))
-    return {row.oms_order_id: row for row in rows}
+    return {row.oms_order_id: row for row in session.scalars(_OPEN_REQUESTS, {"ids": ids}).all()}
+
+
+#: built once with the orders as one parameter (every page of the OMS's ``orders/`` asks: issue 18)
+_OPEN_REQUESTS = select(OrderCancelRequest).where(one_of(OrderCancelRequest.oms_order_id, "ids"),
+                                                  OrderCancelRequest.state == "open").order_by(OrderCancelRequest.id)
 
 
 def latest_requests(session: Session, order_ids: Iterable[int]) -> dict[int, OrderCancelRequest]:
