@@ -216,7 +216,9 @@ def run_service(*, settings: Settings | None = None, http: bool = True, schedule
                           service.failure)
                 break
     finally:
-        service.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        try:
+            service.stop()
+        finally:  # put the caller's handlers back even when stopping fails
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return service

@@ -197,8 +197,9 @@ def record_served(session: Session, orders: Sequence[Order], *, now: datetime | 
     (a version offered for the first time, an ``oms`` row made ``waiting``): 0 when the read changed nothing.
 
     Two small queries decide what is left to record (versions never offered, rows not yet ``waiting`` or
-    ``sent`` for their version); then one insert of the event rows and one executemany UPDATE of the ``oms``
-    rows. A re-read of orders already recorded loads nothing more and writes nothing.
+    ``sent`` for their version); then one insert of the event rows and one UPDATE of the ``oms`` rows per
+    distinct reason and version (one for a page). A re-read of orders already recorded loads nothing more and
+    writes nothing.
     """
     now = now or utcnow()
     state = _unrecorded(session, orders)

@@ -215,7 +215,7 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
                   run_id: int | None = None, *, now: datetime | None = None) -> UpsertCounts:
     """Store a batch for one channel (see module doc); the caller commits. Returns the counts.
 
-    New orders go in with a handful of statements per batch (one executemany each for orders, lines,
+    New orders go in with a handful of statements per batch (one bulk insert each for orders, lines,
     status rows, delivery rows and cancellation requests, through :mod:`oms_bridge.store.bulk`), so a
     100,000-order first load is not 600,000 round trips; known orders cost one lookup per batch and,
     when unchanged, nothing more.

@@ -70,7 +70,20 @@ def test_sigterm_during_a_commit_lets_it_finish_and_leaves_no_lock(sqlite_settin
     assert (datetime.now(UTC) - started).total_seconds() < 5
 
 
-def test_ctrl_c_during_a_commit_is_a_keyboard_interrupt_right_after_it(sqlite_settings):
+@pytest.fixture
+def sigint_handler(request):
+    """Run the test with this SIGINT disposition, whatever pytest was started with.
+
+    A process started in the background by a non-interactive shell (``cmd &``, as CI runners and ``nohup`` scripts
+    do) inherits SIGINT ignored, and Python keeps it ignored: the Ctrl-C test below failed when the suite ran that
+    way (stop 23), and passed from a terminal."""
+    previous = signal.signal(signal.SIGINT, request.param)
+    yield request.param
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize("sigint_handler", [signal.default_int_handler], indirect=True)
+def test_ctrl_c_during_a_commit_is_a_keyboard_interrupt_right_after_it(sqlite_settings, sigint_handler):
     fired = []
 
     def ctrl_c_now(session, _flush_context) -> None:
@@ -83,5 +96,26 @@ def test_ctrl_c_during_a_commit_is_a_keyboard_interrupt_right_after_it(sqlite_se
             event.listen(s, "after_flush", ctrl_c_now)
             s.add(Platform(value="shopee", name="Shopee", platform_type="shopee", host="http://127.0.0.1:9"))
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    with session_scope(sqlite_settings) as s:
+        assert s.scalars(select(Platform.value)).all() == ["shopee"]
+
+
+@pytest.mark.parametrize("sigint_handler", [signal.SIG_IGN], indirect=True)
+def test_an_ignored_ctrl_c_stays_ignored(sqlite_settings, sigint_handler):
+    """Started with SIGINT ignored (``nohup oms-bridge backfill … &``), a command keeps ignoring it: Ctrl-C during a
+    commit changes nothing, and the disposition is as it was afterwards."""
+    fired = []
+
+    def ctrl_c_now(session, _flush_context) -> None:
+        if not fired:
+            fired.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with terminate_as_exit():
+        with session_scope(sqlite_settings) as s:
+            event.listen(s, "after_flush", ctrl_c_now)
+            s.add(Platform(value="shopee", name="Shopee", platform_type="shopee", host="http://127.0.0.1:9"))
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    assert fired and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     with session_scope(sqlite_settings) as s:
         assert s.scalars(select(Platform.value)).all() == ["shopee"]
