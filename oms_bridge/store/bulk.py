@@ -67,8 +67,9 @@ def _processors(dialect: Dialect, table: Table, columns: Sequence[str]) -> list[
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
                 on_conflict: Sequence[str] = ()) -> int:
-    """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table``: one statement on PostgreSQL,
-    one executemany on SQLite (see module doc).
+    """Insert ``rows`` (tuples of Python values in ``columns`` order) into ``table`` with one statement: an
+    ``executemany`` on SQLite and for wide rows on PostgreSQL, an ``INSERT … SELECT … FROM unnest`` for narrow
+    ones (see module doc).
 
     Returns how many rows went in (fewer than given when ``on_conflict`` skipped some; -1 when the driver cannot
     tell, which callers treat as "maybe some were skipped")."""
