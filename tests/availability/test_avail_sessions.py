@@ -65,3 +65,19 @@ def test_job_store_and_migrations_take_the_write_lock_up_front(sqlite_settings: 
         assert probe_done.wait(5)
         conn.rollback()
     assert seen == ["0"] and probe == ["database is locked"]  # the plain engine connection held the write lock
+
+
+def test_units_of_work_share_their_engine_and_session_class(store_settings: Settings) -> None:
+    """The session factories are made once per engine (issue 18): ``sessionmaker`` makes a new ``Session`` subclass
+    and SQLAlchemy set up its event dispatch for each one, half the cost of a short transaction when every unit of
+    work made its own. Read-only units keep their own factory, on the same pool, and stay read-only."""
+    kinds = {}
+    for readonly in (False, True, False, True):
+        with session_scope(store_settings, readonly=readonly) as s:
+            s.execute(text("SELECT 1"))
+            kinds.setdefault(readonly, set()).add((type(s), s.get_bind()))
+    assert all(len(seen) == 1 for seen in kinds.values())
+    (write_class, write_bind), = kinds[False]
+    (read_class, read_bind), = kinds[True]
+    assert write_bind is get_engine(store_settings) and read_bind.pool is write_bind.pool
+    assert read_bind.get_execution_options() != write_bind.get_execution_options()
