@@ -101,7 +101,7 @@ def test_two_instances_started_apart_share_one_cycle(pg_settings, home, tmp_path
     _schedule(home, scheduler_max_workers=2)
     with MomoSandbox(rate_limit=0) as sandbox:
         channels = momo_channels(pg_settings, sandbox, 12, orders=2, interval=1)
-        sandbox.faults.inject("timeout", path=ORDERS, count=10**6, delay=1.5)  # each GetOrder takes seconds
+        sandbox.faults.inject("timeout", path=ORDERS, count=10**6, delay=0.5)  # each GetOrder takes seconds
         first = RunProcess(tmp_path, "first", "--scheduler-only")
         second = None
         try:
