@@ -39,7 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
-from oms_bridge.store.lists import array_literal, literal_array_types
+from oms_bridge.store.lists import array_literal, goes_as_array_text
 
 __all__ = ["insert_rows"]
 
@@ -96,8 +96,8 @@ UNNEST_DUMPED_COLUMNS = 2
 
 def _unnest_pays(table: Table, columns: tuple[str, ...], shared: tuple[bool, ...]) -> bool:
     """Whether the one-statement insert is the cheaper way for this batch on PostgreSQL (see module doc)."""
-    literal = _literal_columns(table, columns)
-    return sum(not one and not as_text for one, as_text in zip(shared, literal, strict=True)) <= UNNEST_DUMPED_COLUMNS
+    as_text = _array_text_columns(table, columns)
+    return sum(not one and not text for one, text in zip(shared, as_text, strict=True)) <= UNNEST_DUMPED_COLUMNS
 
 
 def _unnest(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...], by_column: Sequence[Sequence[Any]],
@@ -105,10 +105,10 @@ def _unnest(table: Table, columns: tuple[str, ...], on_conflict: tuple[str, ...]
     """PostgreSQL's statement and parameters for the batch (see module doc)."""
     if all(shared):  # one row (or identical ones): one column still goes as an array, to make the rows
         shared = (False, *shared[1:])
-    literal = _literal_columns(table, columns)
+    as_text = _array_text_columns(table, columns)
     params = ([values[0] for values, one in zip(by_column, shared, strict=True) if one]
-              + [array_literal(values) if as_text else list(values)
-                 for values, one, as_text in zip(by_column, shared, literal, strict=True) if not one])
+              + [array_literal(values) if text else list(values)
+                 for values, one, text in zip(by_column, shared, as_text, strict=True) if not one])
     return _unnest_statement(table, columns, on_conflict, shared), tuple(params)
 
 
@@ -118,12 +118,9 @@ def _shared(values: Sequence[Any]) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _literal_columns(table: Table, columns: tuple[str, ...]) -> tuple[bool, ...]:
-    """Per column, whether its array goes as the text of an array literal (integers, UUIDs: see
-    :func:`oms_bridge.store.lists.array_literal`) rather than as a list psycopg dumps element by element."""
-    dialect = _COMPILE_DIALECTS["postgresql"]
-    return tuple(isinstance(table.c[name].type, literal_array_types)
-                 and table.c[name].type._cached_bind_processor(dialect) is None for name in columns)
+def _array_text_columns(table: Table, columns: tuple[str, ...]) -> tuple[bool, ...]:
+    """Per column, whether its array goes as array text (:func:`oms_bridge.store.lists.goes_as_array_text`)."""
+    return tuple(goes_as_array_text(table.c[name].type) for name in columns)
 
 
 @lru_cache(maxsize=128)

@@ -266,29 +266,35 @@ def check_connection_budget(settings: Settings, *, processes: int = 1, http: boo
 
 def readonly_engine(settings: Settings | None = None) -> Engine:
     """The shared engine (same pool) with its transactions marked read-only (see module doc)."""
-    return _factories(get_engine(settings))[True].kw["bind"]
+    return _binds(get_engine(settings)).readonly
 
 
 def get_sessionmaker(settings: Settings | None = None, *, readonly: bool = False) -> sessionmaker[Session]:
     """A session factory bound to the configured database (objects stay usable after commit)."""
-    return _factories(get_engine(settings))[readonly]
+    binds = _binds(get_engine(settings))
+    return binds.readonly_sessions if readonly else binds.sessions
 
 
-#: per engine, its session factories (False: write transactions, True: read-only ones)
-_FACTORIES: weakref.WeakKeyDictionary[Engine, dict[bool, sessionmaker[Session]]] = weakref.WeakKeyDictionary()
-
-
-def _factories(engine: Engine) -> dict[bool, sessionmaker[Session]]:
-    """The engine's two session factories, made once.
+class _Binds:
+    """An engine's read-only twin and the session factories of both, made once per engine.
 
     Why once: ``sessionmaker`` makes a new ``Session`` subclass, and SQLAlchemy sets up its event dispatch for each
     new subclass on first use; made for every unit of work, that setup was half the cost of a short transaction
     (the token check every OMS request runs, issue 18)."""
-    found = _FACTORIES.get(engine)
-    if found is None:
-        readonly = engine.execution_options(**{READONLY_OPTION: True})
-        found = _FACTORIES[engine] = {False: sessionmaker(bind=engine, expire_on_commit=False),
-                                      True: sessionmaker(bind=readonly, expire_on_commit=False)}
+
+    def __init__(self, engine: Engine) -> None:
+        self.readonly = engine.execution_options(**{READONLY_OPTION: True})
+        self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self.readonly_sessions = sessionmaker(bind=self.readonly, expire_on_commit=False)
+
+
+_BINDS: weakref.WeakKeyDictionary[Engine, _Binds] = weakref.WeakKeyDictionary()
+
+
+def _binds(engine: Engine) -> _Binds:
+    found = _BINDS.get(engine)
+    if found is None:  # two threads may both make one: either is right, one is kept
+        found = _BINDS.setdefault(engine, _Binds(engine))
     return found
 
 

@@ -33,10 +33,14 @@ from sqlalchemy.sql.sqltypes import NULLTYPE
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["one_of", "array_literal", "literal_array_types"]
+__all__ = ["one_of", "array_literal", "goes_as_array_text"]
 
-#: column types whose values :func:`array_literal` writes (their text never needs quoting)
-literal_array_types = (Integer, Uuid)
+
+def goes_as_array_text(type_: TypeEngine[Any]) -> bool:
+    """Whether a list of this type's values goes to PostgreSQL as :func:`array_literal` text (integers and UUIDs:
+    their text never needs quoting) rather than as a list psycopg dumps element by element. The one rule for
+    :func:`one_of` parameters and :mod:`oms_bridge.store.bulk` arrays."""
+    return isinstance(type_, (Integer, Uuid))
 
 
 def array_literal(values: Iterable[Any]) -> str:
@@ -68,7 +72,7 @@ class _ListOf(TypeDecorator[list[Any]]):
         (see module doc), texts as a list psycopg dumps, JSON text elsewhere."""
         if dialect.name != "postgresql":
             return lambda value: json.dumps(list(value or ()))
-        if isinstance(self.item, literal_array_types):
+        if goes_as_array_text(self.item):
             return lambda value: array_literal(value or ())
         return lambda value: list(value or ())
 
