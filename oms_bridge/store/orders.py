@@ -170,11 +170,34 @@ def _new_values(item: CanonicalOrder | UnmappableOrder) -> dict[str, Any]:
     return values
 
 
-def _lines(item: CanonicalOrder, order: Order) -> list[OrderLine]:
-    return [OrderLine(oms_order_id=order.id, line_no=(i + 1) * 10, external_line_id=ln.external_line_id,
-                      sku=ln.sku, name=ln.name, qty=ln.qty, unit_price=ln.unit_price, discount=ln.discount,
-                      ad_client_id=order.ad_client_id, ad_org_id=order.ad_org_id)
-            for i, ln in enumerate(item.lines)]
+def _line_no(index: int) -> int:
+    """The line number of the marketplace's ``index``-th line (10, 20, …)."""
+    return (index + 1) * 10
+
+
+def _sync_lines(order: Order, item: CanonicalOrder) -> None:
+    """Make the stored order's lines those of ``item``, keeping each line's row (and id) by its line number.
+
+    Why in place: a line's id is what its OMS items (``oms_order_item``, one per unit) hang on, and their ids are the
+    OMS's ``omnitron_id``s, which come back in package webhooks. Deleting the lines and inserting them again on every
+    marketplace change (paid → ready to ship is one) dropped the items with them (the foreign key cascades), and the
+    OMS's next read was given new item ids. A line the marketplace no longer lists is deleted, its items with it; a
+    line whose quantity changes keeps its row, and the OMS's next read adds or deactivates units
+    (:func:`oms_bridge.oms.items.ensure_items_of`).
+    """
+    wanted = {_line_no(i): {"external_line_id": ln.external_line_id, "sku": ln.sku, "name": ln.name, "qty": ln.qty,
+                            "unit_price": ln.unit_price, "discount": ln.discount} for i, ln in enumerate(item.lines)}
+    for line in list(order.lines):
+        values = wanted.pop(line.line_no, None)
+        if values is None:
+            order.lines.remove(line)  # delete-orphan
+            continue
+        for name, value in values.items():
+            if getattr(line, name) != value:
+                setattr(line, name, value)
+    for line_no, values in wanted.items():
+        order.lines.append(OrderLine(oms_order_id=order.id, line_no=line_no, ad_client_id=order.ad_client_id,
+                                     ad_org_id=order.ad_org_id, **values))
 
 
 # -------------------------------------------------------------------------------------------- upsert
@@ -298,7 +321,7 @@ def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder 
         if item.request_only:
             continue
         for i, ln in enumerate(item.lines):
-            lines.append([order_id, (i + 1) * 10, ln.external_line_id, ln.sku, ln.name, ln.qty, ln.unit_price,
+            lines.append([order_id, _line_no(i), ln.external_line_id, ln.sku, ln.name, ln.qty, ln.unit_price,
                           ln.discount])
         history.append([order_id, item.status, item.platform_status, now, run_id])
         for dest in DESTINATIONS:
@@ -351,9 +374,7 @@ def _update(session: Session, channel_id: int, key: str, item: CanonicalOrder | 
         del values["tracking_number"]  # a tracking number once known is kept (a later read may not carry it)
     for name, value in values.items():
         setattr(order, name, value)
-    order.lines.clear()
-    session.flush()  # delete old lines before re-inserting the same line numbers
-    order.lines.extend(_lines(item, order))
+    _sync_lines(order, item)
     if old_status != item.status:
         order.history.append(OrderStatus(status=item.status, platform_status=item.platform_status, changed_at=now,
                                          oms_process_run_id=run_id, ad_client_id=order.ad_client_id,
