@@ -14,8 +14,8 @@ URL and creates/drops a throw-away database. Each store/size runs in its own sub
    run stores them (:func:`channels.pulling.store_orders`: ``upsert_orders`` in committed batches of
    ``getorder_batch_size``), then once more (unchanged re-read: no writes).
 3. **ceilings**, on the same emptied tables and in the same batches (one transaction per batch of
-   orders): the rows the store wrote (orders, lines, status history, delivery rows) read back and inserted
-   again with the driver's ``executemany`` (sqlite3 / psycopg), then with SQLAlchemy Core
+   orders): the rows the store wrote (orders, lines, their OMS items, status history, delivery rows) read back
+   and inserted again with the driver's ``executemany`` (sqlite3 / psycopg), then with SQLAlchemy Core
    (``conn.execute(table.insert(), rows)``).
 
 The ratio printed is store time / driver time (goal ≤ 3), by wall clock and by this process's CPU time (on a
@@ -47,12 +47,13 @@ from oms_bridge.remote.http import RetryPolicy  # noqa: E402
 from oms_bridge.settings import load_settings  # noqa: E402
 from oms_bridge.store.db import dispose_engines, get_engine, session_scope  # noqa: E402
 from oms_bridge.store.models import Base, Channel, Delivery, Order, OrderLine, OrderStatus, Platform  # noqa: E402
+from oms_bridge.store.models.oms import OmsOrderItem  # noqa: E402
 from oms_bridge.store.runs import RunStats  # noqa: E402
 from oms_bridge.vault import Vault, generate_key  # noqa: E402
 from sandboxes.shopee import ShopeeSandbox  # noqa: E402
 
-#: The tables one GetOrder writes, parents first.
-TABLES = (Order.__table__, OrderLine.__table__, OrderStatus.__table__, Delivery.__table__)
+#: The tables one GetOrder writes, parents first (a new order's OMS items too: oms_bridge.store.order_items).
+TABLES = (Order.__table__, OrderLine.__table__, OmsOrderItem.__table__, OrderStatus.__table__, Delivery.__table__)
 
 
 def _setup(settings, sandbox: ShopeeSandbox) -> int:

@@ -1,11 +1,9 @@
-"""Order items as the OMS sees them: one ``oms_order_item`` per unit of an order line.
+"""Order items as the OMS sees them, on the OMS's reads: one ``oms_order_item`` per unit of an order line
+(:mod:`oms_bridge.store.order_items` says why per unit, and that GetOrder makes the items of new orders).
 
-Why per unit: the Omnitron order item has no quantity field (shared/specs/akinon-oms.md §2.4), so
-a line of 3 mugs is 3 items, each with its own status, tracking and invoice number. The rows are
-made when an order is first served (:func:`ensure_items`) and kept stable afterwards, because
-their ids become the OMS's ``omnitron_id`` and come back in package webhooks. When a marketplace
-change lowers a line's quantity, the surplus units are deactivated (``isactive='N'``), never
-renumbered.
+:func:`ensure_items_of` makes sure a page's orders have their items when the OMS reads them: units the store lacks
+(orders stored before items were made at ingest, a line added or a quantity raised later) are inserted, and when a
+marketplace change lowers a line's quantity the surplus units are deactivated (``isactive='N'``), never renumbered.
 
 :func:`apply_item_updates` is the body of ``order_item_bulk_update``: idempotent (the same update
 twice changes nothing the second time) and all-or-nothing (validated before anything is written).
@@ -16,32 +14,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from oms_bridge.store import bulk
 from oms_bridge.store.lists import one_of
 from oms_bridge.store.models import Order, OrderLine, utcnow
 from oms_bridge.store.models.oms import OmsOrderItem
+from oms_bridge.store.order_items import Unit, insert_units, units_of
 from oms_bridge.store.rows import columns_of, plain, record_type, records
-from oms_bridge.store.uuids import new_uuids
 
-__all__ = ["NOT_HELD", "units_of", "item_rows", "ensure_items", "ensure_items_of", "ensure_missing_items",
+__all__ = ["NOT_HELD", "item_rows", "ensure_items", "ensure_items_of", "ensure_missing_items",
            "ItemUpdate", "apply_item_updates"]
 
 # Servable orders.
 NOT_HELD = Order.is_held.is_(False)
-
-
-def units_of(qty: Decimal) -> int:
-    """How many OMS items a line quantity makes (fractional quantities make one item)."""
-    if qty is None or qty <= 0:
-        return 0
-    whole = int(qty)
-    return whole if whole == qty else 1
 
 
 _UNSERVED = ("uu", "created", "createdby", "updatedby", "oms_updated_at", "ad_client_id", "ad_org_id")
@@ -74,10 +62,6 @@ def ensure_items(session: Session, order: Order, lines: Sequence[OrderLine] | No
     return ensure_items_of(session, [(order, lines, existing)])[order.id]
 
 
-_ITEM_COLUMNS = ("oms_order_id", "oms_orderline_id", "unit_no", "oms_order_item_uu", "ad_client_id", "ad_org_id",
-                 "created", "updated", "isactive", "createdby", "updatedby")
-
-
 def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[OrderLine], Sequence[OmsOrderItem]]],
                     *, now: datetime | None = None) -> dict[int, list[Any]]:
     """:func:`ensure_items` for a page of orders (order, its lines, its loaded items) → order id → active items.
@@ -93,7 +77,7 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
     now = now or utcnow()
     keyed: dict[int, dict[tuple[int, int], Any]] = {}
     wanted: dict[int, list[tuple[int, int]]] = {}
-    missing: list[tuple] = []
+    missing: list[Unit] = []
     flips: dict[bool, list[int]] = {True: [], False: []}
     touched: set[int] = set()  # orders to read back: those with new units ...
     flipped: set[int] = set()  # ... and those with units (de)activated
@@ -114,11 +98,7 @@ def ensure_items_of(session: Session, orders: Sequence[tuple[Order, Sequence[Ord
                 flipped.add(order.id)
     touched |= flipped
     if missing:
-        rows = [(order_id, line_id, unit, uu, client, org, now, now, True, 0, 0)
-                for (order_id, line_id, unit, client, org), uu in zip(missing, new_uuids(len(missing)),
-                                                                       strict=True)]
-        went_in = bulk.insert_rows(session, OmsOrderItem.__table__, _ITEM_COLUMNS, rows,
-                                   on_conflict=("oms_orderline_id", "unit_no"))
+        went_in = insert_units(session, missing, now)
         if went_in == len(missing):  # all ours: their ids are all a page lacks to serve them as inserted
             keys = plain(session, _ITEM_KEYS, {"ids": sorted({m[0] for m in missing})}).tuples().all()
             made = {(line_id, unit): item_id for item_id, line_id, unit in keys}

@@ -35,7 +35,6 @@ from typing import Any
 
 from oms_bridge.oms.addresses import ResolvedAddress
 from oms_bridge.oms.config import OmsConfig
-from oms_bridge.oms.items import units_of
 from oms_bridge.store.models import Order, OrderLine
 from oms_bridge.store.models.oms import (
     OmsCancellationPlan,
@@ -45,6 +44,7 @@ from oms_bridge.store.models.oms import (
     OmsOrderItem,
     OmsTownship,
 )
+from oms_bridge.store.order_items import units_of
 
 __all__ = ["ChannelRef", "money", "iso", "split_name", "order_json", "item_json", "address_json", "country_json",
            "city_json", "township_json", "district_json", "plan_json", "items_json",

@@ -9,9 +9,11 @@ transaction. Why it is built this way (DESIGN principles 1 and 2):
 - **Unchanged re-read is a no-op.** ``payload_hash`` is the SHA-256 of the canonical content
   (not the raw payload, whose volatile fields would make every re-read look new). Equal hash →
   nothing is written, no version bump, no delivery re-armed.
-- **Changes re-notify.** A changed order updates the row and replaces its lines, bumps ``version``,
+- **Changes re-notify.** A changed order updates the row and its lines (in place, by line number: a line's
+  OMS items keep their ids), bumps ``version``,
   appends ``oms_order_status`` when the status changed, and re-arms its ``erp`` and ``oms``
-  delivery rows in the same transaction (an order never exists without its delivery rows).
+  delivery rows in the same transaction (an order never exists without its delivery rows). A new
+  order's lines get their OMS items (:mod:`oms_bridge.store.order_items`) in the same transaction.
   Action: ``cancel`` for a destination that already received the order when it becomes cancelled,
   otherwise ``create`` (a destination that never had it receives the current state, cancelled or
   not, and decides itself - the choice is documented for the ERP/OMS sinks).
@@ -42,7 +44,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from oms_bridge.model.orders import Order as CanonicalOrder
 from oms_bridge.model.orders import UnmappableOrder
-from oms_bridge.store import bulk, cancel_requests, outbox, transitions
+from oms_bridge.store import bulk, cancel_requests, order_items, outbox, transitions
 from oms_bridge.store.models import Channel, Delivery, Order, OrderCancelRequest, OrderLine, OrderStatus, utcnow
 from oms_bridge.store.uuids import new_uuids
 
@@ -298,8 +300,8 @@ def upsert_orders(session: Session, channel_id: int, orders: Iterable[CanonicalO
 
 def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder | UnmappableOrder]],
                      run_id: int | None, now: datetime, client_id: int, org_id: int) -> None:
-    """Lines, first status row, delivery rows and cancellation requests of newly inserted orders, one bulk insert
-    per table.
+    """Lines, their OMS items (:mod:`oms_bridge.store.order_items`), first status row, delivery rows and cancellation
+    requests of newly inserted orders, one bulk insert per table.
 
     The delivery rows carry exactly what :func:`oms_bridge.store.outbox.arm` sets for a new row
     (pending, action create, attempts 0, order version 1): a brand-new order has no rows to re-arm.
@@ -332,6 +334,7 @@ def _children_of_new(session: Session, new: dict[str, tuple[int, CanonicalOrder 
                                  (OrderCancelRequest.__table__, _REQUEST_COLUMNS, requests)):
         bulk.insert_rows(session, table, columns, [(*row, uu, *ad) for row, uu in zip(rows, new_uuids(len(rows)),
                                                                                           strict=True)])
+    order_items.make_items_of(session, sorted({row[0] for row in lines}), now)
 
 
 def _locked(session: Session, channel_id: int, key: str) -> Order:

@@ -15,11 +15,11 @@ nothing to do (its planner reads the index itself; ``ANALYZE`` there is an expli
 A failing ``ANALYZE`` (e.g. the bridge's role does not own the table) is logged and never fails the run that
 loaded the orders.
 
-The OMS's first reads of ``orders/`` load tables too, a page at a time: 300 items and 100 events per page of
-100 new orders. :func:`note_load` counts the orders they recorded in this process and, every :data:`MIN_ROWS`
-of them, lets :func:`refresh_after_load` decide on :data:`OMS_TABLES` by the same rule (PostgreSQL's own count
-of changed rows, three or four per order, is the larger figure it goes by). Unanalysed, PostgreSQL read a page's
-items and events by scanning the whole tables (6.7 ms instead of 0.6 ms a page on 12,000 items).
+The OMS's first reads of ``orders/`` load tables too, a page at a time: 100 events per page of 100 new orders
+(and the items of orders stored before GetOrder made them). :func:`note_load` counts the orders they recorded in
+this process and, every :data:`MIN_ROWS` of them, lets :func:`refresh_after_load` decide on :data:`OMS_TABLES` by
+the same rule (PostgreSQL's own count of changed rows is the larger figure it goes by). Unanalysed, PostgreSQL
+read a page's items and events by scanning the whole tables (6.7 ms instead of 0.6 ms a page on 12,000 items).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ __all__ = ["ORDER_TABLES", "OMS_TABLES", "MIN_ROWS", "refresh_after_load", "note
 
 log = logging.getLogger(__name__)
 
-#: The tables an order load writes (GetOrder, backfill).
-ORDER_TABLES = ("oms_order", "oms_orderline", "oms_order_status", "oms_delivery")
+#: The tables an order load writes (GetOrder, backfill; a new order's OMS items: oms_bridge.store.order_items).
+ORDER_TABLES = ("oms_order", "oms_orderline", "oms_order_item", "oms_order_status", "oms_delivery")
 #: The tables the OMS's first reads write (:func:`note_load`).
 OMS_TABLES = ("oms_order_item", "oms_order_event")
 #: Fewer changed rows than this never trigger an ANALYZE (the planner's estimates barely move).

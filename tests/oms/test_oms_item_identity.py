@@ -98,3 +98,38 @@ def test_item_ids_survive_the_marketplace_changing_the_order(store_settings, oms
     assert again[("MUG-1", 2)] == first[("MUG-1", 2)]
     with session_scope(store_settings) as session:
         assert session.scalar(select(OmsOrderItem.isactive).where(OmsOrderItem.id == first[("MUG-1", 2)]))
+
+
+def _stored_items(settings: Settings) -> list[tuple[int, int, int, bool]]:
+    """(item id, line id, unit, active) of every stored item, in id order."""
+    with session_scope(settings, readonly=True) as session:
+        return [tuple(row) for row in session.execute(select(
+            OmsOrderItem.id, OmsOrderItem.oms_orderline_id, OmsOrderItem.unit_no, OmsOrderItem.isactive)
+            .order_by(OmsOrderItem.id))]
+
+
+def test_getorder_makes_the_items_of_new_orders_and_the_oms_first_read_serves_them(store_settings, oms):
+    """Storing a new order makes one item per unit of each line (a fractional quantity one item, none for a line
+    without quantity; a held order none), in line order, so the OMS's first read only reads them: it serves exactly
+    those ids and inserts nothing (issue 18)."""
+    from oms_bridge.store.models import Order, OrderLine
+    from platforms.base import UnmappableOrder
+
+    channel_id = add_channel(store_settings)
+    second = _order(external_id="SN-ITEMS-2", lines=(
+        CanonicalLine(sku="RICE-1.5KG", name="米", qty=Decimal("1.5"), unit_price=Decimal("300")),
+        CanonicalLine(sku="GIFT", name="贈品", qty=Decimal("0"), unit_price=Decimal("0"))))
+    held = UnmappableOrder(external_id="SN-HELD", reason="no SKU", raw={"order_sn": "SN-HELD"})
+    with session_scope(store_settings) as session:
+        upsert_orders(session, channel_id, [_order(), second, held])
+    stored = _stored_items(store_settings)
+    with session_scope(store_settings, readonly=True) as session:
+        lines = {(ext, ln.line_no): ln.id for ext, ln in session.execute(
+            select(Order.external_id, OrderLine).join(OrderLine, OrderLine.oms_order_id == Order.id))}
+    assert [(line, unit, active) for _id, line, unit, active in stored] == [
+        (lines[("SN-ITEMS-1", 10)], 1, True), (lines[("SN-ITEMS-1", 10)], 2, True),
+        (lines[("SN-ITEMS-1", 20)], 1, True), (lines[("SN-ITEMS-2", 10)], 1, True)]
+
+    served = {o["number"]: [i["pk"] for i in o["orderitem_set"]] for o in oms.pull_all("orders", limit=10)}
+    assert served == {"SN-ITEMS-1": [row[0] for row in stored[:3]], "SN-ITEMS-2": [stored[3][0]]}
+    assert _stored_items(store_settings) == stored  # the read made nothing
