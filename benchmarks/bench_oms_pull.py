@@ -7,8 +7,8 @@ Three kinds of walk through the pages; in every walk each page of the project is
 serving that same page, and the two are timed apart (the machine's speed drifts by ±30 % within a minute: a page and
 its ceiling see the same moment). The ratio is taken per walk and the median walk of each kind reported:
 
-- *new store*: the first read of a new store (every order; makes the items, loads the address catalogue's seed,
-  records the orders as offered);
+- *new store*: the first read of a new store (every order; loads the address catalogue's seed, records the orders
+  as offered; their items were made when the orders were stored, as GetOrder stores them);
 - *new orders*: ``OMS_PULL_BENCH_ROUNDS`` (3) rounds in which ``orders`` more orders arrive and the OMS reads what
   changed since its last poll (``modified_date__gte``): the first read of new orders in a running service;
 - *steady state*: ``OMS_PULL_BENCH_REPEAT`` (5) re-reads of the last round's pages (nothing to record).

@@ -8,7 +8,8 @@ and a slash to the configured base URL, as omnisdk does), each guarded by its ow
 ``districts_count/``. The package webhooks are in :mod:`oms_bridge.oms.webhooks`.
 
 Lists are DRF page-number pages (``limit``, ``page`` → ``{count, next, previous, results}``); a
-page past the end is 404 ``Invalid page.`` as in DRF. ``*_count`` answer ``{"count": N}`` with the
+page past the end is 404 ``Invalid page.`` as in DRF. ``orders/``'s ``next`` links continue after the page's
+last order (``after``, see :func:`list_orders`). ``*_count`` answer ``{"count": N}`` with the
 same filters as their list. ``countries_with_code`` is the country list looked up by ISO ``code``
 (case-insensitive). Bad filter values are 400 naming the parameter. The JSON shapes are in
 :mod:`oms_bridge.oms.serializers`; docs/oms.md lists every filter.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request
@@ -87,6 +89,7 @@ router.include_router(webhooks_router)
 
 LimitQ = Query(None, description="page size (default 10, capped)")
 PageQ = Query(None, description="page number, from 1")
+AfterQ = Query(None, description="continue after this order id (the next links carry it)")
 
 
 @contextmanager
@@ -111,16 +114,36 @@ def _public_url(request: Request, config: OmsConfig) -> URL:
     return URL(base + request.url.path + (f"?{request.url.query}" if request.url.query else ""))
 
 
-def _paged(session: Session, stmt: Select, page: Page, *, plain: Select | None = None) -> tuple[int, list[Any]]:
-    """(count, the page's rows) of ``stmt``; ``plain``: the same query reading plain rows instead of objects, the
-    page's ids first (:func:`oms_bridge.oms.orders.page_of`)."""
+def _paged(session: Session, stmt: Select, page: Page) -> tuple[int, list[Any]]:
+    """(count, the page's rows) of ``stmt``; a page past the end is 404 as in DRF."""
     count = count_of(session, stmt)
     if page.number > 1 and page.offset >= count:
         raise HTTPException(status_code=404, detail="Invalid page.")
-    if plain is not None:
-        return count, page_of(session, plain, page.offset, page.limit)
     rows = session.scalars(stmt.offset(page.offset).limit(page.limit)).all()
     return count, list(rows)
+
+
+@dataclass(frozen=True)
+class _OrderPage:
+    """A page of ``orders/``: the filtered count, the page's orders (plain rows), whether more follow."""
+
+    count: int
+    orders: list[Any]
+    more: bool
+
+    def body(self, url: URL, page: Page, results: list[Any]) -> dict[str, Any]:
+        """The DRF page, its ``next`` link continuing after this page's last order (see :func:`list_orders`)."""
+        return page_body(url, self.count, page, results, has_next=self.more,
+                         after=self.orders[-1].id if self.orders else None)
+
+
+def _order_page(session: Session, stmt: Select, page: Page, after: int | None) -> _OrderPage:
+    """The page of ``orders/`` asked for: by page number, or after an order id (see :func:`list_orders`)."""
+    count = count_of(session, stmt)
+    if after is None and page.number > 1 and page.offset >= count:
+        raise HTTPException(status_code=404, detail="Invalid page.")
+    orders, more = page_of(session, order_rows(stmt), page.limit, offset=page.offset, after=after)
+    return _OrderPage(count, orders, more)
 
 
 # ----------------------------------------------------------------------------------------- orders
@@ -148,9 +171,18 @@ def list_orders(request: Request, background: BackgroundTasks, limit: int | None
                 channel: str | None = None, id__in: str | None = None, modified_date__gte: str | None = None,
                 modified_date__gt: str | None = None, modified_date__lte: str | None = None,
                 modified_date__lt: str | None = None, date_placed__gte: str | None = None,
-                date_placed__lte: str | None = None, config: OmsConfig = Depends(current_config)
-                ) -> dict[str, Any]:
+                date_placed__lte: str | None = None, after: int | None = AfterQ,
+                config: OmsConfig = Depends(current_config)) -> dict[str, Any]:
     """Orders, oldest first; reading them records them as offered (see orders.py).
+
+    Pages are DRF page-number pages, and each ``next`` link also says which order the next page continues after
+    (``after=<the page's last id>``): a client following ``next`` gets the orders with a higher id, whatever
+    happened to the orders before them meanwhile. Why: with an offset alone, an order of an earlier page that
+    leaves the filter during the walk (held, or its status no longer the one asked for) moved every later order one
+    place up, and the first order of the next page was never served in that walk; the OMS's next
+    ``modified_date__gte`` poll starts later, so it could miss it for good. It also spares the database skipping
+    every earlier page's orders on every page (issue 18). ``count`` is still the filter's current total, and
+    ``next`` is given exactly when more orders follow.
 
     A page with nothing to write (every order's version already offered and recorded, its items and places
     there) is served from a read-only transaction: on SQLite it never takes the write lock, so the OMS's steady
@@ -160,6 +192,8 @@ def list_orders(request: Request, background: BackgroundTasks, limit: int | None
     """
     with bad_request():
         pg = _page(config, limit, page)
+        if after is not None and abs(after) > 2**62:
+            raise FilterError("after", "integer out of range")
         filters = _order_filters(status, status__in, number, channel, id__in, modified_date__gte,
                                  modified_date__gt, modified_date__lte, modified_date__lt, date_placed__gte,
                                  date_placed__lte)
@@ -168,14 +202,14 @@ def list_orders(request: Request, background: BackgroundTasks, limit: int | None
     if pg.number == 1 or _LOOK_FIRST.worth_it:
         try:
             with session_scope(settings, readonly=True) as session:
-                body = _look(session, request, config, filters, pg)
+                body = _look(session, request, config, filters, pg, after)
         except OperationalError as exc:
             if not refused_as_readonly(exc):
                 raise
         _LOOK_FIRST.worth_it = body is not None
     if body is None:
         with session_scope(settings) as session:
-            body, recorded = _serve(session, request, config, filters, pg)
+            body, recorded = _serve(session, request, config, filters, pg, after)
         _LOOK_FIRST.worth_it = not recorded
         if recorded and not settings.is_sqlite:  # after the response: the tables it loads keep their statistics
             background.add_task(note_load, settings, recorded)
@@ -200,26 +234,24 @@ class _LookFirst:
 _LOOK_FIRST = _LookFirst()
 
 
-def _look(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page
-          ) -> dict[str, Any] | None:
+def _look(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page,
+          after: int | None) -> dict[str, Any] | None:
     """The page's body, read-only; None when serving it would have to record something (see list_orders)."""
     if not catalogue_loaded(session):
         return None
-    stmt = order_query(session, filters, config)
-    count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))
-    if config.order_notify == "pull" and not served_already(session, orders):
+    found = _order_page(session, order_query(session, filters, config), pg, after)
+    if config.order_notify == "pull" and not served_already(session, found.orders):
         return None
-    return page_body(_public_url(request, config), count, pg, order_payloads(session, orders, config))
+    return found.body(_public_url(request, config), pg, order_payloads(session, found.orders, config))
 
 
-def _serve(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page
-           ) -> tuple[dict[str, Any], int]:
+def _serve(session: Session, request: Request, config: OmsConfig, filters: OrderFilters, pg: Page,
+           after: int | None) -> tuple[dict[str, Any], int]:
     """(the page's body, how many of its orders serving it recorded something), in a write transaction."""
     ensure_catalogue(session)
-    stmt = order_query(session, filters, config)
-    count, orders = _paged(session, stmt, pg, plain=order_rows(stmt))
-    served, recorded = serve_orders(session, orders, config)
-    return page_body(_public_url(request, config), count, pg, served), recorded
+    found = _order_page(session, order_query(session, filters, config), pg, after)
+    served, recorded = serve_orders(session, found.orders, config)
+    return found.body(_public_url(request, config), pg, served), recorded
 
 
 def _servable_order(session: Session, pk: int, config: OmsConfig) -> Order:

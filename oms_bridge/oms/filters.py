@@ -93,13 +93,21 @@ def parse_bool(field: str, value: str | None) -> bool | None:
     raise FilterError(field, f"{value!r} is not a boolean (true/false)")
 
 
-def page_body(url: Any, count: int, page: Page, results: list[Any]) -> dict[str, Any]:
-    """``{count, next, previous, results}`` with absolute next/previous URLs built from the request URL."""
-    has_next = page.number * page.limit < count
+def page_body(url: Any, count: int, page: Page, results: list[Any], *, has_next: bool | None = None,
+              after: int | None = None) -> dict[str, Any]:
+    """``{count, next, previous, results}`` with absolute next/previous URLs built from the request URL.
+
+    ``has_next``: whether rows follow this page (default: by the count, as DRF decides); ``after``: the id the next
+    page continues after, carried in the ``next`` link (``orders/``: see :func:`oms_bridge.oms.api.list_orders`).
+    """
+    if has_next is None:
+        has_next = page.number * page.limit < count
+    following = {"page": page.number + 1, "limit": page.limit, **({"after": after} if after is not None else {})}
     return {
         "count": count,
-        "next": str(url.include_query_params(page=page.number + 1, limit=page.limit)) if has_next else None,
-        "previous": (str(url.include_query_params(page=page.number - 1, limit=page.limit))
+        "next": str(url.include_query_params(**following)) if has_next else None,
+        "previous": (str(url.remove_query_params("after").include_query_params(page=page.number - 1,
+                                                                                limit=page.limit))
                      if page.number > 1 else None),
         "results": results,
     }

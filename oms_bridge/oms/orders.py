@@ -119,19 +119,25 @@ def order_rows(stmt: Select) -> Select:
     return stmt.with_only_columns(*columns_of(Order, without=_UNSERVED))
 
 
-def page_of(session: Session, stmt: Select, offset: int, limit: int) -> list[Any]:
-    """One page of ``stmt`` (:func:`order_rows` of :func:`order_query`) as plain rows: the page's ids first, then
+def page_of(session: Session, stmt: Select, limit: int, *, offset: int = 0, after: int | None = None
+            ) -> tuple[list[Any], bool]:
+    """(one page of ``stmt`` (:func:`order_rows` of :func:`order_query`) as plain rows, whether more follow it): the
+    ``limit`` orders from ``offset``, or the first ``limit`` with an id above ``after``. The page's ids first, then
     its rows.
 
-    Why: when the database sorts the filtered orders for the page itself (the OMS's ``modified_date__gte`` poll:
-    found through the ``updated`` index, served in id order), it sorts whole rows and reads every matching order's
-    row for every page; sorting ids read from the index alone and then reading the page's hundred rows by id cost
-    a fraction of that (issue 18).
+    Why ids first: when the database sorts the filtered orders for the page itself (the OMS's ``modified_date__gte``
+    poll: found through the ``updated`` index, served in id order), it sorts whole rows and reads every matching
+    order's row for every page; sorting ids read from the index alone and then reading the page's hundred rows by id
+    cost a fraction of that (issue 18). One id more than the page is read: whether more orders follow is then known
+    exactly, not from a count taken by another statement.
     """
-    ids = plain(session, stmt.with_only_columns(Order.id).offset(offset).limit(limit)).scalars().all()
+    ids_of = stmt.with_only_columns(Order.id)
+    ids_of = ids_of.offset(offset) if after is None else ids_of.where(Order.id > after)
+    ids = plain(session, ids_of.limit(limit + 1)).scalars().all()
+    more = len(ids) > limit
     if not ids:
-        return []
-    return records(plain(session, _PAGE_ROWS, {"ids": ids}))
+        return [], False
+    return records(plain(session, _PAGE_ROWS, {"ids": ids[:limit]})), more
 
 
 def count_of(session: Session, stmt: Select) -> int:
