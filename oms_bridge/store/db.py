@@ -199,8 +199,19 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 30,
         event.listen(engine, "commit", _sqlite_end)
         event.listen(engine, "rollback", _sqlite_end)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
-                         hide_parameters=True)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                           hide_parameters=True)
+    event.listen(engine, "connect", _utc_session)
+    return engine
+
+
+def _utc_session(dbapi_conn, _record) -> None:  # pragma: no cover - exercised by every PostgreSQL test
+    """PostgreSQL sessions of the store run in UTC: times come back from the driver as aware UTC, ready to use (a
+    page the OMS reads holds about a thousand; :class:`oms_bridge.store.types.UtcDateTime` converts only what is
+    not), whatever the server's own ``TimeZone``. Stored values are instants either way."""
+    with dbapi_conn.cursor() as cur:
+        cur.execute("SET TIME ZONE 'UTC'")
+    dbapi_conn.commit()
 
 
 _ENGINES_SEEN: list[Engine] = []

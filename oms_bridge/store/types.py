@@ -11,7 +11,8 @@ where a plain ``TypeDecorator`` chains ``process_bind_param`` and SQLite's own D
 bulk load binds hundreds of thousands of times (issue 18). It produces the same value as the chain
 (tests/store/test_store_bulk.py compares them). Reading is one step too where it is cheap to be exact: SQLite's
 stored text straight to aware UTC or to a Decimal, 'Y'/'N' straight to a bool (a page the OMS pulls reads some
-twenty thousand such values).
+twenty thousand such values). On PostgreSQL (psycopg) the store's sessions run in UTC, so times arrive as aware UTC
+and amounts as Decimals: they are used as they come, without a call per value.
 """
 
 from __future__ import annotations
@@ -102,6 +103,8 @@ class UtcDateTime(TypeDecorator[datetime]):
         thousands of times): on SQLite the stored text is parsed straight into UTC; anything ``fromisoformat``
         does not read goes through SQLAlchemy's own parser first, as before."""
         chained = super().result_processor(dialect, coltype)
+        if dialect.name == "postgresql" and getattr(dialect, "driver", "") == "psycopg":
+            return _utc_or_converted
         if dialect.name != "sqlite":
             return chained
 
@@ -122,6 +125,15 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def _utc_or_converted(value: datetime | None) -> datetime | None:
+    """PostgreSQL (psycopg): the store's sessions run in UTC (:func:`oms_bridge.store.db.make_engine`), so psycopg
+    already returns aware UTC (``datetime.UTC`` itself) and the value is passed on; a session in another zone (a
+    pooler that drops the setting) still gets its values converted."""
+    if value is None or value.tzinfo is UTC:
+        return value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class _DecimalText(TypeDecorator[Decimal]):
@@ -153,7 +165,10 @@ class _DecimalText(TypeDecorator[Decimal]):
         return Decimal(str(value)) if not isinstance(value, Decimal) else value
 
     def result_processor(self, dialect: Dialect, coltype: object):
-        """One step on SQLite (see module doc): the stored text straight to a Decimal."""
+        """One step on SQLite (see module doc): the stored text straight to a Decimal. None with psycopg: it returns
+        NUMERIC as a ``Decimal`` itself, and a call per value that returns it unchanged was pure cost."""
+        if dialect.name == "postgresql" and getattr(dialect, "driver", "") == "psycopg":
+            return None
         if dialect.name != "sqlite":
             return super().result_processor(dialect, coltype)
 

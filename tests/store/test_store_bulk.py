@@ -58,6 +58,39 @@ def channel_id(store_settings) -> int:
         return channel.id
 
 
+def test_postgresql_reads_times_as_aware_utc_and_money_as_decimal_whatever_the_zone(pg_settings, pg_url):
+    """The store's PostgreSQL sessions run in UTC, so psycopg's aware UTC times and Decimals are used as they come
+    (no call per value); a session left in another zone (a pooler that drops the setting, an engine made
+    elsewhere) still reads aware UTC. The same instants and amounts either way."""
+    from sqlalchemy import create_engine
+
+    when = datetime(2026, 3, 1, 23, 59, 59, 123456, tzinfo=timezone(timedelta(hours=8)))
+    with session_scope(pg_settings) as s:
+        platform = Platform(value="shopee", name="Shopee", platform_type="shopee", host="http://127.0.0.1:9")
+        s.add(platform)
+        s.flush()
+        channel = Channel(value="tz", name="tz", oms_platform_id=platform.id)
+        s.add(channel)
+        s.flush()
+        s.add(Order(oms_channel_id=channel.id, external_id="TZ1", status="paid", order_created=when,
+                    total_amount=Decimal("1280.50"), currency="TWD"))
+    read = select(Order.order_created, Order.total_amount)
+    with get_engine(pg_settings).connect() as conn:
+        assert conn.exec_driver_sql("SHOW TIME ZONE").scalar() == "UTC"
+        ours = conn.execute(read).one()
+    elsewhere = create_engine(pg_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                              connect_args={"options": "-c TimeZone=Asia/Taipei"})
+    try:
+        with elsewhere.connect() as conn:
+            assert conn.exec_driver_sql("SHOW TIME ZONE").scalar() == "Asia/Taipei"
+            theirs = conn.execute(read).one()
+    finally:
+        elsewhere.dispose()
+    for created, amount in (ours, theirs):
+        assert created == when and created.tzinfo is UTC and created.hour == 15
+        assert amount == Decimal("1280.50") and type(amount) is Decimal
+
+
 @pytest.mark.parametrize("dialect", [sqlite.dialect(), postgresql.psycopg.dialect()], ids=["sqlite", "postgresql"])
 def test_single_step_datetime_processor_binds_what_the_chain_binds(dialect):
     kind = UtcDateTime()
