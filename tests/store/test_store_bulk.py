@@ -45,17 +45,21 @@ def make_order(n: int, **changes) -> CanonicalOrder:
     return dataclasses.replace(order, **changes) if changes else order
 
 
-@pytest.fixture
-def channel_id(store_settings) -> int:
-    with session_scope(store_settings) as session:
+def _add_channel(settings, value: str, **columns) -> int:
+    """A Shopee platform and one channel of it; returns the channel's id."""
+    with session_scope(settings) as session:
         platform = Platform(value="shopee", name="Shopee", platform_type="shopee", host="http://127.0.0.1:9")
         session.add(platform)
         session.flush()
-        channel = Channel(value="shop-bulk", name="Shop bulk", oms_platform_id=platform.id, ad_client_id=11,
-                          ad_org_id=12)
+        channel = Channel(value=value, name=value, oms_platform_id=platform.id, **columns)
         session.add(channel)
         session.flush()
         return channel.id
+
+
+@pytest.fixture
+def channel_id(store_settings) -> int:
+    return _add_channel(store_settings, "shop-bulk", ad_client_id=11, ad_org_id=12)
 
 
 def test_postgresql_reads_times_as_aware_utc_and_money_as_decimal_whatever_the_zone(pg_settings, pg_url):
@@ -65,14 +69,9 @@ def test_postgresql_reads_times_as_aware_utc_and_money_as_decimal_whatever_the_z
     from sqlalchemy import create_engine
 
     when = datetime(2026, 3, 1, 23, 59, 59, 123456, tzinfo=timezone(timedelta(hours=8)))
+    channel = _add_channel(pg_settings, "tz")
     with session_scope(pg_settings) as s:
-        platform = Platform(value="shopee", name="Shopee", platform_type="shopee", host="http://127.0.0.1:9")
-        s.add(platform)
-        s.flush()
-        channel = Channel(value="tz", name="tz", oms_platform_id=platform.id)
-        s.add(channel)
-        s.flush()
-        s.add(Order(oms_channel_id=channel.id, external_id="TZ1", status="paid", order_created=when,
+        s.add(Order(oms_channel_id=channel, external_id="TZ1", status="paid", order_created=when,
                     total_amount=Decimal("1280.50"), currency="TWD"))
     read = select(Order.order_created, Order.total_amount)
     with get_engine(pg_settings).connect() as conn:
@@ -318,14 +317,7 @@ def _analyze_count(settings, table: str) -> tuple[int, datetime | None]:
 
 
 def test_postgres_bulk_load_refreshes_statistics_and_the_lookup_uses_the_key(pg_settings):
-    with session_scope(pg_settings) as session:
-        platform = Platform(value="shopee", name="Shopee", platform_type="shopee", host="http://127.0.0.1:9")
-        session.add(platform)
-        session.flush()
-        channel = Channel(value="shop-big", name="Shop big", oms_platform_id=platform.id)
-        session.add(channel)
-        session.flush()
-        channel_id = channel.id
+    channel_id = _add_channel(pg_settings, "shop-big")
     before = {t: _analyze_count(pg_settings, t)[0] for t in ("oms_order", "oms_orderline")}
     stats = RunStats(process="getorder", channel_id=channel_id)
     size = MIN_ROWS + 200
