@@ -35,6 +35,7 @@ from oms_bridge.oms.events import acknowledge, served_already
 from oms_bridge.oms.filters import (
     FilterError,
     Page,
+    check_int,
     page_body,
     parse_bool,
     parse_datetime,
@@ -192,8 +193,7 @@ def list_orders(request: Request, background: BackgroundTasks, limit: int | None
     """
     with bad_request():
         pg = _page(config, limit, page)
-        if after is not None and abs(after) > 2**62:
-            raise FilterError("after", "integer out of range")
+        check_int("after", after)
         filters = _order_filters(status, status__in, number, channel, id__in, modified_date__gte,
                                  modified_date__gt, modified_date__lte, modified_date__lt, date_placed__gte,
                                  date_placed__lte)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["FilterError", "Page", "parse_page", "parse_datetime", "parse_int_list", "parse_str_list", "parse_bool",
-           "page_body"]
+__all__ = ["FilterError", "Page", "parse_page", "parse_datetime", "parse_int_list", "check_int", "parse_str_list",
+           "parse_bool", "page_body"]
 
 
 class FilterError(ValueError):
@@ -77,9 +77,16 @@ def parse_int_list(field: str, value: str | None) -> list[int] | None:
         out = [int(v) for v in items]
     except ValueError:
         raise FilterError(field, f"{value!r} is not a comma-separated list of integers") from None
-    if any(abs(v) > 2**62 for v in out):
-        raise FilterError(field, "integer out of range")
+    for v in out:
+        check_int(field, v)
     return out
+
+
+def check_int(field: str, value: int | None) -> int | None:
+    """``value`` when the database can compare it with an id (within ±2**62), else a :class:`FilterError`."""
+    if value is not None and abs(value) > 2**62:
+        raise FilterError(field, "integer out of range")
+    return value
 
 
 def parse_bool(field: str, value: str | None) -> bool | None:
