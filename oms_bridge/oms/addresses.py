@@ -33,7 +33,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -172,13 +172,15 @@ _SESSION_KEY = "oms_catalogue_snapshot"
 
 
 def _marker_statement() -> Any:
-    parts = []
-    for model in (OmsCountry, OmsCity, OmsTownship, OmsDistrict):
-        table = model.__table__
-        parts += [select(func.count()).select_from(table).scalar_subquery(),
-                  select(func.max(table.c[f"{table.name}_id"])).scalar_subquery(),
-                  select(func.max(table.c.updated)).scalar_subquery()]
-    return select(*parts)
+    """One row: the count, highest id and latest ``updated`` of each level, each level's table read once (three
+    scalar subqueries a level read each table three times: 0.8 ms a page on PostgreSQL, every page)."""
+    levels = [select(func.count().label("n"), func.max(table.c[f"{table.name}_id"]).label("top"),
+                     func.max(table.c.updated).label("last")).subquery()
+              for table in (model.__table__ for model in (OmsCountry, OmsCity, OmsTownship, OmsDistrict))]
+    joined = levels[0]
+    for level in levels[1:]:
+        joined = joined.join(level, true())  # one row each: the cross join is the one row
+    return select(*(column for level in levels for column in level.c)).select_from(joined)
 
 
 _MARKER = _marker_statement()

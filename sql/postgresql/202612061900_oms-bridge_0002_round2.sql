@@ -262,8 +262,6 @@ CREATE TABLE oms_order_event (
     CONSTRAINT oms_order_event_order_version_uq UNIQUE (oms_order_id, order_version)
 );
 
-CREATE INDEX oms_order_event_oms_order_id_ix ON oms_order_event (oms_order_id);
-
 ALTER TABLE oms_admin_user ALTER COLUMN session_key_enc DROP NOT NULL;
 
 ALTER TABLE oms_channel ADD COLUMN token_refreshed_at TIMESTAMP WITH TIME ZONE;

@@ -47,9 +47,11 @@ class OmsOrderEvent(ADColumns, Base):
     __tablename__ = "oms_order_event"
     __table_args__ = (UniqueConstraint("oms_order_id", "order_version", name="oms_order_event_order_version_uq"),)
 
+    # No index of its own: the unique (oms_order_id, order_version) index leads with it and serves every lookup by
+    # order (and the cascade); a second index cost every event inserted one more index entry (issue 18).
     oms_order_id: Mapped[int] = mapped_column(
         ForeignKey("oms_order.oms_order_id", ondelete="CASCADE", deferrable=True, initially="DEFERRED"),
-        nullable=False, index=True,
+        nullable=False,
     )
     order_version: Mapped[int] = mapped_column(Integer, nullable=False)
     # push | pull

@@ -267,9 +267,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('oms_order_event_uu', name=op.f('oms_order_event_uu_idx')),
     sa.UniqueConstraint('oms_order_id', 'order_version', name='oms_order_event_order_version_uq')
     )
-    with op.batch_alter_table('oms_order_event', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('oms_order_event_oms_order_id_ix'), ['oms_order_id'], unique=False)
-
     with op.batch_alter_table('oms_admin_user', schema=None) as batch_op:
         batch_op.alter_column('session_key_enc',
                existing_type=sa.TEXT(),
@@ -339,9 +336,6 @@ def downgrade() -> None:
         batch_op.alter_column('session_key_enc',
                existing_type=sa.TEXT(),
                nullable=False)
-
-    with op.batch_alter_table('oms_order_event', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('oms_order_event_oms_order_id_ix'))
 
     op.drop_table('oms_order_event')
     with op.batch_alter_table('oms_cancel_request', schema=None) as batch_op:
