@@ -305,6 +305,30 @@ def test_due_tables_rule():
     assert due_tables(rows, 20_000, 100) == ["oms_order", "oms_delivery"]
 
 
+def test_oms_reads_analyse_their_tables_once_per_doubling(pg_settings, monkeypatch):
+    """note_load (the OMS's first reads) analyses a table again only once its changes reach OMS_PERCENT of it, where
+    a GetOrder load goes by the setting's 10 %: re-analysing a table read only by order id every 10 % of growth
+    sampled it whole every ten pages and changed no plan."""
+    from oms_bridge.store import statistics
+
+    monkeypatch.setattr(statistics, "MIN_ROWS", 10)
+    monkeypatch.setattr(statistics, "_noted", {})
+    engine = get_engine(pg_settings)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS stats_probe")
+        conn.exec_driver_sql("CREATE TABLE stats_probe AS SELECT g AS n FROM generate_series(1, 100) g")
+    engine.dispose()  # the loading backend ends: its insert counts are reported before the ANALYZE
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE stats_probe")  # now known at 100 rows
+        assert statistics.note_load(pg_settings, 60, ("stats_probe",)) == []  # 60 % of it: not yet
+        assert refresh_after_load(pg_settings, 60, ("stats_probe",)) == ["stats_probe"]  # a GetOrder load: due
+        assert statistics.note_load(pg_settings, 100, ("stats_probe",)) == ["stats_probe"]  # doubled
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE stats_probe")
+
+
 def test_sqlite_load_analyses_nothing(sqlite_settings):
     assert refresh_after_load(sqlite_settings, 50_000) == []
 
