@@ -101,6 +101,12 @@ SHIPPABLE = ("READY_TO_SHIP", "RETRY_SHIP")
 TRACKED = ("PROCESSED", "SHIPPED", "TO_CONFIRM_RECEIVE", "COMPLETED", "TO_RETURN")
 NOT_FOUND = "Wrong parameters, detail: the order is not found."
 NOT_READY = "logistic status not ready to ship"
+#: handle_buyer_cancellation for an order that is not IN_CANCEL (inferred text: Shopee's is not public)
+CANCEL_NOT_OPEN = "Wrong parameters, detail: the order status is not IN_CANCEL, no cancellation to handle."
+#: the order status a package's logistics status stands for, when a rejected request puts an order back
+STATUS_OF_LOGISTICS = {"LOGISTICS_NOT_START": "UNPAID", "LOGISTICS_READY": "READY_TO_SHIP",
+                       "LOGISTICS_REQUEST_CREATED": "PROCESSED", "LOGISTICS_PICKUP_DONE": "SHIPPED",
+                       "LOGISTICS_DELIVERY_DONE": "TO_CONFIRM_RECEIVE"}
 LOGISTICS_OF = {"UNPAID": "LOGISTICS_NOT_START", "READY_TO_SHIP": "LOGISTICS_READY", "RETRY_SHIP": "LOGISTICS_READY",
                 "PROCESSED": "LOGISTICS_REQUEST_CREATED", "SHIPPED": "LOGISTICS_PICKUP_DONE",
                 "TO_CONFIRM_RECEIVE": "LOGISTICS_DELIVERY_DONE", "COMPLETED": "LOGISTICS_DELIVERY_DONE",
@@ -149,6 +155,7 @@ class ShopState:
     batches: list[_Batch] = field(default_factory=list)
     shipments: dict[str, dict[str, Any]] = field(default_factory=dict)  # package_number -> shipment
     sns: list[str] = field(default_factory=list)  # order number by generation index (n) - packages name it
+    cancel_answers: list[dict[str, str]] = field(default_factory=list)  # handle_buyer_cancellation calls applied
 
 
 def _token() -> str:
@@ -221,6 +228,7 @@ class ShopeeSandbox(Sandbox):
             "/api/v2/logistics/get_tracking_number": self._tracking_number,
             "/api/v2/logistics/get_mass_tracking_number": self._mass_tracking_number,
             "/api/v2/order/get_package_detail": self._package_detail,
+            "/api/v2/order/handle_buyer_cancellation": self._handle_buyer_cancellation,
         }
         handler = routes.get(request.path)
         if handler is None:
@@ -559,6 +567,30 @@ class ShopeeSandbox(Sandbox):
                 return p
         raise ShopeeError("logistics.package_number_not_exist", "The package number is not exist.")
 
+    # ------------------------------------------------------------------------------ cancellation requests
+    def _handle_buyer_cancellation(self, request: Request, shop: ShopState) -> Response:
+        """``{order_sn, operation: ACCEPT|REJECT}`` for an IN_CANCEL order → ``{update_time}``. ACCEPT cancels
+        the order; REJECT puts it back where it was before the request (its package's state says where, for an
+        order generated IN_CANCEL). An order not IN_CANCEL (already answered, never asked) is refused: the code
+        and text of that refusal are not public (docs/contracts/shopee.md), ``error_param`` is the inferred one."""
+        body = self._json(request)
+        sn, operation = str(body.get("order_sn") or ""), body.get("operation")
+        if operation not in ("ACCEPT", "REJECT"):
+            raise ShopeeError("error_param", "Wrong parameters, detail: operation should be ACCEPT or REJECT.")
+        if not sn or not self._exists(shop, sn):
+            raise ShopeeError("error_not_found", NOT_FOUND)
+        order = self._materialize(shop, sn)
+        if order["order_status"] != "IN_CANCEL":
+            raise ShopeeError("error_param", CANCEL_NOT_OPEN)
+        shop.cancel_answers.append({"order_sn": sn, "operation": operation})
+        if operation == "ACCEPT":
+            order["cancel_reason"] = order.get("buyer_cancel_reason") or "Buyer requested"
+            self._set_status(shop, order, "CANCELLED")
+        else:
+            self._set_status(shop, order, order.pop("_before_cancel", None) or _status_of_packages(order))
+        self._touch(shop, order, None)
+        return self._ok({"update_time": order["update_time"]})
+
     # ------------------------------------------------------------------------------ push
     def push(self, shop_id: int | str, code: int, data_: Mapping[str, Any] | None = None, *,
              url: str | None = None, timeout: float = 5.0) -> requests.Response:
@@ -615,6 +647,8 @@ class ShopeeSandbox(Sandbox):
         bisect.insort(shop.by_update, (new_time, order["order_sn"]))
 
     def _set_status(self, shop: ShopState, order: dict[str, Any], status: str) -> None:
+        if status == "IN_CANCEL" and order["order_status"] != "IN_CANCEL":
+            order["_before_cancel"] = order["order_status"]  # where a rejected request puts it back (not served)
         order["order_status"] = status
         if status != "UNPAID" and not order.get("pay_time"):
             order["pay_time"] = self.clock.timestamp()
@@ -839,6 +873,12 @@ class ShopeeSandbox(Sandbox):
         """The full unmasked order as the sandbox holds it (for assertions)."""
         with self._lock:
             return dict(self._order(self.shops[int(shop_id)], external_id))
+
+
+def _status_of_packages(order: Mapping[str, Any]) -> str:
+    """The status an order generated IN_CANCEL had before its request, read off its first package (paid or not)."""
+    status = STATUS_OF_LOGISTICS.get(order["package_list"][0].get("logistics_status"), "READY_TO_SHIP")
+    return "UNPAID" if status == "READY_TO_SHIP" and not order.get("pay_time") else status
 
 
 def _shopee_tracking(order_sn: str, package_number: str) -> str:

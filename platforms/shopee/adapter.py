@@ -30,6 +30,9 @@ Choices where Shopee is silent (tell the admin):
   otherwise the first of ``ship_methods`` that ``get_shipping_parameter`` offers is used and its
   ``info_needed`` fields filled from the parameters Shopee returned (first slug / branch / address /
   time slot). The tracking number reported back is ``get_tracking_number``'s.
+- ``answer_cancel_request``: an ``IN_CANCEL`` order's buyer request is answered with
+  ``handle_buyer_cancellation`` (ACCEPT / REJECT), decided by :mod:`channels.cancel_answers` from what the OMS
+  reported (accept unless the goods left).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from platforms.base import (
     Adapter,
+    CancelAnswer,
     ChannelConfig,
     CredentialsInvalid,
     NotSupported,
@@ -390,6 +394,21 @@ class ShopeeAdapter(Adapter):
         tracking = self.client.get_tracking_number(token, shop_id, sn)
         return ShipResult(tracking_number=tracking.get("tracking_number") or None,
                           raw={"order_status": status, "packages": packages, "tracking": tracking})
+
+    # -- cancellation requests ------------------------------------------------------------------------
+    def answer_cancel_request(self, order: Order, accept: bool) -> CancelAnswer:
+        """Answer the buyer's cancellation request of an ``IN_CANCEL`` order (``handle_buyer_cancellation``):
+        ``accept`` → ACCEPT (Shopee cancels the order), otherwise REJECT (the order goes on to be shipped).
+
+        Not idempotent: a lost answer raises :class:`~platforms.base.OutcomeUnknown` from the client and the
+        caller re-reads the order before answering again (an order no longer ``IN_CANCEL`` was answered).
+        """
+        if order.cancel_request is None:
+            raise PermanentError(f"Shopee order {order.external_id} has no open cancellation request to answer",
+                                 platform="shopee")
+        token, shop_id = self._access()
+        answer = self.client.handle_buyer_cancellation(token, shop_id, order.external_id, accept)
+        return CancelAnswer(accepted=accept, raw={"operation": "ACCEPT" if accept else "REJECT", **answer})
 
     def _ship_method(self, params: Mapping[str, Any], shipment: Shipment) -> dict[str, Any]:
         """The ship_order method object: the first preferred method Shopee offers, filled per info_needed."""

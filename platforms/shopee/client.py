@@ -29,7 +29,8 @@ message tells the admin to check this machine's clock.
 
 State-changing calls go out with ``idempotent=False`` (:meth:`oms_bridge.remote.http.HttpClient.request`): a lost
 answer raises :class:`~platforms.base.OutcomeUnknown` after one request and is never re-sent here. They are
-``ship_order`` (a second call for a shipped order is refused) and the two token calls: ``auth/token/get``
+``ship_order`` (a second call for a shipped order is refused), ``handle_buyer_cancellation`` (a request answered
+once is no longer open) and the two token calls: ``auth/token/get``
 spends a single-use code and ``auth/access_token/get`` a single-use refresh token, so a blind resend after a
 lost answer would be refused and blamed on the token. Reads sent as POST (``get_mass_tracking_number``) stay
 idempotent.
@@ -275,6 +276,19 @@ class ShopeeClient:
         a lost answer raises :class:`~platforms.base.OutcomeUnknown`; the caller reads the order's state.
         """
         return self._shop_post("/api/v2/logistics/ship_order", access_token, shop_id, body, idempotent=False)
+
+    def handle_buyer_cancellation(self, access_token: str, shop_id: int | str, order_sn: str,
+                                  accept: bool) -> dict[str, Any]:
+        """ref: ``POST /api/v2/order/handle_buyer_cancellation`` ``{order_sn, operation: ACCEPT|REJECT}`` → ``response``
+        ``{update_time}`` (docs/contracts/shopee.md, Cancellation requests). Answers an ``IN_CANCEL`` order's
+        request.
+
+        Not idempotent (once answered the order is no longer IN_CANCEL and a second answer is refused): a lost
+        answer raises :class:`~platforms.base.OutcomeUnknown`; the caller reads the order's state.
+        """
+        body = {"order_sn": order_sn, "operation": "ACCEPT" if accept else "REJECT"}
+        return self._shop_post("/api/v2/order/handle_buyer_cancellation", access_token, shop_id, body,
+                               idempotent=False).get("response") or {}
 
     def get_tracking_number(self, access_token: str, shop_id: int | str, order_sn: str,
                             package_number: str | None = None) -> dict[str, Any]:
