@@ -23,6 +23,10 @@ Confirmed by a source:
   delivery is still pending; answers ``{delivery_status: "request_accepted", tracking_number}`` (the number
   may come later: "call Get Order to retrieve tracking_number"); failure sample ``{"error": "Order#[…]
   integrated delivery service error", "code": "0004"}``.
+- ``PATCH /v1/orders/execute_shipment`` (Bulk Execute Shipment) ``{orderIds}`` (at most 24): 7-11 Cross Border,
+  FamilyMart Freeze and T-cat orders whose delivery is pending are booked; every id comes back in one of
+  ``processingOrderIds``, ``processingFailedOrderIds``, ``statusErrorOrderIds``, ``platformNotSupportOrderIds``,
+  ``notFoundOrderIds``; more than 24 ids answer the page's failure sample ``{"message": …}``.
 - ``PATCH /v1/orders/:id/order_delivery_status`` ``{status, mail_notify}``: the seven documented statuses,
   refused for integrated region types and for completed orders; answers ``{order_id, status, updated_at}``.
 - Money objects, order and delivery option shapes: :mod:`sandboxes.shopline_orders`.
@@ -68,6 +72,15 @@ from sandboxes import shopline_orders as orders
 from sandboxes.server import Fault, RateLimiter, Sandbox, SandboxClock, Served, bearer_token, json_response
 
 __all__ = ["ShoplineSandbox", "CANONICAL_TO_AXES", "ACCESS_TTL"]
+
+#: what "Bulk Execute Shipment" books (its page: 7-11 Cross Border, FMT Freeze, Tcat), as region types
+BULK_REGION_TYPES = frozenset({"cross_border_711_store_pick_up", "cross_border_711_home_delivery",
+                               "sl_logistics_fmt_freeze_pay", "sl_logistics_fmt_freeze_nopay", "tw_tcat_roomtemp",
+                               "tw_tcat_refrigerated", "tw_tcat_frozen", "tw_tcat_roomtemp_cod",
+                               "tw_tcat_refrigerated_cod", "tw_tcat_frozen_cod"})
+#: its answer's lists, spelled as the page's example spells them
+BULK_ANSWER_LISTS = ("processingOrderIds", "processingFailedOrderIds", "statusErrorOrderIds",
+                     "platformNotSupportOrderIds", "notFoundOrderIds")
 
 CANONICAL_TO_AXES = orders.CANONICAL_TO_AXES
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -158,6 +171,8 @@ class ShoplineSandbox(Sandbox):
         self.codes: dict[str, tuple[str, str, datetime, str]] = {}  # code -> (merchant, redirect_uri, expires, scope)
         self.user_agents: deque[str] = deque(maxlen=100)  # the latest requests' User-Agent headers
         self.mail_notifications: list[tuple[str, str]] = []  # (order id, delivery status) mailed to the buyer
+        self.bulk_booked: list[str] = []  # order ids Bulk Execute Shipment booked, in order
+        self.bulk_processing_fails: set[str] = set()  # order ids Bulk Execute Shipment answers as failed
         self.developers = _DevelopersHost(self)
         self._rng = rng
         self._lock = threading.RLock()
@@ -340,6 +355,8 @@ class ShoplineSandbox(Sandbox):
             return self._list(shop, request)
         if len(parts) == 2 and parts[0] == "orders" and method == "GET":
             return json_response(self._public(self._order(shop, parts[1])))
+        if parts == ["orders", "execute_shipment"] and method == "PATCH":  # before PATCH /orders/:id
+            return self._bulk_execute_shipment(shop, self._body(request))
         if len(parts) == 2 and parts[0] == "orders" and method == "PATCH":
             return self._update_order(shop, parts[1], self._body(request))
         if len(parts) == 3 and parts[0] == "orders" and parts[2] == "execute_shipment" and method == "PATCH":
@@ -429,6 +446,38 @@ class ShoplineSandbox(Sandbox):
         return json_response({"delivery_status": "request_accepted",
                               "tracking_number": "" if self.tracking_delay else number})
 
+    def _bulk_execute_shipment(self, shop: _Shop, body: dict[str, Any]) -> Response:
+        """Bulk Execute Shipment as its page shows it: ``{orderIds}`` (1..24, else the page's failure sample),
+        each id answered in one list; the carriers it books are 7-11 Cross Border, FamilyMart Freeze and T-cat,
+        only while the delivery is pending. Which ids fail processing is the test's choice
+        (``bulk_processing_fails``)."""
+        ids = body.get("orderIds")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+            return json_response({"message": 'Unable to process the changes ["orderIds" is required]'}, 422)
+        if len(ids) > 24:
+            return json_response({"message": 'Unable to process the changes ["orderIds" must contain less than or '
+                                             'equal to 24 items]'}, 422)
+        answer: dict[str, list[str]] = {name: [] for name in BULK_ANSWER_LISTS}
+        for order_id in ids:
+            order = shop.orders.get(order_id)
+            delivery = order["order_delivery"] if order else {}
+            if order is None or order_id in shop.archived:
+                answer["notFoundOrderIds"].append(order_id)
+            elif self._region_type(shop, order) not in BULK_REGION_TYPES:
+                answer["platformNotSupportOrderIds"].append(order_id)
+            elif order["status"] == "cancelled" or delivery.get("status") != "pending" \
+                    or delivery.get("delivery_status") in REQUEST_STATES:
+                answer["statusErrorOrderIds"].append(order_id)
+            elif order_id in self.bulk_processing_fails:
+                answer["processingFailedOrderIds"].append(order_id)
+            else:
+                now = orders.iso_time(self.clock.now())
+                delivery.update(delivery_status="request_accepted", request_accepted_at=now, updated_at=now)
+                order.setdefault("delivery_data", {})["tracking_number"] = f"SL{self._rng.randrange(10**10):010d}"
+                self.bulk_booked.append(order_id)
+                answer["processingOrderIds"].append(order_id)
+        return json_response(answer)
+
     def _delivery_status(self, shop: _Shop, order_id: str, body: dict[str, Any]) -> Response:
         order = self._order(shop, order_id)
         status = body.get("status")
@@ -511,7 +560,8 @@ class ShoplineSandbox(Sandbox):
         """``count`` orders created (and updated) over ``[start, end)`` or at ``times=[...]``.
 
         ``status=`` a canonical status for all (default: a deterministic mix); ``delivery=`` the delivery
-        option (``custom`` — the merchant's own carrier, the default —, ``tcat``, ``711``, ``711_cross_border``).
+        option (``custom`` — the merchant's own carrier, the default —, ``tcat``, ``711``, ``711_cross_border``,
+        ``fmt_freeze``, ``kerry``).
         """
         now = self.clock.now().replace(microsecond=0)
         end = end or now
@@ -546,7 +596,7 @@ class ShoplineSandbox(Sandbox):
         return order["id"]
 
     def delivery_option_id(self, shop_id: str, key: str) -> str:
-        """The id of the shop's delivery option ``key`` (``custom``, ``tcat``, ``711``, ``711_cross_border``)."""
+        """The id of the shop's delivery option ``key`` (a key of ``shopline_orders.DELIVERY_OPTIONS``)."""
         return self.shops[shop_id].option_ids[key]
 
     def _touch(self, order: dict[str, Any]) -> None:

@@ -44,6 +44,9 @@ DELIVERY_OPTIONS: dict[str, tuple[str, str, str, str, int]] = {
     "711": ("tw_711_b2c_pay", "7-11 取貨付款", "7-11 Pickup and pay", "pick_up", 60),
     "711_cross_border": ("cross_border_711_store_pick_up", "7-11 跨境門市取貨", "7-11 Cross border pickup",
                          "pick_up", 150),
+    "fmt_freeze": ("sl_logistics_fmt_freeze_pay", "全家冷凍取貨付款", "FamilyMart Freeze pickup and pay", "pick_up",
+                   150),
+    "kerry": ("sl_logistics_kerry_th_nd", "Kerry Express", "Kerry Express next day", "post", 200),
 }
 
 

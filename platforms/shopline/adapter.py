@@ -31,9 +31,11 @@ Every fact it relies on is in docs/contracts/shopline.md (confirmed / inferred /
   Archived Orders (orders over two years old, or deleted), the stored copy stays as it is, never held.
 - ``shipment_call`` (``"auto"``): ``auto`` picks the call from the region type of the order's delivery
   option (one ``GET /v1/delivery_options/{id}`` per option and adapter): ``execute_shipment`` for the
-  carriers in ``execute_shipment_region_types`` (documented list), ``order_delivery_status`` for deliveries
-  without carrier integration; ``execute_shipment`` / ``order_delivery_status`` force one call.
-  ``integrated_region_types`` (documented list) no single call can ship: held with the reason.
+  carriers in ``execute_shipment_region_types`` (documented list), ``bulk_execute_shipment`` (Bulk Execute
+  Shipment, one order a call) for those in ``bulk_execute_region_types`` (7-11 Cross Border, FamilyMart Freeze),
+  ``order_delivery_status`` for deliveries without carrier integration; ``execute_shipment`` /
+  ``bulk_execute_shipment`` / ``order_delivery_status`` force one call. The other ``integrated_region_types``
+  (documented list: Kerry, YTO, 7-11 returns) no API call ships: held with the reason.
 - ``mail_notify`` (False, the documented default): whether Shopline mails the buyer on the status change.
 - ``tracking_write`` (``"none"``): no documented call stores a tracking number for a delivery without
   carrier integration, so the OMS's number stays in the bridge (``oms_package_push``) and the run says so.
@@ -86,14 +88,17 @@ DEFAULTS: dict[str, Any] = {
     "refresh_grace": 86400, "per_page": 50, "max_pages": 10000, "user_agent": None, "cents_per_unit": None,
     "decimals": None, "extra_discount_fields": None, "reread_by_list": True, "archived_flag": "archived",
     "shipment_call": "auto", "integrated_region_types": None, "execute_shipment_region_types": None,
+    "bulk_execute_region_types": None,
     "mail_notify": False, "tracking_write": "none",
 }
-SHIPMENT_CALLS = ("auto", delivery.EXECUTE, delivery.STATUS)
+SHIPMENT_CALLS = ("auto", delivery.EXECUTE, delivery.BULK, delivery.STATUS)
 TRACKING_WRITES = ("none", "update_order")
 #: what a run reports when Shopline cannot hold the OMS's tracking number (no order data: a run message)
 NOT_STORED_NOTE = ("Shopline has no documented call that stores a tracking number for a delivery without carrier "
                    "integration: the order is marked shipped there and the OMS's tracking number is kept in the "
                    "bridge (oms_package_push); tracking_write 'update_order' writes it with PATCH /v1/orders/{id}")
+BULK_BOOKED_NOTE = ("Shopline booked its integrated carrier (Bulk Execute Shipment): the parcel carries Shopline's "
+                    "tracking number, not the OMS's")
 BOOKED_NOTE = ("Shopline booked its integrated carrier (execute_shipment): the parcel carries Shopline's tracking "
                "number, not the OMS's")
 
@@ -428,7 +433,8 @@ class ShoplineAdapter(Adapter):
         region = self._region_type(order)
         call = delivery.shipment_call(
             region, integrated=self._region_set("integrated_region_types", delivery.INTEGRATED_REGION_TYPES),
-            executable=self._region_set("execute_shipment_region_types", delivery.EXECUTE_SHIPMENT_REGION_TYPES))
+            executable=self._region_set("execute_shipment_region_types", delivery.EXECUTE_SHIPMENT_REGION_TYPES),
+            bulk=self._region_set("bulk_execute_region_types", delivery.BULK_EXECUTE_REGION_TYPES))
         return call, region
 
     def ship(self, order: Order, shipment: Shipment) -> ShipResult:
@@ -445,10 +451,12 @@ class ShoplineAdapter(Adapter):
         call, region = self._shipment_call(order)
         if call == delivery.NOT_BY_API:
             raise PermanentError(f"Shopline order {order.external_id} is delivered by {region}, an integrated "
-                                 "carrier no single-order API call can book (Bulk Execute Shipment or Shopline's "
-                                 "admin do): ship it there", platform=PLATFORM, code="integrated_carrier")
+                                 "carrier no API call books (Shopline's admin does): ship it there",
+                                 platform=PLATFORM, code="integrated_carrier")
         if call == delivery.EXECUTE:
             return self._execute_shipment(order)
+        if call == delivery.BULK:
+            return self._bulk_execute_shipment(order)
         tracking_write = self._choice("tracking_write", TRACKING_WRITES)
         written = tracking_write == "update_order" and bool(shipment.tracking_number)
         if written:  # before the status change, which is the step shipment_state reads back
@@ -474,6 +482,25 @@ class ShoplineAdapter(Adapter):
         number = str(answer.get("tracking_number") or "").strip() or None
         note = BOOKED_NOTE if number else (BOOKED_NOTE + "; Shopline assigns it later (read it from the order)")
         return ShipResult(tracking_number=number, raw=answer, note=note)
+
+    def _bulk_execute_shipment(self, order: Order) -> ShipResult:
+        """Book the order's carrier with Bulk Execute Shipment (a batch of one: the logistics run ships order by
+        order, each with its own lease and outcome). The answer names the order in one outcome list; "status
+        error" after an earlier call whose answer was lost means that call booked it, so the order is read back
+        (:meth:`shipment_state`) before the refusal stands."""
+        answer = self._call(self.client.bulk_execute_shipment, [order.external_id])
+        listed = next((name for name in delivery.BULK_OUTCOMES
+                       if order.external_id in {str(i) for i in answer.get(name) or ()}), None)
+        if listed == "processingOrderIds":
+            return ShipResult(tracking_number=None, raw=answer,
+                              note=BULK_BOOKED_NOTE + "; Shopline assigns it later (read it from the order)")
+        if listed == "statusErrorOrderIds":
+            booked = self.shipment_state(order)
+            if booked is not None:
+                return booked
+        reason = delivery.BULK_OUTCOMES.get(listed or "", "its answer names the order in none of its lists")
+        raise PermanentError(f"Shopline did not book order {order.external_id} (Bulk Execute Shipment): {reason}",
+                             platform=PLATFORM, code="bulk_execute_shipment")
 
     def shipment_state(self, order: Order) -> ShipResult | None:
         """What Shopline holds for the order's shipment, read with ``GET /v1/orders/{id}``: a result when the

@@ -35,6 +35,7 @@ import requests
 from oms_bridge.remote.http import HttpClient, RetryPolicy, json_body, json_headers, parse_retry_after
 from platforms.base import AuthExpired, CredentialsInvalid, PermanentError, RateLimited, ReauthRequired, TransientError
 from platforms.oauth import authorize_link, token_answer
+from platforms.shopline.delivery import MAX_BULK_ORDERS
 
 __all__ = ["ShoplineClient", "ShoplineOAuth", "classify", "classify_token", "format_time", "PLATFORM"]
 
@@ -187,6 +188,15 @@ class ShoplineClient:
         ``{delivery_status, tracking_number}``. Books Shopline's carrier: state-changing."""
         return _expect_object(self._request("PATCH", f"/v1/orders/{order_id}/execute_shipment", idempotent=False),
                               "execute_shipment")
+
+    def bulk_execute_shipment(self, order_ids: list[str]) -> dict[str, Any]:
+        """ref: docs "Bulk Execute Shipment" ``PATCH /v1/orders/execute_shipment`` ``{orderIds}`` (1..24) ->
+        the ids sorted into outcome lists (:data:`platforms.shopline.delivery.BULK_OUTCOMES`). Books carriers:
+        state-changing, sent once."""
+        if not 1 <= len(order_ids) <= MAX_BULK_ORDERS:
+            raise ValueError(f"Bulk Execute Shipment takes 1..{MAX_BULK_ORDERS} orders, got {len(order_ids)}")
+        return _expect_object(self._request("PATCH", "/v1/orders/execute_shipment", json={"orderIds": order_ids},
+                                            idempotent=False), "bulk execute_shipment")
 
     def update_delivery_status(self, order_id: str, status: str, mail_notify: bool) -> dict[str, Any]:
         """ref: docs "Update Order Delivery Status" ``PATCH /v1/orders/{id}/order_delivery_status``

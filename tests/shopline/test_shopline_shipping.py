@@ -9,7 +9,7 @@ import pytest
 from shopline_kit import NOW, make_adapter, one_try
 
 from platforms.base import Order, OutcomeUnknown, PermanentError, Shipment
-from platforms.shopline.adapter import BOOKED_NOTE, NOT_STORED_NOTE
+from platforms.shopline.adapter import BOOKED_NOTE, BULK_BOOKED_NOTE, NOT_STORED_NOTE
 from sandboxes.server import SandboxClock
 from sandboxes.shopline import ShoplineSandbox
 
@@ -85,12 +85,50 @@ def test_a_tracking_number_shopline_assigns_later_is_read_back():
         assert later.tracking_number == sandbox.shipment_of(shop["shop_id"], order.external_id)["tracking_number"]
 
 
-def test_an_integrated_carrier_no_single_call_books_is_held_with_the_reason(shopline_sandbox, token_adapter,
-                                                                           token_shop):
-    order = _order(token_adapter, shopline_sandbox, token_shop["shop_id"], delivery="711_cross_border")
-    with pytest.raises(PermanentError, match="cross_border_711_store_pick_up.*Bulk Execute Shipment"):
+@pytest.mark.parametrize("carrier", ["711_cross_border", "fmt_freeze"])
+def test_cross_border_and_frozen_carriers_are_booked_with_bulk_execute_shipment(shopline_sandbox, token_adapter,
+                                                                               token_shop, carrier):
+    """Regression: such orders were held ("ship it in Shopline's admin") although Bulk Execute Shipment books
+    them (open-api.docs.shoplineapp.com/docs/bulk-execute-shipment)."""
+    shop = token_shop["shop_id"]
+    order = _order(token_adapter, shopline_sandbox, shop, delivery=carrier)
+    shopline_sandbox.reset_calls()
+    result = token_adapter.ship(order, Shipment(tracking_number="OMS-9", carrier="7-11"))
+    assert result.tracking_number is None and result.note.startswith(BULK_BOOKED_NOTE)
+    assert result.raw["processingOrderIds"] == [order.external_id]
+    assert shopline_sandbox.bulk_booked == [order.external_id]
+    assert [p for m, p in shopline_sandbox.request_log if m == "PATCH"] == ["/v1/orders/execute_shipment"]
+    recorded = shopline_sandbox.shipment_of(shop, order.external_id)
+    assert recorded["delivery_status"] == "request_accepted"
+    assert token_adapter.shipment_state(order).tracking_number == recorded["tracking_number"]  # read back later
+    # sent again (the row was re-armed): "status error", and the booking Shopline holds is the answer
+    again = token_adapter.ship(order, Shipment(tracking_number="OMS-9"))
+    assert again.tracking_number == recorded["tracking_number"] and shopline_sandbox.bulk_booked == [order.external_id]
+
+
+def test_a_carrier_no_api_call_books_is_held_with_the_reason(shopline_sandbox, token_adapter, token_shop):
+    order = _order(token_adapter, shopline_sandbox, token_shop["shop_id"], delivery="kerry")
+    with pytest.raises(PermanentError, match="sl_logistics_kerry_th_nd.*no API call books.*Shopline's admin"):
         token_adapter.ship(order, Shipment(tracking_number="T"))
     assert not [m for m, p in shopline_sandbox.request_log if m == "PATCH"]
+
+
+def test_bulk_execute_shipment_refusals_are_passed_on_with_shoplines_list(shopline_sandbox, token_adapter,
+                                                                          token_shop):
+    shop = token_shop["shop_id"]
+    failing = _order(token_adapter, shopline_sandbox, shop, delivery="711_cross_border")
+    shopline_sandbox.bulk_processing_fails.add(failing.external_id)
+    with pytest.raises(PermanentError, match="could not process the booking .processingFailedOrderIds"):
+        token_adapter.ship(failing, Shipment(tracking_number="T"))
+    cancelled = _order(token_adapter, shopline_sandbox, shop, delivery="fmt_freeze")
+    shopline_sandbox.update_order(shop, cancelled.external_id, status="cancelled")
+    with pytest.raises(PermanentError, match="statusErrorOrderIds"):  # read back: no booking, the refusal stands
+        token_adapter.ship(cancelled, Shipment(tracking_number="T"))
+    forced = make_adapter(shopline_sandbox, token_shop, shipment_call="bulk_execute_shipment")
+    custom = _order(forced, shopline_sandbox, shop)
+    with pytest.raises(PermanentError, match="platformNotSupportOrderIds"):
+        forced.ship(custom, Shipment(tracking_number="T"))
+    assert shopline_sandbox.bulk_booked == []
 
 
 def test_forcing_the_status_call_on_an_integrated_carrier_is_refused_by_shopline(shopline_sandbox, token_shop):
@@ -131,7 +169,8 @@ def test_an_order_shopline_shows_delivered_is_not_set_back(shopline_sandbox, tok
     assert "already shows the order as delivered" in result.note and shopline_sandbox.calls() == 0
 
 
-@pytest.mark.parametrize(("delivery", "path"), [("custom", "/order_delivery_status"), ("tcat", "/execute_shipment")])
+@pytest.mark.parametrize(("delivery", "path"), [("custom", "/order_delivery_status"), ("tcat", "/execute_shipment"),
+                                               ("711_cross_border", "/orders/execute_shipment")])
 def test_a_lost_answer_is_resolved_by_reading_never_by_sending_again(shopline_sandbox, token_shop, delivery, path):
     shop = token_shop["shop_id"]
     adapter = make_adapter(shopline_sandbox, token_shop, policy=one_try())
