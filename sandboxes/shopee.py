@@ -29,6 +29,10 @@ ref: shared/specs/marketplaces.md §1. What it enforces, as Shopee documents it:
   :meth:`ShopeeSandbox.finish_arrangement` (guide 229, get_package_detail). ``get_tracking_number`` /
   ``get_mass_tracking_number`` read the tracking number of any arranged package (PROCESSED and later ones
   included); ``get_package_detail`` shows ``fulfillment_status`` and ``is_shipment_arranged``;
+- ``handle_buyer_cancellation`` ``{order_sn, operation: ACCEPT|REJECT}`` → ``{update_time}`` (a public v2
+  client's types) answers an IN_CANCEL order's request: ACCEPT cancels it, REJECT puts it back to its status
+  before the request (inferred); an order not IN_CANCEL is refused (its code and text are not public:
+  ``error_param``, inferred). Applied answers are kept in ``ShopState.cancel_answers``;
 - lost answers: the shared ``lost_answer`` fault applies the request, then drops the connection;
 - push: :meth:`ShopeeSandbox.push` POSTs a signed notification to ``push_url``.
 

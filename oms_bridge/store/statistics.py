@@ -19,7 +19,7 @@ loaded the orders.
 OMS's ``orders/`` counts the servable orders and walks their ids, and PostgreSQL answers both from the indexes
 alone only on heap pages its visibility map marks all-visible, which only VACUUM sets. A freshly loaded table has
 none marked, so until autovacuum got to it every page's count read every order's row from the heap: 4.6 ms a page
-at 10,000 orders instead of 1.7, growing with the store (issue 18). On a table just loaded the VACUUM has no dead
+at 10,000 orders instead of 1.4, growing with the store (issue 18). On a table just loaded the VACUUM has no dead
 rows to clean and costs a few milliseconds, less than the ANALYZE it comes with.
 
 The OMS's first reads of ``orders/`` load tables too, a page at a time: 100 events per page of 100 new orders
@@ -97,8 +97,8 @@ def refresh_after_load(settings: Settings, written: int, tables: Sequence[str] =
                 command = "VACUUM (ANALYZE)" if name in VACUUMED else "ANALYZE"
                 conn.exec_driver_sql(f'{command} "{name}"')  # names from ORDER_TABLES/pg_class, never user input
     except DBAPIError as exc:
-        log.warning("ANALYZE after a bulk load failed (%s); the planner keeps older statistics until autovacuum "
-                    "analyses the tables", type(exc.orig).__name__)
+        log.warning("ANALYZE/VACUUM after a bulk load failed (%s); the planner keeps older statistics until "
+                    "autovacuum gets to the tables", type(exc.orig).__name__)
         return []
     return due
 
